@@ -1,0 +1,32 @@
+/* Shim over DPDK's static inline functions, which bindgen cannot bind.
+ * Every function here is a plain call-through; see shim.c. */
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_cycles.h>
+#include <rte_launch.h>
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
+
+int shim_rte_errno(void);
+uint16_t shim_rte_eth_rx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **rx_pkts, uint16_t nb_pkts);
+uint16_t shim_rte_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **tx_pkts, uint16_t nb_pkts);
+struct rte_mbuf *shim_rte_pktmbuf_alloc(struct rte_mempool *mp);
+void shim_rte_pktmbuf_free(struct rte_mbuf *m);
+void shim_rte_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned int count);
+char *shim_rte_pktmbuf_mtod(struct rte_mbuf *m);
+uint16_t shim_rte_pktmbuf_data_len(const struct rte_mbuf *m);
+uint32_t shim_rte_pktmbuf_pkt_len(const struct rte_mbuf *m);
+uint16_t shim_rte_pktmbuf_headroom(const struct rte_mbuf *m);
+uint16_t shim_rte_pktmbuf_tailroom(const struct rte_mbuf *m);
+uint16_t shim_rte_mbuf_nb_segs(const struct rte_mbuf *m);
+char *shim_rte_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
+char *shim_rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
+char *shim_rte_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
+int shim_rte_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
+void shim_rte_mbuf_prefetch(const struct rte_mbuf *m);
+unsigned shim_rte_lcore_id(void);
+uint64_t shim_rte_rdtsc(void);

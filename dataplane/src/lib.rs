@@ -1,1 +1,33 @@
+//! Everything a packet meets on its way through an ecmp-router worker:
+//! wire formats and their validation, longest-prefix match, flow hashing,
+//! weighted nexthop groups, the forwarding pipeline, ICMP generation, drop
+//! reasons and per-lcore counters.
+//!
+//! This crate knows nothing of DPDK. It sees packets through [`PacketBuf`],
+//! which DPDK mbufs implement in the `router` crate and [`VecBuf`] implements
+//! here, so every forwarding rule is unit-tested without an EAL.
+//!
+//! Invariant: nothing reachable from [`forward::process`] allocates, locks,
+//! logs or makes a system call.
+#![forbid(unsafe_code)]
 
+pub mod buf;
+pub mod checksum;
+pub mod drop;
+pub mod fib;
+pub mod forward;
+pub mod frames;
+pub mod hash;
+pub mod icmp_error;
+pub mod lpm;
+pub mod neighbor;
+pub mod nhg;
+pub mod stats;
+pub mod types;
+pub mod wire;
+
+pub use buf::{PacketBuf, VecBuf};
+pub use drop::DropReason;
+pub use fib::Fib;
+pub use forward::Verdict;
+pub use types::{GroupId, MacAddr, NexthopId, PortId, Prefix, PrefixError};

@@ -1,0 +1,164 @@
+//! One immutable FIB generation: route tables, nexthop groups, nexthops,
+//! host adjacencies on connected subnets, and port facts.
+//!
+//! Workers load one `Arc<Fib>` per burst and never see it change, apart from
+//! the atomic neighbour MACs in [`Neighbors`] (ARCHITECTURE.md invariant 2).
+//! The control plane builds the next generation, publishes it, and frees the
+//! old one after a grace period. Parts that did not change are shared between
+//! generations through `Arc`, so learning a neighbour does not rebuild routes.
+
+use crate::hash::HashConfig;
+use crate::lpm::Lpm;
+use crate::neighbor::Neighbors;
+use crate::nhg::Group;
+use crate::types::{GroupId, MacAddr, NexthopId, PortId, Prefix};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+/// Where a route sends packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// One of the router's own addresses.
+    Local,
+    /// A subnet directly on `PortId`: the destination itself is the neighbour.
+    Connected(PortId),
+    /// A weighted nexthop group.
+    Group(GroupId),
+    /// Drop silently (counted as `blackhole`).
+    Blackhole,
+}
+
+/// An adjacency: a neighbour address reached through a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Nexthop {
+    /// Egress port.
+    pub port: PortId,
+    /// Neighbour address.
+    pub addr: IpAddr,
+}
+
+/// What the dataplane needs to know of a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortInfo {
+    /// The port's MAC address.
+    pub mac: MacAddr,
+    /// IP MTU.
+    pub mtu: u16,
+    /// First IPv4 address (source of ICMP errors sent from this port).
+    pub v4: Option<Ipv4Addr>,
+    /// First IPv6 address (source of ICMPv6 errors sent from this port).
+    pub v6: Option<Ipv6Addr>,
+}
+
+/// Route tables for both families.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    v4: Lpm,
+    v6: Lpm,
+    targets: Box<[Target]>,
+    groups: Box<[Group]>,
+}
+
+/// Collects routes and groups, then builds a [`RouteTable`].
+#[derive(Debug, Default)]
+pub struct RouteTableBuilder {
+    routes: Vec<(Prefix, Target)>,
+    groups: Vec<Group>,
+}
+
+impl RouteTableBuilder {
+    /// Adds a group and returns its id in the table being built.
+    pub fn add_group(&mut self, g: Group) -> GroupId {
+        self.groups.push(g);
+        GroupId(self.groups.len() as u32 - 1)
+    }
+    /// Adds a route. A later route for the same prefix replaces an earlier one.
+    pub fn add_route(&mut self, p: Prefix, t: Target) {
+        self.routes.push((p, t));
+    }
+    /// Builds the immutable table.
+    pub fn build(self) -> RouteTable {
+        let (mut e4, mut e6) = (Vec::new(), Vec::new());
+        for (i, (p, _)) in self.routes.iter().enumerate() {
+            let e = (p.key(), p.len(), i as u32);
+            if p.addr().is_ipv4() {
+                e4.push(e)
+            } else {
+                e6.push(e)
+            }
+        }
+        RouteTable {
+            v4: Lpm::build(e4),
+            v6: Lpm::build(e6),
+            targets: self.routes.into_iter().map(|r| r.1).collect(),
+            groups: self.groups.into_boxed_slice(),
+        }
+    }
+}
+
+impl RouteTable {
+    /// Longest-prefix match for an IPv4 destination.
+    #[inline]
+    pub fn lookup_v4(&self, dst: Ipv4Addr) -> Option<Target> {
+        let i = self.v4.lookup((u32::from(dst) as u128) << 96)?;
+        self.targets.get(i as usize).copied()
+    }
+    /// Longest-prefix match for an IPv6 destination.
+    #[inline]
+    pub fn lookup_v6(&self, dst: Ipv6Addr) -> Option<Target> {
+        let i = self.v6.lookup(u128::from(dst))?;
+        self.targets.get(i as usize).copied()
+    }
+    /// Longest-prefix match for either family.
+    pub fn lookup(&self, dst: IpAddr) -> Option<Target> {
+        match dst {
+            IpAddr::V4(a) => self.lookup_v4(a),
+            IpAddr::V6(a) => self.lookup_v6(a),
+        }
+    }
+    /// A group by id.
+    #[inline]
+    pub fn group(&self, g: GroupId) -> Option<&Group> {
+        self.groups.get(g.index())
+    }
+    /// Number of IPv4 and IPv6 prefixes.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.v4.len(), self.v6.len())
+    }
+}
+
+/// Host adjacencies learned on connected subnets: address -> nexthop.
+pub type HostTable = HashMap<IpAddr, NexthopId>;
+
+/// One FIB generation, as a worker sees it for one burst.
+#[derive(Debug)]
+pub struct Fib {
+    /// Increases with every published generation.
+    pub generation: u64,
+    /// Routes and groups.
+    pub routes: Arc<RouteTable>,
+    /// Every nexthop, indexed by [`NexthopId`].
+    pub nexthops: Arc<[Nexthop]>,
+    /// Neighbours on connected subnets.
+    pub hosts: Arc<HostTable>,
+    /// Ports, indexed by [`PortId`].
+    pub ports: Arc<[PortInfo]>,
+    /// Default hash policy and seed.
+    pub hash: HashConfig,
+    /// Resolved MACs, shared by all generations.
+    pub neighbors: Arc<Neighbors>,
+}
+
+impl Fib {
+    /// A nexthop by id.
+    #[inline]
+    pub fn nexthop(&self, id: NexthopId) -> Option<&Nexthop> {
+        self.nexthops.get(id.index())
+    }
+    /// A port by id.
+    #[inline]
+    pub fn port(&self, id: PortId) -> Option<&PortInfo> {
+        self.ports.get(id.index())
+    }
+}

@@ -1,0 +1,697 @@
+//! The per-packet forwarding pipeline a worker runs to completion:
+//!
+//! ```text
+//! Ethernet -> ARP? punt
+//!          -> IPv4 (RFC 1812 5.2.2 checks) / IPv6 (RFC 8200) validation
+//!          -> martian filters -> LPM -> local? echo reply / NDP punt
+//!          -> TTL / hop limit -> flow hash -> group select -> neighbour
+//!          -> MTU -> TTL decrement (RFC 1624 checksum) -> Ethernet rewrite
+//! ```
+//!
+//! [`process`] counts every drop itself (exactly one reason per dropped
+//! packet) and tells the caller what to do with the buffer. It does not
+//! allocate, lock, log or make a system call.
+
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::fib::{Fib, PortInfo, Target};
+use crate::hash::{flow_hash, FlowKey};
+use crate::icmp_error::{ipv4_error, ipv6_error, reflect_l2};
+use crate::stats::{bump, LcoreStats};
+use crate::types::{NexthopId, PortId};
+use crate::wire::{ethernet, icmp, icmpv6, ipv4, ipv6, proto};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// What the caller does with the buffer after [`process`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Rewritten for the next hop: transmit on this port.
+    Forward(PortId),
+    /// Turned into a reply (echo reply or ICMP error): transmit on the ingress port.
+    Reply,
+    /// Hand a copy to the control plane (ARP, NDP), then free.
+    Punt,
+    /// Dropped (already counted): free.
+    Drop(DropReason),
+    /// Dropped as `neighbor_unresolved` (already counted): free, and ask the
+    /// control plane to resolve `addr` on `port`.
+    Resolve {
+        /// Port the neighbour is on.
+        port: PortId,
+        /// Address to resolve.
+        addr: IpAddr,
+    },
+}
+
+/// A per-lcore token bucket for the ICMP errors a worker sends (RFC 1812 4.3.2.8).
+#[derive(Clone, Copy, Debug)]
+pub struct IcmpLimiter {
+    tokens: u32,
+    burst: u32,
+}
+
+impl IcmpLimiter {
+    /// A full bucket of `burst` tokens.
+    pub fn new(burst: u32) -> Self {
+        IcmpLimiter { tokens: burst, burst }
+    }
+    /// Adds `n` tokens, up to the burst size. The worker calls this as time passes.
+    #[inline]
+    pub fn refill(&mut self, n: u32) {
+        self.tokens = self.tokens.saturating_add(n).min(self.burst);
+    }
+    #[inline]
+    fn take(&mut self) -> bool {
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
+/// What one worker carries from packet to packet.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// The FIB generation for this burst.
+    pub fib: &'a Fib,
+    /// This worker's counters.
+    pub stats: &'a LcoreStats,
+    /// ICMP error budget.
+    pub icmp: &'a mut IcmpLimiter,
+}
+
+#[inline]
+fn dropped(stats: &LcoreStats, r: DropReason) -> Verdict {
+    stats.drop(r);
+    Verdict::Drop(r)
+}
+
+/// Sends an ICMP error in place of the packet, or just drops it. Counts `reason` either way.
+fn icmp_error<B: PacketBuf>(ctx: &mut Ctx<'_>, pkt: &mut B, port: &PortInfo, reason: DropReason, err: ErrorKind, l2_multicast: bool) -> Verdict {
+    ctx.stats.drop(reason);
+    if !ctx.icmp.take() {
+        return Verdict::Drop(reason);
+    }
+    let sent = match err {
+        ErrorKind::V4 { kind, code, rest } => ipv4_error(pkt, port, kind, code, rest),
+        ErrorKind::V6 { kind, code, rest } => ipv6_error(pkt, port, kind, code, rest, l2_multicast),
+    };
+    if sent {
+        bump(&ctx.stats.icmp_sent, 1);
+        Verdict::Reply
+    } else {
+        ctx.icmp.refill(1);
+        Verdict::Drop(reason)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum ErrorKind {
+    V4 { kind: u8, code: u8, rest: u32 },
+    V6 { kind: u8, code: u8, rest: u32 },
+}
+
+/// Runs one received frame through the pipeline.
+pub fn process<B: PacketBuf>(ctx: &mut Ctx<'_>, in_port: PortId, pkt: &mut B) -> Verdict {
+    let Some(port) = ctx.fib.port(in_port).copied() else {
+        return dropped(ctx.stats, DropReason::NotForUs);
+    };
+    let (dst_mac, ethertype) = match ethernet::Frame::new_checked(pkt.data()) {
+        Ok(f) => (f.dst(), f.ethertype()),
+        Err(e) => return dropped(ctx.stats, e.into()),
+    };
+    let l2_multicast = dst_mac.is_multicast();
+    if !l2_multicast && dst_mac != port.mac {
+        return dropped(ctx.stats, DropReason::NotForUs);
+    }
+    match ethertype {
+        ethernet::ethertype::ARP => Verdict::Punt,
+        ethernet::ethertype::IPV4 => process_v4(ctx, &port, pkt, l2_multicast),
+        ethernet::ethertype::IPV6 => process_v6(ctx, &port, pkt, l2_multicast),
+        _ => dropped(ctx.stats, DropReason::UnsupportedEthertype),
+    }
+}
+
+fn martian_v4_src(a: Ipv4Addr) -> bool {
+    let o = a.octets();
+    a.is_multicast() || a.is_broadcast() || a.is_loopback() || o[0] == 0 || o[0] >= 240
+}
+
+#[inline]
+fn ports_of(l4: &[u8], protocol: u8) -> Option<(u16, u16)> {
+    if matches!(protocol, proto::TCP | proto::UDP | proto::SCTP) && l4.len() >= 4 {
+        Some((u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]])))
+    } else {
+        None
+    }
+}
+
+fn process_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_multicast: bool) -> Verdict {
+    let eth_len = ethernet::HEADER_LEN;
+    let (src, dst, ttl, protocol, total, df, key) = {
+        let ip = match ipv4::Packet::new_checked(&pkt.data()[eth_len..]) {
+            Ok(p) => p,
+            Err(e) => return dropped(ctx.stats, e.into()),
+        };
+        let ports = if ip.is_fragment() { None } else { ports_of(ip.payload(), ip.protocol()) };
+        let key = FlowKey {
+            src: (u32::from(ip.src()) as u128) << 96,
+            dst: (u32::from(ip.dst()) as u128) << 96,
+            proto: ip.protocol(),
+            sport: ports.map_or(0, |p| p.0),
+            dport: ports.map_or(0, |p| p.1),
+            flow_label: 0,
+            has_ports: ports.is_some(),
+            v6: false,
+        };
+        (ip.src(), ip.dst(), ip.ttl(), ip.protocol(), ip.total_len(), ip.dont_frag(), key)
+    };
+    if martian_v4_src(src) {
+        return dropped(ctx.stats, DropReason::MartianSource);
+    }
+    if dst.is_multicast() || dst.is_broadcast() || l2_multicast {
+        return dropped(ctx.stats, DropReason::Multicast);
+    }
+    if dst.is_loopback() || dst.octets()[0] == 0 {
+        return dropped(ctx.stats, DropReason::MartianDestination);
+    }
+    // Ethernet padding is not forwarded.
+    pkt.truncate(eth_len + total);
+
+    let fib = ctx.fib;
+    let target = match fib.routes.lookup_v4(dst) {
+        Some(t) => t,
+        None => {
+            let e = ErrorKind::V4 { kind: icmp::kind::DEST_UNREACHABLE, code: 0, rest: 0 };
+            return icmp_error(ctx, pkt, port, DropReason::NoRoute, e, l2_multicast);
+        }
+    };
+    if target == Target::Local {
+        return local_v4(ctx, port, pkt, protocol);
+    }
+    if ttl <= 1 {
+        let e = ErrorKind::V4 { kind: icmp::kind::TIME_EXCEEDED, code: 0, rest: 0 };
+        return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
+    }
+    let (nh, out) = match next_hop(ctx, target, IpAddr::V4(dst), &key) {
+        Ok(x) => x,
+        Err(v) => return v,
+    };
+    let Some(out_info) = fib.port(out) else { return dropped(ctx.stats, DropReason::NoRoute) };
+    if total > out_info.mtu as usize {
+        if !df {
+            // The router does not fragment (RFC 1812 allows it; it costs a copy per fragment).
+            return dropped(ctx.stats, DropReason::MtuExceeded);
+        }
+        let e = ErrorKind::V4 { kind: icmp::kind::DEST_UNREACHABLE, code: 4, rest: out_info.mtu as u32 };
+        return icmp_error(ctx, pkt, port, DropReason::MtuExceeded, e, l2_multicast);
+    }
+    let Some(mac) = fib.neighbors.get(nh) else {
+        return unresolved(ctx, fib, nh, out);
+    };
+    let d = pkt.data_mut();
+    ipv4::Packet::new_unchecked(&mut d[eth_len..]).decrement_ttl();
+    ethernet::write_header_unchecked(d, mac, out_info.mac, ethernet::ethertype::IPV4);
+    ctx.stats.nexthop(nh, eth_len + total);
+    Verdict::Forward(out)
+}
+
+fn unresolved(ctx: &Ctx<'_>, fib: &Fib, nh: NexthopId, out: PortId) -> Verdict {
+    ctx.stats.drop(DropReason::NeighborUnresolved);
+    match fib.nexthop(nh) {
+        Some(n) => Verdict::Resolve { port: n.port, addr: n.addr },
+        None => Verdict::Resolve { port: out, addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED) },
+    }
+}
+
+/// Picks the nexthop and egress port for a forwarded packet.
+#[inline]
+fn next_hop(ctx: &Ctx<'_>, target: Target, dst: IpAddr, key: &FlowKey) -> Result<(NexthopId, PortId), Verdict> {
+    let fib = ctx.fib;
+    match target {
+        Target::Group(g) => {
+            let Some(group) = fib.routes.group(g) else { return Err(dropped(ctx.stats, DropReason::NoRoute)) };
+            let nh = group.select(flow_hash(&fib.hash, key));
+            match fib.nexthop(nh) {
+                Some(n) => Ok((nh, n.port)),
+                None => Err(dropped(ctx.stats, DropReason::NoRoute)),
+            }
+        }
+        Target::Connected(p) => match fib.hosts.get(&dst) {
+            Some(&nh) => Ok((nh, p)),
+            None => {
+                ctx.stats.drop(DropReason::NeighborUnresolved);
+                Err(Verdict::Resolve { port: p, addr: dst })
+            }
+        },
+        Target::Blackhole => Err(dropped(ctx.stats, DropReason::Blackhole)),
+        Target::Local => Err(dropped(ctx.stats, DropReason::LocalUnhandled)),
+    }
+}
+
+fn local_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, protocol: u8) -> Verdict {
+    let eth_len = ethernet::HEADER_LEN;
+    if protocol != proto::ICMP {
+        return dropped(ctx.stats, DropReason::LocalUnhandled);
+    }
+    let d = pkt.data_mut();
+    let mut ip = ipv4::Packet::new_unchecked(&mut d[eth_len..]);
+    if ip.is_fragment() {
+        // No reassembly: large pings to the router are not answered.
+        return dropped(ctx.stats, DropReason::LocalUnhandled);
+    }
+    let (src, dst) = (ip.src(), ip.dst());
+    {
+        let Ok(m) = icmp::Packet::new_checked(ip.payload_mut()) else { return dropped(ctx.stats, DropReason::BadIcmp) };
+        if !m.verify_checksum() {
+            return dropped(ctx.stats, DropReason::BadIcmp);
+        }
+        if m.msg_type() != icmp::kind::ECHO_REQUEST {
+            return dropped(ctx.stats, DropReason::LocalUnhandled);
+        }
+    }
+    if let Ok(mut m) = icmp::Packet::new_checked(ip.payload_mut()) {
+        m.make_echo_reply();
+    }
+    ip.set_src(dst);
+    ip.set_dst(src);
+    ip.set_ttl(64);
+    ip.fill_checksum();
+    reflect_l2(d, port.mac);
+    bump(&ctx.stats.icmp_sent, 1);
+    Verdict::Reply
+}
+
+fn process_v6<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_multicast: bool) -> Verdict {
+    let eth_len = ethernet::HEADER_LEN;
+    let (src, dst, hop_limit, next, total, icmp_type, key) = {
+        let ip = match ipv6::Packet::new_checked(&pkt.data()[eth_len..]) {
+            Ok(p) => p,
+            Err(e) => return dropped(ctx.stats, e.into()),
+        };
+        let ports = ports_of(ip.payload(), ip.next_header());
+        let icmp_type = if ip.next_header() == proto::ICMPV6 { ip.payload().first().copied() } else { None };
+        let key = FlowKey {
+            src: u128::from(ip.src()),
+            dst: u128::from(ip.dst()),
+            proto: ip.next_header(),
+            sport: ports.map_or(0, |p| p.0),
+            dport: ports.map_or(0, |p| p.1),
+            flow_label: ip.flow_label(),
+            has_ports: ports.is_some(),
+            v6: true,
+        };
+        (ip.src(), ip.dst(), ip.hop_limit(), ip.next_header(), ip.total_len(), icmp_type, key)
+    };
+    let is_ndp = icmp_type.is_some_and(icmpv6::is_ndp);
+    if src.is_multicast() || src.is_loopback() || (src.is_unspecified() && !is_ndp) {
+        return dropped(ctx.stats, DropReason::MartianSource);
+    }
+    pkt.truncate(eth_len + total);
+    if dst.is_multicast() {
+        return if is_ndp { Verdict::Punt } else { dropped(ctx.stats, DropReason::Multicast) };
+    }
+    if is_link_local(dst) {
+        return if is_ndp { Verdict::Punt } else { dropped(ctx.stats, DropReason::MartianDestination) };
+    }
+    if dst.is_loopback() || dst.is_unspecified() {
+        return dropped(ctx.stats, DropReason::MartianDestination);
+    }
+    let fib = ctx.fib;
+    let target = match fib.routes.lookup_v6(dst) {
+        Some(t) => t,
+        None => {
+            let e = ErrorKind::V6 { kind: icmpv6::kind::DEST_UNREACHABLE, code: 0, rest: 0 };
+            return icmp_error(ctx, pkt, port, DropReason::NoRoute, e, l2_multicast);
+        }
+    };
+    if target == Target::Local {
+        if is_ndp {
+            return Verdict::Punt;
+        }
+        return local_v6(ctx, port, pkt, next, src, dst);
+    }
+    if hop_limit <= 1 {
+        let e = ErrorKind::V6 { kind: icmpv6::kind::TIME_EXCEEDED, code: 0, rest: 0 };
+        return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
+    }
+    let (nh, out) = match next_hop(ctx, target, IpAddr::V6(dst), &key) {
+        Ok(x) => x,
+        Err(v) => return v,
+    };
+    let Some(out_info) = fib.port(out) else { return dropped(ctx.stats, DropReason::NoRoute) };
+    if total > out_info.mtu as usize {
+        let e = ErrorKind::V6 { kind: icmpv6::kind::PACKET_TOO_BIG, code: 0, rest: out_info.mtu as u32 };
+        return icmp_error(ctx, pkt, port, DropReason::MtuExceeded, e, l2_multicast);
+    }
+    let Some(mac) = fib.neighbors.get(nh) else {
+        return unresolved(ctx, fib, nh, out);
+    };
+    let d = pkt.data_mut();
+    if let Ok(mut ip) = ipv6::Packet::new_checked(&mut d[eth_len..]) {
+        ip.set_hop_limit(hop_limit - 1);
+    }
+    ethernet::write_header_unchecked(d, mac, out_info.mac, ethernet::ethertype::IPV6);
+    ctx.stats.nexthop(nh, eth_len + total);
+    Verdict::Forward(out)
+}
+
+fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+fn local_v6<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, next: u8, src: Ipv6Addr, dst: Ipv6Addr) -> Verdict {
+    let eth_len = ethernet::HEADER_LEN;
+    if next != proto::ICMPV6 {
+        return dropped(ctx.stats, DropReason::LocalUnhandled);
+    }
+    let d = pkt.data_mut();
+    let Ok(mut ip) = ipv6::Packet::new_checked(&mut d[eth_len..]) else { return dropped(ctx.stats, DropReason::Ipv6Truncated) };
+    {
+        let Ok(m) = icmpv6::Packet::new_checked(ip.payload_mut()) else { return dropped(ctx.stats, DropReason::BadIcmp) };
+        if !m.verify_checksum(&src, &dst) {
+            return dropped(ctx.stats, DropReason::BadIcmp);
+        }
+        if m.msg_type() != icmpv6::kind::ECHO_REQUEST {
+            return dropped(ctx.stats, DropReason::LocalUnhandled);
+        }
+    }
+    ip.set_src(dst);
+    ip.set_dst(src);
+    ip.set_hop_limit(64);
+    if let Ok(mut m) = icmpv6::Packet::new_checked(ip.payload_mut()) {
+        m.set_type_code(icmpv6::kind::ECHO_REPLY, 0);
+        m.fill_checksum(&dst, &src);
+    }
+    reflect_l2(d, port.mac);
+    bump(&ctx.stats.icmp_sent, 1);
+    Verdict::Reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::VecBuf;
+    use crate::fib::{Nexthop, RouteTableBuilder};
+    use crate::frames;
+    use crate::hash::HashConfig;
+    use crate::neighbor::Neighbors;
+    use crate::nhg::Group;
+    use crate::types::{MacAddr, Prefix};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    const LAN_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xa0]);
+    const CLIENT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xc1]);
+    const SRV1_MAC: MacAddr = MacAddr([2, 0, 0, 0, 1, 2]);
+    const SRV2_MAC: MacAddr = MacAddr([2, 0, 0, 0, 2, 2]);
+
+    fn ip4(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+    fn ip6(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    /// The lab of the README: lan 10.0.0.1/fd00::1, srv1 10.1.0.1, srv2 10.2.0.1,
+    /// 198.51.100.0/24 and 2001:db8:100::/64 over srv1:srv2 with weights 1:2.
+    fn lab_fib() -> Fib {
+        let ports: Arc<[PortInfo]> = Arc::new([
+            PortInfo { mac: LAN_MAC, mtu: 1500, v4: Some(ip4("10.0.0.1")), v6: Some(ip6("fd00::1")) },
+            PortInfo { mac: MacAddr([2, 0, 0, 0, 0, 0xa1]), mtu: 1500, v4: Some(ip4("10.1.0.1")), v6: Some(ip6("fd01::1")) },
+            PortInfo { mac: MacAddr([2, 0, 0, 0, 0, 0xa2]), mtu: 1400, v4: Some(ip4("10.2.0.1")), v6: Some(ip6("fd02::1")) },
+        ]);
+        let nexthops: Arc<[Nexthop]> = Arc::new([
+            Nexthop { port: PortId(1), addr: "10.1.0.2".parse().unwrap() },
+            Nexthop { port: PortId(2), addr: "10.2.0.2".parse().unwrap() },
+            Nexthop { port: PortId(1), addr: "fd01::2".parse().unwrap() },
+            Nexthop { port: PortId(2), addr: "fd02::2".parse().unwrap() },
+            Nexthop { port: PortId(0), addr: "10.0.0.2".parse().unwrap() },
+            Nexthop { port: PortId(0), addr: "fd00::2".parse().unwrap() },
+        ]);
+        let mut b = RouteTableBuilder::default();
+        let g4 = b.add_group(Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap());
+        let g6 = b.add_group(Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap());
+        b.add_route("198.51.100.0/24".parse().unwrap(), Target::Group(g4));
+        b.add_route("2001:db8:100::/64".parse().unwrap(), Target::Group(g6));
+        b.add_route("192.0.2.0/24".parse().unwrap(), Target::Blackhole);
+        for (i, (a4, a6)) in [("10.0.0.1", "fd00::1"), ("10.1.0.1", "fd01::1"), ("10.2.0.1", "fd02::1")].iter().enumerate() {
+            b.add_route(Prefix::new_truncating(a4.parse().unwrap(), 24), Target::Connected(PortId(i as u16)));
+            b.add_route(Prefix::new_truncating(a6.parse().unwrap(), 64), Target::Connected(PortId(i as u16)));
+            b.add_route(Prefix::host(a4.parse().unwrap()), Target::Local);
+            b.add_route(Prefix::host(a6.parse().unwrap()), Target::Local);
+        }
+        let neighbors = Arc::new(Neighbors::new(16));
+        for (i, m) in [SRV1_MAC, SRV2_MAC, SRV1_MAC, SRV2_MAC, CLIENT_MAC, CLIENT_MAC].iter().enumerate() {
+            neighbors.set(NexthopId(i as u32), *m);
+        }
+        let mut hosts = HashMap::new();
+        hosts.insert("10.0.0.2".parse().unwrap(), NexthopId(4));
+        hosts.insert("fd00::2".parse().unwrap(), NexthopId(5));
+        Fib {
+            generation: 1,
+            routes: Arc::new(b.build()),
+            nexthops,
+            hosts: Arc::new(hosts),
+            ports,
+            hash: HashConfig::default(),
+            neighbors,
+        }
+    }
+
+    fn run(fib: &Fib, stats: &LcoreStats, port: u16, frame: &[u8]) -> (Verdict, VecBuf) {
+        let mut icmp = IcmpLimiter::new(1000);
+        let mut ctx = Ctx { fib, stats, icmp: &mut icmp };
+        let mut b = VecBuf::new(frame);
+        let v = process(&mut ctx, PortId(port), &mut b);
+        (v, b)
+    }
+
+    fn syn4(sport: u16, ttl: u8) -> Vec<u8> {
+        frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4("198.51.100.10"), proto::TCP, ttl, &frames::tcp_syn(sport, 8080))
+    }
+    fn syn6(sport: u16, hl: u8) -> Vec<u8> {
+        frames::ipv6(CLIENT_MAC, LAN_MAC, ip6("fd00::2"), ip6("2001:db8:100::10"), proto::TCP, hl, &frames::tcp_syn(sport, 8080))
+    }
+
+    #[test]
+    fn forwards_ipv4_with_ttl_and_mac_rewrite() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        let (v, b) = run(&fib, &st, 0, &syn4(40000, 64));
+        let Verdict::Forward(out) = v else { panic!("{v:?}") };
+        let d = b.data();
+        let eth = ethernet::Frame::new_checked(d).unwrap();
+        assert_eq!(eth.src(), fib.ports[out.index()].mac);
+        assert_eq!(eth.dst(), if out == PortId(1) { SRV1_MAC } else { SRV2_MAC });
+        let ip = ipv4::Packet::new_checked(&d[14..]).expect("checksum still valid after TTL decrement");
+        assert_eq!(ip.ttl(), 63);
+        let nh = if out == PortId(1) { 0 } else { 1 };
+        assert_eq!(st.nh_packets[nh].load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(st.nh_bytes[nh].load(std::sync::atomic::Ordering::Relaxed), 54);
+    }
+
+    #[test]
+    fn weighted_split_follows_weights() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        let (mut a, mut b) = (0u32, 0u32);
+        for sp in 1024..31024u16 {
+            match run(&fib, &st, 0, &syn4(sp, 64)).0 {
+                Verdict::Forward(PortId(1)) => a += 1,
+                Verdict::Forward(PortId(2)) => b += 1,
+                v => panic!("{v:?}"),
+            }
+        }
+        let ratio = b as f64 / a as f64;
+        assert!((ratio - 2.0).abs() / 2.0 <= 0.05, "split {a}:{b}");
+    }
+
+    #[test]
+    fn same_flow_same_nexthop_and_reply_symmetric() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        for sp in 2000..2100 {
+            assert_eq!(run(&fib, &st, 0, &syn4(sp, 64)).0, run(&fib, &st, 0, &syn4(sp, 9)).0);
+        }
+    }
+
+    #[test]
+    fn ttl_one_gets_time_exceeded() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        let orig = syn4(40000, 1);
+        let (v, b) = run(&fib, &st, 0, &orig);
+        assert_eq!(v, Verdict::Reply);
+        assert_eq!(st.drops_of(DropReason::TtlExceeded), 1);
+        let d = b.data();
+        let eth = ethernet::Frame::new_checked(d).unwrap();
+        assert_eq!((eth.dst(), eth.src()), (CLIENT_MAC, LAN_MAC));
+        let ip = ipv4::Packet::new_checked(&d[14..]).unwrap();
+        assert_eq!((ip.src(), ip.dst(), ip.protocol()), (ip4("10.0.0.1"), ip4("10.0.0.2"), proto::ICMP));
+        let m = icmp::Packet::new_checked(ip.payload()).unwrap();
+        assert_eq!((m.msg_type(), m.code()), (icmp::kind::TIME_EXCEEDED, 0));
+        assert!(m.verify_checksum());
+        // The whole original IP packet is quoted (it is under 548 bytes).
+        assert_eq!(&ip.payload()[8..], &orig[14..]);
+    }
+
+    #[test]
+    fn hop_limit_one_gets_time_exceeded_v6() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        let (v, b) = run(&fib, &st, 0, &syn6(40000, 1));
+        assert_eq!(v, Verdict::Reply);
+        let d = b.data();
+        let ip = ipv6::Packet::new_checked(&d[14..]).unwrap();
+        assert_eq!((ip.src(), ip.dst()), (ip6("fd00::1"), ip6("fd00::2")));
+        let m = icmpv6::Packet::new_checked(ip.payload()).unwrap();
+        assert_eq!(m.msg_type(), icmpv6::kind::TIME_EXCEEDED);
+        assert!(m.verify_checksum(&ip.src(), &ip.dst()));
+    }
+
+    #[test]
+    fn no_route_gets_unreachable_and_blackhole_is_silent() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        let f = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4("203.0.113.1"), proto::UDP, 64, &[0; 8]);
+        let (v, b) = run(&fib, &st, 0, &f);
+        assert_eq!(v, Verdict::Reply);
+        let ip = ipv4::Packet::new_checked(&b.data()[14..]).unwrap();
+        let m = icmp::Packet::new_checked(ip.payload()).unwrap();
+        assert_eq!((m.msg_type(), m.code()), (icmp::kind::DEST_UNREACHABLE, 0));
+        assert_eq!(st.drops_of(DropReason::NoRoute), 1);
+        let f = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4("192.0.2.1"), proto::UDP, 64, &[0; 8]);
+        assert_eq!(run(&fib, &st, 0, &f).0, Verdict::Drop(DropReason::Blackhole));
+        let f = frames::ipv6(CLIENT_MAC, LAN_MAC, ip6("fd00::2"), ip6("2001:db8:ffff::1"), proto::UDP, 64, &[0; 8]);
+        assert_eq!(run(&fib, &st, 0, &f).0, Verdict::Reply);
+    }
+
+    #[test]
+    fn no_icmp_error_about_icmp_error() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        let mut err = vec![icmp::kind::TIME_EXCEEDED, 0, 0, 0, 0, 0, 0, 0];
+        err.extend_from_slice(&[0x45; 28]);
+        let f = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4("198.51.100.10"), proto::ICMP, 1, &err);
+        assert_eq!(run(&fib, &st, 0, &f).0, Verdict::Drop(DropReason::TtlExceeded));
+    }
+
+    #[test]
+    fn echo_replies_on_any_own_address() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        for dst in ["10.0.0.1", "10.2.0.1"] {
+            let f = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4(dst), proto::ICMP, 64, &frames::icmp_echo(7, 1, b"hello"));
+            let (v, b) = run(&fib, &st, 0, &f);
+            assert_eq!(v, Verdict::Reply);
+            let d = b.data();
+            assert_eq!(ethernet::Frame::new_checked(d).unwrap().dst(), CLIENT_MAC);
+            let ip = ipv4::Packet::new_checked(&d[14..]).unwrap();
+            assert_eq!((ip.src(), ip.dst()), (ip4(dst), ip4("10.0.0.2")));
+            let m = icmp::Packet::new_checked(ip.payload()).unwrap();
+            assert_eq!(m.msg_type(), icmp::kind::ECHO_REPLY);
+            assert!(m.verify_checksum());
+        }
+        let f = frames::icmpv6_echo(CLIENT_MAC, LAN_MAC, ip6("fd00::2"), ip6("fd00::1"), 64, b"hi");
+        let (v, b) = run(&fib, &st, 0, &f);
+        assert_eq!(v, Verdict::Reply);
+        let ip = ipv6::Packet::new_checked(&b.data()[14..]).unwrap();
+        let m = icmpv6::Packet::new_checked(ip.payload()).unwrap();
+        assert_eq!(m.msg_type(), icmpv6::kind::ECHO_REPLY);
+        assert!(m.verify_checksum(&ip.src(), &ip.dst()));
+    }
+
+    #[test]
+    fn arp_and_ndp_are_punted() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        let a = frames::arp(crate::wire::arp::OP_REQUEST, CLIENT_MAC, MacAddr::BROADCAST, CLIENT_MAC, ip4("10.0.0.2"), MacAddr::ZERO, ip4("10.0.0.1"));
+        assert_eq!(run(&fib, &st, 0, &a).0, Verdict::Punt);
+        let ns = frames::neighbor_solicit(CLIENT_MAC, ip6("fd00::2"), ip6("fd00::1"));
+        assert_eq!(run(&fib, &st, 0, &ns).0, Verdict::Punt);
+    }
+
+    #[test]
+    fn bad_packets_are_counted_once() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        let mut f = syn4(1, 64);
+        f[14 + 10] ^= 1;
+        assert_eq!(run(&fib, &st, 0, &f).0, Verdict::Drop(DropReason::Ipv4BadChecksum));
+        assert_eq!(run(&fib, &st, 0, &f[..30]).0, Verdict::Drop(DropReason::Ipv4Truncated));
+        assert_eq!(run(&fib, &st, 0, &f[..10]).0, Verdict::Drop(DropReason::EthTruncated));
+        let mut g = syn4(1, 64);
+        g[0] = 0x04; // unicast to another MAC
+        assert_eq!(run(&fib, &st, 0, &g).0, Verdict::Drop(DropReason::NotForUs));
+        let mut h = syn4(1, 64);
+        h[12] = 0x81; // 802.1Q
+        h[13] = 0x00;
+        assert_eq!(run(&fib, &st, 0, &h).0, Verdict::Drop(DropReason::UnsupportedEthertype));
+        let m = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("127.0.0.1"), ip4("198.51.100.1"), proto::UDP, 64, &[0; 8]);
+        assert_eq!(run(&fib, &st, 0, &m).0, Verdict::Drop(DropReason::MartianSource));
+        let total: u64 = DropReason::ALL.iter().map(|r| st.drops_of(*r)).sum();
+        assert_eq!(total, 6);
+    }
+
+    #[test]
+    fn padding_is_trimmed() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        let mut f = syn4(5, 64);
+        let n = f.len();
+        f.extend_from_slice(&[0xee; 6]);
+        let (v, b) = run(&fib, &st, 0, &f);
+        assert!(matches!(v, Verdict::Forward(_)));
+        assert_eq!(b.data().len(), n);
+    }
+
+    #[test]
+    fn unresolved_and_connected() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        fib.neighbors.clear(NexthopId(0));
+        fib.neighbors.clear(NexthopId(1));
+        let (v, _) = run(&fib, &st, 0, &syn4(5, 64));
+        assert!(matches!(v, Verdict::Resolve { .. }), "{v:?}");
+        assert_eq!(st.drops_of(DropReason::NeighborUnresolved), 1);
+        // Reply traffic to the client uses the learned host adjacency.
+        let f = frames::ipv4(SRV1_MAC, fib.ports[1].mac, ip4("198.51.100.10"), ip4("10.0.0.2"), proto::TCP, 64, &frames::tcp_syn(8080, 5));
+        let (v, b) = run(&fib, &st, 1, &f);
+        assert_eq!(v, Verdict::Forward(PortId(0)));
+        assert_eq!(ethernet::Frame::new_checked(b.data()).unwrap().dst(), CLIENT_MAC);
+        // Unknown host on a connected subnet asks for resolution.
+        let f = frames::ipv4(SRV1_MAC, fib.ports[1].mac, ip4("198.51.100.10"), ip4("10.0.0.77"), proto::TCP, 64, &frames::tcp_syn(8080, 5));
+        assert_eq!(run(&fib, &st, 1, &f).0, Verdict::Resolve { port: PortId(0), addr: "10.0.0.77".parse().unwrap() });
+    }
+
+    #[test]
+    fn mtu_exceeded_with_df_gets_frag_needed() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        let mut found = false;
+        for sp in 0..64u16 {
+            let f = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4("198.51.100.10"), proto::UDP, 64, &{
+                let mut u = vec![0u8; 1450];
+                u[0..2].copy_from_slice(&sp.to_be_bytes());
+                u
+            });
+            let mut f = f;
+            f[14 + 6] = 0x40; // DF
+            ipv4::Packet::new_unchecked(&mut f[14..]).fill_checksum();
+            let (v, b) = run(&fib, &st, 0, &f);
+            if v == Verdict::Reply {
+                let ip = ipv4::Packet::new_checked(&b.data()[14..]).unwrap();
+                let m = &ip.payload()[..8];
+                assert_eq!((m[0], m[1]), (icmp::kind::DEST_UNREACHABLE, 4));
+                assert_eq!(u16::from_be_bytes([m[6], m[7]]), 1400);
+                assert!(ip.total_len() <= 576);
+                found = true;
+            } else {
+                assert_eq!(v, Verdict::Forward(PortId(1)), "only srv2 has MTU 1400");
+            }
+        }
+        assert!(found);
+    }
+}

@@ -1,1 +1,8 @@
+//! The control plane of ecmp-router: YAML config, FIB building and RCU
+//! publication, neighbour resolution (ARP/NDP), and Prometheus exposition.
+//!
+//! Nothing here touches DPDK; the router crate moves frames between the
+//! workers and this crate through lock-free bounded queues ([`punt`]).
+#![forbid(unsafe_code)]
 
+pub mod config;

@@ -6,3 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod metrics;
+pub mod punt;
+pub mod rcu;
+pub mod state;

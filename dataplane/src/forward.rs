@@ -83,13 +83,13 @@ pub struct Ctx<'a> {
 
 #[inline]
 fn dropped(stats: &LcoreStats, r: DropReason) -> Verdict {
-    stats.drop(r);
+    stats.count_drop(r);
     Verdict::Drop(r)
 }
 
 /// Sends an ICMP error in place of the packet, or just drops it. Counts `reason` either way.
 fn icmp_error<B: PacketBuf>(ctx: &mut Ctx<'_>, pkt: &mut B, port: &PortInfo, reason: DropReason, err: ErrorKind, l2_multicast: bool) -> Verdict {
-    ctx.stats.drop(reason);
+    ctx.stats.count_drop(reason);
     if !ctx.icmp.take() {
         return Verdict::Drop(reason);
     }
@@ -218,7 +218,7 @@ fn process_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
 }
 
 fn unresolved(ctx: &Ctx<'_>, fib: &Fib, nh: NexthopId, out: PortId) -> Verdict {
-    ctx.stats.drop(DropReason::NeighborUnresolved);
+    ctx.stats.count_drop(DropReason::NeighborUnresolved);
     match fib.nexthop(nh) {
         Some(n) => Verdict::Resolve { port: n.port, addr: n.addr },
         None => Verdict::Resolve { port: out, addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED) },
@@ -241,7 +241,7 @@ fn next_hop(ctx: &Ctx<'_>, target: Target, dst: IpAddr, key: &FlowKey) -> Result
         Target::Connected(p) => match fib.hosts.get(&dst) {
             Some(&nh) => Ok((nh, p)),
             None => {
-                ctx.stats.drop(DropReason::NeighborUnresolved);
+                ctx.stats.count_drop(DropReason::NeighborUnresolved);
                 Err(Verdict::Resolve { port: p, addr: dst })
             }
         },

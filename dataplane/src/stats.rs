@@ -46,7 +46,7 @@ impl LcoreStats {
 
     /// Counts one drop.
     #[inline]
-    pub fn drop(&self, r: DropReason) {
+    pub fn count_drop(&self, r: DropReason) {
         bump(&self.drops[r as usize], 1);
     }
 

@@ -1,0 +1,155 @@
+//! Prometheus exposition, built with the `prometheus` crate.
+//!
+//! Counters live in the workers (per-lcore, single writer) and in the PMDs;
+//! at scrape time the control thread sums them into a fresh registry and
+//! encodes it. Names follow `ecmp_router_<subsystem>_<what>[_total|_bytes]`
+//! and pass `promtool check metrics`. See `docs/metrics.md`.
+
+use crate::state::{ControlPlane, NexthopKind};
+use dataplane::drop::DropReason;
+use dataplane::stats::LcoreStats;
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// A port's counters as the PMD reports them (`rte_eth_stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets the NIC dropped for lack of rx descriptors (`imissed`).
+    pub rx_missed: u64,
+    /// Receive errors.
+    pub rx_errors: u64,
+    /// Receive failures for lack of mbufs.
+    pub rx_nombuf: u64,
+    /// Transmit errors.
+    pub tx_errors: u64,
+}
+
+fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("metric names are valid");
+    reg.register(Box::new(c.clone())).expect("metric names are unique");
+    c
+}
+
+fn gauge(reg: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("metric names are valid");
+    reg.register(Box::new(g.clone())).expect("metric names are unique");
+    g
+}
+
+/// Renders every metric in Prometheus text format.
+pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStats>]) -> String {
+    let reg = Registry::new();
+    let cfg = cp.config();
+
+    let pc = |n: &str, h: &str| counter(&reg, n, h, &["port"]);
+    let rx_p = pc("ecmp_router_port_rx_packets_total", "Packets received by the port (PMD counter).");
+    let rx_b = pc("ecmp_router_port_rx_bytes_total", "Bytes received by the port (PMD counter).");
+    let tx_p = pc("ecmp_router_port_tx_packets_total", "Packets sent by the port (PMD counter).");
+    let tx_b = pc("ecmp_router_port_tx_bytes_total", "Bytes sent by the port (PMD counter).");
+    let rx_d = pc("ecmp_router_port_rx_dropped_total", "Packets the port dropped on receive: no descriptor (imissed) or no mbuf (rx_nombuf).");
+    let rx_e = pc("ecmp_router_port_rx_errors_total", "Receive errors reported by the PMD.");
+    let tx_e = pc("ecmp_router_port_tx_errors_total", "Transmit errors reported by the PMD.");
+    for (p, c) in cfg.ports.iter().zip(ports) {
+        let l = [p.name.as_str()];
+        rx_p.with_label_values(&l).inc_by(c.rx_packets);
+        rx_b.with_label_values(&l).inc_by(c.rx_bytes);
+        tx_p.with_label_values(&l).inc_by(c.tx_packets);
+        tx_b.with_label_values(&l).inc_by(c.tx_bytes);
+        rx_d.with_label_values(&l).inc_by(c.rx_missed + c.rx_nombuf);
+        rx_e.with_label_values(&l).inc_by(c.rx_errors);
+        tx_e.with_label_values(&l).inc_by(c.tx_errors);
+    }
+
+    let drops = counter(&reg, "ecmp_router_drops_total", "Packets dropped by the router, by reason (one reason per packet).", &["reason"]);
+    for r in DropReason::ALL {
+        let v: u64 = lcores.iter().map(|s| s.drops_of(*r)).sum();
+        drops.with_label_values(&[r.name()]).inc_by(v);
+    }
+
+    let nh_p = counter(&reg, "ecmp_router_nexthop_packets_total", "Packets forwarded through the nexthop.", &["nexthop", "port", "kind"]);
+    let nh_b = counter(&reg, "ecmp_router_nexthop_bytes_total", "Bytes (Ethernet frames) forwarded through the nexthop.", &["nexthop", "port", "kind"]);
+    let nh_up = IntGaugeVec::new(Opts::new("ecmp_router_nexthop_resolved", "1 when the nexthop's MAC address is known."), &["nexthop", "port", "kind"]).expect("valid");
+    reg.register(Box::new(nh_up.clone())).expect("unique");
+    for n in cp.nexthops() {
+        let addr = n.addr.to_string();
+        let kind = match n.kind {
+            NexthopKind::Gateway => "gateway",
+            NexthopKind::Host => "host",
+        };
+        let l = [addr.as_str(), n.port.as_str(), kind];
+        let i = n.id.index();
+        let sum = |f: fn(&LcoreStats) -> &[std::sync::atomic::AtomicU64]| lcores.iter().map(|s| f(s).get(i).map_or(0, |c| c.load(Relaxed))).sum::<u64>();
+        nh_p.with_label_values(&l).inc_by(sum(|s| &s.nh_packets));
+        nh_b.with_label_values(&l).inc_by(sum(|s| &s.nh_bytes));
+        nh_up.with_label_values(&l).set(n.mac.is_some() as i64);
+    }
+
+    let lc = |n: &str, h: &str, f: fn(&LcoreStats) -> u64| {
+        let c = counter(&reg, n, h, &[]);
+        c.with_label_values(&[] as &[&str]).inc_by(lcores.iter().map(|s| f(s)).sum());
+    };
+    lc("ecmp_router_punted_total", "Frames workers handed to the control thread (ARP, NDP).", |s| s.punted.load(Relaxed));
+    lc("ecmp_router_icmp_sent_total", "ICMP errors and echo replies the workers generated.", |s| s.icmp_sent.load(Relaxed));
+
+    let k = cp.counters;
+    let cc = counter(&reg, "ecmp_router_control_events_total", "Control-plane events by kind.", &["event"]);
+    for (e, v) in [
+        ("arp_rx", k.arp_rx),
+        ("ndp_rx", k.ndp_rx),
+        ("punt_invalid", k.punt_invalid),
+        ("solicits_sent", k.solicits_sent),
+        ("adverts_sent", k.adverts_sent),
+        ("inject_queue_full", k.inject_full),
+        ("nexthop_table_full", k.nexthop_table_full),
+    ] {
+        cc.with_label_values(&[e]).inc_by(v);
+    }
+
+    let fib = cp.fib();
+    gauge(&reg, "ecmp_router_fib_generation", "Current FIB generation number.").set(fib.generation as i64);
+    let routes = IntGaugeVec::new(Opts::new("ecmp_router_fib_routes", "Prefixes in the FIB, by family."), &["family"]).expect("valid");
+    reg.register(Box::new(routes.clone())).expect("unique");
+    let (v4, v6) = fib.routes.counts();
+    routes.with_label_values(&["ipv4"]).set(v4 as i64);
+    routes.with_label_values(&["ipv6"]).set(v6 as i64);
+
+    let mut out = Vec::new();
+    TextEncoder::new().encode(&reg.gather(), &mut out).expect("text encoding cannot fail");
+    String::from_utf8(out).expect("text format is UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use crate::punt::Channels;
+    use dataplane::types::MacAddr;
+
+    #[test]
+    fn renders_every_family() {
+        let c = config::parse(
+            "ports:\n  - { name: a, device: x, addresses: [10.0.0.1/24] }\nroutes:\n  - { prefix: 0.0.0.0/0, nexthops: [{ via: 10.0.0.2, port: a }] }\n",
+            "t",
+        )
+        .unwrap();
+        let cp = ControlPlane::new(c, &[MacAddr([2, 0, 0, 0, 0, 1])], vec![], Channels::default(), 8);
+        let s = Arc::new(LcoreStats::new(8));
+        s.count_drop(DropReason::TtlExceeded);
+        s.nexthop(dataplane::NexthopId(0), 100);
+        let text = render(&cp, &[PortCounters { rx_packets: 5, ..Default::default() }], &[s.clone(), s]);
+        assert!(text.contains("ecmp_router_port_rx_packets_total{port=\"a\"} 5"), "{text}");
+        assert!(text.contains("ecmp_router_drops_total{reason=\"ttl_exceeded\"} 2"), "{text}");
+        assert!(text.contains("ecmp_router_drops_total{reason=\"no_route\"} 0"), "{text}");
+        assert!(text.contains("ecmp_router_nexthop_bytes_total{kind=\"gateway\",nexthop=\"10.0.0.2\",port=\"a\"} 200"), "{text}");
+        assert!(text.contains("ecmp_router_fib_routes{family=\"ipv4\"} 3"), "{text}");
+    }
+}

@@ -1,0 +1,102 @@
+//! Frames crossing between workers and the control thread, through bounded
+//! lock-free queues (`crossbeam_queue::ArrayQueue`): pushing and popping never
+//! allocate or block, and a full queue is a counted drop.
+//!
+//! - punt: worker -> control, ARP and NDP frames (copied, truncated to [`PUNT_BYTES`]).
+//! - resolve: worker -> control, "please resolve this neighbour".
+//! - inject: control -> worker, frames to transmit (ARP/NDP requests and replies).
+
+use crossbeam_queue::ArrayQueue;
+use dataplane::types::PortId;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Bytes of a punted frame kept (ARP and NDP fit easily).
+pub const PUNT_BYTES: usize = 256;
+/// Bytes of an injected frame.
+pub const INJECT_BYTES: usize = 256;
+/// Queue capacity of each direction.
+pub const QUEUE_LEN: usize = 1024;
+
+/// A frame copied out of a worker.
+#[derive(Clone, Copy, Debug)]
+pub struct PuntFrame {
+    /// Ingress port.
+    pub port: PortId,
+    /// Bytes used in `data`.
+    pub len: u16,
+    /// The frame, from the Ethernet header.
+    pub data: [u8; PUNT_BYTES],
+}
+
+impl PuntFrame {
+    /// Copies up to [`PUNT_BYTES`] of `frame`.
+    #[inline]
+    pub fn copy_from(port: PortId, frame: &[u8]) -> Self {
+        let n = frame.len().min(PUNT_BYTES);
+        let mut data = [0u8; PUNT_BYTES];
+        data[..n].copy_from_slice(&frame[..n]);
+        PuntFrame { port, len: n as u16, data }
+    }
+    /// The frame bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[..self.len as usize]
+    }
+}
+
+/// A frame the control thread wants sent.
+#[derive(Clone, Copy, Debug)]
+pub struct InjectFrame {
+    /// Egress port.
+    pub port: PortId,
+    /// Bytes used in `data`.
+    pub len: u16,
+    /// The frame, from the Ethernet header.
+    pub data: [u8; INJECT_BYTES],
+}
+
+impl InjectFrame {
+    /// Builds a frame; `None` when `frame` is longer than [`INJECT_BYTES`].
+    pub fn new(port: PortId, frame: &[u8]) -> Option<Self> {
+        if frame.len() > INJECT_BYTES {
+            return None;
+        }
+        let mut data = [0u8; INJECT_BYTES];
+        data[..frame.len()].copy_from_slice(frame);
+        Some(InjectFrame { port, len: frame.len() as u16, data })
+    }
+    /// The frame bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[..self.len as usize]
+    }
+}
+
+/// A worker's request to resolve a neighbour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ResolveRequest {
+    /// Port the neighbour is on.
+    pub port: PortId,
+    /// Its address.
+    pub addr: IpAddr,
+}
+
+/// The queues shared by the control thread and the workers.
+#[derive(Debug, Clone)]
+pub struct Channels {
+    /// Worker -> control frames.
+    pub punt: Arc<ArrayQueue<PuntFrame>>,
+    /// Worker -> control resolution requests.
+    pub resolve: Arc<ArrayQueue<ResolveRequest>>,
+    /// Control -> worker 0 frames to send.
+    pub inject: Arc<ArrayQueue<InjectFrame>>,
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Channels {
+            punt: Arc::new(ArrayQueue::new(QUEUE_LEN)),
+            resolve: Arc::new(ArrayQueue::new(QUEUE_LEN)),
+            inject: Arc::new(ArrayQueue::new(QUEUE_LEN)),
+        }
+    }
+}

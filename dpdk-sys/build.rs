@@ -43,7 +43,7 @@ fn main() {
         .allowlist_function("rte_mempool_(free|avail_count|in_use_count)")
         .allowlist_function("rte_(lcore_count|get_next_lcore|get_main_lcore|get_tsc_hz|socket_id|strerror)")
         .allowlist_type("rte_eth_stats|rte_eth_conf|rte_eth_dev_info|rte_ether_addr|rte_eth_link")
-        .allowlist_var("RTE_MAX_ETHPORTS|RTE_ETH_DEV_NO_OWNER|RTE_MBUF_DEFAULT_BUF_SIZE|RTE_PKTMBUF_HEADROOM")
+        .allowlist_var("RTE_MAX_ETHPORTS|RTE_MAX_LCORE|RTE_ETH_DEV_NO_OWNER|RTE_MBUF_DEFAULT_BUF_SIZE|RTE_PKTMBUF_HEADROOM")
         .opaque_type("rte_arp_ipv4|rte_arp_hdr|rte_gtp_psc_generic_hdr|rte_l2tpv2_combined_msg_hdr")
         .derive_default(true)
         .layout_tests(false)

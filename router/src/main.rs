@@ -1,1 +1,204 @@
-fn main(){}
+//! `ecmp-router`: the DPDK ECMP router daemon.
+//!
+//! Start-up: load and validate the config (refuse it whole on any error),
+//! initialise the EAL, probe and start every port, build the first FIB, launch
+//! one worker per worker lcore, then serve `/metrics` and run the control loop
+//! on the main lcore until SIGINT or SIGTERM. Teardown runs in reverse.
+
+use anyhow::{bail, Context, Result};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use clap::Parser;
+use control::config::{self, Config};
+use control::punt::Channels;
+use control::rcu::Quiescent;
+use control::state::ControlPlane;
+use dataplane::stats::LcoreStats;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+mod dpdk;
+mod worker;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Nexthops (gateways plus learned hosts) the router can hold.
+const MAX_NEXTHOPS: usize = 65536;
+/// Descriptors per rx and tx queue.
+const QUEUE_DESC: u16 = 1024;
+
+#[derive(Parser, Debug)]
+#[command(name = "ecmp-router", version, about = "DPDK ECMP router")]
+struct Args {
+    /// Run the router with this YAML config.
+    #[arg(long, value_name = "FILE", required_unless_present = "check_config")]
+    config: Option<PathBuf>,
+    /// Validate this config and exit (0 when valid, 1 with the error when not).
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    check_config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(path) = args.check_config {
+        return match config::load(&path) {
+            Ok(c) => {
+                println!(
+                    "{}: OK ({} ports, {} routes, {} static neighbours, {} worker(s), api {})",
+                    path.display(),
+                    c.ports.len(),
+                    c.routes.len(),
+                    c.neighbors.len(),
+                    c.workers,
+                    c.listen
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let path = args.config.expect("clap requires --config");
+    let cfg = match config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn eal_args(cfg: &Config) -> Vec<String> {
+    let mut a = vec!["ecmp-router".to_owned()];
+    let has_cores = cfg.eal.iter().any(|x| matches!(x.as_str(), "-l" | "-c" | "--lcores") || x.starts_with("--lcores=") || x.starts_with("-l"));
+    if !has_cores {
+        a.push("-l".into());
+        a.push(format!("0-{}", cfg.workers));
+    }
+    a.extend(cfg.eal.iter().cloned());
+    a
+}
+
+struct Shared {
+    cp: Mutex<ControlPlane>,
+    ports: Vec<dpdk::Port>,
+    lcores: Vec<Arc<LcoreStats>>,
+}
+
+async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let counters: Vec<_> = s.ports.iter().map(|p| p.stats()).collect();
+    let body = {
+        let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+        control::metrics::render(&cp, &counters, &s.lcores)
+    };
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+fn run(cfg: Config) -> Result<()> {
+    let eal = dpdk::Eal::init(&eal_args(&cfg)).context("starting DPDK")?;
+    let lcores = eal.worker_lcores();
+    if lcores.len() < cfg.workers as usize {
+        bail!("the EAL has {} worker lcore(s) but the config asks for workers: {} (give more cores with eal: [-l, ...])", lcores.len(), cfg.workers);
+    }
+    let nq = cfg.workers as u16;
+    let nports = cfg.ports.len() as u32;
+    let mbufs = (nports * 2 * QUEUE_DESC as u32 * nq as u32 + 4096).next_power_of_two() - 1;
+    let pool = Arc::new(dpdk::Mempool::new("ecmp_pkt", mbufs, 256).context("creating the packet pool")?);
+
+    let mut ports = Vec::new();
+    let mut macs = Vec::new();
+    for p in &cfg.ports {
+        let port = dpdk::Port::probe(&p.device).with_context(|| format!("port '{}'", p.name))?;
+        port.configure_and_start(nq, QUEUE_DESC, p.mtu, &pool).with_context(|| format!("port '{}'", p.name))?;
+        tracing::info!(port = %p.name, dpdk_port = port.id, mac = %port.mac(), device = %p.device, "port up");
+        macs.push(port.mac());
+        ports.push(port);
+    }
+
+    let channels = Channels::default();
+    let quiescent: Vec<Arc<Quiescent>> = (0..nq).map(|_| Arc::new(Quiescent::default())).collect();
+    let stats: Vec<Arc<LcoreStats>> = (0..nq).map(|_| Arc::new(LcoreStats::new(MAX_NEXTHOPS))).collect();
+    let listen = cfg.listen;
+    let cp = ControlPlane::new(cfg, &macs, quiescent.clone(), channels.clone(), MAX_NEXTHOPS);
+    let stop = Arc::new(AtomicBool::new(false));
+    let fib = cp.fib_handle();
+    for (i, &lcore) in lcores.iter().take(nq as usize).enumerate() {
+        let w = worker::Worker {
+            index: i as u16,
+            ports: ports.iter().map(|p| p.id).collect(),
+            fib: fib.clone(),
+            stats: stats[i].clone(),
+            quiescent: quiescent[i].clone(),
+            channels: channels.clone(),
+            pool: pool.clone(),
+            stop: stop.clone(),
+            tsc_hz: eal.tsc_hz(),
+        };
+        eal.launch(lcore, Box::new(move || w.run()))?;
+        tracing::info!(worker = i, lcore, "worker started");
+    }
+
+    let shared = Arc::new(Shared { cp: Mutex::new(cp), ports: ports.clone(), lcores: stats });
+    let result = control_loop(shared.clone(), listen);
+
+    stop.store(true, Ordering::Relaxed);
+    eal.wait_workers();
+    for p in &ports {
+        p.stop_and_close();
+    }
+    drop(shared);
+    drop(pool);
+    drop(eal);
+    tracing::info!("stopped");
+    result
+}
+
+fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the control runtime")?;
+    rt.block_on(async move {
+        let app = axum::Router::new().route("/metrics", get(metrics)).with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen} (api.listen)"))?;
+        tracing::info!(%listen, "serving /metrics");
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut announced = false;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
+                _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+                _ = tick.tick() => {
+                    let mut cp = shared.cp.lock().unwrap_or_else(|e| e.into_inner());
+                    cp.poll(Instant::now());
+                    if !announced && cp.gateways_resolved() {
+                        announced = true;
+                        tracing::info!("all route gateways resolved");
+                    }
+                }
+            }
+        }
+        server.abort();
+        Ok(())
+    })
+}

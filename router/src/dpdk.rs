@@ -1,0 +1,386 @@
+//! The safe layer over DPDK: EAL, mempool, owned mbuf, port, rx/tx queues,
+//! lcore launch. Every `unsafe` block of the product outside `dpdk-sys` is
+//! here, each with a `// SAFETY:` comment.
+//!
+//! Teardown order matters and is the caller's job: stop the workers, then
+//! [`Port::stop_and_close`], then drop the [`Mempool`], then the [`Eal`].
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+use dataplane::PacketBuf;
+use dpdk_sys as sys;
+use std::ffi::{c_void, CStr, CString};
+use std::fmt;
+use std::ptr::NonNull;
+
+/// A failed DPDK call: the operation and DPDK's explanation.
+#[derive(Debug, thiserror::Error)]
+pub struct DpdkError {
+    /// What was being done.
+    pub op: String,
+    /// The (positive) errno.
+    pub errno: i32,
+}
+
+impl fmt::Display for DpdkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SAFETY: rte_strerror accepts any errno and returns a pointer to a
+        // static or thread-local NUL-terminated string.
+        let msg = unsafe { CStr::from_ptr(sys::rte_strerror(self.errno)) };
+        write!(f, "{}: {} (errno {})", self.op, msg.to_string_lossy(), self.errno)
+    }
+}
+
+fn check(rc: i32, op: impl Into<String>) -> Result<i32, DpdkError> {
+    if rc < 0 {
+        Err(DpdkError { op: op.into(), errno: -rc })
+    } else {
+        Ok(rc)
+    }
+}
+
+fn rte_errno() -> i32 {
+    // SAFETY: reads the calling thread's rte_errno; no preconditions.
+    unsafe { sys::shim_rte_errno() }
+}
+
+/// The initialised Environment Abstraction Layer. Dropping it runs `rte_eal_cleanup`.
+#[derive(Debug)]
+pub struct Eal {
+    _private: (),
+}
+
+impl Eal {
+    /// Runs `rte_eal_init` with `args` (the first is the program name).
+    ///
+    /// # Errors
+    /// When the EAL refuses the arguments or cannot start.
+    pub fn init(args: &[String]) -> Result<Eal, DpdkError> {
+        let cargs: Vec<CString> = args
+            .iter()
+            .map(|a| CString::new(a.as_str()).map_err(|_| DpdkError { op: format!("EAL argument {a:?} contains NUL"), errno: 22 }))
+            .collect::<Result<_, _>>()?;
+        let mut argv: Vec<*mut std::os::raw::c_char> = cargs.iter().map(|c| c.as_ptr() as *mut _).collect();
+        // SAFETY: argv holds argc valid NUL-terminated strings that outlive the
+        // call (the EAL keeps no pointer into them after init returns:
+        // it copies what it keeps).
+        let rc = unsafe { sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
+        if rc < 0 {
+            return Err(DpdkError { op: format!("rte_eal_init({})", args[1..].join(" ")), errno: rte_errno() });
+        }
+        Ok(Eal { _private: () })
+    }
+
+    /// The worker lcores (all enabled lcores but the main one).
+    pub fn worker_lcores(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut i = u32::MAX;
+        loop {
+            // SAFETY: valid after rte_eal_init; any index is accepted.
+            i = unsafe { sys::rte_get_next_lcore(i, 1, 0) };
+            if i >= sys::RTE_MAX_LCORE {
+                return out;
+            }
+            out.push(i);
+        }
+    }
+
+    /// Starts `f` on worker lcore `lcore`.
+    ///
+    /// # Errors
+    /// When the lcore is not a free worker.
+    pub fn launch(&self, lcore: u32, f: Box<dyn FnOnce() + Send>) -> Result<(), DpdkError> {
+        unsafe extern "C" fn trampoline(arg: *mut c_void) -> i32 {
+            // SAFETY: `arg` is the Box<Box<dyn FnOnce>> leaked below, passed
+            // exactly once to exactly one lcore.
+            let f = unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) };
+            f();
+            0
+        }
+        let arg = Box::into_raw(Box::new(f)) as *mut c_void;
+        // SAFETY: trampoline has the lcore_function_t signature and takes
+        // ownership of `arg`; on failure we reclaim it below.
+        let rc = unsafe { sys::rte_eal_remote_launch(Some(trampoline), arg, lcore) };
+        if rc < 0 {
+            // SAFETY: the launch failed, so nobody else owns `arg`.
+            drop(unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) });
+            return Err(DpdkError { op: format!("rte_eal_remote_launch(lcore {lcore})"), errno: -rc });
+        }
+        Ok(())
+    }
+
+    /// Waits for every worker lcore to return.
+    pub fn wait_workers(&self) {
+        // SAFETY: valid on the main lcore after init.
+        unsafe { sys::rte_eal_mp_wait_lcore() };
+    }
+
+    /// TSC ticks per second.
+    pub fn tsc_hz(&self) -> u64 {
+        // SAFETY: valid after init.
+        unsafe { sys::rte_get_tsc_hz() }
+    }
+}
+
+impl Drop for Eal {
+    fn drop(&mut self) {
+        // SAFETY: called once, after every DPDK object is gone (caller's order).
+        unsafe { sys::rte_eal_cleanup() };
+    }
+}
+
+/// Reads the TSC.
+#[inline]
+pub fn rdtsc() -> u64 {
+    // SAFETY: a plain instruction read.
+    unsafe { sys::shim_rte_rdtsc() }
+}
+
+/// A packet mempool.
+#[derive(Debug)]
+pub struct Mempool {
+    ptr: NonNull<sys::rte_mempool>,
+}
+
+// SAFETY: DPDK mempools are multi-producer/multi-consumer safe; allocation
+// and free may happen on any thread.
+unsafe impl Send for Mempool {}
+// SAFETY: as above; &Mempool only allows alloc, which is thread-safe.
+unsafe impl Sync for Mempool {}
+
+impl Mempool {
+    /// Creates a pool of `n` mbufs with the default data room (2048 + headroom).
+    ///
+    /// # Errors
+    /// When DPDK cannot allocate the pool (too little memory for `-m`).
+    pub fn new(name: &str, n: u32, cache: u32) -> Result<Mempool, DpdkError> {
+        let cname = CString::new(name).expect("pool name has no NUL");
+        // SAFETY: cname is a valid C string; sizes are in range.
+        let p = unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16, -1) };
+        NonNull::new(p).map(|ptr| Mempool { ptr }).ok_or_else(|| DpdkError { op: format!("rte_pktmbuf_pool_create({name}, {n} mbufs)"), errno: rte_errno() })
+    }
+
+    /// Allocates one mbuf.
+    #[inline]
+    pub fn alloc(&self) -> Option<Mbuf> {
+        // SAFETY: the pool is valid for our lifetime.
+        NonNull::new(unsafe { sys::shim_rte_pktmbuf_alloc(self.ptr.as_ptr()) }).map(|ptr| Mbuf { ptr })
+    }
+
+    fn as_ptr(&self) -> *mut sys::rte_mempool {
+        self.ptr.as_ptr()
+    }
+}
+
+impl Drop for Mempool {
+    fn drop(&mut self) {
+        // SAFETY: every port using the pool is closed by now (teardown order).
+        unsafe { sys::rte_mempool_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// An owned single-segment-view mbuf, freed on drop.
+#[derive(Debug)]
+pub struct Mbuf {
+    ptr: NonNull<sys::rte_mbuf>,
+}
+
+impl Mbuf {
+    /// Takes ownership of a raw mbuf from rx_burst.
+    ///
+    /// # Safety
+    /// `p` must be a valid mbuf that nobody else owns.
+    #[inline]
+    pub unsafe fn from_raw(p: *mut sys::rte_mbuf) -> Option<Mbuf> {
+        NonNull::new(p).map(|ptr| Mbuf { ptr })
+    }
+
+    /// Gives up ownership (to tx_burst).
+    #[inline]
+    pub fn into_raw(self) -> *mut sys::rte_mbuf {
+        let p = self.ptr.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    /// Number of segments.
+    #[inline]
+    pub fn segments(&self) -> u16 {
+        // SAFETY: valid owned mbuf.
+        unsafe { sys::shim_rte_mbuf_nb_segs(self.ptr.as_ptr()) }
+    }
+
+    /// Appends `bytes` at the tail. Returns false when they do not fit.
+    pub fn append(&mut self, bytes: &[u8]) -> bool {
+        // SAFETY: valid owned mbuf; append returns NULL or a pointer to
+        // `bytes.len()` writable bytes inside the mbuf's data room.
+        unsafe {
+            let p = sys::shim_rte_pktmbuf_append(self.ptr.as_ptr(), bytes.len() as u16);
+            if p.is_null() {
+                return false;
+            }
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), p as *mut u8, bytes.len());
+        }
+        true
+    }
+}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        // SAFETY: we own the mbuf; freeing returns it to its pool.
+        unsafe { sys::shim_rte_pktmbuf_free(self.ptr.as_ptr()) };
+    }
+}
+
+impl PacketBuf for Mbuf {
+    #[inline]
+    fn data(&self) -> &[u8] {
+        // SAFETY: mtod points at data_len initialised bytes of the first
+        // segment, valid while we own the mbuf and borrowed as &self.
+        unsafe {
+            let m = self.ptr.as_ptr();
+            std::slice::from_raw_parts(sys::shim_rte_pktmbuf_mtod(m) as *const u8, sys::shim_rte_pktmbuf_data_len(m) as usize)
+        }
+    }
+    #[inline]
+    fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `data`, and &mut self makes the borrow unique.
+        unsafe {
+            let m = self.ptr.as_ptr();
+            std::slice::from_raw_parts_mut(sys::shim_rte_pktmbuf_mtod(m) as *mut u8, sys::shim_rte_pktmbuf_data_len(m) as usize)
+        }
+    }
+    #[inline]
+    fn prepend(&mut self, n: usize) -> bool {
+        if n > u16::MAX as usize {
+            return false;
+        }
+        // SAFETY: prepend checks the headroom and returns NULL when short.
+        !unsafe { sys::shim_rte_pktmbuf_prepend(self.ptr.as_ptr(), n as u16) }.is_null()
+    }
+    #[inline]
+    fn truncate(&mut self, len: usize) {
+        let cur = self.data().len();
+        if len < cur {
+            // SAFETY: trimming less than data_len from a single-segment mbuf
+            // (the worker drops multi-segment ones) always succeeds.
+            unsafe { sys::shim_rte_pktmbuf_trim(self.ptr.as_ptr(), (cur - len) as u16) };
+        }
+    }
+}
+
+/// Receives up to `bufs.len()` packets. The first `n` entries become owned by the caller.
+#[inline]
+pub fn rx_burst(port: u16, queue: u16, bufs: &mut [*mut sys::rte_mbuf]) -> usize {
+    // SAFETY: the port and queue are started and polled by this lcore only;
+    // bufs has room for the requested count.
+    unsafe { sys::shim_rte_eth_rx_burst(port, queue, bufs.as_mut_ptr(), bufs.len() as u16) as usize }
+}
+
+/// Sends packets; the first returned-count entries now belong to the PMD.
+#[inline]
+pub fn tx_burst(port: u16, queue: u16, bufs: &mut [*mut sys::rte_mbuf]) -> usize {
+    // SAFETY: the queue is used by this lcore only; bufs holds owned mbufs.
+    unsafe { sys::shim_rte_eth_tx_burst(port, queue, bufs.as_mut_ptr(), bufs.len() as u16) as usize }
+}
+
+/// Frees raw mbufs the PMD did not take.
+#[inline]
+pub fn free_raw(bufs: &mut [*mut sys::rte_mbuf]) {
+    // SAFETY: the caller owns these mbufs and never uses them again.
+    unsafe { sys::shim_rte_pktmbuf_free_bulk(bufs.as_mut_ptr(), bufs.len() as u32) };
+}
+
+/// An ethdev port.
+#[derive(Debug, Clone, Copy)]
+pub struct Port {
+    /// DPDK port id.
+    pub id: u16,
+}
+
+impl Port {
+    /// Finds or hot-plugs the device `devargs` (e.g. `net_tap0,iface=lan` or a PCI address).
+    ///
+    /// # Errors
+    /// When the device cannot be probed.
+    pub fn probe(devargs: &str) -> Result<Port, DpdkError> {
+        let name = devargs.split(',').next().unwrap_or(devargs);
+        if let Some(p) = Self::by_name(name) {
+            return Ok(p);
+        }
+        let c = CString::new(devargs).map_err(|_| DpdkError { op: "device contains NUL".into(), errno: 22 })?;
+        // SAFETY: c is a valid C string; probing is allowed on the main lcore.
+        check(unsafe { sys::rte_dev_probe(c.as_ptr()) }, format!("probing device '{devargs}'"))?;
+        Self::by_name(name).ok_or_else(|| DpdkError { op: format!("device '{devargs}' probed but no port named '{name}' appeared"), errno: 19 })
+    }
+
+    fn by_name(name: &str) -> Option<Port> {
+        let c = CString::new(name).ok()?;
+        let mut id = 0u16;
+        // SAFETY: c is valid; id is a valid out-pointer.
+        (unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) } == 0).then_some(Port { id })
+    }
+
+    /// Configures `queues` rx and tx queues with `desc` descriptors each, sets the MTU, and starts the port.
+    ///
+    /// # Errors
+    /// When the PMD refuses the configuration.
+    pub fn configure_and_start(&self, queues: u16, desc: u16, mtu: u16, pool: &Mempool) -> Result<(), DpdkError> {
+        let conf = sys::rte_eth_conf::default();
+        // SAFETY: conf is a valid zeroed config; the port is stopped.
+        check(unsafe { sys::rte_eth_dev_configure(self.id, queues, queues, &conf) }, format!("configuring port {}", self.id))?;
+        // SAFETY: the port is configured and stopped.
+        let socket = unsafe { sys::rte_eth_dev_socket_id(self.id) };
+        let socket = if socket < 0 { 0 } else { socket as u32 };
+        for q in 0..queues {
+            // SAFETY: q < queues; NULL conf selects the PMD defaults; the pool outlives the port.
+            check(unsafe { sys::rte_eth_rx_queue_setup(self.id, q, desc, socket, std::ptr::null(), pool.as_ptr()) }, format!("rx queue {q} of port {}", self.id))?;
+            // SAFETY: as above.
+            check(unsafe { sys::rte_eth_tx_queue_setup(self.id, q, desc, socket, std::ptr::null()) }, format!("tx queue {q} of port {}", self.id))?;
+        }
+        // SAFETY: valid port; some PMDs do not support MTU changes, which we log and accept.
+        let rc = unsafe { sys::rte_eth_dev_set_mtu(self.id, mtu) };
+        if rc < 0 {
+            tracing::warn!(port = self.id, mtu, "PMD did not accept the MTU: {}", DpdkError { op: "rte_eth_dev_set_mtu".into(), errno: -rc });
+        }
+        // SAFETY: configured port with its queues set up.
+        check(unsafe { sys::rte_eth_dev_start(self.id) }, format!("starting port {}", self.id))?;
+        // Multicast is needed for NDP (solicited-node addresses). Not every PMD supports it.
+        // SAFETY: started port.
+        let _ = unsafe { sys::rte_eth_allmulticast_enable(self.id) };
+        Ok(())
+    }
+
+    /// The port's MAC address.
+    pub fn mac(&self) -> dataplane::MacAddr {
+        let mut a = sys::rte_ether_addr::default();
+        // SAFETY: valid port id and out-pointer.
+        unsafe { sys::rte_eth_macaddr_get(self.id, &mut a) };
+        dataplane::MacAddr(a.addr_bytes)
+    }
+
+    /// The PMD's counters.
+    pub fn stats(&self) -> control::metrics::PortCounters {
+        let mut s = sys::rte_eth_stats::default();
+        // SAFETY: valid port id and out-pointer; callable from any thread.
+        unsafe { sys::rte_eth_stats_get(self.id, &mut s) };
+        control::metrics::PortCounters {
+            rx_packets: s.ipackets,
+            rx_bytes: s.ibytes,
+            tx_packets: s.opackets,
+            tx_bytes: s.obytes,
+            rx_missed: s.imissed,
+            rx_errors: s.ierrors,
+            rx_nombuf: s.rx_nombuf,
+            tx_errors: s.oerrors,
+        }
+    }
+
+    /// Stops and closes the port (the workers must be stopped).
+    pub fn stop_and_close(&self) {
+        // SAFETY: no lcore polls the port any more (teardown order).
+        unsafe {
+            sys::rte_eth_dev_stop(self.id);
+            sys::rte_eth_dev_close(self.id);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! A worker lcore: poll every port's queue, run each burst to completion
+//! through `dataplane::forward::process`, and flush one tx buffer per port.
+//!
+//! Per iteration it loads one FIB generation (ARCHITECTURE.md invariant 2),
+//! and after dropping it passes a quiescent state so the control thread can
+//! free old generations. It never allocates, locks, logs or makes a syscall:
+//! the rx/tx arrays are fixed, and frames to and from the control thread go
+//! through bounded lock-free queues.
+
+use crate::dpdk::{self, Mbuf, Mempool};
+use arc_swap::ArcSwap;
+use control::punt::{Channels, PuntFrame, ResolveRequest};
+use control::rcu::Quiescent;
+use dataplane::drop::DropReason;
+use dataplane::fib::Fib;
+use dataplane::forward::{process, Ctx, IcmpLimiter, Verdict};
+use dataplane::stats::{bump, LcoreStats};
+use dataplane::types::PortId;
+use dataplane::PacketBuf;
+use dpdk_sys::rte_mbuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Packets received per rx_burst call.
+pub const BURST: usize = 32;
+const TX_CAP: usize = 2 * BURST;
+
+/// ICMP errors a worker may send per second, and its burst allowance.
+pub const ICMP_RATE: u64 = 1000;
+/// Burst allowance of the ICMP token bucket.
+pub const ICMP_BURST: u32 = 100;
+
+/// Everything a worker needs; moved onto its lcore.
+pub struct Worker {
+    /// Worker index, which is also its rx/tx queue id on every port.
+    pub index: u16,
+    /// DPDK port id of each config port.
+    pub ports: Vec<u16>,
+    /// Current FIB.
+    pub fib: Arc<ArcSwap<Fib>>,
+    /// This worker's counters.
+    pub stats: Arc<LcoreStats>,
+    /// This worker's quiescent-state counter.
+    pub quiescent: Arc<Quiescent>,
+    /// Queues to the control thread.
+    pub channels: Channels,
+    /// Pool for injected frames.
+    pub pool: Arc<Mempool>,
+    /// Set to stop.
+    pub stop: Arc<AtomicBool>,
+    /// TSC ticks per second.
+    pub tsc_hz: u64,
+}
+
+struct TxBuf {
+    pkts: [*mut rte_mbuf; TX_CAP],
+    n: usize,
+}
+
+impl TxBuf {
+    fn flush(&mut self, port: u16, queue: u16, stats: &LcoreStats) {
+        if self.n == 0 {
+            return;
+        }
+        let sent = dpdk::tx_burst(port, queue, &mut self.pkts[..self.n]);
+        if sent < self.n {
+            let left = self.n - sent;
+            dpdk::free_raw(&mut self.pkts[sent..self.n]);
+            for _ in 0..left {
+                stats.count_drop(DropReason::TxQueueFull);
+            }
+        }
+        self.n = 0;
+    }
+
+    #[inline]
+    fn push(&mut self, m: Mbuf, port: u16, queue: u16, stats: &LcoreStats) {
+        if self.n == TX_CAP {
+            self.flush(port, queue, stats);
+        }
+        self.pkts[self.n] = m.into_raw();
+        self.n += 1;
+    }
+}
+
+impl Worker {
+    /// The poll loop; returns when `stop` is set.
+    pub fn run(self) {
+        let q = self.index;
+        let nports = self.ports.len();
+        let mut rx = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+        let mut tx: Vec<TxBuf> = (0..nports).map(|_| TxBuf { pkts: [std::ptr::null_mut(); TX_CAP], n: 0 }).collect();
+        let mut icmp = IcmpLimiter::new(ICMP_BURST);
+        let ticks_per_token = (self.tsc_hz / ICMP_RATE).max(1);
+        let mut last_refill = dpdk::rdtsc();
+        // Warm arc-swap's per-thread state before the loop (it may allocate once).
+        drop(self.fib.load());
+
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = dpdk::rdtsc();
+            let tokens = now.wrapping_sub(last_refill) / ticks_per_token;
+            if tokens > 0 {
+                icmp.refill(tokens.min(u32::MAX as u64) as u32);
+                last_refill = last_refill.wrapping_add(tokens * ticks_per_token);
+            }
+            {
+                let fib = self.fib.load();
+                let mut ctx = Ctx { fib: &fib, stats: &self.stats, icmp: &mut icmp };
+                for (pi, &dport) in self.ports.iter().enumerate() {
+                    let n = dpdk::rx_burst(dport, q, &mut rx);
+                    for &raw in &rx[..n] {
+                        // SAFETY: rx_burst handed us ownership of the first n entries.
+                        let Some(mut m) = (unsafe { Mbuf::from_raw(raw) }) else { continue };
+                        if m.segments() != 1 {
+                            self.stats.count_drop(DropReason::MultiSegment);
+                            continue;
+                        }
+                        let in_port = PortId(pi as u16);
+                        match process(&mut ctx, in_port, &mut m) {
+                            Verdict::Forward(out) => {
+                                let o = out.index();
+                                tx[o].push(m, self.ports[o], q, &self.stats);
+                            }
+                            Verdict::Reply => tx[pi].push(m, dport, q, &self.stats),
+                            Verdict::Punt => {
+                                if self.channels.punt.push(PuntFrame::copy_from(in_port, m.data())).is_ok() {
+                                    bump(&self.stats.punted, 1);
+                                } else {
+                                    self.stats.count_drop(DropReason::PuntQueueFull);
+                                }
+                            }
+                            Verdict::Resolve { port, addr } => {
+                                // Full queue: the control thread is already busy resolving.
+                                let _ = self.channels.resolve.push(ResolveRequest { port, addr });
+                            }
+                            Verdict::Drop(_) => {}
+                        }
+                    }
+                }
+            }
+            // Only worker 0 sends the control thread's frames, on its own queues.
+            if q == 0 {
+                while let Some(f) = self.channels.inject.pop() {
+                    let o = f.port.index();
+                    if o >= nports {
+                        continue;
+                    }
+                    match self.pool.alloc() {
+                        Some(mut m) => {
+                            if m.append(f.bytes()) {
+                                tx[o].push(m, self.ports[o], q, &self.stats);
+                            }
+                        }
+                        None => self.stats.count_drop(DropReason::MbufAllocFailed),
+                    }
+                }
+            }
+            for (i, t) in tx.iter_mut().enumerate() {
+                t.flush(self.ports[i], q, &self.stats);
+            }
+            self.quiescent.pass();
+        }
+        self.quiescent.go_offline();
+    }
+}

@@ -305,12 +305,16 @@ fn process_v6<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
         (ip.src(), ip.dst(), ip.hop_limit(), ip.next_header(), ip.total_len(), icmp_type, key)
     };
     let is_ndp = icmp_type.is_some_and(icmpv6::is_ndp);
-    if src.is_multicast() || src.is_loopback() || (src.is_unspecified() && !is_ndp) {
+    if src.is_multicast() || src.is_loopback() {
         return dropped(ctx.stats, DropReason::MartianSource);
     }
     pkt.truncate(eth_len + total);
+    // Multicast first: hosts send MLD reports from :: while their address is tentative.
     if dst.is_multicast() {
         return if is_ndp { Verdict::Punt } else { dropped(ctx.stats, DropReason::Multicast) };
+    }
+    if src.is_unspecified() && !is_ndp {
+        return dropped(ctx.stats, DropReason::MartianSource);
     }
     if is_link_local(dst) {
         return if is_ndp { Verdict::Punt } else { dropped(ctx.stats, DropReason::MartianDestination) };

@@ -288,6 +288,9 @@ pub fn parse(src: &str, file: &str) -> Result<Config, ConfigError> {
         if let Some(rest) = message.strip_prefix("error: ") {
             message = rest.split_once(": ").map_or(rest.to_owned(), |(_, m)| m.to_owned());
         }
+        if let Some(t) = ["u8", "u16", "u32", "u64", "i64"].iter().find(|t| message == format!("invalid {t}")) {
+            message = format!("expected a whole number ({t}), found something else");
+        }
         let key = if path.is_empty() || path == "." { "<document>".to_owned() } else { path.clone() };
         ConfigError { file: file.to_owned(), line, column, key, message, snippet: snippet(src, line, column) }
     })?;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of ecmp-router on a fresh Debian 12 machine, as root:
+# set-up, unit and property tests, the release build, and the end-to-end
+# tests in network namespaces with real TCP/UDP/ICMP traffic.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== unit and property tests"
+cargo test --workspace --locked 2>&1 | grep -E "^(test result|running|error|failures|---- )|FAILED|panicked" || true
+cargo test --workspace --locked --quiet >/dev/null 2>&1 || { cargo test --workspace --locked; exit 1; }
+
+echo "== release build"
+cargo build --release --locked -p router
+
+echo "== end-to-end tests"
+failed=()
+for t in tests/e2e/config_errors.sh tests/e2e/ttl_echo.sh tests/e2e/weighted_split.sh; do
+    echo "-- $t"
+    if ! bash "$t"; then failed+=("$t"); fi
+done
+if [ ${#failed[@]} -ne 0 ]; then
+    echo "FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "ALL TESTS PASSED"

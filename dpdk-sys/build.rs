@@ -14,7 +14,9 @@ fn main() {
     let lib = pkg_config::Config::new()
         .atleast_version("22.11")
         .probe("libdpdk")
-        .expect("libdpdk >= 22.11 not found by pkg-config: apt-get install -y libdpdk-dev pkg-config");
+        .expect(
+            "libdpdk >= 22.11 not found by pkg-config: apt-get install -y libdpdk-dev pkg-config",
+        );
 
     // pkg-config's parsed include paths lose `-include rte_config.h` and `-march`,
     // so take the raw flag list.
@@ -52,7 +54,9 @@ fn main() {
     if let Ok(target) = env::var("TARGET") {
         bindings = bindings.clang_arg(format!("--target={target}"));
     }
-    let bindings = bindings.generate().expect("bindgen over DPDK headers failed");
+    let bindings = bindings
+        .generate()
+        .expect("bindgen over DPDK headers failed");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("bindings.rs");
     bindings.write_to_file(out).expect("write bindings.rs");
 

@@ -35,13 +35,15 @@ pub struct PortCounters {
 
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("metric names are valid");
-    reg.register(Box::new(c.clone())).expect("metric names are unique");
+    reg.register(Box::new(c.clone()))
+        .expect("metric names are unique");
     c
 }
 
 fn gauge(reg: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("metric names are valid");
-    reg.register(Box::new(g.clone())).expect("metric names are unique");
+    reg.register(Box::new(g.clone()))
+        .expect("metric names are unique");
     g
 }
 
@@ -51,13 +53,34 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
     let cfg = cp.config();
 
     let pc = |n: &str, h: &str| counter(&reg, n, h, &["port"]);
-    let rx_p = pc("ecmp_router_port_rx_packets_total", "Packets received by the port (PMD counter).");
-    let rx_b = pc("ecmp_router_port_rx_bytes_total", "Bytes received by the port (PMD counter).");
-    let tx_p = pc("ecmp_router_port_tx_packets_total", "Packets sent by the port (PMD counter).");
-    let tx_b = pc("ecmp_router_port_tx_bytes_total", "Bytes sent by the port (PMD counter).");
-    let rx_d = pc("ecmp_router_port_rx_dropped_total", "Packets the port dropped on receive: no descriptor (imissed) or no mbuf (rx_nombuf).");
-    let rx_e = pc("ecmp_router_port_rx_errors_total", "Receive errors reported by the PMD.");
-    let tx_e = pc("ecmp_router_port_tx_errors_total", "Transmit errors reported by the PMD.");
+    let rx_p = pc(
+        "ecmp_router_port_rx_packets_total",
+        "Packets received by the port (PMD counter).",
+    );
+    let rx_b = pc(
+        "ecmp_router_port_rx_bytes_total",
+        "Bytes received by the port (PMD counter).",
+    );
+    let tx_p = pc(
+        "ecmp_router_port_tx_packets_total",
+        "Packets sent by the port (PMD counter).",
+    );
+    let tx_b = pc(
+        "ecmp_router_port_tx_bytes_total",
+        "Bytes sent by the port (PMD counter).",
+    );
+    let rx_d = pc(
+        "ecmp_router_port_rx_dropped_total",
+        "Packets the port dropped on receive: no descriptor (imissed) or no mbuf (rx_nombuf).",
+    );
+    let rx_e = pc(
+        "ecmp_router_port_rx_errors_total",
+        "Receive errors reported by the PMD.",
+    );
+    let tx_e = pc(
+        "ecmp_router_port_tx_errors_total",
+        "Transmit errors reported by the PMD.",
+    );
     for (p, c) in cfg.ports.iter().zip(ports) {
         let l = [p.name.as_str()];
         rx_p.with_label_values(&l).inc_by(c.rx_packets);
@@ -69,15 +92,37 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         tx_e.with_label_values(&l).inc_by(c.tx_errors);
     }
 
-    let drops = counter(&reg, "ecmp_router_drops_total", "Packets dropped by the router, by reason (one reason per packet).", &["reason"]);
+    let drops = counter(
+        &reg,
+        "ecmp_router_drops_total",
+        "Packets dropped by the router, by reason (one reason per packet).",
+        &["reason"],
+    );
     for r in DropReason::ALL {
         let v: u64 = lcores.iter().map(|s| s.drops_of(*r)).sum();
         drops.with_label_values(&[r.name()]).inc_by(v);
     }
 
-    let nh_p = counter(&reg, "ecmp_router_nexthop_packets_total", "Packets forwarded through the nexthop.", &["nexthop", "port", "kind"]);
-    let nh_b = counter(&reg, "ecmp_router_nexthop_bytes_total", "Bytes (Ethernet frames) forwarded through the nexthop.", &["nexthop", "port", "kind"]);
-    let nh_up = IntGaugeVec::new(Opts::new("ecmp_router_nexthop_resolved", "1 when the nexthop's MAC address is known."), &["nexthop", "port", "kind"]).expect("valid");
+    let nh_p = counter(
+        &reg,
+        "ecmp_router_nexthop_packets_total",
+        "Packets forwarded through the nexthop.",
+        &["nexthop", "port", "kind"],
+    );
+    let nh_b = counter(
+        &reg,
+        "ecmp_router_nexthop_bytes_total",
+        "Bytes (Ethernet frames) forwarded through the nexthop.",
+        &["nexthop", "port", "kind"],
+    );
+    let nh_up = IntGaugeVec::new(
+        Opts::new(
+            "ecmp_router_nexthop_resolved",
+            "1 when the nexthop's MAC address is known.",
+        ),
+        &["nexthop", "port", "kind"],
+    )
+    .expect("valid");
     reg.register(Box::new(nh_up.clone())).expect("unique");
     for n in cp.nexthops() {
         let addr = n.addr.to_string();
@@ -87,7 +132,12 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         };
         let l = [addr.as_str(), n.port.as_str(), kind];
         let i = n.id.index();
-        let sum = |f: fn(&LcoreStats) -> &[std::sync::atomic::AtomicU64]| lcores.iter().map(|s| f(s).get(i).map_or(0, |c| c.load(Relaxed))).sum::<u64>();
+        let sum = |f: fn(&LcoreStats) -> &[std::sync::atomic::AtomicU64]| {
+            lcores
+                .iter()
+                .map(|s| f(s).get(i).map_or(0, |c| c.load(Relaxed)))
+                .sum::<u64>()
+        };
         nh_p.with_label_values(&l).inc_by(sum(|s| &s.nh_packets));
         nh_b.with_label_values(&l).inc_by(sum(|s| &s.nh_bytes));
         nh_up.with_label_values(&l).set(n.mac.is_some() as i64);
@@ -95,13 +145,27 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
 
     let lc = |n: &str, h: &str, f: fn(&LcoreStats) -> u64| {
         let c = counter(&reg, n, h, &[]);
-        c.with_label_values(&[] as &[&str]).inc_by(lcores.iter().map(|s| f(s)).sum());
+        c.with_label_values(&[] as &[&str])
+            .inc_by(lcores.iter().map(|s| f(s)).sum());
     };
-    lc("ecmp_router_punted_total", "Frames workers handed to the control thread (ARP, NDP).", |s| s.punted.load(Relaxed));
-    lc("ecmp_router_icmp_sent_total", "ICMP errors and echo replies the workers generated.", |s| s.icmp_sent.load(Relaxed));
+    lc(
+        "ecmp_router_punted_total",
+        "Frames workers handed to the control thread (ARP, NDP).",
+        |s| s.punted.load(Relaxed),
+    );
+    lc(
+        "ecmp_router_icmp_sent_total",
+        "ICMP errors and echo replies the workers generated.",
+        |s| s.icmp_sent.load(Relaxed),
+    );
 
     let k = cp.counters;
-    let cc = counter(&reg, "ecmp_router_control_events_total", "Control-plane events by kind.", &["event"]);
+    let cc = counter(
+        &reg,
+        "ecmp_router_control_events_total",
+        "Control-plane events by kind.",
+        &["event"],
+    );
     for (e, v) in [
         ("arp_rx", k.arp_rx),
         ("ndp_rx", k.ndp_rx),
@@ -115,15 +179,26 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
     }
 
     let fib = cp.fib();
-    gauge(&reg, "ecmp_router_fib_generation", "Current FIB generation number.").set(fib.generation as i64);
-    let routes = IntGaugeVec::new(Opts::new("ecmp_router_fib_routes", "Prefixes in the FIB, by family."), &["family"]).expect("valid");
+    gauge(
+        &reg,
+        "ecmp_router_fib_generation",
+        "Current FIB generation number.",
+    )
+    .set(fib.generation as i64);
+    let routes = IntGaugeVec::new(
+        Opts::new("ecmp_router_fib_routes", "Prefixes in the FIB, by family."),
+        &["family"],
+    )
+    .expect("valid");
     reg.register(Box::new(routes.clone())).expect("unique");
     let (v4, v6) = fib.routes.counts();
     routes.with_label_values(&["ipv4"]).set(v4 as i64);
     routes.with_label_values(&["ipv6"]).set(v6 as i64);
 
     let mut out = Vec::new();
-    TextEncoder::new().encode(&reg.gather(), &mut out).expect("text encoding cannot fail");
+    TextEncoder::new()
+        .encode(&reg.gather(), &mut out)
+        .expect("text encoding cannot fail");
     String::from_utf8(out).expect("text format is UTF-8")
 }
 
@@ -141,15 +216,40 @@ mod tests {
             "t",
         )
         .unwrap();
-        let cp = ControlPlane::new(c, &[MacAddr([2, 0, 0, 0, 0, 1])], vec![], Channels::default(), 8);
+        let cp = ControlPlane::new(
+            c,
+            &[MacAddr([2, 0, 0, 0, 0, 1])],
+            vec![],
+            Channels::default(),
+            8,
+        );
         let s = Arc::new(LcoreStats::new(8));
         s.count_drop(DropReason::TtlExceeded);
         s.nexthop(dataplane::NexthopId(0), 100);
-        let text = render(&cp, &[PortCounters { rx_packets: 5, ..Default::default() }], &[s.clone(), s]);
-        assert!(text.contains("ecmp_router_port_rx_packets_total{port=\"a\"} 5"), "{text}");
-        assert!(text.contains("ecmp_router_drops_total{reason=\"ttl_exceeded\"} 2"), "{text}");
-        assert!(text.contains("ecmp_router_drops_total{reason=\"no_route\"} 0"), "{text}");
+        let text = render(
+            &cp,
+            &[PortCounters {
+                rx_packets: 5,
+                ..Default::default()
+            }],
+            &[s.clone(), s],
+        );
+        assert!(
+            text.contains("ecmp_router_port_rx_packets_total{port=\"a\"} 5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ecmp_router_drops_total{reason=\"ttl_exceeded\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ecmp_router_drops_total{reason=\"no_route\"} 0"),
+            "{text}"
+        );
         assert!(text.contains("ecmp_router_nexthop_bytes_total{kind=\"gateway\",nexthop=\"10.0.0.2\",port=\"a\"} 200"), "{text}");
-        assert!(text.contains("ecmp_router_fib_routes{family=\"ipv4\"} 3"), "{text}");
+        assert!(
+            text.contains("ecmp_router_fib_routes{family=\"ipv4\"} 3"),
+            "{text}"
+        );
     }
 }

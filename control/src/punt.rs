@@ -36,7 +36,11 @@ impl PuntFrame {
         let n = frame.len().min(PUNT_BYTES);
         let mut data = [0u8; PUNT_BYTES];
         data[..n].copy_from_slice(&frame[..n]);
-        PuntFrame { port, len: n as u16, data }
+        PuntFrame {
+            port,
+            len: n as u16,
+            data,
+        }
     }
     /// The frame bytes.
     pub fn bytes(&self) -> &[u8] {
@@ -63,7 +67,11 @@ impl InjectFrame {
         }
         let mut data = [0u8; INJECT_BYTES];
         data[..frame.len()].copy_from_slice(frame);
-        Some(InjectFrame { port, len: frame.len() as u16, data })
+        Some(InjectFrame {
+            port,
+            len: frame.len() as u16,
+            data,
+        })
     }
     /// The frame bytes.
     pub fn bytes(&self) -> &[u8] {

@@ -23,7 +23,10 @@ impl Quiescent {
     /// Called by the worker after each iteration, once it holds no table.
     #[inline]
     pub fn pass(&self) {
-        self.counter.store(self.counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
+        self.counter.store(
+            self.counter.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Release,
+        );
     }
     /// Called by a worker that stops reading tables for good.
     pub fn go_offline(&self) {
@@ -48,7 +51,11 @@ pub struct Publisher<T> {
 impl<T> Publisher<T> {
     /// Starts publishing `initial` to `readers`.
     pub fn new(initial: T, readers: Vec<Arc<Quiescent>>) -> Self {
-        Publisher { current: Arc::new(ArcSwap::from_pointee(initial)), readers, retired: Vec::new() }
+        Publisher {
+            current: Arc::new(ArcSwap::from_pointee(initial)),
+            readers,
+            retired: Vec::new(),
+        }
     }
 
     /// The handle workers load from.
@@ -72,7 +79,8 @@ impl<T> Publisher<T> {
     /// Drops retired values that no worker can still hold. Returns how many are left.
     pub fn reclaim(&mut self) -> usize {
         let readers = &self.readers;
-        self.retired.retain(|(_, snap)| !readers.iter().zip(snap).all(|(r, &s)| r.passed(s)));
+        self.retired
+            .retain(|(_, snap)| !readers.iter().zip(snap).all(|(r, &s)| r.passed(s)));
         self.retired.len()
     }
 }

@@ -103,7 +103,10 @@ pub struct ControlPlane {
 
 impl std::fmt::Debug for ControlPlane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ControlPlane").field("generation", &self.generation).field("nexthops", &self.entries.len()).finish()
+        f.debug_struct("ControlPlane")
+            .field("generation", &self.generation)
+            .field("nexthops", &self.entries.len())
+            .finish()
     }
 }
 
@@ -113,9 +116,14 @@ fn build_routes(config: &Config, index: &HashMap<(PortId, IpAddr), NexthopId>) -
     for r in &config.routes {
         // Canonical member order (address, then port): the same config gives
         // the same group on every router, whatever order the YAML lists.
-        let mut members: Vec<_> = r.nexthops.iter().map(|n| (n.via, n.port, index[&(n.port, n.via)], n.weight)).collect();
+        let mut members: Vec<_> = r
+            .nexthops
+            .iter()
+            .map(|n| (n.via, n.port, index[&(n.port, n.via)], n.weight))
+            .collect();
         members.sort_by_key(|m| (m.0, m.1));
-        let g = Group::new(&members.iter().map(|m| (m.2, m.3)).collect::<Vec<_>>()).expect("config validated weights and non-empty groups");
+        let g = Group::new(&members.iter().map(|m| (m.2, m.3)).collect::<Vec<_>>())
+            .expect("config validated weights and non-empty groups");
         let g = b.add_group(g);
         b.add_route(r.prefix, Target::Group(g));
     }
@@ -139,7 +147,13 @@ impl ControlPlane {
     /// `macs` are the ports' MAC addresses in config order; `readers` are the
     /// workers' quiescent counters; `max_nexthops` bounds the nexthop table
     /// (and the workers' per-nexthop counters).
-    pub fn new(config: Config, macs: &[MacAddr], readers: Vec<Arc<Quiescent>>, channels: Channels, max_nexthops: usize) -> Self {
+    pub fn new(
+        config: Config,
+        macs: &[MacAddr],
+        readers: Vec<Arc<Quiescent>>,
+        channels: Channels,
+        max_nexthops: usize,
+    ) -> Self {
         let ports: Arc<[PortInfo]> = config
             .ports
             .iter()
@@ -183,12 +197,21 @@ impl ControlPlane {
             config,
             last_timer: None,
         };
-        let gateways: Vec<_> = cp.config.routes.iter().flat_map(|r| r.nexthops.iter().map(|n| (n.port, n.via))).collect();
+        let gateways: Vec<_> = cp
+            .config
+            .routes
+            .iter()
+            .flat_map(|r| r.nexthops.iter().map(|n| (n.port, n.via)))
+            .collect();
         for (port, via) in gateways {
             cp.add_nexthop(port, via, NexthopKind::Gateway);
         }
         for s in cp.config.neighbors.clone() {
-            let kind = if cp.index.contains_key(&(s.port, s.address)) { NexthopKind::Gateway } else { NexthopKind::Host };
+            let kind = if cp.index.contains_key(&(s.port, s.address)) {
+                NexthopKind::Gateway
+            } else {
+                NexthopKind::Host
+            };
             if let Some(id) = cp.add_nexthop(s.port, s.address, kind) {
                 cp.entries[id.index()].permanent = true;
                 cp.neighbors.set(id, s.mac);
@@ -209,7 +232,13 @@ impl ControlPlane {
             return None;
         }
         let id = NexthopId(self.entries.len() as u32);
-        self.entries.push(Entry { nh: Nexthop { port, addr }, kind, permanent: false, last_seen: None, last_asked: None });
+        self.entries.push(Entry {
+            nh: Nexthop { port, addr },
+            kind,
+            permanent: false,
+            last_seen: None,
+            last_asked: None,
+        });
         self.index.insert((port, addr), id);
         Some(id)
     }
@@ -261,7 +290,11 @@ impl ControlPlane {
 
     /// True when every gateway of a configured route has a MAC.
     pub fn gateways_resolved(&self) -> bool {
-        self.entries.iter().enumerate().filter(|(_, e)| e.kind == NexthopKind::Gateway).all(|(i, _)| self.neighbors.get(NexthopId(i as u32)).is_some())
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == NexthopKind::Gateway)
+            .all(|(i, _)| self.neighbors.get(NexthopId(i as u32)).is_some())
     }
 
     /// Runs everything that is due: punted frames, resolution requests,
@@ -273,7 +306,10 @@ impl ControlPlane {
         while let Some(r) = self.channels.resolve.pop() {
             self.handle_resolve(r, now);
         }
-        if self.last_timer.is_none_or(|t| now.duration_since(t) >= Duration::from_millis(200)) {
+        if self
+            .last_timer
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_millis(200))
+        {
             self.last_timer = Some(now);
             self.timers(now);
         }
@@ -318,24 +354,40 @@ impl ControlPlane {
             if !self.on_subnet(r.port, r.addr) {
                 return;
             }
-            let Some(id) = self.add_nexthop(r.port, r.addr, NexthopKind::Host) else { return };
+            let Some(id) = self.add_nexthop(r.port, r.addr, NexthopKind::Host) else {
+                return;
+            };
             self.entries[id.index()].last_asked = Some(now);
         }
         self.solicit(r.port, r.addr);
     }
 
     fn on_subnet(&self, port: PortId, a: IpAddr) -> bool {
-        self.config.ports.get(port.index()).is_some_and(|p| p.addresses.iter().any(|ia| ia.subnet().contains(a)))
+        self.config
+            .ports
+            .get(port.index())
+            .is_some_and(|p| p.addresses.iter().any(|ia| ia.subnet().contains(a)))
     }
 
     /// The port address used to talk to `peer` (same subnet first, then same family).
     fn source_for(&self, port: PortId, peer: IpAddr) -> Option<IfAddr> {
         let p = self.config.ports.get(port.index())?;
-        p.addresses.iter().find(|ia| ia.subnet().contains(peer)).or_else(|| p.addresses.iter().find(|ia| ia.addr.is_ipv4() == peer.is_ipv4())).copied()
+        p.addresses
+            .iter()
+            .find(|ia| ia.subnet().contains(peer))
+            .or_else(|| {
+                p.addresses
+                    .iter()
+                    .find(|ia| ia.addr.is_ipv4() == peer.is_ipv4())
+            })
+            .copied()
     }
 
     fn is_local(&self, port: PortId, a: IpAddr) -> bool {
-        self.config.ports.get(port.index()).is_some_and(|p| p.addresses.iter().any(|ia| ia.addr == a))
+        self.config
+            .ports
+            .get(port.index())
+            .is_some_and(|p| p.addresses.iter().any(|ia| ia.addr == a))
     }
 
     fn send(&mut self, port: PortId, frame: &[u8]) -> bool {
@@ -349,10 +401,20 @@ impl ControlPlane {
     }
 
     fn solicit(&mut self, port: PortId, addr: IpAddr) {
-        let Some(src) = self.source_for(port, addr) else { return };
+        let Some(src) = self.source_for(port, addr) else {
+            return;
+        };
         let mac = self.ports[port.index()].mac;
         let frame = match (src.addr, addr) {
-            (IpAddr::V4(s), IpAddr::V4(t)) => frames::arp(arp::OP_REQUEST, mac, MacAddr::BROADCAST, mac, s, MacAddr::ZERO, t),
+            (IpAddr::V4(s), IpAddr::V4(t)) => frames::arp(
+                arp::OP_REQUEST,
+                mac,
+                MacAddr::BROADCAST,
+                mac,
+                s,
+                MacAddr::ZERO,
+                t,
+            ),
             (IpAddr::V6(s), IpAddr::V6(t)) => frames::neighbor_solicit(mac, s, t),
             _ => return,
         };
@@ -368,10 +430,12 @@ impl ControlPlane {
         }
         let id = match self.index.get(&(port, addr)) {
             Some(&id) => id,
-            None if create && self.on_subnet(port, addr) => match self.add_nexthop(port, addr, NexthopKind::Host) {
-                Some(id) => id,
-                None => return,
-            },
+            None if create && self.on_subnet(port, addr) => {
+                match self.add_nexthop(port, addr, NexthopKind::Host) {
+                    Some(id) => id,
+                    None => return,
+                }
+            }
             None => return,
         };
         let e = &mut self.entries[id.index()];
@@ -415,7 +479,11 @@ impl ControlPlane {
         }
         if op == arp::OP_REQUEST && for_us {
             let mac = self.ports[port.index()].mac;
-            let dst = if spa.is_unspecified() { MacAddr::BROADCAST } else { eth_src };
+            let dst = if spa.is_unspecified() {
+                MacAddr::BROADCAST
+            } else {
+                eth_src
+            };
             let reply = frames::arp(arp::OP_REPLY, mac, dst, mac, tpa, sha, spa);
             if self.send(port, &reply) {
                 self.counters.adverts_sent += 1;
@@ -445,7 +513,8 @@ impl ControlPlane {
         }
         match m.msg_type() {
             icmpv6::kind::NEIGHBOR_SOLICIT => {
-                let (Ok(target), Ok(sll)) = (m.nd_target(), m.nd_lladdr(icmpv6::OPT_SOURCE_LLADDR)) else {
+                let (Ok(target), Ok(sll)) = (m.nd_target(), m.nd_lladdr(icmpv6::OPT_SOURCE_LLADDR))
+                else {
                     self.counters.punt_invalid += 1;
                     return;
                 };
@@ -468,7 +537,8 @@ impl ControlPlane {
                 }
             }
             icmpv6::kind::NEIGHBOR_ADVERT => {
-                let (Ok(target), Ok(tll)) = (m.nd_target(), m.nd_lladdr(icmpv6::OPT_TARGET_LLADDR)) else {
+                let (Ok(target), Ok(tll)) = (m.nd_target(), m.nd_lladdr(icmpv6::OPT_TARGET_LLADDR))
+                else {
                     self.counters.punt_invalid += 1;
                     return;
                 };
@@ -511,7 +581,11 @@ routes:
     nexthops: [{ via: 10.2.0.2, port: srv2, weight: 2 }, { via: 10.1.0.2, port: srv1 }]
 neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
 ";
-    const MACS: [MacAddr; 3] = [MacAddr([2, 0, 0, 0, 0, 0xa0]), MacAddr([2, 0, 0, 0, 0, 0xa1]), MacAddr([2, 0, 0, 0, 0, 0xa2])];
+    const MACS: [MacAddr; 3] = [
+        MacAddr([2, 0, 0, 0, 0, 0xa0]),
+        MacAddr([2, 0, 0, 0, 0, 0xa1]),
+        MacAddr([2, 0, 0, 0, 0, 0xa2]),
+    ];
     const CLIENT: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xc1]);
 
     fn plane() -> (ControlPlane, Channels) {
@@ -528,11 +602,21 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
     fn group_order_is_canonical_and_static_neighbor_is_resolved() {
         let (cp, _) = plane();
         let fib = cp.fib();
-        let id1 = cp.nexthop_id(PortId(1), "10.1.0.2".parse().unwrap()).unwrap();
-        let id2 = cp.nexthop_id(PortId(2), "10.2.0.2".parse().unwrap()).unwrap();
-        let Some(Target::Group(g)) = fib.routes.lookup("198.51.100.9".parse().unwrap()) else { panic!() };
+        let id1 = cp
+            .nexthop_id(PortId(1), "10.1.0.2".parse().unwrap())
+            .unwrap();
+        let id2 = cp
+            .nexthop_id(PortId(2), "10.2.0.2".parse().unwrap())
+            .unwrap();
+        let Some(Target::Group(g)) = fib.routes.lookup("198.51.100.9".parse().unwrap()) else {
+            panic!()
+        };
         let g = fib.routes.group(g).unwrap();
-        assert_eq!(g.members(), &[id1, id2], "sorted by address, not YAML order");
+        assert_eq!(
+            g.members(),
+            &[id1, id2],
+            "sorted by address, not YAML order"
+        );
         assert_eq!(g.weights(), &[1, 2]);
         assert_eq!(fib.neighbors.get(id1), Some(MacAddr([2, 0, 0, 0, 1, 2])));
         assert!(!cp.gateways_resolved());
@@ -546,12 +630,29 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         let sent = drain(&ch);
         assert_eq!(sent.len(), 1, "only the dynamic gateway is asked");
         let req = arp::Packet::new_checked(&sent[0].bytes()[14..]).unwrap();
-        assert_eq!((req.operation(), req.sender_ip(), req.target_ip()), (arp::OP_REQUEST, Ipv4Addr::new(10, 2, 0, 1), Ipv4Addr::new(10, 2, 0, 2)));
+        assert_eq!(
+            (req.operation(), req.sender_ip(), req.target_ip()),
+            (
+                arp::OP_REQUEST,
+                Ipv4Addr::new(10, 2, 0, 1),
+                Ipv4Addr::new(10, 2, 0, 2)
+            )
+        );
         assert_eq!(sent[0].port, PortId(2));
         // The gateway answers.
         let srv2 = MacAddr([2, 0, 0, 0, 2, 2]);
-        let reply = frames::arp(arp::OP_REPLY, srv2, MACS[2], srv2, "10.2.0.2".parse().unwrap(), MACS[2], "10.2.0.1".parse().unwrap());
-        ch.punt.push(PuntFrame::copy_from(PortId(2), &reply)).unwrap();
+        let reply = frames::arp(
+            arp::OP_REPLY,
+            srv2,
+            MACS[2],
+            srv2,
+            "10.2.0.2".parse().unwrap(),
+            MACS[2],
+            "10.2.0.1".parse().unwrap(),
+        );
+        ch.punt
+            .push(PuntFrame::copy_from(PortId(2), &reply))
+            .unwrap();
         cp.poll(t0 + Duration::from_millis(10));
         assert!(cp.gateways_resolved());
         // Not asked again before the refresh interval.
@@ -562,16 +663,30 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
     #[test]
     fn answers_arp_and_learns_client_as_host_adjacency() {
         let (mut cp, ch) = plane();
-        let req = frames::arp(arp::OP_REQUEST, CLIENT, MacAddr::BROADCAST, CLIENT, "10.0.0.2".parse().unwrap(), MacAddr::ZERO, "10.0.0.1".parse().unwrap());
+        let req = frames::arp(
+            arp::OP_REQUEST,
+            CLIENT,
+            MacAddr::BROADCAST,
+            CLIENT,
+            "10.0.0.2".parse().unwrap(),
+            MacAddr::ZERO,
+            "10.0.0.1".parse().unwrap(),
+        );
         ch.punt.push(PuntFrame::copy_from(PortId(0), &req)).unwrap();
         let gen = cp.fib().generation;
         cp.poll(Instant::now());
         let sent = drain(&ch);
-        let reply = sent.iter().find(|f| f.port == PortId(0)).expect("ARP reply on lan");
+        let reply = sent
+            .iter()
+            .find(|f| f.port == PortId(0))
+            .expect("ARP reply on lan");
         let eth = ethernet::Frame::new_checked(reply.bytes()).unwrap();
         assert_eq!(eth.dst(), CLIENT);
         let a = arp::Packet::new_checked(eth.payload()).unwrap();
-        assert_eq!((a.operation(), a.sender_mac(), a.sender_ip()), (arp::OP_REPLY, MACS[0], Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(
+            (a.operation(), a.sender_mac(), a.sender_ip()),
+            (arp::OP_REPLY, MACS[0], Ipv4Addr::new(10, 0, 0, 1))
+        );
         let fib = cp.fib();
         assert!(fib.generation > gen);
         let id = fib.hosts[&"10.0.0.2".parse().unwrap()];
@@ -580,26 +695,51 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         // Forwarding towards the client now works, through the dataplane.
         let stats = LcoreStats::new(64);
         let mut icmp = IcmpLimiter::new(10);
-        let mut ctx = Ctx { fib: &fib, stats: &stats, icmp: &mut icmp };
-        let pkt = frames::ipv4(MacAddr([2, 0, 0, 0, 1, 2]), MACS[1], "198.51.100.10".parse().unwrap(), "10.0.0.2".parse().unwrap(), proto::TCP, 64, &frames::tcp_syn(80, 4000));
-        assert_eq!(process(&mut ctx, PortId(1), &mut VecBuf::new(&pkt)), Verdict::Forward(PortId(0)));
+        let mut ctx = Ctx {
+            fib: &fib,
+            stats: &stats,
+            icmp: &mut icmp,
+        };
+        let pkt = frames::ipv4(
+            MacAddr([2, 0, 0, 0, 1, 2]),
+            MACS[1],
+            "198.51.100.10".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            proto::TCP,
+            64,
+            &frames::tcp_syn(80, 4000),
+        );
+        assert_eq!(
+            process(&mut ctx, PortId(1), &mut VecBuf::new(&pkt)),
+            Verdict::Forward(PortId(0))
+        );
     }
 
     #[test]
     fn answers_ns_with_na_and_learns() {
         let (mut cp, ch) = plane();
-        let ns = frames::neighbor_solicit(CLIENT, "fd00::2".parse().unwrap(), "fd00::1".parse().unwrap());
+        let ns = frames::neighbor_solicit(
+            CLIENT,
+            "fd00::2".parse().unwrap(),
+            "fd00::1".parse().unwrap(),
+        );
         ch.punt.push(PuntFrame::copy_from(PortId(0), &ns)).unwrap();
         cp.poll(Instant::now());
         let sent = drain(&ch);
-        let na = sent.iter().find(|f| f.port == PortId(0) && f.bytes()[12..14] == [0x86, 0xdd]).expect("NA on lan");
+        let na = sent
+            .iter()
+            .find(|f| f.port == PortId(0) && f.bytes()[12..14] == [0x86, 0xdd])
+            .expect("NA on lan");
         let eth = ethernet::Frame::new_checked(na.bytes()).unwrap();
         assert_eq!(eth.dst(), CLIENT);
         let ip = ipv6::Packet::new_checked(eth.payload()).unwrap();
         let m = icmpv6::Packet::new_checked(ip.payload()).unwrap();
         assert_eq!(m.msg_type(), icmpv6::kind::NEIGHBOR_ADVERT);
         assert!(m.verify_checksum(&ip.src(), &ip.dst()));
-        assert_eq!(m.nd_lladdr(icmpv6::OPT_TARGET_LLADDR).unwrap(), Some(MACS[0]));
+        assert_eq!(
+            m.nd_lladdr(icmpv6::OPT_TARGET_LLADDR).unwrap(),
+            Some(MACS[0])
+        );
         assert_eq!(m.na_flags(), (true, true, true));
         assert!(cp.fib().hosts.contains_key(&"fd00::2".parse().unwrap()));
         // A corrupted NS (bad checksum) is refused and counted.
@@ -618,10 +758,20 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         cp.poll(t0);
         drain(&ch);
         for _ in 0..5 {
-            ch.resolve.push(ResolveRequest { port: PortId(0), addr: "10.0.0.77".parse().unwrap() }).unwrap();
+            ch.resolve
+                .push(ResolveRequest {
+                    port: PortId(0),
+                    addr: "10.0.0.77".parse().unwrap(),
+                })
+                .unwrap();
         }
         // Off-subnet requests are ignored.
-        ch.resolve.push(ResolveRequest { port: PortId(0), addr: "10.9.0.77".parse().unwrap() }).unwrap();
+        ch.resolve
+            .push(ResolveRequest {
+                port: PortId(0),
+                addr: "10.9.0.77".parse().unwrap(),
+            })
+            .unwrap();
         cp.poll(t0 + Duration::from_millis(1));
         assert_eq!(drain(&ch).len(), 1);
     }

@@ -37,7 +37,10 @@ impl VecBuf {
     pub fn with_headroom(bytes: &[u8], headroom: usize) -> Self {
         let mut buf = vec![0u8; headroom];
         buf.extend_from_slice(bytes);
-        Self { buf, start: headroom }
+        Self {
+            buf,
+            start: headroom,
+        }
     }
 
     /// Replaces the contents with `bytes`, keeping the allocation and headroom.

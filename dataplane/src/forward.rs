@@ -53,7 +53,10 @@ pub struct IcmpLimiter {
 impl IcmpLimiter {
     /// A full bucket of `burst` tokens.
     pub fn new(burst: u32) -> Self {
-        IcmpLimiter { tokens: burst, burst }
+        IcmpLimiter {
+            tokens: burst,
+            burst,
+        }
     }
     /// Adds `n` tokens, up to the burst size. The worker calls this as time passes.
     #[inline]
@@ -88,7 +91,14 @@ fn dropped(stats: &LcoreStats, r: DropReason) -> Verdict {
 }
 
 /// Sends an ICMP error in place of the packet, or just drops it. Counts `reason` either way.
-fn icmp_error<B: PacketBuf>(ctx: &mut Ctx<'_>, pkt: &mut B, port: &PortInfo, reason: DropReason, err: ErrorKind, l2_multicast: bool) -> Verdict {
+fn icmp_error<B: PacketBuf>(
+    ctx: &mut Ctx<'_>,
+    pkt: &mut B,
+    port: &PortInfo,
+    reason: DropReason,
+    err: ErrorKind,
+    l2_multicast: bool,
+) -> Verdict {
     ctx.stats.count_drop(reason);
     if !ctx.icmp.take() {
         return Verdict::Drop(reason);
@@ -141,20 +151,32 @@ fn martian_v4_src(a: Ipv4Addr) -> bool {
 #[inline]
 fn ports_of(l4: &[u8], protocol: u8) -> Option<(u16, u16)> {
     if matches!(protocol, proto::TCP | proto::UDP | proto::SCTP) && l4.len() >= 4 {
-        Some((u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]])))
+        Some((
+            u16::from_be_bytes([l4[0], l4[1]]),
+            u16::from_be_bytes([l4[2], l4[3]]),
+        ))
     } else {
         None
     }
 }
 
-fn process_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_multicast: bool) -> Verdict {
+fn process_v4<B: PacketBuf>(
+    ctx: &mut Ctx<'_>,
+    port: &PortInfo,
+    pkt: &mut B,
+    l2_multicast: bool,
+) -> Verdict {
     let eth_len = ethernet::HEADER_LEN;
     let (src, dst, ttl, protocol, total, df, key) = {
         let ip = match ipv4::Packet::new_checked(&pkt.data()[eth_len..]) {
             Ok(p) => p,
             Err(e) => return dropped(ctx.stats, e.into()),
         };
-        let ports = if ip.is_fragment() { None } else { ports_of(ip.payload(), ip.protocol()) };
+        let ports = if ip.is_fragment() {
+            None
+        } else {
+            ports_of(ip.payload(), ip.protocol())
+        };
         let key = FlowKey {
             src: (u32::from(ip.src()) as u128) << 96,
             dst: (u32::from(ip.dst()) as u128) << 96,
@@ -165,7 +187,15 @@ fn process_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
             has_ports: ports.is_some(),
             v6: false,
         };
-        (ip.src(), ip.dst(), ip.ttl(), ip.protocol(), ip.total_len(), ip.dont_frag(), key)
+        (
+            ip.src(),
+            ip.dst(),
+            ip.ttl(),
+            ip.protocol(),
+            ip.total_len(),
+            ip.dont_frag(),
+            key,
+        )
     };
     if martian_v4_src(src) {
         return dropped(ctx.stats, DropReason::MartianSource);
@@ -183,7 +213,11 @@ fn process_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
     let target = match fib.routes.lookup_v4(dst) {
         Some(t) => t,
         None => {
-            let e = ErrorKind::V4 { kind: icmp::kind::DEST_UNREACHABLE, code: 0, rest: 0 };
+            let e = ErrorKind::V4 {
+                kind: icmp::kind::DEST_UNREACHABLE,
+                code: 0,
+                rest: 0,
+            };
             return icmp_error(ctx, pkt, port, DropReason::NoRoute, e, l2_multicast);
         }
     };
@@ -191,20 +225,30 @@ fn process_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
         return local_v4(ctx, port, pkt, protocol);
     }
     if ttl <= 1 {
-        let e = ErrorKind::V4 { kind: icmp::kind::TIME_EXCEEDED, code: 0, rest: 0 };
+        let e = ErrorKind::V4 {
+            kind: icmp::kind::TIME_EXCEEDED,
+            code: 0,
+            rest: 0,
+        };
         return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
     }
     let (nh, out) = match next_hop(ctx, target, IpAddr::V4(dst), &key) {
         Ok(x) => x,
         Err(v) => return v,
     };
-    let Some(out_info) = fib.port(out) else { return dropped(ctx.stats, DropReason::NoRoute) };
+    let Some(out_info) = fib.port(out) else {
+        return dropped(ctx.stats, DropReason::NoRoute);
+    };
     if total > out_info.mtu as usize {
         if !df {
             // The router does not fragment (RFC 1812 allows it; it costs a copy per fragment).
             return dropped(ctx.stats, DropReason::MtuExceeded);
         }
-        let e = ErrorKind::V4 { kind: icmp::kind::DEST_UNREACHABLE, code: 4, rest: out_info.mtu as u32 };
+        let e = ErrorKind::V4 {
+            kind: icmp::kind::DEST_UNREACHABLE,
+            code: 4,
+            rest: out_info.mtu as u32,
+        };
         return icmp_error(ctx, pkt, port, DropReason::MtuExceeded, e, l2_multicast);
     }
     let Some(mac) = fib.neighbors.get(nh) else {
@@ -220,18 +264,31 @@ fn process_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
 fn unresolved(ctx: &Ctx<'_>, fib: &Fib, nh: NexthopId, out: PortId) -> Verdict {
     ctx.stats.count_drop(DropReason::NeighborUnresolved);
     match fib.nexthop(nh) {
-        Some(n) => Verdict::Resolve { port: n.port, addr: n.addr },
-        None => Verdict::Resolve { port: out, addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED) },
+        Some(n) => Verdict::Resolve {
+            port: n.port,
+            addr: n.addr,
+        },
+        None => Verdict::Resolve {
+            port: out,
+            addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        },
     }
 }
 
 /// Picks the nexthop and egress port for a forwarded packet.
 #[inline]
-fn next_hop(ctx: &Ctx<'_>, target: Target, dst: IpAddr, key: &FlowKey) -> Result<(NexthopId, PortId), Verdict> {
+fn next_hop(
+    ctx: &Ctx<'_>,
+    target: Target,
+    dst: IpAddr,
+    key: &FlowKey,
+) -> Result<(NexthopId, PortId), Verdict> {
     let fib = ctx.fib;
     match target {
         Target::Group(g) => {
-            let Some(group) = fib.routes.group(g) else { return Err(dropped(ctx.stats, DropReason::NoRoute)) };
+            let Some(group) = fib.routes.group(g) else {
+                return Err(dropped(ctx.stats, DropReason::NoRoute));
+            };
             let nh = group.select(flow_hash(&fib.hash, key));
             match fib.nexthop(nh) {
                 Some(n) => Ok((nh, n.port)),
@@ -250,7 +307,12 @@ fn next_hop(ctx: &Ctx<'_>, target: Target, dst: IpAddr, key: &FlowKey) -> Result
     }
 }
 
-fn local_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, protocol: u8) -> Verdict {
+fn local_v4<B: PacketBuf>(
+    ctx: &mut Ctx<'_>,
+    port: &PortInfo,
+    pkt: &mut B,
+    protocol: u8,
+) -> Verdict {
     let eth_len = ethernet::HEADER_LEN;
     if protocol != proto::ICMP {
         return dropped(ctx.stats, DropReason::LocalUnhandled);
@@ -263,7 +325,9 @@ fn local_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, proto
     }
     let (src, dst) = (ip.src(), ip.dst());
     {
-        let Ok(m) = icmp::Packet::new_checked(ip.payload_mut()) else { return dropped(ctx.stats, DropReason::BadIcmp) };
+        let Ok(m) = icmp::Packet::new_checked(ip.payload_mut()) else {
+            return dropped(ctx.stats, DropReason::BadIcmp);
+        };
         if !m.verify_checksum() {
             return dropped(ctx.stats, DropReason::BadIcmp);
         }
@@ -283,7 +347,12 @@ fn local_v4<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, proto
     Verdict::Reply
 }
 
-fn process_v6<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_multicast: bool) -> Verdict {
+fn process_v6<B: PacketBuf>(
+    ctx: &mut Ctx<'_>,
+    port: &PortInfo,
+    pkt: &mut B,
+    l2_multicast: bool,
+) -> Verdict {
     let eth_len = ethernet::HEADER_LEN;
     let (src, dst, hop_limit, next, total, icmp_type, key) = {
         let ip = match ipv6::Packet::new_checked(&pkt.data()[eth_len..]) {
@@ -291,7 +360,11 @@ fn process_v6<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
             Err(e) => return dropped(ctx.stats, e.into()),
         };
         let ports = ports_of(ip.payload(), ip.next_header());
-        let icmp_type = if ip.next_header() == proto::ICMPV6 { ip.payload().first().copied() } else { None };
+        let icmp_type = if ip.next_header() == proto::ICMPV6 {
+            ip.payload().first().copied()
+        } else {
+            None
+        };
         let key = FlowKey {
             src: u128::from(ip.src()),
             dst: u128::from(ip.dst()),
@@ -302,7 +375,15 @@ fn process_v6<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
             has_ports: ports.is_some(),
             v6: true,
         };
-        (ip.src(), ip.dst(), ip.hop_limit(), ip.next_header(), ip.total_len(), icmp_type, key)
+        (
+            ip.src(),
+            ip.dst(),
+            ip.hop_limit(),
+            ip.next_header(),
+            ip.total_len(),
+            icmp_type,
+            key,
+        )
     };
     let is_ndp = icmp_type.is_some_and(icmpv6::is_ndp);
     if src.is_multicast() || src.is_loopback() {
@@ -311,13 +392,21 @@ fn process_v6<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
     pkt.truncate(eth_len + total);
     // Multicast first: hosts send MLD reports from :: while their address is tentative.
     if dst.is_multicast() {
-        return if is_ndp { Verdict::Punt } else { dropped(ctx.stats, DropReason::Multicast) };
+        return if is_ndp {
+            Verdict::Punt
+        } else {
+            dropped(ctx.stats, DropReason::Multicast)
+        };
     }
     if src.is_unspecified() && !is_ndp {
         return dropped(ctx.stats, DropReason::MartianSource);
     }
     if is_link_local(dst) {
-        return if is_ndp { Verdict::Punt } else { dropped(ctx.stats, DropReason::MartianDestination) };
+        return if is_ndp {
+            Verdict::Punt
+        } else {
+            dropped(ctx.stats, DropReason::MartianDestination)
+        };
     }
     if dst.is_loopback() || dst.is_unspecified() {
         return dropped(ctx.stats, DropReason::MartianDestination);
@@ -326,7 +415,11 @@ fn process_v6<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
     let target = match fib.routes.lookup_v6(dst) {
         Some(t) => t,
         None => {
-            let e = ErrorKind::V6 { kind: icmpv6::kind::DEST_UNREACHABLE, code: 0, rest: 0 };
+            let e = ErrorKind::V6 {
+                kind: icmpv6::kind::DEST_UNREACHABLE,
+                code: 0,
+                rest: 0,
+            };
             return icmp_error(ctx, pkt, port, DropReason::NoRoute, e, l2_multicast);
         }
     };
@@ -337,16 +430,26 @@ fn process_v6<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, l2_
         return local_v6(ctx, port, pkt, next, src, dst);
     }
     if hop_limit <= 1 {
-        let e = ErrorKind::V6 { kind: icmpv6::kind::TIME_EXCEEDED, code: 0, rest: 0 };
+        let e = ErrorKind::V6 {
+            kind: icmpv6::kind::TIME_EXCEEDED,
+            code: 0,
+            rest: 0,
+        };
         return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
     }
     let (nh, out) = match next_hop(ctx, target, IpAddr::V6(dst), &key) {
         Ok(x) => x,
         Err(v) => return v,
     };
-    let Some(out_info) = fib.port(out) else { return dropped(ctx.stats, DropReason::NoRoute) };
+    let Some(out_info) = fib.port(out) else {
+        return dropped(ctx.stats, DropReason::NoRoute);
+    };
     if total > out_info.mtu as usize {
-        let e = ErrorKind::V6 { kind: icmpv6::kind::PACKET_TOO_BIG, code: 0, rest: out_info.mtu as u32 };
+        let e = ErrorKind::V6 {
+            kind: icmpv6::kind::PACKET_TOO_BIG,
+            code: 0,
+            rest: out_info.mtu as u32,
+        };
         return icmp_error(ctx, pkt, port, DropReason::MtuExceeded, e, l2_multicast);
     }
     let Some(mac) = fib.neighbors.get(nh) else {
@@ -365,15 +468,26 @@ fn is_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
-fn local_v6<B: PacketBuf>(ctx: &mut Ctx<'_>, port: &PortInfo, pkt: &mut B, next: u8, src: Ipv6Addr, dst: Ipv6Addr) -> Verdict {
+fn local_v6<B: PacketBuf>(
+    ctx: &mut Ctx<'_>,
+    port: &PortInfo,
+    pkt: &mut B,
+    next: u8,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+) -> Verdict {
     let eth_len = ethernet::HEADER_LEN;
     if next != proto::ICMPV6 {
         return dropped(ctx.stats, DropReason::LocalUnhandled);
     }
     let d = pkt.data_mut();
-    let Ok(mut ip) = ipv6::Packet::new_checked(&mut d[eth_len..]) else { return dropped(ctx.stats, DropReason::Ipv6Truncated) };
+    let Ok(mut ip) = ipv6::Packet::new_checked(&mut d[eth_len..]) else {
+        return dropped(ctx.stats, DropReason::Ipv6Truncated);
+    };
     {
-        let Ok(m) = icmpv6::Packet::new_checked(ip.payload_mut()) else { return dropped(ctx.stats, DropReason::BadIcmp) };
+        let Ok(m) = icmpv6::Packet::new_checked(ip.payload_mut()) else {
+            return dropped(ctx.stats, DropReason::BadIcmp);
+        };
         if !m.verify_checksum(&src, &dst) {
             return dropped(ctx.stats, DropReason::BadIcmp);
         }
@@ -422,17 +536,50 @@ mod tests {
     /// 198.51.100.0/24 and 2001:db8:100::/64 over srv1:srv2 with weights 1:2.
     fn lab_fib() -> Fib {
         let ports: Arc<[PortInfo]> = Arc::new([
-            PortInfo { mac: LAN_MAC, mtu: 1500, v4: Some(ip4("10.0.0.1")), v6: Some(ip6("fd00::1")) },
-            PortInfo { mac: MacAddr([2, 0, 0, 0, 0, 0xa1]), mtu: 1500, v4: Some(ip4("10.1.0.1")), v6: Some(ip6("fd01::1")) },
-            PortInfo { mac: MacAddr([2, 0, 0, 0, 0, 0xa2]), mtu: 1400, v4: Some(ip4("10.2.0.1")), v6: Some(ip6("fd02::1")) },
+            PortInfo {
+                mac: LAN_MAC,
+                mtu: 1500,
+                v4: Some(ip4("10.0.0.1")),
+                v6: Some(ip6("fd00::1")),
+            },
+            PortInfo {
+                mac: MacAddr([2, 0, 0, 0, 0, 0xa1]),
+                mtu: 1500,
+                v4: Some(ip4("10.1.0.1")),
+                v6: Some(ip6("fd01::1")),
+            },
+            PortInfo {
+                mac: MacAddr([2, 0, 0, 0, 0, 0xa2]),
+                mtu: 1400,
+                v4: Some(ip4("10.2.0.1")),
+                v6: Some(ip6("fd02::1")),
+            },
         ]);
         let nexthops: Arc<[Nexthop]> = Arc::new([
-            Nexthop { port: PortId(1), addr: "10.1.0.2".parse().unwrap() },
-            Nexthop { port: PortId(2), addr: "10.2.0.2".parse().unwrap() },
-            Nexthop { port: PortId(1), addr: "fd01::2".parse().unwrap() },
-            Nexthop { port: PortId(2), addr: "fd02::2".parse().unwrap() },
-            Nexthop { port: PortId(0), addr: "10.0.0.2".parse().unwrap() },
-            Nexthop { port: PortId(0), addr: "fd00::2".parse().unwrap() },
+            Nexthop {
+                port: PortId(1),
+                addr: "10.1.0.2".parse().unwrap(),
+            },
+            Nexthop {
+                port: PortId(2),
+                addr: "10.2.0.2".parse().unwrap(),
+            },
+            Nexthop {
+                port: PortId(1),
+                addr: "fd01::2".parse().unwrap(),
+            },
+            Nexthop {
+                port: PortId(2),
+                addr: "fd02::2".parse().unwrap(),
+            },
+            Nexthop {
+                port: PortId(0),
+                addr: "10.0.0.2".parse().unwrap(),
+            },
+            Nexthop {
+                port: PortId(0),
+                addr: "fd00::2".parse().unwrap(),
+            },
         ]);
         let mut b = RouteTableBuilder::default();
         let g4 = b.add_group(Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap());
@@ -440,14 +587,32 @@ mod tests {
         b.add_route("198.51.100.0/24".parse().unwrap(), Target::Group(g4));
         b.add_route("2001:db8:100::/64".parse().unwrap(), Target::Group(g6));
         b.add_route("192.0.2.0/24".parse().unwrap(), Target::Blackhole);
-        for (i, (a4, a6)) in [("10.0.0.1", "fd00::1"), ("10.1.0.1", "fd01::1"), ("10.2.0.1", "fd02::1")].iter().enumerate() {
-            b.add_route(Prefix::new_truncating(a4.parse().unwrap(), 24), Target::Connected(PortId(i as u16)));
-            b.add_route(Prefix::new_truncating(a6.parse().unwrap(), 64), Target::Connected(PortId(i as u16)));
+        for (i, (a4, a6)) in [
+            ("10.0.0.1", "fd00::1"),
+            ("10.1.0.1", "fd01::1"),
+            ("10.2.0.1", "fd02::1"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            b.add_route(
+                Prefix::new_truncating(a4.parse().unwrap(), 24),
+                Target::Connected(PortId(i as u16)),
+            );
+            b.add_route(
+                Prefix::new_truncating(a6.parse().unwrap(), 64),
+                Target::Connected(PortId(i as u16)),
+            );
             b.add_route(Prefix::host(a4.parse().unwrap()), Target::Local);
             b.add_route(Prefix::host(a6.parse().unwrap()), Target::Local);
         }
         let neighbors = Arc::new(Neighbors::new(16));
-        for (i, m) in [SRV1_MAC, SRV2_MAC, SRV1_MAC, SRV2_MAC, CLIENT_MAC, CLIENT_MAC].iter().enumerate() {
+        for (i, m) in [
+            SRV1_MAC, SRV2_MAC, SRV1_MAC, SRV2_MAC, CLIENT_MAC, CLIENT_MAC,
+        ]
+        .iter()
+        .enumerate()
+        {
             neighbors.set(NexthopId(i as u32), *m);
         }
         let mut hosts = HashMap::new();
@@ -466,17 +631,37 @@ mod tests {
 
     fn run(fib: &Fib, stats: &LcoreStats, port: u16, frame: &[u8]) -> (Verdict, VecBuf) {
         let mut icmp = IcmpLimiter::new(1000);
-        let mut ctx = Ctx { fib, stats, icmp: &mut icmp };
+        let mut ctx = Ctx {
+            fib,
+            stats,
+            icmp: &mut icmp,
+        };
         let mut b = VecBuf::new(frame);
         let v = process(&mut ctx, PortId(port), &mut b);
         (v, b)
     }
 
     fn syn4(sport: u16, ttl: u8) -> Vec<u8> {
-        frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4("198.51.100.10"), proto::TCP, ttl, &frames::tcp_syn(sport, 8080))
+        frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("10.0.0.2"),
+            ip4("198.51.100.10"),
+            proto::TCP,
+            ttl,
+            &frames::tcp_syn(sport, 8080),
+        )
     }
     fn syn6(sport: u16, hl: u8) -> Vec<u8> {
-        frames::ipv6(CLIENT_MAC, LAN_MAC, ip6("fd00::2"), ip6("2001:db8:100::10"), proto::TCP, hl, &frames::tcp_syn(sport, 8080))
+        frames::ipv6(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip6("fd00::2"),
+            ip6("2001:db8:100::10"),
+            proto::TCP,
+            hl,
+            &frames::tcp_syn(sport, 8080),
+        )
     }
 
     #[test]
@@ -484,16 +669,28 @@ mod tests {
         let fib = lab_fib();
         let st = LcoreStats::new(16);
         let (v, b) = run(&fib, &st, 0, &syn4(40000, 64));
-        let Verdict::Forward(out) = v else { panic!("{v:?}") };
+        let Verdict::Forward(out) = v else {
+            panic!("{v:?}")
+        };
         let d = b.data();
         let eth = ethernet::Frame::new_checked(d).unwrap();
         assert_eq!(eth.src(), fib.ports[out.index()].mac);
-        assert_eq!(eth.dst(), if out == PortId(1) { SRV1_MAC } else { SRV2_MAC });
-        let ip = ipv4::Packet::new_checked(&d[14..]).expect("checksum still valid after TTL decrement");
+        assert_eq!(
+            eth.dst(),
+            if out == PortId(1) { SRV1_MAC } else { SRV2_MAC }
+        );
+        let ip =
+            ipv4::Packet::new_checked(&d[14..]).expect("checksum still valid after TTL decrement");
         assert_eq!(ip.ttl(), 63);
         let nh = if out == PortId(1) { 0 } else { 1 };
-        assert_eq!(st.nh_packets[nh].load(std::sync::atomic::Ordering::Relaxed), 1);
-        assert_eq!(st.nh_bytes[nh].load(std::sync::atomic::Ordering::Relaxed), 54);
+        assert_eq!(
+            st.nh_packets[nh].load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            st.nh_bytes[nh].load(std::sync::atomic::Ordering::Relaxed),
+            54
+        );
     }
 
     #[test]
@@ -517,7 +714,10 @@ mod tests {
         let fib = lab_fib();
         let st = LcoreStats::new(16);
         for sp in 2000..2100 {
-            assert_eq!(run(&fib, &st, 0, &syn4(sp, 64)).0, run(&fib, &st, 0, &syn4(sp, 9)).0);
+            assert_eq!(
+                run(&fib, &st, 0, &syn4(sp, 64)).0,
+                run(&fib, &st, 0, &syn4(sp, 9)).0
+            );
         }
     }
 
@@ -533,7 +733,10 @@ mod tests {
         let eth = ethernet::Frame::new_checked(d).unwrap();
         assert_eq!((eth.dst(), eth.src()), (CLIENT_MAC, LAN_MAC));
         let ip = ipv4::Packet::new_checked(&d[14..]).unwrap();
-        assert_eq!((ip.src(), ip.dst(), ip.protocol()), (ip4("10.0.0.1"), ip4("10.0.0.2"), proto::ICMP));
+        assert_eq!(
+            (ip.src(), ip.dst(), ip.protocol()),
+            (ip4("10.0.0.1"), ip4("10.0.0.2"), proto::ICMP)
+        );
         let m = icmp::Packet::new_checked(ip.payload()).unwrap();
         assert_eq!((m.msg_type(), m.code()), (icmp::kind::TIME_EXCEEDED, 0));
         assert!(m.verify_checksum());
@@ -559,16 +762,43 @@ mod tests {
     fn no_route_gets_unreachable_and_blackhole_is_silent() {
         let fib = lab_fib();
         let st = LcoreStats::new(16);
-        let f = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4("203.0.113.1"), proto::UDP, 64, &[0; 8]);
+        let f = frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("10.0.0.2"),
+            ip4("203.0.113.1"),
+            proto::UDP,
+            64,
+            &[0; 8],
+        );
         let (v, b) = run(&fib, &st, 0, &f);
         assert_eq!(v, Verdict::Reply);
         let ip = ipv4::Packet::new_checked(&b.data()[14..]).unwrap();
         let m = icmp::Packet::new_checked(ip.payload()).unwrap();
         assert_eq!((m.msg_type(), m.code()), (icmp::kind::DEST_UNREACHABLE, 0));
         assert_eq!(st.drops_of(DropReason::NoRoute), 1);
-        let f = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4("192.0.2.1"), proto::UDP, 64, &[0; 8]);
-        assert_eq!(run(&fib, &st, 0, &f).0, Verdict::Drop(DropReason::Blackhole));
-        let f = frames::ipv6(CLIENT_MAC, LAN_MAC, ip6("fd00::2"), ip6("2001:db8:ffff::1"), proto::UDP, 64, &[0; 8]);
+        let f = frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("10.0.0.2"),
+            ip4("192.0.2.1"),
+            proto::UDP,
+            64,
+            &[0; 8],
+        );
+        assert_eq!(
+            run(&fib, &st, 0, &f).0,
+            Verdict::Drop(DropReason::Blackhole)
+        );
+        let f = frames::ipv6(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip6("fd00::2"),
+            ip6("2001:db8:ffff::1"),
+            proto::UDP,
+            64,
+            &[0; 8],
+        );
         assert_eq!(run(&fib, &st, 0, &f).0, Verdict::Reply);
     }
 
@@ -578,8 +808,19 @@ mod tests {
         let st = LcoreStats::new(16);
         let mut err = vec![icmp::kind::TIME_EXCEEDED, 0, 0, 0, 0, 0, 0, 0];
         err.extend_from_slice(&[0x45; 28]);
-        let f = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4("198.51.100.10"), proto::ICMP, 1, &err);
-        assert_eq!(run(&fib, &st, 0, &f).0, Verdict::Drop(DropReason::TtlExceeded));
+        let f = frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("10.0.0.2"),
+            ip4("198.51.100.10"),
+            proto::ICMP,
+            1,
+            &err,
+        );
+        assert_eq!(
+            run(&fib, &st, 0, &f).0,
+            Verdict::Drop(DropReason::TtlExceeded)
+        );
     }
 
     #[test]
@@ -587,7 +828,15 @@ mod tests {
         let fib = lab_fib();
         let st = LcoreStats::new(16);
         for dst in ["10.0.0.1", "10.2.0.1"] {
-            let f = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4(dst), proto::ICMP, 64, &frames::icmp_echo(7, 1, b"hello"));
+            let f = frames::ipv4(
+                CLIENT_MAC,
+                LAN_MAC,
+                ip4("10.0.0.2"),
+                ip4(dst),
+                proto::ICMP,
+                64,
+                &frames::icmp_echo(7, 1, b"hello"),
+            );
             let (v, b) = run(&fib, &st, 0, &f);
             assert_eq!(v, Verdict::Reply);
             let d = b.data();
@@ -598,7 +847,14 @@ mod tests {
             assert_eq!(m.msg_type(), icmp::kind::ECHO_REPLY);
             assert!(m.verify_checksum());
         }
-        let f = frames::icmpv6_echo(CLIENT_MAC, LAN_MAC, ip6("fd00::2"), ip6("fd00::1"), 64, b"hi");
+        let f = frames::icmpv6_echo(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip6("fd00::2"),
+            ip6("fd00::1"),
+            64,
+            b"hi",
+        );
         let (v, b) = run(&fib, &st, 0, &f);
         assert_eq!(v, Verdict::Reply);
         let ip = ipv6::Packet::new_checked(&b.data()[14..]).unwrap();
@@ -611,7 +867,15 @@ mod tests {
     fn arp_and_ndp_are_punted() {
         let fib = lab_fib();
         let st = LcoreStats::new(16);
-        let a = frames::arp(crate::wire::arp::OP_REQUEST, CLIENT_MAC, MacAddr::BROADCAST, CLIENT_MAC, ip4("10.0.0.2"), MacAddr::ZERO, ip4("10.0.0.1"));
+        let a = frames::arp(
+            crate::wire::arp::OP_REQUEST,
+            CLIENT_MAC,
+            MacAddr::BROADCAST,
+            CLIENT_MAC,
+            ip4("10.0.0.2"),
+            MacAddr::ZERO,
+            ip4("10.0.0.1"),
+        );
         assert_eq!(run(&fib, &st, 0, &a).0, Verdict::Punt);
         let ns = frames::neighbor_solicit(CLIENT_MAC, ip6("fd00::2"), ip6("fd00::1"));
         assert_eq!(run(&fib, &st, 0, &ns).0, Verdict::Punt);
@@ -623,18 +887,41 @@ mod tests {
         let st = LcoreStats::new(16);
         let mut f = syn4(1, 64);
         f[14 + 10] ^= 1;
-        assert_eq!(run(&fib, &st, 0, &f).0, Verdict::Drop(DropReason::Ipv4BadChecksum));
-        assert_eq!(run(&fib, &st, 0, &f[..30]).0, Verdict::Drop(DropReason::Ipv4Truncated));
-        assert_eq!(run(&fib, &st, 0, &f[..10]).0, Verdict::Drop(DropReason::EthTruncated));
+        assert_eq!(
+            run(&fib, &st, 0, &f).0,
+            Verdict::Drop(DropReason::Ipv4BadChecksum)
+        );
+        assert_eq!(
+            run(&fib, &st, 0, &f[..30]).0,
+            Verdict::Drop(DropReason::Ipv4Truncated)
+        );
+        assert_eq!(
+            run(&fib, &st, 0, &f[..10]).0,
+            Verdict::Drop(DropReason::EthTruncated)
+        );
         let mut g = syn4(1, 64);
         g[0] = 0x04; // unicast to another MAC
         assert_eq!(run(&fib, &st, 0, &g).0, Verdict::Drop(DropReason::NotForUs));
         let mut h = syn4(1, 64);
         h[12] = 0x81; // 802.1Q
         h[13] = 0x00;
-        assert_eq!(run(&fib, &st, 0, &h).0, Verdict::Drop(DropReason::UnsupportedEthertype));
-        let m = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("127.0.0.1"), ip4("198.51.100.1"), proto::UDP, 64, &[0; 8]);
-        assert_eq!(run(&fib, &st, 0, &m).0, Verdict::Drop(DropReason::MartianSource));
+        assert_eq!(
+            run(&fib, &st, 0, &h).0,
+            Verdict::Drop(DropReason::UnsupportedEthertype)
+        );
+        let m = frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("127.0.0.1"),
+            ip4("198.51.100.1"),
+            proto::UDP,
+            64,
+            &[0; 8],
+        );
+        assert_eq!(
+            run(&fib, &st, 0, &m).0,
+            Verdict::Drop(DropReason::MartianSource)
+        );
         let total: u64 = DropReason::ALL.iter().map(|r| st.drops_of(*r)).sum();
         assert_eq!(total, 6);
     }
@@ -661,13 +948,38 @@ mod tests {
         assert!(matches!(v, Verdict::Resolve { .. }), "{v:?}");
         assert_eq!(st.drops_of(DropReason::NeighborUnresolved), 1);
         // Reply traffic to the client uses the learned host adjacency.
-        let f = frames::ipv4(SRV1_MAC, fib.ports[1].mac, ip4("198.51.100.10"), ip4("10.0.0.2"), proto::TCP, 64, &frames::tcp_syn(8080, 5));
+        let f = frames::ipv4(
+            SRV1_MAC,
+            fib.ports[1].mac,
+            ip4("198.51.100.10"),
+            ip4("10.0.0.2"),
+            proto::TCP,
+            64,
+            &frames::tcp_syn(8080, 5),
+        );
         let (v, b) = run(&fib, &st, 1, &f);
         assert_eq!(v, Verdict::Forward(PortId(0)));
-        assert_eq!(ethernet::Frame::new_checked(b.data()).unwrap().dst(), CLIENT_MAC);
+        assert_eq!(
+            ethernet::Frame::new_checked(b.data()).unwrap().dst(),
+            CLIENT_MAC
+        );
         // Unknown host on a connected subnet asks for resolution.
-        let f = frames::ipv4(SRV1_MAC, fib.ports[1].mac, ip4("198.51.100.10"), ip4("10.0.0.77"), proto::TCP, 64, &frames::tcp_syn(8080, 5));
-        assert_eq!(run(&fib, &st, 1, &f).0, Verdict::Resolve { port: PortId(0), addr: "10.0.0.77".parse().unwrap() });
+        let f = frames::ipv4(
+            SRV1_MAC,
+            fib.ports[1].mac,
+            ip4("198.51.100.10"),
+            ip4("10.0.0.77"),
+            proto::TCP,
+            64,
+            &frames::tcp_syn(8080, 5),
+        );
+        assert_eq!(
+            run(&fib, &st, 1, &f).0,
+            Verdict::Resolve {
+                port: PortId(0),
+                addr: "10.0.0.77".parse().unwrap()
+            }
+        );
     }
 
     #[test]
@@ -676,11 +988,19 @@ mod tests {
         let st = LcoreStats::new(16);
         let mut found = false;
         for sp in 0..64u16 {
-            let f = frames::ipv4(CLIENT_MAC, LAN_MAC, ip4("10.0.0.2"), ip4("198.51.100.10"), proto::UDP, 64, &{
-                let mut u = vec![0u8; 1450];
-                u[0..2].copy_from_slice(&sp.to_be_bytes());
-                u
-            });
+            let f = frames::ipv4(
+                CLIENT_MAC,
+                LAN_MAC,
+                ip4("10.0.0.2"),
+                ip4("198.51.100.10"),
+                proto::UDP,
+                64,
+                &{
+                    let mut u = vec![0u8; 1450];
+                    u[0..2].copy_from_slice(&sp.to_be_bytes());
+                    u
+                },
+            );
             let mut f = f;
             f[14 + 6] = 0x40; // DF
             ipv4::Packet::new_unchecked(&mut f[14..]).fill_checksum();

@@ -8,17 +8,39 @@ use crate::wire::{arp, ethernet, icmp, icmpv6, ipv4, ipv6, proto};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// An ARP request or reply frame (padded to the 60-byte Ethernet minimum).
-pub fn arp(op: u16, src_mac: MacAddr, dst_mac: MacAddr, sha: MacAddr, spa: Ipv4Addr, tha: MacAddr, tpa: Ipv4Addr) -> Vec<u8> {
+pub fn arp(
+    op: u16,
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    sha: MacAddr,
+    spa: Ipv4Addr,
+    tha: MacAddr,
+    tpa: Ipv4Addr,
+) -> Vec<u8> {
     let mut f = vec![0u8; 60];
     ethernet::write_header_unchecked(&mut f, dst_mac, src_mac, ethernet::ethertype::ARP);
     arp::write_unchecked(&mut f[ethernet::HEADER_LEN..], op, sha, spa, tha, tpa);
     f
 }
 
-fn ipv6_icmp(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, msg: &[u8]) -> Vec<u8> {
+fn ipv6_icmp(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+    msg: &[u8],
+) -> Vec<u8> {
     let mut f = vec![0u8; ethernet::HEADER_LEN + ipv6::HEADER_LEN + msg.len()];
     ethernet::write_header_unchecked(&mut f, dst_mac, src_mac, ethernet::ethertype::IPV6);
-    ipv6::write_header_unchecked(&mut f[ethernet::HEADER_LEN..], src, dst, proto::ICMPV6, hop_limit, msg.len() as u16);
+    ipv6::write_header_unchecked(
+        &mut f[ethernet::HEADER_LEN..],
+        src,
+        dst,
+        proto::ICMPV6,
+        hop_limit,
+        msg.len() as u16,
+    );
     let at = ethernet::HEADER_LEN + ipv6::HEADER_LEN;
     f[at..].copy_from_slice(msg);
     if let Ok(mut m) = icmpv6::Packet::new_checked(&mut f[at..]) {
@@ -36,27 +58,63 @@ pub fn neighbor_solicit(src_mac: MacAddr, src: Ipv6Addr, target: Ipv6Addr) -> Ve
 }
 
 /// A Neighbor Advertisement for `target` sent to `dst` at `dst_mac`.
-pub fn neighbor_advert(src_mac: MacAddr, target: Ipv6Addr, dst_mac: MacAddr, dst: Ipv6Addr, solicited: bool) -> Vec<u8> {
+pub fn neighbor_advert(
+    src_mac: MacAddr,
+    target: Ipv6Addr,
+    dst_mac: MacAddr,
+    dst: Ipv6Addr,
+    solicited: bool,
+) -> Vec<u8> {
     let mut m = [0u8; 32];
     icmpv6::write_na_unchecked(&mut m, target, src_mac, solicited);
     ipv6_icmp(src_mac, dst_mac, target, dst, 255, &m)
 }
 
 /// An IPv4 packet with `l4` as payload (checksums of TCP/UDP are not filled).
-pub fn ipv4(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, ttl: u8, l4: &[u8]) -> Vec<u8> {
+pub fn ipv4(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: u8,
+    ttl: u8,
+    l4: &[u8],
+) -> Vec<u8> {
     let mut f = vec![0u8; ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN + l4.len()];
     ethernet::write_header_unchecked(&mut f, dst_mac, src_mac, ethernet::ethertype::IPV4);
     let total = (ipv4::MIN_HEADER_LEN + l4.len()) as u16;
-    ipv4::write_header_unchecked(&mut f[ethernet::HEADER_LEN..], src, dst, protocol, ttl, total);
+    ipv4::write_header_unchecked(
+        &mut f[ethernet::HEADER_LEN..],
+        src,
+        dst,
+        protocol,
+        ttl,
+        total,
+    );
     f[ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN..].copy_from_slice(l4);
     f
 }
 
 /// An IPv6 packet with `l4` as payload.
-pub fn ipv6(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv6Addr, dst: Ipv6Addr, next: u8, hop_limit: u8, l4: &[u8]) -> Vec<u8> {
+pub fn ipv6(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    next: u8,
+    hop_limit: u8,
+    l4: &[u8],
+) -> Vec<u8> {
     let mut f = vec![0u8; ethernet::HEADER_LEN + ipv6::HEADER_LEN + l4.len()];
     ethernet::write_header_unchecked(&mut f, dst_mac, src_mac, ethernet::ethertype::IPV6);
-    ipv6::write_header_unchecked(&mut f[ethernet::HEADER_LEN..], src, dst, next, hop_limit, l4.len() as u16);
+    ipv6::write_header_unchecked(
+        &mut f[ethernet::HEADER_LEN..],
+        src,
+        dst,
+        next,
+        hop_limit,
+        l4.len() as u16,
+    );
     f[ethernet::HEADER_LEN + ipv6::HEADER_LEN..].copy_from_slice(l4);
     f
 }
@@ -84,7 +142,14 @@ pub fn icmp_echo(id: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 /// An ICMPv6 echo request frame with a valid checksum.
-pub fn icmpv6_echo(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, payload: &[u8]) -> Vec<u8> {
+pub fn icmpv6_echo(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut m = vec![icmpv6::kind::ECHO_REQUEST, 0, 0, 0, 0, 1, 0, 1];
     m.extend_from_slice(payload);
     ipv6_icmp(src_mac, dst_mac, src, dst, hop_limit, &m)

@@ -48,7 +48,10 @@ pub struct HashConfig {
 
 impl Default for HashConfig {
     fn default() -> Self {
-        HashConfig { policy: HashPolicy::L4, seed: DEFAULT_SEED }
+        HashConfig {
+            policy: HashPolicy::L4,
+            seed: DEFAULT_SEED,
+        }
     }
 }
 
@@ -75,8 +78,14 @@ pub struct FlowKey {
 
 #[inline]
 fn mix(h: u32, k: u32) -> u32 {
-    let k = k.wrapping_mul(0xcc9e_2d51).rotate_left(15).wrapping_mul(0x1b87_3593);
-    (h ^ k).rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64)
+    let k = k
+        .wrapping_mul(0xcc9e_2d51)
+        .rotate_left(15)
+        .wrapping_mul(0x1b87_3593);
+    (h ^ k)
+        .rotate_left(13)
+        .wrapping_mul(5)
+        .wrapping_add(0xe654_6b64)
 }
 
 #[inline]
@@ -103,9 +112,17 @@ fn mix128(mut h: u32, v: u128) -> u32 {
 #[inline]
 pub fn flow_hash(cfg: &HashConfig, key: &FlowKey) -> u32 {
     let use_ports = cfg.policy == HashPolicy::L4 && key.has_ports;
-    let (sp, dp) = if use_ports { (key.sport, key.dport) } else { (0, 0) };
+    let (sp, dp) = if use_ports {
+        (key.sport, key.dport)
+    } else {
+        (0, 0)
+    };
     // Canonical endpoint order makes the hash symmetric.
-    let ((a, ap), (b, bp)) = if (key.src, sp) <= (key.dst, dp) { ((key.src, sp), (key.dst, dp)) } else { ((key.dst, dp), (key.src, sp)) };
+    let ((a, ap), (b, bp)) = if (key.src, sp) <= (key.dst, dp) {
+        ((key.src, sp), (key.dst, dp))
+    } else {
+        ((key.dst, dp), (key.src, sp))
+    };
     let mut h = cfg.seed;
     h = mix128(h, a);
     h = mix128(h, b);
@@ -125,22 +142,55 @@ mod tests {
     use proptest::prelude::*;
 
     fn key(src: u32, dst: u32, sport: u16, dport: u16) -> FlowKey {
-        FlowKey { src: (src as u128) << 96, dst: (dst as u128) << 96, proto: 6, sport, dport, flow_label: 0, has_ports: true, v6: false }
+        FlowKey {
+            src: (src as u128) << 96,
+            dst: (dst as u128) << 96,
+            proto: 6,
+            sport,
+            dport,
+            flow_label: 0,
+            has_ports: true,
+            v6: false,
+        }
     }
 
     #[test]
     fn l3_ignores_ports() {
-        let c = HashConfig { policy: HashPolicy::L3, seed: 1 };
-        assert_eq!(flow_hash(&c, &key(1, 2, 10, 20)), flow_hash(&c, &key(1, 2, 11, 21)));
-        let c4 = HashConfig { policy: HashPolicy::L4, seed: 1 };
-        assert_ne!(flow_hash(&c4, &key(1, 2, 10, 20)), flow_hash(&c4, &key(1, 2, 11, 20)));
+        let c = HashConfig {
+            policy: HashPolicy::L3,
+            seed: 1,
+        };
+        assert_eq!(
+            flow_hash(&c, &key(1, 2, 10, 20)),
+            flow_hash(&c, &key(1, 2, 11, 21))
+        );
+        let c4 = HashConfig {
+            policy: HashPolicy::L4,
+            seed: 1,
+        };
+        assert_ne!(
+            flow_hash(&c4, &key(1, 2, 10, 20)),
+            flow_hash(&c4, &key(1, 2, 11, 20))
+        );
     }
 
     #[test]
     fn seed_changes_hash() {
         let k = key(0x0a000002, 0xc633640a, 40000, 8080);
-        let a = flow_hash(&HashConfig { policy: HashPolicy::L4, seed: 1 }, &k);
-        let b = flow_hash(&HashConfig { policy: HashPolicy::L4, seed: 2 }, &k);
+        let a = flow_hash(
+            &HashConfig {
+                policy: HashPolicy::L4,
+                seed: 1,
+            },
+            &k,
+        );
+        let b = flow_hash(
+            &HashConfig {
+                policy: HashPolicy::L4,
+                seed: 2,
+            },
+            &k,
+        );
         assert_ne!(a, b);
     }
 
@@ -150,10 +200,14 @@ mod tests {
         let c = HashConfig::default();
         let mut bins = [0u32; 16];
         for sp in 0..65536u32 {
-            bins[(flow_hash(&c, &key(0x0a000002, 0xc633640a, sp as u16, 8080)) >> 28) as usize] += 1;
+            bins[(flow_hash(&c, &key(0x0a000002, 0xc633640a, sp as u16, 8080)) >> 28) as usize] +=
+                1;
         }
         for b in bins {
-            assert!((3686..=4506).contains(&b), "bin {b} outside 4096 +/- 10%: {bins:?}");
+            assert!(
+                (3686..=4506).contains(&b),
+                "bin {b} outside 4096 +/- 10%: {bins:?}"
+            );
         }
     }
 

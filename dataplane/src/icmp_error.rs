@@ -25,14 +25,29 @@ const V6_MAX: usize = 1280;
 /// Replaces the IPv4 packet in `pkt` by an ICMP error of `kind`/`code` with
 /// the 4-byte `rest` field (next-hop MTU for Fragmentation Needed).
 /// Returns false, leaving the packet unusable for forwarding, when no error may be sent.
-pub fn ipv4_error<B: PacketBuf>(pkt: &mut B, port: &PortInfo, kind: u8, code: u8, rest: u32) -> bool {
+pub fn ipv4_error<B: PacketBuf>(
+    pkt: &mut B,
+    port: &PortInfo,
+    kind: u8,
+    code: u8,
+    rest: u32,
+) -> bool {
     let Some(router) = port.v4 else { return false };
     let d = pkt.data();
-    let Ok(eth) = ethernet::Frame::new_checked(d) else { return false };
+    let Ok(eth) = ethernet::Frame::new_checked(d) else {
+        return false;
+    };
     let prev_hop = eth.src();
-    let Ok(ip) = ipv4::Packet::new_checked(&d[ethernet::HEADER_LEN..]) else { return false };
+    let Ok(ip) = ipv4::Packet::new_checked(&d[ethernet::HEADER_LEN..]) else {
+        return false;
+    };
     let src = ip.src();
-    if src.is_unspecified() || src.is_multicast() || src.is_broadcast() || src.is_loopback() || ip.frag_offset() != 0 {
+    if src.is_unspecified()
+        || src.is_multicast()
+        || src.is_broadcast()
+        || src.is_loopback()
+        || ip.frag_offset() != 0
+    {
         return false;
     }
     if ip.protocol() == proto::ICMP {
@@ -41,7 +56,9 @@ pub fn ipv4_error<B: PacketBuf>(pkt: &mut B, port: &PortInfo, kind: u8, code: u8
             _ => return false,
         }
     }
-    let quote = ip.total_len().min(V4_MAX - ipv4::MIN_HEADER_LEN - icmp::HEADER_LEN);
+    let quote = ip
+        .total_len()
+        .min(V4_MAX - ipv4::MIN_HEADER_LEN - icmp::HEADER_LEN);
     pkt.truncate(ethernet::HEADER_LEN + quote);
     let extra = ipv4::MIN_HEADER_LEN + icmp::HEADER_LEN;
     if !pkt.prepend(extra) {
@@ -51,7 +68,14 @@ pub fn ipv4_error<B: PacketBuf>(pkt: &mut B, port: &PortInfo, kind: u8, code: u8
     ethernet::write_header_unchecked(d, prev_hop, port.mac, ethernet::ethertype::IPV4);
     let ip_at = ethernet::HEADER_LEN;
     let icmp_at = ip_at + ipv4::MIN_HEADER_LEN;
-    ipv4::write_header_unchecked(&mut d[ip_at..], router, src, proto::ICMP, 64, (extra + quote) as u16);
+    ipv4::write_header_unchecked(
+        &mut d[ip_at..],
+        router,
+        src,
+        proto::ICMP,
+        64,
+        (extra + quote) as u16,
+    );
     let m = &mut d[icmp_at..];
     m[0] = kind;
     m[1] = code;
@@ -66,12 +90,23 @@ pub fn ipv4_error<B: PacketBuf>(pkt: &mut B, port: &PortInfo, kind: u8, code: u8
 /// `kind`/`code` with the 4-byte `rest` field (MTU for Packet Too Big).
 /// `l2_multicast` says the original arrived as a link-layer multicast.
 /// Returns false when no error may be sent.
-pub fn ipv6_error<B: PacketBuf>(pkt: &mut B, port: &PortInfo, kind: u8, code: u8, rest: u32, l2_multicast: bool) -> bool {
+pub fn ipv6_error<B: PacketBuf>(
+    pkt: &mut B,
+    port: &PortInfo,
+    kind: u8,
+    code: u8,
+    rest: u32,
+    l2_multicast: bool,
+) -> bool {
     let Some(router) = port.v6 else { return false };
     let d = pkt.data();
-    let Ok(eth) = ethernet::Frame::new_checked(d) else { return false };
+    let Ok(eth) = ethernet::Frame::new_checked(d) else {
+        return false;
+    };
     let prev_hop = eth.src();
-    let Ok(ip) = ipv6::Packet::new_checked(&d[ethernet::HEADER_LEN..]) else { return false };
+    let Ok(ip) = ipv6::Packet::new_checked(&d[ethernet::HEADER_LEN..]) else {
+        return false;
+    };
     let src = ip.src();
     let dst = ip.dst();
     if src.is_unspecified() || src.is_multicast() || src.is_loopback() {
@@ -86,7 +121,9 @@ pub fn ipv6_error<B: PacketBuf>(pkt: &mut B, port: &PortInfo, kind: u8, code: u8
             _ => return false,
         }
     }
-    let quote = ip.total_len().min(V6_MAX - ipv6::HEADER_LEN - icmpv6::HEADER_LEN);
+    let quote = ip
+        .total_len()
+        .min(V6_MAX - ipv6::HEADER_LEN - icmpv6::HEADER_LEN);
     pkt.truncate(ethernet::HEADER_LEN + quote);
     let extra = ipv6::HEADER_LEN + icmpv6::HEADER_LEN;
     if !pkt.prepend(extra) {

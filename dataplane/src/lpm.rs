@@ -24,7 +24,11 @@ pub struct Lpm {
 
 impl Default for Lpm {
     fn default() -> Self {
-        Lpm { root: vec![0; 1 << ROOT_BITS].into_boxed_slice(), nodes: Vec::new(), prefixes: 0 }
+        Lpm {
+            root: vec![0; 1 << ROOT_BITS].into_boxed_slice(),
+            nodes: Vec::new(),
+            prefixes: 0,
+        }
     }
 }
 
@@ -174,7 +178,11 @@ mod tests {
 
     #[test]
     fn ipv6_and_miss() {
-        let t = Lpm::build(vec![e("2001:db8::/32", 7), e("2001:db8:100::/48", 8), e("2001:db8:100::10/128", 9)]);
+        let t = Lpm::build(vec![
+            e("2001:db8::/32", 7),
+            e("2001:db8:100::/48", 8),
+            e("2001:db8:100::10/128", 9),
+        ]);
         assert_eq!(t.lookup(k("2001:db8:1::1")), Some(7));
         assert_eq!(t.lookup(k("2001:db8:100::1")), Some(8));
         assert_eq!(t.lookup(k("2001:db8:100::10")), Some(9));
@@ -184,7 +192,11 @@ mod tests {
 
     #[test]
     fn duplicate_prefix_last_wins() {
-        let t = Lpm::build(vec![e("10.0.0.0/8", 1), e("10.1.1.0/24", 2), e("10.0.0.0/8", 3)]);
+        let t = Lpm::build(vec![
+            e("10.0.0.0/8", 1),
+            e("10.1.1.0/24", 2),
+            e("10.0.0.0/8", 3),
+        ]);
         assert_eq!(t.lookup(k("10.9.9.9")), Some(3));
         assert_eq!(t.lookup(k("10.1.1.1")), Some(2));
     }

@@ -18,7 +18,9 @@ pub struct Neighbors {
 impl Neighbors {
     /// A table for up to `capacity` nexthops, all unresolved.
     pub fn new(capacity: usize) -> Self {
-        Neighbors { slots: (0..capacity).map(|_| AtomicU64::new(0)).collect() }
+        Neighbors {
+            slots: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+        }
     }
 
     /// The MAC of `nh`, if resolved.

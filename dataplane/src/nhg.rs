@@ -94,8 +94,14 @@ mod tests {
         assert_eq!(g.select(u32::MAX / 3 + 2), NexthopId(2));
         assert_eq!(g.select(u32::MAX), NexthopId(2));
         assert_eq!(Group::new(&[]).unwrap_err(), Error::Empty);
-        assert_eq!(Group::new(&[(NexthopId(1), 0)]).unwrap_err(), Error::BadWeight(0));
-        assert_eq!(Group::new(&[(NexthopId(1), 65536)]).unwrap_err(), Error::BadWeight(65536));
+        assert_eq!(
+            Group::new(&[(NexthopId(1), 0)]).unwrap_err(),
+            Error::BadWeight(0)
+        );
+        assert_eq!(
+            Group::new(&[(NexthopId(1), 65536)]).unwrap_err(),
+            Error::BadWeight(65536)
+        );
     }
 
     #[test]

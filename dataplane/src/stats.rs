@@ -53,7 +53,10 @@ impl LcoreStats {
     /// Counts a packet of `bytes` through `nh`.
     #[inline]
     pub fn nexthop(&self, nh: NexthopId, bytes: usize) {
-        if let (Some(p), Some(b)) = (self.nh_packets.get(nh.index()), self.nh_bytes.get(nh.index())) {
+        if let (Some(p), Some(b)) = (
+            self.nh_packets.get(nh.index()),
+            self.nh_bytes.get(nh.index()),
+        ) {
             bump(p, 1);
             bump(b, bytes as u64);
         }

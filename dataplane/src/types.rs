@@ -78,7 +78,11 @@ impl MacAddr {
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -150,19 +154,32 @@ impl Prefix {
             IpAddr::V4(a) => {
                 let len = len.min(32);
                 let m = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-                Prefix { addr: IpAddr::V4(Ipv4Addr::from(u32::from(a) & m)), len }
+                Prefix {
+                    addr: IpAddr::V4(Ipv4Addr::from(u32::from(a) & m)),
+                    len,
+                }
             }
             IpAddr::V6(a) => {
                 let len = len.min(128);
-                let m = if len == 0 { 0 } else { u128::MAX << (128 - len) };
-                Prefix { addr: IpAddr::V6(Ipv6Addr::from(u128::from(a) & m)), len }
+                let m = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len)
+                };
+                Prefix {
+                    addr: IpAddr::V6(Ipv6Addr::from(u128::from(a) & m)),
+                    len,
+                }
             }
         }
     }
 
     /// A host prefix (/32 or /128).
     pub fn host(addr: IpAddr) -> Prefix {
-        Prefix { addr, len: if addr.is_ipv4() { 32 } else { 128 } }
+        Prefix {
+            addr,
+            len: if addr.is_ipv4() { 32 } else { 128 },
+        }
     }
 
     /// The network address.
@@ -213,11 +230,17 @@ impl FromStr for Prefix {
             Some((a, l)) => (a, Some(l)),
             None => (s, None),
         };
-        let addr: IpAddr = a.parse().map_err(|_| PrefixError::BadAddress(a.to_owned()))?;
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| PrefixError::BadAddress(a.to_owned()))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let len = match l {
             None => max,
-            Some(l) => l.parse::<u8>().ok().filter(|&n| n <= max).ok_or_else(|| PrefixError::BadLength(l.to_owned(), max))?,
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|&n| n <= max)
+                .ok_or_else(|| PrefixError::BadLength(l.to_owned(), max))?,
         };
         Prefix::new(addr, len)
     }
@@ -234,9 +257,18 @@ mod tests {
         assert!(p.contains("198.51.100.7".parse().unwrap()));
         assert!(!p.contains("198.51.101.7".parse().unwrap()));
         assert!(!p.contains("::1".parse().unwrap()));
-        assert!(matches!("198.51.100.1/24".parse::<Prefix>(), Err(PrefixError::HostBits(..))));
-        assert!(matches!("10.0.0.0/33".parse::<Prefix>(), Err(PrefixError::BadLength(..))));
-        assert!(matches!("nope/8".parse::<Prefix>(), Err(PrefixError::BadAddress(..))));
+        assert!(matches!(
+            "198.51.100.1/24".parse::<Prefix>(),
+            Err(PrefixError::HostBits(..))
+        ));
+        assert!(matches!(
+            "10.0.0.0/33".parse::<Prefix>(),
+            Err(PrefixError::BadLength(..))
+        ));
+        assert!(matches!(
+            "nope/8".parse::<Prefix>(),
+            Err(PrefixError::BadAddress(..))
+        ));
         let h: Prefix = "2001:db8::1".parse().unwrap();
         assert_eq!(h.len(), 128);
     }

@@ -26,13 +26,22 @@ impl fmt::Display for DpdkError {
         // SAFETY: rte_strerror accepts any errno and returns a pointer to a
         // static or thread-local NUL-terminated string.
         let msg = unsafe { CStr::from_ptr(sys::rte_strerror(self.errno)) };
-        write!(f, "{}: {} (errno {})", self.op, msg.to_string_lossy(), self.errno)
+        write!(
+            f,
+            "{}: {} (errno {})",
+            self.op,
+            msg.to_string_lossy(),
+            self.errno
+        )
     }
 }
 
 fn check(rc: i32, op: impl Into<String>) -> Result<i32, DpdkError> {
     if rc < 0 {
-        Err(DpdkError { op: op.into(), errno: -rc })
+        Err(DpdkError {
+            op: op.into(),
+            errno: -rc,
+        })
     } else {
         Ok(rc)
     }
@@ -57,15 +66,24 @@ impl Eal {
     pub fn init(args: &[String]) -> Result<Eal, DpdkError> {
         let cargs: Vec<CString> = args
             .iter()
-            .map(|a| CString::new(a.as_str()).map_err(|_| DpdkError { op: format!("EAL argument {a:?} contains NUL"), errno: 22 }))
+            .map(|a| {
+                CString::new(a.as_str()).map_err(|_| DpdkError {
+                    op: format!("EAL argument {a:?} contains NUL"),
+                    errno: 22,
+                })
+            })
             .collect::<Result<_, _>>()?;
-        let mut argv: Vec<*mut std::os::raw::c_char> = cargs.iter().map(|c| c.as_ptr() as *mut _).collect();
+        let mut argv: Vec<*mut std::os::raw::c_char> =
+            cargs.iter().map(|c| c.as_ptr() as *mut _).collect();
         // SAFETY: argv holds argc valid NUL-terminated strings that outlive the
         // call (the EAL keeps no pointer into them after init returns:
         // it copies what it keeps).
         let rc = unsafe { sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
         if rc < 0 {
-            return Err(DpdkError { op: format!("rte_eal_init({})", args[1..].join(" ")), errno: rte_errno() });
+            return Err(DpdkError {
+                op: format!("rte_eal_init({})", args[1..].join(" ")),
+                errno: rte_errno(),
+            });
         }
         Ok(Eal { _private: () })
     }
@@ -103,7 +121,10 @@ impl Eal {
         if rc < 0 {
             // SAFETY: the launch failed, so nobody else owns `arg`.
             drop(unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) });
-            return Err(DpdkError { op: format!("rte_eal_remote_launch(lcore {lcore})"), errno: -rc });
+            return Err(DpdkError {
+                op: format!("rte_eal_remote_launch(lcore {lcore})"),
+                errno: -rc,
+            });
         }
         Ok(())
     }
@@ -155,15 +176,30 @@ impl Mempool {
     pub fn new(name: &str, n: u32, cache: u32) -> Result<Mempool, DpdkError> {
         let cname = CString::new(name).expect("pool name has no NUL");
         // SAFETY: cname is a valid C string; sizes are in range.
-        let p = unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16, -1) };
-        NonNull::new(p).map(|ptr| Mempool { ptr }).ok_or_else(|| DpdkError { op: format!("rte_pktmbuf_pool_create({name}, {n} mbufs)"), errno: rte_errno() })
+        let p = unsafe {
+            sys::rte_pktmbuf_pool_create(
+                cname.as_ptr(),
+                n,
+                cache,
+                0,
+                sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16,
+                -1,
+            )
+        };
+        NonNull::new(p)
+            .map(|ptr| Mempool { ptr })
+            .ok_or_else(|| DpdkError {
+                op: format!("rte_pktmbuf_pool_create({name}, {n} mbufs)"),
+                errno: rte_errno(),
+            })
     }
 
     /// Allocates one mbuf.
     #[inline]
     pub fn alloc(&self) -> Option<Mbuf> {
         // SAFETY: the pool is valid for our lifetime.
-        NonNull::new(unsafe { sys::shim_rte_pktmbuf_alloc(self.ptr.as_ptr()) }).map(|ptr| Mbuf { ptr })
+        NonNull::new(unsafe { sys::shim_rte_pktmbuf_alloc(self.ptr.as_ptr()) })
+            .map(|ptr| Mbuf { ptr })
     }
 
     fn as_ptr(&self) -> *mut sys::rte_mempool {
@@ -238,7 +274,10 @@ impl PacketBuf for Mbuf {
         // segment, valid while we own the mbuf and borrowed as &self.
         unsafe {
             let m = self.ptr.as_ptr();
-            std::slice::from_raw_parts(sys::shim_rte_pktmbuf_mtod(m) as *const u8, sys::shim_rte_pktmbuf_data_len(m) as usize)
+            std::slice::from_raw_parts(
+                sys::shim_rte_pktmbuf_mtod(m) as *const u8,
+                sys::shim_rte_pktmbuf_data_len(m) as usize,
+            )
         }
     }
     #[inline]
@@ -246,7 +285,10 @@ impl PacketBuf for Mbuf {
         // SAFETY: as in `data`, and &mut self makes the borrow unique.
         unsafe {
             let m = self.ptr.as_ptr();
-            std::slice::from_raw_parts_mut(sys::shim_rte_pktmbuf_mtod(m) as *mut u8, sys::shim_rte_pktmbuf_data_len(m) as usize)
+            std::slice::from_raw_parts_mut(
+                sys::shim_rte_pktmbuf_mtod(m) as *mut u8,
+                sys::shim_rte_pktmbuf_data_len(m) as usize,
+            )
         }
     }
     #[inline]
@@ -273,14 +315,18 @@ impl PacketBuf for Mbuf {
 pub fn rx_burst(port: u16, queue: u16, bufs: &mut [*mut sys::rte_mbuf]) -> usize {
     // SAFETY: the port and queue are started and polled by this lcore only;
     // bufs has room for the requested count.
-    unsafe { sys::shim_rte_eth_rx_burst(port, queue, bufs.as_mut_ptr(), bufs.len() as u16) as usize }
+    unsafe {
+        sys::shim_rte_eth_rx_burst(port, queue, bufs.as_mut_ptr(), bufs.len() as u16) as usize
+    }
 }
 
 /// Sends packets; the first returned-count entries now belong to the PMD.
 #[inline]
 pub fn tx_burst(port: u16, queue: u16, bufs: &mut [*mut sys::rte_mbuf]) -> usize {
     // SAFETY: the queue is used by this lcore only; bufs holds owned mbufs.
-    unsafe { sys::shim_rte_eth_tx_burst(port, queue, bufs.as_mut_ptr(), bufs.len() as u16) as usize }
+    unsafe {
+        sys::shim_rte_eth_tx_burst(port, queue, bufs.as_mut_ptr(), bufs.len() as u16) as usize
+    }
 }
 
 /// Frees raw mbufs the PMD did not take.
@@ -307,43 +353,88 @@ impl Port {
         if let Some(p) = Self::by_name(name) {
             return Ok(p);
         }
-        let c = CString::new(devargs).map_err(|_| DpdkError { op: "device contains NUL".into(), errno: 22 })?;
+        let c = CString::new(devargs).map_err(|_| DpdkError {
+            op: "device contains NUL".into(),
+            errno: 22,
+        })?;
         // SAFETY: c is a valid C string; probing is allowed on the main lcore.
-        check(unsafe { sys::rte_dev_probe(c.as_ptr()) }, format!("probing device '{devargs}'"))?;
-        Self::by_name(name).ok_or_else(|| DpdkError { op: format!("device '{devargs}' probed but no port named '{name}' appeared"), errno: 19 })
+        check(
+            unsafe { sys::rte_dev_probe(c.as_ptr()) },
+            format!("probing device '{devargs}'"),
+        )?;
+        Self::by_name(name).ok_or_else(|| DpdkError {
+            op: format!("device '{devargs}' probed but no port named '{name}' appeared"),
+            errno: 19,
+        })
     }
 
     fn by_name(name: &str) -> Option<Port> {
         let c = CString::new(name).ok()?;
         let mut id = 0u16;
         // SAFETY: c is valid; id is a valid out-pointer.
-        (unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) } == 0).then_some(Port { id })
+        (unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) } == 0)
+            .then_some(Port { id })
     }
 
     /// Configures `queues` rx and tx queues with `desc` descriptors each, sets the MTU, and starts the port.
     ///
     /// # Errors
     /// When the PMD refuses the configuration.
-    pub fn configure_and_start(&self, queues: u16, desc: u16, mtu: u16, pool: &Mempool) -> Result<(), DpdkError> {
+    pub fn configure_and_start(
+        &self,
+        queues: u16,
+        desc: u16,
+        mtu: u16,
+        pool: &Mempool,
+    ) -> Result<(), DpdkError> {
         let conf = sys::rte_eth_conf::default();
         // SAFETY: conf is a valid zeroed config; the port is stopped.
-        check(unsafe { sys::rte_eth_dev_configure(self.id, queues, queues, &conf) }, format!("configuring port {}", self.id))?;
+        check(
+            unsafe { sys::rte_eth_dev_configure(self.id, queues, queues, &conf) },
+            format!("configuring port {}", self.id),
+        )?;
         // SAFETY: the port is configured and stopped.
         let socket = unsafe { sys::rte_eth_dev_socket_id(self.id) };
         let socket = if socket < 0 { 0 } else { socket as u32 };
         for q in 0..queues {
             // SAFETY: q < queues; NULL conf selects the PMD defaults; the pool outlives the port.
-            check(unsafe { sys::rte_eth_rx_queue_setup(self.id, q, desc, socket, std::ptr::null(), pool.as_ptr()) }, format!("rx queue {q} of port {}", self.id))?;
+            check(
+                unsafe {
+                    sys::rte_eth_rx_queue_setup(
+                        self.id,
+                        q,
+                        desc,
+                        socket,
+                        std::ptr::null(),
+                        pool.as_ptr(),
+                    )
+                },
+                format!("rx queue {q} of port {}", self.id),
+            )?;
             // SAFETY: as above.
-            check(unsafe { sys::rte_eth_tx_queue_setup(self.id, q, desc, socket, std::ptr::null()) }, format!("tx queue {q} of port {}", self.id))?;
+            check(
+                unsafe { sys::rte_eth_tx_queue_setup(self.id, q, desc, socket, std::ptr::null()) },
+                format!("tx queue {q} of port {}", self.id),
+            )?;
         }
         // SAFETY: valid port; some PMDs do not support MTU changes, which we log and accept.
         let rc = unsafe { sys::rte_eth_dev_set_mtu(self.id, mtu) };
         if rc < 0 {
-            tracing::warn!(port = self.id, mtu, "PMD did not accept the MTU: {}", DpdkError { op: "rte_eth_dev_set_mtu".into(), errno: -rc });
+            tracing::warn!(
+                port = self.id,
+                mtu,
+                "PMD did not accept the MTU: {}",
+                DpdkError {
+                    op: "rte_eth_dev_set_mtu".into(),
+                    errno: -rc
+                }
+            );
         }
         // SAFETY: configured port with its queues set up.
-        check(unsafe { sys::rte_eth_dev_start(self.id) }, format!("starting port {}", self.id))?;
+        check(
+            unsafe { sys::rte_eth_dev_start(self.id) },
+            format!("starting port {}", self.id),
+        )?;
         // Multicast is needed for NDP (solicited-node addresses). Not every PMD supports it.
         // SAFETY: started port.
         let _ = unsafe { sys::rte_eth_allmulticast_enable(self.id) };

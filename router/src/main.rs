@@ -67,7 +67,9 @@ fn main() -> ExitCode {
         };
     }
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -90,7 +92,11 @@ fn main() -> ExitCode {
 
 fn eal_args(cfg: &Config) -> Vec<String> {
     let mut a = vec!["ecmp-router".to_owned()];
-    let has_cores = cfg.eal.iter().any(|x| matches!(x.as_str(), "-l" | "-c" | "--lcores") || x.starts_with("--lcores=") || x.starts_with("-l"));
+    let has_cores = cfg.eal.iter().any(|x| {
+        matches!(x.as_str(), "-l" | "-c" | "--lcores")
+            || x.starts_with("--lcores=")
+            || x.starts_with("-l")
+    });
     if !has_cores {
         a.push("-l".into());
         a.push(format!("0-{}", cfg.workers));
@@ -111,7 +117,13 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
         control::metrics::render(&cp, &counters, &s.lcores)
     };
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 fn run(cfg: Config) -> Result<()> {
@@ -123,13 +135,15 @@ fn run(cfg: Config) -> Result<()> {
     let nq = cfg.workers as u16;
     let nports = cfg.ports.len() as u32;
     let mbufs = (nports * 2 * QUEUE_DESC as u32 * nq as u32 + 4096).next_power_of_two() - 1;
-    let pool = Arc::new(dpdk::Mempool::new("ecmp_pkt", mbufs, 256).context("creating the packet pool")?);
+    let pool =
+        Arc::new(dpdk::Mempool::new("ecmp_pkt", mbufs, 256).context("creating the packet pool")?);
 
     let mut ports = Vec::new();
     let mut macs = Vec::new();
     for p in &cfg.ports {
         let port = dpdk::Port::probe(&p.device).with_context(|| format!("port '{}'", p.name))?;
-        port.configure_and_start(nq, QUEUE_DESC, p.mtu, &pool).with_context(|| format!("port '{}'", p.name))?;
+        port.configure_and_start(nq, QUEUE_DESC, p.mtu, &pool)
+            .with_context(|| format!("port '{}'", p.name))?;
         tracing::info!(port = %p.name, dpdk_port = port.id, mac = %port.mac(), device = %p.device, "port up");
         macs.push(port.mac());
         ports.push(port);
@@ -137,9 +151,17 @@ fn run(cfg: Config) -> Result<()> {
 
     let channels = Channels::default();
     let quiescent: Vec<Arc<Quiescent>> = (0..nq).map(|_| Arc::new(Quiescent::default())).collect();
-    let stats: Vec<Arc<LcoreStats>> = (0..nq).map(|_| Arc::new(LcoreStats::new(MAX_NEXTHOPS))).collect();
+    let stats: Vec<Arc<LcoreStats>> = (0..nq)
+        .map(|_| Arc::new(LcoreStats::new(MAX_NEXTHOPS)))
+        .collect();
     let listen = cfg.listen;
-    let cp = ControlPlane::new(cfg, &macs, quiescent.clone(), channels.clone(), MAX_NEXTHOPS);
+    let cp = ControlPlane::new(
+        cfg,
+        &macs,
+        quiescent.clone(),
+        channels.clone(),
+        MAX_NEXTHOPS,
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let fib = cp.fib_handle();
     for (i, &lcore) in lcores.iter().take(nq as usize).enumerate() {
@@ -158,7 +180,11 @@ fn run(cfg: Config) -> Result<()> {
         tracing::info!(worker = i, lcore, "worker started");
     }
 
-    let shared = Arc::new(Shared { cp: Mutex::new(cp), ports: ports.clone(), lcores: stats });
+    let shared = Arc::new(Shared {
+        cp: Mutex::new(cp),
+        ports: ports.clone(),
+        lcores: stats,
+    });
     let result = control_loop(shared.clone(), listen);
 
     stop.store(true, Ordering::Relaxed);
@@ -174,10 +200,17 @@ fn run(cfg: Config) -> Result<()> {
 }
 
 fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the control runtime")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the control runtime")?;
     rt.block_on(async move {
-        let app = axum::Router::new().route("/metrics", get(metrics)).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen} (api.listen)"))?;
+        let app = axum::Router::new()
+            .route("/metrics", get(metrics))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen} (api.listen)"))?;
         tracing::info!(%listen, "serving /metrics");
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
 

@@ -89,7 +89,12 @@ impl Worker {
         let q = self.index;
         let nports = self.ports.len();
         let mut rx = [std::ptr::null_mut::<rte_mbuf>(); BURST];
-        let mut tx: Vec<TxBuf> = (0..nports).map(|_| TxBuf { pkts: [std::ptr::null_mut(); TX_CAP], n: 0 }).collect();
+        let mut tx: Vec<TxBuf> = (0..nports)
+            .map(|_| TxBuf {
+                pkts: [std::ptr::null_mut(); TX_CAP],
+                n: 0,
+            })
+            .collect();
         let mut icmp = IcmpLimiter::new(ICMP_BURST);
         let ticks_per_token = (self.tsc_hz / ICMP_RATE).max(1);
         let mut last_refill = dpdk::rdtsc();
@@ -105,12 +110,18 @@ impl Worker {
             }
             {
                 let fib = self.fib.load();
-                let mut ctx = Ctx { fib: &fib, stats: &self.stats, icmp: &mut icmp };
+                let mut ctx = Ctx {
+                    fib: &fib,
+                    stats: &self.stats,
+                    icmp: &mut icmp,
+                };
                 for (pi, &dport) in self.ports.iter().enumerate() {
                     let n = dpdk::rx_burst(dport, q, &mut rx);
                     for &raw in &rx[..n] {
                         // SAFETY: rx_burst handed us ownership of the first n entries.
-                        let Some(mut m) = (unsafe { Mbuf::from_raw(raw) }) else { continue };
+                        let Some(mut m) = (unsafe { Mbuf::from_raw(raw) }) else {
+                            continue;
+                        };
                         if m.segments() != 1 {
                             self.stats.count_drop(DropReason::MultiSegment);
                             continue;
@@ -123,7 +134,12 @@ impl Worker {
                             }
                             Verdict::Reply => tx[pi].push(m, dport, q, &self.stats),
                             Verdict::Punt => {
-                                if self.channels.punt.push(PuntFrame::copy_from(in_port, m.data())).is_ok() {
+                                if self
+                                    .channels
+                                    .punt
+                                    .push(PuntFrame::copy_from(in_port, m.data()))
+                                    .is_ok()
+                                {
                                     bump(&self.stats.punted, 1);
                                 } else {
                                     self.stats.count_drop(DropReason::PuntQueueFull);

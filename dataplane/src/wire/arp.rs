@@ -51,7 +51,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if b.len() < PACKET_LEN {
             return Err(Error::Truncated);
         }
-        if be16(b, field::HTYPE) != 1 || be16(b, field::PTYPE) != 0x0800 || b[field::HLEN] != 6 || b[field::PLEN] != 4 {
+        if be16(b, field::HTYPE) != 1
+            || be16(b, field::PTYPE) != 0x0800
+            || b[field::HLEN] != 6
+            || b[field::PLEN] != 4
+        {
             return Err(Error::Unsupported);
         }
         Ok(Packet { buf })
@@ -69,7 +73,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Sender protocol address.
     pub fn sender_ip(&self) -> Ipv4Addr {
         let b = self.buf.as_ref();
-        Ipv4Addr::new(b[field::SPA], b[field::SPA + 1], b[field::SPA + 2], b[field::SPA + 3])
+        Ipv4Addr::new(
+            b[field::SPA],
+            b[field::SPA + 1],
+            b[field::SPA + 2],
+            b[field::SPA + 3],
+        )
     }
     /// Target hardware address.
     pub fn target_mac(&self) -> MacAddr {
@@ -80,7 +89,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Target protocol address.
     pub fn target_ip(&self) -> Ipv4Addr {
         let b = self.buf.as_ref();
-        Ipv4Addr::new(b[field::TPA], b[field::TPA + 1], b[field::TPA + 2], b[field::TPA + 3])
+        Ipv4Addr::new(
+            b[field::TPA],
+            b[field::TPA + 1],
+            b[field::TPA + 2],
+            b[field::TPA + 3],
+        )
     }
 }
 
@@ -88,7 +102,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
 ///
 /// # Panics
 /// When `buf` is shorter than [`PACKET_LEN`].
-pub fn write_unchecked(buf: &mut [u8], op: u16, sha: MacAddr, spa: Ipv4Addr, tha: MacAddr, tpa: Ipv4Addr) {
+pub fn write_unchecked(
+    buf: &mut [u8],
+    op: u16,
+    sha: MacAddr,
+    spa: Ipv4Addr,
+    tha: MacAddr,
+    tpa: Ipv4Addr,
+) {
     set_be16(buf, field::HTYPE, 1);
     set_be16(buf, field::PTYPE, 0x0800);
     buf[field::HLEN] = 6;
@@ -108,7 +129,14 @@ mod tests {
     fn roundtrip() {
         let mut b = [0u8; 28];
         let m = MacAddr([2, 0, 0, 0, 0, 9]);
-        write_unchecked(&mut b, OP_REQUEST, m, Ipv4Addr::new(10, 0, 0, 2), MacAddr::ZERO, Ipv4Addr::new(10, 0, 0, 1));
+        write_unchecked(
+            &mut b,
+            OP_REQUEST,
+            m,
+            Ipv4Addr::new(10, 0, 0, 2),
+            MacAddr::ZERO,
+            Ipv4Addr::new(10, 0, 0, 1),
+        );
         let p = Packet::new_checked(&b[..]).unwrap();
         assert_eq!(p.operation(), OP_REQUEST);
         assert_eq!(p.sender_mac(), m);

@@ -107,7 +107,9 @@ mod tests {
 
     #[test]
     fn parse() {
-        let b = [0xffu8, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06, 0xaa];
+        let b = [
+            0xffu8, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06, 0xaa,
+        ];
         let f = Frame::new_checked(&b[..]).unwrap();
         assert_eq!(f.dst(), MacAddr::BROADCAST);
         assert_eq!(f.src(), MacAddr([2, 0, 0, 0, 0, 1]));

@@ -27,7 +27,10 @@ pub mod kind {
 
 /// True for ICMP error messages (RFC 1812 section 4.3.2.7 forbids errors about them).
 pub fn is_error(t: u8) -> bool {
-    matches!(t, kind::DEST_UNREACHABLE | kind::REDIRECT | kind::TIME_EXCEEDED | kind::PARAM_PROBLEM | 4)
+    matches!(
+        t,
+        kind::DEST_UNREACHABLE | kind::REDIRECT | kind::TIME_EXCEEDED | kind::PARAM_PROBLEM | 4
+    )
 }
 
 /// Why an ICMP message was refused.

@@ -91,7 +91,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// True when the checksum verifies against the pseudo-header.
     pub fn verify_checksum(&self, src: &Ipv6Addr, dst: &Ipv6Addr) -> bool {
         let b = self.buf.as_ref();
-        let acc = checksum::pseudo_v6(&src.octets(), &dst.octets(), super::proto::ICMPV6, b.len() as u32);
+        let acc = checksum::pseudo_v6(
+            &src.octets(),
+            &dst.octets(),
+            super::proto::ICMPV6,
+            b.len() as u32,
+        );
         checksum::finish(checksum::sum(acc, b)) == 0
     }
     /// The target address of a Neighbor Solicitation or Advertisement.
@@ -147,7 +152,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn fill_checksum(&mut self, src: &Ipv6Addr, dst: &Ipv6Addr) {
         let b = self.buf.as_mut();
         set_be16(b, 2, 0);
-        let acc = checksum::pseudo_v6(&src.octets(), &dst.octets(), super::proto::ICMPV6, b.len() as u32);
+        let acc = checksum::pseudo_v6(
+            &src.octets(),
+            &dst.octets(),
+            super::proto::ICMPV6,
+            b.len() as u32,
+        );
         let c = checksum::finish(checksum::sum(acc, b));
         set_be16(b, 2, c);
     }
@@ -186,7 +196,16 @@ pub fn write_na_unchecked(buf: &mut [u8], target: Ipv6Addr, tll: MacAddr, solici
 /// The solicited-node multicast address of `a` (RFC 4291 section 2.7.1).
 pub fn solicited_node(a: Ipv6Addr) -> Ipv6Addr {
     let o = a.octets();
-    Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00 | o[13] as u16, u16::from_be_bytes([o[14], o[15]]))
+    Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | o[13] as u16,
+        u16::from_be_bytes([o[14], o[15]]),
+    )
 }
 
 #[cfg(test)]
@@ -202,7 +221,9 @@ mod tests {
         let mac = MacAddr([2, 0, 0, 0, 0, 2]);
         let mut b = [0u8; 32];
         write_ns_unchecked(&mut b, tgt, mac);
-        Packet::new_checked(&mut b[..]).unwrap().fill_checksum(&src, &dst);
+        Packet::new_checked(&mut b[..])
+            .unwrap()
+            .fill_checksum(&src, &dst);
         let p = Packet::new_checked(&b[..]).unwrap();
         assert!(p.verify_checksum(&src, &dst));
         assert_eq!(p.nd_target().unwrap(), tgt);
@@ -210,13 +231,24 @@ mod tests {
         assert_eq!(p.nd_lladdr(OPT_TARGET_LLADDR).unwrap(), None);
         let mut bad = b;
         bad[25] = 0;
-        assert_eq!(Packet::new_checked(&bad[..]).unwrap().nd_lladdr(1), Err(Error::BadOption));
+        assert_eq!(
+            Packet::new_checked(&bad[..]).unwrap().nd_lladdr(1),
+            Err(Error::BadOption)
+        );
     }
 
     #[test]
     fn na_flags() {
         let mut b = [0u8; 32];
-        write_na_unchecked(&mut b, "fd00::1".parse().unwrap(), MacAddr([2, 0, 0, 0, 0, 1]), true);
-        assert_eq!(Packet::new_checked(&b[..]).unwrap().na_flags(), (true, true, true));
+        write_na_unchecked(
+            &mut b,
+            "fd00::1".parse().unwrap(),
+            MacAddr([2, 0, 0, 0, 0, 1]),
+            true,
+        );
+        assert_eq!(
+            Packet::new_checked(&b[..]).unwrap().na_flags(),
+            (true, true, true)
+        );
     }
 }

@@ -115,12 +115,22 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Source address.
     pub fn src(&self) -> Ipv4Addr {
         let b = self.buf.as_ref();
-        Ipv4Addr::new(b[field::SRC], b[field::SRC + 1], b[field::SRC + 2], b[field::SRC + 3])
+        Ipv4Addr::new(
+            b[field::SRC],
+            b[field::SRC + 1],
+            b[field::SRC + 2],
+            b[field::SRC + 3],
+        )
     }
     /// Destination address.
     pub fn dst(&self) -> Ipv4Addr {
         let b = self.buf.as_ref();
-        Ipv4Addr::new(b[field::DST], b[field::DST + 1], b[field::DST + 2], b[field::DST + 3])
+        Ipv4Addr::new(
+            b[field::DST],
+            b[field::DST + 1],
+            b[field::DST + 2],
+            b[field::DST + 3],
+        )
     }
     /// The payload, up to the total length (padding excluded).
     pub fn payload(&self) -> &[u8] {
@@ -170,7 +180,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 ///
 /// # Panics
 /// When `buf` is shorter than 20 bytes.
-pub fn write_header_unchecked(buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, ttl: u8, total_len: u16) {
+pub fn write_header_unchecked(
+    buf: &mut [u8],
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: u8,
+    ttl: u8,
+    total_len: u16,
+) {
     buf[..MIN_HEADER_LEN].fill(0);
     buf[field::VER_IHL] = 0x45;
     set_be16(buf, field::TOTAL_LEN, total_len);
@@ -190,8 +207,8 @@ pub(crate) mod tests {
 
     /// A real ICMP echo request header captured from `ping -c1 198.51.100.10` (TTL 64).
     pub const ECHO_HDR: [u8; 20] = [
-        0x45, 0x00, 0x00, 0x54, 0x6d, 0x2b, 0x40, 0x00, 0x40, 0x01, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x02, 0xc6, 0x33, 0x64,
-        0x0a,
+        0x45, 0x00, 0x00, 0x54, 0x6d, 0x2b, 0x40, 0x00, 0x40, 0x01, 0x00, 0x00, 0x0a, 0x00, 0x00,
+        0x02, 0xc6, 0x33, 0x64, 0x0a,
     ];
 
     fn valid() -> Vec<u8> {
@@ -218,18 +235,27 @@ pub(crate) mod tests {
         assert_eq!(Packet::new_checked(&v[..]).unwrap_err(), Error::BadVersion);
         let mut v = b.clone();
         v[0] = 0x44;
-        assert_eq!(Packet::new_checked(&v[..]).unwrap_err(), Error::BadHeaderLen);
+        assert_eq!(
+            Packet::new_checked(&v[..]).unwrap_err(),
+            Error::BadHeaderLen
+        );
         let mut v = b.clone();
         v[3] = 0x10; // total length 16 < header length
         assert_eq!(Packet::new_checked(&v[..]).unwrap_err(), Error::BadTotalLen);
-        assert_eq!(Packet::new_checked(&b[..0x53]).unwrap_err(), Error::BadTotalLen);
+        assert_eq!(
+            Packet::new_checked(&b[..0x53]).unwrap_err(),
+            Error::BadTotalLen
+        );
         let mut v = b.clone();
         v[10] ^= 0xff;
         assert_eq!(Packet::new_checked(&v[..]).unwrap_err(), Error::BadChecksum);
         // Padding beyond the total length is accepted.
         let mut v = b.clone();
         v.extend_from_slice(&[0; 6]);
-        assert_eq!(Packet::new_checked(&v[..]).unwrap().payload().len(), 0x54 - 20);
+        assert_eq!(
+            Packet::new_checked(&v[..]).unwrap().payload().len(),
+            0x54 - 20
+        );
     }
 
     #[test]

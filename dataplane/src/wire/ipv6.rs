@@ -127,7 +127,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 ///
 /// # Panics
 /// When `buf` is shorter than 40 bytes.
-pub fn write_header_unchecked(buf: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, hop_limit: u8, payload_len: u16) {
+pub fn write_header_unchecked(
+    buf: &mut [u8],
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    next_header: u8,
+    hop_limit: u8,
+    payload_len: u16,
+) {
     buf[..4].copy_from_slice(&[0x60, 0, 0, 0]);
     set_be16(buf, field::PAYLOAD_LEN, payload_len);
     buf[field::NEXT_HEADER] = next_header;
@@ -144,7 +151,14 @@ mod tests {
     #[test]
     fn parse_and_validate() {
         let mut b = [0u8; 48];
-        write_header_unchecked(&mut b, "fd00::2".parse().unwrap(), "2001:db8::10".parse().unwrap(), 58, 64, 8);
+        write_header_unchecked(
+            &mut b,
+            "fd00::2".parse().unwrap(),
+            "2001:db8::10".parse().unwrap(),
+            58,
+            64,
+            8,
+        );
         b[1] = 0x0a;
         b[2] = 0xbc;
         b[3] = 0xde;
@@ -155,7 +169,10 @@ mod tests {
         assert_eq!(p.dst(), "2001:db8::10".parse::<Ipv6Addr>().unwrap());
         assert_eq!(p.payload().len(), 8);
         assert_eq!(Packet::new_checked(&b[..39]).unwrap_err(), Error::Truncated);
-        assert_eq!(Packet::new_checked(&b[..47]).unwrap_err(), Error::BadPayloadLen);
+        assert_eq!(
+            Packet::new_checked(&b[..47]).unwrap_err(),
+            Error::BadPayloadLen
+        );
         let mut v = b;
         v[0] = 0x40;
         assert_eq!(Packet::new_checked(&v[..]).unwrap_err(), Error::BadVersion);

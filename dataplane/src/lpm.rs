@@ -47,8 +47,10 @@ impl Lpm {
         // Shorter prefixes first: a longer one then only ever overwrites or
         // refines what a shorter one wrote. Stable, so duplicates keep order.
         entries.sort_by_key(|e| e.1);
-        let mut t = Lpm::default();
-        t.prefixes = entries.len();
+        let mut t = Lpm {
+            prefixes: entries.len(),
+            ..Lpm::default()
+        };
         for (key, len, value) in entries {
             assert!(value <= MAX_VALUE && len <= 128, "lpm entry out of range");
             t.insert(key, len as u32, value + 1);

@@ -358,10 +358,8 @@ impl Port {
             errno: 22,
         })?;
         // SAFETY: c is a valid C string; probing is allowed on the main lcore.
-        check(
-            unsafe { sys::rte_dev_probe(c.as_ptr()) },
-            format!("probing device '{devargs}'"),
-        )?;
+        let rc = unsafe { sys::rte_dev_probe(c.as_ptr()) };
+        check(rc, format!("probing device '{devargs}'"))?;
         Self::by_name(name).ok_or_else(|| DpdkError {
             op: format!("device '{devargs}' probed but no port named '{name}' appeared"),
             errno: 19,
@@ -389,33 +387,22 @@ impl Port {
     ) -> Result<(), DpdkError> {
         let conf = sys::rte_eth_conf::default();
         // SAFETY: conf is a valid zeroed config; the port is stopped.
-        check(
-            unsafe { sys::rte_eth_dev_configure(self.id, queues, queues, &conf) },
-            format!("configuring port {}", self.id),
-        )?;
+        let rc = unsafe { sys::rte_eth_dev_configure(self.id, queues, queues, &conf) };
+        check(rc, format!("configuring port {}", self.id))?;
         // SAFETY: the port is configured and stopped.
         let socket = unsafe { sys::rte_eth_dev_socket_id(self.id) };
         let socket = if socket < 0 { 0 } else { socket as u32 };
         for q in 0..queues {
+            let mp = pool.as_ptr();
             // SAFETY: q < queues; NULL conf selects the PMD defaults; the pool outlives the port.
-            check(
-                unsafe {
-                    sys::rte_eth_rx_queue_setup(
-                        self.id,
-                        q,
-                        desc,
-                        socket,
-                        std::ptr::null(),
-                        pool.as_ptr(),
-                    )
-                },
-                format!("rx queue {q} of port {}", self.id),
-            )?;
+            let rc = unsafe {
+                sys::rte_eth_rx_queue_setup(self.id, q, desc, socket, std::ptr::null(), mp)
+            };
+            check(rc, format!("rx queue {q} of port {}", self.id))?;
             // SAFETY: as above.
-            check(
-                unsafe { sys::rte_eth_tx_queue_setup(self.id, q, desc, socket, std::ptr::null()) },
-                format!("tx queue {q} of port {}", self.id),
-            )?;
+            let rc =
+                unsafe { sys::rte_eth_tx_queue_setup(self.id, q, desc, socket, std::ptr::null()) };
+            check(rc, format!("tx queue {q} of port {}", self.id))?;
         }
         // SAFETY: valid port; some PMDs do not support MTU changes, which we log and accept.
         let rc = unsafe { sys::rte_eth_dev_set_mtu(self.id, mtu) };
@@ -431,10 +418,8 @@ impl Port {
             );
         }
         // SAFETY: configured port with its queues set up.
-        check(
-            unsafe { sys::rte_eth_dev_start(self.id) },
-            format!("starting port {}", self.id),
-        )?;
+        let rc = unsafe { sys::rte_eth_dev_start(self.id) };
+        check(rc, format!("starting port {}", self.id))?;
         // Multicast is needed for NDP (solicited-node addresses). Not every PMD supports it.
         // SAFETY: started port.
         let _ = unsafe { sys::rte_eth_allmulticast_enable(self.id) };

@@ -9,8 +9,8 @@
 //!
 //! Every key is documented in `docs/configuration.md`.
 
-use dataplane::hash::{HashConfig, HashPolicy, DEFAULT_SEED};
-use dataplane::nhg::MAX_WEIGHT;
+use dataplane::hash::{Field, FieldSet, HashConfig, HashPolicy};
+use dataplane::nhg::{Algorithm, DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WEIGHT};
 use dataplane::types::{MacAddr, PortId, Prefix};
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
@@ -25,6 +25,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 pub const DEFAULT_MTU: u16 = 1500;
 /// Upper bound of worker lcores.
 pub const MAX_WORKERS: u32 = 64;
+/// Default resilient idle timer (s), as Linux.
+pub const DEFAULT_IDLE_TIMER_S: u64 = 120;
 
 // ---- Raw shape, as written in YAML ----
 
@@ -38,12 +40,48 @@ struct RawConfig {
     ports: Spanned<Vec<RawPort>>,
     #[serde(default)]
     hash: Option<RawHash>,
+    #[serde(default, rename = "nexthop-groups")]
+    nexthop_groups: Vec<RawGroup>,
     #[serde(default)]
     routes: Vec<RawRoute>,
     #[serde(default)]
     neighbors: Vec<RawNeighbor>,
     #[serde(default)]
+    liveness: Option<RawLiveness>,
+    #[serde(default)]
     api: Option<RawApi>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLiveness {
+    #[serde(default)]
+    probe_interval_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    probe_failures: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawGroup {
+    name: Spanned<String>,
+    #[serde(default)]
+    group: Option<Spanned<String>>,
+    #[serde(default)]
+    buckets: Option<Spanned<u32>>,
+    #[serde(default)]
+    idle_timer: Option<Spanned<u64>>,
+    #[serde(default)]
+    unbalanced_timer: Option<Spanned<u64>>,
+    nexthops: Spanned<Vec<RawNexthop>>,
+}
+
+/// The group parameters of a named group or a route.
+struct GroupParams<'a> {
+    group: &'a Option<Spanned<String>>,
+    buckets: &'a Option<Spanned<u32>>,
+    idle_timer: &'a Option<Spanned<u64>>,
+    unbalanced_timer: &'a Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +93,8 @@ struct RawPort {
     addresses: Vec<Spanned<String>>,
     #[serde(default)]
     mtu: Option<Spanned<u32>>,
+    #[serde(default, rename = "monitor-link")]
+    monitor_link: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -64,13 +104,28 @@ struct RawHash {
     policy: Option<Spanned<String>>,
     #[serde(default)]
     seed: Option<u32>,
+    #[serde(default)]
+    fields: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawRoute {
     prefix: Spanned<String>,
-    nexthops: Spanned<Vec<RawNexthop>>,
+    #[serde(default)]
+    nexthops: Option<Spanned<Vec<RawNexthop>>>,
+    #[serde(default)]
+    nexthop_group: Option<Spanned<String>>,
+    #[serde(default)]
+    group: Option<Spanned<String>>,
+    #[serde(default)]
+    buckets: Option<Spanned<u32>>,
+    #[serde(default)]
+    idle_timer: Option<Spanned<u64>>,
+    #[serde(default)]
+    unbalanced_timer: Option<Spanned<u64>>,
+    #[serde(default)]
+    hash: Option<RawHash>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +187,8 @@ pub struct PortConfig {
     pub addresses: Vec<IfAddr>,
     /// IP MTU.
     pub mtu: u16,
+    /// Take the port's nexthops down when the PMD reports its link down.
+    pub monitor_link: bool,
 }
 
 /// One member of a multipath route.
@@ -145,13 +202,50 @@ pub struct NexthopConfig {
     pub weight: u32,
 }
 
+/// A nexthop group: named (`nexthop-groups`) or a route's own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// The name, for named groups.
+    pub name: Option<String>,
+    /// Selection algorithm.
+    pub algorithm: Algorithm,
+    /// Resilient: bucket count.
+    pub buckets: usize,
+    /// Resilient: a busy bucket may move once idle this long (ms).
+    pub idle_timer_ms: u64,
+    /// Resilient: busy buckets move once unbalanced this long (ms; 0 = never).
+    pub unbalanced_timer_ms: u64,
+    /// Members, at least one.
+    pub nexthops: Vec<NexthopConfig>,
+}
+
 /// A static route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteConfig {
     /// Destination prefix.
     pub prefix: Prefix,
-    /// Members, at least one.
-    pub nexthops: Vec<NexthopConfig>,
+    /// Index into [`Config::groups`].
+    pub group: usize,
+    /// Hash policy and seed for this route.
+    pub hash: HashConfig,
+}
+
+/// Nexthop reachability probing (in the spirit of RFC 4861 NUD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    /// Interval between probes of each gateway (ms).
+    pub probe_interval_ms: u64,
+    /// Unanswered probes after which a gateway is down.
+    pub probe_failures: u32,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness {
+            probe_interval_ms: 1000,
+            probe_failures: 3,
+        }
+    }
 }
 
 /// A permanent neighbour entry.
@@ -176,8 +270,12 @@ pub struct Config {
     pub ports: Vec<PortConfig>,
     /// Default hash policy and seed.
     pub hash: HashConfig,
+    /// Nexthop groups: named ones first, then each route's own.
+    pub groups: Vec<GroupConfig>,
     /// Static routes.
     pub routes: Vec<RouteConfig>,
+    /// Reachability probing.
+    pub liveness: Liveness,
     /// Permanent neighbours.
     pub neighbors: Vec<StaticNeighbor>,
     /// HTTP listen address.
@@ -346,6 +444,153 @@ fn parse_ifaddr(s: &str) -> Option<IfAddr> {
         .then_some(IfAddr { addr, len })
 }
 
+fn parse_hash(
+    cx: &Ctx<'_>,
+    raw: Option<&RawHash>,
+    key: &str,
+    default: HashConfig,
+) -> Result<HashConfig, ConfigError> {
+    let Some(h) = raw else { return Ok(default) };
+    let fields = match &h.fields {
+        None => None,
+        Some(list) => {
+            let mut set = FieldSet::default();
+            for (i, f) in list.value.iter().enumerate() {
+                let Some(field) = Field::parse(f.value.trim()) else {
+                    let all: Vec<_> = Field::ALL.iter().map(|x| x.1).collect();
+                    return Err(cx.err(
+                        f.referenced,
+                        format!("{key}.fields[{i}]"),
+                        format!(
+                            "unknown field '{}' (fields are: {})",
+                            f.value,
+                            all.join(", ")
+                        ),
+                    ));
+                };
+                set = set.with(field);
+            }
+            if set == FieldSet::default() {
+                return Err(cx.err(
+                    list.referenced,
+                    format!("{key}.fields"),
+                    "choose at least one field",
+                ));
+            }
+            Some((set, list.referenced))
+        }
+    };
+    let policy = match &h.policy {
+        None if fields.is_some() => "fields",
+        None => default.policy.name(),
+        Some(p) => p.value.trim(),
+    };
+    let at = h.policy.as_ref().map(|p| p.referenced);
+    let policy = match (policy, fields) {
+        ("fields", Some((set, _))) => HashPolicy::Fields(set),
+        ("fields", None) => match default.policy {
+            HashPolicy::Fields(set) if h.policy.is_none() => HashPolicy::Fields(set),
+            _ => return Err(cx.err(at.unwrap_or(Location::UNKNOWN), format!("{key}.fields"), "policy 'fields' needs a fields list")),
+        },
+        (_, Some((_, loc))) => return Err(cx.err(loc, format!("{key}.fields"), "fields is only allowed with policy 'fields'")),
+        ("l3", None) => HashPolicy::L3,
+        ("l4", None) => HashPolicy::L4,
+        ("l3-inner", None) => HashPolicy::L3Inner,
+        ("l4-inner", None) => HashPolicy::L4Inner,
+        ("flowlabel", None) => HashPolicy::FlowLabel,
+        ("per-packet", None) => HashPolicy::PerPacket,
+        (other, None) => {
+            return Err(cx.err(
+                at.unwrap_or(Location::UNKNOWN),
+                format!("{key}.policy"),
+                format!("unknown hash policy '{other}' (expected l3, l4, l3-inner, l4-inner, fields, flowlabel or per-packet)"),
+            ))
+        }
+    };
+    Ok(HashConfig {
+        policy,
+        seed: h.seed.unwrap_or(default.seed),
+    })
+}
+
+fn parse_group(
+    cx: &Ctx<'_>,
+    p: &GroupParams<'_>,
+    key: &str,
+    name: Option<String>,
+    nexthops: Vec<NexthopConfig>,
+) -> Result<GroupConfig, ConfigError> {
+    let algorithm = match &p.group {
+        None => Algorithm::HashThreshold,
+        Some(g) => match g.value.trim() {
+            "hash-threshold" => Algorithm::HashThreshold,
+            "resilient" => Algorithm::Resilient,
+            "modulo" => Algorithm::Modulo,
+            other => return Err(cx.err(g.referenced, format!("{key}.group"), format!("unknown group algorithm '{other}' (expected hash-threshold, resilient or modulo)"))),
+        },
+    };
+    let resilient_only = [
+        p.buckets.as_ref().map(|b| (b.referenced, "buckets")),
+        p.idle_timer.as_ref().map(|b| (b.referenced, "idle-timer")),
+        p.unbalanced_timer
+            .as_ref()
+            .map(|b| (b.referenced, "unbalanced-timer")),
+    ];
+    if algorithm != Algorithm::Resilient {
+        if let Some((at, k)) = resilient_only.iter().flatten().next() {
+            return Err(cx.err(
+                *at,
+                format!("{key}.{k}"),
+                format!(
+                    "{k} applies to resilient groups only (this group is {})",
+                    algorithm.name()
+                ),
+            ));
+        }
+    }
+    let buckets = match &p.buckets {
+        None => DEFAULT_BUCKETS,
+        Some(b) if (1..=MAX_BUCKETS as u32).contains(&b.value) => b.value as usize,
+        Some(b) => {
+            return Err(cx.err(
+                b.referenced,
+                format!("{key}.buckets"),
+                format!("{} is outside 1..={MAX_BUCKETS}", b.value),
+            ))
+        }
+    };
+    if buckets < nexthops.len() {
+        let at = p
+            .buckets
+            .as_ref()
+            .map_or(Location::UNKNOWN, |b| b.referenced);
+        return Err(cx.err(
+            at,
+            format!("{key}.buckets"),
+            format!("{buckets} buckets cannot hold {} members", nexthops.len()),
+        ));
+    }
+    let secs = |v: &Option<Spanned<u64>>, k: &str, d: u64| match v {
+        None => Ok(d),
+        Some(t) if t.value <= 86_400 => Ok(t.value * 1000),
+        Some(t) => Err(cx.err(
+            t.referenced,
+            format!("{key}.{k}"),
+            format!("{} s is more than a day", t.value),
+        )),
+    };
+    let idle_timer_ms = secs(p.idle_timer, "idle-timer", DEFAULT_IDLE_TIMER_S * 1000)?;
+    let unbalanced_timer_ms = secs(p.unbalanced_timer, "unbalanced-timer", 0)?;
+    Ok(GroupConfig {
+        name,
+        algorithm,
+        buckets,
+        idle_timer_ms,
+        unbalanced_timer_ms,
+        nexthops,
+    })
+}
+
 fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     let workers = match raw.workers {
         None => 1,
@@ -444,6 +689,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             device: p.device.value.trim().to_owned(),
             addresses,
             mtu,
+            monitor_link: p.monitor_link.unwrap_or(true),
         });
     }
     let port_names = || {
@@ -481,57 +727,23 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         }
     };
 
-    let hash = match raw.hash {
-        None => HashConfig::default(),
-        Some(h) => {
-            let policy = match h.policy {
-                None => HashPolicy::default(),
-                Some(p) => match p.value.as_str() {
-                    "l3" => HashPolicy::L3,
-                    "l4" => HashPolicy::L4,
-                    other => {
-                        return Err(cx.err(
-                            p.referenced,
-                            "hash.policy",
-                            format!("unknown hash policy '{other}' (expected l3 or l4)"),
-                        ))
-                    }
-                },
-            };
-            HashConfig {
-                policy,
-                seed: h.seed.unwrap_or(DEFAULT_SEED),
-            }
-        }
-    };
+    let default_hash = parse_hash(cx, raw.hash.as_ref(), "hash", HashConfig::default())?;
 
-    let mut routes = Vec::new();
-    let mut seen_prefixes: HashSet<Prefix> = HashSet::new();
-    for (i, r) in raw.routes.iter().enumerate() {
-        let prefix: Prefix = r.prefix.value.trim().parse().map_err(|e| {
-            cx.err(
-                r.prefix.referenced,
-                format!("routes[{i}].prefix"),
-                format!("{e}"),
-            )
-        })?;
-        if !seen_prefixes.insert(prefix) {
+    // Members of a group: validated, with duplicates refused.
+    let members = |list: &Spanned<Vec<RawNexthop>>,
+                   key: &str,
+                   family: Option<bool>|
+     -> Result<Vec<NexthopConfig>, ConfigError> {
+        if list.value.is_empty() {
             return Err(cx.err(
-                r.prefix.referenced,
-                format!("routes[{i}].prefix"),
-                format!("route {prefix} is defined twice"),
+                list.referenced,
+                key.to_owned(),
+                "a group needs at least one nexthop",
             ));
         }
-        if r.nexthops.value.is_empty() {
-            return Err(cx.err(
-                r.nexthops.referenced,
-                format!("routes[{i}].nexthops"),
-                "a route needs at least one nexthop",
-            ));
-        }
-        let mut nexthops: Vec<NexthopConfig> = Vec::new();
-        for (j, n) in r.nexthops.value.iter().enumerate() {
-            let k = |f: &str| format!("routes[{i}].nexthops[{j}].{f}");
+        let mut out: Vec<NexthopConfig> = Vec::new();
+        for (j, n) in list.value.iter().enumerate() {
+            let k = |f: &str| format!("{key}[{j}].{f}");
             let via: IpAddr = n.via.value.trim().parse().map_err(|_| {
                 cx.err(
                     n.via.referenced,
@@ -539,12 +751,9 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                     format!("'{}' is not an IP address", n.via.value),
                 )
             })?;
-            if via.is_ipv4() != prefix.addr().is_ipv4() {
-                return Err(cx.err(
-                    n.via.referenced,
-                    k("via"),
-                    format!("gateway {via} is not of the same address family as {prefix}"),
-                ));
+            let want_v4 = family.or(out.first().map(|x| x.via.is_ipv4()));
+            if want_v4.is_some_and(|v4| v4 != via.is_ipv4()) {
+                return Err(cx.err(n.via.referenced, k("via"), format!("gateway {via} is not of the same address family as the group's other members or its route")));
             }
             let port = lookup_port(&n.port, k("port"))?;
             if !on_subnet(port, via) {
@@ -569,20 +778,186 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                     ))
                 }
             };
-            if nexthops.iter().any(|x| x.via == via && x.port == port) {
+            if out.iter().any(|x| x.via == via && x.port == port) {
                 return Err(cx.err(
                     n.via.referenced,
                     k("via"),
                     format!(
-                        "nexthop {via} on port '{}' is listed twice in this route",
+                        "nexthop {via} on port '{}' is listed twice in this group",
                         ports[port.index()].name
                     ),
                 ));
             }
-            nexthops.push(NexthopConfig { via, port, weight });
+            out.push(NexthopConfig { via, port, weight });
         }
-        routes.push(RouteConfig { prefix, nexthops });
+        Ok(out)
+    };
+
+    let mut groups: Vec<GroupConfig> = Vec::new();
+    for (i, g) in raw.nexthop_groups.iter().enumerate() {
+        let key = format!("nexthop-groups[{i}]");
+        let name = g.name.value.trim().to_owned();
+        if name.is_empty()
+            || groups
+                .iter()
+                .any(|x| x.name.as_deref() == Some(name.as_str()))
+        {
+            return Err(cx.err(
+                g.name.referenced,
+                format!("{key}.name"),
+                format!("group name '{name}' is empty or defined twice"),
+            ));
+        }
+        let nexthops = members(&g.nexthops, &format!("{key}.nexthops"), None)?;
+        groups.push(parse_group(
+            cx,
+            &GroupParams {
+                group: &g.group,
+                buckets: &g.buckets,
+                idle_timer: &g.idle_timer,
+                unbalanced_timer: &g.unbalanced_timer,
+            },
+            &key,
+            Some(name),
+            nexthops,
+        )?);
     }
+    let named = groups.len();
+
+    let mut routes = Vec::new();
+    let mut seen_prefixes: HashSet<Prefix> = HashSet::new();
+    for (i, r) in raw.routes.iter().enumerate() {
+        let key = format!("routes[{i}]");
+        let prefix: Prefix =
+            r.prefix.value.trim().parse().map_err(|e| {
+                cx.err(r.prefix.referenced, format!("{key}.prefix"), format!("{e}"))
+            })?;
+        if !seen_prefixes.insert(prefix) {
+            return Err(cx.err(
+                r.prefix.referenced,
+                format!("{key}.prefix"),
+                format!("route {prefix} is defined twice"),
+            ));
+        }
+        let group = match (&r.nexthops, &r.nexthop_group) {
+            (Some(list), None) => {
+                let nexthops = members(
+                    list,
+                    &format!("{key}.nexthops"),
+                    Some(prefix.addr().is_ipv4()),
+                )?;
+                groups.push(parse_group(
+                    cx,
+                    &GroupParams {
+                        group: &r.group,
+                        buckets: &r.buckets,
+                        idle_timer: &r.idle_timer,
+                        unbalanced_timer: &r.unbalanced_timer,
+                    },
+                    &key,
+                    None,
+                    nexthops,
+                )?);
+                groups.len() - 1
+            }
+            (None, Some(name)) => {
+                if let Some(p) = r
+                    .group
+                    .as_ref()
+                    .map(|g| g.referenced)
+                    .or(r.buckets.as_ref().map(|b| b.referenced))
+                {
+                    return Err(cx.err(p, format!("{key}.group"), "a route that names a nexthop-group takes the algorithm from that group; set it there"));
+                }
+                let Some(gi) = groups[..named]
+                    .iter()
+                    .position(|g| g.name.as_deref() == Some(name.value.trim()))
+                else {
+                    let known: Vec<_> = groups[..named]
+                        .iter()
+                        .filter_map(|g| g.name.clone())
+                        .collect();
+                    return Err(cx.err(
+                        name.referenced,
+                        format!("{key}.nexthop-group"),
+                        format!(
+                            "unknown nexthop group '{}' (groups are: {})",
+                            name.value,
+                            if known.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    ));
+                };
+                if groups[gi].nexthops[0].via.is_ipv4() != prefix.addr().is_ipv4() {
+                    return Err(cx.err(
+                        name.referenced,
+                        format!("{key}.nexthop-group"),
+                        format!(
+                            "group '{}' is of the other address family than {prefix}",
+                            name.value
+                        ),
+                    ));
+                }
+                gi
+            }
+            (Some(list), Some(_)) => {
+                return Err(cx.err(
+                    list.referenced,
+                    format!("{key}.nexthops"),
+                    "give either nexthops or nexthop-group, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(cx.err(
+                    r.prefix.referenced,
+                    key,
+                    "a route needs nexthops or a nexthop-group",
+                ))
+            }
+        };
+        let hash = parse_hash(cx, r.hash.as_ref(), &format!("{key}.hash"), default_hash)?;
+        routes.push(RouteConfig {
+            prefix,
+            group,
+            hash,
+        });
+    }
+
+    let liveness = match raw.liveness {
+        None => Liveness::default(),
+        Some(l) => {
+            let d = Liveness::default();
+            let probe_interval_ms = match l.probe_interval_ms {
+                None => d.probe_interval_ms,
+                Some(v) if (10..=60_000).contains(&v.value) => v.value,
+                Some(v) => {
+                    return Err(cx.err(
+                        v.referenced,
+                        "liveness.probe-interval-ms",
+                        format!("{} is outside 10..=60000", v.value),
+                    ))
+                }
+            };
+            let probe_failures = match l.probe_failures {
+                None => d.probe_failures,
+                Some(v) if (1..=100).contains(&v.value) => v.value,
+                Some(v) => {
+                    return Err(cx.err(
+                        v.referenced,
+                        "liveness.probe-failures",
+                        format!("{} is outside 1..=100", v.value),
+                    ))
+                }
+            };
+            Liveness {
+                probe_interval_ms,
+                probe_failures,
+            }
+        }
+    };
 
     let mut neighbors: Vec<StaticNeighbor> = Vec::new();
     for (i, n) in raw.neighbors.iter().enumerate() {
@@ -653,8 +1028,10 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         eal: raw.eal,
         workers,
         ports,
-        hash,
+        hash: default_hash,
+        groups,
         routes,
+        liveness,
         neighbors,
         listen,
     })
@@ -705,7 +1082,7 @@ api: { listen: 127.0.0.1:9464 }
             ]
         );
         assert_eq!(
-            c.routes[0].nexthops[1],
+            c.groups[c.routes[0].group].nexthops[1],
             NexthopConfig {
                 via: "10.2.0.2".parse().unwrap(),
                 port: PortId(2),
@@ -713,7 +1090,7 @@ api: { listen: 127.0.0.1:9464 }
             }
         );
         assert_eq!(c.hash.policy, HashPolicy::L4);
-        assert_eq!(c.hash.seed, DEFAULT_SEED);
+        assert_eq!(c.hash.seed, dataplane::hash::DEFAULT_SEED);
         assert_eq!(c.listen, "127.0.0.1:9464".parse().unwrap());
         assert_eq!(c.workers, 1);
         assert_eq!(c.ports[0].addresses[1].to_string(), "fd00::1/64");

@@ -31,6 +31,8 @@ pub struct PortCounters {
     pub rx_nombuf: u64,
     /// Transmit errors.
     pub tx_errors: u64,
+    /// Link state as the PMD reports it.
+    pub link_up: bool,
 }
 
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -92,6 +94,20 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         tx_e.with_label_values(&l).inc_by(c.tx_errors);
     }
 
+    let link = IntGaugeVec::new(
+        Opts::new(
+            "ecmp_router_port_link_up",
+            "1 when the PMD reports the port's link up.",
+        ),
+        &["port"],
+    )
+    .expect("valid");
+    reg.register(Box::new(link.clone())).expect("unique");
+    for (p, c) in cfg.ports.iter().zip(ports) {
+        link.with_label_values(&[p.name.as_str()])
+            .set(c.link_up as i64);
+    }
+
     let drops = counter(
         &reg,
         "ecmp_router_drops_total",
@@ -115,15 +131,26 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         "Bytes (Ethernet frames) forwarded through the nexthop.",
         &["nexthop", "port", "kind"],
     );
-    let nh_up = IntGaugeVec::new(
-        Opts::new(
-            "ecmp_router_nexthop_resolved",
-            "1 when the nexthop's MAC address is known.",
-        ),
+    let gv = |name: &str, help: &str, labels: &[&str]| {
+        let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid");
+        reg.register(Box::new(g.clone())).expect("unique");
+        g
+    };
+    let nh_res = gv(
+        "ecmp_router_nexthop_resolved",
+        "1 when the nexthop's MAC address is known.",
         &["nexthop", "port", "kind"],
-    )
-    .expect("valid");
-    reg.register(Box::new(nh_up.clone())).expect("unique");
+    );
+    let nh_up = gv(
+        "ecmp_router_nexthop_up",
+        "1 when the nexthop is live: resolved and not down for any reason.",
+        &["nexthop", "port", "kind"],
+    );
+    let nh_down = gv(
+        "ecmp_router_nexthop_down",
+        "1 when the nexthop is down for this reason (admin, link, unreachable).",
+        &["nexthop", "port", "kind", "reason"],
+    );
     for n in cp.nexthops() {
         let addr = n.addr.to_string();
         let kind = match n.kind {
@@ -140,7 +167,17 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         };
         nh_p.with_label_values(&l).inc_by(sum(|s| &s.nh_packets));
         nh_b.with_label_values(&l).inc_by(sum(|s| &s.nh_bytes));
-        nh_up.with_label_values(&l).set(n.mac.is_some() as i64);
+        nh_res.with_label_values(&l).set(n.mac.is_some() as i64);
+        nh_up.with_label_values(&l).set(n.live as i64);
+        for (reason, down) in [
+            ("admin", n.admin_down),
+            ("link", n.link_down),
+            ("unreachable", n.unreachable),
+        ] {
+            nh_down
+                .with_label_values(&[l[0], l[1], l[2], reason])
+                .set(down as i64);
+        }
     }
 
     let lc = |n: &str, h: &str, f: fn(&LcoreStats) -> u64| {
@@ -159,6 +196,19 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         |s| s.icmp_sent.load(Relaxed),
     );
 
+    let he = counter(&reg, "ecmp_router_hash_events_total", "Flow-hash events: ICMP errors steered by their embedded packet, embedded packets too short (fallback), IPv6 extension-header walks stopped at the limit.", &["event"]);
+    for (e, f) in [
+        (
+            "icmp_steered",
+            (|s: &LcoreStats| s.hash_icmp_steered.load(Relaxed)) as fn(&LcoreStats) -> u64,
+        ),
+        ("icmp_truncated", |s| s.hash_icmp_truncated.load(Relaxed)),
+        ("ext_header_limit", |s| s.hash_ext_limit.load(Relaxed)),
+    ] {
+        he.with_label_values(&[e])
+            .inc_by(lcores.iter().map(|s| f(s)).sum());
+    }
+
     let k = cp.counters;
     let cc = counter(
         &reg,
@@ -174,6 +224,9 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         ("adverts_sent", k.adverts_sent),
         ("inject_queue_full", k.inject_full),
         ("nexthop_table_full", k.nexthop_table_full),
+        ("nexthop_down", k.nexthop_down_events),
+        ("nexthop_up", k.nexthop_up_events),
+        ("resilient_rebalance", k.resilient_rebalances),
     ] {
         cc.with_label_values(&[e]).inc_by(v);
     }

@@ -8,26 +8,25 @@
 //! adjacencies with their own nexthop id, so reply traffic to clients is
 //! forwarded and counted like any other nexthop.
 
-use crate::config::{Config, IfAddr};
+use crate::config::{Config, GroupConfig, IfAddr};
 use crate::punt::{Channels, InjectFrame, PuntFrame, ResolveRequest};
 use crate::rcu::{Publisher, Quiescent};
 use dataplane::fib::{Fib, HostTable, Nexthop, PortInfo, RouteTable, RouteTableBuilder, Target};
 use dataplane::frames;
-use dataplane::neighbor::Neighbors;
-use dataplane::nhg::Group;
-use dataplane::types::{MacAddr, NexthopId, PortId, Prefix};
+use dataplane::neighbor::{DownFlag, Neighbors};
+use dataplane::nhg::{Algorithm, Group, ResilientTable};
+use dataplane::types::{GroupId, MacAddr, NexthopId, PortId, Prefix};
 use dataplane::wire::{arp, ethernet, icmpv6, ipv6, proto};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often an unresolved neighbour is asked again.
+/// How often an unresolved host on a connected subnet is asked again.
 pub const RETRY: Duration = Duration::from_secs(1);
-/// How often a resolved neighbour is re-confirmed.
-pub const REFRESH: Duration = Duration::from_secs(30);
-/// A resolved neighbour not heard from for this long is forgotten (traffic to
-/// it then drops as `neighbor_unresolved` while it is asked again).
+/// A resolved host not heard from for this long is forgotten (traffic to it
+/// then drops as `neighbor_unresolved` while it is asked again). Gateways are
+/// probed instead (see `liveness` in the config).
 pub const EXPIRE: Duration = Duration::from_secs(95);
 
 /// Why a nexthop exists.
@@ -46,6 +45,17 @@ struct Entry {
     permanent: bool,
     last_seen: Option<Instant>,
     last_asked: Option<Instant>,
+    /// Gateways: probes sent since the last sign of life.
+    unanswered: u32,
+}
+
+/// A group's live state.
+struct GroupState {
+    cfg: GroupConfig,
+    /// Members in canonical order (address, then port).
+    members: Vec<(NexthopId, u32)>,
+    table: Option<ResilientTable>,
+    built: Arc<Group>,
 }
 
 /// Control-plane event counters (exported as `ecmp_router_control_*`).
@@ -65,6 +75,12 @@ pub struct ControlCounters {
     pub inject_full: u64,
     /// Host adjacencies not created because the nexthop table is full.
     pub nexthop_table_full: u64,
+    /// Nexthops marked down (any reason).
+    pub nexthop_down_events: u64,
+    /// Nexthops back up.
+    pub nexthop_up_events: u64,
+    /// Resilient bucket tables republished.
+    pub resilient_rebalances: u64,
     /// FIB generations published.
     pub fib_publishes: u64,
 }
@@ -82,6 +98,14 @@ pub struct NexthopView {
     pub kind: NexthopKind,
     /// Resolved MAC.
     pub mac: Option<MacAddr>,
+    /// Resolved and not down for any reason.
+    pub live: bool,
+    /// Disabled by the operator.
+    pub admin_down: bool,
+    /// Its port's link is down.
+    pub link_down: bool,
+    /// Not answering reachability probes.
+    pub unreachable: bool,
 }
 
 /// The control plane.
@@ -92,8 +116,11 @@ pub struct ControlPlane {
     index: HashMap<(PortId, IpAddr), NexthopId>,
     hosts: HashMap<IpAddr, NexthopId>,
     routes: Arc<RouteTable>,
+    groups: Vec<GroupState>,
     neighbors: Arc<Neighbors>,
     publisher: Publisher<Fib>,
+    start: Instant,
+    link_up: Vec<Option<bool>>,
     generation: u64,
     channels: Channels,
     /// Event counters.
@@ -110,24 +137,14 @@ impl std::fmt::Debug for ControlPlane {
     }
 }
 
-/// Builds the route table of `config` given nexthop ids for its gateways.
-fn build_routes(config: &Config, index: &HashMap<(PortId, IpAddr), NexthopId>) -> RouteTable {
+/// Builds the route table of `config`: its routes (group `i` of the config is
+/// `GroupId(i)`), then connected and local routes, which win over a static
+/// route for the same prefix.
+fn build_routes(config: &Config) -> RouteTable {
     let mut b = RouteTableBuilder::default();
     for r in &config.routes {
-        // Canonical member order (address, then port): the same config gives
-        // the same group on every router, whatever order the YAML lists.
-        let mut members: Vec<_> = r
-            .nexthops
-            .iter()
-            .map(|n| (n.via, n.port, index[&(n.port, n.via)], n.weight))
-            .collect();
-        members.sort_by_key(|m| (m.0, m.1));
-        let g = Group::new(&members.iter().map(|m| (m.2, m.3)).collect::<Vec<_>>())
-            .expect("config validated weights and non-empty groups");
-        let g = b.add_group(g);
-        b.add_route(r.prefix, Target::Group(g));
+        b.add_route_hashed(r.prefix, Target::Group(GroupId(r.group as u32)), r.hash);
     }
-    // Connected and local routes win over a static route for the same prefix.
     for (i, p) in config.ports.iter().enumerate() {
         for a in &p.addresses {
             b.add_route(a.subnet(), Target::Connected(PortId(i as u16)));
@@ -139,6 +156,21 @@ fn build_routes(config: &Config, index: &HashMap<(PortId, IpAddr), NexthopId>) -
         }
     }
     b.build()
+}
+
+fn build_group(
+    cfg: &GroupConfig,
+    members: &[(NexthopId, u32)],
+    table: Option<&ResilientTable>,
+) -> Group {
+    let g = match (cfg.algorithm, table) {
+        (Algorithm::Resilient, Some(t)) => {
+            Group::resilient(members, &t.buckets(members), t.activity())
+        }
+        (Algorithm::Modulo, _) => Group::modulo(members),
+        _ => Group::new(members),
+    };
+    g.expect("config validated weights, bucket counts and non-empty groups")
 }
 
 impl ControlPlane {
@@ -178,33 +210,54 @@ impl ControlPlane {
             index: HashMap::new(),
             hosts: HashMap::new(),
             routes: Arc::new(RouteTable::default()),
+            groups: Vec::new(),
             neighbors: neighbors.clone(),
             publisher: Publisher::new(
                 Fib {
                     generation: 0,
                     routes: Arc::new(RouteTable::default()),
+                    groups: Arc::new([]),
                     nexthops: Arc::new([]),
                     hosts: Arc::new(HostTable::new()),
                     ports: Arc::new([]),
-                    hash: config.hash,
                     neighbors,
                 },
                 readers,
             ),
+            start: Instant::now(),
+            link_up: vec![None; config.ports.len()],
             generation: 0,
             channels,
             counters: ControlCounters::default(),
             config,
             last_timer: None,
         };
-        let gateways: Vec<_> = cp
-            .config
-            .routes
-            .iter()
-            .flat_map(|r| r.nexthops.iter().map(|n| (n.port, n.via)))
-            .collect();
-        for (port, via) in gateways {
-            cp.add_nexthop(port, via, NexthopKind::Gateway);
+        for gc in cp.config.groups.clone() {
+            let mut members: Vec<_> = gc
+                .nexthops
+                .iter()
+                .filter_map(|n| {
+                    cp.add_nexthop(n.port, n.via, NexthopKind::Gateway)
+                        .map(|id| (n.via, n.port, id, n.weight))
+                })
+                .collect();
+            // Canonical member order: the same members give the same group on every router.
+            members.sort_by_key(|m| (m.0, m.1));
+            let members: Vec<(NexthopId, u32)> = members.iter().map(|m| (m.2, m.3)).collect();
+            let table = (gc.algorithm == Algorithm::Resilient).then(|| {
+                let mut t =
+                    ResilientTable::new(gc.buckets, gc.idle_timer_ms, gc.unbalanced_timer_ms)
+                        .expect("config validated the bucket count");
+                t.update(&members, 0);
+                t
+            });
+            let built = Arc::new(build_group(&gc, &members, table.as_ref()));
+            cp.groups.push(GroupState {
+                cfg: gc,
+                members,
+                table,
+                built,
+            });
         }
         for s in cp.config.neighbors.clone() {
             let kind = if cp.index.contains_key(&(s.port, s.address)) {
@@ -218,7 +271,7 @@ impl ControlPlane {
                 cp.hosts.entry(s.address).or_insert(id);
             }
         }
-        cp.routes = Arc::new(build_routes(&cp.config, &cp.index));
+        cp.routes = Arc::new(build_routes(&cp.config));
         cp.publish();
         cp
     }
@@ -238,6 +291,7 @@ impl ControlPlane {
             permanent: false,
             last_seen: None,
             last_asked: None,
+            unanswered: 0,
         });
         self.index.insert((port, addr), id);
         Some(id)
@@ -248,10 +302,10 @@ impl ControlPlane {
         let fib = Fib {
             generation: self.generation,
             routes: self.routes.clone(),
+            groups: self.groups.iter().map(|g| g.built.clone()).collect(),
             nexthops: self.entries.iter().map(|e| e.nh).collect(),
             hosts: Arc::new(self.hosts.clone()),
             ports: self.ports.clone(),
-            hash: self.config.hash,
             neighbors: self.neighbors.clone(),
         };
         self.publisher.publish(fib);
@@ -284,6 +338,12 @@ impl ControlPlane {
                 port: self.config.ports[e.nh.port.index()].name.clone(),
                 kind: e.kind,
                 mac: self.neighbors.get(NexthopId(i as u32)),
+                live: self.neighbors.live(NexthopId(i as u32)).is_some(),
+                admin_down: self.neighbors.is_down(NexthopId(i as u32), DownFlag::Admin),
+                link_down: self.neighbors.is_down(NexthopId(i as u32), DownFlag::Link),
+                unreachable: self
+                    .neighbors
+                    .is_down(NexthopId(i as u32), DownFlag::Unreachable),
             })
             .collect()
     }
@@ -306,9 +366,11 @@ impl ControlPlane {
         while let Some(r) = self.channels.resolve.pop() {
             self.handle_resolve(r, now);
         }
+        // Timers run at a quarter of the probe interval (at most every 50 ms).
+        let tick = Duration::from_millis((self.config.liveness.probe_interval_ms / 4).clamp(1, 50));
         if self
             .last_timer
-            .is_none_or(|t| now.duration_since(t) >= Duration::from_millis(200))
+            .is_none_or(|t| now.duration_since(t) >= tick)
         {
             self.last_timer = Some(now);
             self.timers(now);
@@ -317,6 +379,8 @@ impl ControlPlane {
     }
 
     fn timers(&mut self, now: Instant) {
+        let interval = Duration::from_millis(self.config.liveness.probe_interval_ms);
+        let failures = self.config.liveness.probe_failures;
         for i in 0..self.entries.len() {
             let id = NexthopId(i as u32);
             let e = &self.entries[i];
@@ -324,21 +388,121 @@ impl ControlPlane {
                 continue;
             }
             let resolved = self.neighbors.get(id).is_some();
-            if resolved && e.last_seen.is_some_and(|t| now.duration_since(t) >= EXPIRE) {
-                self.neighbors.clear(id);
-            }
-            let due = match (resolved, e.last_asked) {
-                (_, None) => true,
-                (false, Some(t)) => now.duration_since(t) >= RETRY,
-                (true, Some(t)) => now.duration_since(t) >= REFRESH,
-            };
-            // Host adjacencies are refreshed by their own traffic; only gateways are probed.
-            if due && (e.kind == NexthopKind::Gateway || !resolved) {
-                let nh = e.nh;
-                self.entries[i].last_asked = Some(now);
-                self.solicit(nh.port, nh.addr);
+            let nh = e.nh;
+            match e.kind {
+                // Gateways: probed every interval, down after `failures` unanswered probes.
+                NexthopKind::Gateway => {
+                    if e.last_asked
+                        .is_some_and(|t| now.duration_since(t) < interval)
+                    {
+                        continue;
+                    }
+                    if e.unanswered >= failures
+                        && self.neighbors.set_down(id, DownFlag::Unreachable, true)
+                    {
+                        self.counters.nexthop_down_events += 1;
+                        tracing::warn!(nexthop = %nh.addr, port = %self.config.ports[nh.port.index()].name, probes = e.unanswered, "nexthop unreachable: down");
+                    }
+                    let unicast = self.neighbors.get(id);
+                    self.entries[i].last_asked = Some(now);
+                    self.entries[i].unanswered = self.entries[i].unanswered.saturating_add(1);
+                    self.solicit(nh.port, nh.addr, unicast);
+                }
+                // Hosts: asked while unresolved, forgotten when silent.
+                NexthopKind::Host => {
+                    if resolved && e.last_seen.is_some_and(|t| now.duration_since(t) >= EXPIRE) {
+                        self.neighbors.clear(id);
+                    } else if !resolved
+                        && e.last_asked.is_none_or(|t| now.duration_since(t) >= RETRY)
+                    {
+                        self.entries[i].last_asked = Some(now);
+                        self.solicit(nh.port, nh.addr, None);
+                    }
+                }
             }
         }
+        self.rebalance(now);
+    }
+
+    /// Resilient upkeep: bring each bucket table towards its live members' shares.
+    fn rebalance(&mut self, now: Instant) {
+        let now_ms = now.duration_since(self.start).as_millis() as u64;
+        let mut changed = false;
+        for g in &mut self.groups {
+            let Some(t) = g.table.as_mut() else { continue };
+            let live: Vec<(NexthopId, u32)> = g
+                .members
+                .iter()
+                .copied()
+                .filter(|m| self.neighbors.live(m.0).is_some())
+                .collect();
+            if t.update(&live, now_ms) {
+                g.built = Arc::new(build_group(&g.cfg, &g.members, Some(t)));
+                changed = true;
+                self.counters.resilient_rebalances += 1;
+            }
+        }
+        if changed {
+            self.publish();
+        }
+    }
+
+    /// Records the link state of `port` (from the PMD). With `monitor-link`,
+    /// a link going down takes every nexthop on the port down at once.
+    pub fn set_link(&mut self, port: PortId, up: bool) {
+        let Some(slot) = self.link_up.get_mut(port.index()) else {
+            return;
+        };
+        if *slot == Some(up) {
+            return;
+        }
+        *slot = Some(up);
+        let pc = &self.config.ports[port.index()];
+        tracing::info!(port = %pc.name, up, monitored = pc.monitor_link, "link state");
+        if !pc.monitor_link {
+            return;
+        }
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.nh.port == port
+                && self
+                    .neighbors
+                    .set_down(NexthopId(i as u32), DownFlag::Link, !up)
+            {
+                if up {
+                    self.counters.nexthop_up_events += 1;
+                } else {
+                    self.counters.nexthop_down_events += 1;
+                }
+            }
+        }
+    }
+
+    /// Enables or disables the nexthop `addr` on the port named `port`.
+    ///
+    /// # Errors
+    /// A message naming what is unknown.
+    pub fn set_enabled(
+        &mut self,
+        port: &str,
+        addr: IpAddr,
+        enabled: bool,
+    ) -> Result<NexthopView, String> {
+        let pid = self
+            .config
+            .port_id(port)
+            .ok_or_else(|| format!("unknown port '{port}'"))?;
+        let id = self
+            .nexthop_id(pid, addr)
+            .ok_or_else(|| format!("no nexthop {addr} on port '{port}'"))?;
+        if self.neighbors.set_down(id, DownFlag::Admin, !enabled) {
+            tracing::info!(nexthop = %addr, port, enabled, "nexthop administratively {}", if enabled { "enabled" } else { "disabled" });
+            if enabled {
+                self.counters.nexthop_up_events += 1;
+            } else {
+                self.counters.nexthop_down_events += 1;
+            }
+        }
+        Ok(self.nexthops().swap_remove(id.index()))
     }
 
     fn handle_resolve(&mut self, r: ResolveRequest, now: Instant) {
@@ -359,7 +523,7 @@ impl ControlPlane {
             };
             self.entries[id.index()].last_asked = Some(now);
         }
-        self.solicit(r.port, r.addr);
+        self.solicit(r.port, r.addr, None);
     }
 
     fn on_subnet(&self, port: PortId, a: IpAddr) -> bool {
@@ -400,7 +564,8 @@ impl ControlPlane {
         }
     }
 
-    fn solicit(&mut self, port: PortId, addr: IpAddr) {
+    /// Asks for `addr`: broadcast / multicast, or unicast to `known` (a NUD probe).
+    fn solicit(&mut self, port: PortId, addr: IpAddr, known: Option<MacAddr>) {
         let Some(src) = self.source_for(port, addr) else {
             return;
         };
@@ -409,13 +574,13 @@ impl ControlPlane {
             (IpAddr::V4(s), IpAddr::V4(t)) => frames::arp(
                 arp::OP_REQUEST,
                 mac,
-                MacAddr::BROADCAST,
+                known.unwrap_or(MacAddr::BROADCAST),
                 mac,
                 s,
                 MacAddr::ZERO,
                 t,
             ),
-            (IpAddr::V6(s), IpAddr::V6(t)) => frames::neighbor_solicit(mac, s, t),
+            (IpAddr::V6(s), IpAddr::V6(t)) => frames::neighbor_solicit_to(mac, s, t, known),
             _ => return,
         };
         if self.send(port, &frame) {
@@ -443,8 +608,13 @@ impl ControlPlane {
             return;
         }
         e.last_seen = Some(now);
+        e.unanswered = 0;
         if self.neighbors.get(id) != Some(mac) {
             self.neighbors.set(id, mac);
+        }
+        if self.neighbors.set_down(id, DownFlag::Unreachable, false) {
+            self.counters.nexthop_up_events += 1;
+            tracing::info!(nexthop = %addr, port = %self.config.ports[port.index()].name, "nexthop reachable again: up");
         }
         if e.kind == NexthopKind::Host && self.hosts.get(&addr) != Some(&id) {
             self.hosts.insert(addr, id);
@@ -608,10 +778,14 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         let id2 = cp
             .nexthop_id(PortId(2), "10.2.0.2".parse().unwrap())
             .unwrap();
-        let Some(Target::Group(g)) = fib.routes.lookup("198.51.100.9".parse().unwrap()) else {
+        let Some(Target::Group(g)) = fib
+            .routes
+            .lookup("198.51.100.9".parse().unwrap())
+            .map(|r| r.target)
+        else {
             panic!()
         };
-        let g = fib.routes.group(g).unwrap();
+        let g = fib.group(g).unwrap();
         assert_eq!(
             g.members(),
             &[id1, id2],
@@ -655,9 +829,19 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             .unwrap();
         cp.poll(t0 + Duration::from_millis(10));
         assert!(cp.gateways_resolved());
-        // Not asked again before the refresh interval.
-        cp.poll(t0 + Duration::from_secs(2));
+        // Not asked again before the probe interval (1000 ms by default)...
+        cp.poll(t0 + Duration::from_millis(900));
         assert!(drain(&ch).is_empty());
+        // ...then probed by unicast to the MAC it answered with (RFC 4861 NUD).
+        cp.poll(t0 + Duration::from_millis(1000));
+        let probe = drain(&ch);
+        assert_eq!(probe.len(), 1);
+        assert_eq!(
+            ethernet::Frame::new_checked(probe[0].bytes())
+                .unwrap()
+                .dst(),
+            srv2
+        );
     }
 
     #[test]
@@ -699,6 +883,7 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             fib: &fib,
             stats: &stats,
             icmp: &mut icmp,
+            spray: 0,
         };
         let pkt = frames::ipv4(
             MacAddr([2, 0, 0, 0, 1, 2]),
@@ -774,5 +959,137 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             .unwrap();
         cp.poll(t0 + Duration::from_millis(1));
         assert_eq!(drain(&ch).len(), 1);
+    }
+
+    #[test]
+    fn unanswered_probes_take_a_gateway_down_and_an_answer_brings_it_back() {
+        let cfg = CFG.replace(
+            "neighbors:",
+            "liveness: { probe-interval-ms: 100, probe-failures: 3 }\nneighbors:",
+        );
+        let c = config::parse(&cfg, "t").unwrap();
+        let ch = Channels::default();
+        let mut cp = ControlPlane::new(c, &MACS, vec![], ch.clone(), 64);
+        let id = cp
+            .nexthop_id(PortId(2), "10.2.0.2".parse().unwrap())
+            .unwrap();
+        let srv2 = MacAddr([2, 0, 0, 0, 2, 2]);
+        let answer = |ch: &Channels| {
+            let reply = frames::arp(
+                arp::OP_REPLY,
+                srv2,
+                MACS[2],
+                srv2,
+                "10.2.0.2".parse().unwrap(),
+                MACS[2],
+                "10.2.0.1".parse().unwrap(),
+            );
+            ch.punt
+                .push(PuntFrame::copy_from(PortId(2), &reply))
+                .unwrap();
+        };
+        let t0 = Instant::now();
+        cp.poll(t0);
+        answer(&ch);
+        cp.poll(t0 + Duration::from_millis(1));
+        assert!(cp.fib().neighbors.live(id).is_some());
+        // Probes at 100, 200, 300 ms go unanswered; at 400 ms the gateway is down.
+        for ms in [100, 200, 300] {
+            cp.poll(t0 + Duration::from_millis(ms));
+            assert!(cp.fib().neighbors.live(id).is_some(), "still up at {ms} ms");
+        }
+        cp.poll(t0 + Duration::from_millis(400));
+        assert!(cp.fib().neighbors.live(id).is_none());
+        assert!(cp.nexthops()[id.index()].unreachable);
+        answer(&ch);
+        cp.poll(t0 + Duration::from_millis(450));
+        assert!(
+            cp.fib().neighbors.live(id).is_some(),
+            "an answer brings it back"
+        );
+        assert_eq!(
+            (
+                cp.counters.nexthop_down_events,
+                cp.counters.nexthop_up_events
+            ),
+            (1, 1)
+        );
+    }
+
+    #[test]
+    fn admin_and_link_down() {
+        let (mut cp, _) = plane();
+        let id = cp
+            .nexthop_id(PortId(1), "10.1.0.2".parse().unwrap())
+            .unwrap();
+        assert!(
+            cp.fib().neighbors.live(id).is_some(),
+            "static neighbour is live"
+        );
+        let v = cp
+            .set_enabled("srv1", "10.1.0.2".parse().unwrap(), false)
+            .unwrap();
+        assert!(v.admin_down && !v.live);
+        assert!(cp
+            .set_enabled("srv9", "10.1.0.2".parse().unwrap(), false)
+            .unwrap_err()
+            .contains("unknown port"));
+        assert!(cp
+            .set_enabled("srv1", "10.1.0.9".parse().unwrap(), false)
+            .unwrap_err()
+            .contains("no nexthop"));
+        cp.set_enabled("srv1", "10.1.0.2".parse().unwrap(), true)
+            .unwrap();
+        cp.set_link(PortId(1), false);
+        assert!(cp.fib().neighbors.live(id).is_none());
+        cp.set_link(PortId(1), true);
+        assert!(cp.fib().neighbors.live(id).is_some());
+    }
+
+    #[test]
+    fn resilient_group_moves_only_the_dead_members_buckets() {
+        let cfg = "ports:
+  - { name: a, device: x, addresses: [10.0.0.1/24] }
+nexthop-groups:
+  - name: web
+    group: resilient
+    buckets: 64
+    idle-timer: 0
+    nexthops: [{ via: 10.0.0.2, port: a }, { via: 10.0.0.3, port: a }, { via: 10.0.0.4, port: a }]
+routes:
+  - { prefix: 198.51.100.0/24, nexthop-group: web, hash: { policy: l3 } }
+neighbors:
+  - { address: 10.0.0.2, mac: \"02:00:00:00:00:02\", port: a }
+  - { address: 10.0.0.3, mac: \"02:00:00:00:00:03\", port: a }
+  - { address: 10.0.0.4, mac: \"02:00:00:00:00:04\", port: a }
+";
+        let c = config::parse(cfg, "t").unwrap();
+        let mut cp = ControlPlane::new(c, &[MACS[0]], vec![], Channels::default(), 16);
+        let before: Vec<NexthopId> = cp.fib().group(GroupId(0)).unwrap().buckets().to_vec();
+        assert_eq!(before.len(), 64);
+        let dead = cp
+            .nexthop_id(PortId(0), "10.0.0.3".parse().unwrap())
+            .unwrap();
+        cp.set_enabled("a", "10.0.0.3".parse().unwrap(), false)
+            .unwrap();
+        cp.poll(Instant::now() + Duration::from_secs(1));
+        let after = cp.fib().group(GroupId(0)).unwrap().buckets().to_vec();
+        for (b, a) in before.iter().zip(&after) {
+            if *b == dead {
+                assert_ne!(a, b);
+            } else {
+                assert_eq!(a, b, "a live member's bucket moved");
+            }
+        }
+        assert_eq!(cp.counters.resilient_rebalances, 1);
+        assert_eq!(
+            cp.fib()
+                .routes
+                .lookup("198.51.100.1".parse().unwrap())
+                .unwrap()
+                .hash
+                .policy,
+            dataplane::hash::HashPolicy::L3
+        );
     }
 }

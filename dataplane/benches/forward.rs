@@ -1,18 +1,19 @@
 //! Criterion benchmarks of the fast path, in ns per packet:
 //! the whole pipeline (`forward::process`) for IPv4 and IPv6, LPM lookups in
-//! a 100k-route table, flow hashing and group selection.
+//! a 100k-route table, and flow hashing with group selection for each algorithm.
 //!
 //! Run: `cargo bench -p dataplane --bench forward`. Figures go to docs/performance.md.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use dataplane::fib::{Fib, Nexthop, PortInfo, RouteTableBuilder, Target};
+use dataplane::flow::{Endpoints, FlowKey};
 use dataplane::forward::{process, Ctx, IcmpLimiter};
-use dataplane::hash::{flow_hash, FlowKey, HashConfig};
+use dataplane::hash::{flow_hash, HashConfig};
 use dataplane::lpm::Lpm;
 use dataplane::neighbor::Neighbors;
-use dataplane::nhg::Group;
+use dataplane::nhg::{Group, ResilientTable};
 use dataplane::stats::LcoreStats;
-use dataplane::types::{MacAddr, NexthopId, PortId, Prefix};
+use dataplane::types::{GroupId, MacAddr, NexthopId, PortId, Prefix};
 use dataplane::{frames, PacketBuf, VecBuf};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,20 +59,28 @@ fn fib(extra_routes: usize) -> Fib {
             addr: "fd02::2".parse().unwrap(),
         },
     ]);
+    let groups: Arc<[Arc<Group>]> = Arc::new([
+        Arc::new(Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap()),
+        Arc::new(Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap()),
+    ]);
     let mut b = RouteTableBuilder::default();
-    let g4 = b.add_group(Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap());
-    let g6 = b.add_group(Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap());
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
     for _ in 0..extra_routes {
         let a = r.next() as u32;
         let len = 8 + (r.next() % 17) as u8;
         b.add_route(
             Prefix::new_truncating(std::net::Ipv4Addr::from(a).into(), len),
-            Target::Group(g4),
+            Target::Group(GroupId(0)),
         );
     }
-    b.add_route("198.51.100.0/24".parse().unwrap(), Target::Group(g4));
-    b.add_route("2001:db8:100::/64".parse().unwrap(), Target::Group(g6));
+    b.add_route(
+        "198.51.100.0/24".parse().unwrap(),
+        Target::Group(GroupId(0)),
+    );
+    b.add_route(
+        "2001:db8:100::/64".parse().unwrap(),
+        Target::Group(GroupId(1)),
+    );
     b.add_route("10.0.0.0/24".parse().unwrap(), Target::Connected(PortId(0)));
     let neighbors = Arc::new(Neighbors::new(8));
     for i in 0..4 {
@@ -80,10 +89,10 @@ fn fib(extra_routes: usize) -> Fib {
     Fib {
         generation: 1,
         routes: Arc::new(b.build()),
+        groups,
         nexthops,
         hosts: Arc::new(HashMap::new()),
         ports,
-        hash: HashConfig::default(),
         neighbors,
     }
 }
@@ -122,7 +131,7 @@ fn bench_pipeline(c: &mut Criterion) {
     ] {
         let mut buf = VecBuf::new(&frame);
         // Each iteration restores the frame (the pipeline rewrites it in place);
-        // `frame_reset_only` below measures that copy alone.
+        // `..._frame_reset_only` measures that copy alone.
         g.bench_function(name, |b| {
             b.iter(|| {
                 buf.reset(&frame, VecBuf::DEFAULT_HEADROOM);
@@ -130,6 +139,7 @@ fn bench_pipeline(c: &mut Criterion) {
                     fib: &fib,
                     stats: &stats,
                     icmp: &mut icmp,
+                    spray: 0,
                 };
                 black_box(process(&mut ctx, PortId(0), &mut buf))
             })
@@ -172,25 +182,49 @@ fn bench_lpm(c: &mut Criterion) {
 
 fn bench_hash_select(c: &mut Criterion) {
     let cfg = HashConfig::default();
-    let g8 = Group::new(&(0..8).map(|i| (NexthopId(i), 1 + i)).collect::<Vec<_>>()).unwrap();
+    let members: Vec<_> = (0..8).map(|i| (NexthopId(i), 1 + i)).collect();
+    let nb = Neighbors::new(8);
+    for i in 0..8 {
+        nb.set(NexthopId(i), MacAddr([2, 0, 0, 0, 0, i as u8]));
+    }
+    let mut t = ResilientTable::new(1024, 0, 0).unwrap();
+    t.update(&members, 0);
     let mut k = FlowKey {
-        src: 0x0a00_0002u128 << 96,
-        dst: 0xc633_640au128 << 96,
-        proto: 6,
-        sport: 1,
-        dport: 8080,
-        flow_label: 0,
-        has_ports: true,
-        v6: false,
+        outer: Endpoints {
+            src: 0x0a00_0002u128 << 96,
+            dst: 0xc633_640au128 << 96,
+            proto: 6,
+            sport: 1,
+            dport: 8080,
+            flow_label: 0,
+            has_ports: true,
+            v6: false,
+        },
+        inner: None,
     };
     let mut g = c.benchmark_group("select");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("l4_hash_and_weighted_8_members", |b| {
-        b.iter(|| {
-            k.sport = k.sport.wrapping_add(1);
-            black_box(g8.select(flow_hash(&cfg, black_box(&k))))
-        })
-    });
+    for (name, grp) in [
+        (
+            "l4_hash_and_hash_threshold_8_members",
+            Group::new(&members).unwrap(),
+        ),
+        (
+            "l4_hash_and_modulo_8_members",
+            Group::modulo(&members).unwrap(),
+        ),
+        (
+            "l4_hash_and_resilient_1024_buckets",
+            Group::resilient(&members, &t.buckets(&members), t.activity()).unwrap(),
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                k.outer.sport = k.outer.sport.wrapping_add(1);
+                black_box(grp.select_live(flow_hash(&cfg, black_box(&k), 0), &nb))
+            })
+        });
+    }
     g.finish();
 }
 

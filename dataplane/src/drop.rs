@@ -60,6 +60,8 @@ reasons! {
     TtlExceeded => "ttl_exceeded",
     /// Packet larger than the egress MTU (ICMP Fragmentation Needed / Packet Too Big sent when allowed).
     MtuExceeded => "mtu_exceeded",
+    /// Every nexthop of the route's group is down (ICMP Destination Unreachable sent when allowed).
+    AllNexthopsDown => "all_nexthops_down",
     /// Route is a blackhole.
     Blackhole => "blackhole",
     /// Nexthop's MAC address not yet resolved; resolution was requested.

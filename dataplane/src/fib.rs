@@ -4,7 +4,10 @@
 //! Workers load one `Arc<Fib>` per burst and never see it change, apart from
 //! the atomic neighbour MACs in [`Neighbors`] (ARCHITECTURE.md invariant 2).
 //! The control plane builds the next generation, publishes it, and frees the
-//! old one after a grace period. Parts that did not change are shared between
+//! old one after a grace period.
+//!
+//! A route carries its own hash config (the config's default or the route's
+//! override), so routes sharing a group may hash differently. Parts that did not change are shared between
 //! generations through `Arc`, so learning a neighbour does not rebuild routes.
 
 use crate::hash::HashConfig;
@@ -51,31 +54,37 @@ pub struct PortInfo {
     pub v6: Option<Ipv6Addr>,
 }
 
+/// A route's target and the hash its group selection uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Where packets go.
+    pub target: Target,
+    /// Hash policy and seed (the config default or the route's override).
+    pub hash: HashConfig,
+}
+
 /// Route tables for both families.
 #[derive(Debug, Default)]
 pub struct RouteTable {
     v4: Lpm,
     v6: Lpm,
-    targets: Box<[Target]>,
-    groups: Box<[Group]>,
+    routes: Box<[Route]>,
 }
 
-/// Collects routes and groups, then builds a [`RouteTable`].
+/// Collects routes, then builds a [`RouteTable`].
 #[derive(Debug, Default)]
 pub struct RouteTableBuilder {
-    routes: Vec<(Prefix, Target)>,
-    groups: Vec<Group>,
+    routes: Vec<(Prefix, Route)>,
 }
 
 impl RouteTableBuilder {
-    /// Adds a group and returns its id in the table being built.
-    pub fn add_group(&mut self, g: Group) -> GroupId {
-        self.groups.push(g);
-        GroupId(self.groups.len() as u32 - 1)
-    }
-    /// Adds a route. A later route for the same prefix replaces an earlier one.
+    /// Adds a route with the default hash. A later route for the same prefix replaces an earlier one.
     pub fn add_route(&mut self, p: Prefix, t: Target) {
-        self.routes.push((p, t));
+        self.add_route_hashed(p, t, HashConfig::default());
+    }
+    /// Adds a route with its own hash config.
+    pub fn add_route_hashed(&mut self, p: Prefix, target: Target, hash: HashConfig) {
+        self.routes.push((p, Route { target, hash }));
     }
     /// Builds the immutable table.
     pub fn build(self) -> RouteTable {
@@ -91,8 +100,7 @@ impl RouteTableBuilder {
         RouteTable {
             v4: Lpm::build(e4),
             v6: Lpm::build(e6),
-            targets: self.routes.into_iter().map(|r| r.1).collect(),
-            groups: self.groups.into_boxed_slice(),
+            routes: self.routes.into_iter().map(|r| r.1).collect(),
         }
     }
 }
@@ -100,27 +108,22 @@ impl RouteTableBuilder {
 impl RouteTable {
     /// Longest-prefix match for an IPv4 destination.
     #[inline]
-    pub fn lookup_v4(&self, dst: Ipv4Addr) -> Option<Target> {
+    pub fn lookup_v4(&self, dst: Ipv4Addr) -> Option<&Route> {
         let i = self.v4.lookup((u32::from(dst) as u128) << 96)?;
-        self.targets.get(i as usize).copied()
+        self.routes.get(i as usize)
     }
     /// Longest-prefix match for an IPv6 destination.
     #[inline]
-    pub fn lookup_v6(&self, dst: Ipv6Addr) -> Option<Target> {
+    pub fn lookup_v6(&self, dst: Ipv6Addr) -> Option<&Route> {
         let i = self.v6.lookup(u128::from(dst))?;
-        self.targets.get(i as usize).copied()
+        self.routes.get(i as usize)
     }
     /// Longest-prefix match for either family.
-    pub fn lookup(&self, dst: IpAddr) -> Option<Target> {
+    pub fn lookup(&self, dst: IpAddr) -> Option<&Route> {
         match dst {
             IpAddr::V4(a) => self.lookup_v4(a),
             IpAddr::V6(a) => self.lookup_v6(a),
         }
-    }
-    /// A group by id.
-    #[inline]
-    pub fn group(&self, g: GroupId) -> Option<&Group> {
-        self.groups.get(g.index())
     }
     /// Number of IPv4 and IPv6 prefixes.
     pub fn counts(&self) -> (usize, usize) {
@@ -136,16 +139,17 @@ pub type HostTable = HashMap<IpAddr, NexthopId>;
 pub struct Fib {
     /// Increases with every published generation.
     pub generation: u64,
-    /// Routes and groups.
+    /// Routes.
     pub routes: Arc<RouteTable>,
+    /// Nexthop groups, indexed by [`GroupId`]. A group can be replaced
+    /// (resilient rebalancing) without rebuilding the routes.
+    pub groups: Arc<[Arc<Group>]>,
     /// Every nexthop, indexed by [`NexthopId`].
     pub nexthops: Arc<[Nexthop]>,
     /// Neighbours on connected subnets.
     pub hosts: Arc<HostTable>,
     /// Ports, indexed by [`PortId`].
     pub ports: Arc<[PortInfo]>,
-    /// Default hash policy and seed.
-    pub hash: HashConfig,
     /// Resolved MACs, shared by all generations.
     pub neighbors: Arc<Neighbors>,
 }
@@ -155,6 +159,11 @@ impl Fib {
     #[inline]
     pub fn nexthop(&self, id: NexthopId) -> Option<&Nexthop> {
         self.nexthops.get(id.index())
+    }
+    /// A group by id.
+    #[inline]
+    pub fn group(&self, id: GroupId) -> Option<&Group> {
+        self.groups.get(id.index()).map(|g| &**g)
     }
     /// A port by id.
     #[inline]

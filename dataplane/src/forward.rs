@@ -14,11 +14,12 @@
 
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
-use crate::fib::{Fib, PortInfo, Target};
-use crate::hash::{flow_hash, FlowKey};
+use crate::fib::{Fib, PortInfo, Route, Target};
+use crate::flow;
+use crate::hash::flow_hash;
 use crate::icmp_error::{ipv4_error, ipv6_error, reflect_l2};
 use crate::stats::{bump, LcoreStats};
-use crate::types::{NexthopId, PortId};
+use crate::types::{MacAddr, NexthopId, PortId};
 use crate::wire::{ethernet, icmp, icmpv6, ipv4, ipv6, proto};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -82,6 +83,8 @@ pub struct Ctx<'a> {
     pub stats: &'a LcoreStats,
     /// ICMP error budget.
     pub icmp: &'a mut IcmpLimiter,
+    /// Per-packet counter for the `per-packet` hash policy.
+    pub spray: u32,
 }
 
 #[inline]
@@ -148,18 +151,6 @@ fn martian_v4_src(a: Ipv4Addr) -> bool {
     a.is_multicast() || a.is_broadcast() || a.is_loopback() || o[0] == 0 || o[0] >= 240
 }
 
-#[inline]
-fn ports_of(l4: &[u8], protocol: u8) -> Option<(u16, u16)> {
-    if matches!(protocol, proto::TCP | proto::UDP | proto::SCTP) && l4.len() >= 4 {
-        Some((
-            u16::from_be_bytes([l4[0], l4[1]]),
-            u16::from_be_bytes([l4[2], l4[3]]),
-        ))
-    } else {
-        None
-    }
-}
-
 fn process_v4<B: PacketBuf>(
     ctx: &mut Ctx<'_>,
     port: &PortInfo,
@@ -167,25 +158,10 @@ fn process_v4<B: PacketBuf>(
     l2_multicast: bool,
 ) -> Verdict {
     let eth_len = ethernet::HEADER_LEN;
-    let (src, dst, ttl, protocol, total, df, key) = {
+    let (src, dst, ttl, protocol, total, df) = {
         let ip = match ipv4::Packet::new_checked(&pkt.data()[eth_len..]) {
             Ok(p) => p,
             Err(e) => return dropped(ctx.stats, e.into()),
-        };
-        let ports = if ip.is_fragment() {
-            None
-        } else {
-            ports_of(ip.payload(), ip.protocol())
-        };
-        let key = FlowKey {
-            src: (u32::from(ip.src()) as u128) << 96,
-            dst: (u32::from(ip.dst()) as u128) << 96,
-            proto: ip.protocol(),
-            sport: ports.map_or(0, |p| p.0),
-            dport: ports.map_or(0, |p| p.1),
-            flow_label: 0,
-            has_ports: ports.is_some(),
-            v6: false,
         };
         (
             ip.src(),
@@ -194,7 +170,6 @@ fn process_v4<B: PacketBuf>(
             ip.protocol(),
             ip.total_len(),
             ip.dont_frag(),
-            key,
         )
     };
     if martian_v4_src(src) {
@@ -210,18 +185,22 @@ fn process_v4<B: PacketBuf>(
     pkt.truncate(eth_len + total);
 
     let fib = ctx.fib;
-    let target = match fib.routes.lookup_v4(dst) {
-        Some(t) => t,
-        None => {
-            let e = ErrorKind::V4 {
-                kind: icmp::kind::DEST_UNREACHABLE,
-                code: 0,
-                rest: 0,
-            };
-            return icmp_error(ctx, pkt, port, DropReason::NoRoute, e, l2_multicast);
-        }
+    let unreachable = ErrorKind::V4 {
+        kind: icmp::kind::DEST_UNREACHABLE,
+        code: 0,
+        rest: 0,
     };
-    if target == Target::Local {
+    let Some(route) = fib.routes.lookup_v4(dst) else {
+        return icmp_error(
+            ctx,
+            pkt,
+            port,
+            DropReason::NoRoute,
+            unreachable,
+            l2_multicast,
+        );
+    };
+    if route.target == Target::Local {
         return local_v4(ctx, port, pkt, protocol);
     }
     if ttl <= 1 {
@@ -232,9 +211,19 @@ fn process_v4<B: PacketBuf>(
         };
         return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
     }
-    let (nh, out) = match next_hop(ctx, target, IpAddr::V4(dst), &key) {
+    let (nh, out, mac) = match next_hop(ctx, route, IpAddr::V4(dst), &pkt.data()[eth_len..]) {
         Ok(x) => x,
-        Err(v) => return v,
+        Err(Miss::Verdict(v)) => return v,
+        Err(Miss::AllDown) => {
+            return icmp_error(
+                ctx,
+                pkt,
+                port,
+                DropReason::AllNexthopsDown,
+                unreachable,
+                l2_multicast,
+            )
+        }
     };
     let Some(out_info) = fib.port(out) else {
         return dropped(ctx.stats, DropReason::NoRoute);
@@ -251,9 +240,6 @@ fn process_v4<B: PacketBuf>(
         };
         return icmp_error(ctx, pkt, port, DropReason::MtuExceeded, e, l2_multicast);
     }
-    let Some(mac) = fib.neighbors.get(nh) else {
-        return unresolved(ctx, fib, nh, out);
-    };
     let d = pkt.data_mut();
     ipv4::Packet::new_unchecked(&mut d[eth_len..]).decrement_ttl();
     ethernet::write_header_unchecked(d, mac, out_info.mac, ethernet::ethertype::IPV4);
@@ -261,49 +247,64 @@ fn process_v4<B: PacketBuf>(
     Verdict::Forward(out)
 }
 
-fn unresolved(ctx: &Ctx<'_>, fib: &Fib, nh: NexthopId, out: PortId) -> Verdict {
-    ctx.stats.count_drop(DropReason::NeighborUnresolved);
-    match fib.nexthop(nh) {
-        Some(n) => Verdict::Resolve {
-            port: n.port,
-            addr: n.addr,
-        },
-        None => Verdict::Resolve {
-            port: out,
-            addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        },
-    }
+enum Miss {
+    Verdict(Verdict),
+    AllDown,
 }
 
-/// Picks the nexthop and egress port for a forwarded packet.
+/// Picks the nexthop, egress port and MAC for a forwarded packet. `ip` is the
+/// IP packet, parsed for the flow hash only when the route has a group.
 #[inline]
 fn next_hop(
-    ctx: &Ctx<'_>,
-    target: Target,
+    ctx: &mut Ctx<'_>,
+    route: &Route,
     dst: IpAddr,
-    key: &FlowKey,
-) -> Result<(NexthopId, PortId), Verdict> {
+    ip: &[u8],
+) -> Result<(NexthopId, PortId, MacAddr), Miss> {
     let fib = ctx.fib;
-    match target {
+    match route.target {
         Target::Group(g) => {
-            let Some(group) = fib.routes.group(g) else {
-                return Err(dropped(ctx.stats, DropReason::NoRoute));
+            let Some(group) = fib.group(g) else {
+                return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
             };
-            let nh = group.select(flow_hash(&fib.hash, key));
+            let Some((key, notes)) = flow::extract(ip) else {
+                return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
+            };
+            if notes.icmp_error {
+                bump(&ctx.stats.hash_icmp_steered, 1);
+            }
+            if notes.icmp_truncated {
+                bump(&ctx.stats.hash_icmp_truncated, 1);
+            }
+            if notes.ext_limit {
+                bump(&ctx.stats.hash_ext_limit, 1);
+            }
+            ctx.spray = ctx.spray.wrapping_add(1);
+            let h = flow_hash(&route.hash, &key, ctx.spray);
+            let (nh, mac) = group.select_live(h, &fib.neighbors).ok_or(Miss::AllDown)?;
             match fib.nexthop(nh) {
-                Some(n) => Ok((nh, n.port)),
-                None => Err(dropped(ctx.stats, DropReason::NoRoute)),
+                Some(n) => Ok((nh, n.port, mac)),
+                None => Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute))),
             }
         }
-        Target::Connected(p) => match fib.hosts.get(&dst) {
-            Some(&nh) => Ok((nh, p)),
-            None => {
+        Target::Connected(p) => {
+            let resolve = |ctx: &Ctx<'_>| {
                 ctx.stats.count_drop(DropReason::NeighborUnresolved);
-                Err(Verdict::Resolve { port: p, addr: dst })
+                Err(Miss::Verdict(Verdict::Resolve { port: p, addr: dst }))
+            };
+            match fib.hosts.get(&dst) {
+                Some(&nh) => match fib.neighbors.get(nh) {
+                    Some(mac) => Ok((nh, p, mac)),
+                    None => resolve(ctx),
+                },
+                None => resolve(ctx),
             }
-        },
-        Target::Blackhole => Err(dropped(ctx.stats, DropReason::Blackhole)),
-        Target::Local => Err(dropped(ctx.stats, DropReason::LocalUnhandled)),
+        }
+        Target::Blackhole => Err(Miss::Verdict(dropped(ctx.stats, DropReason::Blackhole))),
+        Target::Local => Err(Miss::Verdict(dropped(
+            ctx.stats,
+            DropReason::LocalUnhandled,
+        ))),
     }
 }
 
@@ -354,26 +355,15 @@ fn process_v6<B: PacketBuf>(
     l2_multicast: bool,
 ) -> Verdict {
     let eth_len = ethernet::HEADER_LEN;
-    let (src, dst, hop_limit, next, total, icmp_type, key) = {
+    let (src, dst, hop_limit, next, total, icmp_type) = {
         let ip = match ipv6::Packet::new_checked(&pkt.data()[eth_len..]) {
             Ok(p) => p,
             Err(e) => return dropped(ctx.stats, e.into()),
         };
-        let ports = ports_of(ip.payload(), ip.next_header());
         let icmp_type = if ip.next_header() == proto::ICMPV6 {
             ip.payload().first().copied()
         } else {
             None
-        };
-        let key = FlowKey {
-            src: u128::from(ip.src()),
-            dst: u128::from(ip.dst()),
-            proto: ip.next_header(),
-            sport: ports.map_or(0, |p| p.0),
-            dport: ports.map_or(0, |p| p.1),
-            flow_label: ip.flow_label(),
-            has_ports: ports.is_some(),
-            v6: true,
         };
         (
             ip.src(),
@@ -382,7 +372,6 @@ fn process_v6<B: PacketBuf>(
             ip.next_header(),
             ip.total_len(),
             icmp_type,
-            key,
         )
     };
     let is_ndp = icmp_type.is_some_and(icmpv6::is_ndp);
@@ -412,18 +401,22 @@ fn process_v6<B: PacketBuf>(
         return dropped(ctx.stats, DropReason::MartianDestination);
     }
     let fib = ctx.fib;
-    let target = match fib.routes.lookup_v6(dst) {
-        Some(t) => t,
-        None => {
-            let e = ErrorKind::V6 {
-                kind: icmpv6::kind::DEST_UNREACHABLE,
-                code: 0,
-                rest: 0,
-            };
-            return icmp_error(ctx, pkt, port, DropReason::NoRoute, e, l2_multicast);
-        }
+    let unreachable = ErrorKind::V6 {
+        kind: icmpv6::kind::DEST_UNREACHABLE,
+        code: 0,
+        rest: 0,
     };
-    if target == Target::Local {
+    let Some(route) = fib.routes.lookup_v6(dst) else {
+        return icmp_error(
+            ctx,
+            pkt,
+            port,
+            DropReason::NoRoute,
+            unreachable,
+            l2_multicast,
+        );
+    };
+    if route.target == Target::Local {
         if is_ndp {
             return Verdict::Punt;
         }
@@ -437,9 +430,19 @@ fn process_v6<B: PacketBuf>(
         };
         return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
     }
-    let (nh, out) = match next_hop(ctx, target, IpAddr::V6(dst), &key) {
+    let (nh, out, mac) = match next_hop(ctx, route, IpAddr::V6(dst), &pkt.data()[eth_len..]) {
         Ok(x) => x,
-        Err(v) => return v,
+        Err(Miss::Verdict(v)) => return v,
+        Err(Miss::AllDown) => {
+            return icmp_error(
+                ctx,
+                pkt,
+                port,
+                DropReason::AllNexthopsDown,
+                unreachable,
+                l2_multicast,
+            )
+        }
     };
     let Some(out_info) = fib.port(out) else {
         return dropped(ctx.stats, DropReason::NoRoute);
@@ -452,9 +455,6 @@ fn process_v6<B: PacketBuf>(
         };
         return icmp_error(ctx, pkt, port, DropReason::MtuExceeded, e, l2_multicast);
     }
-    let Some(mac) = fib.neighbors.get(nh) else {
-        return unresolved(ctx, fib, nh, out);
-    };
     let d = pkt.data_mut();
     if let Ok(mut ip) = ipv6::Packet::new_checked(&mut d[eth_len..]) {
         ip.set_hop_limit(hop_limit - 1);
@@ -513,7 +513,6 @@ mod tests {
     use crate::buf::VecBuf;
     use crate::fib::{Nexthop, RouteTableBuilder};
     use crate::frames;
-    use crate::hash::HashConfig;
     use crate::neighbor::Neighbors;
     use crate::nhg::Group;
     use crate::types::{MacAddr, Prefix};
@@ -582,8 +581,11 @@ mod tests {
             },
         ]);
         let mut b = RouteTableBuilder::default();
-        let g4 = b.add_group(Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap());
-        let g6 = b.add_group(Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap());
+        let groups: Arc<[Arc<Group>]> = Arc::new([
+            Arc::new(Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap()),
+            Arc::new(Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap()),
+        ]);
+        let (g4, g6) = (crate::types::GroupId(0), crate::types::GroupId(1));
         b.add_route("198.51.100.0/24".parse().unwrap(), Target::Group(g4));
         b.add_route("2001:db8:100::/64".parse().unwrap(), Target::Group(g6));
         b.add_route("192.0.2.0/24".parse().unwrap(), Target::Blackhole);
@@ -621,10 +623,10 @@ mod tests {
         Fib {
             generation: 1,
             routes: Arc::new(b.build()),
+            groups,
             nexthops,
             hosts: Arc::new(hosts),
             ports,
-            hash: HashConfig::default(),
             neighbors,
         }
     }
@@ -635,6 +637,7 @@ mod tests {
             fib,
             stats,
             icmp: &mut icmp,
+            spray: 0,
         };
         let mut b = VecBuf::new(frame);
         let v = process(&mut ctx, PortId(port), &mut b);
@@ -942,11 +945,12 @@ mod tests {
     fn unresolved_and_connected() {
         let fib = lab_fib();
         let st = LcoreStats::new(16);
+        // Unresolved gateways are not live: a group of them is unreachable.
         fib.neighbors.clear(NexthopId(0));
         fib.neighbors.clear(NexthopId(1));
         let (v, _) = run(&fib, &st, 0, &syn4(5, 64));
-        assert!(matches!(v, Verdict::Resolve { .. }), "{v:?}");
-        assert_eq!(st.drops_of(DropReason::NeighborUnresolved), 1);
+        assert_eq!(v, Verdict::Reply, "ICMP unreachable");
+        assert_eq!(st.drops_of(DropReason::AllNexthopsDown), 1);
         // Reply traffic to the client uses the learned host adjacency.
         let f = frames::ipv4(
             SRV1_MAC,

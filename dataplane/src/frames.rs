@@ -51,10 +51,26 @@ fn ipv6_icmp(
 
 /// A multicast Neighbor Solicitation for `target` from `src` (RFC 4861 section 7.2.2).
 pub fn neighbor_solicit(src_mac: MacAddr, src: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
-    let dst = icmpv6::solicited_node(target);
+    neighbor_solicit_to(src_mac, src, target, None)
+}
+
+/// A Neighbor Solicitation for `target`: to its solicited-node multicast
+/// address, or unicast to `known` (a reachability probe, RFC 4861 section 7.3.1).
+pub fn neighbor_solicit_to(
+    src_mac: MacAddr,
+    src: Ipv6Addr,
+    target: Ipv6Addr,
+    known: Option<MacAddr>,
+) -> Vec<u8> {
     let mut m = [0u8; 32];
     icmpv6::write_ns_unchecked(&mut m, target, src_mac);
-    ipv6_icmp(src_mac, MacAddr::ipv6_multicast(dst), src, dst, 255, &m)
+    match known {
+        Some(mac) => ipv6_icmp(src_mac, mac, src, target, 255, &m),
+        None => {
+            let dst = icmpv6::solicited_node(target);
+            ipv6_icmp(src_mac, MacAddr::ipv6_multicast(dst), src, dst, 255, &m)
+        }
+    }
 }
 
 /// A Neighbor Advertisement for `target` sent to `dst` at `dst_mac`.

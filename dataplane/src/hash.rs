@@ -2,29 +2,131 @@
 //!
 //! The hash never uses the NIC's RSS value (virtual devices give none, and
 //! hardware differs between routers). It is MurmurHash3's 32-bit mixing over
-//! the chosen fields, seeded, so every router with the same seed picks the same
-//! nexthop for a flow (ARCHITECTURE.md invariant 5).
+//! the fields the policy chooses, seeded, so every router with the same seed
+//! picks the same nexthop for a flow (ARCHITECTURE.md invariant 5).
 //!
-//! Hashing is symmetric: before mixing, the (address, port) endpoints are put
-//! in a canonical order, so a flow and its reply hash alike.
+//! # Policies
+//! - `l3`: IPv4 {src, dst}; IPv6 {src, dst, flow label, next header}.
+//! - `l4`: {src, dst, protocol, src port, dst port} for TCP, UDP and SCTP;
+//!   other protocols and every fragment fall back to `l3`.
+//! - `l3-inner` / `l4-inner`: the same over the inner packet of IP-in-IP or
+//!   GRE; the outer fields when there is no inner packet.
+//! - `fields`: exactly the chosen set (see [`Field`]); absent fields read as 0.
+//! - `flowlabel`: IPv6 {src, dst, flow label} (RFC 6438); it never reads past
+//!   the fixed header. A zero label, and IPv4, fall back to `l4`.
+//! - `per-packet`: a per-packet counter instead of packet fields: packets of
+//!   one flow are sprayed over all members and will be reordered.
 //!
-//! Policies:
-//! - `l3`: source and destination address (IPv6 also the flow label and next header).
-//! - `l4`: addresses, protocol and ports for TCP, UDP and SCTP. Other
-//!   protocols, and every IPv4 fragment, fall back to `l3` so that all
-//!   fragments of one datagram hash alike.
+//! # Symmetry
+//! Before mixing, the endpoints (address with port) are put in a canonical
+//! order, so a flow and its reply hash alike. This holds for every built-in
+//! policy and for a `fields` set that chooses src and dst (and src-port and
+//! dst-port) together; a `fields` set that chooses only one side is
+//! direction-sensitive by the operator's choice. The flow label is each
+//! end's own choice (RFC 6437), so policies that read it are symmetric only
+//! when servers reflect the label (Linux `net.ipv6.flowlabel_reflect`).
+//!
+//! ICMP errors are hashed on the flow they are about (see [`crate::flow`]).
+
+use crate::flow::{Endpoints, FlowKey};
 
 /// Default seed when the config gives none.
 pub const DEFAULT_SEED: u32 = 0x0ec3_9a17;
 
+/// A field a `fields` policy may choose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Field {
+    /// Outer source address.
+    SrcIp = 1 << 0,
+    /// Outer destination address.
+    DstIp = 1 << 1,
+    /// Outer protocol / next header.
+    Protocol = 1 << 2,
+    /// Outer IPv6 flow label.
+    FlowLabel = 1 << 3,
+    /// Outer source port.
+    SrcPort = 1 << 4,
+    /// Outer destination port.
+    DstPort = 1 << 5,
+    /// Inner source address.
+    InnerSrcIp = 1 << 8,
+    /// Inner destination address.
+    InnerDstIp = 1 << 9,
+    /// Inner protocol.
+    InnerProtocol = 1 << 10,
+    /// Inner flow label.
+    InnerFlowLabel = 1 << 11,
+    /// Inner source port.
+    InnerSrcPort = 1 << 12,
+    /// Inner destination port.
+    InnerDstPort = 1 << 13,
+}
+
+impl Field {
+    /// Every field with its config spelling.
+    pub const ALL: [(Field, &'static str); 12] = [
+        (Field::SrcIp, "src-ip"),
+        (Field::DstIp, "dst-ip"),
+        (Field::Protocol, "protocol"),
+        (Field::FlowLabel, "flowlabel"),
+        (Field::SrcPort, "src-port"),
+        (Field::DstPort, "dst-port"),
+        (Field::InnerSrcIp, "inner-src-ip"),
+        (Field::InnerDstIp, "inner-dst-ip"),
+        (Field::InnerProtocol, "inner-protocol"),
+        (Field::InnerFlowLabel, "inner-flowlabel"),
+        (Field::InnerSrcPort, "inner-src-port"),
+        (Field::InnerDstPort, "inner-dst-port"),
+    ];
+
+    /// Parses a config spelling.
+    pub fn parse(s: &str) -> Option<Field> {
+        Field::ALL.iter().find(|(_, n)| *n == s).map(|(f, _)| *f)
+    }
+}
+
+/// A set of [`Field`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub struct FieldSet(pub u16);
+
+impl FieldSet {
+    /// Adds a field.
+    pub fn with(self, f: Field) -> FieldSet {
+        FieldSet(self.0 | f as u16)
+    }
+    /// True when `f` is chosen.
+    pub fn has(self, f: Field) -> bool {
+        self.0 & f as u16 != 0
+    }
+    /// The config spellings of the chosen fields.
+    pub fn names(self) -> Vec<&'static str> {
+        Field::ALL
+            .iter()
+            .filter(|(f, _)| self.has(*f))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+}
+
 /// Which packet fields feed the flow hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
 pub enum HashPolicy {
-    /// Addresses only (IPv6 adds flow label and next header).
+    /// Addresses (IPv6 adds flow label and next header).
     L3,
     /// Addresses, protocol and ports.
     #[default]
     L4,
+    /// `l3` over the inner packet.
+    L3Inner,
+    /// `l4` over the inner packet.
+    L4Inner,
+    /// A chosen field set.
+    Fields(FieldSet),
+    /// IPv6 {src, dst, flow label}.
+    FlowLabel,
+    /// No flow affinity: spray packets.
+    PerPacket,
 }
 
 impl HashPolicy {
@@ -33,12 +135,17 @@ impl HashPolicy {
         match self {
             HashPolicy::L3 => "l3",
             HashPolicy::L4 => "l4",
+            HashPolicy::L3Inner => "l3-inner",
+            HashPolicy::L4Inner => "l4-inner",
+            HashPolicy::Fields(_) => "fields",
+            HashPolicy::FlowLabel => "flowlabel",
+            HashPolicy::PerPacket => "per-packet",
         }
     }
 }
 
 /// Hash policy and seed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HashConfig {
     /// Field selection.
     pub policy: HashPolicy,
@@ -55,27 +162,6 @@ impl Default for HashConfig {
     }
 }
 
-/// The fields of a packet that a hash may read, already extracted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FlowKey {
-    /// Source address, IPv4 in the top 32 bits.
-    pub src: u128,
-    /// Destination address, IPv4 in the top 32 bits.
-    pub dst: u128,
-    /// IP protocol / IPv6 next header.
-    pub proto: u8,
-    /// Source port (0 when absent).
-    pub sport: u16,
-    /// Destination port (0 when absent).
-    pub dport: u16,
-    /// IPv6 flow label (0 for IPv4).
-    pub flow_label: u32,
-    /// True when ports are present (TCP/UDP/SCTP, not a fragment).
-    pub has_ports: bool,
-    /// True for IPv6 (L3 then also hashes next header and flow label).
-    pub v6: bool,
-}
-
 #[inline]
 fn mix(h: u32, k: u32) -> u32 {
     let k = k
@@ -88,8 +174,9 @@ fn mix(h: u32, k: u32) -> u32 {
         .wrapping_add(0xe654_6b64)
 }
 
+/// MurmurHash3's finaliser: full avalanche of a 32-bit value.
 #[inline]
-fn fmix(mut h: u32) -> u32 {
+pub fn fmix(mut h: u32) -> u32 {
     h ^= h >> 16;
     h = h.wrapping_mul(0x85eb_ca6b);
     h ^= h >> 13;
@@ -100,39 +187,90 @@ fn fmix(mut h: u32) -> u32 {
 #[inline]
 fn mix128(mut h: u32, v: u128) -> u32 {
     h = mix(h, (v >> 96) as u32);
-    if v as u64 != 0 || (v >> 64) as u32 != 0 {
-        h = mix(h, (v >> 64) as u32);
-        h = mix(h, (v >> 32) as u32);
-        h = mix(h, v as u32);
-    }
-    h
+    h = mix(h, (v >> 64) as u32);
+    h = mix(h, (v >> 32) as u32);
+    mix(h, v as u32)
 }
 
-/// The flow hash of `key` under `cfg`.
+// Per-endpoint-set field mask (low byte of a FieldSet).
+const SRC: u16 = Field::SrcIp as u16;
+const DST: u16 = Field::DstIp as u16;
+const PROTO: u16 = Field::Protocol as u16;
+const LABEL: u16 = Field::FlowLabel as u16;
+const SPORT: u16 = Field::SrcPort as u16;
+const DPORT: u16 = Field::DstPort as u16;
+const L3_V4: u16 = SRC | DST;
+const L3_V6: u16 = SRC | DST | LABEL | PROTO;
+const L4: u16 = SRC | DST | PROTO | SPORT | DPORT;
+
+fn l3_mask(e: &Endpoints) -> u16 {
+    if e.v6 {
+        L3_V6
+    } else {
+        L3_V4
+    }
+}
+
+fn l4_mask(e: &Endpoints) -> u16 {
+    if e.has_ports {
+        L4
+    } else {
+        l3_mask(e)
+    }
+}
+
+/// Mixes the fields of `e` chosen by `mask` into `h`, endpoints in canonical
+/// order when the mask chooses both sides alike.
 #[inline]
-pub fn flow_hash(cfg: &HashConfig, key: &FlowKey) -> u32 {
-    let use_ports = cfg.policy == HashPolicy::L4 && key.has_ports;
-    let (sp, dp) = if use_ports {
-        (key.sport, key.dport)
-    } else {
-        (0, 0)
-    };
-    // Canonical endpoint order makes the hash symmetric.
-    let ((a, ap), (b, bp)) = if (key.src, sp) <= (key.dst, dp) {
-        ((key.src, sp), (key.dst, dp))
-    } else {
-        ((key.dst, dp), (key.src, sp))
-    };
-    let mut h = cfg.seed;
+fn mix_endpoints(mut h: u32, e: &Endpoints, mask: u16) -> u32 {
+    let pick = |bit: u16, v: u128| if mask & bit != 0 { v } else { 0 };
+    let (mut a, mut ap) = (pick(SRC, e.src), pick(SPORT, e.sport as u128) as u16);
+    let (mut b, mut bp) = (pick(DST, e.dst), pick(DPORT, e.dport as u128) as u16);
+    let symmetric =
+        (mask & SRC != 0) == (mask & DST != 0) && (mask & SPORT != 0) == (mask & DPORT != 0);
+    if symmetric && (a, ap) > (b, bp) {
+        std::mem::swap(&mut a, &mut b);
+        std::mem::swap(&mut ap, &mut bp);
+    }
     h = mix128(h, a);
     h = mix128(h, b);
-    if use_ports {
-        h = mix(h, key.proto as u32);
-        h = mix(h, ((ap as u32) << 16) | bp as u32);
-    } else if key.v6 {
-        h = mix(h, key.proto as u32);
-        h = mix(h, key.flow_label);
-    }
+    h = mix(h, ((ap as u32) << 16) | bp as u32);
+    h = mix(h, if mask & PROTO != 0 { e.proto as u32 } else { 0 });
+    mix(h, if mask & LABEL != 0 { e.flow_label } else { 0 })
+}
+
+/// The flow hash of `key` under `cfg`. `per_packet` is the caller's
+/// per-packet counter, read only by [`HashPolicy::PerPacket`].
+#[inline]
+pub fn flow_hash(cfg: &HashConfig, key: &FlowKey, per_packet: u32) -> u32 {
+    let o = &key.outer;
+    let h = cfg.seed;
+    let h = match cfg.policy {
+        HashPolicy::L3 => mix_endpoints(h, o, l3_mask(o)),
+        HashPolicy::L4 => mix_endpoints(h, o, l4_mask(o)),
+        HashPolicy::L3Inner => match &key.inner {
+            Some(i) => mix_endpoints(mix(h, 1), i, l3_mask(i)),
+            None => mix_endpoints(h, o, l3_mask(o)),
+        },
+        HashPolicy::L4Inner => match &key.inner {
+            Some(i) => mix_endpoints(mix(h, 1), i, l4_mask(i)),
+            None => mix_endpoints(h, o, l4_mask(o)),
+        },
+        HashPolicy::FlowLabel if o.v6 && o.flow_label != 0 => {
+            mix_endpoints(mix(h, 2), o, SRC | DST | LABEL)
+        }
+        HashPolicy::FlowLabel => mix_endpoints(h, o, l4_mask(o)),
+        HashPolicy::Fields(set) => {
+            let h = mix_endpoints(h, o, set.0 & 0xff);
+            let inner = set.0 >> 8;
+            if inner == 0 {
+                h
+            } else {
+                mix_endpoints(h, &key.inner.unwrap_or_default(), inner)
+            }
+        }
+        HashPolicy::PerPacket => mix(h, per_packet),
+    };
     fmix(h)
 }
 
@@ -143,14 +281,17 @@ mod tests {
 
     fn key(src: u32, dst: u32, sport: u16, dport: u16) -> FlowKey {
         FlowKey {
-            src: (src as u128) << 96,
-            dst: (dst as u128) << 96,
-            proto: 6,
-            sport,
-            dport,
-            flow_label: 0,
-            has_ports: true,
-            v6: false,
+            outer: Endpoints {
+                src: (src as u128) << 96,
+                dst: (dst as u128) << 96,
+                proto: 6,
+                sport,
+                dport,
+                flow_label: 0,
+                has_ports: true,
+                v6: false,
+            },
+            inner: None,
         }
     }
 
@@ -161,16 +302,16 @@ mod tests {
             seed: 1,
         };
         assert_eq!(
-            flow_hash(&c, &key(1, 2, 10, 20)),
-            flow_hash(&c, &key(1, 2, 11, 21))
+            flow_hash(&c, &key(1, 2, 10, 20), 0),
+            flow_hash(&c, &key(1, 2, 11, 21), 0)
         );
         let c4 = HashConfig {
             policy: HashPolicy::L4,
             seed: 1,
         };
         assert_ne!(
-            flow_hash(&c4, &key(1, 2, 10, 20)),
-            flow_hash(&c4, &key(1, 2, 11, 20))
+            flow_hash(&c4, &key(1, 2, 10, 20), 0),
+            flow_hash(&c4, &key(1, 2, 11, 20), 0)
         );
     }
 
@@ -183,6 +324,7 @@ mod tests {
                 seed: 1,
             },
             &k,
+            0,
         );
         let b = flow_hash(
             &HashConfig {
@@ -190,6 +332,7 @@ mod tests {
                 seed: 2,
             },
             &k,
+            0,
         );
         assert_ne!(a, b);
     }
@@ -200,8 +343,8 @@ mod tests {
         let c = HashConfig::default();
         let mut bins = [0u32; 16];
         for sp in 0..65536u32 {
-            bins[(flow_hash(&c, &key(0x0a000002, 0xc633640a, sp as u16, 8080)) >> 28) as usize] +=
-                1;
+            bins[(flow_hash(&c, &key(0x0a000002, 0xc633640a, sp as u16, 8080), 0) >> 28)
+                as usize] += 1;
         }
         for b in bins {
             assert!(
@@ -211,13 +354,54 @@ mod tests {
         }
     }
 
+    #[test]
+    fn flowlabel_falls_back_to_l4() {
+        let c = HashConfig {
+            policy: HashPolicy::FlowLabel,
+            seed: 3,
+        };
+        let l4 = HashConfig {
+            policy: HashPolicy::L4,
+            seed: 3,
+        };
+        let k = key(1, 2, 3, 4);
+        assert_eq!(flow_hash(&c, &k, 0), flow_hash(&l4, &k, 0));
+        let mut k6 = k;
+        k6.outer.v6 = true;
+        k6.outer.flow_label = 0x12345;
+        let mut k6b = k6;
+        k6b.outer.sport = 99;
+        assert_eq!(
+            flow_hash(&c, &k6, 0),
+            flow_hash(&c, &k6b, 0),
+            "ports are not read when a label is present"
+        );
+    }
+
+    #[test]
+    fn field_names_roundtrip() {
+        for (f, n) in Field::ALL {
+            assert_eq!(Field::parse(n), Some(f));
+        }
+        assert_eq!(
+            FieldSet::default()
+                .with(Field::SrcIp)
+                .with(Field::InnerDstPort)
+                .names(),
+            ["src-ip", "inner-dst-port"]
+        );
+    }
+
     proptest! {
         #[test]
-        fn symmetric(src in any::<u128>(), dst in any::<u128>(), sp in any::<u16>(), dp in any::<u16>(), l4 in any::<bool>(), seed in any::<u32>()) {
-            let c = HashConfig { policy: if l4 { HashPolicy::L4 } else { HashPolicy::L3 }, seed };
-            let f = FlowKey { src, dst, proto: 17, sport: sp, dport: dp, flow_label: 0, has_ports: true, v6: true };
-            let r = FlowKey { src: dst, dst: src, sport: dp, dport: sp, ..f };
-            prop_assert_eq!(flow_hash(&c, &f), flow_hash(&c, &r));
+        fn symmetric(src in any::<u128>(), dst in any::<u128>(), sp in any::<u16>(), dp in any::<u16>(), seed in any::<u32>(), p in 0usize..6) {
+            let policy = [HashPolicy::L3, HashPolicy::L4, HashPolicy::L3Inner, HashPolicy::L4Inner, HashPolicy::FlowLabel,
+                HashPolicy::Fields(FieldSet(L4 | (L4 << 8)))][p];
+            let c = HashConfig { policy, seed };
+            let e = Endpoints { src, dst, proto: 17, sport: sp, dport: dp, flow_label: 77, has_ports: true, v6: true };
+            let f = FlowKey { outer: e, inner: Some(Endpoints { src: dst ^ 5, ..e }) };
+            let r = FlowKey { outer: e.reversed(), inner: f.inner.map(Endpoints::reversed) };
+            prop_assert_eq!(flow_hash(&c, &f, 0), flow_hash(&c, &r, 0));
         }
     }
 }

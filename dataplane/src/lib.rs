@@ -15,6 +15,7 @@ pub mod buf;
 pub mod checksum;
 pub mod drop;
 pub mod fib;
+pub mod flow;
 pub mod forward;
 pub mod frames;
 pub mod hash;

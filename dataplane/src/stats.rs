@@ -26,8 +26,12 @@ pub struct LcoreStats {
     pub punted: AtomicU64,
     /// ICMP errors and echo replies the worker generated.
     pub icmp_sent: AtomicU64,
-    /// Bursts processed (also the worker's QSBR quiescent-state counter).
-    pub bursts: AtomicU64,
+    /// ICMP errors hashed on the flow they are about.
+    pub hash_icmp_steered: AtomicU64,
+    /// ICMP errors whose embedded packet was truncated (hash fell back).
+    pub hash_icmp_truncated: AtomicU64,
+    /// IPv6 packets whose extension-header walk hit the limit.
+    pub hash_ext_limit: AtomicU64,
 }
 
 impl LcoreStats {
@@ -40,7 +44,9 @@ impl LcoreStats {
             nh_bytes: z(max_nexthops),
             punted: AtomicU64::new(0),
             icmp_sent: AtomicU64::new(0),
-            bursts: AtomicU64::new(0),
+            hash_icmp_steered: AtomicU64::new(0),
+            hash_icmp_truncated: AtomicU64::new(0),
+            hash_ext_limit: AtomicU64::new(0),
         }
     }
 

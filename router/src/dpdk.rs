@@ -434,6 +434,14 @@ impl Port {
         dataplane::MacAddr(a.addr_bytes)
     }
 
+    /// True when the PMD reports the link up (non-blocking query).
+    pub fn link_up(&self) -> bool {
+        let mut l = sys::rte_eth_link::default();
+        // SAFETY: valid port id and out-pointer; the nowait variant never sleeps.
+        let rc = unsafe { sys::rte_eth_link_get_nowait(self.id, &mut l) };
+        rc == 0 && l.link_status() != 0
+    }
+
     /// The PMD's counters.
     pub fn stats(&self) -> control::metrics::PortCounters {
         let mut s = sys::rte_eth_stats::default();
@@ -448,6 +456,7 @@ impl Port {
             rx_errors: s.ierrors,
             rx_nombuf: s.rx_nombuf,
             tx_errors: s.oerrors,
+            link_up: false,
         }
     }
 

@@ -6,10 +6,11 @@
 //! on the main lcore until SIGINT or SIGTERM. Teardown runs in reverse.
 
 use anyhow::{bail, Context, Result};
-use axum::extract::State;
-use axum::http::header;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::Json;
 use clap::Parser;
 use control::config::{self, Config};
 use control::punt::Channels;
@@ -112,7 +113,14 @@ struct Shared {
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    let counters: Vec<_> = s.ports.iter().map(|p| p.stats()).collect();
+    let counters: Vec<_> = s
+        .ports
+        .iter()
+        .map(|p| control::metrics::PortCounters {
+            link_up: p.link_up(),
+            ..p.stats()
+        })
+        .collect();
     let body = {
         let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
         control::metrics::render(&cp, &counters, &s.lcores)
@@ -124,6 +132,59 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         )],
         body,
     )
+}
+
+fn nexthop_json(n: &control::state::NexthopView) -> serde_json::Value {
+    serde_json::json!({
+        "address": n.addr.to_string(),
+        "port": n.port,
+        "kind": match n.kind { control::state::NexthopKind::Gateway => "gateway", control::state::NexthopKind::Host => "host" },
+        "mac": n.mac.map(|m| m.to_string()),
+        "live": n.live,
+        "enabled": !n.admin_down,
+        "link_down": n.link_down,
+        "unreachable": n.unreachable,
+    })
+}
+
+fn api_error(status: StatusCode, msg: impl Into<String>) -> axum::response::Response {
+    (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
+}
+
+/// `GET /api/v1/nexthops`: every nexthop with its state.
+async fn list_nexthops(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    Json(serde_json::Value::Array(
+        cp.nexthops().iter().map(nexthop_json).collect(),
+    ))
+}
+
+/// `POST /api/v1/nexthops/{port}/{address}/{enable|disable}`.
+async fn set_nexthop(
+    State(s): State<Arc<Shared>>,
+    Path((port, address, action)): Path<(String, String, String)>,
+) -> axum::response::Response {
+    let enabled = match action.as_str() {
+        "enable" => true,
+        "disable" => false,
+        other => {
+            return api_error(
+                StatusCode::NOT_FOUND,
+                format!("unknown action '{other}' (expected enable or disable)"),
+            )
+        }
+    };
+    let Ok(addr) = address.parse::<std::net::IpAddr>() else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            format!("'{address}' is not an IP address"),
+        );
+    };
+    let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    match cp.set_enabled(&port, addr, enabled) {
+        Ok(n) => Json(nexthop_json(&n)).into_response(),
+        Err(e) => api_error(StatusCode::NOT_FOUND, e),
+    }
 }
 
 fn run(cfg: Config) -> Result<()> {
@@ -207,6 +268,8 @@ fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()>
     rt.block_on(async move {
         let app = axum::Router::new()
             .route("/metrics", get(metrics))
+            .route("/api/v1/nexthops", get(list_nexthops))
+            .route("/api/v1/nexthops/{port}/{address}/{action}", post(set_nexthop))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -218,13 +281,23 @@ fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()>
         let mut tick = tokio::time::interval(Duration::from_millis(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut announced = false;
+        let mut last_link = Instant::now() - Duration::from_secs(1);
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
                 _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
                 _ = tick.tick() => {
+                    let now = Instant::now();
+                    // Link state, every 100 ms (a PMD query, not free on every PMD).
+                    let links: Option<Vec<bool>> = (now.duration_since(last_link) >= Duration::from_millis(100)).then(|| {
+                        last_link = now;
+                        shared.ports.iter().map(|p| p.link_up()).collect()
+                    });
                     let mut cp = shared.cp.lock().unwrap_or_else(|e| e.into_inner());
-                    cp.poll(Instant::now());
+                    for (i, up) in links.into_iter().flatten().enumerate() {
+                        cp.set_link(dataplane::PortId(i as u16), up);
+                    }
+                    cp.poll(now);
                     if !announced && cp.gateways_resolved() {
                         announced = true;
                         tracing::info!("all route gateways resolved");

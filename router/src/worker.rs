@@ -98,6 +98,7 @@ impl Worker {
         let mut icmp = IcmpLimiter::new(ICMP_BURST);
         let ticks_per_token = (self.tsc_hz / ICMP_RATE).max(1);
         let mut last_refill = dpdk::rdtsc();
+        let mut spray = 0u32;
         // Warm arc-swap's per-thread state before the loop (it may allocate once).
         drop(self.fib.load());
 
@@ -114,6 +115,7 @@ impl Worker {
                     fib: &fib,
                     stats: &self.stats,
                     icmp: &mut icmp,
+                    spray,
                 };
                 for (pi, &dport) in self.ports.iter().enumerate() {
                     let n = dpdk::rx_burst(dport, q, &mut rx);
@@ -153,6 +155,7 @@ impl Worker {
                         }
                     }
                 }
+                spray = ctx.spray;
             }
             // Only worker 0 sends the control thread's frames, on its own queues.
             if q == 0 {

@@ -14,8 +14,9 @@
 //! - `fields`: exactly the chosen set (see [`Field`]); absent fields read as 0.
 //! - `flowlabel`: IPv6 {src, dst, flow label} (RFC 6438); it never reads past
 //!   the fixed header. A zero label, and IPv4, fall back to `l4`.
-//! - `per-packet`: a per-packet counter instead of packet fields: packets of
-//!   one flow are sprayed over all members and will be reordered.
+//! - `per-packet`: a per-packet counter (a Weyl sequence over the hash space)
+//!   instead of packet fields: packets of one flow are sprayed evenly over
+//!   all members and will be reordered.
 //!
 //! # Symmetry
 //! Before mixing, the endpoints (address with port) are put in a canonical
@@ -269,7 +270,9 @@ pub fn flow_hash(cfg: &HashConfig, key: &FlowKey, per_packet: u32) -> u32 {
                 mix_endpoints(h, &key.inner.unwrap_or_default(), inner)
             }
         }
-        HashPolicy::PerPacket => mix(h, per_packet),
+        // A Weyl sequence, not a hash: consecutive packets walk the hash space
+        // evenly, so spraying is balanced to within a packet or two.
+        HashPolicy::PerPacket => return h.wrapping_add(per_packet.wrapping_mul(0x9e37_79b9)),
     };
     fmix(h)
 }

@@ -78,18 +78,30 @@ def cmd_hold(host, port, n, trigger):
     print(json.dumps(out), flush=True)
 
 
-def cmd_stream(host, port, seconds):
+def cmd_stream(host, port, seconds, workers=4):
+    """Several workers, so one connection stuck on a dying server cannot stall the stream."""
+    import threading
+
     end = time.monotonic() + seconds
-    out = []
-    while time.monotonic() < end:
-        t0 = time.monotonic()
-        try:
-            s, _, name = one_tcp(host, port, timeout=5)
-            s.close()
-        except OSError:
-            name = None
-        out.append([t0, time.monotonic(), name or None])
-    print(json.dumps(out))
+    out, lock = [], threading.Lock()
+
+    def run():
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            try:
+                s, _, name = one_tcp(host, port, timeout=2)
+                s.close()
+            except OSError:
+                name = None
+            with lock:
+                out.append([t0, time.monotonic(), name or None])
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps(sorted(out)))
 
 
 def csum(b):

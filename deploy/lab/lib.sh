@@ -161,6 +161,8 @@ _lab_host() { # ns ifname mac addr4 addr6 gw4 gw6
     lab_ns "$ns" ip link set lo up
     # net_tap gives the kernel side the PMD's MAC; give it its own.
     lab_ns "$ns" ip link set "$ifn" address "$mac"
+    # Keep IPv6 addresses when a test takes the link down (Linux flushes them by default).
+    lab_ns "$ns" sysctl -qw "net.ipv6.conf.$ifn.keep_addr_on_down=1"
     lab_ns "$ns" ip addr add "$a4" dev "$ifn"
     lab_ns "$ns" ip addr add "$a6" dev "$ifn" nodad
     lab_ns "$ns" ip link set "$ifn" up
@@ -190,8 +192,9 @@ lab_srv_link() { # K up|down
     local k=$1 ns ifn; ns=$(lab_ns_srv "$1"); ifn=$(lab_if_srv "$1")
     lab_ns "$ns" ip link set "$ifn" "$2"
     if [ "$2" = up ]; then
-        lab_ns "$ns" ip route replace default via "10.$k.0.1"
-        lab_ns "$ns" ip -6 route replace default via "fd0$k::1"
+        # The connected routes come back with the link; retry until they have.
+        lab_wait 5 "srv$k default routes" lab_ns "$ns" bash -c \
+            "ip route replace default via 10.$k.0.1 && ip -6 route replace default via fd0$k::1"
     fi
 }
 

@@ -1193,4 +1193,162 @@ api: { listen: 127.0.0.1:9464 }
         let e = err("routes: []\n");
         assert!(e.message.contains("ports"), "{e}");
     }
+
+    const GROUPS: &str = "ports:
+  - { name: a, device: x, addresses: [10.0.0.1/24, fd00::1/64], monitor-link: false }
+hash: { policy: fields, fields: [src-ip, dst-port], seed: 7 }
+nexthop-groups:
+  - name: web
+    group: resilient
+    buckets: 512
+    idle-timer: 30
+    unbalanced-timer: 600
+    nexthops: [{ via: 10.0.0.2, port: a }, { via: 10.0.0.3, port: a, weight: 3 }]
+routes:
+  - { prefix: 198.51.100.0/24, nexthop-group: web }
+  - { prefix: 203.0.113.0/24, nexthop-group: web, hash: { policy: l3-inner } }
+  - prefix: 2001:db8::/32
+    group: modulo
+    hash: { policy: flowlabel, seed: 9 }
+    nexthops: [{ via: fd00::2, port: a }]
+liveness: { probe-interval-ms: 250, probe-failures: 2 }
+";
+
+    #[test]
+    fn groups_policies_and_liveness() {
+        let c = parse(GROUPS, "t").unwrap();
+        assert_eq!(
+            c.hash,
+            HashConfig {
+                policy: HashPolicy::Fields(
+                    FieldSet::default().with(Field::SrcIp).with(Field::DstPort)
+                ),
+                seed: 7
+            }
+        );
+        assert_eq!(c.groups.len(), 2);
+        let web = &c.groups[0];
+        assert_eq!(
+            (
+                web.algorithm,
+                web.buckets,
+                web.idle_timer_ms,
+                web.unbalanced_timer_ms
+            ),
+            (Algorithm::Resilient, 512, 30_000, 600_000)
+        );
+        assert_eq!(
+            (c.routes[0].group, c.routes[1].group, c.routes[2].group),
+            (0, 0, 1)
+        );
+        assert_eq!(c.routes[0].hash, c.hash);
+        assert_eq!(
+            c.routes[1].hash,
+            HashConfig {
+                policy: HashPolicy::L3Inner,
+                seed: 7
+            },
+            "an override inherits the default seed"
+        );
+        assert_eq!(
+            c.routes[2].hash,
+            HashConfig {
+                policy: HashPolicy::FlowLabel,
+                seed: 9
+            }
+        );
+        assert_eq!(c.groups[1].algorithm, Algorithm::Modulo);
+        assert_eq!(
+            c.liveness,
+            Liveness {
+                probe_interval_ms: 250,
+                probe_failures: 2
+            }
+        );
+        assert!(!c.ports[0].monitor_link);
+    }
+
+    #[test]
+    fn group_and_policy_errors() {
+        for (from, to, key, msg) in [
+            (
+                "fields: [src-ip, dst-port]",
+                "fields: [src-ip, dest-port]",
+                "hash.fields[1]",
+                "unknown field 'dest-port'",
+            ),
+            (
+                "{ policy: fields, fields: [src-ip, dst-port], seed: 7 }",
+                "{ policy: l4, fields: [src-ip] }",
+                "hash.fields",
+                "only allowed with policy 'fields'",
+            ),
+            (
+                "{ policy: fields, fields: [src-ip, dst-port], seed: 7 }",
+                "{ policy: fields }",
+                "hash.fields",
+                "needs a fields list",
+            ),
+            (
+                "policy: l3-inner",
+                "policy: l7",
+                "routes[1].hash.policy",
+                "unknown hash policy 'l7'",
+            ),
+            (
+                "group: resilient",
+                "group: random",
+                "nexthop-groups[0].group",
+                "unknown group algorithm",
+            ),
+            (
+                "group: modulo",
+                "group: modulo\n    buckets: 64",
+                "routes[2].buckets",
+                "resilient groups only",
+            ),
+            (
+                "nexthop-group: web }",
+                "nexthop-group: webb }",
+                "routes[0].nexthop-group",
+                "unknown nexthop group 'webb' (groups are: web)",
+            ),
+            (
+                "buckets: 512",
+                "buckets: 1",
+                "nexthop-groups[0].buckets",
+                "cannot hold 2 members",
+            ),
+            (
+                "probe-failures: 2",
+                "probe-failures: 0",
+                "liveness.probe-failures",
+                "outside",
+            ),
+            (
+                "{ prefix: 203.0.113.0/24, nexthop-group: web,",
+                "{ prefix: 203.0.113.0/24, nexthop-group: web, group: modulo,",
+                "routes[1].group",
+                "takes the algorithm from that group",
+            ),
+        ] {
+            assert!(GROUPS.contains(from), "{from}");
+            let e = err(&GROUPS.replacen(from, to, 1));
+            assert_eq!(e.key, key, "{e}");
+            assert!(e.message.contains(msg), "{e}");
+        }
+        let e = err(&GROUPS.replace(
+            "- { prefix: 198.51.100.0/24, nexthop-group: web }",
+            "- { prefix: 2001:db9::/32, nexthop-group: web }",
+        ));
+        assert!(e.message.contains("other address family"), "{e}");
+        let e = err(&GROUPS.replace(
+            "- { prefix: 198.51.100.0/24, nexthop-group: web }",
+            "- { prefix: 198.51.100.0/24 }",
+        ));
+        assert!(
+            e.message.contains("needs nexthops or a nexthop-group"),
+            "{e}"
+        );
+    }
 }

@@ -311,6 +311,9 @@ fn per_packet_sprays_one_flow() {
         c[g.select(flow_hash(&cfg, &k, i)).index()] += 1;
     }
     for n in c {
-        assert!((990..=1010).contains(&n), "per-packet spraying is balanced to a packet or two: {c:?}");
+        assert!(
+            (990..=1010).contains(&n),
+            "per-packet spraying is balanced to a packet or two: {c:?}"
+        );
     }
 }

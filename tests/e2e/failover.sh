@@ -68,4 +68,20 @@ read -r failed s2 < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); pr
 echo "        after recovery: $out" | cut -c1-160
 check "after recovery, srv2 gets new connections again ($s2 of 150)" test "$s2" -gt 0
 check "after recovery, no connection failed" test "$failed" -eq 0
+
+# Operator disable through the API: srv3 takes no new connection until enabled again.
+resp=$(lab_api POST /api/v1/nexthops/srv3/10.3.0.2/disable)
+check "API disable answers with the nexthop's state" contains "$resp" '"enabled":false'
+check "metrics show the reason: admin" test "$(lab_metric 'ecmp_router_nexthop_down{kind="gateway",nexthop="10.3.0.2",port="srv3",reason="admin"}')" = 1
+out=$(lab_ns "$LAB_NS_CLIENT" $FLOWS tcp "$ANYCAST4" "$SERVICE_PORT" 100)
+read -r failed s3 < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["failed"], d["answers"].get("srv3", 0))' "$out")
+check "disabled srv3 gets no new connection ($s3), none failed ($failed)" test "$s3" -eq 0 -a "$failed" -eq 0
+lab_api POST /api/v1/nexthops/srv3/10.3.0.2/enable >/dev/null
+out=$(lab_ns "$LAB_NS_CLIENT" $FLOWS tcp "$ANYCAST4" "$SERVICE_PORT" 100)
+s3=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["answers"].get("srv3", 0))' "$out")
+check "enabled again, srv3 gets connections ($s3 of 100)" test "$s3" -gt 0
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$LAB_API_PORT/api/v1/nexthops/srv9/10.3.0.2/disable")
+check "API: unknown port is a 404" test "$code" = 404
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$LAB_API_PORT/api/v1/nexthops/srv3/not-an-ip/disable")
+check "API: a bad address is a 400" test "$code" = 400
 finish

@@ -119,6 +119,7 @@ fn addr_v6(b: &[u8], at: usize) -> Option<u128> {
     Some(u128::from_be_bytes(o))
 }
 
+#[inline]
 fn with_ports(mut ep: Endpoints, l4: &[u8], fragment: bool) -> Endpoints {
     if !fragment && matches!(ep.proto, proto::TCP | proto::UDP | proto::SCTP) {
         if let (Some(s), Some(d)) = (be16(l4, 0), be16(l4, 2)) {
@@ -131,6 +132,7 @@ fn with_ports(mut ep: Endpoints, l4: &[u8], fragment: bool) -> Endpoints {
 }
 
 /// Parses an IPv4 header (possibly truncated after the header).
+#[inline]
 fn parse_v4(b: &[u8]) -> Option<L3<'_>> {
     let ihl = (*b.first()? & 0x0f) as usize * 4;
     if *b.first()? >> 4 != 4 || ihl < 20 || b.len() < ihl {
@@ -154,6 +156,7 @@ fn parse_v4(b: &[u8]) -> Option<L3<'_>> {
 }
 
 /// Parses an IPv6 header and walks its extension headers.
+#[inline]
 fn parse_v6<'a>(b: &'a [u8], notes: &mut Notes) -> Option<L3<'a>> {
     if b.len() < 40 || b[0] >> 4 != 6 {
         return None;
@@ -213,6 +216,7 @@ fn parse_v6<'a>(b: &'a [u8], notes: &mut Notes) -> Option<L3<'a>> {
     })
 }
 
+#[inline]
 fn parse_any<'a>(b: &'a [u8], notes: &mut Notes) -> Option<L3<'a>> {
     match *b.first()? >> 4 {
         4 => parse_v4(b),
@@ -222,6 +226,7 @@ fn parse_any<'a>(b: &'a [u8], notes: &mut Notes) -> Option<L3<'a>> {
 }
 
 /// The inner packet of IP-in-IP or GRE, if `l3` carries one.
+#[inline]
 fn inner_of(l3: &L3<'_>, notes: &mut Notes) -> Option<Endpoints> {
     if l3.fragment {
         return None;
@@ -249,6 +254,7 @@ fn inner_of(l3: &L3<'_>, notes: &mut Notes) -> Option<Endpoints> {
     parse_any(payload, notes).map(|p| p.ep)
 }
 
+#[inline]
 fn icmp_embedded<'a>(l3: &L3<'a>) -> Option<&'a [u8]> {
     if l3.fragment || l3.l4.len() < 8 {
         return None;
@@ -264,6 +270,7 @@ fn icmp_embedded<'a>(l3: &L3<'a>) -> Option<&'a [u8]> {
 
 /// Extracts the flow key of the IP packet `ip` (starting at the IP header).
 /// Returns `None` only for bytes that are not an IP header at all.
+#[inline]
 pub fn extract(ip: &[u8]) -> Option<(FlowKey, Notes)> {
     let mut notes = Notes::default();
     let l3 = parse_any(ip, &mut notes)?;

@@ -163,19 +163,24 @@ impl Default for HashConfig {
     }
 }
 
+/// One MurmurHash3 (x64) block step.
 #[inline]
-fn mix(h: u32, k: u32) -> u32 {
-    let k = k
-        .wrapping_mul(0xcc9e_2d51)
-        .rotate_left(15)
-        .wrapping_mul(0x1b87_3593);
-    (h ^ k)
-        .rotate_left(13)
-        .wrapping_mul(5)
-        .wrapping_add(0xe654_6b64)
+fn mix(h: u64, k: u64) -> u64 {
+    let k = k.wrapping_mul(0x87c3_7b91_1142_53d5).rotate_left(31).wrapping_mul(0x4cf5_ad43_2745_937f);
+    (h ^ k).rotate_left(27).wrapping_mul(5).wrapping_add(0x52dc_e729)
 }
 
-/// MurmurHash3's finaliser: full avalanche of a 32-bit value.
+/// MurmurHash3's 64-bit finaliser: full avalanche.
+#[inline]
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// MurmurHash3's 32-bit finaliser: full avalanche of a 32-bit value.
 #[inline]
 pub fn fmix(mut h: u32) -> u32 {
     h ^= h >> 16;
@@ -183,14 +188,6 @@ pub fn fmix(mut h: u32) -> u32 {
     h ^= h >> 13;
     h = h.wrapping_mul(0xc2b2_ae35);
     h ^ (h >> 16)
-}
-
-#[inline]
-fn mix128(mut h: u32, v: u128) -> u32 {
-    h = mix(h, (v >> 96) as u32);
-    h = mix(h, (v >> 64) as u32);
-    h = mix(h, (v >> 32) as u32);
-    mix(h, v as u32)
 }
 
 // Per-endpoint-set field mask (low byte of a FieldSet).
@@ -221,23 +218,31 @@ fn l4_mask(e: &Endpoints) -> u16 {
 }
 
 /// Mixes the fields of `e` chosen by `mask` into `h`, endpoints in canonical
-/// order when the mask chooses both sides alike.
+/// order when the mask chooses both sides alike. IPv4 costs three 64-bit
+/// rounds, IPv6 five.
 #[inline]
-fn mix_endpoints(mut h: u32, e: &Endpoints, mask: u16) -> u32 {
+fn mix_endpoints(mut h: u64, e: &Endpoints, mask: u16) -> u64 {
     let pick = |bit: u16, v: u128| if mask & bit != 0 { v } else { 0 };
     let (mut a, mut ap) = (pick(SRC, e.src), pick(SPORT, e.sport as u128) as u16);
     let (mut b, mut bp) = (pick(DST, e.dst), pick(DPORT, e.dport as u128) as u16);
-    let symmetric =
-        (mask & SRC != 0) == (mask & DST != 0) && (mask & SPORT != 0) == (mask & DPORT != 0);
+    let symmetric = (mask & SRC != 0) == (mask & DST != 0) && (mask & SPORT != 0) == (mask & DPORT != 0);
     if symmetric && (a, ap) > (b, bp) {
         std::mem::swap(&mut a, &mut b);
         std::mem::swap(&mut ap, &mut bp);
     }
-    h = mix128(h, a);
-    h = mix128(h, b);
-    h = mix(h, ((ap as u32) << 16) | bp as u32);
-    h = mix(h, if mask & PROTO != 0 { e.proto as u32 } else { 0 });
-    mix(h, if mask & LABEL != 0 { e.flow_label } else { 0 })
+    if e.v6 {
+        h = mix(h, (a >> 64) as u64);
+        h = mix(h, a as u64);
+        h = mix(h, (b >> 64) as u64);
+        h = mix(h, b as u64);
+    } else {
+        // IPv4 addresses sit in the top 32 bits of the key.
+        h = mix(h, ((a >> 96) as u64) << 32 | (b >> 96) as u64);
+    }
+    let proto = if mask & PROTO != 0 { e.proto as u64 } else { 0 };
+    let label = if mask & LABEL != 0 { e.flow_label as u64 } else { 0 };
+    h = mix(h, (ap as u64) << 48 | (bp as u64) << 32 | proto << 24 | label);
+    mix(h, e.v6 as u64)
 }
 
 /// The flow hash of `key` under `cfg`. `per_packet` is the caller's
@@ -245,7 +250,7 @@ fn mix_endpoints(mut h: u32, e: &Endpoints, mask: u16) -> u32 {
 #[inline]
 pub fn flow_hash(cfg: &HashConfig, key: &FlowKey, per_packet: u32) -> u32 {
     let o = &key.outer;
-    let h = cfg.seed;
+    let h = cfg.seed as u64 | (cfg.seed as u64) << 32;
     let h = match cfg.policy {
         HashPolicy::L3 => mix_endpoints(h, o, l3_mask(o)),
         HashPolicy::L4 => mix_endpoints(h, o, l4_mask(o)),
@@ -272,9 +277,10 @@ pub fn flow_hash(cfg: &HashConfig, key: &FlowKey, per_packet: u32) -> u32 {
         }
         // A Weyl sequence, not a hash: consecutive packets walk the hash space
         // evenly, so spraying is balanced to within a packet or two.
-        HashPolicy::PerPacket => return h.wrapping_add(per_packet.wrapping_mul(0x9e37_79b9)),
+        HashPolicy::PerPacket => return cfg.seed.wrapping_add(per_packet.wrapping_mul(0x9e37_79b9)),
     };
-    fmix(h)
+    let h = fmix64(h);
+    (h ^ (h >> 32)) as u32
 }
 
 #[cfg(test)]

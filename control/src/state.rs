@@ -740,7 +740,7 @@ mod tests {
     use crate::config;
     use dataplane::forward::{process, Ctx, IcmpLimiter, Verdict};
     use dataplane::stats::LcoreStats;
-    use dataplane::VecBuf;
+    use dataplane::{PacketBuf, VecBuf};
 
     const CFG: &str = "ports:
   - { name: lan, device: net_null0, addresses: [10.0.0.1/24, fd00::1/64] }
@@ -1090,6 +1090,65 @@ neighbors:
                 .hash
                 .policy,
             dataplane::hash::HashPolicy::L3
+        );
+    }
+
+    #[test]
+    fn failover_is_one_store_whatever_the_number_of_routes() {
+        let mut cfg = String::from(
+            "ports:\n  - { name: a, device: x, addresses: [10.0.0.1/24] }\nnexthop-groups:\n  - name: g\n    nexthops: [{ via: 10.0.0.2, port: a }, { via: 10.0.0.3, port: a }]\nneighbors:\n  - { address: 10.0.0.2, mac: \"02:00:00:00:00:02\", port: a }\n  - { address: 10.0.0.3, mac: \"02:00:00:00:00:03\", port: a }\nroutes:\n",
+        );
+        for i in 0..2000u32 {
+            cfg.push_str(&format!(
+                "  - {{ prefix: 100.{}.{}.0/24, nexthop-group: g }}\n",
+                64 + i / 256,
+                i % 256
+            ));
+        }
+        let c = config::parse(&cfg, "t").unwrap();
+        let mut cp = ControlPlane::new(c, &[MACS[0]], vec![], Channels::default(), 16);
+        let fib = cp.fib();
+        let generation = fib.generation;
+        let dead = cp
+            .nexthop_id(PortId(0), "10.0.0.3".parse().unwrap())
+            .unwrap();
+        cp.set_enabled("a", "10.0.0.3".parse().unwrap(), false)
+            .unwrap();
+        // No new generation: the same tables, one flag flipped.
+        assert_eq!(cp.fib().generation, generation);
+        let stats = LcoreStats::new(16);
+        let mut icmp = IcmpLimiter::new(10);
+        let mut ctx = Ctx {
+            fib: &fib,
+            stats: &stats,
+            icmp: &mut icmp,
+            spray: 0,
+        };
+        for i in 0..2000u32 {
+            let dst = std::net::Ipv4Addr::new(100, (64 + i / 256) as u8, (i % 256) as u8, 9);
+            let pkt = frames::ipv4(
+                CLIENT,
+                MACS[0],
+                "10.0.0.9".parse().unwrap(),
+                dst,
+                proto::TCP,
+                64,
+                &frames::tcp_syn(1000 + i as u16, 80),
+            );
+            let mut b = VecBuf::new(&pkt);
+            assert_eq!(
+                process(&mut ctx, PortId(0), &mut b),
+                Verdict::Forward(PortId(0))
+            );
+            assert_eq!(
+                ethernet::Frame::new_checked(b.data()).unwrap().dst(),
+                MacAddr([2, 0, 0, 0, 0, 2]),
+                "route {i} still used the disabled member"
+            );
+        }
+        assert_eq!(
+            stats.nh_packets[dead.index()].load(std::sync::atomic::Ordering::Relaxed),
+            0
         );
     }
 }

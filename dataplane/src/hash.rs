@@ -166,8 +166,14 @@ impl Default for HashConfig {
 /// One MurmurHash3 (x64) block step.
 #[inline]
 fn mix(h: u64, k: u64) -> u64 {
-    let k = k.wrapping_mul(0x87c3_7b91_1142_53d5).rotate_left(31).wrapping_mul(0x4cf5_ad43_2745_937f);
-    (h ^ k).rotate_left(27).wrapping_mul(5).wrapping_add(0x52dc_e729)
+    let k = k
+        .wrapping_mul(0x87c3_7b91_1142_53d5)
+        .rotate_left(31)
+        .wrapping_mul(0x4cf5_ad43_2745_937f);
+    (h ^ k)
+        .rotate_left(27)
+        .wrapping_mul(5)
+        .wrapping_add(0x52dc_e729)
 }
 
 /// MurmurHash3's 64-bit finaliser: full avalanche.
@@ -225,7 +231,8 @@ fn mix_endpoints(mut h: u64, e: &Endpoints, mask: u16) -> u64 {
     let pick = |bit: u16, v: u128| if mask & bit != 0 { v } else { 0 };
     let (mut a, mut ap) = (pick(SRC, e.src), pick(SPORT, e.sport as u128) as u16);
     let (mut b, mut bp) = (pick(DST, e.dst), pick(DPORT, e.dport as u128) as u16);
-    let symmetric = (mask & SRC != 0) == (mask & DST != 0) && (mask & SPORT != 0) == (mask & DPORT != 0);
+    let symmetric =
+        (mask & SRC != 0) == (mask & DST != 0) && (mask & SPORT != 0) == (mask & DPORT != 0);
     if symmetric && (a, ap) > (b, bp) {
         std::mem::swap(&mut a, &mut b);
         std::mem::swap(&mut ap, &mut bp);
@@ -240,8 +247,15 @@ fn mix_endpoints(mut h: u64, e: &Endpoints, mask: u16) -> u64 {
         h = mix(h, ((a >> 96) as u64) << 32 | (b >> 96) as u64);
     }
     let proto = if mask & PROTO != 0 { e.proto as u64 } else { 0 };
-    let label = if mask & LABEL != 0 { e.flow_label as u64 } else { 0 };
-    h = mix(h, (ap as u64) << 48 | (bp as u64) << 32 | proto << 24 | label);
+    let label = if mask & LABEL != 0 {
+        e.flow_label as u64
+    } else {
+        0
+    };
+    h = mix(
+        h,
+        (ap as u64) << 48 | (bp as u64) << 32 | proto << 24 | label,
+    );
     mix(h, e.v6 as u64)
 }
 
@@ -277,7 +291,9 @@ pub fn flow_hash(cfg: &HashConfig, key: &FlowKey, per_packet: u32) -> u32 {
         }
         // A Weyl sequence, not a hash: consecutive packets walk the hash space
         // evenly, so spraying is balanced to within a packet or two.
-        HashPolicy::PerPacket => return cfg.seed.wrapping_add(per_packet.wrapping_mul(0x9e37_79b9)),
+        HashPolicy::PerPacket => {
+            return cfg.seed.wrapping_add(per_packet.wrapping_mul(0x9e37_79b9))
+        }
     };
     let h = fmix64(h);
     (h ^ (h >> 32)) as u32

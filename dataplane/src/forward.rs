@@ -185,11 +185,7 @@ fn process_v4<B: PacketBuf>(
     pkt.truncate(eth_len + total);
 
     let fib = ctx.fib;
-    let unreachable = ErrorKind::V4 {
-        kind: icmp::kind::DEST_UNREACHABLE,
-        code: 0,
-        rest: 0,
-    };
+    let unreachable = Fam::V4 { df: false }.unreachable();
     let Some(route) = fib.routes.lookup_v4(dst) else {
         return icmp_error(
             ctx,
@@ -203,15 +199,75 @@ fn process_v4<B: PacketBuf>(
     if route.target == Target::Local {
         return local_v4(ctx, port, pkt, protocol);
     }
+    forward_tail(
+        ctx,
+        port,
+        pkt,
+        route,
+        IpAddr::V4(dst),
+        ttl,
+        total,
+        Fam::V4 { df },
+        l2_multicast,
+    )
+}
+
+/// The address family of a packet being forwarded, with what differs between them.
+#[derive(Clone, Copy)]
+enum Fam {
+    V4 { df: bool },
+    V6,
+}
+
+impl Fam {
+    fn error(self, (k4, c4): (u8, u8), (k6, c6): (u8, u8), rest: u32) -> ErrorKind {
+        match self {
+            Fam::V4 { .. } => ErrorKind::V4 {
+                kind: k4,
+                code: c4,
+                rest,
+            },
+            Fam::V6 => ErrorKind::V6 {
+                kind: k6,
+                code: c6,
+                rest,
+            },
+        }
+    }
+    fn unreachable(self) -> ErrorKind {
+        self.error(
+            (icmp::kind::DEST_UNREACHABLE, 0),
+            (icmpv6::kind::DEST_UNREACHABLE, 0),
+            0,
+        )
+    }
+}
+
+/// What both families share once a packet is known to be forwarded: TTL /
+/// hop limit, nexthop selection, MTU, and the rewrite.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn forward_tail<B: PacketBuf>(
+    ctx: &mut Ctx<'_>,
+    port: &PortInfo,
+    pkt: &mut B,
+    route: &Route,
+    dst: IpAddr,
+    ttl: u8,
+    total: usize,
+    fam: Fam,
+    l2_multicast: bool,
+) -> Verdict {
+    let eth_len = ethernet::HEADER_LEN;
     if ttl <= 1 {
-        let e = ErrorKind::V4 {
-            kind: icmp::kind::TIME_EXCEEDED,
-            code: 0,
-            rest: 0,
-        };
+        let e = fam.error(
+            (icmp::kind::TIME_EXCEEDED, 0),
+            (icmpv6::kind::TIME_EXCEEDED, 0),
+            0,
+        );
         return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
     }
-    let (nh, out, mac) = match next_hop(ctx, route, IpAddr::V4(dst), &pkt.data()[eth_len..]) {
+    let (nh, out, mac) = match next_hop(ctx, route, dst, &pkt.data()[eth_len..]) {
         Ok(x) => x,
         Err(Miss::Verdict(v)) => return v,
         Err(Miss::AllDown) => {
@@ -220,29 +276,41 @@ fn process_v4<B: PacketBuf>(
                 pkt,
                 port,
                 DropReason::AllNexthopsDown,
-                unreachable,
+                fam.unreachable(),
                 l2_multicast,
             )
         }
     };
-    let Some(out_info) = fib.port(out) else {
+    let Some(out_info) = ctx.fib.port(out) else {
         return dropped(ctx.stats, DropReason::NoRoute);
     };
     if total > out_info.mtu as usize {
-        if !df {
+        if let Fam::V4 { df: false } = fam {
             // The router does not fragment (RFC 1812 allows it; it costs a copy per fragment).
             return dropped(ctx.stats, DropReason::MtuExceeded);
         }
-        let e = ErrorKind::V4 {
-            kind: icmp::kind::DEST_UNREACHABLE,
-            code: 4,
-            rest: out_info.mtu as u32,
-        };
+        // Fragmentation Needed (v4, DF set) or Packet Too Big (v6), with the egress MTU.
+        let e = fam.error(
+            (icmp::kind::DEST_UNREACHABLE, 4),
+            (icmpv6::kind::PACKET_TOO_BIG, 0),
+            out_info.mtu as u32,
+        );
         return icmp_error(ctx, pkt, port, DropReason::MtuExceeded, e, l2_multicast);
     }
     let d = pkt.data_mut();
-    ipv4::Packet::new_unchecked(&mut d[eth_len..]).decrement_ttl();
-    ethernet::write_header_unchecked(d, mac, out_info.mac, ethernet::ethertype::IPV4);
+    let ethertype = match fam {
+        Fam::V4 { .. } => {
+            ipv4::Packet::new_unchecked(&mut d[eth_len..]).decrement_ttl();
+            ethernet::ethertype::IPV4
+        }
+        Fam::V6 => {
+            if let Ok(mut ip) = ipv6::Packet::new_checked(&mut d[eth_len..]) {
+                ip.set_hop_limit(ttl - 1);
+            }
+            ethernet::ethertype::IPV6
+        }
+    };
+    ethernet::write_header_unchecked(d, mac, out_info.mac, ethertype);
     ctx.stats.nexthop(nh, eth_len + total);
     Verdict::Forward(out)
 }
@@ -401,11 +469,7 @@ fn process_v6<B: PacketBuf>(
         return dropped(ctx.stats, DropReason::MartianDestination);
     }
     let fib = ctx.fib;
-    let unreachable = ErrorKind::V6 {
-        kind: icmpv6::kind::DEST_UNREACHABLE,
-        code: 0,
-        rest: 0,
-    };
+    let unreachable = Fam::V6.unreachable();
     let Some(route) = fib.routes.lookup_v6(dst) else {
         return icmp_error(
             ctx,
@@ -422,46 +486,17 @@ fn process_v6<B: PacketBuf>(
         }
         return local_v6(ctx, port, pkt, next, src, dst);
     }
-    if hop_limit <= 1 {
-        let e = ErrorKind::V6 {
-            kind: icmpv6::kind::TIME_EXCEEDED,
-            code: 0,
-            rest: 0,
-        };
-        return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
-    }
-    let (nh, out, mac) = match next_hop(ctx, route, IpAddr::V6(dst), &pkt.data()[eth_len..]) {
-        Ok(x) => x,
-        Err(Miss::Verdict(v)) => return v,
-        Err(Miss::AllDown) => {
-            return icmp_error(
-                ctx,
-                pkt,
-                port,
-                DropReason::AllNexthopsDown,
-                unreachable,
-                l2_multicast,
-            )
-        }
-    };
-    let Some(out_info) = fib.port(out) else {
-        return dropped(ctx.stats, DropReason::NoRoute);
-    };
-    if total > out_info.mtu as usize {
-        let e = ErrorKind::V6 {
-            kind: icmpv6::kind::PACKET_TOO_BIG,
-            code: 0,
-            rest: out_info.mtu as u32,
-        };
-        return icmp_error(ctx, pkt, port, DropReason::MtuExceeded, e, l2_multicast);
-    }
-    let d = pkt.data_mut();
-    if let Ok(mut ip) = ipv6::Packet::new_checked(&mut d[eth_len..]) {
-        ip.set_hop_limit(hop_limit - 1);
-    }
-    ethernet::write_header_unchecked(d, mac, out_info.mac, ethernet::ethertype::IPV6);
-    ctx.stats.nexthop(nh, eth_len + total);
-    Verdict::Forward(out)
+    forward_tail(
+        ctx,
+        port,
+        pkt,
+        route,
+        IpAddr::V6(dst),
+        hop_limit,
+        total,
+        Fam::V6,
+        l2_multicast,
+    )
 }
 
 fn is_link_local(a: Ipv6Addr) -> bool {

@@ -25,6 +25,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 pub const DEFAULT_MTU: u16 = 1500;
 /// Upper bound of worker lcores.
 pub const MAX_WORKERS: u32 = 64;
+/// The main routing table (as in Linux).
+pub const MAIN_TABLE: u32 = 254;
 /// Default resilient idle timer (s), as Linux.
 pub const DEFAULT_IDLE_TIMER_S: u64 = 120;
 
@@ -112,6 +114,8 @@ struct RawHash {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawRoute {
     prefix: Spanned<String>,
+    #[serde(default)]
+    table: Option<Spanned<u32>>,
     #[serde(default)]
     nexthops: Option<Spanned<Vec<RawNexthop>>>,
     #[serde(default)]
@@ -222,6 +226,8 @@ pub struct GroupConfig {
 /// A static route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteConfig {
+    /// Routing table (254 = main, the one the dataplane forwards with).
+    pub table: u32,
     /// Destination prefix.
     pub prefix: Prefix,
     /// Index into [`Config::groups`].
@@ -377,62 +383,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// # Errors
 /// [`ConfigError`] for any syntax, type or semantic error.
 pub fn parse(src: &str, file: &str) -> Result<Config, ConfigError> {
-    let cx = Ctx { file, src };
-    let mut path = String::new();
-    let raw: Result<RawConfig, _> = serde_saphyr::with_deserializer_from_str_with_options(
-        src,
-        serde_saphyr::Options {
-            with_snippet: false,
-            ..Default::default()
-        },
-        |de| {
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                // `Spanned<T>` adds a `value` segment; operators never wrote it.
-                path = e
-                    .path()
-                    .to_string()
-                    .replace(".value[", "[")
-                    .replace(".value.", ".");
-                if let Some(p) = path.strip_suffix(".value") {
-                    path = p.to_owned();
-                }
-                e.into_inner()
-            })
-        },
-    );
-    let raw = raw.map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let mut message = e.to_string();
-        // The parser repeats the position; keep only the reason.
-        if let Some(i) = message.find(" at line ") {
-            message.truncate(i);
-        }
-        if let Some(rest) = message.strip_prefix("error: ") {
-            message = rest
-                .split_once(": ")
-                .map_or(rest.to_owned(), |(_, m)| m.to_owned());
-        }
-        if let Some(t) = ["u8", "u16", "u32", "u64", "i64"]
-            .iter()
-            .find(|t| message == format!("invalid {t}"))
-        {
-            message = format!("expected a whole number ({t}), found something else");
-        }
-        let key = if path.is_empty() || path == "." {
-            "<document>".to_owned()
-        } else {
-            path.clone()
-        };
-        ConfigError {
-            file: file.to_owned(),
-            line,
-            column,
-            key,
-            message,
-            snippet: snippet(src, line, column),
-        }
-    })?;
-    validate(&cx, raw)
+    let raw: RawConfig = parse_doc(src, file)?;
+    validate(&Ctx { file, src }, raw)
 }
 
 fn parse_ifaddr(s: &str) -> Option<IfAddr> {
@@ -591,6 +543,339 @@ fn parse_group(
     })
 }
 
+/// `key.field`, or `field` at the top of an API request.
+fn join(key: &str, field: &str) -> String {
+    if key.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{key}.{field}")
+    }
+}
+
+/// What validating a route needs: the ports and the default hash.
+struct Env<'a> {
+    cx: &'a Ctx<'a>,
+    ports: &'a [PortConfig],
+    default_hash: HashConfig,
+}
+
+/// The group a validated route uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteGroup {
+    /// A named group from `nexthop-groups`.
+    Named(String),
+    /// The route's own group.
+    Inline(GroupConfig),
+}
+
+/// A validated route, as the API and a reload see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Routing table (254 = main).
+    pub table: u32,
+    /// Destination.
+    pub prefix: Prefix,
+    /// Its group.
+    pub group: RouteGroup,
+    /// Its hash config.
+    pub hash: HashConfig,
+}
+
+impl Env<'_> {
+    fn port(&self, s: &Spanned<String>, key: String) -> Result<PortId, ConfigError> {
+        match self.ports.iter().position(|p| p.name == s.value.trim()) {
+            Some(i) => Ok(PortId(i as u16)),
+            None => {
+                let names: Vec<&str> = self.ports.iter().map(|p| p.name.as_str()).collect();
+                Err(self.cx.err(
+                    s.referenced,
+                    key,
+                    format!(
+                        "unknown port '{}' (ports are: {})",
+                        s.value,
+                        names.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
+    fn on_subnet(&self, port: PortId, a: IpAddr) -> bool {
+        self.ports[port.index()]
+            .addresses
+            .iter()
+            .any(|ia| ia.subnet().contains(a))
+    }
+
+    fn subnets_of(&self, port: PortId) -> String {
+        let v: Vec<String> = self.ports[port.index()]
+            .addresses
+            .iter()
+            .map(|ia| ia.subnet().to_string())
+            .collect();
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    }
+
+    /// Members of a group: validated, with duplicates refused. `family`: true for IPv4.
+    fn members(
+        &self,
+        list: &Spanned<Vec<RawNexthop>>,
+        key: &str,
+        family: Option<bool>,
+    ) -> Result<Vec<NexthopConfig>, ConfigError> {
+        let cx = self.cx;
+        if list.value.is_empty() {
+            return Err(cx.err(
+                list.referenced,
+                key.to_owned(),
+                "a group needs at least one nexthop",
+            ));
+        }
+        let mut out: Vec<NexthopConfig> = Vec::new();
+        for (j, n) in list.value.iter().enumerate() {
+            let k = |f: &str| format!("{key}[{j}].{f}");
+            let via: IpAddr = n.via.value.trim().parse().map_err(|_| {
+                cx.err(
+                    n.via.referenced,
+                    k("via"),
+                    format!("'{}' is not an IP address", n.via.value),
+                )
+            })?;
+            let want_v4 = family.or(out.first().map(|x| x.via.is_ipv4()));
+            if want_v4.is_some_and(|v4| v4 != via.is_ipv4()) {
+                return Err(cx.err(n.via.referenced, k("via"), format!("gateway {via} is not of the same address family as the group's other members or its route")));
+            }
+            let port = self.port(&n.port, k("port"))?;
+            if !self.on_subnet(port, via) {
+                return Err(cx.err(
+                    n.via.referenced,
+                    k("via"),
+                    format!(
+                        "gateway {via} is not on a subnet of port '{}' ({})",
+                        self.ports[port.index()].name,
+                        self.subnets_of(port)
+                    ),
+                ));
+            }
+            let weight = match &n.weight {
+                None => 1,
+                Some(w) if (1..=MAX_WEIGHT).contains(&w.value) => w.value,
+                Some(w) => {
+                    return Err(cx.err(
+                        w.referenced,
+                        k("weight"),
+                        format!("{} is outside 1..={MAX_WEIGHT}", w.value),
+                    ))
+                }
+            };
+            if out.iter().any(|x| x.via == via && x.port == port) {
+                return Err(cx.err(
+                    n.via.referenced,
+                    k("via"),
+                    format!(
+                        "nexthop {via} on port '{}' is listed twice in this group",
+                        self.ports[port.index()].name
+                    ),
+                ));
+            }
+            out.push(NexthopConfig { via, port, weight });
+        }
+        Ok(out)
+    }
+
+    /// Validates one route against the ports and the named groups.
+    fn route(
+        &self,
+        r: &RawRoute,
+        key: &str,
+        named: &[GroupConfig],
+    ) -> Result<RouteSpec, ConfigError> {
+        let cx = self.cx;
+        let prefix: Prefix = r
+            .prefix
+            .value
+            .trim()
+            .parse()
+            .map_err(|e| cx.err(r.prefix.referenced, join(key, "prefix"), format!("{e}")))?;
+        let table = match &r.table {
+            None => MAIN_TABLE,
+            Some(t) if t.value >= 1 => t.value,
+            Some(t) => {
+                return Err(cx.err(
+                    t.referenced,
+                    join(key, "table"),
+                    "table ids start at 1 (254 is main)",
+                ))
+            }
+        };
+        let group = match (&r.nexthops, &r.nexthop_group) {
+            (Some(list), None) => {
+                let nexthops =
+                    self.members(list, &join(key, "nexthops"), Some(prefix.addr().is_ipv4()))?;
+                let params = GroupParams {
+                    group: &r.group,
+                    buckets: &r.buckets,
+                    idle_timer: &r.idle_timer,
+                    unbalanced_timer: &r.unbalanced_timer,
+                };
+                RouteGroup::Inline(parse_group(cx, &params, key, None, nexthops)?)
+            }
+            (None, Some(name)) => {
+                if let Some(p) = r
+                    .group
+                    .as_ref()
+                    .map(|g| g.referenced)
+                    .or(r.buckets.as_ref().map(|b| b.referenced))
+                {
+                    return Err(cx.err(p, join(key, "group"), "a route that names a nexthop-group takes the algorithm from that group; set it there"));
+                }
+                let Some(g) = named
+                    .iter()
+                    .find(|g| g.name.as_deref() == Some(name.value.trim()))
+                else {
+                    let known: Vec<_> = named.iter().filter_map(|g| g.name.clone()).collect();
+                    let known = if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    };
+                    return Err(cx.err(
+                        name.referenced,
+                        join(key, "nexthop-group"),
+                        format!(
+                            "unknown nexthop group '{}' (groups are: {known})",
+                            name.value
+                        ),
+                    ));
+                };
+                if g.nexthops[0].via.is_ipv4() != prefix.addr().is_ipv4() {
+                    return Err(cx.err(
+                        name.referenced,
+                        join(key, "nexthop-group"),
+                        format!(
+                            "group '{}' is of the other address family than {prefix}",
+                            name.value
+                        ),
+                    ));
+                }
+                RouteGroup::Named(name.value.trim().to_owned())
+            }
+            (Some(list), Some(_)) => {
+                return Err(cx.err(
+                    list.referenced,
+                    join(key, "nexthops"),
+                    "give either nexthops or nexthop-group, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(cx.err(
+                    r.prefix.referenced,
+                    if key.is_empty() {
+                        "prefix".to_owned()
+                    } else {
+                        key.to_owned()
+                    },
+                    "a route needs nexthops or a nexthop-group",
+                ))
+            }
+        };
+        let hash = parse_hash(cx, r.hash.as_ref(), &join(key, "hash"), self.default_hash)?;
+        Ok(RouteSpec {
+            table,
+            prefix,
+            group,
+            hash,
+        })
+    }
+}
+
+/// Parses a YAML or JSON document of type `T` with key-path errors.
+fn parse_doc<T: serde::de::DeserializeOwned>(src: &str, file: &str) -> Result<T, ConfigError> {
+    let mut path = String::new();
+    let raw: Result<T, _> = serde_saphyr::with_deserializer_from_str_with_options(
+        src,
+        serde_saphyr::Options {
+            with_snippet: false,
+            ..Default::default()
+        },
+        |de| {
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                // `Spanned<T>` adds a `value` segment; operators never wrote it.
+                path = e
+                    .path()
+                    .to_string()
+                    .replace(".value[", "[")
+                    .replace(".value.", ".");
+                if let Some(p) = path.strip_suffix(".value") {
+                    path = p.to_owned();
+                }
+                e.into_inner()
+            })
+        },
+    );
+    raw.map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        let mut message = e.to_string();
+        // The parser repeats the position; keep only the reason.
+        if let Some(i) = message.find(" at line ") {
+            message.truncate(i);
+        }
+        if let Some(rest) = message.strip_prefix("error: ") {
+            message = rest
+                .split_once(": ")
+                .map_or(rest.to_owned(), |(_, m)| m.to_owned());
+        }
+        if let Some(t) = ["u8", "u16", "u32", "u64", "i64"]
+            .iter()
+            .find(|t| message == format!("invalid {t}"))
+        {
+            message = format!("expected a whole number ({t}), found something else");
+        }
+        let key = if path.is_empty() || path == "." {
+            "<document>".to_owned()
+        } else {
+            path.clone()
+        };
+        ConfigError {
+            file: file.to_owned(),
+            line,
+            column,
+            key,
+            message,
+            snippet: snippet(src, line, column),
+        }
+    })
+}
+
+/// Validates one route given as JSON (or YAML) against a running config: the
+/// shape of a `routes[]` entry. Errors name the field (`nexthops[1].port`).
+///
+/// # Errors
+/// [`ConfigError`] for any invalid field; nothing is applied.
+pub fn parse_route(src: &str, config: &Config) -> Result<RouteSpec, ConfigError> {
+    let raw: RawRoute = parse_doc(src, "<request>")?;
+    let cx = Ctx {
+        file: "<request>",
+        src,
+    };
+    let env = Env {
+        cx: &cx,
+        ports: &config.ports,
+        default_hash: config.hash,
+    };
+    let named: Vec<GroupConfig> = config
+        .groups
+        .iter()
+        .filter(|g| g.name.is_some())
+        .cloned()
+        .collect();
+    env.route(&raw, "", &named)
+}
+
 fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     let workers = match raw.workers {
         None => 1,
@@ -692,105 +977,11 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             monitor_link: p.monitor_link.unwrap_or(true),
         });
     }
-    let port_names = || {
-        ports
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let lookup_port = |s: &Spanned<String>, key: String| -> Result<PortId, ConfigError> {
-        names.get(s.value.trim()).copied().ok_or_else(|| {
-            cx.err(
-                s.referenced,
-                key,
-                format!("unknown port '{}' (ports are: {})", s.value, port_names()),
-            )
-        })
-    };
-    let on_subnet = |port: PortId, a: IpAddr| {
-        ports[port.index()]
-            .addresses
-            .iter()
-            .any(|ia| ia.subnet().contains(a))
-    };
-    let subnets_of = |port: PortId| {
-        let v: Vec<String> = ports[port.index()]
-            .addresses
-            .iter()
-            .map(|ia| ia.subnet().to_string())
-            .collect();
-        if v.is_empty() {
-            "none".to_owned()
-        } else {
-            v.join(", ")
-        }
-    };
-
     let default_hash = parse_hash(cx, raw.hash.as_ref(), "hash", HashConfig::default())?;
-
-    // Members of a group: validated, with duplicates refused.
-    let members = |list: &Spanned<Vec<RawNexthop>>,
-                   key: &str,
-                   family: Option<bool>|
-     -> Result<Vec<NexthopConfig>, ConfigError> {
-        if list.value.is_empty() {
-            return Err(cx.err(
-                list.referenced,
-                key.to_owned(),
-                "a group needs at least one nexthop",
-            ));
-        }
-        let mut out: Vec<NexthopConfig> = Vec::new();
-        for (j, n) in list.value.iter().enumerate() {
-            let k = |f: &str| format!("{key}[{j}].{f}");
-            let via: IpAddr = n.via.value.trim().parse().map_err(|_| {
-                cx.err(
-                    n.via.referenced,
-                    k("via"),
-                    format!("'{}' is not an IP address", n.via.value),
-                )
-            })?;
-            let want_v4 = family.or(out.first().map(|x| x.via.is_ipv4()));
-            if want_v4.is_some_and(|v4| v4 != via.is_ipv4()) {
-                return Err(cx.err(n.via.referenced, k("via"), format!("gateway {via} is not of the same address family as the group's other members or its route")));
-            }
-            let port = lookup_port(&n.port, k("port"))?;
-            if !on_subnet(port, via) {
-                return Err(cx.err(
-                    n.via.referenced,
-                    k("via"),
-                    format!(
-                        "gateway {via} is not on a subnet of port '{}' ({})",
-                        ports[port.index()].name,
-                        subnets_of(port)
-                    ),
-                ));
-            }
-            let weight = match &n.weight {
-                None => 1,
-                Some(w) if (1..=MAX_WEIGHT).contains(&w.value) => w.value,
-                Some(w) => {
-                    return Err(cx.err(
-                        w.referenced,
-                        k("weight"),
-                        format!("{} is outside 1..={MAX_WEIGHT}", w.value),
-                    ))
-                }
-            };
-            if out.iter().any(|x| x.via == via && x.port == port) {
-                return Err(cx.err(
-                    n.via.referenced,
-                    k("via"),
-                    format!(
-                        "nexthop {via} on port '{}' is listed twice in this group",
-                        ports[port.index()].name
-                    ),
-                ));
-            }
-            out.push(NexthopConfig { via, port, weight });
-        }
-        Ok(out)
+    let env = Env {
+        cx,
+        ports: &ports,
+        default_hash,
     };
 
     let mut groups: Vec<GroupConfig> = Vec::new();
@@ -808,121 +999,44 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 format!("group name '{name}' is empty or defined twice"),
             ));
         }
-        let nexthops = members(&g.nexthops, &format!("{key}.nexthops"), None)?;
-        groups.push(parse_group(
-            cx,
-            &GroupParams {
-                group: &g.group,
-                buckets: &g.buckets,
-                idle_timer: &g.idle_timer,
-                unbalanced_timer: &g.unbalanced_timer,
-            },
-            &key,
-            Some(name),
-            nexthops,
-        )?);
+        let nexthops = env.members(&g.nexthops, &join(&key, "nexthops"), None)?;
+        let params = GroupParams {
+            group: &g.group,
+            buckets: &g.buckets,
+            idle_timer: &g.idle_timer,
+            unbalanced_timer: &g.unbalanced_timer,
+        };
+        groups.push(parse_group(cx, &params, &key, Some(name), nexthops)?);
     }
-    let named = groups.len();
+    let named = groups.clone();
 
     let mut routes = Vec::new();
-    let mut seen_prefixes: HashSet<Prefix> = HashSet::new();
+    let mut seen: HashSet<(u32, Prefix)> = HashSet::new();
     for (i, r) in raw.routes.iter().enumerate() {
         let key = format!("routes[{i}]");
-        let prefix: Prefix =
-            r.prefix.value.trim().parse().map_err(|e| {
-                cx.err(r.prefix.referenced, format!("{key}.prefix"), format!("{e}"))
-            })?;
-        if !seen_prefixes.insert(prefix) {
+        let v = env.route(r, &key, &named)?;
+        if !seen.insert((v.table, v.prefix)) {
             return Err(cx.err(
                 r.prefix.referenced,
-                format!("{key}.prefix"),
-                format!("route {prefix} is defined twice"),
+                join(&key, "prefix"),
+                format!("route {} is defined twice in table {}", v.prefix, v.table),
             ));
         }
-        let group = match (&r.nexthops, &r.nexthop_group) {
-            (Some(list), None) => {
-                let nexthops = members(
-                    list,
-                    &format!("{key}.nexthops"),
-                    Some(prefix.addr().is_ipv4()),
-                )?;
-                groups.push(parse_group(
-                    cx,
-                    &GroupParams {
-                        group: &r.group,
-                        buckets: &r.buckets,
-                        idle_timer: &r.idle_timer,
-                        unbalanced_timer: &r.unbalanced_timer,
-                    },
-                    &key,
-                    None,
-                    nexthops,
-                )?);
+        let group = match v.group {
+            RouteGroup::Named(name) => named
+                .iter()
+                .position(|g| g.name.as_deref() == Some(name.as_str()))
+                .expect("route() checked the name"),
+            RouteGroup::Inline(g) => {
+                groups.push(g);
                 groups.len() - 1
             }
-            (None, Some(name)) => {
-                if let Some(p) = r
-                    .group
-                    .as_ref()
-                    .map(|g| g.referenced)
-                    .or(r.buckets.as_ref().map(|b| b.referenced))
-                {
-                    return Err(cx.err(p, format!("{key}.group"), "a route that names a nexthop-group takes the algorithm from that group; set it there"));
-                }
-                let Some(gi) = groups[..named]
-                    .iter()
-                    .position(|g| g.name.as_deref() == Some(name.value.trim()))
-                else {
-                    let known: Vec<_> = groups[..named]
-                        .iter()
-                        .filter_map(|g| g.name.clone())
-                        .collect();
-                    return Err(cx.err(
-                        name.referenced,
-                        format!("{key}.nexthop-group"),
-                        format!(
-                            "unknown nexthop group '{}' (groups are: {})",
-                            name.value,
-                            if known.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                known.join(", ")
-                            }
-                        ),
-                    ));
-                };
-                if groups[gi].nexthops[0].via.is_ipv4() != prefix.addr().is_ipv4() {
-                    return Err(cx.err(
-                        name.referenced,
-                        format!("{key}.nexthop-group"),
-                        format!(
-                            "group '{}' is of the other address family than {prefix}",
-                            name.value
-                        ),
-                    ));
-                }
-                gi
-            }
-            (Some(list), Some(_)) => {
-                return Err(cx.err(
-                    list.referenced,
-                    format!("{key}.nexthops"),
-                    "give either nexthops or nexthop-group, not both",
-                ))
-            }
-            (None, None) => {
-                return Err(cx.err(
-                    r.prefix.referenced,
-                    key,
-                    "a route needs nexthops or a nexthop-group",
-                ))
-            }
         };
-        let hash = parse_hash(cx, r.hash.as_ref(), &format!("{key}.hash"), default_hash)?;
         routes.push(RouteConfig {
-            prefix,
+            table: v.table,
+            prefix: v.prefix,
             group,
-            hash,
+            hash: v.hash,
         });
     }
 
@@ -983,15 +1097,15 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 format!("{mac} is not a unicast MAC address"),
             ));
         }
-        let port = lookup_port(&n.port, k("port"))?;
-        if !on_subnet(port, address) {
+        let port = env.port(&n.port, k("port"))?;
+        if !env.on_subnet(port, address) {
             return Err(cx.err(
                 n.address.referenced,
                 k("address"),
                 format!(
                     "{address} is not on a subnet of port '{}' ({})",
                     ports[port.index()].name,
-                    subnets_of(port)
+                    env.subnets_of(port)
                 ),
             ));
         }

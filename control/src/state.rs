@@ -8,7 +8,7 @@
 //! adjacencies with their own nexthop id, so reply traffic to clients is
 //! forwarded and counted like any other nexthop.
 
-use crate::config::{Config, GroupConfig, IfAddr};
+use crate::config::{Config, GroupConfig, IfAddr, RouteGroup, RouteSpec, MAIN_TABLE};
 use crate::punt::{Channels, InjectFrame, PuntFrame, ResolveRequest};
 use crate::rcu::{Publisher, Quiescent};
 use dataplane::fib::{Fib, HostTable, Nexthop, PortInfo, RouteTable, RouteTableBuilder, Target};
@@ -17,7 +17,7 @@ use dataplane::neighbor::{DownFlag, Neighbors};
 use dataplane::nhg::{Algorithm, Group, ResilientTable};
 use dataplane::types::{GroupId, MacAddr, NexthopId, PortId, Prefix};
 use dataplane::wire::{arp, ethernet, icmpv6, ipv6, proto};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,8 +49,64 @@ struct Entry {
     unanswered: u32,
 }
 
+/// Where a route came from. When several origins hold the same prefix in the
+/// same table, the highest wins: `api` over `config` over `fpm`. An operator's
+/// runtime change beats the file, and both beat a routing daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Origin {
+    /// Pushed by FRR over FPM.
+    Fpm,
+    /// From the config file.
+    Config,
+    /// Added through the API.
+    Api,
+}
+
+impl Origin {
+    /// The API spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Fpm => "fpm",
+            Origin::Config => "config",
+            Origin::Api => "api",
+        }
+    }
+}
+
+/// What identifies a group across rebuilds (so resilient tables survive them).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum GroupKey {
+    Named(String),
+    Inline(u32, Prefix, Origin),
+}
+
+/// A route as the API shows it.
+#[derive(Clone, Debug)]
+pub struct RouteView {
+    /// Its origin.
+    pub origin: Origin,
+    /// True when this origin's entry is the one in use.
+    pub active: bool,
+    /// The route.
+    pub spec: RouteSpec,
+}
+
+/// The answer to "which way does this flow go".
+#[derive(Clone, Debug)]
+pub struct RouteGet {
+    /// The matching prefix and its origin.
+    pub route: Option<(Prefix, Origin)>,
+    /// What the route does: `group`, `connected`, `local`, `blackhole`, or `none`.
+    pub kind: &'static str,
+    /// The hash of the flow under the route's policy.
+    pub hash: Option<u32>,
+    /// The chosen nexthop (address, port), if any.
+    pub nexthop: Option<(IpAddr, String)>,
+}
+
 /// A group's live state.
 struct GroupState {
+    key: GroupKey,
     cfg: GroupConfig,
     /// Members in canonical order (address, then port).
     members: Vec<(NexthopId, u32)>,
@@ -116,6 +172,8 @@ pub struct ControlPlane {
     index: HashMap<(PortId, IpAddr), NexthopId>,
     hosts: HashMap<IpAddr, NexthopId>,
     routes: Arc<RouteTable>,
+    /// Every route of every table and origin.
+    rib: BTreeMap<(u32, Prefix), BTreeMap<Origin, RouteSpec>>,
     groups: Vec<GroupState>,
     neighbors: Arc<Neighbors>,
     publisher: Publisher<Fib>,
@@ -137,25 +195,26 @@ impl std::fmt::Debug for ControlPlane {
     }
 }
 
-/// Builds the route table of `config`: its routes (group `i` of the config is
-/// `GroupId(i)`), then connected and local routes, which win over a static
-/// route for the same prefix.
-fn build_routes(config: &Config) -> RouteTable {
-    let mut b = RouteTableBuilder::default();
+/// The routes of a config, as RIB entries of origin `config`.
+fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), BTreeMap<Origin, RouteSpec>> {
+    let mut rib: BTreeMap<(u32, Prefix), BTreeMap<Origin, RouteSpec>> = BTreeMap::new();
     for r in &config.routes {
-        b.add_route_hashed(r.prefix, Target::Group(GroupId(r.group as u32)), r.hash);
+        let g = &config.groups[r.group];
+        let group = match &g.name {
+            Some(n) => RouteGroup::Named(n.clone()),
+            None => RouteGroup::Inline(g.clone()),
+        };
+        rib.entry((r.table, r.prefix)).or_default().insert(
+            Origin::Config,
+            RouteSpec {
+                table: r.table,
+                prefix: r.prefix,
+                group,
+                hash: r.hash,
+            },
+        );
     }
-    for (i, p) in config.ports.iter().enumerate() {
-        for a in &p.addresses {
-            b.add_route(a.subnet(), Target::Connected(PortId(i as u16)));
-        }
-    }
-    for p in &config.ports {
-        for a in &p.addresses {
-            b.add_route(Prefix::host(a.addr), Target::Local);
-        }
-    }
-    b.build()
+    rib
 }
 
 fn build_group(
@@ -210,6 +269,7 @@ impl ControlPlane {
             index: HashMap::new(),
             hosts: HashMap::new(),
             routes: Arc::new(RouteTable::default()),
+            rib: BTreeMap::new(),
             groups: Vec::new(),
             neighbors: neighbors.clone(),
             publisher: Publisher::new(
@@ -232,33 +292,6 @@ impl ControlPlane {
             config,
             last_timer: None,
         };
-        for gc in cp.config.groups.clone() {
-            let mut members: Vec<_> = gc
-                .nexthops
-                .iter()
-                .filter_map(|n| {
-                    cp.add_nexthop(n.port, n.via, NexthopKind::Gateway)
-                        .map(|id| (n.via, n.port, id, n.weight))
-                })
-                .collect();
-            // Canonical member order: the same members give the same group on every router.
-            members.sort_by_key(|m| (m.0, m.1));
-            let members: Vec<(NexthopId, u32)> = members.iter().map(|m| (m.2, m.3)).collect();
-            let table = (gc.algorithm == Algorithm::Resilient).then(|| {
-                let mut t =
-                    ResilientTable::new(gc.buckets, gc.idle_timer_ms, gc.unbalanced_timer_ms)
-                        .expect("config validated the bucket count");
-                t.update(&members, 0);
-                t
-            });
-            let built = Arc::new(build_group(&gc, &members, table.as_ref()));
-            cp.groups.push(GroupState {
-                cfg: gc,
-                members,
-                table,
-                built,
-            });
-        }
         for s in cp.config.neighbors.clone() {
             let kind = if cp.index.contains_key(&(s.port, s.address)) {
                 NexthopKind::Gateway
@@ -271,13 +304,16 @@ impl ControlPlane {
                 cp.hosts.entry(s.address).or_insert(id);
             }
         }
-        cp.routes = Arc::new(build_routes(&cp.config));
-        cp.publish();
+        cp.rib = rib_of(&cp.config);
+        cp.rebuild();
         cp
     }
 
     fn add_nexthop(&mut self, port: PortId, addr: IpAddr, kind: NexthopKind) -> Option<NexthopId> {
         if let Some(&id) = self.index.get(&(port, addr)) {
+            if kind == NexthopKind::Gateway {
+                self.entries[id.index()].kind = NexthopKind::Gateway;
+            }
             return Some(id);
         }
         if self.entries.len() >= self.neighbors.capacity() {
@@ -295,6 +331,319 @@ impl ControlPlane {
         });
         self.index.insert((port, addr), id);
         Some(id)
+    }
+
+    /// Builds a group for `gc`, keeping the resilient table `key` had before.
+    fn make_group(
+        &mut self,
+        key: GroupKey,
+        gc: GroupConfig,
+        old: &mut HashMap<GroupKey, ResilientTable>,
+    ) -> GroupState {
+        let mut members: Vec<_> = gc
+            .nexthops
+            .iter()
+            .filter_map(|n| {
+                self.add_nexthop(n.port, n.via, NexthopKind::Gateway)
+                    .map(|id| (n.via, n.port, id, n.weight))
+            })
+            .collect();
+        // Canonical member order: the same members give the same group on every router.
+        members.sort_by_key(|m| (m.0, m.1));
+        let members: Vec<(NexthopId, u32)> = members.iter().map(|m| (m.2, m.3)).collect();
+        let table = (gc.algorithm == Algorithm::Resilient).then(|| {
+            let now_ms = Instant::now().duration_since(self.start).as_millis() as u64;
+            match old.remove(&key) {
+                Some(mut t) => {
+                    let live: Vec<_> = members
+                        .iter()
+                        .copied()
+                        .filter(|m| self.neighbors.live(m.0).is_some())
+                        .collect();
+                    t.update(if live.is_empty() { &members } else { &live }, now_ms);
+                    t
+                }
+                None => {
+                    let mut t =
+                        ResilientTable::new(gc.buckets, gc.idle_timer_ms, gc.unbalanced_timer_ms)
+                            .expect("config validated the bucket count");
+                    t.update(&members, now_ms);
+                    t
+                }
+            }
+        });
+        let built = Arc::new(build_group(&gc, &members, table.as_ref()));
+        GroupState {
+            key,
+            cfg: gc,
+            members,
+            table,
+            built,
+        }
+    }
+
+    /// Builds groups and the main table from the RIB and publishes a generation.
+    /// Routes of other tables are kept and shown but not forwarded with (yet).
+    fn rebuild(&mut self) {
+        let mut old: HashMap<GroupKey, ResilientTable> = self
+            .groups
+            .drain(..)
+            .filter_map(|g| g.table.map(|t| (g.key, t)))
+            .collect();
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut groups = Vec::new();
+        for gc in self
+            .config
+            .groups
+            .iter()
+            .filter(|g| g.name.is_some())
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            let name = gc.name.clone().unwrap_or_default();
+            ids.insert(name.clone(), groups.len());
+            groups.push(self.make_group(GroupKey::Named(name), gc, &mut old));
+        }
+        let active: Vec<(Origin, RouteSpec)> = self
+            .rib
+            .iter()
+            .filter(|((table, _), _)| *table == MAIN_TABLE)
+            .filter_map(|(_, by)| by.iter().next_back().map(|(o, s)| (*o, s.clone())))
+            .collect();
+        let mut b = RouteTableBuilder::default();
+        for (origin, spec) in active {
+            let gid = match spec.group {
+                RouteGroup::Named(n) => match ids.get(&n) {
+                    Some(&i) => i,
+                    None => continue,
+                },
+                RouteGroup::Inline(gc) => {
+                    groups.push(self.make_group(
+                        GroupKey::Inline(spec.table, spec.prefix, origin),
+                        gc,
+                        &mut old,
+                    ));
+                    groups.len() - 1
+                }
+            };
+            b.add_route_hashed(spec.prefix, Target::Group(GroupId(gid as u32)), spec.hash);
+        }
+        // Connected and local routes win over a static route for the same prefix.
+        for (i, p) in self.config.ports.iter().enumerate() {
+            for a in &p.addresses {
+                b.add_route(a.subnet(), Target::Connected(PortId(i as u16)));
+            }
+        }
+        for p in &self.config.ports {
+            for a in &p.addresses {
+                b.add_route(Prefix::host(a.addr), Target::Local);
+            }
+        }
+        self.groups = groups;
+        self.routes = Arc::new(b.build());
+        self.publish();
+    }
+
+    /// Adds a route of `origin`. With `replace`, an existing entry of the same
+    /// origin is replaced; without, it is an error (like `ip route add`).
+    ///
+    /// # Errors
+    /// A message saying the route exists.
+    pub fn add_route(
+        &mut self,
+        spec: RouteSpec,
+        origin: Origin,
+        replace: bool,
+    ) -> Result<(), String> {
+        let by = self.rib.entry((spec.table, spec.prefix)).or_default();
+        if !replace && by.contains_key(&origin) {
+            return Err(format!(
+                "route {} in table {} from {} exists; use replace",
+                spec.prefix,
+                spec.table,
+                origin.name()
+            ));
+        }
+        by.insert(origin, spec);
+        self.rebuild();
+        Ok(())
+    }
+
+    /// Deletes the route of `origin` for `prefix` in `table`.
+    ///
+    /// # Errors
+    /// A message saying there is no such route.
+    pub fn delete_route(
+        &mut self,
+        table: u32,
+        prefix: Prefix,
+        origin: Origin,
+    ) -> Result<(), String> {
+        let Some(by) = self.rib.get_mut(&(table, prefix)) else {
+            return Err(format!("no route {prefix} in table {table}"));
+        };
+        if by.remove(&origin).is_none() {
+            let have: Vec<&str> = by.keys().map(|o| o.name()).collect();
+            return Err(format!(
+                "no route {prefix} in table {table} from {} (it has: {})",
+                origin.name(),
+                have.join(", ")
+            ));
+        }
+        if by.is_empty() {
+            self.rib.remove(&(table, prefix));
+        }
+        self.rebuild();
+        Ok(())
+    }
+
+    /// Every route of every table and origin, in (table, prefix) order.
+    pub fn routes(&self) -> Vec<RouteView> {
+        self.rib
+            .values()
+            .flat_map(|by| {
+                let top = by.keys().next_back().copied();
+                by.iter().map(move |(o, s)| RouteView {
+                    origin: *o,
+                    active: Some(*o) == top,
+                    spec: s.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Applies a new config without a restart: routes, named groups, static
+    /// neighbours, the default hash and liveness. Ports, workers, EAL arguments
+    /// and the API address need a restart; a config that changes them is refused
+    /// and nothing changes. Routes added through the API or FPM stay.
+    ///
+    /// # Errors
+    /// What cannot change at runtime.
+    pub fn reload(&mut self, new: Config) -> Result<(), String> {
+        let old = &self.config;
+        let same_ports = old.ports.len() == new.ports.len()
+            && old.ports.iter().zip(&new.ports).all(|(a, b)| {
+                a.name == b.name
+                    && a.device == b.device
+                    && a.addresses == b.addresses
+                    && a.mtu == b.mtu
+            });
+        if !same_ports {
+            return Err("ports changed (names, devices, addresses or MTU): restart the router to apply that".into());
+        }
+        if old.workers != new.workers || old.eal != new.eal || old.listen != new.listen {
+            return Err(
+                "workers, eal or api.listen changed: restart the router to apply that".into(),
+            );
+        }
+        // Static neighbours: drop the old permanence, apply the new.
+        for s in &old.neighbors {
+            if let Some(&id) = self.index.get(&(s.port, s.address)) {
+                self.entries[id.index()].permanent = false;
+            }
+        }
+        for s in &new.neighbors {
+            if let Some(id) = self.add_nexthop(s.port, s.address, NexthopKind::Host) {
+                self.entries[id.index()].permanent = true;
+                self.neighbors.set(id, s.mac);
+                self.hosts.entry(s.address).or_insert(id);
+            }
+        }
+        self.rib.retain(|_, by| {
+            by.remove(&Origin::Config);
+            !by.is_empty()
+        });
+        for (k, mut by) in rib_of(&new) {
+            self.rib.entry(k).or_default().append(&mut by);
+        }
+        for (i, p) in new.ports.iter().enumerate() {
+            if !p.monitor_link {
+                for (j, e) in self.entries.iter().enumerate() {
+                    if e.nh.port.index() == i {
+                        self.neighbors
+                            .set_down(NexthopId(j as u32), DownFlag::Link, false);
+                    }
+                }
+            }
+        }
+        self.config = new;
+        self.rebuild();
+        Ok(())
+    }
+
+    /// Which route, group and nexthop a flow takes, computed like a worker would.
+    pub fn route_get(
+        &self,
+        dst: IpAddr,
+        src: IpAddr,
+        proto: u8,
+        sport: u16,
+        dport: u16,
+    ) -> RouteGet {
+        let fib = self.fib();
+        let Some(route) = fib.routes.lookup(dst) else {
+            return RouteGet {
+                route: None,
+                kind: "none",
+                hash: None,
+                nexthop: None,
+            };
+        };
+        let prefix = self
+            .rib
+            .keys()
+            .filter(|(t, p)| *t == MAIN_TABLE && p.contains(dst))
+            .map(|(_, p)| *p)
+            .max_by_key(|p| p.len());
+        let origin = prefix
+            .and_then(|p| self.rib.get(&(MAIN_TABLE, p)))
+            .and_then(|by| by.keys().next_back().copied());
+        match route.target {
+            Target::Group(g) => {
+                let key = dataplane::flow::FlowKey {
+                    outer: dataplane::flow::Endpoints {
+                        src: dataplane::types::key_of(src),
+                        dst: dataplane::types::key_of(dst),
+                        proto,
+                        sport,
+                        dport,
+                        flow_label: 0,
+                        has_ports: matches!(proto, 6 | 17 | 132),
+                        v6: dst.is_ipv6(),
+                    },
+                    inner: None,
+                };
+                let h = dataplane::hash::flow_hash(&route.hash, &key, 0);
+                let nh = fib
+                    .group(g)
+                    .and_then(|grp| grp.select_live(h, &fib.neighbors))
+                    .and_then(|(id, _)| fib.nexthop(id).copied());
+                RouteGet {
+                    route: prefix.zip(origin),
+                    kind: "group",
+                    hash: Some(h),
+                    nexthop: nh.map(|n| (n.addr, self.config.ports[n.port.index()].name.clone())),
+                }
+            }
+            Target::Connected(p) => RouteGet {
+                route: None,
+                kind: "connected",
+                hash: None,
+                nexthop: Some((dst, self.config.ports[p.index()].name.clone())),
+            },
+            Target::Local => RouteGet {
+                route: None,
+                kind: "local",
+                hash: None,
+                nexthop: None,
+            },
+            Target::Blackhole => RouteGet {
+                route: prefix.zip(origin),
+                kind: "blackhole",
+                hash: None,
+                nexthop: None,
+            },
+        }
     }
 
     fn publish(&mut self) {
@@ -1149,6 +1498,185 @@ neighbors:
         assert_eq!(
             stats.nh_packets[dead.index()].load(std::sync::atomic::Ordering::Relaxed),
             0
+        );
+    }
+
+    #[test]
+    fn api_routes_add_replace_delete_with_origins() {
+        let (mut cp, _) = plane();
+        let c = cp.config().clone();
+        let gen0 = cp.fib().generation;
+        // A new route through the API, validated like the config.
+        let spec = config::parse_route(
+            r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#,
+            &c,
+        )
+        .unwrap();
+        cp.add_route(spec.clone(), Origin::Api, false).unwrap();
+        assert!(cp.fib().generation > gen0);
+        assert!(cp
+            .add_route(spec.clone(), Origin::Api, false)
+            .unwrap_err()
+            .contains("exists"));
+        let got = cp.route_get(
+            "203.0.113.9".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            6,
+            1000,
+            80,
+        );
+        assert_eq!(got.kind, "group");
+        assert_eq!(
+            got.nexthop,
+            Some(("10.1.0.2".parse().unwrap(), "srv1".to_owned()))
+        );
+        assert_eq!(
+            got.route,
+            Some(("203.0.113.0/24".parse().unwrap(), Origin::Api))
+        );
+        // The API overrides the config for the same prefix; deleting it restores the config's.
+        let over = config::parse_route(
+            r#"{"prefix": "198.51.100.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#,
+            &c,
+        )
+        .unwrap();
+        cp.add_route(over, Origin::Api, false).unwrap();
+        let views = cp.routes();
+        let both: Vec<_> = views
+            .iter()
+            .filter(|v| v.spec.prefix == "198.51.100.0/24".parse().unwrap())
+            .collect();
+        assert_eq!(
+            both.iter()
+                .map(|v| (v.origin, v.active))
+                .collect::<Vec<_>>(),
+            [(Origin::Config, false), (Origin::Api, true)]
+        );
+        for sp in 0..50u16 {
+            let g = cp.route_get(
+                "198.51.100.7".parse().unwrap(),
+                "10.0.0.2".parse().unwrap(),
+                6,
+                1000 + sp,
+                80,
+            );
+            assert_eq!(
+                g.nexthop.unwrap().1,
+                "srv1",
+                "the API route (srv1 only) is active"
+            );
+        }
+        cp.delete_route(MAIN_TABLE, "198.51.100.0/24".parse().unwrap(), Origin::Api)
+            .unwrap();
+        assert!(cp
+            .delete_route(MAIN_TABLE, "198.51.100.0/24".parse().unwrap(), Origin::Api)
+            .unwrap_err()
+            .contains("it has: config"));
+        assert!(cp
+            .delete_route(MAIN_TABLE, "192.0.2.0/24".parse().unwrap(), Origin::Api)
+            .unwrap_err()
+            .contains("no route"));
+        // Routes in other tables are kept but not forwarded with.
+        let t = config::parse_route(r#"{"prefix": "192.0.2.0/24", "table": 100, "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#, &c).unwrap();
+        cp.add_route(t, Origin::Api, false).unwrap();
+        assert_eq!(
+            cp.route_get(
+                "192.0.2.1".parse().unwrap(),
+                "10.0.0.2".parse().unwrap(),
+                6,
+                1,
+                2
+            )
+            .kind,
+            "none"
+        );
+        assert!(cp.routes().iter().any(|v| v.spec.table == 100));
+    }
+
+    #[test]
+    fn api_route_errors_name_the_field() {
+        let (cp, _) = plane();
+        let c = cp.config();
+        for (body, field, msg) in [
+            (
+                r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv9"}]}"#,
+                "nexthops[0].port",
+                "unknown port 'srv9'",
+            ),
+            (
+                r#"{"prefix": "203.0.113.1/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#,
+                "prefix",
+                "host bits",
+            ),
+            (
+                r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1", "weight": 0}]}"#,
+                "nexthops[0].weight",
+                "outside",
+            ),
+            (
+                r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1", "wieght": 1}]}"#,
+                "nexthops[0]",
+                "unknown field `wieght`",
+            ),
+            (
+                r#"{"prefix": "203.0.113.0/24"}"#,
+                "prefix",
+                "needs nexthops",
+            ),
+            (
+                r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}], "hash": {"policy": "l9"}}"#,
+                "hash.policy",
+                "unknown hash policy",
+            ),
+        ] {
+            let e = config::parse_route(body, c).unwrap_err();
+            assert!(e.key.starts_with(field), "{body}: {e}");
+            assert!(e.message.contains(msg), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn reload_applies_routes_and_refuses_port_changes() {
+        let (mut cp, _) = plane();
+        let id1 = cp
+            .nexthop_id(PortId(1), "10.1.0.2".parse().unwrap())
+            .unwrap();
+        let api = config::parse_route(
+            r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.2.0.2", "port": "srv2"}]}"#,
+            cp.config(),
+        )
+        .unwrap();
+        cp.add_route(api, Origin::Api, false).unwrap();
+        let bad = config::parse(&CFG.replace("net_null2", "net_null7"), "t").unwrap();
+        assert!(cp.reload(bad).unwrap_err().contains("restart"));
+        assert_eq!(cp.routes().len(), 2, "a refused reload changes nothing");
+        let new = config::parse(&CFG.replace("198.51.100.0/24", "198.51.101.0/24"), "t").unwrap();
+        cp.reload(new).unwrap();
+        let prefixes: Vec<String> = cp
+            .routes()
+            .iter()
+            .map(|v| format!("{}:{}", v.spec.prefix, v.origin.name()))
+            .collect();
+        assert_eq!(
+            prefixes,
+            ["198.51.101.0/24:config", "203.0.113.0/24:api"],
+            "config routes replaced, API routes kept"
+        );
+        assert_eq!(
+            cp.nexthop_id(PortId(1), "10.1.0.2".parse().unwrap()),
+            Some(id1),
+            "nexthop ids (and their counters) survive a reload"
+        );
+        assert_eq!(
+            cp.route_get(
+                "198.51.100.1".parse().unwrap(),
+                "10.0.0.2".parse().unwrap(),
+                6,
+                1,
+                2
+            )
+            .kind,
+            "none"
         );
     }
 }

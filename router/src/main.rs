@@ -6,7 +6,7 @@
 //! on the main lcore until SIGINT or SIGTERM. Teardown runs in reverse.
 
 use anyhow::{bail, Context, Result};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -17,6 +17,7 @@ use control::punt::Channels;
 use control::rcu::Quiescent;
 use control::state::ControlPlane;
 use dataplane::stats::LcoreStats;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,7 +83,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(cfg) {
+    match run(cfg, path) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -108,6 +109,7 @@ fn eal_args(cfg: &Config) -> Vec<String> {
 
 struct Shared {
     cp: Mutex<ControlPlane>,
+    config_path: PathBuf,
     ports: Vec<dpdk::Port>,
     lcores: Vec<Arc<LcoreStats>>,
 }
@@ -187,7 +189,219 @@ async fn set_nexthop(
     }
 }
 
-fn run(cfg: Config) -> Result<()> {
+fn route_json(v: &control::state::RouteView, ports: &[String]) -> serde_json::Value {
+    use control::config::RouteGroup;
+    let s = &v.spec;
+    let mut o = serde_json::json!({
+        "table": s.table,
+        "prefix": s.prefix.to_string(),
+        "origin": v.origin.name(),
+        "active": v.active,
+        "hash": { "policy": s.hash.policy.name(), "seed": s.hash.seed },
+    });
+    if let dataplane::hash::HashPolicy::Fields(f) = s.hash.policy {
+        o["hash"]["fields"] = serde_json::json!(f.names());
+    }
+    match &s.group {
+        RouteGroup::Named(n) => o["nexthop-group"] = serde_json::json!(n),
+        RouteGroup::Inline(g) => {
+            o["group"] = serde_json::json!(g.algorithm.name());
+            o["nexthops"] = g
+                .nexthops
+                .iter()
+                .map(|n| serde_json::json!({ "via": n.via.to_string(), "port": ports.get(n.port.index()), "weight": n.weight }))
+                .collect();
+        }
+    }
+    o
+}
+
+/// `GET /api/v1/routes[?table=N]`.
+async fn list_routes(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    let table = match q.get("table").map(|t| t.parse::<u32>()) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "table: expected a table id such as 254",
+            )
+        }
+    };
+    let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    let ports: Vec<String> = cp.config().ports.iter().map(|p| p.name.clone()).collect();
+    Json(serde_json::Value::Array(
+        cp.routes()
+            .iter()
+            .filter(|v| table.is_none_or(|t| v.spec.table == t))
+            .map(|v| route_json(v, &ports))
+            .collect(),
+    ))
+    .into_response()
+}
+
+fn config_error(e: &control::config::ConfigError) -> axum::response::Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({ "error": e.message, "field": e.key })),
+    )
+        .into_response()
+}
+
+async fn put_route(s: Arc<Shared>, body: String, replace: bool) -> axum::response::Response {
+    let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    let spec = match control::config::parse_route(&body, cp.config()) {
+        Ok(x) => x,
+        Err(e) => return config_error(&e),
+    };
+    match cp.add_route(spec, control::state::Origin::Api, replace) {
+        Ok(()) => (
+            if replace {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            },
+            Json(serde_json::json!({ "ok": true, "fib_generation": cp.fib().generation })),
+        )
+            .into_response(),
+        Err(e) => api_error(StatusCode::CONFLICT, e),
+    }
+}
+
+/// `POST /api/v1/routes`: add (409 when it exists).
+async fn add_route(State(s): State<Arc<Shared>>, body: String) -> axum::response::Response {
+    put_route(s, body, false).await
+}
+
+/// `PUT /api/v1/routes`: add or replace.
+async fn replace_route(State(s): State<Arc<Shared>>, body: String) -> axum::response::Response {
+    put_route(s, body, true).await
+}
+
+/// `DELETE /api/v1/routes?prefix=P[&table=T]`: delete the API's route.
+async fn delete_route(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    let Some(prefix) = q.get("prefix") else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "prefix: missing (?prefix=198.51.100.0/24)",
+        );
+    };
+    let prefix: dataplane::Prefix = match prefix.parse() {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": e.to_string(), "field": "prefix" })),
+            )
+                .into_response()
+        }
+    };
+    let table = match q.get("table").map(|t| t.parse::<u32>()) {
+        None => control::config::MAIN_TABLE,
+        Some(Ok(t)) => t,
+        Some(Err(_)) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "table: expected a table id such as 254",
+            )
+        }
+    };
+    let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    match cp.delete_route(table, prefix, control::state::Origin::Api) {
+        Ok(()) => Json(serde_json::json!({ "ok": true, "fib_generation": cp.fib().generation }))
+            .into_response(),
+        Err(e) => api_error(StatusCode::NOT_FOUND, e),
+    }
+}
+
+/// `GET /api/v1/route/get?dst=A[&src=A&proto=tcp|udp|N&sport=N&dport=N]`.
+async fn route_get(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    let addr = |k: &str, d: Option<std::net::IpAddr>| match q.get(k) {
+        None => d.ok_or_else(|| format!("{k}: missing")),
+        Some(v) => v
+            .parse::<std::net::IpAddr>()
+            .map_err(|_| format!("{k}: '{v}' is not an IP address")),
+    };
+    let num = |k: &str| match q.get(k) {
+        None => Ok(0u16),
+        Some(v) => v
+            .parse::<u16>()
+            .map_err(|_| format!("{k}: '{v}' is not a port number")),
+    };
+    let parsed = (|| {
+        let dst = addr("dst", None)?;
+        let src = addr(
+            "src",
+            Some(if dst.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            }),
+        )?;
+        let proto = match q.get("proto").map(String::as_str) {
+            None | Some("tcp") => 6,
+            Some("udp") => 17,
+            Some("sctp") => 132,
+            Some("icmp") => 1,
+            Some(n) => n
+                .parse::<u8>()
+                .map_err(|_| format!("proto: '{n}' is not tcp, udp, sctp, icmp or a number"))?,
+        };
+        Ok::<_, String>((dst, src, proto, num("sport")?, num("dport")?))
+    })();
+    let (dst, src, proto, sport, dport) = match parsed {
+        Ok(x) => x,
+        Err(e) => return api_error(StatusCode::BAD_REQUEST, e),
+    };
+    let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    let g = cp.route_get(dst, src, proto, sport, dport);
+    Json(serde_json::json!({
+        "prefix": g.route.map(|r| r.0.to_string()),
+        "origin": g.route.map(|r| r.1.name()),
+        "kind": g.kind,
+        "hash": g.hash,
+        "nexthop": g.nexthop.as_ref().map(|n| serde_json::json!({ "via": n.0.to_string(), "port": n.1 })),
+    }))
+    .into_response()
+}
+
+/// Re-reads the config file and applies it (API and SIGHUP).
+fn do_reload(s: &Shared) -> Result<u64, axum::response::Response> {
+    let new = control::config::load(&s.config_path).map_err(|e| {
+        tracing::warn!("reload refused: {e}");
+        (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": e.to_string(), "field": e.key })),
+        )
+            .into_response()
+    })?;
+    let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    cp.reload(new).map_err(|e| {
+        tracing::warn!("reload refused: {e}");
+        api_error(StatusCode::CONFLICT, e)
+    })?;
+    tracing::info!(generation = cp.fib().generation, "config reloaded");
+    Ok(cp.fib().generation)
+}
+
+/// `POST /api/v1/reload`.
+async fn reload(State(s): State<Arc<Shared>>) -> axum::response::Response {
+    match do_reload(&s) {
+        Ok(g) => Json(serde_json::json!({ "ok": true, "fib_generation": g })).into_response(),
+        Err(r) => r,
+    }
+}
+
+fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let eal = dpdk::Eal::init(&eal_args(&cfg)).context("starting DPDK")?;
     let lcores = eal.worker_lcores();
     if lcores.len() < cfg.workers as usize {
@@ -243,6 +457,7 @@ fn run(cfg: Config) -> Result<()> {
 
     let shared = Arc::new(Shared {
         cp: Mutex::new(cp),
+        config_path,
         ports: ports.clone(),
         lcores: stats,
     });
@@ -270,6 +485,9 @@ fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()>
             .route("/metrics", get(metrics))
             .route("/api/v1/nexthops", get(list_nexthops))
             .route("/api/v1/nexthops/{port}/{address}/{action}", post(set_nexthop))
+            .route("/api/v1/routes", get(list_routes).post(add_route).put(replace_route).delete(delete_route))
+            .route("/api/v1/route/get", get(route_get))
+            .route("/api/v1/reload", post(reload))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -278,6 +496,7 @@ fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()>
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut tick = tokio::time::interval(Duration::from_millis(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut announced = false;
@@ -286,6 +505,7 @@ fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()>
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
                 _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+                _ = hup.recv() => { tracing::info!("SIGHUP: reloading the config"); let _ = do_reload(&shared); }
                 _ = tick.tick() => {
                     let now = Instant::now();
                     // Link state, every 100 ms (a PMD query, not free on every PMD).

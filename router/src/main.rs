@@ -374,20 +374,20 @@ async fn route_get(
     .into_response()
 }
 
-/// Re-reads the config file and applies it (API and SIGHUP).
-fn do_reload(s: &Shared) -> Result<u64, axum::response::Response> {
+/// Re-reads the config file and applies it (API and SIGHUP). On failure: the
+/// status and JSON body to answer with; nothing changed.
+fn do_reload(s: &Shared) -> Result<u64, (StatusCode, serde_json::Value)> {
     let new = control::config::load(&s.config_path).map_err(|e| {
         tracing::warn!("reload refused: {e}");
         (
             StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({ "error": e.to_string(), "field": e.key })),
+            serde_json::json!({ "error": e.to_string(), "field": e.key }),
         )
-            .into_response()
     })?;
     let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
     cp.reload(new).map_err(|e| {
         tracing::warn!("reload refused: {e}");
-        api_error(StatusCode::CONFLICT, e)
+        (StatusCode::CONFLICT, serde_json::json!({ "error": e }))
     })?;
     tracing::info!(generation = cp.fib().generation, "config reloaded");
     Ok(cp.fib().generation)
@@ -397,7 +397,7 @@ fn do_reload(s: &Shared) -> Result<u64, axum::response::Response> {
 async fn reload(State(s): State<Arc<Shared>>) -> axum::response::Response {
     match do_reload(&s) {
         Ok(g) => Json(serde_json::json!({ "ok": true, "fib_generation": g })).into_response(),
-        Err(r) => r,
+        Err((code, body)) => (code, Json(body)).into_response(),
     }
 }
 

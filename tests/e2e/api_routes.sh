@@ -77,4 +77,29 @@ gone() { ! has_route 203.0.113.0/24 config; }
 lab_wait 10 "SIGHUP reload" gone
 check "SIGHUP reloads: the route left the config with it" gone
 check "the router is still running" kill -0 "$LAB_ROUTER_PID"
+
+# ecmpctl: the same operations with iproute2 syntax.
+CTL="$LAB_ROOT/target/release/ecmpctl --api 127.0.0.1:$LAB_API_PORT"
+check "ecmpctl route add (multipath)" $CTL route add 203.0.113.0/24 nexthop via 10.1.0.2 dev srv1 weight 1 nexthop via 10.2.0.2 dev srv2 weight 2
+out=$($CTL route show)
+check "ecmpctl route show prints the route and its nexthops" bash -c '[[ "$1" == *"203.0.113.0/24 proto api table 254 group hash-threshold hash l4"* && "$1" == *"nexthop via 10.2.0.2 dev srv2 weight 2"* ]]' _ "$out"
+check "ecmpctl --json route show is JSON" bash -c "$CTL --json route show | python3 -c 'import json,sys; assert any(r[\"prefix\"] == \"203.0.113.0/24\" for r in json.load(sys.stdin))'"
+check "ECMP_ROUTER_API selects the router" bash -c "ECMP_ROUTER_API=127.0.0.1:$LAB_API_PORT $LAB_ROOT/target/release/ecmpctl route show | grep -q 203.0.113.0/24"
+conn=$(lab_ns "$LAB_NS_CLIENT" $FLOWS tcp 203.0.113.10 "$SERVICE_PORT" 1 | python3 -c 'import json,sys; p, s = json.load(sys.stdin)["conns"][0]; print(p, s)')
+read -r sport server <<<"$conn"
+out=$($CTL route get 203.0.113.10 from 10.0.0.2 proto tcp sport "$sport" dport "$SERVICE_PORT")
+check "ecmpctl route get names the server of a real connection ($server): $out" contains "$out" "dev $server"
+rc=0; out=$($CTL route add 203.0.113.0/24 via 10.1.0.2 dev srv1 2>&1) || rc=$?
+check "ecmpctl route add of an existing route: exit 1, says so" bash -c '[ "$1" = 1 ] && [[ "$2" == *exists* ]]' _ "$rc" "$out"
+rc=0; out=$($CTL route add 192.0.2.0/24 via 10.1.0.2 dev srv9 2>&1) || rc=$?
+check "ecmpctl names the bad field: $out" bash -c '[ "$1" = 1 ] && [[ "$2" == *"unknown port '"'"'srv9'"'"'"* ]]' _ "$rc" "$out"
+check "ecmpctl route del" $CTL route del 203.0.113.0/24
+check "ecmpctl nexthop show lists live gateways" bash -c "$CTL nexthop show | grep -q '10.1.0.2 dev srv1 gateway UP'"
+check "ecmpctl neigh show lists the client with its MAC" bash -c "$CTL neigh show | grep -q '10.0.0.2 dev lan lladdr 02:00:00:00:00:c1 UP'"
+check "ecmpctl reload" bash -c "$CTL reload | grep -q reloaded"
+check "ecmpctl stats prints counters" bash -c "$CTL stats | grep -q ecmp_router_nexthop_packets_total"
+rc=0; $LAB_ROOT/target/release/ecmpctl --api 127.0.0.1:1 route show >/dev/null 2>&1 || rc=$?
+check "ecmpctl without a router: exit 2" test "$rc" = 2
+rc=0; $CTL route frobnicate >/dev/null 2>&1 || rc=$?
+check "ecmpctl with a bad command: exit 2" test "$rc" = 2
 finish

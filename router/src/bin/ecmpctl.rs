@@ -1,0 +1,384 @@
+//! `ecmpctl`: drives the ecmp-router API with the syntax operators know from iproute2.
+//!
+//! ```text
+//! ecmpctl [--api ADDR] [--json] route show [table T]
+//! ecmpctl route add|replace PREFIX [table T] [group ALGO] [hash POLICY]
+//!         nexthop via ADDR dev PORT [weight W] [nexthop via ...]
+//! ecmpctl route add|replace PREFIX via ADDR dev PORT            (single path)
+//! ecmpctl route del PREFIX [table T]
+//! ecmpctl route get ADDR [from SRC] [proto tcp|udp|sctp|icmp|N] [sport N] [dport N]
+//! ecmpctl nexthop show | nexthop disable|enable ADDR dev PORT
+//! ecmpctl neigh show
+//! ecmpctl stats
+//! ecmpctl reload
+//! ```
+//!
+//! The API address comes from `--api`, else `ECMP_ROUTER_API`, else 127.0.0.1:9464.
+//! Exit status: 0 on success, 1 when the router refused the request, 2 on a usage error
+//! or when the router cannot be reached.
+
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const DEFAULT_API: &str = "127.0.0.1:9464";
+
+struct Usage(String);
+
+/// One HTTP/1.1 request; returns (status, body).
+fn http(
+    api: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, String), String> {
+    let mut s = TcpStream::connect(api).map_err(|e| {
+        format!("cannot reach the router API at {api}: {e} (set --api or ECMP_ROUTER_API)")
+    })?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    );
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("sending to {api}: {e}"))?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)
+        .map_err(|e| format!("reading from {api}: {e}"))?;
+    let text = String::from_utf8_lossy(&resp);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or("malformed HTTP response")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or("malformed HTTP status line")?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn call(api: &str, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+    let (status, text) = http(api, method, path, body)?;
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if status >= 400 {
+        let msg = v
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("request refused");
+        return Err(match v.get("field").and_then(Value::as_str) {
+            Some(f) if !msg.contains(f) => format!("{msg} [{f}]"),
+            _ => msg.to_owned(),
+        });
+    }
+    Ok(v)
+}
+
+fn take<'a>(args: &mut std::slice::Iter<'a, String>, what: &str) -> Result<&'a str, Usage> {
+    args.next()
+        .map(String::as_str)
+        .ok_or_else(|| Usage(format!("{what} needs a value")))
+}
+
+fn enc(s: &str) -> String {
+    s.replace('/', "%2F").replace(':', "%3A")
+}
+
+/// `route add|replace` arguments to the API's JSON.
+fn route_body(args: &[String]) -> Result<Value, Usage> {
+    let mut it = args.iter();
+    let prefix = take(&mut it, "route add")?;
+    let mut body = json!({ "prefix": prefix });
+    let mut nexthops: Vec<Value> = Vec::new();
+    let mut cur: Option<Value> = None;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "table" => body["table"] = json!(take(&mut it, "table")?.parse::<u32>().map_err(|_| Usage("table must be a number".into()))?),
+            "group" => body["group"] = json!(take(&mut it, "group")?),
+            "hash" => body["hash"] = json!({ "policy": take(&mut it, "hash")? }),
+            "nexthop" => {
+                if let Some(n) = cur.take() {
+                    nexthops.push(n);
+                }
+                cur = Some(json!({}));
+            }
+            "via" | "dev" | "weight" => {
+                let n = cur.get_or_insert_with(|| json!({}));
+                let v = take(&mut it, a)?;
+                match a.as_str() {
+                    "via" => n["via"] = json!(v),
+                    "dev" => n["port"] = json!(v),
+                    _ => n["weight"] = json!(v.parse::<u32>().map_err(|_| Usage(format!("weight '{v}' is not a number")))?),
+                }
+            }
+            other => return Err(Usage(format!("unexpected '{other}' in route add (expected table, group, hash, nexthop, via, dev or weight)"))),
+        }
+    }
+    if let Some(n) = cur {
+        nexthops.push(n);
+    }
+    if nexthops.is_empty() {
+        return Err(Usage(
+            "route add needs at least one 'nexthop via ADDR dev PORT' (or 'via ADDR dev PORT')"
+                .into(),
+        ));
+    }
+    body["nexthops"] = json!(nexthops);
+    Ok(body)
+}
+
+fn print_routes(v: &Value) {
+    for r in v.as_array().into_iter().flatten() {
+        let mut line = format!(
+            "{} proto {} table {}",
+            r["prefix"].as_str().unwrap_or("?"),
+            r["origin"].as_str().unwrap_or("?"),
+            r["table"]
+        );
+        if !r["active"].as_bool().unwrap_or(false) {
+            line.push_str(" (inactive: overridden)");
+        }
+        if let Some(g) = r["nexthop-group"].as_str() {
+            line.push_str(&format!(" nhg {g}"));
+        }
+        if let Some(g) = r["group"].as_str() {
+            line.push_str(&format!(" group {g}"));
+        }
+        line.push_str(&format!(
+            " hash {}",
+            r["hash"]["policy"].as_str().unwrap_or("?")
+        ));
+        println!("{line}");
+        for n in r["nexthops"].as_array().into_iter().flatten() {
+            println!(
+                "\tnexthop via {} dev {} weight {}",
+                n["via"].as_str().unwrap_or("?"),
+                n["port"].as_str().unwrap_or("?"),
+                n["weight"]
+            );
+        }
+    }
+}
+
+fn print_nexthops(v: &Value, neigh: bool) {
+    for n in v.as_array().into_iter().flatten() {
+        let state = if !n["enabled"].as_bool().unwrap_or(true) {
+            "DISABLED"
+        } else if n["link_down"].as_bool().unwrap_or(false) {
+            "LINKDOWN"
+        } else if n["unreachable"].as_bool().unwrap_or(false) {
+            "UNREACHABLE"
+        } else if n["live"].as_bool().unwrap_or(false) {
+            "UP"
+        } else {
+            "INCOMPLETE"
+        };
+        let mac = n["mac"].as_str().unwrap_or("-");
+        if neigh {
+            println!(
+                "{} dev {} lladdr {} {}",
+                n["address"].as_str().unwrap_or("?"),
+                n["port"].as_str().unwrap_or("?"),
+                mac,
+                state
+            );
+        } else {
+            println!(
+                "{} dev {} {} {} lladdr {}",
+                n["address"].as_str().unwrap_or("?"),
+                n["port"].as_str().unwrap_or("?"),
+                n["kind"].as_str().unwrap_or("?"),
+                state,
+                mac
+            );
+        }
+    }
+}
+
+fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>, Usage> {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let show = |v: Value, pretty: &dyn Fn(&Value)| {
+        if json_out {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        } else {
+            pretty(&v);
+        }
+    };
+    let r = match a.as_slice() {
+        ["route", "show", rest @ ..] | ["route", "list", rest @ ..] | ["route", rest @ ..]
+            if rest.first().is_none_or(|x| *x == "table") =>
+        {
+            let q = match rest {
+                ["table", t] => format!("?table={t}"),
+                [] => String::new(),
+                _ => return Err(Usage("route show [table T]".into())),
+            };
+            call(api, "GET", &format!("/api/v1/routes{q}"), None).map(|v| show(v, &print_routes))
+        }
+        ["route", op @ ("add" | "replace"), ..] => {
+            let body = route_body(&args[2..])?;
+            call(
+                api,
+                if *op == "add" { "POST" } else { "PUT" },
+                "/api/v1/routes",
+                Some(&body),
+            )
+            .map(|_| ())
+        }
+        ["route", "del" | "delete", prefix, rest @ ..] => {
+            let t = match rest {
+                ["table", t] => format!("&table={t}"),
+                [] => String::new(),
+                _ => return Err(Usage("route del PREFIX [table T]".into())),
+            };
+            call(
+                api,
+                "DELETE",
+                &format!("/api/v1/routes?prefix={}{t}", enc(prefix)),
+                None,
+            )
+            .map(|_| ())
+        }
+        ["route", "get", dst, rest @ ..] => {
+            let mut q = format!("dst={}", enc(dst));
+            let mut it = rest.iter();
+            while let Some(k) = it.next() {
+                let key = match *k {
+                    "from" => "src",
+                    "proto" | "sport" | "dport" => k,
+                    other => return Err(Usage(format!(
+                        "unexpected '{other}' in route get (expected from, proto, sport or dport)"
+                    ))),
+                };
+                let v = it
+                    .next()
+                    .ok_or_else(|| Usage(format!("{k} needs a value")))?;
+                q.push_str(&format!("&{key}={}", enc(v)));
+            }
+            call(api, "GET", &format!("/api/v1/route/get?{q}"), None).map(|v| {
+                show(v, &|v: &Value| {
+                    let nh = &v["nexthop"];
+                    let mut line = format!("{dst}");
+                    if let Some(p) = v["prefix"].as_str() {
+                        line.push_str(&format!(
+                            " route {p} proto {}",
+                            v["origin"].as_str().unwrap_or("?")
+                        ));
+                    }
+                    match (nh["via"].as_str(), nh["port"].as_str()) {
+                        (Some(via), Some(dev)) if v["kind"] == "connected" => {
+                            line.push_str(&format!(" dev {dev} (connected, neighbour {via})"))
+                        }
+                        (Some(via), Some(dev)) => line.push_str(&format!(" via {via} dev {dev}")),
+                        _ => line.push_str(&format!(" {}", v["kind"].as_str().unwrap_or("?"))),
+                    }
+                    if let Some(h) = v["hash"].as_u64() {
+                        line.push_str(&format!(" hash 0x{h:08x}"));
+                    }
+                    println!("{line}");
+                })
+            })
+        }
+        ["nexthop" | "nh", "show"] | ["nexthop" | "nh"] => {
+            call(api, "GET", "/api/v1/nexthops", None)
+                .map(|v| show(v, &|v: &Value| print_nexthops(v, false)))
+        }
+        ["neigh" | "neighbor", "show"] | ["neigh" | "neighbor"] => {
+            call(api, "GET", "/api/v1/nexthops", None)
+                .map(|v| show(v, &|v: &Value| print_nexthops(v, true)))
+        }
+        ["nexthop" | "nh", op @ ("disable" | "enable"), addr, "dev", port] => call(
+            api,
+            "POST",
+            &format!("/api/v1/nexthops/{port}/{}/{op}", enc(addr)),
+            None,
+        )
+        .map(|v| show(json!([v]), &|v: &Value| print_nexthops(v, false))),
+        ["reload"] => call(api, "POST", "/api/v1/reload", None)
+            .map(|v| println!("reloaded (FIB generation {})", v["fib_generation"])),
+        ["stats"] => http(api, "GET", "/metrics", None).and_then(|(code, text)| {
+            if code != 200 {
+                return Err(format!("/metrics answered {code}"));
+            }
+            for l in text
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.ends_with(" 0"))
+            {
+                println!("{l}");
+            }
+            Ok(())
+        }),
+        ["flow", ..] => {
+            Err("flows are not tracked yet (sticky and SNAT flows come with issue 6)".into())
+        }
+        [] => return Err(Usage("a command is needed".into())),
+        other => return Err(Usage(format!("unknown command '{}'", other.join(" ")))),
+    };
+    Ok(r)
+}
+
+fn main() -> ExitCode {
+    let mut api = std::env::var("ECMP_ROUTER_API").unwrap_or_else(|_| DEFAULT_API.to_owned());
+    let mut json_out = false;
+    let mut rest = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--api" => match it.next() {
+                Some(v) => api = v,
+                None => {
+                    eprintln!("Error: --api needs ADDR:PORT");
+                    return ExitCode::from(2);
+                }
+            },
+            "--json" | "-j" => json_out = true,
+            "-h" | "--help" => {
+                println!(
+                    "{}",
+                    include_str!("ecmpctl.rs")
+                        .lines()
+                        .take_while(|l| l.starts_with("//!"))
+                        .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+                return ExitCode::SUCCESS;
+            }
+            _ => rest.push(a),
+        }
+    }
+    match run(&api, json_out, &rest) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(if e.starts_with("cannot reach") { 2 } else { 1 })
+        }
+        Err(Usage(u)) => {
+            eprintln!("Usage error: {u}. See ecmpctl --help.");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -269,9 +269,11 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
                 let key = match *k {
                     "from" => "src",
                     "proto" | "sport" | "dport" => k,
-                    other => return Err(Usage(format!(
+                    other => {
+                        return Err(Usage(format!(
                         "unexpected '{other}' in route get (expected from, proto, sport or dport)"
-                    ))),
+                    )))
+                    }
                 };
                 let v = it
                     .next()
@@ -281,7 +283,7 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
             call(api, "GET", &format!("/api/v1/route/get?{q}"), None).map(|v| {
                 show(v, &|v: &Value| {
                     let nh = &v["nexthop"];
-                    let mut line = format!("{dst}");
+                    let mut line = dst.to_string();
                     if let Some(p) = v["prefix"].as_str() {
                         line.push_str(&format!(
                             " route {p} proto {}",

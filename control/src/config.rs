@@ -154,6 +154,8 @@ struct RawNeighbor {
 struct RawApi {
     #[serde(default)]
     listen: Option<Spanned<String>>,
+    #[serde(default)]
+    token: Option<Spanned<String>>,
 }
 
 // ---- Validated config ----
@@ -286,6 +288,8 @@ pub struct Config {
     pub neighbors: Vec<StaticNeighbor>,
     /// HTTP listen address.
     pub listen: SocketAddr,
+    /// Bearer token the API requires (mandatory off loopback).
+    pub token: Option<String>,
 }
 
 impl Config {
@@ -1125,7 +1129,12 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         neighbors.push(StaticNeighbor { address, mac, port });
     }
 
-    let listen = match raw.api.and_then(|a| a.listen) {
+    let (listen_raw, token_raw) = match raw.api {
+        Some(a) => (a.listen, a.token),
+        None => (None, None),
+    };
+    let listen_at = listen_raw.as_ref().map(|l| l.referenced);
+    let listen: SocketAddr = match listen_raw {
         None => DEFAULT_LISTEN
             .parse()
             .expect("default listen address parses"),
@@ -1138,6 +1147,25 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         })?,
     };
 
+    let token = match token_raw {
+        None => None,
+        Some(t) if t.value.trim().len() >= 16 => Some(t.value.trim().to_owned()),
+        Some(t) => {
+            return Err(cx.err(
+                t.referenced,
+                "api.token",
+                "the token must be at least 16 characters",
+            ))
+        }
+    };
+    if !listen.ip().is_loopback() && token.is_none() {
+        return Err(cx.err(
+            listen_at.unwrap_or(Location::UNKNOWN),
+            "api.listen",
+            format!("{listen} is not a loopback address: set api.token to expose the API beyond this host"),
+        ));
+    }
+
     Ok(Config {
         eal: raw.eal,
         workers,
@@ -1148,6 +1176,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         liveness,
         neighbors,
         listen,
+        token,
     })
 }
 
@@ -1464,5 +1493,26 @@ liveness: { probe-interval-ms: 250, probe-failures: 2 }
             e.message.contains("needs nexthops or a nexthop-group"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn api_off_loopback_needs_a_token() {
+        let e = err(&EXAMPLE.replace("listen: 127.0.0.1:9464", "listen: 0.0.0.0:9464"));
+        assert_eq!(e.key, "api.listen");
+        assert!(e.message.contains("set api.token"), "{e}");
+        let e = err(&EXAMPLE.replace(
+            "listen: 127.0.0.1:9464",
+            "listen: 0.0.0.0:9464, token: short",
+        ));
+        assert_eq!(e.key, "api.token");
+        let c = parse(
+            &EXAMPLE.replace(
+                "listen: 127.0.0.1:9464",
+                "listen: \"[::]:9464\", token: 0123456789abcdef",
+            ),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.token.as_deref(), Some("0123456789abcdef"));
     }
 }

@@ -110,6 +110,7 @@ fn eal_args(cfg: &Config) -> Vec<String> {
 struct Shared {
     cp: Mutex<ControlPlane>,
     config_path: PathBuf,
+    token: Option<String>,
     ports: Vec<dpdk::Port>,
     lcores: Vec<Arc<LcoreStats>>,
 }
@@ -151,6 +152,36 @@ fn nexthop_json(n: &control::state::NexthopView) -> serde_json::Value {
 
 fn api_error(status: StatusCode, msg: impl Into<String>) -> axum::response::Response {
     (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
+}
+
+/// Requires `Authorization: Bearer <api.token>` on the API when a token is configured.
+async fn auth(
+    State(s): State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(want) = &s.token {
+        let got = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        // Compare in time independent of where the first difference is.
+        let ok = got.is_some_and(|g| {
+            g.len() == want.len()
+                && g.bytes()
+                    .zip(want.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if !ok {
+            return api_error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong bearer token (send Authorization: Bearer <api.token>)",
+            );
+        }
+    }
+    next.run(req).await
 }
 
 /// `GET /api/v1/nexthops`: every nexthop with its state.
@@ -430,6 +461,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         .map(|_| Arc::new(LcoreStats::new(MAX_NEXTHOPS)))
         .collect();
     let listen = cfg.listen;
+    let token = cfg.token.clone();
     let cp = ControlPlane::new(
         cfg,
         &macs,
@@ -458,6 +490,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let shared = Arc::new(Shared {
         cp: Mutex::new(cp),
         config_path,
+        token,
         ports: ports.clone(),
         lcores: stats,
     });
@@ -481,14 +514,14 @@ fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()>
         .build()
         .context("starting the control runtime")?;
     rt.block_on(async move {
-        let app = axum::Router::new()
-            .route("/metrics", get(metrics))
+        let api = axum::Router::new()
             .route("/api/v1/nexthops", get(list_nexthops))
             .route("/api/v1/nexthops/{port}/{address}/{action}", post(set_nexthop))
             .route("/api/v1/routes", get(list_routes).post(add_route).put(replace_route).delete(delete_route))
             .route("/api/v1/route/get", get(route_get))
             .route("/api/v1/reload", post(reload))
-            .with_state(shared.clone());
+            .route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth));
+        let app = axum::Router::new().route("/metrics", get(metrics)).merge(api).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen} (api.listen)"))?;

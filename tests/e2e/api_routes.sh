@@ -102,4 +102,23 @@ rc=0; $LAB_ROOT/target/release/ecmpctl --api 127.0.0.1:1 route show >/dev/null 2
 check "ecmpctl without a router: exit 2" test "$rc" = 2
 rc=0; $CTL route frobnicate >/dev/null 2>&1 || rc=$?
 check "ecmpctl with a bad command: exit 2" test "$rc" = 2
+
+# A router that listens off loopback needs a token, and then the API demands it.
+sed -i "s|^api: .*|api: { listen: \"0.0.0.0:$LAB_API_PORT\" }|" "$LAB_DIR/router.yaml"
+rc=0; out=$("$ECMP_ROUTER" --check-config "$LAB_DIR/router.yaml" 2>&1) || rc=$?
+check "off-loopback API without a token is refused: $out" bash -c '[ "$1" = 1 ] && [[ "$2" == *"api.listen"*"set api.token"* ]]' _ "$rc" "$out"
+code=$(status -X POST "$API/reload")
+check "and a reload to it is refused (400), the router keeps running" bash -c "[ $code = 400 ] && kill -0 $LAB_ROUTER_PID"
+lab_down
+lab_init token
+lab_config --extra ""
+sed -i "s|^api: { listen: 127.0.0.1:\([0-9]*\) }|api: { listen: \"0.0.0.0:\1\", token: s3cret-token-0123456789 }|" "$LAB_DIR/router.yaml"
+lab_up
+API="http://127.0.0.1:$LAB_API_PORT/api/v1"
+check "without the token: 401" test "$(status "$API/routes")" = 401
+check "with a wrong token: 401" test "$(status -H 'Authorization: Bearer nope' "$API/routes")" = 401
+check "with the token: 200" test "$(status -H 'Authorization: Bearer s3cret-token-0123456789' "$API/routes")" = 200
+check "ecmpctl --token" "$LAB_ROOT/target/release/ecmpctl" --api "127.0.0.1:$LAB_API_PORT" --token s3cret-token-0123456789 route show
+check "ECMP_ROUTER_TOKEN" env ECMP_ROUTER_TOKEN=s3cret-token-0123456789 "$LAB_ROOT/target/release/ecmpctl" --api "127.0.0.1:$LAB_API_PORT" nexthop show
+check "/metrics stays readable for Prometheus" test "$(status "http://127.0.0.1:$LAB_API_PORT/metrics")" = 200
 finish

@@ -14,6 +14,7 @@
 //! ```
 //!
 //! The API address comes from `--api`, else `ECMP_ROUTER_API`, else 127.0.0.1:9464.
+//! A bearer token (for a router with `api.token`) comes from `--token`, else `ECMP_ROUTER_TOKEN`.
 //! Exit status: 0 on success, 1 when the router refused the request, 2 on a usage error
 //! or when the router cannot be reached.
 
@@ -24,6 +25,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const DEFAULT_API: &str = "127.0.0.1:9464";
+
+static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
 struct Usage(String);
 
@@ -39,8 +42,14 @@ fn http(
     })?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = TOKEN
+        .get()
+        .cloned()
+        .flatten()
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
         payload.len()
     );
     s.write_all(req.as_bytes())
@@ -345,6 +354,7 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
 fn main() -> ExitCode {
     let mut api = std::env::var("ECMP_ROUTER_API").unwrap_or_else(|_| DEFAULT_API.to_owned());
     let mut json_out = false;
+    let mut token = std::env::var("ECMP_ROUTER_TOKEN").ok();
     let mut rest = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -357,6 +367,13 @@ fn main() -> ExitCode {
                 }
             },
             "--json" | "-j" => json_out = true,
+            "--token" => match it.next() {
+                Some(v) => token = Some(v),
+                None => {
+                    eprintln!("Error: --token needs a value");
+                    return ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
                 println!(
                     "{}",
@@ -372,6 +389,7 @@ fn main() -> ExitCode {
             _ => rest.push(a),
         }
     }
+    let _ = TOKEN.set(token);
     match run(&api, json_out, &rest) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {

@@ -604,6 +604,39 @@ impl Env<'_> {
         }
     }
 
+    fn ip(&self, s: &Spanned<String>, key: String) -> Result<IpAddr, ConfigError> {
+        s.value.trim().parse().map_err(|_| {
+            self.cx.err(
+                s.referenced,
+                key,
+                format!("'{}' is not an IP address", s.value),
+            )
+        })
+    }
+
+    /// Refuses `a` unless it is on a subnet of `port`; `what` names it in the message.
+    fn require_on_subnet(
+        &self,
+        port: PortId,
+        a: IpAddr,
+        what: &str,
+        at: &Spanned<String>,
+        key: String,
+    ) -> Result<(), ConfigError> {
+        if self.on_subnet(port, a) {
+            return Ok(());
+        }
+        Err(self.cx.err(
+            at.referenced,
+            key,
+            format!(
+                "{what}{a} is not on a subnet of port '{}' ({})",
+                self.ports[port.index()].name,
+                self.subnets_of(port)
+            ),
+        ))
+    }
+
     fn on_subnet(&self, port: PortId, a: IpAddr) -> bool {
         self.ports[port.index()]
             .addresses
@@ -642,29 +675,13 @@ impl Env<'_> {
         let mut out: Vec<NexthopConfig> = Vec::new();
         for (j, n) in list.value.iter().enumerate() {
             let k = |f: &str| format!("{key}[{j}].{f}");
-            let via: IpAddr = n.via.value.trim().parse().map_err(|_| {
-                cx.err(
-                    n.via.referenced,
-                    k("via"),
-                    format!("'{}' is not an IP address", n.via.value),
-                )
-            })?;
+            let via = self.ip(&n.via, k("via"))?;
             let want_v4 = family.or(out.first().map(|x| x.via.is_ipv4()));
             if want_v4.is_some_and(|v4| v4 != via.is_ipv4()) {
                 return Err(cx.err(n.via.referenced, k("via"), format!("gateway {via} is not of the same address family as the group's other members or its route")));
             }
             let port = self.port(&n.port, k("port"))?;
-            if !self.on_subnet(port, via) {
-                return Err(cx.err(
-                    n.via.referenced,
-                    k("via"),
-                    format!(
-                        "gateway {via} is not on a subnet of port '{}' ({})",
-                        self.ports[port.index()].name,
-                        self.subnets_of(port)
-                    ),
-                ));
-            }
+            self.require_on_subnet(port, via, "gateway ", &n.via, k("via"))?;
             let weight = match &n.weight {
                 None => 1,
                 Some(w) if (1..=MAX_WEIGHT).contains(&w.value) => w.value,
@@ -1080,13 +1097,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     let mut neighbors: Vec<StaticNeighbor> = Vec::new();
     for (i, n) in raw.neighbors.iter().enumerate() {
         let k = |f: &str| format!("neighbors[{i}].{f}");
-        let address: IpAddr = n.address.value.trim().parse().map_err(|_| {
-            cx.err(
-                n.address.referenced,
-                k("address"),
-                format!("'{}' is not an IP address", n.address.value),
-            )
-        })?;
+        let address = env.ip(&n.address, k("address"))?;
         let mac: MacAddr = n.mac.value.trim().parse().map_err(|e| {
             cx.err(
                 n.mac.referenced,
@@ -1102,17 +1113,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             ));
         }
         let port = env.port(&n.port, k("port"))?;
-        if !env.on_subnet(port, address) {
-            return Err(cx.err(
-                n.address.referenced,
-                k("address"),
-                format!(
-                    "{address} is not on a subnet of port '{}' ({})",
-                    ports[port.index()].name,
-                    env.subnets_of(port)
-                ),
-            ));
-        }
+        env.require_on_subnet(port, address, "", &n.address, k("address"))?;
         if neighbors
             .iter()
             .any(|x| x.address == address && x.port == port)

@@ -209,7 +209,74 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
             .inc_by(lcores.iter().map(|s| f(s)).sum());
     }
 
+    let lp = counter(
+        &reg,
+        "ecmp_router_lcore_polls_total",
+        "Worker poll-loop iterations, busy (received packets) or idle.",
+        &["lcore", "state"],
+    );
+    let lr = counter(
+        &reg,
+        "ecmp_router_lcore_rx_packets_total",
+        "Packets received by the worker.",
+        &["lcore"],
+    );
+    let lb = counter(
+        &reg,
+        "ecmp_router_lcore_rx_bursts_total",
+        "Non-empty rx bursts of the worker (packets per burst = rx_packets / rx_bursts).",
+        &["lcore"],
+    );
+    for (i, st) in lcores.iter().enumerate() {
+        let w = i.to_string();
+        lp.with_label_values(&[w.as_str(), "busy"])
+            .inc_by(st.polls_busy.load(Relaxed));
+        lp.with_label_values(&[w.as_str(), "idle"])
+            .inc_by(st.polls_idle.load(Relaxed));
+        lr.with_label_values(&[w.as_str()])
+            .inc_by(st.rx_packets.load(Relaxed));
+        lb.with_label_values(&[w.as_str()])
+            .inc_by(st.rx_bursts.load(Relaxed));
+    }
+
+    let gm = gv(
+        "ecmp_router_group_members",
+        "Members of the nexthop group.",
+        &["group", "algorithm"],
+    );
+    let gl = gv(
+        "ecmp_router_group_live_members",
+        "Live members of the nexthop group.",
+        &["group", "algorithm"],
+    );
+    for (name, alg, members, live) in cp.groups() {
+        gm.with_label_values(&[name.as_str(), alg])
+            .set(members as i64);
+        gl.with_label_values(&[name.as_str(), alg]).set(live as i64);
+    }
+
+    let rib = gv(
+        "ecmp_router_rib_routes",
+        "Routes in the RIB by table and origin (active or overridden).",
+        &["table", "origin"],
+    );
+    let mut by: std::collections::BTreeMap<(u32, &'static str), i64> =
+        std::collections::BTreeMap::new();
+    for r in cp.routes() {
+        *by.entry((r.spec.table, r.origin.name())).or_default() += 1;
+    }
+    for ((t, o), n) in by {
+        rib.with_label_values(&[t.to_string().as_str(), o]).set(n);
+    }
+
     let k = cp.counters;
+    let lbs = prometheus::Gauge::new(
+        "ecmp_router_fib_last_build_seconds",
+        "Time from the last route change to the publication of its FIB generation.",
+    )
+    .expect("valid");
+    reg.register(Box::new(lbs.clone())).expect("unique");
+    lbs.set(k.last_build_us as f64 / 1e6);
     let cc = counter(
         &reg,
         "ecmp_router_control_events_total",

@@ -137,6 +137,8 @@ pub struct ControlCounters {
     pub nexthop_up_events: u64,
     /// Resilient bucket tables republished.
     pub resilient_rebalances: u64,
+    /// How long the last route rebuild took, from the change to publication (µs).
+    pub last_build_us: u64,
     /// FIB generations published.
     pub fib_publishes: u64,
 }
@@ -385,6 +387,7 @@ impl ControlPlane {
     /// Builds groups and the main table from the RIB and publishes a generation.
     /// Routes of other tables are kept and shown but not forwarded with (yet).
     fn rebuild(&mut self) {
+        let started = Instant::now();
         let mut old: HashMap<GroupKey, ResilientTable> = self
             .groups
             .drain(..)
@@ -442,6 +445,27 @@ impl ControlPlane {
         self.groups = groups;
         self.routes = Arc::new(b.build());
         self.publish();
+        self.counters.last_build_us = started.elapsed().as_micros() as u64;
+    }
+
+    /// Every group: its name (inline groups are named by their route), algorithm,
+    /// members, and live members.
+    pub fn groups(&self) -> Vec<(String, &'static str, usize, usize)> {
+        self.groups
+            .iter()
+            .map(|g| {
+                let name = match &g.key {
+                    GroupKey::Named(n) => n.clone(),
+                    GroupKey::Inline(t, p, o) => format!("{p} table {t} {}", o.name()),
+                };
+                let live = g
+                    .members
+                    .iter()
+                    .filter(|m| self.neighbors.live(m.0).is_some())
+                    .count();
+                (name, g.cfg.algorithm.name(), g.members.len(), live)
+            })
+            .collect()
     }
 
     /// Adds a route of `origin`. With `replace`, an existing entry of the same

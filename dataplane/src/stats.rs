@@ -26,6 +26,14 @@ pub struct LcoreStats {
     pub punted: AtomicU64,
     /// ICMP errors and echo replies the worker generated.
     pub icmp_sent: AtomicU64,
+    /// Poll-loop iterations that received at least one packet.
+    pub polls_busy: AtomicU64,
+    /// Poll-loop iterations that received nothing.
+    pub polls_idle: AtomicU64,
+    /// Packets received by this worker.
+    pub rx_packets: AtomicU64,
+    /// Non-empty rx bursts (packets per burst = rx_packets / rx_bursts).
+    pub rx_bursts: AtomicU64,
     /// ICMP errors hashed on the flow they are about.
     pub hash_icmp_steered: AtomicU64,
     /// ICMP errors whose embedded packet was truncated (hash fell back).
@@ -44,6 +52,10 @@ impl LcoreStats {
             nh_bytes: z(max_nexthops),
             punted: AtomicU64::new(0),
             icmp_sent: AtomicU64::new(0),
+            polls_busy: AtomicU64::new(0),
+            polls_idle: AtomicU64::new(0),
+            rx_packets: AtomicU64::new(0),
+            rx_bursts: AtomicU64::new(0),
             hash_icmp_steered: AtomicU64::new(0),
             hash_icmp_truncated: AtomicU64::new(0),
             hash_ext_limit: AtomicU64::new(0),

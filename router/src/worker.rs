@@ -104,6 +104,7 @@ impl Worker {
 
         while !self.stop.load(Ordering::Relaxed) {
             let now = dpdk::rdtsc();
+            let mut got = 0usize;
             let tokens = now.wrapping_sub(last_refill) / ticks_per_token;
             if tokens > 0 {
                 icmp.refill(tokens.min(u32::MAX as u64) as u32);
@@ -119,6 +120,10 @@ impl Worker {
                 };
                 for (pi, &dport) in self.ports.iter().enumerate() {
                     let n = dpdk::rx_burst(dport, q, &mut rx);
+                    if n > 0 {
+                        got += n;
+                        bump(&self.stats.rx_bursts, 1);
+                    }
                     for &raw in &rx[..n] {
                         // SAFETY: rx_burst handed us ownership of the first n entries.
                         let Some(mut m) = (unsafe { Mbuf::from_raw(raw) }) else {
@@ -176,6 +181,12 @@ impl Worker {
             }
             for (i, t) in tx.iter_mut().enumerate() {
                 t.flush(self.ports[i], q, &self.stats);
+            }
+            if got > 0 {
+                bump(&self.stats.polls_busy, 1);
+                bump(&self.stats.rx_packets, got as u64);
+            } else {
+                bump(&self.stats.polls_idle, 1);
             }
             self.quiescent.pass();
         }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod fpm;
 pub mod metrics;
 pub mod punt;
 pub mod rcu;

@@ -1,0 +1,638 @@
+//! The FPM protocol (FRR's Forwarding Plane Manager) as zebra's
+//! `dplane_fpm_nl` module speaks it: a 4-byte header (version 1, type 1 =
+//! netlink, big-endian u16 length including the header) and one netlink
+//! message per frame (RFC 3549 framing, `rtnetlink(7)` bodies).
+//!
+//! Decoded: RTM_NEWROUTE / RTM_DELROUTE for IPv4 and IPv6 (RTA_DST,
+//! RTA_GATEWAY, RTA_OIF, RTA_MULTIPATH with weight = rtnh_hops + 1,
+//! RTA_TABLE, RTA_PRIORITY, RTA_NH_ID) and RTM_NEWNEXTHOP / RTM_DELNEXTHOP
+//! (NHA_ID, NHA_GATEWAY, NHA_OIF, NHA_GROUP with weight = weight + 1,
+//! NHA_BLACKHOLE). Everything else is skipped and counted.
+//!
+//! Netlink is host-endian (little-endian here). Decoding never panics and
+//! never allocates more than the frame holds: a malformed frame is an
+//! [`Error`], and the server resets the connection without applying it.
+//!
+//! Interfaces: FRR runs in its own namespace, with its own ifindexes, so the
+//! router does not use RTA_OIF. A gateway maps to the router port whose subnet
+//! holds it (see [`Session::resolve`]).
+
+use dataplane::types::Prefix;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// FPM header length.
+pub const HEADER_LEN: usize = 4;
+/// Largest frame accepted (the u16 length allows 65535).
+pub const MAX_FRAME: usize = 65535;
+
+const RTM_NEWROUTE: u16 = 24;
+const RTM_DELROUTE: u16 = 25;
+const RTM_NEWNEXTHOP: u16 = 104;
+const RTM_DELNEXTHOP: u16 = 105;
+
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const RTA_PRIORITY: u16 = 6;
+const RTA_MULTIPATH: u16 = 9;
+const RTA_TABLE: u16 = 15;
+const RTA_NH_ID: u16 = 30;
+
+const NHA_ID: u16 = 1;
+const NHA_GROUP: u16 = 2;
+const NHA_BLACKHOLE: u16 = 4;
+const NHA_OIF: u16 = 5;
+const NHA_GATEWAY: u16 = 6;
+
+const RTN_UNICAST: u8 = 1;
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
+
+/// Why a frame was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// FPM version or type other than 1 / 1 (netlink).
+    #[error("FPM header: version {0} type {1} (expected 1 and 1)")]
+    BadHeader(u8, u8),
+    /// Length field shorter than the header.
+    #[error("FPM length {0} is shorter than its header")]
+    BadLength(usize),
+    /// The netlink message does not fit its frame.
+    #[error("netlink message truncated ({0})")]
+    Truncated(&'static str),
+    /// An attribute is malformed.
+    #[error("netlink attribute {0}: {1}")]
+    BadAttr(u16, &'static str),
+    /// An address family other than IPv4/IPv6.
+    #[error("address family {0} is not IPv4 or IPv6")]
+    BadFamily(u8),
+}
+
+/// One path of a route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Path {
+    /// Gateway, if any.
+    pub gateway: Option<IpAddr>,
+    /// FRR's interface index (informational).
+    pub ifindex: u32,
+    /// Weight, 1..=256.
+    pub weight: u32,
+}
+
+/// What a route points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Inline paths (RTA_GATEWAY or RTA_MULTIPATH).
+    Paths(Vec<Path>),
+    /// A nexthop object (RTA_NH_ID).
+    NexthopId(u32),
+    /// Not unicast (blackhole, unreachable, prohibit...): the route type.
+    Special(u8),
+}
+
+/// A nexthop object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Nexthop {
+    /// One gateway.
+    Single(Path),
+    /// A group of other objects: (id, weight).
+    Group(Vec<(u32, u32)>),
+    /// Blackhole.
+    Blackhole,
+}
+
+/// A decoded FPM message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// RTM_NEWROUTE (`Some`) or RTM_DELROUTE (`None`).
+    Route {
+        /// Kernel table id.
+        table: u32,
+        /// Destination.
+        prefix: Prefix,
+        /// Metric.
+        priority: u32,
+        /// New target, or `None` for a delete.
+        target: Option<Target>,
+    },
+    /// RTM_NEWNEXTHOP (`Some`) or RTM_DELNEXTHOP (`None`).
+    Nexthop {
+        /// Object id.
+        id: u32,
+        /// The object, or `None` for a delete.
+        nexthop: Option<Nexthop>,
+    },
+    /// A netlink type the router does not use.
+    Ignored(u16),
+}
+
+fn u16le(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+fn u32le(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Iterates rtattrs in `b`: (type, payload).
+fn attrs(mut b: &[u8]) -> impl Iterator<Item = Result<(u16, &[u8]), Error>> {
+    std::iter::from_fn(move || {
+        if b.len() < 4 {
+            return None;
+        }
+        let len = u16le(b, 0)? as usize;
+        let kind = u16le(b, 2)? & 0x3fff; // strip NLA_F_NESTED / NLA_F_NET_BYTEORDER
+        if len < 4 || len > b.len() {
+            b = &[];
+            return Some(Err(Error::BadAttr(kind, "length runs past the message")));
+        }
+        let payload = &b[4..len];
+        b = &b[((len + 3) & !3).min(b.len())..];
+        Some(Ok((kind, payload)))
+    })
+}
+
+fn addr(family: u8, p: &[u8], kind: u16) -> Result<IpAddr, Error> {
+    match (family, p.len()) {
+        (AF_INET, 4) => Ok(IpAddr::V4(Ipv4Addr::new(p[0], p[1], p[2], p[3]))),
+        (AF_INET6, 16) => {
+            let mut o = [0u8; 16];
+            o.copy_from_slice(p);
+            Ok(IpAddr::V6(Ipv6Addr::from(o)))
+        }
+        _ => Err(Error::BadAttr(
+            kind,
+            "address of the wrong length for its family",
+        )),
+    }
+}
+
+fn u32_attr(p: &[u8], kind: u16) -> Result<u32, Error> {
+    if p.len() != 4 {
+        return Err(Error::BadAttr(kind, "expected 4 bytes"));
+    }
+    Ok(u32le(p, 0).unwrap_or(0))
+}
+
+/// Splits a byte stream into FPM frames: returns the netlink payload of the
+/// first complete frame and the bytes it used, `Ok(None)` when more bytes are needed.
+///
+/// # Errors
+/// [`Error::BadHeader`] or [`Error::BadLength`].
+pub fn frame(buf: &[u8]) -> Result<Option<(&[u8], usize)>, Error> {
+    if buf.len() < HEADER_LEN {
+        return Ok(None);
+    }
+    if buf[0] != 1 || buf[1] != 1 {
+        return Err(Error::BadHeader(buf[0], buf[1]));
+    }
+    let len = u16::from_be_bytes([buf[2], buf[3]]) as usize;
+    if len < HEADER_LEN {
+        return Err(Error::BadLength(len));
+    }
+    if buf.len() < len {
+        return Ok(None);
+    }
+    Ok(Some((&buf[HEADER_LEN..len], len)))
+}
+
+/// Decodes one netlink message.
+///
+/// # Errors
+/// An [`Error`] naming what is malformed.
+pub fn decode(nl: &[u8]) -> Result<Message, Error> {
+    let len = u32le(nl, 0).ok_or(Error::Truncated("nlmsghdr"))? as usize;
+    if len < 16 || len > nl.len() {
+        return Err(Error::Truncated("nlmsg_len"));
+    }
+    let kind = u16le(nl, 4).unwrap_or(0);
+    let body = &nl[16..len];
+    match kind {
+        RTM_NEWROUTE | RTM_DELROUTE => decode_route(body, kind == RTM_DELROUTE),
+        RTM_NEWNEXTHOP | RTM_DELNEXTHOP => decode_nexthop(body, kind == RTM_DELNEXTHOP),
+        other => Ok(Message::Ignored(other)),
+    }
+}
+
+fn decode_route(b: &[u8], del: bool) -> Result<Message, Error> {
+    if b.len() < 12 {
+        return Err(Error::Truncated("rtmsg"));
+    }
+    let (family, dst_len, table8, rtype) = (b[0], b[1], b[4], b[7]);
+    if family != AF_INET && family != AF_INET6 {
+        return Err(Error::BadFamily(family));
+    }
+    let mut dst = None;
+    let mut table = table8 as u32;
+    let mut priority = 0;
+    let mut gateway = None;
+    let mut oif = 0;
+    let mut multipath = None;
+    let mut nh_id = None;
+    for a in attrs(&b[12..]) {
+        let (k, p) = a?;
+        match k {
+            RTA_DST => dst = Some(addr(family, p, k)?),
+            RTA_GATEWAY => gateway = Some(addr(family, p, k)?),
+            RTA_OIF => oif = u32_attr(p, k)?,
+            RTA_PRIORITY => priority = u32_attr(p, k)?,
+            RTA_TABLE => table = u32_attr(p, k)?,
+            RTA_NH_ID => nh_id = Some(u32_attr(p, k)?),
+            RTA_MULTIPATH => {
+                let mut paths = Vec::new();
+                let mut rest = p;
+                while rest.len() >= 8 {
+                    let l = u16le(rest, 0).unwrap_or(0) as usize;
+                    if l < 8 || l > rest.len() {
+                        return Err(Error::BadAttr(
+                            k,
+                            "rtnexthop length runs past the attribute",
+                        ));
+                    }
+                    let hops = rest[3] as u32;
+                    let ifindex = u32le(rest, 4).unwrap_or(0);
+                    let mut gw = None;
+                    for a in attrs(&rest[8..l]) {
+                        let (k2, p2) = a?;
+                        if k2 == RTA_GATEWAY {
+                            gw = Some(addr(family, p2, k2)?);
+                        }
+                    }
+                    paths.push(Path {
+                        gateway: gw,
+                        ifindex,
+                        weight: hops + 1,
+                    });
+                    rest = &rest[((l + 3) & !3).min(rest.len())..];
+                }
+                multipath = Some(paths);
+            }
+            _ => {}
+        }
+    }
+    let unspecified = if family == AF_INET {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    };
+    let prefix = Prefix::new(dst.unwrap_or(unspecified), dst_len)
+        .map_err(|_| Error::BadAttr(RTA_DST, "prefix length or host bits"))?;
+    let target = if del {
+        None
+    } else if rtype != RTN_UNICAST {
+        Some(Target::Special(rtype))
+    } else if let Some(id) = nh_id {
+        Some(Target::NexthopId(id))
+    } else if let Some(paths) = multipath {
+        Some(Target::Paths(paths))
+    } else {
+        Some(Target::Paths(vec![Path {
+            gateway,
+            ifindex: oif,
+            weight: 1,
+        }]))
+    };
+    Ok(Message::Route {
+        table,
+        prefix,
+        priority,
+        target,
+    })
+}
+
+fn decode_nexthop(b: &[u8], del: bool) -> Result<Message, Error> {
+    if b.len() < 8 {
+        return Err(Error::Truncated("nhmsg"));
+    }
+    let family = b[0];
+    let mut id = None;
+    let mut gateway = None;
+    let mut oif = 0;
+    let mut group = None;
+    let mut blackhole = false;
+    for a in attrs(&b[8..]) {
+        let (k, p) = a?;
+        match k {
+            NHA_ID => id = Some(u32_attr(p, k)?),
+            NHA_GATEWAY => gateway = Some(addr(family, p, k)?),
+            NHA_OIF => oif = u32_attr(p, k)?,
+            NHA_BLACKHOLE => blackhole = true,
+            NHA_GROUP => {
+                if p.len() % 8 != 0 {
+                    return Err(Error::BadAttr(k, "group entries are 8 bytes each"));
+                }
+                group = Some(
+                    p.chunks_exact(8)
+                        .map(|c| (u32le(c, 0).unwrap_or(0), c[4] as u32 + 1))
+                        .collect(),
+                );
+            }
+            _ => {}
+        }
+    }
+    let id = id.ok_or(Error::BadAttr(NHA_ID, "missing"))?;
+    let nexthop = if del {
+        None
+    } else if let Some(g) = group {
+        Some(Nexthop::Group(g))
+    } else if blackhole {
+        Some(Nexthop::Blackhole)
+    } else {
+        Some(Nexthop::Single(Path {
+            gateway,
+            ifindex: oif,
+            weight: 1,
+        }))
+    };
+    Ok(Message::Nexthop { id, nexthop })
+}
+
+/// A route as the session resolved it: paths with gateways, or withdrawn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// Table and prefix.
+    pub key: (u32, Prefix),
+    /// (gateway, weight) members; empty means withdraw.
+    pub members: Vec<(IpAddr, u32)>,
+}
+
+/// One FPM connection's state: nexthop objects and the routes that use them.
+#[derive(Debug, Default)]
+pub struct Session {
+    nexthops: HashMap<u32, Nexthop>,
+    routes: BTreeMap<(u32, Prefix), Target>,
+}
+
+impl Session {
+    /// Applies a message; returns the routes whose resolution changed.
+    pub fn apply(&mut self, m: Message) -> Vec<Resolved> {
+        match m {
+            Message::Ignored(_) => Vec::new(),
+            Message::Route {
+                table,
+                prefix,
+                target,
+                ..
+            } => {
+                let key = (table, prefix);
+                match target {
+                    Some(t) => {
+                        self.routes.insert(key, t);
+                    }
+                    None => {
+                        self.routes.remove(&key);
+                    }
+                }
+                vec![self.resolve(key)]
+            }
+            Message::Nexthop { id, nexthop } => {
+                match nexthop {
+                    Some(n) => self.nexthops.insert(id, n),
+                    None => self.nexthops.remove(&id),
+                };
+                // Every route that uses this object, directly or through a group.
+                let users: Vec<(u32, Prefix)> = self
+                    .routes
+                    .iter()
+                    .filter(|(_, t)| match t {
+                        Target::NexthopId(r) => *r == id || matches!(self.nexthops.get(r), Some(Nexthop::Group(g)) if g.iter().any(|m| m.0 == id)),
+                        _ => false,
+                    })
+                    .map(|(k, _)| *k)
+                    .collect();
+                users.into_iter().map(|k| self.resolve(k)).collect()
+            }
+        }
+    }
+
+    /// The gateways and weights of a route (empty: withdrawn, special, or
+    /// nothing with a gateway). Gateway-less paths (FRR's connected routes)
+    /// are left out: the router has its own connected routes.
+    pub fn resolve(&self, key: (u32, Prefix)) -> Resolved {
+        let single = |p: &Path| p.gateway.map(|g| (g, p.weight));
+        let members = match self.routes.get(&key) {
+            None | Some(Target::Special(_)) => Vec::new(),
+            Some(Target::Paths(ps)) => ps.iter().filter_map(single).collect(),
+            Some(Target::NexthopId(id)) => match self.nexthops.get(id) {
+                Some(Nexthop::Single(p)) => single(p).into_iter().collect(),
+                Some(Nexthop::Group(g)) => g
+                    .iter()
+                    .filter_map(|(m, w)| match self.nexthops.get(m) {
+                        Some(Nexthop::Single(p)) => p.gateway.map(|gw| (gw, *w)),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+        };
+        Resolved { key, members }
+    }
+
+    /// Every route the session holds, resolved.
+    pub fn all(&self) -> Vec<Resolved> {
+        self.routes.keys().map(|k| self.resolve(*k)).collect()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Builds netlink messages the way zebra's dplane_fpm_nl does.
+    pub struct Nl(Vec<u8>);
+
+    impl Nl {
+        pub fn new(kind: u16) -> Nl {
+            let mut v = vec![0u8; 16];
+            v[4..6].copy_from_slice(&kind.to_le_bytes());
+            Nl(v)
+        }
+        pub fn raw(mut self, b: &[u8]) -> Nl {
+            self.0.extend_from_slice(b);
+            self
+        }
+        pub fn attr(mut self, kind: u16, p: &[u8]) -> Nl {
+            self.0
+                .extend_from_slice(&((4 + p.len()) as u16).to_le_bytes());
+            self.0.extend_from_slice(&kind.to_le_bytes());
+            self.0.extend_from_slice(p);
+            while self.0.len() % 4 != 0 {
+                self.0.push(0);
+            }
+            self
+        }
+        /// The whole FPM frame.
+        pub fn fpm(mut self) -> Vec<u8> {
+            let n = self.0.len() as u32;
+            self.0[0..4].copy_from_slice(&n.to_le_bytes());
+            let mut f = vec![1u8, 1];
+            f.extend_from_slice(&((n as usize + 4) as u16).to_be_bytes());
+            f.extend_from_slice(&self.0);
+            f
+        }
+    }
+
+    pub fn rtmsg(family: u8, dst_len: u8, rtype: u8) -> [u8; 12] {
+        [family, dst_len, 0, 0, 254, 196, 0, rtype, 0, 0, 0, 0]
+    }
+
+    fn one(f: &[u8]) -> Message {
+        let (nl, used) = frame(f).unwrap().unwrap();
+        assert_eq!(used, f.len());
+        decode(nl).unwrap()
+    }
+
+    #[test]
+    fn multipath_route() {
+        let mut mp = Vec::new();
+        for (gw, hops) in [([10u8, 1, 0, 2], 0u8), ([10, 2, 0, 2], 1)] {
+            mp.extend_from_slice(&16u16.to_le_bytes());
+            mp.extend_from_slice(&[0, hops]);
+            mp.extend_from_slice(&7u32.to_le_bytes());
+            mp.extend_from_slice(&8u16.to_le_bytes());
+            mp.extend_from_slice(&RTA_GATEWAY.to_le_bytes());
+            mp.extend_from_slice(&gw);
+        }
+        let f = Nl::new(RTM_NEWROUTE)
+            .raw(&rtmsg(AF_INET, 24, RTN_UNICAST))
+            .attr(RTA_TABLE, &254u32.to_le_bytes())
+            .attr(RTA_DST, &[198, 51, 100, 0])
+            .attr(RTA_PRIORITY, &20u32.to_le_bytes())
+            .attr(RTA_MULTIPATH, &mp)
+            .fpm();
+        let m = one(&f);
+        let Message::Route {
+            table,
+            prefix,
+            priority,
+            target: Some(Target::Paths(p)),
+        } = m.clone()
+        else {
+            panic!("{m:?}")
+        };
+        assert_eq!(
+            (table, prefix.to_string(), priority),
+            (254, "198.51.100.0/24".to_owned(), 20)
+        );
+        assert_eq!(
+            p.iter()
+                .map(|x| (x.gateway.unwrap().to_string(), x.weight))
+                .collect::<Vec<_>>(),
+            [("10.1.0.2".into(), 1), ("10.2.0.2".into(), 2)]
+        );
+        let mut s = Session::default();
+        let r = s.apply(m);
+        assert_eq!(r[0].members.len(), 2);
+    }
+
+    #[test]
+    fn nexthop_objects_and_groups() {
+        let mut s = Session::default();
+        let nh = |id: u32, gw: [u8; 16]| {
+            Nl::new(RTM_NEWNEXTHOP)
+                .raw(&[AF_INET6, 0, 0, 0, 0, 0, 0, 0])
+                .attr(NHA_ID, &id.to_le_bytes())
+                .attr(NHA_GATEWAY, &gw)
+                .attr(NHA_OIF, &3u32.to_le_bytes())
+                .fpm()
+        };
+        let g1: Ipv6Addr = "fd01::2".parse().unwrap();
+        let g2: Ipv6Addr = "fd02::2".parse().unwrap();
+        s.apply(one(&nh(1, g1.octets())));
+        s.apply(one(&nh(2, g2.octets())));
+        let mut grp = Vec::new();
+        for (id, w) in [(1u32, 0u8), (2, 2)] {
+            grp.extend_from_slice(&id.to_le_bytes());
+            grp.extend_from_slice(&[w, 0, 0, 0]);
+        }
+        s.apply(one(&Nl::new(RTM_NEWNEXTHOP)
+            .raw(&[0; 8])
+            .attr(NHA_ID, &10u32.to_le_bytes())
+            .attr(NHA_GROUP, &grp)
+            .fpm()));
+        let route = Nl::new(RTM_NEWROUTE)
+            .raw(&rtmsg(AF_INET6, 64, RTN_UNICAST))
+            .attr(
+                RTA_DST,
+                &"2001:db8:100::".parse::<Ipv6Addr>().unwrap().octets(),
+            )
+            .attr(RTA_NH_ID, &10u32.to_le_bytes())
+            .fpm();
+        let r = s.apply(one(&route));
+        assert_eq!(r[0].members, [(IpAddr::V6(g1), 1), (IpAddr::V6(g2), 3)]);
+        // Changing a member object re-resolves the route that uses the group.
+        let g3: Ipv6Addr = "fd03::2".parse().unwrap();
+        let r = s.apply(one(&nh(2, g3.octets())));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].members[1], (IpAddr::V6(g3), 3));
+        // Deleting the route withdraws it.
+        let del = Nl::new(RTM_DELROUTE)
+            .raw(&rtmsg(AF_INET6, 64, RTN_UNICAST))
+            .attr(
+                RTA_DST,
+                &"2001:db8:100::".parse::<Ipv6Addr>().unwrap().octets(),
+            )
+            .fpm();
+        assert!(s.apply(one(&del))[0].members.is_empty());
+        assert!(s.all().is_empty());
+    }
+
+    #[test]
+    fn malformed_input_is_an_error() {
+        assert_eq!(frame(&[2, 1, 0, 8]).unwrap_err(), Error::BadHeader(2, 1));
+        assert_eq!(frame(&[1, 1, 0, 2]).unwrap_err(), Error::BadLength(2));
+        assert_eq!(
+            frame(&[1, 1, 0, 40, 0]).unwrap(),
+            None,
+            "incomplete frame waits for more bytes"
+        );
+        let bad_attr = Nl::new(RTM_NEWROUTE)
+            .raw(&rtmsg(AF_INET, 24, RTN_UNICAST))
+            .raw(&[200, 0, 1, 0])
+            .fpm();
+        assert!(matches!(
+            decode(frame(&bad_attr).unwrap().unwrap().0),
+            Err(Error::BadAttr(..))
+        ));
+        let bad_family = Nl::new(RTM_NEWROUTE).raw(&rtmsg(7, 24, RTN_UNICAST)).fpm();
+        assert_eq!(
+            decode(frame(&bad_family).unwrap().unwrap().0),
+            Err(Error::BadFamily(7))
+        );
+        let host_bits = Nl::new(RTM_NEWROUTE)
+            .raw(&rtmsg(AF_INET, 24, RTN_UNICAST))
+            .attr(RTA_DST, &[198, 51, 100, 1])
+            .fpm();
+        assert!(decode(frame(&host_bits).unwrap().unwrap().0).is_err());
+        assert_eq!(
+            decode(
+                frame(&Nl::new(RTM_NEWNEXTHOP).raw(&[0; 8]).fpm())
+                    .unwrap()
+                    .unwrap()
+                    .0
+            ),
+            Err(Error::BadAttr(NHA_ID, "missing"))
+        );
+        assert_eq!(one(&Nl::new(16).raw(&[0; 16]).fpm()), Message::Ignored(16));
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = frame(&data);
+            let _ = decode(&data);
+            let mut d = data.clone();
+            if d.len() >= 6 {
+                d[4] = 24;
+                d[5] = 0;
+                let n = (d.len() as u32).to_le_bytes();
+                d[..4].copy_from_slice(&n);
+                let _ = decode(&d);
+                d[4] = 104;
+                let _ = decode(&d);
+            }
+        }
+    }
+}

@@ -52,6 +52,17 @@ struct RawConfig {
     liveness: Option<RawLiveness>,
     #[serde(default)]
     api: Option<RawApi>,
+    #[serde(default)]
+    fpm: Option<RawFpm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawFpm {
+    #[serde(default)]
+    listen: Option<Spanned<String>>,
+    #[serde(default)]
+    stale_time: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -290,6 +301,17 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Bearer token the API requires (mandatory off loopback).
     pub token: Option<String>,
+    /// The FPM server for FRR, if enabled.
+    pub fpm: Option<FpmConfig>,
+}
+
+/// The FPM server (FRR's zebra `dplane_fpm_nl` connects to it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FpmConfig {
+    /// Listen address (loopback only: FPM has no authentication).
+    pub listen: SocketAddr,
+    /// After a (re)connect, FPM routes not re-sent within this time are removed (ms).
+    pub stale_time_ms: u64,
 }
 
 impl Config {
@@ -1167,6 +1189,46 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         ));
     }
 
+    let fpm = match raw.fpm {
+        None => None,
+        Some(f) => {
+            let listen: SocketAddr = match &f.listen {
+                None => "127.0.0.1:2620"
+                    .parse()
+                    .expect("default FPM address parses"),
+                Some(l) => l.value.trim().parse().map_err(|_| {
+                    cx.err(
+                        l.referenced,
+                        "fpm.listen",
+                        format!("'{}' is not an address:port like 127.0.0.1:2620", l.value),
+                    )
+                })?,
+            };
+            if !listen.ip().is_loopback() {
+                let at = f
+                    .listen
+                    .as_ref()
+                    .map_or(Location::UNKNOWN, |l| l.referenced);
+                return Err(cx.err(at, "fpm.listen", format!("{listen} is not a loopback address: FPM has no authentication, so zebra must run on this host")));
+            }
+            let stale_time_ms = match &f.stale_time {
+                None => 10_000,
+                Some(t) if t.value <= 3600 => t.value * 1000,
+                Some(t) => {
+                    return Err(cx.err(
+                        t.referenced,
+                        "fpm.stale-time",
+                        format!("{} s is more than an hour", t.value),
+                    ))
+                }
+            };
+            Some(FpmConfig {
+                listen,
+                stale_time_ms,
+            })
+        }
+    };
+
     Ok(Config {
         eal: raw.eal,
         workers,
@@ -1178,6 +1240,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         neighbors,
         listen,
         token,
+        fpm,
     })
 }
 
@@ -1515,5 +1578,25 @@ liveness: { probe-interval-ms: 250, probe-failures: 2 }
         )
         .unwrap();
         assert_eq!(c.token.as_deref(), Some("0123456789abcdef"));
+    }
+
+    #[test]
+    fn fpm_section() {
+        let c = parse(&format!("{EXAMPLE}fpm: {{ stale-time: 5 }}\n"), "t").unwrap();
+        assert_eq!(
+            c.fpm,
+            Some(FpmConfig {
+                listen: "127.0.0.1:2620".parse().unwrap(),
+                stale_time_ms: 5000
+            })
+        );
+        assert_eq!(
+            parse(EXAMPLE, "t").unwrap().fpm,
+            None,
+            "off unless configured"
+        );
+        let e = err(&format!("{EXAMPLE}fpm: {{ listen: 0.0.0.0:2620 }}\n"));
+        assert_eq!(e.key, "fpm.listen");
+        assert!(e.message.contains("loopback"), "{e}");
     }
 }

@@ -458,7 +458,7 @@ pub(crate) mod tests {
                 .extend_from_slice(&((4 + p.len()) as u16).to_le_bytes());
             self.0.extend_from_slice(&kind.to_le_bytes());
             self.0.extend_from_slice(p);
-            while self.0.len() % 4 != 0 {
+            while !self.0.len().is_multiple_of(4) {
                 self.0.push(0);
             }
             self

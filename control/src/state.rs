@@ -139,6 +139,10 @@ pub struct ControlCounters {
     pub resilient_rebalances: u64,
     /// How long the last route rebuild took, from the change to publication (µs).
     pub last_build_us: u64,
+    /// FPM routes whose gateways are on no port's subnet (not installed).
+    pub fpm_unresolvable: u64,
+    /// FPM routes removed by the stale sweep after a reconnect.
+    pub fpm_swept: u64,
     /// FIB generations published.
     pub fib_publishes: u64,
 }
@@ -177,6 +181,8 @@ pub struct ControlPlane {
     /// Every route of every table and origin.
     rib: BTreeMap<(u32, Prefix), BTreeMap<Origin, RouteSpec>>,
     groups: Vec<GroupState>,
+    /// FPM routes not yet re-sent since the last (re)connect.
+    fpm_stale: std::collections::HashSet<(u32, Prefix)>,
     neighbors: Arc<Neighbors>,
     publisher: Publisher<Fib>,
     start: Instant,
@@ -273,6 +279,7 @@ impl ControlPlane {
             routes: Arc::new(RouteTable::default()),
             rib: BTreeMap::new(),
             groups: Vec::new(),
+            fpm_stale: Default::default(),
             neighbors: neighbors.clone(),
             publisher: Publisher::new(
                 Fib {
@@ -519,6 +526,95 @@ impl ControlPlane {
         }
         self.rebuild();
         Ok(())
+    }
+
+    /// Applies routes resolved by an FPM session, then publishes once. A
+    /// gateway maps to the port whose subnet holds it (FRR's ifindexes belong to
+    /// its own namespace). Routes with no mappable gateway are withdrawn and counted.
+    pub fn apply_fpm(&mut self, changes: Vec<crate::fpm::Resolved>) {
+        if changes.is_empty() {
+            return;
+        }
+        for r in changes {
+            self.fpm_stale.remove(&r.key);
+            let mut nexthops: Vec<crate::config::NexthopConfig> = Vec::new();
+            for (gw, w) in &r.members {
+                let Some(port) = self
+                    .config
+                    .ports
+                    .iter()
+                    .position(|p| p.addresses.iter().any(|a| a.subnet().contains(*gw)))
+                else {
+                    continue;
+                };
+                let port = PortId(port as u16);
+                match nexthops.iter_mut().find(|n| n.via == *gw && n.port == port) {
+                    Some(n) => n.weight = (n.weight + w).min(dataplane::nhg::MAX_WEIGHT),
+                    None => nexthops.push(crate::config::NexthopConfig {
+                        via: *gw,
+                        port,
+                        weight: (*w).clamp(1, dataplane::nhg::MAX_WEIGHT),
+                    }),
+                }
+            }
+            let (table, prefix) = r.key;
+            if nexthops.is_empty() {
+                if !r.members.is_empty() {
+                    self.counters.fpm_unresolvable += 1;
+                }
+                if let Some(by) = self.rib.get_mut(&r.key) {
+                    by.remove(&Origin::Fpm);
+                    if by.is_empty() {
+                        self.rib.remove(&r.key);
+                    }
+                }
+                continue;
+            }
+            let group = GroupConfig {
+                name: None,
+                algorithm: Algorithm::HashThreshold,
+                buckets: dataplane::nhg::DEFAULT_BUCKETS,
+                idle_timer_ms: crate::config::DEFAULT_IDLE_TIMER_S * 1000,
+                unbalanced_timer_ms: 0,
+                nexthops,
+            };
+            let spec = RouteSpec {
+                table,
+                prefix,
+                group: RouteGroup::Inline(group),
+                hash: self.config.hash,
+            };
+            self.rib.entry(r.key).or_default().insert(Origin::Fpm, spec);
+        }
+        self.rebuild();
+    }
+
+    /// A new FPM session starts: every FPM route becomes stale until re-sent.
+    pub fn fpm_session_start(&mut self) {
+        self.fpm_stale = self
+            .rib
+            .iter()
+            .filter(|(_, by)| by.contains_key(&Origin::Fpm))
+            .map(|(k, _)| *k)
+            .collect();
+    }
+
+    /// Removes the FPM routes the new session did not re-send. Returns how many.
+    pub fn fpm_sweep(&mut self) -> usize {
+        let stale: Vec<_> = self.fpm_stale.drain().collect();
+        for k in &stale {
+            if let Some(by) = self.rib.get_mut(k) {
+                by.remove(&Origin::Fpm);
+                if by.is_empty() {
+                    self.rib.remove(k);
+                }
+            }
+        }
+        if !stale.is_empty() {
+            self.counters.fpm_swept += stale.len() as u64;
+            self.rebuild();
+        }
+        stale.len()
     }
 
     /// Every route of every table and origin, in (table, prefix) order.
@@ -1700,6 +1796,89 @@ neighbors:
                 2
             )
             .kind,
+            "none"
+        );
+    }
+
+    #[test]
+    fn fpm_routes_map_gateways_to_ports_and_sweep_after_reconnect() {
+        use crate::fpm::Resolved;
+        let (mut cp, _) = plane();
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        cp.apply_fpm(vec![
+            Resolved {
+                key: (MAIN_TABLE, p("203.0.113.0/24")),
+                members: vec![(ip("10.1.0.2"), 1), (ip("10.2.0.2"), 3)],
+            },
+            Resolved {
+                key: (MAIN_TABLE, p("192.0.2.0/24")),
+                members: vec![(ip("172.16.0.1"), 1)],
+            },
+            // FRR's own version of a config route: the config wins.
+            Resolved {
+                key: (MAIN_TABLE, p("198.51.100.0/24")),
+                members: vec![(ip("10.1.0.2"), 1)],
+            },
+        ]);
+        assert_eq!(cp.counters.fpm_unresolvable, 1, "no port holds 172.16.0.1");
+        let v = cp.routes();
+        let fpm: Vec<_> = v
+            .iter()
+            .filter(|r| r.origin == Origin::Fpm)
+            .map(|r| (r.spec.prefix.to_string(), r.active))
+            .collect();
+        assert_eq!(
+            fpm,
+            [
+                ("198.51.100.0/24".to_owned(), false),
+                ("203.0.113.0/24".to_owned(), true)
+            ]
+        );
+        let RouteGroup::Inline(g) = &v
+            .iter()
+            .find(|r| r.spec.prefix == p("203.0.113.0/24"))
+            .unwrap()
+            .spec
+            .group
+        else {
+            panic!()
+        };
+        assert_eq!(
+            g.nexthops
+                .iter()
+                .map(|n| (n.port, n.weight))
+                .collect::<Vec<_>>(),
+            [(PortId(1), 1), (PortId(2), 3)]
+        );
+        assert_eq!(
+            cp.route_get(ip("203.0.113.9"), ip("10.0.0.2"), 6, 1, 2)
+                .kind,
+            "group"
+        );
+        // Reconnect: FRR re-sends only 203.0.113.0/24; the sweep removes the rest.
+        cp.fpm_session_start();
+        cp.apply_fpm(vec![Resolved {
+            key: (MAIN_TABLE, p("203.0.113.0/24")),
+            members: vec![(ip("10.1.0.2"), 1)],
+        }]);
+        assert_eq!(cp.fpm_sweep(), 1);
+        let fpm: Vec<_> = cp
+            .routes()
+            .into_iter()
+            .filter(|r| r.origin == Origin::Fpm)
+            .map(|r| r.spec.prefix.to_string())
+            .collect();
+        assert_eq!(fpm, ["203.0.113.0/24"]);
+        // A withdraw removes it.
+        cp.apply_fpm(vec![Resolved {
+            key: (MAIN_TABLE, p("203.0.113.0/24")),
+            members: vec![],
+        }]);
+        assert!(cp.routes().iter().all(|r| r.origin != Origin::Fpm));
+        assert_eq!(
+            cp.route_get(ip("203.0.113.9"), ip("10.0.0.2"), 6, 1, 2)
+                .kind,
             "none"
         );
     }

@@ -270,6 +270,12 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
     }
 
     let k = cp.counters;
+    gauge(
+        &reg,
+        "ecmp_router_fpm_connected",
+        "1 while FRR's zebra is connected over FPM.",
+    )
+    .set(k.fpm_connected as i64);
     let lbs = prometheus::Gauge::new(
         "ecmp_router_fib_last_build_seconds",
         "Time from the last route change to the publication of its FIB generation.",
@@ -294,6 +300,11 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         ("nexthop_down", k.nexthop_down_events),
         ("nexthop_up", k.nexthop_up_events),
         ("resilient_rebalance", k.resilient_rebalances),
+        ("fpm_connection", k.fpm_connections),
+        ("fpm_message", k.fpm_messages),
+        ("fpm_error", k.fpm_errors),
+        ("fpm_unresolvable_route", k.fpm_unresolvable),
+        ("fpm_stale_route_swept", k.fpm_swept),
     ] {
         cc.with_label_values(&[e]).inc_by(v);
     }

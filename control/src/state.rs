@@ -143,6 +143,14 @@ pub struct ControlCounters {
     pub fpm_unresolvable: u64,
     /// FPM routes removed by the stale sweep after a reconnect.
     pub fpm_swept: u64,
+    /// FPM connections accepted.
+    pub fpm_connections: u64,
+    /// FPM messages decoded.
+    pub fpm_messages: u64,
+    /// Malformed FPM frames or netlink messages (each resets the connection).
+    pub fpm_errors: u64,
+    /// 1 while zebra is connected.
+    pub fpm_connected: u64,
     /// FIB generations published.
     pub fib_publishes: u64,
 }

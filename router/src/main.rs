@@ -432,6 +432,96 @@ async fn reload(State(s): State<Arc<Shared>>) -> axum::response::Response {
     }
 }
 
+/// Serves one FPM connection until it closes or sends something malformed.
+async fn serve_fpm(shared: &Shared, mut sock: tokio::net::TcpStream) -> Result<(), String> {
+    use control::fpm;
+    use tokio::io::AsyncReadExt;
+    let mut session = fpm::Session::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = sock
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let (mut changes, mut used, mut msgs, mut err) = (Vec::new(), 0usize, 0u64, None);
+        loop {
+            match fpm::frame(&buf[used..]) {
+                Ok(Some((nl, len))) => match fpm::decode(nl) {
+                    Ok(m) => {
+                        msgs += 1;
+                        changes.extend(session.apply(m));
+                        used += len;
+                    }
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        buf.drain(..used);
+        // Whole messages only: what came before a malformed one is applied, nothing of it.
+        let mut cp = shared.cp.lock().unwrap_or_else(|e| e.into_inner());
+        cp.counters.fpm_messages += msgs;
+        cp.apply_fpm(changes);
+        if let Some(e) = err {
+            cp.counters.fpm_errors += 1;
+            return Err(e.to_string());
+        }
+    }
+}
+
+/// Accepts zebra's FPM connections (one at a time, as zebra makes them).
+async fn fpm_server(shared: Arc<Shared>, listener: tokio::net::TcpListener, stale: Duration) {
+    let mut sweep: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("FPM accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        tracing::info!(%peer, "FPM: zebra connected");
+        {
+            let mut cp = shared.cp.lock().unwrap_or_else(|e| e.into_inner());
+            cp.fpm_session_start();
+            cp.counters.fpm_connections += 1;
+            cp.counters.fpm_connected = 1;
+        }
+        if let Some(h) = sweep.take() {
+            h.abort();
+        }
+        let s2 = shared.clone();
+        sweep = Some(tokio::spawn(async move {
+            tokio::time::sleep(stale).await;
+            let n = s2.cp.lock().unwrap_or_else(|e| e.into_inner()).fpm_sweep();
+            tracing::info!(removed = n, "FPM: stale routes swept");
+        }));
+        match serve_fpm(&shared, sock).await {
+            Ok(()) => tracing::info!(%peer, "FPM: zebra disconnected"),
+            Err(e) => tracing::warn!(%peer, "FPM: connection reset after malformed input: {e}"),
+        }
+        shared
+            .cp
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .counters
+            .fpm_connected = 0;
+    }
+}
+
 fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let eal = dpdk::Eal::init(&eal_args(&cfg)).context("starting DPDK")?;
     let lcores = eal.worker_lcores();
@@ -462,6 +552,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         .collect();
     let listen = cfg.listen;
     let token = cfg.token.clone();
+    let fpm = cfg.fpm;
     let cp = ControlPlane::new(
         cfg,
         &macs,
@@ -494,7 +585,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         ports: ports.clone(),
         lcores: stats,
     });
-    let result = control_loop(shared.clone(), listen);
+    let result = control_loop(shared.clone(), listen, fpm);
 
     stop.store(true, Ordering::Relaxed);
     eal.wait_workers();
@@ -508,7 +599,11 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     result
 }
 
-fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()> {
+fn control_loop(
+    shared: Arc<Shared>,
+    listen: std::net::SocketAddr,
+    fpm: Option<control::config::FpmConfig>,
+) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -527,6 +622,14 @@ fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()>
             .with_context(|| format!("listening on {listen} (api.listen)"))?;
         tracing::info!(%listen, "serving /metrics");
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let fpm_task = match fpm {
+            Some(f) => {
+                let l = tokio::net::TcpListener::bind(f.listen).await.with_context(|| format!("listening on {} (fpm.listen)", f.listen))?;
+                tracing::info!(listen = %f.listen, "FPM server for FRR");
+                Some(tokio::spawn(fpm_server(shared.clone(), l, Duration::from_millis(f.stale_time_ms))))
+            }
+            None => None,
+        };
 
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -559,6 +662,9 @@ fn control_loop(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<()>
             }
         }
         server.abort();
+        if let Some(t) = fpm_task {
+            t.abort();
+        }
         Ok(())
     })
 }

@@ -32,6 +32,9 @@ UDP_PORT=9000
 
 lab_log() { printf '[lab %s] %s\n' "$LAB" "$*" >&2; }
 
+# Runs a command where the router runs: its own namespace (--router-ns) or here.
+_lab_rtr() { if [ -n "${LAB_RTR_NS:-}" ]; then ip netns exec "$LAB_RTR_NS" "$@"; else "$@"; fi; }
+
 lab_init() {
     LAB=${1:-lab}
     # Short unique tag: interface names are limited to 15 characters.
@@ -45,6 +48,7 @@ lab_init() {
     LAB_SERVERS=2
     LAB_EXT=
     LAB_ROUTE_POLICIES=()
+    LAB_RTR_NS=
     LAB_PIDS=()
     LAB_ROUTER_PID=
     LAB_NAMESPACES=()
@@ -63,6 +67,7 @@ lab_config() {
     while [ $# -gt 0 ]; do
         case "$1" in
             --route-policies) read -r -a LAB_ROUTE_POLICIES <<<"$2"; shift 2 ;;
+            --router-ns) LAB_RTR_NS="$LAB_TAG-rtr"; shift ;;
             --servers) LAB_SERVERS=$2; shift 2 ;;
             --ext) LAB_EXT=1; shift ;;
             --policy) policy=$2; shift 2 ;;
@@ -145,8 +150,9 @@ lab_wait() { # lab_wait SECONDS DESCRIPTION CMD...
     done
 }
 
-lab_metrics() { curl -sf "http://127.0.0.1:$LAB_API_PORT/metrics"; }
-lab_api() { local m=$1 p=$2; curl -sf -X "$m" "http://127.0.0.1:$LAB_API_PORT$p"; }
+lab_metrics() { _lab_rtr curl -sf "http://127.0.0.1:$LAB_API_PORT/metrics"; }
+lab_api() { local m=$1 p=$2; _lab_rtr curl -sf -X "$m" "http://127.0.0.1:$LAB_API_PORT$p"; }
+_lab_gateways_up() { ! lab_metrics | grep '^ecmp_router_nexthop_up{kind="gateway"' | grep -qv ' 1$'; }
 
 # lab_metric NAME{labels} -> value (0 when absent)
 lab_metric() {
@@ -157,7 +163,7 @@ _lab_host() { # ns ifname mac addr4 addr6 gw4 gw6
     local ns=$1 ifn=$2 mac=$3 a4=$4 a6=$5 gw4=$6 gw6=$7
     ip netns add "$ns"
     LAB_NAMESPACES+=("$ns")
-    ip link set "$ifn" netns "$ns"
+    _lab_rtr ip link set "$ifn" netns "$ns"
     lab_ns "$ns" ip link set lo up
     # net_tap gives the kernel side the PMD's MAC; give it its own.
     lab_ns "$ns" ip link set "$ifn" address "$mac"
@@ -201,13 +207,24 @@ lab_srv_link() { # K up|down
 lab_up() {
     [ -x "$ECMP_ROUTER" ] || { lab_log "no router binary at $ECMP_ROUTER (cargo build --release)"; return 1; }
     "$ECMP_ROUTER" --check-config "$LAB_DIR/router.yaml" >/dev/null
-    RUST_LOG=${RUST_LOG:-info} "$ECMP_ROUTER" --config "$LAB_DIR/router.yaml" >"$LAB_DIR/router.log" 2>&1 &
+    if [ -n "$LAB_RTR_NS" ]; then
+        ip netns add "$LAB_RTR_NS"
+        LAB_NAMESPACES+=("$LAB_RTR_NS")
+        ip -n "$LAB_RTR_NS" link set lo up
+    fi
+    # Started directly (not through a shell function) so that $! is the router's
+    # own PID; `ip netns exec` execs the router in place.
+    if [ -n "$LAB_RTR_NS" ]; then
+        RUST_LOG=${RUST_LOG:-info} ip netns exec "$LAB_RTR_NS" "$ECMP_ROUTER" --config "$LAB_DIR/router.yaml" >"$LAB_DIR/router.log" 2>&1 &
+    else
+        RUST_LOG=${RUST_LOG:-info} "$ECMP_ROUTER" --config "$LAB_DIR/router.yaml" >"$LAB_DIR/router.log" 2>&1 &
+    fi
     LAB_ROUTER_PID=$!
     lab_log "router pid $LAB_ROUTER_PID, log $LAB_DIR/router.log"
     local ifs="$LAB_IF_LAN"
     for k in $(seq "$LAB_SERVERS"); do ifs="$ifs $(lab_if_srv "$k")"; done
     [ -z "$LAB_EXT" ] || ifs="$ifs $LAB_IF_EXT"
-    lab_wait 30 "router ports" bash -c "for i in $ifs; do ip link show \$i || exit 1; done" \
+    lab_wait 30 "router ports" _lab_rtr bash -c "for i in $ifs; do ip link show \$i || exit 1; done" \
         || { cat "$LAB_DIR/router.log" >&2; return 1; }
     lab_wait 30 "router /metrics" lab_metrics || { cat "$LAB_DIR/router.log" >&2; return 1; }
     _lab_host "$LAB_NS_CLIENT" "$LAB_IF_LAN" 02:00:00:00:00:c1 10.0.0.2/16 fd00::2/64 10.0.0.1 fd00::1
@@ -216,8 +233,7 @@ lab_up() {
         _lab_server "$k"
     done
     [ -z "$LAB_EXT" ] || _lab_host "$LAB_NS_EXT" "$LAB_IF_EXT" 02:00:00:00:09:02 10.9.0.2/24 fd09::2/64 10.9.0.1 fd09::1
-    lab_wait 30 "gateways resolved by ARP and NDP" bash -c \
-        "curl -sf http://127.0.0.1:$LAB_API_PORT/metrics | grep '^ecmp_router_nexthop_up{kind=\"gateway\"' | grep -qv ' 1\$' && exit 1 || exit 0"
+    lab_wait 30 "gateways resolved by ARP and NDP" _lab_gateways_up
     for k in $(seq "$LAB_SERVERS"); do
         lab_wait 10 "srv$k listening" lab_ns "$(lab_ns_srv "$k")" bash -c "ss -ltn | grep -q :$SERVICE_PORT && ss -ltn | grep -q :$ECHO_PORT"
     done

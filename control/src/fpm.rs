@@ -197,6 +197,26 @@ pub fn frame(buf: &[u8]) -> Result<Option<(&[u8], usize)>, Error> {
     Ok(Some((&buf[HEADER_LEN..len], len)))
 }
 
+/// Decodes every netlink message of one FPM frame. zebra packs several into a
+/// frame (a route update is an RTM_DELROUTE followed by an RTM_NEWROUTE). The
+/// whole frame is decoded before anything is returned, so a malformed message
+/// means nothing of its frame is applied.
+///
+/// # Errors
+/// An [`Error`] naming what is malformed.
+pub fn decode_frame(mut nl: &[u8]) -> Result<Vec<Message>, Error> {
+    let mut out = Vec::new();
+    while !nl.is_empty() {
+        let len = u32le(nl, 0).ok_or(Error::Truncated("nlmsghdr"))? as usize;
+        if len < 16 || len > nl.len() {
+            return Err(Error::Truncated("nlmsg_len"));
+        }
+        out.push(decode(&nl[..len])?);
+        nl = &nl[((len + 3) & !3).min(nl.len())..];
+    }
+    Ok(out)
+}
+
 /// Decodes one netlink message.
 ///
 /// # Errors
@@ -577,6 +597,40 @@ pub(crate) mod tests {
             .fpm();
         assert!(s.apply(one(&del))[0].members.is_empty());
         assert!(s.all().is_empty());
+    }
+
+    #[test]
+    fn a_frame_may_carry_several_messages() {
+        // zebra's route update: RTM_DELROUTE then RTM_NEWROUTE in one frame.
+        let del = Nl::new(RTM_DELROUTE)
+            .raw(&rtmsg(AF_INET, 24, RTN_UNICAST))
+            .attr(RTA_DST, &[203, 0, 113, 0])
+            .fpm();
+        let new = Nl::new(RTM_NEWROUTE)
+            .raw(&rtmsg(AF_INET, 24, RTN_UNICAST))
+            .attr(RTA_DST, &[203, 0, 113, 0])
+            .attr(RTA_NH_ID, &16u32.to_le_bytes())
+            .fpm();
+        let mut frame_bytes = vec![1u8, 1, 0, 0];
+        frame_bytes.extend_from_slice(&del[4..]);
+        frame_bytes.extend_from_slice(&new[4..]);
+        let n = frame_bytes.len() as u16;
+        frame_bytes[2..4].copy_from_slice(&n.to_be_bytes());
+        let (nl, _) = frame(&frame_bytes).unwrap().unwrap();
+        let msgs = decode_frame(nl).unwrap();
+        assert_eq!(msgs.len(), 2);
+        assert!(matches!(
+            msgs[1],
+            Message::Route {
+                target: Some(Target::NexthopId(16)),
+                ..
+            }
+        ));
+        // A malformed second message rejects the whole frame.
+        let mut bad = nl.to_vec();
+        let last = bad.len() - 1;
+        bad.truncate(last);
+        assert!(decode_frame(&bad).is_err());
     }
 
     #[test]

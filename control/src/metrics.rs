@@ -302,6 +302,7 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         ("resilient_rebalance", k.resilient_rebalances),
         ("fpm_connection", k.fpm_connections),
         ("fpm_message", k.fpm_messages),
+        ("fpm_nexthop_message", k.fpm_nexthop_messages),
         ("fpm_error", k.fpm_errors),
         ("fpm_unresolvable_route", k.fpm_unresolvable),
         ("fpm_stale_route_swept", k.fpm_swept),

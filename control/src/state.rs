@@ -147,6 +147,8 @@ pub struct ControlCounters {
     pub fpm_connections: u64,
     /// FPM messages decoded.
     pub fpm_messages: u64,
+    /// Of those, nexthop objects (RTM_NEWNEXTHOP / RTM_DELNEXTHOP).
+    pub fpm_nexthop_messages: u64,
     /// Malformed FPM frames or netlink messages (each resets the connection).
     pub fpm_errors: u64,
     /// 1 while zebra is connected.

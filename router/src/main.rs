@@ -448,13 +448,18 @@ async fn serve_fpm(shared: &Shared, mut sock: tokio::net::TcpStream) -> Result<(
             return Ok(());
         }
         buf.extend_from_slice(&chunk[..n]);
-        let (mut changes, mut used, mut msgs, mut err) = (Vec::new(), 0usize, 0u64, None);
+        let (mut changes, mut used, mut msgs, mut nh_msgs, mut err) =
+            (Vec::new(), 0usize, 0u64, 0u64, None);
         loop {
             match fpm::frame(&buf[used..]) {
-                Ok(Some((nl, len))) => match fpm::decode(nl) {
-                    Ok(m) => {
-                        msgs += 1;
-                        changes.extend(session.apply(m));
+                Ok(Some((nl, len))) => match fpm::decode_frame(nl) {
+                    Ok(ms) => {
+                        for m in ms {
+                            msgs += 1;
+                            nh_msgs += matches!(m, fpm::Message::Nexthop { .. }) as u64;
+                            tracing::debug!(?m, "FPM message");
+                            changes.extend(session.apply(m));
+                        }
                         used += len;
                     }
                     Err(e) => {
@@ -473,6 +478,7 @@ async fn serve_fpm(shared: &Shared, mut sock: tokio::net::TcpStream) -> Result<(
         // Whole messages only: what came before a malformed one is applied, nothing of it.
         let mut cp = shared.cp.lock().unwrap_or_else(|e| e.into_inner());
         cp.counters.fpm_messages += msgs;
+        cp.counters.fpm_nexthop_messages += nh_msgs;
         cp.apply_fpm(changes);
         if let Some(e) = err {
             cp.counters.fpm_errors += 1;

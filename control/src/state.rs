@@ -1204,12 +1204,6 @@ impl ControlPlane {
         self.index.get(&(port, addr)).copied()
     }
 
-    /// The IPv4 source the router uses towards `peer` on `port` (for tests and tools).
-    pub fn v4_source(&self, port: PortId, peer: Ipv4Addr) -> Option<Ipv4Addr> {
-        match self.source_for(port, IpAddr::V4(peer))?.addr {
-            IpAddr::V4(a) => Some(a),
-            _ => None,
-        }
     }
 }
 

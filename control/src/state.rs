@@ -1203,8 +1203,6 @@ impl ControlPlane {
     pub fn nexthop_id(&self, port: PortId, addr: IpAddr) -> Option<NexthopId> {
         self.index.get(&(port, addr)).copied()
     }
-
-    }
 }
 
 #[cfg(test)]

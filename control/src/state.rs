@@ -18,7 +18,7 @@ use dataplane::nhg::{Algorithm, Group, ResilientTable};
 use dataplane::types::{GroupId, MacAddr, NexthopId, PortId, Prefix};
 use dataplane::wire::{arp, ethernet, icmpv6, ipv6, proto};
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -1212,6 +1212,7 @@ mod tests {
     use dataplane::forward::{process, Ctx, IcmpLimiter, Verdict};
     use dataplane::stats::LcoreStats;
     use dataplane::{PacketBuf, VecBuf};
+    use std::net::Ipv4Addr;
 
     const CFG: &str = "ports:
   - { name: lan, device: net_null0, addresses: [10.0.0.1/24, fd00::1/64] }

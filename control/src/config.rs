@@ -209,7 +209,7 @@ pub struct PortConfig {
 }
 
 /// One member of a multipath route.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct NexthopConfig {
     /// Gateway address.
     pub via: IpAddr,
@@ -220,7 +220,7 @@ pub struct NexthopConfig {
 }
 
 /// A nexthop group: named (`nexthop-groups`) or a route's own.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GroupConfig {
     /// The name, for named groups.
     pub name: Option<String>,
@@ -843,6 +843,15 @@ fn parse_doc<T: serde::de::DeserializeOwned>(src: &str, file: &str) -> Result<T,
         src,
         serde_saphyr::Options {
             with_snippet: false,
+            // Room for a full Internet table (1.25M routes, about 60M events);
+            // the depth, alias and anchor limits stay at their defaults.
+            budget: Some(serde_saphyr::Budget {
+                max_reader_input_bytes: Some(1 << 30),
+                max_events: 100_000_000,
+                max_nodes: 50_000_000,
+                max_total_scalar_bytes: 1 << 30,
+                ..Default::default()
+            }),
             ..Default::default()
         },
         |de| {

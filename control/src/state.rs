@@ -11,8 +11,9 @@
 use crate::config::{Config, GroupConfig, IfAddr, RouteGroup, RouteSpec, MAIN_TABLE};
 use crate::punt::{Channels, InjectFrame, PuntFrame, ResolveRequest};
 use crate::rcu::{Publisher, Quiescent};
-use dataplane::fib::{Fib, HostTable, Nexthop, PortInfo, RouteTable, RouteTableBuilder, Target};
+use dataplane::fib::{Fib, HostTable, Nexthop, PortInfo, Route, RouteOp, RouteTable, Target};
 use dataplane::frames;
+use dataplane::hash::HashConfig;
 use dataplane::neighbor::{DownFlag, Neighbors};
 use dataplane::nhg::{Algorithm, Group, ResilientTable};
 use dataplane::types::{GroupId, MacAddr, NexthopId, PortId, Prefix};
@@ -73,10 +74,13 @@ impl Origin {
     }
 }
 
-/// What identifies a group across rebuilds (so resilient tables survive them).
+/// What identifies a group. Routes with the same members share one group
+/// (as FRR's nexthop groups do), so a full table needs few groups. A
+/// resilient group of a route is the route's own: its bucket table is state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum GroupKey {
     Named(String),
+    Shared(GroupConfig),
     Inline(u32, Prefix, Origin),
 }
 
@@ -112,6 +116,8 @@ struct GroupState {
     members: Vec<(NexthopId, u32)>,
     table: Option<ResilientTable>,
     built: Arc<Group>,
+    /// Routes using the group, plus one for a named group the config defines.
+    users: usize,
 }
 
 /// Control-plane event counters (exported as `ecmp_router_control_*`).
@@ -155,6 +161,11 @@ pub struct ControlCounters {
     pub fpm_connected: u64,
     /// FIB generations published.
     pub fib_publishes: u64,
+    /// Route changes applied to the FIB (adds, replacements, removals).
+    pub fib_route_ops: u64,
+    /// Times the spare route table had to be copied because a reader held it
+    /// past the wait (normally it is reused once every worker has moved on).
+    pub fib_copies: u64,
 }
 
 /// A nexthop as shown in metrics and logs.
@@ -187,10 +198,24 @@ pub struct ControlPlane {
     entries: Vec<Entry>,
     index: HashMap<(PortId, IpAddr), NexthopId>,
     hosts: HashMap<IpAddr, NexthopId>,
+    /// The route table the current generation uses.
     routes: Arc<RouteTable>,
+    /// The other copy: behind `routes` by `lag`, and changed only once no
+    /// reader holds it (see `commit`).
+    spare: Option<Arc<RouteTable>>,
+    lag: Vec<RouteOp>,
+    /// Changes not yet published.
+    pending: Vec<RouteOp>,
+    /// The main table as the control plane wants it (what `routes` holds after `commit`).
+    installed: HashMap<Prefix, Route>,
+    /// Connected subnets and the router's own addresses.
+    system: HashMap<Prefix, Target>,
     /// Every route of every table and origin.
     rib: BTreeMap<(u32, Prefix), BTreeMap<Origin, RouteSpec>>,
-    groups: Vec<GroupState>,
+    groups: Vec<Option<GroupState>>,
+    group_index: HashMap<GroupKey, usize>,
+    group_free: Vec<usize>,
+    groups_dirty: bool,
     /// FPM routes not yet re-sent since the last (re)connect.
     fpm_stale: std::collections::HashSet<(u32, Prefix)>,
     neighbors: Arc<Neighbors>,
@@ -281,20 +306,41 @@ impl ControlPlane {
             })
             .collect();
         let neighbors = Arc::new(Neighbors::new(max_nexthops));
+        let routes = Arc::new(RouteTable::default());
+        // Connected and local routes win over a static route for the same prefix.
+        let mut system = HashMap::new();
+        for (i, p) in config.ports.iter().enumerate() {
+            for a in &p.addresses {
+                system.insert(a.subnet(), Target::Connected(PortId(i as u16)));
+            }
+        }
+        for p in &config.ports {
+            for a in &p.addresses {
+                system.insert(Prefix::host(a.addr), Target::Local);
+            }
+        }
         let mut cp = ControlPlane {
             ports,
             entries: Vec::new(),
             index: HashMap::new(),
             hosts: HashMap::new(),
-            routes: Arc::new(RouteTable::default()),
+            routes: routes.clone(),
+            spare: Some(Arc::new(RouteTable::default())),
+            lag: Vec::new(),
+            pending: Vec::new(),
+            installed: HashMap::new(),
+            system,
             rib: BTreeMap::new(),
             groups: Vec::new(),
+            group_index: HashMap::new(),
+            group_free: Vec::new(),
+            groups_dirty: false,
             fpm_stale: Default::default(),
             neighbors: neighbors.clone(),
             publisher: Publisher::new(
                 Fib {
                     generation: 0,
-                    routes: Arc::new(RouteTable::default()),
+                    routes,
                     groups: Arc::new([]),
                     nexthops: Arc::new([]),
                     hosts: Arc::new(HostTable::new()),
@@ -324,7 +370,13 @@ impl ControlPlane {
             }
         }
         cp.rib = rib_of(&cp.config);
-        cp.rebuild();
+        for gc in cp.config.groups.clone() {
+            if let Some(n) = &gc.name {
+                cp.acquire_group(GroupKey::Named(n.clone()), &gc);
+            }
+        }
+        cp.sync_all();
+        cp.commit();
         cp
     }
 
@@ -352,13 +404,9 @@ impl ControlPlane {
         Some(id)
     }
 
-    /// Builds a group for `gc`, keeping the resilient table `key` had before.
-    fn make_group(
-        &mut self,
-        key: GroupKey,
-        gc: GroupConfig,
-        old: &mut HashMap<GroupKey, ResilientTable>,
-    ) -> GroupState {
+    /// Members of `gc` as nexthop ids, in canonical order (address, then port):
+    /// the same members give the same group on every router.
+    fn members_of(&mut self, gc: &GroupConfig) -> Vec<(NexthopId, u32)> {
         let mut members: Vec<_> = gc
             .nexthops
             .iter()
@@ -367,113 +415,259 @@ impl ControlPlane {
                     .map(|id| (n.via, n.port, id, n.weight))
             })
             .collect();
-        // Canonical member order: the same members give the same group on every router.
         members.sort_by_key(|m| (m.0, m.1));
-        let members: Vec<(NexthopId, u32)> = members.iter().map(|m| (m.2, m.3)).collect();
-        let table = (gc.algorithm == Algorithm::Resilient).then(|| {
-            let now_ms = Instant::now().duration_since(self.start).as_millis() as u64;
-            match old.remove(&key) {
-                Some(mut t) => {
-                    let live: Vec<_> = members
-                        .iter()
-                        .copied()
-                        .filter(|m| self.neighbors.live(m.0).is_some())
-                        .collect();
-                    t.update(if live.is_empty() { &members } else { &live }, now_ms);
-                    t
+        members.iter().map(|m| (m.2, m.3)).collect()
+    }
+
+    fn now_ms(&self) -> u64 {
+        Instant::now().duration_since(self.start).as_millis() as u64
+    }
+
+    /// A user more for the group `key`, created or updated to `gc`. None when
+    /// no member could be added (the nexthop table is full).
+    fn acquire_group(&mut self, key: GroupKey, gc: &GroupConfig) -> Option<usize> {
+        if let Some(&slot) = self.group_index.get(&key) {
+            let changed = self.groups[slot].as_ref().is_some_and(|g| g.cfg != *gc);
+            if changed {
+                let members = self.members_of(gc);
+                if members.is_empty() {
+                    return None;
                 }
-                None => {
-                    let mut t =
+                let now_ms = self.now_ms();
+                let live: Vec<_> = members
+                    .iter()
+                    .copied()
+                    .filter(|m| self.neighbors.live(m.0).is_some())
+                    .collect();
+                let g = self.groups[slot].as_mut().expect("indexed groups exist");
+                if g.cfg.algorithm != gc.algorithm || g.cfg.buckets != gc.buckets {
+                    g.table = None;
+                }
+                if gc.algorithm == Algorithm::Resilient {
+                    let t = g.table.get_or_insert_with(|| {
                         ResilientTable::new(gc.buckets, gc.idle_timer_ms, gc.unbalanced_timer_ms)
-                            .expect("config validated the bucket count");
-                    t.update(&members, now_ms);
-                    t
+                            .expect("config validated the bucket count")
+                    });
+                    t.update(if live.is_empty() { &members } else { &live }, now_ms);
                 }
+                g.built = Arc::new(build_group(gc, &members, g.table.as_ref()));
+                g.cfg = gc.clone();
+                g.members = members;
+                self.groups_dirty = true;
             }
+            let g = self.groups[slot].as_mut().expect("indexed groups exist");
+            g.users += 1;
+            return Some(slot);
+        }
+        let members = self.members_of(gc);
+        if members.is_empty() {
+            return None;
+        }
+        let now_ms = self.now_ms();
+        let table = (gc.algorithm == Algorithm::Resilient).then(|| {
+            let mut t = ResilientTable::new(gc.buckets, gc.idle_timer_ms, gc.unbalanced_timer_ms)
+                .expect("config validated the bucket count");
+            t.update(&members, now_ms);
+            t
         });
-        let built = Arc::new(build_group(&gc, &members, table.as_ref()));
-        GroupState {
-            key,
-            cfg: gc,
+        let built = Arc::new(build_group(gc, &members, table.as_ref()));
+        let state = GroupState {
+            key: key.clone(),
+            cfg: gc.clone(),
             members,
             table,
             built,
+            users: 1,
+        };
+        let slot = match self.group_free.pop() {
+            Some(s) => {
+                self.groups[s] = Some(state);
+                s
+            }
+            None => {
+                self.groups.push(Some(state));
+                self.groups.len() - 1
+            }
+        };
+        self.group_index.insert(key, slot);
+        self.groups_dirty = true;
+        Some(slot)
+    }
+
+    fn release_group(&mut self, slot: usize) {
+        let Some(g) = self.groups.get_mut(slot).and_then(|g| g.as_mut()) else {
+            return;
+        };
+        g.users -= 1;
+        if g.users == 0 {
+            let key = g.key.clone();
+            self.group_index.remove(&key);
+            self.groups[slot] = None;
+            self.group_free.push(slot);
+            self.groups_dirty = true;
         }
     }
 
-    /// Builds groups and the main table from the RIB and publishes a generation.
-    /// Routes of other tables are kept and shown but not forwarded with (yet).
-    fn rebuild(&mut self) {
-        let started = Instant::now();
-        let mut old: HashMap<GroupKey, ResilientTable> = self
-            .groups
-            .drain(..)
-            .filter_map(|g| g.table.map(|t| (g.key, t)))
-            .collect();
-        let mut ids: HashMap<String, usize> = HashMap::new();
-        let mut groups = Vec::new();
-        for gc in self
-            .config
-            .groups
-            .iter()
-            .filter(|g| g.name.is_some())
-            .cloned()
-            .collect::<Vec<_>>()
-        {
-            let name = gc.name.clone().unwrap_or_default();
-            ids.insert(name.clone(), groups.len());
-            groups.push(self.make_group(GroupKey::Named(name), gc, &mut old));
+    /// The key of a route's own group.
+    fn inline_key(spec: &RouteSpec, origin: Origin, gc: &GroupConfig) -> GroupKey {
+        if gc.algorithm == Algorithm::Resilient {
+            GroupKey::Inline(spec.table, spec.prefix, origin)
+        } else {
+            let mut k = gc.clone();
+            k.nexthops.sort_by_key(|n| (n.via, n.port));
+            GroupKey::Shared(k)
         }
-        let active: Vec<(Origin, RouteSpec)> = self
+    }
+
+    /// Brings the FIB entry of main-table prefix `p` in line with the RIB and
+    /// queues the change for the next `commit`.
+    fn sync(&mut self, p: Prefix) {
+        let new = if let Some(&target) = self.system.get(&p) {
+            Some(Route {
+                target,
+                hash: HashConfig::default(),
+            })
+        } else if let Some((origin, spec)) = self
             .rib
-            .iter()
-            .filter(|((table, _), _)| *table == MAIN_TABLE)
-            .filter_map(|(_, by)| by.iter().next_back().map(|(o, s)| (*o, s.clone())))
-            .collect();
-        let mut b = RouteTableBuilder::default();
-        for (origin, spec) in active {
-            let gid = match spec.group {
-                RouteGroup::Named(n) => match ids.get(&n) {
-                    Some(&i) => i,
-                    None => continue,
-                },
+            .get(&(MAIN_TABLE, p))
+            .and_then(|by| by.iter().next_back())
+            .map(|(o, s)| (*o, s.clone()))
+        {
+            let slot = match &spec.group {
+                RouteGroup::Named(n) => {
+                    match self
+                        .config
+                        .groups
+                        .iter()
+                        .find(|g| g.name.as_ref() == Some(n))
+                    {
+                        Some(gc) => {
+                            let gc = gc.clone();
+                            self.acquire_group(GroupKey::Named(n.clone()), &gc)
+                        }
+                        None => None,
+                    }
+                }
                 RouteGroup::Inline(gc) => {
-                    groups.push(self.make_group(
-                        GroupKey::Inline(spec.table, spec.prefix, origin),
-                        gc,
-                        &mut old,
-                    ));
-                    groups.len() - 1
+                    self.acquire_group(Self::inline_key(&spec, origin, gc), gc)
                 }
             };
-            b.add_route_hashed(spec.prefix, Target::Group(GroupId(gid as u32)), spec.hash);
+            slot.map(|g| Route {
+                target: Target::Group(GroupId(g as u32)),
+                hash: spec.hash,
+            })
+        } else {
+            None
+        };
+        let old = match new {
+            Some(r) => self.installed.insert(p, r),
+            None => self.installed.remove(&p),
+        };
+        if let Some(Route {
+            target: Target::Group(g),
+            ..
+        }) = old
+        {
+            self.release_group(g.index());
         }
-        // Connected and local routes win over a static route for the same prefix.
-        for (i, p) in self.config.ports.iter().enumerate() {
-            for a in &p.addresses {
-                b.add_route(a.subnet(), Target::Connected(PortId(i as u16)));
+        if old != new {
+            self.pending.push(match new {
+                Some(r) => RouteOp::Set(p, r),
+                None => RouteOp::Remove(p),
+            });
+        }
+    }
+
+    /// Syncs every main-table prefix: after a reload.
+    fn sync_all(&mut self) {
+        let mut all: Vec<Prefix> = self
+            .rib
+            .keys()
+            .filter(|(t, _)| *t == MAIN_TABLE)
+            .map(|(_, p)| *p)
+            .chain(self.installed.keys().copied())
+            .chain(self.system.keys().copied())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        for p in all {
+            self.sync(p);
+        }
+    }
+
+    /// Publishes queued changes as one new generation.
+    ///
+    /// Two route tables take turns: the workers read one while the control
+    /// plane changes the other, which no worker can see any more. Changing it
+    /// in place costs as much as the changes, not as the table; the copy then
+    /// becomes current, and the previous one catches up with the same changes
+    /// at the next commit.
+    fn commit(&mut self) {
+        if self.pending.is_empty() {
+            if self.groups_dirty {
+                self.publish();
             }
+            return;
         }
-        for p in &self.config.ports {
-            for a in &p.addresses {
-                b.add_route(Prefix::host(a.addr), Target::Local);
-            }
+        let started = Instant::now();
+        let ops = std::mem::take(&mut self.pending);
+        let mut next = self.take_spare();
+        for op in self.lag.drain(..).chain(ops.iter().copied()) {
+            next.apply(op);
         }
-        self.groups = groups;
-        self.routes = Arc::new(b.build());
+        self.counters.fib_route_ops += ops.len() as u64;
+        self.lag = ops;
+        let old = std::mem::replace(&mut self.routes, Arc::new(next));
+        self.spare = Some(old);
         self.publish();
         self.counters.last_build_us = started.elapsed().as_micros() as u64;
     }
 
-    /// Every group: its name (inline groups are named by their route), algorithm,
-    /// members, and live members.
+    /// The spare table, once no reader holds it: every worker passes a
+    /// quiescent state each poll-loop iteration, so this is a short wait.
+    /// A reader that holds it longer (an API request mid-answer) costs a copy.
+    fn take_spare(&mut self) -> RouteTable {
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let mut spare = self.spare.take().expect("a spare table outside commit");
+        loop {
+            match Arc::try_unwrap(spare) {
+                Ok(t) => return t,
+                Err(a) => spare = a,
+            }
+            self.publisher.reclaim();
+            if Instant::now() >= deadline {
+                self.counters.fib_copies += 1;
+                self.lag.clear();
+                return (*self.routes).clone();
+            }
+            std::thread::sleep(Duration::from_micros(20));
+        }
+    }
+
+    /// Every group: its name, algorithm, members, and live members. Shared
+    /// inline groups are named by their members (`ADDR@PORT*WEIGHT,...`), a
+    /// resilient route's own group by its route (`PREFIX table T ORIGIN`).
     pub fn groups(&self) -> Vec<(String, &'static str, usize, usize)> {
         self.groups
             .iter()
+            .flatten()
             .map(|g| {
                 let name = match &g.key {
                     GroupKey::Named(n) => n.clone(),
                     GroupKey::Inline(t, p, o) => format!("{p} table {t} {}", o.name()),
+                    GroupKey::Shared(gc) => gc
+                        .nexthops
+                        .iter()
+                        .map(|n| {
+                            format!(
+                                "{}@{}*{}",
+                                n.via,
+                                self.config.ports[n.port.index()].name,
+                                n.weight
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
                 };
                 let live = g
                     .members
@@ -505,8 +699,12 @@ impl ControlPlane {
                 origin.name()
             ));
         }
+        let (table, prefix) = (spec.table, spec.prefix);
         by.insert(origin, spec);
-        self.rebuild();
+        if table == MAIN_TABLE {
+            self.sync(prefix);
+            self.commit();
+        }
         Ok(())
     }
 
@@ -534,7 +732,10 @@ impl ControlPlane {
         if by.is_empty() {
             self.rib.remove(&(table, prefix));
         }
-        self.rebuild();
+        if table == MAIN_TABLE {
+            self.sync(prefix);
+            self.commit();
+        }
         Ok(())
     }
 
@@ -578,6 +779,9 @@ impl ControlPlane {
                         self.rib.remove(&r.key);
                     }
                 }
+                if table == MAIN_TABLE {
+                    self.sync(prefix);
+                }
                 continue;
             }
             let group = GroupConfig {
@@ -595,8 +799,11 @@ impl ControlPlane {
                 hash: self.config.hash,
             };
             self.rib.entry(r.key).or_default().insert(Origin::Fpm, spec);
+            if table == MAIN_TABLE {
+                self.sync(prefix);
+            }
         }
-        self.rebuild();
+        self.commit();
     }
 
     /// A new FPM session starts: every FPM route becomes stale until re-sent.
@@ -619,10 +826,13 @@ impl ControlPlane {
                     self.rib.remove(k);
                 }
             }
+            if k.0 == MAIN_TABLE {
+                self.sync(k.1);
+            }
         }
         if !stale.is_empty() {
             self.counters.fpm_swept += stale.len() as u64;
-            self.rebuild();
+            self.commit();
         }
         stale.len()
     }
@@ -696,8 +906,25 @@ impl ControlPlane {
                 }
             }
         }
+        // Named groups: the config's pin moves from the old set to the new.
+        let names = |c: &Config| -> Vec<(String, GroupConfig)> {
+            c.groups
+                .iter()
+                .filter_map(|g| g.name.clone().map(|n| (n, g.clone())))
+                .collect()
+        };
+        let (old_named, new_named) = (names(&self.config), names(&new));
         self.config = new;
-        self.rebuild();
+        for (n, gc) in &new_named {
+            self.acquire_group(GroupKey::Named(n.clone()), gc);
+        }
+        for (n, _) in &old_named {
+            if let Some(&slot) = self.group_index.get(&GroupKey::Named(n.clone())) {
+                self.release_group(slot);
+            }
+        }
+        self.sync_all();
+        self.commit();
         Ok(())
     }
 
@@ -719,12 +946,7 @@ impl ControlPlane {
                 nexthop: None,
             };
         };
-        let prefix = self
-            .rib
-            .keys()
-            .filter(|(t, p)| *t == MAIN_TABLE && p.contains(dst))
-            .map(|(_, p)| *p)
-            .max_by_key(|p| p.len());
+        let prefix = fib.routes.matching(dst).map(|(p, _)| p);
         let origin = prefix
             .and_then(|p| self.rib.get(&(MAIN_TABLE, p)))
             .and_then(|by| by.keys().next_back().copied());
@@ -781,13 +1003,18 @@ impl ControlPlane {
         let fib = Fib {
             generation: self.generation,
             routes: self.routes.clone(),
-            groups: self.groups.iter().map(|g| g.built.clone()).collect(),
+            groups: self
+                .groups
+                .iter()
+                .map(|g| g.as_ref().map(|g| g.built.clone()))
+                .collect(),
             nexthops: self.entries.iter().map(|e| e.nh).collect(),
             hosts: Arc::new(self.hosts.clone()),
             ports: self.ports.clone(),
             neighbors: self.neighbors.clone(),
         };
         self.publisher.publish(fib);
+        self.groups_dirty = false;
         self.counters.fib_publishes += 1;
     }
 
@@ -907,7 +1134,7 @@ impl ControlPlane {
     fn rebalance(&mut self, now: Instant) {
         let now_ms = now.duration_since(self.start).as_millis() as u64;
         let mut changed = false;
-        for g in &mut self.groups {
+        for g in self.groups.iter_mut().flatten() {
             let Some(t) = g.table.as_mut() else { continue };
             let live: Vec<(NexthopId, u32)> = g
                 .members

@@ -59,9 +59,13 @@ fn fib(extra_routes: usize) -> Fib {
             addr: "fd02::2".parse().unwrap(),
         },
     ]);
-    let groups: Arc<[Arc<Group>]> = Arc::new([
-        Arc::new(Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap()),
-        Arc::new(Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap()),
+    let groups: Arc<[Option<Arc<Group>>]> = Arc::new([
+        Some(Arc::new(
+            Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap(),
+        )),
+        Some(Arc::new(
+            Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap(),
+        )),
     ]);
     let mut b = RouteTableBuilder::default();
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
@@ -152,31 +156,45 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 }
 
+/// LPM lookups at 1k, 100k and 1M IPv4 routes (tablegen's Internet-like
+/// tables plus a default route), for two kinds of traffic: destinations
+/// uniformly random over the address space, and destinations inside the
+/// table's prefixes. One at a time and 32 at a time (`lookup_bulk`).
 fn bench_lpm(c: &mut Criterion) {
-    let mut r = Rng(7);
-    let entries: Vec<_> = (0..100_000u32)
-        .map(|i| {
-            let len = 8 + (r.next() % 17) as u8;
-            (
-                Prefix::new_truncating(std::net::Ipv4Addr::from(r.next() as u32).into(), len).key(),
-                len,
-                i,
-            )
-        })
-        .collect();
-    let t = Lpm::build(entries);
-    let keys: Vec<u128> = (0..4096)
-        .map(|_| ((r.next() as u32) as u128) << 96)
-        .collect();
+    let mut r = dataplane::tablegen::Rng(7);
     let mut g = c.benchmark_group("lpm");
-    g.throughput(Throughput::Elements(keys.len() as u64));
-    g.bench_function("ipv4_100k_random_lookup", |b| {
-        b.iter(|| {
-            keys.iter()
-                .map(|&k| t.lookup(k).unwrap_or(0) as u64)
-                .sum::<u64>()
-        })
-    });
+    for n in [1_000usize, 100_000, 1_000_000] {
+        let mut entries = dataplane::tablegen::table(n, false, &mut r);
+        let inside: Vec<u128> = (0..4096)
+            .map(|_| entries[r.next() as usize % n].0 | ((r.next() as u128 & 0xff) << 96))
+            .collect();
+        entries.insert(0, (0, 0, n as u32));
+        let t = Lpm::build(Lpm::ipv4(), entries);
+        let random: Vec<u128> = (0..4096)
+            .map(|_| ((r.next() as u32) as u128) << 96)
+            .collect();
+        g.throughput(Throughput::Elements(4096));
+        for (name, keys) in [("random", &random), ("in_table", &inside)] {
+            g.bench_function(format!("ipv4_{n}_{name}"), |b| {
+                b.iter(|| {
+                    keys.iter()
+                        .map(|&k| t.lookup(k).unwrap_or(0) as u64)
+                        .sum::<u64>()
+                })
+            });
+            g.bench_function(format!("ipv4_{n}_{name}_bulk32"), |b| {
+                let mut out = [None; 32];
+                b.iter(|| {
+                    let mut sum = 0u64;
+                    for ks in keys.chunks(32) {
+                        t.lookup_bulk(ks, &mut out);
+                        sum += out.iter().map(|o| o.unwrap_or(0) as u64).sum::<u64>();
+                    }
+                    sum
+                })
+            });
+        }
+    }
     g.finish();
 }
 

@@ -4,91 +4,29 @@
 //!
 //! Run: `cargo run --release -p dataplane --example lpm_scale`
 //!
-//! Prefix-length distribution (shares of prefixes), after the public BGP table
-//! reports of 2024 (bgp.potaroo.net):
-//! - IPv4: /24 60%, /23 10%, /22 12%, /21 5%, /20 4%, /19 3%, /16 2%, /17-/18 2.5%, /8-/15 1.5%.
-//! - IPv6: /48 55%, /44 8%, /40 6%, /36 4%, /32 20%, /29 3%, /28 2%, /46-/47 2%.
+//! Note: the churn column removes a prefix that may already be gone, so
+//! some removals are no-ops; it still walks the table to find out.
 //!
-//! Addresses are drawn so that prefixes cluster the way real allocations do:
-//! a random "allocation" /12 (IPv4) or /24 (IPv6) with many prefixes under it.
+//! The tables come from [`dataplane::tablegen`] (its docs give the
+//! prefix-length distribution).
 
 use dataplane::lpm::Lpm;
+use dataplane::tablegen::{table, Rng};
 use std::time::Instant;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick(&mut self, dist: &[(u8, u32)]) -> u8 {
-        let total: u32 = dist.iter().map(|d| d.1).sum();
-        let mut x = (self.next() % total as u64) as u32;
-        for &(len, w) in dist {
-            if x < w {
-                return len;
-            }
-            x -= w;
-        }
-        dist[0].0
-    }
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
 }
 
-const V4: &[(u8, u32)] = &[
-    (24, 600),
-    (23, 100),
-    (22, 120),
-    (21, 50),
-    (20, 40),
-    (19, 30),
-    (16, 20),
-    (17, 10),
-    (18, 15),
-    (8, 1),
-    (12, 4),
-    (14, 5),
-    (15, 5),
-];
-const V6: &[(u8, u32)] = &[
-    (48, 550),
-    (44, 80),
-    (40, 60),
-    (36, 40),
-    (32, 200),
-    (29, 30),
-    (28, 20),
-    (46, 10),
-    (47, 10),
-];
-
-fn table(n: usize, v6: bool, rng: &mut Rng) -> Vec<(u128, u8, u32)> {
-    let mut out = Vec::with_capacity(n);
-    let mut base = 0u128;
-    for i in 0..n {
-        if i % 64 == 0 {
-            base = if v6 {
-                ((0x2000u128 | (rng.next() as u128 & 0x1fff)) << 112)
-                    | ((rng.next() as u128 & 0xff) << 104)
-            } else {
-                ((rng.next() as u128 & 0xfff) << 116) | (1u128 << 125)
-            };
-        }
-        let len = rng.pick(if v6 { V6 } else { V4 });
-        let lo = if v6 { 24 } else { 12 };
-        let span = len.saturating_sub(lo) as u32;
-        let sub = if span == 0 {
-            0
-        } else {
-            (rng.next() as u128 & ((1u128 << span) - 1)) << (128 - len as u32)
-        };
-        let key = (base | sub) & (u128::MAX << (128 - len as u32));
-        out.push((key, len, i as u32));
-    }
-    out
-}
-
+/// Lookups per second, one at a time.
 fn lookups(t: &Lpm, keys: &[u128]) -> f64 {
     let start = Instant::now();
     let mut hits = 0u64;
@@ -102,53 +40,130 @@ fn lookups(t: &Lpm, keys: &[u128]) -> f64 {
     (keys.len() * 5) as f64 / el
 }
 
+/// Lookups per second, 32 at a time (as a worker does for a burst).
+fn bulk(t: &Lpm, keys: &[u128]) -> f64 {
+    let start = Instant::now();
+    let mut hits = 0u64;
+    let mut out = [None; 32];
+    for _ in 0..5 {
+        for ks in keys.chunks(32) {
+            t.lookup_bulk(ks, &mut out);
+            hits += out.iter().filter(|o| o.is_some()).count() as u64;
+        }
+    }
+    let el = start.elapsed().as_secs_f64();
+    std::hint::black_box(hits);
+    (keys.len() * 5) as f64 / el
+}
+
+fn shuffle(v: &mut [u128], rng: &mut Rng) {
+    for i in (1..v.len()).rev() {
+        let j = (rng.next() % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+}
+
 fn main() {
     let mut rng = Rng(0x5ca1_ab1e);
+    let mut base: Option<[f64; 8]> = None;
+    println!("table | build v4 s | build v6 s | RSS MiB | v4 random ns (bulk) | v4 in-table ns (bulk) | v6 random ns (bulk) | v6 in-table ns (bulk) | churn v4 ops/s");
     for (name, n4, n6) in [
         ("1k (1000 IPv4 + 250 IPv6)", 1000, 250),
         ("full (1,000,000 IPv4 + 250,000 IPv6)", 1_000_000, 250_000),
     ] {
-        let e4 = table(n4, false, &mut rng);
-        let e6 = table(n6, true, &mut rng);
-        // Lookup keys: half inside the table's prefixes (realistic traffic), half random.
-        let mut k4: Vec<u128> = e4
-            .iter()
-            .step_by((n4 / 500_000).max(1))
-            .take(500_000)
-            .map(|e| e.0 | ((rng.next() as u128 & 0xff) << 96))
+        let mut e4 = table(n4, false, &mut rng);
+        let mut e6 = table(n6, true, &mut rng);
+        // Both tables have default routes, as a router's tables do.
+        e4.insert(0, (0, 0, n4 as u32));
+        e6.insert(0, (0, 0, n6 as u32));
+        // The same two kinds of traffic at both sizes: destinations uniformly
+        // random over the address space (IPv6: over 2000::/3), and destinations
+        // inside the table's prefixes.
+        let mut r4: Vec<u128> = (0..1_000_000)
+            .map(|_| ((rng.next() as u32) as u128) << 96)
             .collect();
-        k4.extend((0..500_000).map(|_| ((rng.next() as u32) as u128) << 96));
-        let mut k6: Vec<u128> = e6
+        let mut r6: Vec<u128> = (0..1_000_000)
+            .map(|_| (0x2000u128 << 112) | (((rng.next() as u128) << 64) & !(0xe000u128 << 112)))
+            .collect();
+        let mut i4: Vec<u128> = e4[1..]
             .iter()
             .cycle()
-            .take(500_000)
+            .take(1_000_000)
+            .map(|e| e.0 | ((rng.next() as u128 & 0xff) << 96))
+            .collect();
+        let mut i6: Vec<u128> = e6[1..]
+            .iter()
+            .cycle()
+            .take(1_000_000)
             .map(|e| e.0 | (rng.next() as u128 & 0xffff_ffff_ffff))
             .collect();
-        k6.extend((0..500_000).map(|_| (0x2000u128 << 112) | ((rng.next() as u128) << 64)));
-        // Shuffle so lookups do not walk the table in order.
-        for v in [&mut k4, &mut k6] {
-            for i in (1..v.len()).rev() {
-                let j = (rng.next() % (i as u64 + 1)) as usize;
-                v.swap(i, j);
-            }
+        for v in [&mut r4, &mut r6, &mut i4, &mut i6] {
+            shuffle(v, &mut rng);
         }
+        let rss0 = rss_mib();
         let t0 = Instant::now();
-        let t4 = Lpm::build(e4);
+        let mut t4 = Lpm::build(Lpm::ipv4(), e4.clone());
         let b4 = t0.elapsed();
         let t0 = Instant::now();
-        let t6 = Lpm::build(e6);
+        let t6 = Lpm::build(Lpm::ipv6(), e6);
         let b6 = t0.elapsed();
-        let (r4, r6) = (lookups(&t4, &k4), lookups(&t6, &k6));
+        let rss = rss_mib() - rss0;
+        eprintln!(
+            "memory: v4 {:.1} MiB ({} nodes), v6 {:.1} MiB ({} nodes)",
+            t4.memory_bytes() as f64 / 1048576.0,
+            t4.nodes_used(),
+            t6.memory_bytes() as f64 / 1048576.0,
+            t6.nodes_used()
+        );
+        let f = [
+            lookups(&t4, &r4),
+            bulk(&t4, &r4),
+            lookups(&t4, &i4),
+            bulk(&t4, &i4),
+            lookups(&t6, &r6),
+            bulk(&t6, &r6),
+            lookups(&t6, &i6),
+            bulk(&t6, &i6),
+        ];
+        // Churn: remove and re-add random /24-and-longer prefixes of the table.
+        let ops = 200_000.min(e4.len() - 1);
+        let t0 = Instant::now();
+        for i in 0..ops {
+            let (k, l, v) = e4[1 + (rng.next() as usize % (e4.len() - 1))];
+            if i % 2 == 0 {
+                t4.remove(k, l, Some((0, n4 as u32)));
+            } else {
+                t4.insert(k, l, v);
+            }
+        }
+        let churn = ops as f64 / t0.elapsed().as_secs_f64();
+        let ns = |r: f64| 1e9 / r;
         println!(
-            "{name}: build IPv4 {:.3} s, IPv6 {:.3} s; memory IPv4 {:.1} MiB, IPv6 {:.1} MiB; lookups IPv4 {:.1} M/s ({:.1} ns), IPv6 {:.1} M/s ({:.1} ns)",
+            "{name} | {:.3} | {:.3} | {:.0} | {:.1} ({:.1}) | {:.1} ({:.1}) | {:.1} ({:.1}) | {:.1} ({:.1}) | {:.0}",
             b4.as_secs_f64(),
             b6.as_secs_f64(),
-            t4.memory_bytes() as f64 / 1048576.0,
-            t6.memory_bytes() as f64 / 1048576.0,
-            r4 / 1e6,
-            1e9 / r4,
-            r6 / 1e6,
-            1e9 / r6
+            rss,
+            ns(f[0]), ns(f[1]), ns(f[2]), ns(f[3]), ns(f[4]), ns(f[5]), ns(f[6]), ns(f[7]),
+            churn
         );
+        match base {
+            None => base = Some(f),
+            Some(b) => {
+                let names = [
+                    "v4 random",
+                    "v4 random bulk",
+                    "v4 in-table",
+                    "v4 in-table bulk",
+                    "v6 random",
+                    "v6 random bulk",
+                    "v6 in-table",
+                    "v6 in-table bulk",
+                ];
+                println!("rate at full size / rate at 1k (target >= 0.67):");
+                for (i, n) in names.iter().enumerate() {
+                    println!("  {n}: {:.2}", f[i] / b[i]);
+                }
+            }
+        }
     }
 }

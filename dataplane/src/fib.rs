@@ -63,12 +63,43 @@ pub struct Route {
     pub hash: HashConfig,
 }
 
-/// Route tables for both families.
-#[derive(Debug, Default)]
+/// Route tables for both families: the LPM tries, and one slot per route
+/// that the tries' values index.
+///
+/// A table is changed in place through [`RouteTable::apply`]; the control plane
+/// keeps two and changes only the one no worker can see (docs/architecture.md,
+/// "Route updates"). Applying the same operations in the same order to two
+/// tables gives identical tables, slots included.
+#[derive(Clone, Debug)]
 pub struct RouteTable {
     v4: Lpm,
     v6: Lpm,
-    routes: Box<[Route]>,
+    routes: Vec<Route>,
+    free: Vec<u32>,
+    index: HashMap<Prefix, u32>,
+    counts: (usize, usize),
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        RouteTable {
+            v4: Lpm::ipv4(),
+            v6: Lpm::ipv6(),
+            routes: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::new(),
+            counts: (0, 0),
+        }
+    }
+}
+
+/// One change to a [`RouteTable`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteOp {
+    /// Adds the route for a prefix or replaces it.
+    Set(Prefix, Route),
+    /// Removes the route for a prefix (a no-op when there is none).
+    Remove(Prefix),
 }
 
 /// Collects routes, then builds a [`RouteTable`].
@@ -86,26 +117,93 @@ impl RouteTableBuilder {
     pub fn add_route_hashed(&mut self, p: Prefix, target: Target, hash: HashConfig) {
         self.routes.push((p, Route { target, hash }));
     }
-    /// Builds the immutable table.
+    /// Builds the table.
     pub fn build(self) -> RouteTable {
-        let (mut e4, mut e6) = (Vec::new(), Vec::new());
-        for (i, (p, _)) in self.routes.iter().enumerate() {
-            let e = (p.key(), p.len(), i as u32);
-            if p.addr().is_ipv4() {
-                e4.push(e)
-            } else {
-                e6.push(e)
-            }
+        let mut t = RouteTable::default();
+        for (p, r) in self.routes {
+            t.apply(RouteOp::Set(p, r));
         }
-        RouteTable {
-            v4: Lpm::build(e4),
-            v6: Lpm::build(e6),
-            routes: self.routes.into_iter().map(|r| r.1).collect(),
-        }
+        t
     }
 }
 
 impl RouteTable {
+    /// Applies one change.
+    ///
+    /// # Panics
+    /// When the table already holds [`crate::lpm::MAX_VALUE`] routes of a family.
+    pub fn apply(&mut self, op: RouteOp) {
+        match op {
+            RouteOp::Set(p, r) => {
+                if let Some(&slot) = self.index.get(&p) {
+                    // Same prefix: only the slot changes, the tries do not.
+                    self.routes[slot as usize] = r;
+                    return;
+                }
+                let slot = match self.free.pop() {
+                    Some(s) => {
+                        self.routes[s as usize] = r;
+                        s
+                    }
+                    None => {
+                        self.routes.push(r);
+                        (self.routes.len() - 1) as u32
+                    }
+                };
+                self.index.insert(p, slot);
+                if p.addr().is_ipv4() {
+                    self.v4.insert(p.key(), p.len(), slot);
+                    self.counts.0 += 1;
+                } else {
+                    self.v6.insert(p.key(), p.len(), slot);
+                    self.counts.1 += 1;
+                }
+            }
+            RouteOp::Remove(p) => {
+                let Some(slot) = self.index.remove(&p) else {
+                    return;
+                };
+                let cover = self.cover(p);
+                if p.addr().is_ipv4() {
+                    self.v4.remove(p.key(), p.len(), cover);
+                    self.counts.0 -= 1;
+                } else {
+                    self.v6.remove(p.key(), p.len(), cover);
+                    self.counts.1 -= 1;
+                }
+                self.routes[slot as usize].target = Target::Blackhole;
+                self.free.push(slot);
+            }
+        }
+    }
+
+    /// The longest prefix in the table that holds `p` and is shorter.
+    fn cover(&self, p: Prefix) -> Option<(u8, u32)> {
+        (0..p.len()).rev().find_map(|l| {
+            let c = Prefix::new_truncating(p.addr(), l);
+            self.index.get(&c).map(|&s| (l, s))
+        })
+    }
+
+    /// The route for exactly `p`.
+    pub fn get(&self, p: Prefix) -> Option<&Route> {
+        self.index.get(&p).map(|&s| &self.routes[s as usize])
+    }
+
+    /// The longest prefix in the table holding `dst`, with its route.
+    pub fn matching(&self, dst: IpAddr) -> Option<(Prefix, &Route)> {
+        let max = if dst.is_ipv4() { 32 } else { 128 };
+        (0..=max).rev().find_map(|l| {
+            let p = Prefix::new_truncating(dst, l);
+            self.get(p).map(|r| (p, r))
+        })
+    }
+
+    /// Bytes of LPM memory allocated (IPv4, IPv6).
+    pub fn memory_bytes(&self) -> (usize, usize) {
+        (self.v4.memory_bytes(), self.v6.memory_bytes())
+    }
+
     /// Longest-prefix match for an IPv4 destination.
     #[inline]
     pub fn lookup_v4(&self, dst: Ipv4Addr) -> Option<&Route> {
@@ -127,7 +225,7 @@ impl RouteTable {
     }
     /// Number of IPv4 and IPv6 prefixes.
     pub fn counts(&self) -> (usize, usize) {
-        (self.v4.len(), self.v6.len())
+        self.counts
     }
 }
 
@@ -141,9 +239,9 @@ pub struct Fib {
     pub generation: u64,
     /// Routes.
     pub routes: Arc<RouteTable>,
-    /// Nexthop groups, indexed by [`GroupId`]. A group can be replaced
-    /// (resilient rebalancing) without rebuilding the routes.
-    pub groups: Arc<[Arc<Group>]>,
+    /// Nexthop groups, indexed by [`GroupId`] (`None`: a free slot). A group
+    /// can be replaced (resilient rebalancing) without touching the routes.
+    pub groups: Arc<[Option<Arc<Group>>]>,
     /// Every nexthop, indexed by [`NexthopId`].
     pub nexthops: Arc<[Nexthop]>,
     /// Neighbours on connected subnets.
@@ -163,7 +261,7 @@ impl Fib {
     /// A group by id.
     #[inline]
     pub fn group(&self, id: GroupId) -> Option<&Group> {
-        self.groups.get(id.index()).map(|g| &**g)
+        self.groups.get(id.index()).and_then(|g| g.as_deref())
     }
     /// A port by id.
     #[inline]

@@ -616,9 +616,13 @@ mod tests {
             },
         ]);
         let mut b = RouteTableBuilder::default();
-        let groups: Arc<[Arc<Group>]> = Arc::new([
-            Arc::new(Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap()),
-            Arc::new(Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap()),
+        let groups: Arc<[Option<Arc<Group>>]> = Arc::new([
+            Some(Arc::new(
+                Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap(),
+            )),
+            Some(Arc::new(
+                Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap(),
+            )),
         ]);
         let (g4, g6) = (crate::types::GroupId(0), crate::types::GroupId(1));
         b.add_route("198.51.100.0/24".parse().unwrap(), Target::Group(g4));

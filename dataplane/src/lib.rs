@@ -24,6 +24,7 @@ pub mod lpm;
 pub mod neighbor;
 pub mod nhg;
 pub mod stats;
+pub mod tablegen;
 pub mod types;
 pub mod wire;
 

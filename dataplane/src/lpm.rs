@@ -1,34 +1,46 @@
 //! Longest-prefix match over left-aligned 128-bit keys (IPv4 uses the top
-//! 32 bits), as a multibit trie with a 16-bit root stride and 8-bit strides
-//! below (controlled prefix expansion, Srinivasan & Varghese 1999).
+//! 32 bits), as a multibit trie with a wide root and fixed strides below
+//! (controlled prefix expansion, Srinivasan & Varghese 1999).
 //!
-//! A lookup costs one memory access per level: at most 3 for IPv4
-//! (16 + 8 + 8) and 15 for IPv6. A table is immutable once built; the control
-//! plane builds a new one and publishes it (see ARCHITECTURE.md invariant 2).
+//! - IPv4 is DIR-24-8 (Gupta, Lin & McKeown 1998, as in DPDK's `rte_lpm`): a
+//!   2^24-entry root and 256-entry nodes, so every lookup is one or two
+//!   memory accesses whatever the table size.
+//! - IPv6 has a 2^24-entry root and 16-entry (one cache line) nodes, so the
+//!   /48s that make up half of an Internet table cost 6 small nodes each
+//!   instead of 3 large ones.
+//!
+//! Every leaf stores the length of the prefix it came from, as DPDK's tables
+//! do, so the table is updated in place: an insert overwrites only leaves of
+//! shorter prefixes, a removal puts the covering prefix back where the removed
+//! one was, and nodes left uniform are folded back into their parent. Cost is
+//! proportional to the address span a prefix covers, not to the table size.
+//!
+//! A table is changed only while no worker can read it: the control plane
+//! keeps two copies and changes the one the workers no longer see (see
+//! `RouteTable` and docs/architecture.md, "Route updates").
 
-/// Entry encoding: 0 is empty, `CHILD | n` points at node `n`, otherwise `value + 1`.
+/// Set on an entry that points at a node; the low bits are its index.
 const CHILD: u32 = 1 << 31;
-const ROOT_BITS: u32 = 16;
-const STRIDE: u32 = 8;
+/// A leaf holds `(prefix length << LEN_SHIFT) | (value + 1)`; 0 is empty.
+const LEN_SHIFT: u32 = 23;
+const VALUE_MASK: u32 = (1 << LEN_SHIFT) - 1;
 
 /// The largest value a table can hold.
-pub const MAX_VALUE: u32 = CHILD - 2;
+pub const MAX_VALUE: u32 = VALUE_MASK - 1;
 
-/// An immutable longest-prefix-match table.
+/// A longest-prefix-match table, changed in place by the control plane.
 #[derive(Clone, Debug)]
 pub struct Lpm {
-    root: Box<[u32]>,
+    root_bits: u32,
+    stride: u32,
+    root: Vec<u32>,
     nodes: Vec<u32>,
-    prefixes: usize,
+    free: Vec<u32>,
 }
 
 impl Default for Lpm {
     fn default() -> Self {
-        Lpm {
-            root: vec![0; 1 << ROOT_BITS].into_boxed_slice(),
-            nodes: Vec::new(),
-            prefixes: 0,
-        }
+        Lpm::ipv4()
     }
 }
 
@@ -37,111 +49,272 @@ fn bits(key: u128, start: u32, width: u32) -> usize {
     ((key << start) >> (128 - width)) as usize
 }
 
+#[inline]
+fn leaf(len: u32, value: u32) -> u32 {
+    (len << LEN_SHIFT) | (value + 1)
+}
+
+#[inline]
+fn leaf_len(e: u32) -> u32 {
+    e >> LEN_SHIFT
+}
+
 impl Lpm {
-    /// Builds a table from `(key, prefix_len, value)` entries. Later entries
-    /// win over earlier ones with the same prefix.
+    /// An empty IPv4 table (DIR-24-8). The root is allocated zeroed, so pages
+    /// no prefix covers cost no memory.
+    pub fn ipv4() -> Lpm {
+        Lpm::with_strides(24, 8)
+    }
+
+    /// An empty IPv6 table (24-bit root, 4-bit strides).
+    pub fn ipv6() -> Lpm {
+        Lpm::with_strides(24, 4)
+    }
+
+    /// An empty table with a `root_bits` root and `stride`-bit nodes.
+    ///
+    /// # Panics
+    /// When `stride` is not 1..=8, `root_bits` not 1..=24, or the strides do
+    /// not end exactly at bit 128.
+    pub fn with_strides(root_bits: u32, stride: u32) -> Lpm {
+        assert!(
+            (1..=8).contains(&stride)
+                && (1..=24).contains(&root_bits)
+                && (128 - root_bits).is_multiple_of(stride)
+        );
+        Lpm {
+            root_bits,
+            stride,
+            root: vec![0; 1 << root_bits],
+            nodes: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    /// Builds a table from `(key, prefix_len, value)` entries into `empty`.
+    /// Later entries win over earlier ones with the same prefix.
     ///
     /// # Panics
     /// When a value exceeds [`MAX_VALUE`] or a length exceeds 128.
-    pub fn build(mut entries: Vec<(u128, u8, u32)>) -> Lpm {
-        // Shorter prefixes first: a longer one then only ever overwrites or
-        // refines what a shorter one wrote. Stable, so duplicates keep order.
-        entries.sort_by_key(|e| e.1);
-        let mut t = Lpm {
-            prefixes: entries.len(),
-            ..Lpm::default()
-        };
+    pub fn build(mut empty: Lpm, entries: Vec<(u128, u8, u32)>) -> Lpm {
         for (key, len, value) in entries {
-            assert!(value <= MAX_VALUE && len <= 128, "lpm entry out of range");
-            t.insert(key, len as u32, value + 1);
+            empty.insert(key, len, value);
         }
-        t
+        empty
     }
 
-    fn insert(&mut self, key: u128, len: u32, enc: u32) {
-        let (mut start, mut width) = (0u32, ROOT_BITS);
-        let mut node: Option<usize> = None;
-        loop {
-            let end = start + width;
+    fn node_len(&self) -> usize {
+        1 << self.stride
+    }
+
+    /// Where the level holding prefix length `len` starts and ends.
+    fn levels(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        std::iter::once((0, self.root_bits)).chain(
+            (0..)
+                .map(move |i| self.root_bits + i * self.stride)
+                .map(move |s| (s, s + self.stride))
+                .take_while(|&(s, _)| s < 128),
+        )
+    }
+
+    fn entry(&self, node: Option<u32>, i: usize) -> u32 {
+        match node {
+            None => self.root[i],
+            Some(n) => self.nodes[n as usize * self.node_len() + i],
+        }
+    }
+
+    fn set(&mut self, node: Option<u32>, i: usize, e: u32) {
+        let nl = self.node_len();
+        match node {
+            None => self.root[i] = e,
+            Some(n) => self.nodes[n as usize * nl + i] = e,
+        }
+    }
+
+    fn alloc(&mut self, fill: u32) -> u32 {
+        let nl = self.node_len();
+        match self.free.pop() {
+            Some(n) => {
+                self.nodes[n as usize * nl..(n as usize + 1) * nl].fill(fill);
+                n
+            }
+            None => {
+                let n = (self.nodes.len() / nl) as u32;
+                assert!(n < CHILD, "lpm node space exhausted");
+                self.nodes.extend(std::iter::repeat_n(fill, nl));
+                n
+            }
+        }
+    }
+
+    /// Adds `key/len` with `value`, replacing that prefix's old value.
+    ///
+    /// # Panics
+    /// When `value` exceeds [`MAX_VALUE`] or `len` exceeds 128.
+    pub fn insert(&mut self, key: u128, len: u8, value: u32) {
+        assert!(value <= MAX_VALUE && len <= 128, "lpm entry out of range");
+        let len = len as u32;
+        let e = leaf(len, value);
+        let mut node = None;
+        let levels: Vec<(u32, u32)> = self.levels().collect();
+        for (start, end) in levels {
+            let width = end - start;
             let idx = bits(key, start, width);
             if len <= end {
                 let span = 1usize << (end - len);
                 let base = idx & !(span - 1);
                 for i in base..base + span {
-                    let slot = self.slot(node, i);
-                    if *slot & CHILD != 0 {
-                        // Entries arrive shortest first, so a child below this
-                        // slot holds only longer prefixes; fill its gaps.
-                        let child = (*slot & !CHILD) as usize;
-                        self.fill_under(child, enc);
-                    } else {
-                        *slot = enc;
+                    let cur = self.entry(node, i);
+                    if cur & CHILD != 0 {
+                        self.overwrite_under(cur & !CHILD, len, e);
+                    } else if leaf_len(cur) <= len {
+                        self.set(node, i, e);
                     }
                 }
                 return;
             }
-            let cur = *self.slot(node, idx);
+            let cur = self.entry(node, idx);
             let child = if cur & CHILD != 0 {
-                (cur & !CHILD) as usize
+                cur & !CHILD
             } else {
-                let n = self.nodes.len() / (1 << STRIDE);
-                self.nodes.extend(std::iter::repeat_n(cur, 1 << STRIDE));
-                *self.slot(node, idx) = CHILD | n as u32;
+                let n = self.alloc(cur);
+                self.set(node, idx, CHILD | n);
                 n
             };
             node = Some(child);
-            start = end;
-            width = STRIDE;
         }
     }
 
-    /// Same-length duplicates reach here: overwrite every leaf below `node`
-    /// that the earlier duplicate wrote.
-    fn fill_under(&mut self, node: usize, enc: u32) {
-        for i in 0..(1 << STRIDE) {
-            let at = node * (1 << STRIDE) + i;
-            let e = self.nodes[at];
-            if e & CHILD != 0 {
-                self.fill_under((e & !CHILD) as usize, enc);
-            } else {
-                self.nodes[at] = enc;
+    /// Below a slot covered by a new prefix of length `len`: every leaf from
+    /// a prefix no longer than `len` becomes `e`.
+    fn overwrite_under(&mut self, n: u32, len: u32, e: u32) {
+        for i in 0..self.node_len() {
+            let cur = self.entry(Some(n), i);
+            if cur & CHILD != 0 {
+                self.overwrite_under(cur & !CHILD, len, e);
+            } else if leaf_len(cur) <= len {
+                self.set(Some(n), i, e);
             }
         }
     }
 
-    fn slot(&mut self, node: Option<usize>, i: usize) -> &mut u32 {
-        match node {
-            None => &mut self.root[i],
-            Some(n) => &mut self.nodes[n * (1 << STRIDE) + i],
+    /// Removes `key/len`. `cover` is the longest remaining prefix that holds
+    /// it, as `(length, value)`; its value takes the removed one's place.
+    /// Removing a prefix that is not there changes nothing.
+    pub fn remove(&mut self, key: u128, len: u8, cover: Option<(u8, u32)>) {
+        let len = len as u32;
+        let with = cover.map_or(0, |(l, v)| leaf(l as u32, v));
+        let levels: Vec<(u32, u32)> = self.levels().collect();
+        let mut path: Vec<(Option<u32>, usize)> = Vec::new();
+        let mut node = None;
+        for (start, end) in levels {
+            let idx = bits(key, start, end - start);
+            if len <= end {
+                let span = 1usize << (end - len);
+                let base = idx & !(span - 1);
+                for i in base..base + span {
+                    let cur = self.entry(node, i);
+                    if cur & CHILD != 0 {
+                        self.replace_under(cur & !CHILD, len, with);
+                        self.fold(node, i);
+                    } else if cur != 0 && leaf_len(cur) == len {
+                        self.set(node, i, with);
+                    }
+                }
+                break;
+            }
+            let cur = self.entry(node, idx);
+            if cur & CHILD == 0 {
+                return;
+            }
+            path.push((node, idx));
+            node = Some(cur & !CHILD);
         }
+        // Fold nodes the removal left uniform, deepest first.
+        while let Some((parent, idx)) = path.pop() {
+            if !self.fold(parent, idx) {
+                break;
+            }
+        }
+    }
+
+    fn replace_under(&mut self, n: u32, len: u32, with: u32) {
+        for i in 0..self.node_len() {
+            let cur = self.entry(Some(n), i);
+            if cur & CHILD != 0 {
+                self.replace_under(cur & !CHILD, len, with);
+                self.fold(Some(n), i);
+            } else if cur != 0 && leaf_len(cur) == len {
+                self.set(Some(n), i, with);
+            }
+        }
+    }
+
+    /// When the node under `parent[idx]` holds one leaf value everywhere,
+    /// puts that leaf in the parent and frees the node. True when folded.
+    fn fold(&mut self, parent: Option<u32>, idx: usize) -> bool {
+        let cur = self.entry(parent, idx);
+        if cur & CHILD == 0 {
+            return false;
+        }
+        let n = cur & !CHILD;
+        let nl = self.node_len();
+        let s = &self.nodes[n as usize * nl..(n as usize + 1) * nl];
+        let first = s[0];
+        if first & CHILD != 0 || s.iter().any(|&e| e != first) {
+            return false;
+        }
+        self.set(parent, idx, first);
+        self.free.push(n);
+        true
     }
 
     /// The value of the longest prefix holding `key`.
     #[inline]
     pub fn lookup(&self, key: u128) -> Option<u32> {
-        let mut e = self.root[bits(key, 0, ROOT_BITS)];
-        let mut start = ROOT_BITS;
+        let mut e = self.root[bits(key, 0, self.root_bits)];
+        let mut start = self.root_bits;
         while e & CHILD != 0 {
             let n = (e & !CHILD) as usize;
-            e = self.nodes[n * (1 << STRIDE) + bits(key, start, STRIDE)];
-            start += STRIDE;
+            e = self.nodes[(n << self.stride) + bits(key, start, self.stride)];
+            start += self.stride;
         }
-        e.checked_sub(1)
+        (e & VALUE_MASK).checked_sub(1)
     }
 
-    /// Number of prefixes the table was built from.
-    pub fn len(&self) -> usize {
-        self.prefixes
+    /// Looks up many keys at once: all root entries are read first, so their
+    /// cache misses overlap instead of following one another.
+    /// `out` gets one answer per key; extra slots of the longer slice are left alone.
+    #[inline]
+    pub fn lookup_bulk(&self, keys: &[u128], out: &mut [Option<u32>]) {
+        const CHUNK: usize = 16;
+        for (ks, os) in keys.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
+            let mut es = [0u32; CHUNK];
+            for (e, &k) in es.iter_mut().zip(ks) {
+                *e = self.root[bits(k, 0, self.root_bits)];
+            }
+            for ((o, &k), mut e) in os.iter_mut().zip(ks).zip(es) {
+                let mut start = self.root_bits;
+                while e & CHILD != 0 {
+                    let n = (e & !CHILD) as usize;
+                    e = self.nodes[(n << self.stride) + bits(k, start, self.stride)];
+                    start += self.stride;
+                }
+                *o = (e & VALUE_MASK).checked_sub(1);
+            }
+        }
     }
 
-    /// True when built from no prefixes.
-    pub fn is_empty(&self) -> bool {
-        self.prefixes == 0
-    }
-
-    /// Bytes of table memory.
+    /// Bytes of table memory allocated (the root counts in full, although
+    /// pages no prefix covers are never touched).
     pub fn memory_bytes(&self) -> usize {
         (self.root.len() + self.nodes.len()) * 4
+    }
+
+    /// Nodes in use.
+    pub fn nodes_used(&self) -> usize {
+        self.nodes.len() / self.node_len() - self.free.len()
     }
 }
 
@@ -161,14 +334,17 @@ mod tests {
 
     #[test]
     fn longest_wins() {
-        let t = Lpm::build(vec![
-            e("10.1.2.0/24", 3),
-            e("0.0.0.0/0", 0),
-            e("10.0.0.0/8", 1),
-            e("10.1.0.0/16", 2),
-            e("10.1.2.128/25", 4),
-            e("10.1.2.200/32", 5),
-        ]);
+        let t = Lpm::build(
+            Lpm::ipv4(),
+            vec![
+                e("10.1.2.0/24", 3),
+                e("0.0.0.0/0", 0),
+                e("10.0.0.0/8", 1),
+                e("10.1.0.0/16", 2),
+                e("10.1.2.128/25", 4),
+                e("10.1.2.200/32", 5),
+            ],
+        );
         assert_eq!(t.lookup(k("192.0.2.1")), Some(0));
         assert_eq!(t.lookup(k("10.200.0.1")), Some(1));
         assert_eq!(t.lookup(k("10.1.9.1")), Some(2));
@@ -180,27 +356,81 @@ mod tests {
 
     #[test]
     fn ipv6_and_miss() {
-        let t = Lpm::build(vec![
-            e("2001:db8::/32", 7),
-            e("2001:db8:100::/48", 8),
-            e("2001:db8:100::10/128", 9),
-        ]);
+        let t = Lpm::build(
+            Lpm::ipv6(),
+            vec![
+                e("2001:db8::/32", 7),
+                e("2001:db8:100::/48", 8),
+                e("2001:db8:100::10/128", 9),
+            ],
+        );
         assert_eq!(t.lookup(k("2001:db8:1::1")), Some(7));
         assert_eq!(t.lookup(k("2001:db8:100::1")), Some(8));
         assert_eq!(t.lookup(k("2001:db8:100::10")), Some(9));
         assert_eq!(t.lookup(k("2001:db9::1")), None);
-        assert_eq!(Lpm::build(vec![]).lookup(k("::")), None);
+        assert_eq!(Lpm::ipv6().lookup(k("::")), None);
     }
 
     #[test]
     fn duplicate_prefix_last_wins() {
-        let t = Lpm::build(vec![
-            e("10.0.0.0/8", 1),
-            e("10.1.1.0/24", 2),
-            e("10.0.0.0/8", 3),
-        ]);
+        let t = Lpm::build(
+            Lpm::ipv4(),
+            vec![e("10.0.0.0/8", 1), e("10.1.1.0/24", 2), e("10.0.0.0/8", 3)],
+        );
         assert_eq!(t.lookup(k("10.9.9.9")), Some(3));
         assert_eq!(t.lookup(k("10.1.1.1")), Some(2));
+    }
+
+    #[test]
+    fn shorter_insert_after_longer_keeps_the_longer() {
+        // The /8 arrives after a /25 split the /24's slot: the /24's leaves
+        // inside the node must survive (the depth is stored per leaf).
+        let mut t = Lpm::ipv4();
+        for (p, v) in [("10.1.2.0/24", 1), ("10.1.2.128/25", 2), ("10.0.0.0/8", 3)] {
+            let (key, len, _) = e(p, 0);
+            t.insert(key, len, v);
+        }
+        assert_eq!(t.lookup(k("10.1.2.1")), Some(1));
+        assert_eq!(t.lookup(k("10.1.2.129")), Some(2));
+        assert_eq!(t.lookup(k("10.9.0.1")), Some(3));
+    }
+
+    #[test]
+    fn remove_restores_cover_and_frees_nodes() {
+        let mut t = Lpm::ipv4();
+        let (k8, l8, _) = e("10.0.0.0/8", 0);
+        let (k25, l25, _) = e("10.1.2.128/25", 0);
+        let (k32, l32, _) = e("10.1.2.200/32", 0);
+        t.insert(k8, l8, 1);
+        t.insert(k25, l25, 2);
+        t.insert(k32, l32, 3);
+        assert_eq!(t.nodes_used(), 1);
+        t.remove(k32, l32, Some((25, 2)));
+        assert_eq!(t.lookup(k("10.1.2.200")), Some(2));
+        t.remove(k25, l25, Some((8, 1)));
+        assert_eq!(t.lookup(k("10.1.2.200")), Some(1));
+        assert_eq!(t.nodes_used(), 0, "the node folded back into the root");
+        t.remove(k8, l8, None);
+        assert_eq!(t.lookup(k("10.1.2.200")), None);
+        // Removing what is not there is a no-op.
+        t.remove(k25, l25, None);
+        assert_eq!(t.lookup(k("10.1.2.200")), None);
+    }
+
+    #[test]
+    fn bulk_matches_single() {
+        let t = Lpm::build(
+            Lpm::ipv4(),
+            vec![e("10.0.0.0/8", 1), e("10.1.2.128/25", 2), e("0.0.0.0/0", 0)],
+        );
+        let keys: Vec<u128> = (0..100u32)
+            .map(|i| ((0x0a01_0200 + i * 3) as u128) << 96)
+            .collect();
+        let mut out = vec![None; keys.len()];
+        t.lookup_bulk(&keys, &mut out);
+        for (k, o) in keys.iter().zip(&out) {
+            assert_eq!(*o, t.lookup(*k));
+        }
     }
 
     fn naive(entries: &[(u128, u8, u32)], key: u128) -> Option<u32> {
@@ -214,36 +444,101 @@ mod tests {
         best.map(|b| b.1)
     }
 
+    fn mask(a: u128, l: u8) -> u128 {
+        if l == 0 {
+            0
+        } else {
+            a & (u128::MAX << (128 - l))
+        }
+    }
+
+    /// Applies inserts and removals to a table and to a plain list, then
+    /// compares lookups at every prefix and at random keys.
+    fn churn(mut t: Lpm, ops: &[(bool, u128, u8)], probes: &[u128]) -> Result<(), TestCaseError> {
+        let mut live: Vec<(u128, u8, u32)> = Vec::new();
+        for (i, &(add, a, l)) in ops.iter().enumerate() {
+            let key = mask(a, l);
+            live.retain(|x| !(x.0 == key && x.1 == l));
+            if add {
+                live.push((key, l, i as u32));
+                t.insert(key, l, i as u32);
+            } else {
+                let cover = live
+                    .iter()
+                    .filter(|x| x.1 < l && mask(key, x.1) == x.0)
+                    .max_by_key(|x| x.1)
+                    .map(|x| (x.1, x.2));
+                t.remove(key, l, cover);
+            }
+        }
+        for &(p, _, _) in &live {
+            prop_assert_eq!(t.lookup(p), naive(&live, p));
+        }
+        for &(p, _, _) in ops
+            .iter()
+            .map(|o| (mask(o.1, o.2), 0, 0))
+            .collect::<Vec<_>>()
+            .iter()
+        {
+            prop_assert_eq!(t.lookup(p), naive(&live, p));
+        }
+        for &key in probes {
+            prop_assert_eq!(t.lookup(key), naive(&live, key));
+        }
+        if live.is_empty() {
+            prop_assert_eq!(t.nodes_used(), 0);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        // The real roots are 2^24 entries; a few cases on them, many on smaller
+        // roots (same code, parameterised) to keep the suite fast.
+        #![proptest_config(ProptestConfig::with_cases(8))]
+        #[test]
+        fn real_roots_churn_matches_naive(
+            raw in proptest::collection::vec((any::<bool>(), any::<u16>(), 8u8..=32), 1..40),
+        ) {
+            let ops: Vec<_> = raw.iter().map(|&(add, a, l)| (add, ((0x0a00_0000u32 | (a as u32) << 4) as u128) << 96, l)).collect();
+            churn(Lpm::ipv4(), &ops, &[])?;
+            let ops6: Vec<_> = raw.iter().map(|&(add, a, l)| (add, (0x2001_0db8u128 << 96) | ((a as u128) << 72), l + 24)).collect();
+            churn(Lpm::ipv6(), &ops6, &[])?;
+        }
+    }
+
     proptest! {
         #[test]
-        fn matches_naive_ipv4(raw in proptest::collection::vec((any::<u32>(), 0u8..=32), 1..40), probes in proptest::collection::vec(any::<u32>(), 50)) {
-            let entries: Vec<_> = raw.iter().enumerate().map(|(i, &(a, l))| {
-                let m = if l == 0 { 0 } else { u32::MAX << (32 - l) };
-                (((a & m) as u128) << 96, l, i as u32)
+        fn ipv4_churn_matches_naive(
+            raw in proptest::collection::vec((any::<bool>(), any::<u8>(), any::<u8>(), 0u8..=32), 1..60),
+            probes in proptest::collection::vec(any::<u32>(), 50),
+        ) {
+            // Addresses from a small space so that prefixes nest and collide.
+            let ops: Vec<_> = raw.iter().map(|&(add, a, b, l)| {
+                (add, ((0x0a00_0000u32 | (a as u32) << 8 | b as u32) as u128) << 96, l)
             }).collect();
-            let t = Lpm::build(entries.clone());
-            for &(p, _, _) in &entries {
-                prop_assert_eq!(t.lookup(p), naive(&entries, p));
-            }
-            for p in probes {
-                let key = (p as u128) << 96;
-                prop_assert_eq!(t.lookup(key), naive(&entries, key));
-            }
+            let probes: Vec<u128> = probes.iter().map(|&p| ((0x0a00_0000 | (p & 0xffff)) as u128) << 96).collect();
+            churn(Lpm::with_strides(16, 8), &ops, &probes)?;
         }
 
         #[test]
-        fn matches_naive_ipv6(raw in proptest::collection::vec((any::<u128>(), 0u8..=128), 1..30), probes in proptest::collection::vec(any::<u128>(), 30)) {
-            let entries: Vec<_> = raw.iter().enumerate().map(|(i, &(a, l))| {
-                let m = if l == 0 { 0 } else { u128::MAX << (128 - l) };
-                (a & m, l, i as u32)
-            }).collect();
-            let t = Lpm::build(entries.clone());
-            for &(p, _, _) in &entries {
-                prop_assert_eq!(t.lookup(p), naive(&entries, p));
-            }
-            for key in probes {
-                prop_assert_eq!(t.lookup(key), naive(&entries, key));
-            }
+        fn ipv6_churn_matches_naive(
+            raw in proptest::collection::vec((any::<bool>(), any::<u16>(), any::<u64>(), 0u8..=128), 1..40),
+            probes in proptest::collection::vec((any::<u16>(), any::<u64>()), 30),
+        ) {
+            let addr = |a: u16, b: u64| (0x2001_0db8u128 << 96) | ((a as u128) << 80) | ((b as u128) << 16) | (b as u128 & 0xffff);
+            let ops: Vec<_> = raw.iter().map(|&(add, a, b, l)| (add, addr(a % 4, b), l)).collect();
+            let probes: Vec<u128> = probes.iter().map(|&(a, b)| addr(a % 4, b)).collect();
+            churn(Lpm::with_strides(16, 4), &ops, &probes)?;
+        }
+
+        #[test]
+        fn small_strides_match_naive(
+            raw in proptest::collection::vec((any::<bool>(), any::<u32>(), 0u8..=32), 1..40),
+            probes in proptest::collection::vec(any::<u32>(), 40),
+        ) {
+            let ops: Vec<_> = raw.iter().map(|&(add, a, l)| (add, ((a & 0xff0f_00ff) as u128) << 96, l)).collect();
+            let probes: Vec<u128> = probes.iter().map(|&p| ((p & 0xff0f_00ff) as u128) << 96).collect();
+            churn(Lpm::with_strides(5, 3), &ops, &probes)?;
         }
     }
 }

@@ -306,6 +306,9 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         ("fpm_error", k.fpm_errors),
         ("fpm_unresolvable_route", k.fpm_unresolvable),
         ("fpm_stale_route_swept", k.fpm_swept),
+        ("fib_publish", k.fib_publishes),
+        ("fib_route_change", k.fib_route_ops),
+        ("fib_copy", k.fib_copies),
     ] {
         cc.with_label_values(&[e]).inc_by(v);
     }

@@ -909,6 +909,19 @@ fn parse_doc<T: serde::de::DeserializeOwned>(src: &str, file: &str) -> Result<T,
 /// # Errors
 /// [`ConfigError`] for any invalid field; nothing is applied.
 pub fn parse_route(src: &str, config: &Config) -> Result<RouteSpec, ConfigError> {
+    parse_route_with(src, config, &[])
+}
+
+/// Like [`parse_route`], with named groups defined beside the config (through
+/// the API); those win over the config's groups of the same name.
+///
+/// # Errors
+/// [`ConfigError`] for any invalid field; nothing is applied.
+pub fn parse_route_with(
+    src: &str,
+    config: &Config,
+    extra: &[GroupConfig],
+) -> Result<RouteSpec, ConfigError> {
     let raw: RawRoute = parse_doc(src, "<request>")?;
     let cx = Ctx {
         file: "<request>",
@@ -919,13 +932,53 @@ pub fn parse_route(src: &str, config: &Config) -> Result<RouteSpec, ConfigError>
         ports: &config.ports,
         default_hash: config.hash,
     };
-    let named: Vec<GroupConfig> = config
-        .groups
+    let named: Vec<GroupConfig> = extra
         .iter()
-        .filter(|g| g.name.is_some())
+        .chain(
+            config
+                .groups
+                .iter()
+                .filter(|g| g.name.is_some() && !extra.iter().any(|x| x.name == g.name)),
+        )
         .cloned()
         .collect();
     env.route(&raw, "", &named)
+}
+
+/// Validates one named group given as JSON (or YAML): the shape of a
+/// `nexthop-groups[]` entry. Errors name the field (`nexthops[0].via`).
+///
+/// # Errors
+/// [`ConfigError`] for any invalid field; nothing is applied.
+pub fn parse_named_group(src: &str, config: &Config) -> Result<GroupConfig, ConfigError> {
+    let g: RawGroup = parse_doc(src, "<request>")?;
+    let cx = Ctx {
+        file: "<request>",
+        src,
+    };
+    let env = Env {
+        cx: &cx,
+        ports: &config.ports,
+        default_hash: config.hash,
+    };
+    let name = g.name.value.trim().to_owned();
+    if name.is_empty() || name.len() > 64 || name.contains(['/', '?', '#', ' ']) {
+        return Err(cx.err(
+            g.name.referenced,
+            "name".to_owned(),
+            format!(
+                "group name '{name}' must be 1 to 64 characters without spaces, '/', '?' or '#'"
+            ),
+        ));
+    }
+    let nexthops = env.members(&g.nexthops, "nexthops", None)?;
+    let params = GroupParams {
+        group: &g.group,
+        buckets: &g.buckets,
+        idle_timer: &g.idle_timer,
+        unbalanced_timer: &g.unbalanced_timer,
+    };
+    parse_group(&cx, &params, "", Some(name), nexthops)
 }
 
 fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {

@@ -249,7 +249,8 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         "Live members of the nexthop group.",
         &["group", "algorithm"],
     );
-    for (name, alg, members, live) in cp.groups() {
+    for g in cp.groups() {
+        let (name, alg, members, live) = (g.name, g.algorithm, g.members.len(), g.live);
         gm.with_label_values(&[name.as_str(), alg])
             .set(members as i64);
         gl.with_label_values(&[name.as_str(), alg]).set(live as i64);

@@ -168,6 +168,39 @@ pub struct ControlCounters {
     pub fib_copies: u64,
 }
 
+/// A member of a group as the API shows it.
+#[derive(Clone, Debug)]
+pub struct GroupMember {
+    /// Gateway address.
+    pub via: IpAddr,
+    /// Port name.
+    pub port: String,
+    /// Weight.
+    pub weight: u32,
+    /// Resolved and not down.
+    pub live: bool,
+}
+
+/// A nexthop group as the API and metrics show it.
+#[derive(Clone, Debug)]
+pub struct GroupView {
+    /// Its name (see [`ControlPlane::groups`]).
+    pub name: String,
+    /// `named`, `shared` (a route's inline members, shared by every route
+    /// with the same ones) or `route` (a resilient route's own).
+    pub kind: &'static str,
+    /// Named groups: `config` or `api`; route groups: the route's origin.
+    pub origin: Option<Origin>,
+    /// Selection algorithm.
+    pub algorithm: &'static str,
+    /// Members in canonical order.
+    pub members: Vec<GroupMember>,
+    /// Live members.
+    pub live: usize,
+    /// Main-table routes using the group.
+    pub routes: usize,
+}
+
 /// A nexthop as shown in metrics and logs.
 #[derive(Clone, Debug)]
 pub struct NexthopView {
@@ -189,6 +222,12 @@ pub struct NexthopView {
     pub link_down: bool,
     /// Not answering reachability probes.
     pub unreachable: bool,
+    /// A static neighbour from the config (never probed or expired).
+    pub permanent: bool,
+    /// Milliseconds since the neighbour was last heard from.
+    pub last_seen_ms: Option<u64>,
+    /// Gateways: probes sent since the last answer.
+    pub probes_unanswered: u32,
 }
 
 /// The control plane.
@@ -216,6 +255,10 @@ pub struct ControlPlane {
     group_index: HashMap<GroupKey, usize>,
     group_free: Vec<usize>,
     groups_dirty: bool,
+    /// Named groups defined through the API (they win over the config's).
+    api_groups: BTreeMap<String, GroupConfig>,
+    /// Named groups holding their definition's pin (one user each).
+    pinned: std::collections::HashSet<String>,
     /// FPM routes not yet re-sent since the last (re)connect.
     fpm_stale: std::collections::HashSet<(u32, Prefix)>,
     neighbors: Arc<Neighbors>,
@@ -335,6 +378,8 @@ impl ControlPlane {
             group_index: HashMap::new(),
             group_free: Vec::new(),
             groups_dirty: false,
+            api_groups: BTreeMap::new(),
+            pinned: Default::default(),
             fpm_stale: Default::default(),
             neighbors: neighbors.clone(),
             publisher: Publisher::new(
@@ -370,11 +415,7 @@ impl ControlPlane {
             }
         }
         cp.rib = rib_of(&cp.config);
-        for gc in cp.config.groups.clone() {
-            if let Some(n) = &gc.name {
-                cp.acquire_group(GroupKey::Named(n.clone()), &gc);
-            }
-        }
+        cp.refresh_named();
         cp.sync_all();
         cp.commit();
         cp
@@ -534,20 +575,10 @@ impl ControlPlane {
             .map(|(o, s)| (*o, s.clone()))
         {
             let slot = match &spec.group {
-                RouteGroup::Named(n) => {
-                    match self
-                        .config
-                        .groups
-                        .iter()
-                        .find(|g| g.name.as_ref() == Some(n))
-                    {
-                        Some(gc) => {
-                            let gc = gc.clone();
-                            self.acquire_group(GroupKey::Named(n.clone()), &gc)
-                        }
-                        None => None,
-                    }
-                }
+                RouteGroup::Named(n) => match self.named_group(n) {
+                    Some(gc) => self.acquire_group(GroupKey::Named(n.clone()), &gc),
+                    None => None,
+                },
                 RouteGroup::Inline(gc) => {
                     self.acquire_group(Self::inline_key(&spec, origin, gc), gc)
                 }
@@ -644,39 +675,202 @@ impl ControlPlane {
         }
     }
 
-    /// Every group: its name, algorithm, members, and live members. Shared
-    /// inline groups are named by their members (`ADDR@PORT*WEIGHT,...`), a
-    /// resilient route's own group by its route (`PREFIX table T ORIGIN`).
-    pub fn groups(&self) -> Vec<(String, &'static str, usize, usize)> {
+    /// Every group in use or defined. Shared inline groups are named by their
+    /// members (`ADDR@PORT*WEIGHT,...`), a resilient route's own group by its
+    /// route (`PREFIX table T ORIGIN`).
+    pub fn groups(&self) -> Vec<GroupView> {
         self.groups
             .iter()
             .flatten()
             .map(|g| {
-                let name = match &g.key {
-                    GroupKey::Named(n) => n.clone(),
-                    GroupKey::Inline(t, p, o) => format!("{p} table {t} {}", o.name()),
-                    GroupKey::Shared(gc) => gc
-                        .nexthops
-                        .iter()
-                        .map(|n| {
-                            format!(
-                                "{}@{}*{}",
-                                n.via,
-                                self.config.ports[n.port.index()].name,
-                                n.weight
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(","),
+                let port = |p: PortId| self.config.ports[p.index()].name.clone();
+                let (name, kind, origin) = match &g.key {
+                    GroupKey::Named(n) => (
+                        n.clone(),
+                        "named",
+                        Some(if self.api_groups.contains_key(n) {
+                            Origin::Api
+                        } else {
+                            Origin::Config
+                        }),
+                    ),
+                    GroupKey::Inline(t, p, o) => {
+                        (format!("{p} table {t} {}", o.name()), "route", Some(*o))
+                    }
+                    GroupKey::Shared(gc) => (
+                        gc.nexthops
+                            .iter()
+                            .map(|n| format!("{}@{}*{}", n.via, port(n.port), n.weight))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        "shared",
+                        None,
+                    ),
                 };
-                let live = g
+                let members: Vec<GroupMember> = g
                     .members
                     .iter()
-                    .filter(|m| self.neighbors.live(m.0).is_some())
-                    .count();
-                (name, g.cfg.algorithm.name(), g.members.len(), live)
+                    .map(|&(id, weight)| {
+                        let nh = self.entries[id.index()].nh;
+                        GroupMember {
+                            via: nh.addr,
+                            port: port(nh.port),
+                            weight,
+                            live: self.neighbors.live(id).is_some(),
+                        }
+                    })
+                    .collect();
+                let pinned = matches!(&g.key, GroupKey::Named(n) if self.pinned.contains(n));
+                GroupView {
+                    live: members.iter().filter(|m| m.live).count(),
+                    name,
+                    kind,
+                    origin,
+                    algorithm: g.cfg.algorithm.name(),
+                    members,
+                    routes: g.users - usize::from(pinned),
+                }
             })
             .collect()
+    }
+
+    /// A named group's definition: the API's, else the config's.
+    fn named_group(&self, n: &str) -> Option<GroupConfig> {
+        self.api_groups.get(n).cloned().or_else(|| {
+            self.config
+                .groups
+                .iter()
+                .find(|g| g.name.as_deref() == Some(n))
+                .cloned()
+        })
+    }
+
+    /// Every named group's definition (the API's win), by name.
+    fn named_definitions(&self) -> BTreeMap<String, GroupConfig> {
+        let mut d: BTreeMap<String, GroupConfig> = self
+            .config
+            .groups
+            .iter()
+            .filter_map(|g| g.name.clone().map(|n| (n, g.clone())))
+            .collect();
+        d.extend(self.api_groups.clone());
+        d
+    }
+
+    /// Pins every defined named group (so it exists with no routes), updates
+    /// changed definitions in place, and unpins groups no longer defined.
+    fn refresh_named(&mut self) {
+        let defined = self.named_definitions();
+        for (n, gc) in &defined {
+            match self.acquire_group(GroupKey::Named(n.clone()), gc) {
+                Some(s) if self.pinned.contains(n) => self.release_group(s),
+                Some(_) => {
+                    self.pinned.insert(n.clone());
+                }
+                None => {}
+            }
+        }
+        let gone: Vec<String> = self
+            .pinned
+            .iter()
+            .filter(|n| !defined.contains_key(*n))
+            .cloned()
+            .collect();
+        for n in gone {
+            if let Some(&slot) = self.group_index.get(&GroupKey::Named(n.clone())) {
+                self.release_group(slot);
+            }
+            self.pinned.remove(&n);
+        }
+    }
+
+    /// Routes of any table and origin that name group `n`.
+    fn routes_using(&self, n: &str) -> Vec<(u32, Prefix)> {
+        self.rib
+            .iter()
+            .filter(|(_, by)| {
+                by.values()
+                    .any(|s| matches!(&s.group, RouteGroup::Named(x) if x == n))
+            })
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Named groups defined through the API (for validating API routes).
+    pub fn api_groups(&self) -> Vec<GroupConfig> {
+        self.api_groups.values().cloned().collect()
+    }
+
+    /// Adds (or with `replace`, replaces) a named group through the API. A
+    /// replacement changes the group in place: every route using it follows
+    /// at once. Returns true when the group is new.
+    ///
+    /// # Errors
+    /// A message saying why nothing changed.
+    pub fn set_named_group(&mut self, gc: GroupConfig, replace: bool) -> Result<bool, String> {
+        let n = gc.name.clone().ok_or("a named group needs a name")?;
+        let old = self.named_group(&n);
+        if old.is_some() && !replace {
+            return Err(format!("nexthop group '{n}' exists; use replace"));
+        }
+        if let Some(o) = &old {
+            let users = self.routes_using(&n);
+            if o.nexthops[0].via.is_ipv4() != gc.nexthops[0].via.is_ipv4() && !users.is_empty() {
+                return Err(format!(
+                    "nexthop group '{n}' is used by {} route(s) of the other address family",
+                    users.len()
+                ));
+            }
+        }
+        self.api_groups.insert(n.clone(), gc);
+        self.refresh_named();
+        for (t, p) in self.routes_using(&n) {
+            if t == MAIN_TABLE {
+                self.sync(p);
+            }
+        }
+        self.commit();
+        Ok(old.is_none())
+    }
+
+    /// Deletes a named group defined through the API. A group the config also
+    /// defines goes back to the config's definition.
+    ///
+    /// # Errors
+    /// A message saying why nothing changed (unknown, only in the config, or in use).
+    pub fn delete_named_group(&mut self, n: &str) -> Result<(), String> {
+        let in_config = self
+            .config
+            .groups
+            .iter()
+            .any(|g| g.name.as_deref() == Some(n));
+        if !self.api_groups.contains_key(n) {
+            return Err(if in_config {
+                format!(
+                    "nexthop group '{n}' is defined in the config file: edit the file and reload"
+                )
+            } else {
+                format!("no nexthop group '{n}'")
+            });
+        }
+        let users = self.routes_using(n);
+        if !in_config && !users.is_empty() {
+            return Err(format!(
+                "nexthop group '{n}' is used by {} route(s) (first: {} table {}); delete or change them first",
+                users.len(),
+                users[0].1,
+                users[0].0
+            ));
+        }
+        self.api_groups.remove(n);
+        self.refresh_named();
+        for (t, p) in users {
+            if t == MAIN_TABLE {
+                self.sync(p);
+            }
+        }
+        self.commit();
+        Ok(())
     }
 
     /// Adds a route of `origin`. With `replace`, an existing entry of the same
@@ -906,23 +1100,8 @@ impl ControlPlane {
                 }
             }
         }
-        // Named groups: the config's pin moves from the old set to the new.
-        let names = |c: &Config| -> Vec<(String, GroupConfig)> {
-            c.groups
-                .iter()
-                .filter_map(|g| g.name.clone().map(|n| (n, g.clone())))
-                .collect()
-        };
-        let (old_named, new_named) = (names(&self.config), names(&new));
         self.config = new;
-        for (n, gc) in &new_named {
-            self.acquire_group(GroupKey::Named(n.clone()), gc);
-        }
-        for (n, _) in &old_named {
-            if let Some(&slot) = self.group_index.get(&GroupKey::Named(n.clone())) {
-                self.release_group(slot);
-            }
-        }
+        self.refresh_named();
         self.sync_all();
         self.commit();
         Ok(())
@@ -1050,6 +1229,9 @@ impl ControlPlane {
                 unreachable: self
                     .neighbors
                     .is_down(NexthopId(i as u32), DownFlag::Unreachable),
+                permanent: e.permanent,
+                last_seen_ms: e.last_seen.map(|t| t.elapsed().as_millis() as u64),
+                probes_unanswered: e.unanswered,
             })
             .collect()
     }
@@ -1999,13 +2181,79 @@ neighbors:
                         }
                     }
                     // One shared group per distinct member set, plus the config's.
-                    let shared = cp.groups().iter().filter(|g| g.0.contains('@')).count();
+                    let shared = cp.groups().iter().filter(|g| g.kind == "shared").count();
                     let distinct: std::collections::HashSet<_> = model.values().collect();
                     proptest::prop_assert!(shared <= distinct.len() + 2);
                     Ok(())
                 },
             )
             .unwrap();
+    }
+
+    #[test]
+    fn api_named_groups_add_replace_delete() {
+        let mut cp = plane_resolved();
+        let c = cp.config().clone();
+        let g1 = config::parse_named_group(
+            r#"{"name": "web", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#,
+            &c,
+        )
+        .unwrap();
+        assert!(cp.set_named_group(g1.clone(), false).unwrap());
+        assert!(cp
+            .set_named_group(g1, false)
+            .unwrap_err()
+            .contains("exists"));
+        // A route naming it validates only with the API's groups.
+        let body = r#"{"prefix": "203.0.113.0/24", "nexthop-group": "web"}"#;
+        assert!(config::parse_route(body, &c).is_err());
+        let spec = config::parse_route_with(body, &c, &cp.api_groups()).unwrap();
+        cp.add_route(spec, Origin::Api, false).unwrap();
+        let via = |cp: &ControlPlane| {
+            cp.route_get(
+                "203.0.113.5".parse().unwrap(),
+                "10.0.0.2".parse().unwrap(),
+                6,
+                1,
+                2,
+            )
+            .nexthop
+            .map(|n| n.1)
+        };
+        assert_eq!(via(&cp).as_deref(), Some("srv1"));
+        let web = |cp: &ControlPlane| cp.groups().into_iter().find(|g| g.name == "web").unwrap();
+        assert_eq!((web(&cp).routes, web(&cp).origin), (1, Some(Origin::Api)));
+        // Replacing the group moves its routes at once.
+        let g2 = config::parse_named_group(
+            r#"{"name": "web", "nexthops": [{"via": "10.2.0.2", "port": "srv2"}]}"#,
+            &c,
+        )
+        .unwrap();
+        assert!(!cp.set_named_group(g2, true).unwrap());
+        assert_eq!(via(&cp).as_deref(), Some("srv2"));
+        // In use: refused, and nothing changes.
+        assert!(cp
+            .delete_named_group("web")
+            .unwrap_err()
+            .contains("used by 1 route"));
+        assert_eq!(via(&cp).as_deref(), Some("srv2"));
+        cp.delete_route(MAIN_TABLE, "203.0.113.0/24".parse().unwrap(), Origin::Api)
+            .unwrap();
+        cp.delete_named_group("web").unwrap();
+        assert!(cp.groups().iter().all(|g| g.name != "web"));
+        assert!(cp
+            .delete_named_group("web")
+            .unwrap_err()
+            .contains("no nexthop group"));
+        // A family mismatch and bad fields are named.
+        let e = config::parse_named_group(r#"{"name": "x", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}, {"via": "fd02::2", "port": "srv2"}]}"#, &c).unwrap_err();
+        assert_eq!(e.key, "nexthops[1].via");
+        let e = config::parse_named_group(
+            r#"{"name": "a b", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#,
+            &c,
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "name");
     }
 
     /// A reader that holds an old generation past the wait costs a copy of
@@ -2015,19 +2263,27 @@ neighbors:
         let mut cp = plane_resolved();
         let c = cp.config().clone();
         let add = |cp: &mut ControlPlane, p: &str| {
-            let body = format!(r#"{{"prefix": "{p}", "nexthops": [{{"via": "10.2.0.2", "port": "srv2"}}]}}"#);
+            let body = format!(
+                r#"{{"prefix": "{p}", "nexthops": [{{"via": "10.2.0.2", "port": "srv2"}}]}}"#
+            );
             cp.add_route(config::parse_route(&body, &c).unwrap(), Origin::Api, false)
                 .unwrap();
         };
         let held = cp.fib();
         add(&mut cp, "203.0.113.0/24");
         add(&mut cp, "203.0.114.0/24");
-        assert_eq!(cp.counters.fib_copies, 1, "the held table could not be reused");
+        assert_eq!(
+            cp.counters.fib_copies, 1,
+            "the held table could not be reused"
+        );
         for d in ["203.0.113.1", "203.0.114.1"] {
             let g = cp.route_get(d.parse().unwrap(), "10.0.0.2".parse().unwrap(), 6, 1, 2);
             assert_eq!(g.nexthop.unwrap().1, "srv2");
         }
-        assert!(held.routes.lookup("203.0.113.1".parse().unwrap()).is_none(), "the old generation never changes");
+        assert!(
+            held.routes.lookup("203.0.113.1".parse().unwrap()).is_none(),
+            "the old generation never changes"
+        );
         drop(held);
         add(&mut cp, "203.0.115.0/24");
         assert_eq!(cp.counters.fib_copies, 1);

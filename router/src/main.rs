@@ -147,11 +147,161 @@ fn nexthop_json(n: &control::state::NexthopView) -> serde_json::Value {
         "enabled": !n.admin_down,
         "link_down": n.link_down,
         "unreachable": n.unreachable,
+        "state": neighbor_state(n),
+        "permanent": n.permanent,
+        "last_seen_ms": n.last_seen_ms,
+        "probes_unanswered": n.probes_unanswered,
     })
+}
+
+/// A neighbour's state in the words of `ip neigh`.
+fn neighbor_state(n: &control::state::NexthopView) -> &'static str {
+    if n.permanent {
+        "permanent"
+    } else if n.mac.is_none() {
+        "incomplete"
+    } else if n.unreachable {
+        "failed"
+    } else {
+        "reachable"
+    }
+}
+
+/// `GET /api/v1/neighbors`: every adjacency (gateways and hosts) with its
+/// resolution state; `?port=NAME` filters.
+async fn list_neighbors(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = q.get("port") {
+        if cp.config().port_id(p).is_none() {
+            return field_error(StatusCode::NOT_FOUND, format!("unknown port '{p}'"), "port");
+        }
+    }
+    Json(serde_json::Value::Array(
+        cp.nexthops()
+            .iter()
+            .filter(|n| q.get("port").is_none_or(|p| *p == n.port))
+            .map(nexthop_json)
+            .collect(),
+    ))
+    .into_response()
+}
+
+/// `GET /api/v1/ports`: configuration, link state and counters of every port.
+async fn list_ports(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    let fib = cp.fib();
+    Json(serde_json::Value::Array(
+        cp.config()
+            .ports
+            .iter()
+            .zip(&s.ports)
+            .enumerate()
+            .map(|(i, (pc, p))| {
+                let st = p.stats();
+                serde_json::json!({
+                    "name": pc.name,
+                    "device": pc.device,
+                    "mac": fib.ports.get(i).map(|x| x.mac.to_string()),
+                    "addresses": pc.addresses.iter().map(|a| format!("{}/{}", a.addr, a.len)).collect::<Vec<_>>(),
+                    "mtu": pc.mtu,
+                    "monitor_link": pc.monitor_link,
+                    "link_up": p.link_up(),
+                    "rx_packets": st.rx_packets, "rx_bytes": st.rx_bytes,
+                    "tx_packets": st.tx_packets, "tx_bytes": st.tx_bytes,
+                    "rx_missed": st.rx_missed, "rx_errors": st.rx_errors,
+                    "rx_nombuf": st.rx_nombuf, "tx_errors": st.tx_errors,
+                })
+            })
+            .collect(),
+    ))
+}
+
+fn group_json(g: &control::state::GroupView) -> serde_json::Value {
+    serde_json::json!({
+        "name": g.name,
+        "kind": g.kind,
+        "origin": g.origin.map(|o| o.name()),
+        "algorithm": g.algorithm,
+        "members": g.members.iter().map(|m| serde_json::json!({
+            "via": m.via.to_string(), "port": m.port, "weight": m.weight, "live": m.live,
+        })).collect::<Vec<_>>(),
+        "live": g.live,
+        "routes": g.routes,
+    })
+}
+
+/// `GET /api/v1/groups`: every group, named, shared and per route.
+async fn list_groups(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    Json(serde_json::Value::Array(
+        cp.groups().iter().map(group_json).collect(),
+    ))
+}
+
+async fn put_group(s: Arc<Shared>, body: String, replace: bool) -> axum::response::Response {
+    let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    let gc = match control::config::parse_named_group(&body, cp.config()) {
+        Ok(g) => g,
+        Err(e) => return config_error(&e),
+    };
+    let name = gc.name.clone().unwrap_or_default();
+    match cp.set_named_group(gc, replace) {
+        Ok(created) => {
+            let view = cp.groups().into_iter().find(|g| g.name == name);
+            let code = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            let mut body = view.as_ref().map(group_json).unwrap_or_default();
+            body["fib_generation"] = serde_json::json!(cp.fib().generation);
+            (code, Json(body)).into_response()
+        }
+        Err(e) => api_error(StatusCode::CONFLICT, e),
+    }
+}
+
+/// `POST /api/v1/groups`: add a named group (409 when the name exists).
+async fn add_group(State(s): State<Arc<Shared>>, body: String) -> axum::response::Response {
+    put_group(s, body, false).await
+}
+
+/// `PUT /api/v1/groups`: add or replace a named group.
+async fn replace_group(State(s): State<Arc<Shared>>, body: String) -> axum::response::Response {
+    put_group(s, body, true).await
+}
+
+/// `DELETE /api/v1/groups/{name}`.
+async fn delete_group(
+    State(s): State<Arc<Shared>>,
+    Path(name): Path<String>,
+) -> axum::response::Response {
+    let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    match cp.delete_named_group(&name) {
+        Ok(()) => Json(serde_json::json!({ "ok": true, "fib_generation": cp.fib().generation }))
+            .into_response(),
+        Err(e) if e.starts_with("no nexthop group") => api_error(StatusCode::NOT_FOUND, e),
+        Err(e) => api_error(StatusCode::CONFLICT, e),
+    }
 }
 
 fn api_error(status: StatusCode, msg: impl Into<String>) -> axum::response::Response {
     (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
+}
+
+fn field_error(
+    status: StatusCode,
+    msg: impl Into<String>,
+    field: &str,
+) -> axum::response::Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": msg.into(), "field": field })),
+    )
+        .into_response()
 }
 
 /// Requires `Authorization: Bearer <api.token>` on the API when a token is configured.
@@ -262,16 +412,61 @@ async fn list_routes(
             )
         }
     };
+    let within: Option<dataplane::Prefix> = match q.get("prefix").map(|p| p.parse()) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            return field_error(StatusCode::BAD_REQUEST, format!("{e}"), "prefix");
+        }
+    };
+    let origin = match q.get("origin").map(String::as_str) {
+        None => None,
+        Some(o @ ("api" | "config" | "fpm")) => Some(o.to_owned()),
+        Some(o) => {
+            return field_error(
+                StatusCode::BAD_REQUEST,
+                format!("unknown origin '{o}' (expected api, config or fpm)"),
+                "origin",
+            )
+        }
+    };
+    let num = |k: &str, d: usize| match q.get(k).map(|v| v.parse::<usize>()) {
+        None => Ok(d),
+        Some(Ok(n)) => Ok(n),
+        Some(Err(_)) => Err(field_error(
+            StatusCode::BAD_REQUEST,
+            format!("{k}: expected a number"),
+            k,
+        )),
+    };
+    let (offset, limit) = match (num("offset", 0), num("limit", usize::MAX)) {
+        (Ok(o), Ok(l)) => (o, l),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
     let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
     let ports: Vec<String> = cp.config().ports.iter().map(|p| p.name.clone()).collect();
-    Json(serde_json::Value::Array(
-        cp.routes()
-            .iter()
-            .filter(|v| table.is_none_or(|t| v.spec.table == t))
-            .map(|v| route_json(v, &ports))
-            .collect(),
-    ))
-    .into_response()
+    let all: Vec<_> = cp
+        .routes()
+        .into_iter()
+        .filter(|v| table.is_none_or(|t| v.spec.table == t))
+        .filter(|v| {
+            within
+                .is_none_or(|w| w.len() <= v.spec.prefix.len() && w.contains(v.spec.prefix.addr()))
+        })
+        .filter(|v| origin.as_deref().is_none_or(|o| o == v.origin.name()))
+        .collect();
+    let total = all.len();
+    let page: Vec<_> = all
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|v| route_json(v, &ports))
+        .collect();
+    (
+        [("x-total-count", total.to_string())],
+        Json(serde_json::Value::Array(page)),
+    )
+        .into_response()
 }
 
 fn config_error(e: &control::config::ConfigError) -> axum::response::Response {
@@ -284,7 +479,7 @@ fn config_error(e: &control::config::ConfigError) -> axum::response::Response {
 
 async fn put_route(s: Arc<Shared>, body: String, replace: bool) -> axum::response::Response {
     let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
-    let spec = match control::config::parse_route(&body, cp.config()) {
+    let spec = match control::config::parse_route_with(&body, cp.config(), &cp.api_groups()) {
         Ok(x) => x,
         Err(e) => return config_error(&e),
     };
@@ -617,6 +812,10 @@ fn control_loop(
     rt.block_on(async move {
         let api = axum::Router::new()
             .route("/api/v1/nexthops", get(list_nexthops))
+            .route("/api/v1/neighbors", get(list_neighbors))
+            .route("/api/v1/ports", get(list_ports))
+            .route("/api/v1/groups", get(list_groups).post(add_group).put(replace_group))
+            .route("/api/v1/groups/{name}", axum::routing::delete(delete_group))
             .route("/api/v1/nexthops/{port}/{address}/{action}", post(set_nexthop))
             .route("/api/v1/routes", get(list_routes).post(add_route).put(replace_route).delete(delete_route))
             .route("/api/v1/route/get", get(route_get))

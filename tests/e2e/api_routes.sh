@@ -96,6 +96,29 @@ check "ecmpctl names the bad field: $out" bash -c '[ "$1" = 1 ] && [[ "$2" == *"
 check "ecmpctl route del" $CTL route del 203.0.113.0/24
 check "ecmpctl nexthop show lists live gateways" bash -c "$CTL nexthop show | grep -q '10.1.0.2 dev srv1 gateway UP'"
 check "ecmpctl neigh show lists the client with its MAC" bash -c "$CTL neigh show | grep -q '10.0.0.2 dev lan lladdr 02:00:00:00:00:c1 UP'"
+# Named groups through the API: routes that name one follow its replacement at once.
+check "ecmpctl group add" $CTL group add web nexthop via 10.1.0.2 dev srv1
+check "ecmpctl route add ... nhg web" $CTL route add 203.0.113.0/24 nhg web
+read -r f a b < <(lab_ns "$LAB_NS_CLIENT" bash -c "$(declare -f answers); FLOWS='$FLOWS' SERVICE_PORT=$SERVICE_PORT answers")
+check "traffic follows the group: 30 to srv1 ($a)" test "$a" = 30 -a "$f" = 0
+check "ecmpctl group replace" $CTL group replace web nexthop via 10.2.0.2 dev srv2 weight 3
+read -r f a b < <(lab_ns "$LAB_NS_CLIENT" bash -c "$(declare -f answers); FLOWS='$FLOWS' SERVICE_PORT=$SERVICE_PORT answers")
+check "the route moved with its group: 30 to srv2 ($b)" test "$b" = 30 -a "$f" = 0
+rc=0; out=$($CTL group del web 2>&1) || rc=$?
+check "deleting a group in use: exit 1, says what uses it: $out" bash -c '[ "$1" = 1 ] && [[ "$2" == *"used by 1 route"* ]]' _ "$rc" "$out"
+out=$($CTL group show)
+check "ecmpctl group show: the named group with its route and member" bash -c '[[ "$1" == *"named web proto api hash-threshold live 1/1 routes 1"* && "$1" == *"nexthop via 10.2.0.2 dev srv2 weight 3"* ]]' _ "$out"
+check "ecmpctl group show: the anycast routes' shared group" bash -c '[[ "$1" == *"shared 10.1.0.2@srv1*1,10.2.0.2@srv2*2"* ]]' _ "$out"
+code=$(status -X POST "$API/groups" -d '{"name": "bad", "nexthops": [{"via": "10.1.0.2", "port": "srv1", "weight": 70000}]}')
+check "a bad group: 400 naming nexthops[0].weight" bash -c "[ $code = 400 ] && grep -q '\"field\":\"nexthops\[0\].weight\"' '$LAB_DIR/body'"
+check "ecmpctl route del, then group del" bash -c "$CTL route del 203.0.113.0/24 && $CTL group del web"
+check "GET /groups no longer has it" bash -c "! curl -sf '$API/groups' | grep -q '\"name\":\"web\"'"
+out=$($CTL port show)
+check "ecmpctl port show: every port with counters" bash -c '[[ "$1" == *"srv1: "* && "$1" == *"inet 10.1.0.1/24 fd01::1/64"* && "$1" == *"RX: packets"* ]]' _ "$out"
+check "ecmpctl neigh show dev srv1: only srv1's neighbours" bash -c "out=\$($CTL neigh show dev srv1); [[ \"\$out\" == *'10.1.0.2 dev srv1'* && \"\$out\" != *'dev lan'* ]]"
+hdr=$(curl -s -D - -o "$LAB_DIR/page" "$API/routes?limit=1&offset=1")
+check "GET /routes pages: one route, X-Total-Count names them all" bash -c '[[ "$1" == *"x-total-count: 2"* ]] && python3 -c "import json,sys; assert len(json.load(open(sys.argv[1]))) == 1" "$2"' _ "$hdr" "$LAB_DIR/page"
+check "GET /routes?prefix=198.51.100.0/22 filters by containment" bash -c "curl -sf '$API/routes?prefix=198.51.100.0/22' | python3 -c 'import json,sys; r=json.load(sys.stdin); assert [x[\"prefix\"] for x in r] == [\"198.51.100.0/24\"], r'"
 check "ecmpctl reload" bash -c "$CTL reload | grep -q reloaded"
 check "ecmpctl stats prints counters" bash -c "$CTL stats | grep -q ecmp_router_nexthop_packets_total"
 rc=0; $LAB_ROOT/target/release/ecmpctl --api 127.0.0.1:1 route show >/dev/null 2>&1 || rc=$?

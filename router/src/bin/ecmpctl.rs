@@ -5,10 +5,15 @@
 //! ecmpctl route add|replace PREFIX [table T] [group ALGO] [hash POLICY]
 //!         nexthop via ADDR dev PORT [weight W] [nexthop via ...]
 //! ecmpctl route add|replace PREFIX via ADDR dev PORT            (single path)
+//! ecmpctl route add|replace PREFIX [table T] [hash POLICY] nhg GROUP  (a named group)
 //! ecmpctl route del PREFIX [table T]
 //! ecmpctl route get ADDR [from SRC] [proto tcp|udp|sctp|icmp|N] [sport N] [dport N]
 //! ecmpctl nexthop show | nexthop disable|enable ADDR dev PORT
-//! ecmpctl neigh show
+//! ecmpctl group show
+//! ecmpctl group add|replace NAME [group ALGO] nexthop via ADDR dev PORT [weight W] [nexthop ...]
+//! ecmpctl group del NAME
+//! ecmpctl port show
+//! ecmpctl neigh show [dev PORT]
 //! ecmpctl stats
 //! ecmpctl reload
 //! ```
@@ -128,6 +133,7 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
             "table" => body["table"] = json!(take(&mut it, "table")?.parse::<u32>().map_err(|_| Usage("table must be a number".into()))?),
             "group" => body["group"] = json!(take(&mut it, "group")?),
             "hash" => body["hash"] = json!({ "policy": take(&mut it, "hash")? }),
+            "nhg" => body["nexthop-group"] = json!(take(&mut it, "nhg")?),
             "nexthop" => {
                 if let Some(n) = cur.take() {
                     nexthops.push(n);
@@ -148,6 +154,9 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
     }
     if let Some(n) = cur {
         nexthops.push(n);
+    }
+    if nexthops.is_empty() && body.get("nexthop-group").is_some() {
+        return Ok(body);
     }
     if nexthops.is_empty() {
         return Err(Usage(
@@ -224,6 +233,70 @@ fn print_nexthops(v: &Value, neigh: bool) {
                 mac
             );
         }
+    }
+}
+
+fn print_groups(v: &Value) {
+    for g in v.as_array().into_iter().flatten() {
+        let origin = g["origin"]
+            .as_str()
+            .map(|o| format!(" proto {o}"))
+            .unwrap_or_default();
+        println!(
+            "{} {}{} {} live {}/{} routes {}",
+            g["kind"].as_str().unwrap_or("?"),
+            g["name"].as_str().unwrap_or("?"),
+            origin,
+            g["algorithm"].as_str().unwrap_or("?"),
+            g["live"],
+            g["members"].as_array().map_or(0, Vec::len),
+            g["routes"]
+        );
+        for m in g["members"].as_array().into_iter().flatten() {
+            println!(
+                "\tnexthop via {} dev {} weight {}{}",
+                m["via"].as_str().unwrap_or("?"),
+                m["port"].as_str().unwrap_or("?"),
+                m["weight"],
+                if m["live"].as_bool().unwrap_or(false) {
+                    ""
+                } else {
+                    " (down)"
+                }
+            );
+        }
+    }
+}
+
+fn print_ports(v: &Value) {
+    for p in v.as_array().into_iter().flatten() {
+        let addrs: Vec<&str> = p["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        println!(
+            "{}: {} mtu {} link/ether {} device {}",
+            p["name"].as_str().unwrap_or("?"),
+            if p["link_up"].as_bool().unwrap_or(false) {
+                "UP"
+            } else {
+                "DOWN"
+            },
+            p["mtu"],
+            p["mac"].as_str().unwrap_or("?"),
+            p["device"].as_str().unwrap_or("?")
+        );
+        println!("\tinet {}", addrs.join(" "));
+        println!(
+            "\tRX: packets {} bytes {} missed {} errors {} nombuf {}",
+            p["rx_packets"], p["rx_bytes"], p["rx_missed"], p["rx_errors"], p["rx_nombuf"]
+        );
+        println!(
+            "\tTX: packets {} bytes {} errors {}",
+            p["tx_packets"], p["tx_bytes"], p["tx_errors"]
+        );
     }
 }
 
@@ -318,8 +391,40 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
                 .map(|v| show(v, &|v: &Value| print_nexthops(v, false)))
         }
         ["neigh" | "neighbor", "show"] | ["neigh" | "neighbor"] => {
-            call(api, "GET", "/api/v1/nexthops", None)
+            call(api, "GET", "/api/v1/neighbors", None)
                 .map(|v| show(v, &|v: &Value| print_nexthops(v, true)))
+        }
+        ["neigh" | "neighbor", "show", "dev", port] => {
+            call(api, "GET", &format!("/api/v1/neighbors?port={port}"), None)
+                .map(|v| show(v, &|v: &Value| print_nexthops(v, true)))
+        }
+        ["group" | "nhg", "show"] | ["group" | "nhg"] => {
+            call(api, "GET", "/api/v1/groups", None).map(|v| show(v, &print_groups))
+        }
+        ["group" | "nhg", op @ ("add" | "replace"), name, ..] => {
+            let mut body = route_body(&args[2..])?;
+            body.as_object_mut().map(|o| o.remove("prefix"));
+            body["name"] = json!(name);
+            let method = if *op == "add" { "POST" } else { "PUT" };
+            call(api, method, "/api/v1/groups", Some(&body)).map(|v| {
+                println!(
+                    "group {} {} (FIB generation {})",
+                    v["name"].as_str().unwrap_or("?"),
+                    if *op == "add" { "added" } else { "replaced" },
+                    v["fib_generation"]
+                )
+            })
+        }
+        ["group" | "nhg", "del" | "delete", name] => {
+            call(api, "DELETE", &format!("/api/v1/groups/{name}"), None).map(|v| {
+                println!(
+                    "group {name} deleted (FIB generation {})",
+                    v["fib_generation"]
+                )
+            })
+        }
+        ["port" | "link", "show"] | ["port" | "link"] => {
+            call(api, "GET", "/api/v1/ports", None).map(|v| show(v, &print_ports))
         }
         ["nexthop" | "nh", op @ ("disable" | "enable"), addr, "dev", port] => call(
             api,

@@ -433,15 +433,17 @@ async fn list_routes(
     let num = |k: &str, d: usize| match q.get(k).map(|v| v.parse::<usize>()) {
         None => Ok(d),
         Some(Ok(n)) => Ok(n),
-        Some(Err(_)) => Err(field_error(
-            StatusCode::BAD_REQUEST,
-            format!("{k}: expected a number"),
-            k,
-        )),
+        Some(Err(_)) => Err(k.to_owned()),
     };
     let (offset, limit) = match (num("offset", 0), num("limit", usize::MAX)) {
         (Ok(o), Ok(l)) => (o, l),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(k), _) | (_, Err(k)) => {
+            return field_error(
+                StatusCode::BAD_REQUEST,
+                format!("{k}: expected a number"),
+                &k,
+            )
+        }
     };
     let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
     let ports: Vec<String> = cp.config().ports.iter().map(|p| p.name.clone()).collect();

@@ -875,3 +875,57 @@ fn control_loop(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// The routes this file serves, as (path, methods), read from its router setup.
+    fn served() -> Vec<(String, Vec<String>)> {
+        let src = include_str!("main.rs");
+        let mut out = Vec::new();
+        for part in src.split(".route(\"").skip(1) {
+            let Some((path, rest)) = part.split_once('"') else { continue };
+            if !path.starts_with('/') {
+                continue;
+            }
+            let call = rest.split(")\n").next().unwrap_or("");
+            let methods = ["get", "post", "put", "delete"]
+                .iter()
+                .filter(|m| {
+                    call.contains(&format!("{m}(")) && !call.contains(&format!("_{m}("))
+                        || call.contains(&format!(".{m}("))
+                        || call.contains(&format!("::{m}("))
+                        || call.contains(&format!(" {m}("))
+                })
+                .map(|m| m.to_string())
+                .collect();
+            out.push((path.to_owned(), methods));
+        }
+        out
+    }
+
+    #[test]
+    fn openapi_covers_every_route() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/openapi.json")).expect("valid JSON");
+        let paths = doc["paths"].as_object().expect("paths");
+        let served = served();
+        assert!(served.len() >= 10, "found the router setup: {served:?}");
+        for (path, methods) in &served {
+            let p = paths
+                .get(path)
+                .unwrap_or_else(|| panic!("docs/openapi.json lacks {path}"));
+            for m in methods {
+                assert!(p.get(m).is_some(), "docs/openapi.json lacks {m} {path}");
+            }
+        }
+        for (path, ops) in paths {
+            let s = served
+                .iter()
+                .find(|(p, _)| p == path)
+                .unwrap_or_else(|| panic!("docs/openapi.json has {path}, which is not served"));
+            for m in ops.as_object().unwrap().keys() {
+                assert!(s.1.contains(m), "docs/openapi.json has {m} {path}, which is not served");
+            }
+        }
+    }
+}

@@ -10,7 +10,9 @@
 //! 4. churn on the full table: replace and delete/re-add through the API path.
 //!
 //! Run: `cargo run --release -p control --example table_scale [-- --v4 N --v6 N]`
-//! Write the table as a router config: `... -- --write-yaml FILE`.
+//! Write the table as a router config: `... -- --write-yaml FILE [--head FILE]`
+//! (`--head`: the config's start, up to `routes:`; it must define the groups
+//! `transit4` and `transit6`), or as a list of prefixes: `--write-prefixes FILE`.
 
 use control::config;
 use control::punt::Channels;
@@ -134,8 +136,22 @@ fn main() {
     );
     println!("table: {c4} IPv4 + {c6} IPv6 distinct prefixes (tablegen, seed 0x5ca1ab1e)");
 
+    if let Some(path) = arg("--write-prefixes") {
+        let text: String = prefixes
+            .iter()
+            .map(|&(k, l, v6)| prefix_text(k, l, v6) + "\n")
+            .collect();
+        std::fs::write(&path, text).expect("write the prefixes");
+        println!("wrote {path}");
+        return;
+    }
+
     // 1. The config.
-    let mut yaml = String::from(HEAD);
+    let head = match arg("--head") {
+        Some(f) => std::fs::read_to_string(f).expect("read the --head file"),
+        None => HEAD.to_owned(),
+    };
+    let mut yaml = head;
     yaml.push_str("routes:\n");
     for &(k, l, v6) in &prefixes {
         let g = if v6 { "transit6" } else { "transit4" };

@@ -74,6 +74,47 @@ impl Origin {
     }
 }
 
+/// A prefix's routes by origin, lowest first (at most one per origin). A
+/// sorted vector: a full table has a million of these, most holding one
+/// route, and a map's node would cost ten times the route.
+#[derive(Clone, Debug, Default)]
+pub struct ByOrigin(Vec<(Origin, RouteSpec)>);
+
+impl ByOrigin {
+    fn position(&self, o: &Origin) -> Result<usize, usize> {
+        self.0.binary_search_by_key(o, |e| e.0)
+    }
+    fn insert(&mut self, o: Origin, s: RouteSpec) {
+        match self.position(&o) {
+            Ok(i) => self.0[i].1 = s,
+            Err(i) => self.0.insert(i, (o, s)),
+        }
+    }
+    fn remove(&mut self, o: &Origin) -> Option<RouteSpec> {
+        self.position(o).ok().map(|i| self.0.remove(i).1)
+    }
+    fn contains_key(&self, o: &Origin) -> bool {
+        self.position(o).is_ok()
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn keys(&self) -> impl DoubleEndedIterator<Item = &Origin> {
+        self.0.iter().map(|e| &e.0)
+    }
+    fn values(&self) -> impl Iterator<Item = &RouteSpec> {
+        self.0.iter().map(|e| &e.1)
+    }
+    fn iter(&self) -> impl DoubleEndedIterator<Item = (&Origin, &RouteSpec)> {
+        self.0.iter().map(|e| (&e.0, &e.1))
+    }
+    fn append(&mut self, other: &mut ByOrigin) {
+        for (o, s) in other.0.drain(..) {
+            self.insert(o, s);
+        }
+    }
+}
+
 /// What identifies a group. Routes with the same members share one group
 /// (as FRR's nexthop groups do), so a full table needs few groups. A
 /// resilient group of a route is the route's own: its bucket table is state.
@@ -250,7 +291,7 @@ pub struct ControlPlane {
     /// Connected subnets and the router's own addresses.
     system: HashMap<Prefix, Target>,
     /// Every route of every table and origin.
-    rib: BTreeMap<(u32, Prefix), BTreeMap<Origin, RouteSpec>>,
+    rib: BTreeMap<(u32, Prefix), ByOrigin>,
     groups: Vec<Option<GroupState>>,
     group_index: HashMap<GroupKey, usize>,
     group_free: Vec<usize>,
@@ -282,8 +323,8 @@ impl std::fmt::Debug for ControlPlane {
 }
 
 /// The routes of a config, as RIB entries of origin `config`.
-fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), BTreeMap<Origin, RouteSpec>> {
-    let mut rib: BTreeMap<(u32, Prefix), BTreeMap<Origin, RouteSpec>> = BTreeMap::new();
+fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), ByOrigin> {
+    let mut rib: BTreeMap<(u32, Prefix), ByOrigin> = BTreeMap::new();
     for r in &config.routes {
         let g = &config.groups[r.group];
         let group = match &g.name {

@@ -7,6 +7,7 @@
   churn.py api URL N                                  N route replacements over one HTTP/1.1 connection
   churn.py flips URL N GAP_MS OUT                     flip 203.0.113.0/24 between srv1 and srv2, log return times
   churn.py report OUT...                              combine recv and flips logs into figures (JSON)
+  churn.py fpm-table HOST:PORT PREFIXES               send every prefix of a file (one per line) as RTM_NEWROUTE
 
 Clocks: arrival and return times are CLOCK_MONOTONIC, which network
 namespaces share, so times from different namespaces compare directly.
@@ -134,6 +135,34 @@ def cmd_fpm(addr, rate, seconds):
     print(json.dumps({"changes": sent, "seconds": el, "rate": sent / el}))
 
 
+def cmd_fpm_table(addr, path):
+    """Sends every prefix of PATH over two gateways per family, as fast as
+    the router reads them."""
+    host, port = addr.rsplit(":", 1)
+    gw4 = [("10.1.0.2", 1), ("10.2.0.2", 2)]
+    gw6 = [("fd01::2", 1), ("fd02::2", 2)]
+    s = socket.create_connection((host, int(port)))
+    start = time.monotonic()
+    n = 0
+    batch = []
+    with open(path) as f:
+        for line in f:
+            p = line.strip()
+            if not p:
+                continue
+            batch.append(fpm_route(True, p, gw6 if ":" in p else gw4))
+            n += 1
+            if len(batch) == 2000:
+                s.sendall(b"".join(batch))
+                batch = []
+    s.sendall(b"".join(batch))
+    el = time.monotonic() - start
+    print(json.dumps({"routes": n, "send_seconds": el}))
+    # Keep the session open: closing it would start the stale-route timer.
+    sys.stdout.flush()
+    time.sleep(float(__import__("os").environ.get("FPM_HOLD", "3600")))
+
+
 # --- API
 
 def _conn(url):
@@ -228,7 +257,7 @@ def cmd_report(*files):
 def main():
     cmd, *a = sys.argv[1:]
     {"send": cmd_send, "recv": cmd_recv, "fpm": cmd_fpm, "api": cmd_api,
-     "flips": cmd_flips, "report": cmd_report}[cmd](*a)
+     "flips": cmd_flips, "report": cmd_report, "fpm-table": cmd_fpm_table}[cmd](*a)
 
 
 if __name__ == "__main__":

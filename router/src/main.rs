@@ -883,7 +883,9 @@ mod tests {
         let src = include_str!("main.rs");
         let mut out = Vec::new();
         for part in src.split(".route(\"").skip(1) {
-            let Some((path, rest)) = part.split_once('"') else { continue };
+            let Some((path, rest)) = part.split_once('"') else {
+                continue;
+            };
             if !path.starts_with('/') {
                 continue;
             }
@@ -924,7 +926,10 @@ mod tests {
                 .find(|(p, _)| p == path)
                 .unwrap_or_else(|| panic!("docs/openapi.json has {path}, which is not served"));
             for m in ops.as_object().unwrap().keys() {
-                assert!(s.1.contains(m), "docs/openapi.json has {m} {path}, which is not served");
+                assert!(
+                    s.1.contains(m),
+                    "docs/openapi.json has {m} {path}, which is not served"
+                );
             }
         }
     }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Full-table load through the real router: a config with the whole table, then
+# the same table pushed over FPM into a router started without it. Reports the
+# time until the dataplane FIB holds every prefix, and the router's RSS.
+#
+#   bash tests/bench/full_table.sh                 # 1,000,000 IPv4 + 250,000 IPv6
+#   V4=100000 V6=25000 bash tests/bench/full_table.sh
+#
+# The ports are net_null (no namespaces needed); gateways stay unresolved, which
+# changes nothing for loading. The table comes from dataplane::tablegen.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+: "${V4:=1000000}" "${V6:=250000}"
+cd "$ROOT"
+cargo build --release --quiet -p router -p control --example table_scale
+DIR=$(mktemp -d /tmp/ecmp-full-table.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$DIR"; }
+trap cleanup EXIT
+PORT=$(( 30000 + ($$ % 20000) ))
+head() { # NAME EXTRA
+    cat <<YAML
+eal: [--no-huge, --no-shconf, --no-pci, -m, "512", --file-prefix, ft$1$$]
+ports:
+  - { name: up1, device: net_null_ft$1$$0, addresses: [10.1.0.1/24, fd01::1/64] }
+  - { name: up2, device: net_null_ft$1$$1, addresses: [10.2.0.1/24, fd02::1/64] }
+nexthop-groups:
+  - name: transit4
+    nexthops: [{ via: 10.1.0.2, port: up1 }, { via: 10.2.0.2, port: up2, weight: 2 }]
+  - name: transit6
+    nexthops: [{ via: 'fd01::2', port: up1 }, { via: 'fd02::2', port: up2, weight: 2 }]
+api: { listen: 127.0.0.1:$2 }
+$3
+YAML
+}
+metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { print $2 }'; }
+rss() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+# The FIB also holds each port's subnet and own address: 4 prefixes per family here.
+wait_routes() { # API_PORT WANT4 WANT6 PID
+    local t0=$SECONDS n4 n6
+    while :; do
+        n4=$(metric "$1" 'ecmp_router_fib_routes{family="ipv4"}' 2>/dev/null || true)
+        n6=$(metric "$1" 'ecmp_router_fib_routes{family="ipv6"}' 2>/dev/null || true)
+        [ "${n4:-0}" -ge "$2" ] && [ "${n6:-0}" -ge "$3" ] && break
+        kill -0 "$4" || { echo "router died"; exit 1; }
+        sleep 0.2
+    done
+}
+
+head c "$PORT" "" >"$DIR/head.yaml"
+./target/release/examples/table_scale --v4 "$V4" --v6 "$V6" --head "$DIR/head.yaml" --write-yaml "$DIR/table.yaml"
+./target/release/examples/table_scale --v4 "$V4" --v6 "$V6" --write-prefixes "$DIR/prefixes.txt" >/dev/null
+n4=$(grep -vc : "$DIR/prefixes.txt"); n6=$(grep -c : "$DIR/prefixes.txt")
+
+echo "-- config: $n4 IPv4 + $n6 IPv6 routes in the YAML"
+start=$(date +%s.%N)
+RUST_LOG=warn ./target/release/ecmp-router --config "$DIR/table.yaml" >"$DIR/config.log" 2>&1 &
+PIDS+=($!); pid=$!
+wait_routes "$PORT" "$((n4 + 4))" "$((n6 + 4))" "$pid"
+t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
+echo "   start to full FIB: ${t} s; router RSS $(rss "$pid") MiB"
+kill "$pid"; wait "$pid" 2>/dev/null || true; PIDS=()
+
+echo "-- FPM: the same routes pushed into a running router"
+head f "$((PORT + 1))" "fpm: { listen: 127.0.0.1:$((PORT + 2)) }" >"$DIR/fpm.yaml"
+RUST_LOG=warn ./target/release/ecmp-router --config "$DIR/fpm.yaml" >"$DIR/fpm.log" 2>&1 &
+PIDS+=($!); pid=$!
+until curl -sf "http://127.0.0.1:$((PORT + 1))/metrics" >/dev/null; do kill -0 "$pid"; sleep 0.2; done
+base=$(rss "$pid")
+start=$(date +%s.%N)
+python3 deploy/lab/churn.py fpm-table "127.0.0.1:$((PORT + 2))" "$DIR/prefixes.txt" >"$DIR/push.json" &
+PIDS+=($!)
+wait_routes "$((PORT + 1))" "$((n4 + 4))" "$((n6 + 4))" "$pid"
+t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
+echo "   first message to full FIB: ${t} s ($(python3 -c "print(round(($n4 + $n6) / $t))") routes/s, Python sender included); RSS ${base} -> $(rss "$pid") MiB"
+echo "   sender: $(cat "$DIR/push.json")"
+echo "   publications: $(metric "$((PORT + 1))" 'ecmp_router_control_events_total{event="fib_publish"}')"

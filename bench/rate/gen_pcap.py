@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Writes a pcap of 64-byte UDP/IPv4 frames (60 bytes + FCS on the wire) for
+the packet-rate benchmark: FLOWS flows (distinct source address and port),
+one frame each, to 198.18.1.0/24 (the prefix l3fwd's default table sends to
+port 1, and the benchmark's ECMP route for ecmp-router).
+
+  gen_pcap.py OUT DST_MAC [FLOWS]
+"""
+import struct
+import sys
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def frame(dst_mac, i):
+    src_ip = bytes([10, 0, (i >> 8) & 0xFF, i & 0xFF])
+    dst_ip = bytes([198, 18, 1, 1 + i % 250])
+    payload = b"\0" * 18
+    udp = struct.pack("!HHHH", 1024 + (i * 7) % 60000, 9, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0, src_ip, dst_ip)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    eth = dst_mac + bytes([0x02, 0, 0, 0, 0, 0x01]) + b"\x08\x00"
+    return eth + ip + udp
+
+
+def main():
+    out, mac = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", ""))
+    flows = int(sys.argv[3]) if len(sys.argv) > 3 else 1024
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i in range(flows):
+            fr = frame(mac, i)
+            assert len(fr) == 60
+            f.write(struct.pack("<IIII", 0, i, len(fr), len(fr)))
+            f.write(fr)
+
+
+if __name__ == "__main__":
+    main()

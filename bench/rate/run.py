@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""End-to-end packet-rate benchmark: forwarding cost on one core, side by side.
+
+    python3 bench/rate/run.py [--rounds 3] [--seconds 8] [--out target/bench/rate]
+
+Primary method (issue 5): DPDK's net_pcap PMD replays a pcap of 64-byte UDP
+frames (1024 flows) with infinite_rx=1, an in-process source with no cross-core
+hand-off; the forwarder sends to net_null (no-rx=1), which frees the packets.
+Forwarding runs on one lcore (lcore 1); lcore 0 only reads counters.
+
+Forwarders, run in turn within each round (the order rotates between rounds,
+so a noisy neighbour on this shared VM hits all of them alike):
+  testpmd   dpdk-testpmd in io mode: the I/O ceiling
+  l3fwd     DPDK's l3fwd example (LPM mode), built from the dpdk-doc sources
+            by build_l3fwd.sh (rx offloads masked for net_pcap; a stats print)
+  ecmp      ecmp-router: an 8-way weighted ECMP route (weights 1..4 over two
+            ports), l4 hash, static neighbours
+  kernel    Linux forwarding between namespaces over an 8-way ECMP route
+            (fib_multipath_hash_policy=1), fed by testpmd txonly on
+            net_af_packet; its rate is divided by the cores the kernel kept
+            busy in softirq (from /proc/stat)
+
+The figures: per forwarder, the median and range of its per-round rates
+(each round's rate is the median of its one-second samples after a 2-second
+warm-up), and each median's ratio to testpmd and to l3fwd. A JSON file and an
+SVG plot are written to --out.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROUTER = os.path.join(ROOT, "target", "release", "ecmp-router")
+PCAP_MAC = "02:70:63:61:70:00"  # net_pcap's MAC for the first pcap vdev
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, text=True, capture_output=True, **kw).stdout
+
+
+def eal_mem():
+    """Hugepages when they can be had (as DPDK is run in production), else --no-huge."""
+    try:
+        os.makedirs("/dev/hugepages", exist_ok=True)
+        if subprocess.run("mountpoint -q /dev/hugepages", shell=True).returncode != 0:
+            sh("mount -t hugetlbfs nodev /dev/hugepages")
+        with open("/proc/sys/vm/nr_hugepages") as f:
+            if int(f.read()) < 512:
+                with open("/proc/sys/vm/nr_hugepages", "w") as w:
+                    w.write("512")
+        free = int(re.search(r"HugePages_Free:\s+(\d+)", open("/proc/meminfo").read()).group(1))
+        if free >= 256:
+            return ["--in-memory", "--iova-mode=va", "-m", "256"], "2 MiB hugepages"
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return ["--no-huge", "--no-shconf", "-m", "512"], "no hugepages (--no-huge)"
+
+
+def samples_after_warmup(rates, warm=2):
+    rates = rates[warm:] or rates
+    return statistics.median(rates) if rates else 0.0
+
+
+def run_proc(cmd, seconds, env=None):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env=env, start_new_session=True)
+    return p
+
+
+def stop(p, sig=signal.SIGINT, wait=10):
+    if p.poll() is None:
+        os.killpg(p.pid, sig)
+        try:
+            return p.communicate(timeout=wait)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            return p.communicate()[0]
+    return p.communicate()[0]
+
+
+def bench_testpmd(pcap, mem, seconds):
+    cmd = ["dpdk-testpmd", "-l", "0,1", "-n", "1", "--no-pci", *mem, "--file-prefix", f"bt{os.getpid()}",
+           "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1,tx_pcap=/dev/null",
+           "--vdev", "net_null0,no-rx=1", "--", "--forward-mode=io", "--nb-cores=1",
+           "--stats-period", "1", "--auto-start"]
+    p = run_proc(cmd, seconds)
+    time.sleep(seconds)
+    out = stop(p)
+    # Port 0's Rx-pps line comes first in each stats block.
+    rates = [int(x) for x in re.findall(r"Rx-pps:\s+(\d+)", out)]
+    rates = [r for r in rates if r > 0]
+    return samples_after_warmup(rates) / 1e6
+
+
+def bench_l3fwd(l3fwd, pcap, mem, seconds):
+    cmd = [l3fwd, "-l", "0,1", "-n", "1", "--no-pci", *mem, "--file-prefix", f"bl{os.getpid()}",
+           "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1,tx_pcap=/dev/null,tx_pcap=/dev/null",
+           "--vdev", "net_null0,no-rx=1", "--", "-p", "0x3", "-P",
+           "--config", "(0,0,1),(1,0,1)", "--parse-ptype"]
+    p = run_proc(cmd, seconds)
+    time.sleep(seconds)
+    out = stop(p)
+    pts = [(float(t), int(o)) for t, o in re.findall(r"L3FWD-STATS (\S+) port 1 ipackets \d+ opackets (\d+)", out)]
+    rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(pts, pts[1:])]
+    if not rates:
+        raise SystemExit("l3fwd printed no counters:\n" + out[-2000:])
+    return samples_after_warmup(rates) / 1e6
+
+
+ECMP_CFG = """eal: [{eal}, --no-pci, --file-prefix, be{pid}]
+ports:
+  - {{ name: in, device: "net_pcap0,rx_pcap={pcap},infinite_rx=1,tx_pcap=/dev/null", addresses: [10.0.0.1/16], monitor-link: false }}
+  - {{ name: out1, device: "net_null0,no-rx=1", addresses: [10.1.0.1/24], monitor-link: false }}
+  - {{ name: out2, device: "net_null1,no-rx=1", addresses: [10.2.0.1/24], monitor-link: false }}
+hash: {{ policy: l4 }}
+routes:
+  - prefix: 198.18.1.0/24
+    nexthops:
+{nexthops}
+neighbors:
+{neighbors}
+api: {{ listen: 127.0.0.1:{port} }}
+"""
+
+
+def bench_ecmp(pcap, mem, seconds, tmp):
+    nhs, neigh = [], []
+    for port in (1, 2):
+        for h in range(2, 6):
+            nhs.append(f"      - {{ via: 10.{port}.0.{h}, port: out{port}, weight: {h - 1} }}")
+            neigh.append(f"  - {{ address: 10.{port}.0.{h}, port: out{port}, mac: \"02:00:00:00:0{port}:0{h}\" }}")
+    api = 20000 + os.getpid() % 20000
+    cfg = ECMP_CFG.format(eal=", ".join(json.dumps(m) for m in mem), pid=os.getpid(), pcap=pcap,
+                          nexthops="\n".join(nhs), neighbors="\n".join(neigh), port=api)
+    path = os.path.join(tmp, "ecmp.yaml")
+    with open(path, "w") as f:
+        f.write(cfg)
+    p = run_proc([ROUTER, "--config", path], seconds, env={**os.environ, "RUST_LOG": "warn"})
+
+    def tx():
+        body = urllib.request.urlopen(f"http://127.0.0.1:{api}/metrics", timeout=2).read().decode()
+        return sum(float(l.split()[-1]) for l in body.splitlines()
+                   if l.startswith("ecmp_router_port_tx_packets_total"))
+    pts = []
+    deadline = time.monotonic() + seconds + 10
+    while len(pts) < seconds and time.monotonic() < deadline:
+        time.sleep(1)
+        try:
+            pts.append((time.monotonic(), tx()))
+        except OSError:
+            if p.poll() is not None:
+                raise SystemExit("ecmp-router exited:\n" + p.communicate()[0][-2000:])
+    stop(p, signal.SIGTERM)
+    rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(pts, pts[1:])]
+    return samples_after_warmup(rates) / 1e6
+
+
+def softirq_jiffies():
+    tot = 0
+    for line in open("/proc/stat"):
+        if line.startswith("cpu "):
+            tot = int(line.split()[7])
+    return tot
+
+
+def bench_kernel(mem, seconds):
+    """gen ns --veth--> rtr ns (8-way ECMP, 2 veths) --veth--> sink ns. The sink's
+    veths have no addresses and the neighbours' MACs are not theirs, so the sink
+    drops each frame as soon as it arrives (PACKET_OTHERHOST)."""
+    tag = f"k{os.getpid() % 10000}"
+    ns = [f"{tag}-gen", f"{tag}-rtr", f"{tag}-sink"]
+    try:
+        for n in ns:
+            sh(f"ip netns add {n}")
+            sh(f"ip -n {n} link set lo up")
+        sh(f"ip link add {tag}g type veth peer name {tag}r0")
+        sh(f"ip link set {tag}g netns {ns[0]}; ip link set {tag}r0 netns {ns[1]}")
+        for i in (1, 2):
+            sh(f"ip link add {tag}r{i} type veth peer name {tag}s{i}")
+            sh(f"ip link set {tag}r{i} netns {ns[1]}; ip link set {tag}s{i} netns {ns[2]}")
+            sh(f"ip -n {ns[1]} addr add 10.{i}.0.1/24 dev {tag}r{i}; ip -n {ns[1]} link set {tag}r{i} up")
+            sh(f"ip -n {ns[2]} link set {tag}s{i} up")
+        sh(f"ip -n {ns[1]} addr add 10.0.0.1/16 dev {tag}r0; ip -n {ns[1]} link set {tag}r0 up")
+        sh(f"ip -n {ns[0]} link set {tag}g up")
+        sh(f"ip netns exec {ns[1]} sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1")
+        hops = []
+        for i in (1, 2):
+            for h in range(2, 6):
+                sh(f"ip -n {ns[1]} neigh add 10.{i}.0.{h} lladdr 02:00:00:00:0{i}:0{h} dev {tag}r{i} nud permanent")
+                hops.append(f"nexthop via 10.{i}.0.{h} dev {tag}r{i} weight {h - 1}")
+        sh(f"ip -n {ns[1]} route add 198.18.1.0/24 " + " ".join(hops))
+        rmac = sh(f"ip -n {ns[1]} -j link show {tag}r0")
+        rmac = json.loads(rmac)[0]["address"]
+
+        def fwd():
+            out = json.loads(sh(f"ip -n {ns[1]} -j -s link show"))
+            return sum(i["stats64"]["tx"]["packets"] for i in out if i["ifname"] in (f"{tag}r1", f"{tag}r2"))
+        cmd = ["ip", "netns", "exec", ns[0], "dpdk-testpmd", "-l", "0,1", "-n", "1", "--no-pci", *mem,
+               "--file-prefix", f"bk{os.getpid()}", "--vdev", f"net_af_packet0,iface={tag}g",
+               "--", "--forward-mode=txonly", "--txonly-multi-flow", "--tx-ip=10.0.0.2,198.18.1.1",
+               f"--eth-peer=0,{rmac}", "--auto-start", "--stats-period", "1", "--txpkts=60"]
+        p = run_proc(cmd, seconds)
+        time.sleep(2)
+        a, sa, ta = fwd(), softirq_jiffies(), time.monotonic()
+        time.sleep(max(seconds - 3, 2))
+        b, sb, tb = fwd(), softirq_jiffies(), time.monotonic()
+        stop(p)
+        hz = os.sysconf("SC_CLK_TCK")
+        pps = (b - a) / (tb - ta)
+        busy = (sb - sa) / hz / (tb - ta)
+        return pps / max(busy, 1e-3) / 1e6, pps / 1e6, busy
+    finally:
+        for n in ns:
+            subprocess.run(f"ip netns del {n}", shell=True, capture_output=True)
+
+
+def svg(results, path):
+    names = list(results)
+    vals = [results[n]["median"] for n in names]
+    top = max(vals + [1e-9])
+    w, h, bw = 640, 300, 90
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 60}" font-family="sans-serif" font-size="12">',
+             f'<text x="10" y="18" font-size="14">Mpps on one core (median of rounds; bars: range)</text>']
+    for i, n in enumerate(names):
+        r = results[n]
+        x = 40 + i * (bw + 40)
+        bh = (r["median"] / top) * (h - 60)
+        y = h - bh
+        parts.append(f'<rect x="{x}" y="{y:.1f}" width="{bw}" height="{bh:.1f}" fill="#4a7ab5"/>')
+        lo, hi = (r["min"] / top) * (h - 60), (r["max"] / top) * (h - 60)
+        parts.append(f'<line x1="{x + bw / 2}" x2="{x + bw / 2}" y1="{h - lo:.1f}" y2="{h - hi:.1f}" stroke="black"/>')
+        parts.append(f'<text x="{x}" y="{y - 6:.1f}">{r["median"]:.2f}</text>')
+        parts.append(f'<text x="{x}" y="{h + 18}">{n}</text>')
+    parts.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench", "rate"))
+    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,kernel")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    mem, memdesc = eal_mem()
+    l3fwd_dir = os.path.join(ROOT, "target", "bench", "l3fwd")
+    l3fwd = os.path.join(l3fwd_dir, "l3fwd", "build", "l3fwd-shared")
+    if not os.path.exists(l3fwd):
+        subprocess.run(["bash", os.path.join(ROOT, "bench", "rate", "build_l3fwd.sh"), l3fwd_dir],
+                       check=True, stdout=subprocess.DEVNULL)
+    if not os.path.exists(ROUTER):
+        subprocess.run(["cargo", "build", "--release", "-p", "router"], cwd=ROOT, check=True)
+    tmp = tempfile.mkdtemp(prefix="ecmp-rate-")
+    pcap = os.path.join(tmp, "udp64.pcap")
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap, PCAP_MAC, "1024"], check=True)
+    order = [x for x in ["testpmd", "l3fwd", "ecmp", "kernel"] if x in a.only.split(",")]
+    per = {k: [] for k in order}
+    kernel_detail = []
+    for r in range(a.rounds):
+        rot = order[r % len(order):] + order[:r % len(order)]
+        for k in rot:
+            if k == "testpmd":
+                v = bench_testpmd(pcap, mem, a.seconds)
+            elif k == "l3fwd":
+                v = bench_l3fwd(l3fwd, pcap, mem, a.seconds)
+            elif k == "ecmp":
+                v = bench_ecmp(pcap, mem, a.seconds, tmp)
+            else:
+                v, pps, busy = bench_kernel(mem, a.seconds)
+                kernel_detail.append({"forwarded_mpps": pps, "softirq_cores": busy})
+            per[k].append(v)
+            print(f"round {r + 1}: {k:8s} {v:7.2f} Mpps", flush=True)
+    res = {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "rounds": v} for k, v in per.items()}
+    print()
+    print(f"Machine: {os.cpu_count()} vCPU, {memdesc}; {a.rounds} rounds of {a.seconds} s; 64-byte UDP, 1024 flows")
+    print(f"{'forwarder':10s} {'Mpps median':>12s} {'range':>15s} {'/ testpmd':>10s} {'/ l3fwd':>8s}")
+    for k, r in res.items():
+        t = r["median"] / res["testpmd"]["median"] if "testpmd" in res else float("nan")
+        l = r["median"] / res["l3fwd"]["median"] if "l3fwd" in res else float("nan")
+        print(f"{k:10s} {r['median']:12.2f} {r['min']:7.2f}-{r['max']:<7.2f} {t:10.2f} {l:8.2f}")
+    print("ecmp-sticky: not measured (the sticky flow table comes with issue 6)")
+    if kernel_detail:
+        print("kernel: Mpps per softirq-busy core; detail per round:", json.dumps(kernel_detail))
+        if "ecmp" in res:
+            print(f"ecmp-router / kernel per core: {res['ecmp']['median'] / res['kernel']['median']:.1f}x")
+    with open(os.path.join(a.out, "rate.json"), "w") as f:
+        json.dump({"results": res, "kernel": kernel_detail, "memory": memdesc}, f, indent=2)
+    svg(res, os.path.join(a.out, "rate.svg"))
+    print(f"wrote {a.out}/rate.json and rate.svg")
+
+
+if __name__ == "__main__":
+    main()

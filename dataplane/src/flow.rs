@@ -272,6 +272,44 @@ fn icmp_embedded<'a>(l3: &L3<'a>) -> Option<&'a [u8]> {
 /// Returns `None` only for bytes that are not an IP header at all.
 #[inline]
 pub fn extract(ip: &[u8]) -> Option<(FlowKey, Notes)> {
+    match fast_v4(ip) {
+        Some(outer) => Some((FlowKey { outer, inner: None }, Notes::default())),
+        None => extract_general(ip),
+    }
+}
+
+/// The flow key of most traffic, with no general parse: IPv4 without options,
+/// not a fragment, TCP or UDP with its ports. `None` for anything else. It
+/// gives the same key as [`extract_general`] (a test checks), with no inner
+/// packet and no notes.
+#[inline(always)]
+pub fn fast_v4(ip: &[u8]) -> Option<Endpoints> {
+    if let [0x45, _, tl0, tl1, _, _, f0, f1, _, p, _, _, s0, s1, s2, s3, d0, d1, d2, d3, rest @ ..] =
+        ip
+    {
+        let total = u16::from_be_bytes([*tl0, *tl1]) as usize;
+        if (*p == proto::TCP || *p == proto::UDP)
+            && u16::from_be_bytes([*f0, *f1]) & 0x3fff == 0
+            && total >= 24
+            && rest.len() >= 4
+        {
+            return Some(Endpoints {
+                src: (u32::from_be_bytes([*s0, *s1, *s2, *s3]) as u128) << 96,
+                dst: (u32::from_be_bytes([*d0, *d1, *d2, *d3]) as u128) << 96,
+                proto: *p,
+                sport: u16::from_be_bytes([rest[0], rest[1]]),
+                dport: u16::from_be_bytes([rest[2], rest[3]]),
+                flow_label: 0,
+                has_ports: true,
+                v6: false,
+            });
+        }
+    }
+    None
+}
+
+/// [`extract`] for every packet: options, fragments, ICMP errors, tunnels, IPv6.
+pub fn extract_general(ip: &[u8]) -> Option<(FlowKey, Notes)> {
     let mut notes = Notes::default();
     let l3 = parse_any(ip, &mut notes)?;
     if let Some(emb) = icmp_embedded(&l3) {
@@ -311,6 +349,41 @@ pub fn extract(ip: &[u8]) -> Option<(FlowKey, Notes)> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn fast_path_gives_the_general_key() {
+        use proptest::prelude::*;
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(
+                &(
+                    any::<[u8; 4]>(),
+                    any::<[u8; 4]>(),
+                    prop_oneof![Just(6u8), Just(17), Just(1), Just(47)],
+                    any::<u16>(),
+                    any::<u16>(),
+                    prop_oneof![Just(0u16), Just(0x4000), 0u16..0x4000],
+                    0usize..60,
+                    20usize..48,
+                ),
+                |(src, dst, p, sp, dp, frag, total, len)| {
+                    let mut b = vec![0u8; len];
+                    b[0] = 0x45;
+                    b[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+                    b[6..8].copy_from_slice(&frag.to_be_bytes());
+                    b[9] = p;
+                    b[12..16].copy_from_slice(&src);
+                    b[16..20].copy_from_slice(&dst);
+                    if b.len() >= 24 {
+                        b[20..22].copy_from_slice(&sp.to_be_bytes());
+                        b[22..24].copy_from_slice(&dp.to_be_bytes());
+                    }
+                    prop_assert_eq!(extract(&b), extract_general(&b));
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
     use crate::frames;
     use crate::types::MacAddr;
     use std::net::{Ipv4Addr, Ipv6Addr};

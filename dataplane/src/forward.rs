@@ -335,20 +335,27 @@ fn next_hop(
             let Some(group) = fib.group(g) else {
                 return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
             };
-            let Some((key, notes)) = flow::extract(ip) else {
-                return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
-            };
-            if notes.icmp_error {
-                bump(&ctx.stats.hash_icmp_steered, 1);
-            }
-            if notes.icmp_truncated {
-                bump(&ctx.stats.hash_icmp_truncated, 1);
-            }
-            if notes.ext_limit {
-                bump(&ctx.stats.hash_ext_limit, 1);
-            }
             ctx.spray = ctx.spray.wrapping_add(1);
-            let h = flow_hash(&route.hash, &key, ctx.spray);
+            // Most packets take the fast key; its hash is computed where the
+            // key is built, so the key never goes through memory.
+            let h = match flow::fast_v4(ip) {
+                Some(outer) => flow_hash(&route.hash, &flow::FlowKey { outer, inner: None }, ctx.spray),
+                None => {
+                    let Some((key, notes)) = flow::extract_general(ip) else {
+                        return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
+                    };
+                    if notes.icmp_error {
+                        bump(&ctx.stats.hash_icmp_steered, 1);
+                    }
+                    if notes.icmp_truncated {
+                        bump(&ctx.stats.hash_icmp_truncated, 1);
+                    }
+                    if notes.ext_limit {
+                        bump(&ctx.stats.hash_ext_limit, 1);
+                    }
+                    flow_hash(&route.hash, &key, ctx.spray)
+                }
+            };
             let (nh, mac) = group.select_live(h, &fib.neighbors).ok_or(Miss::AllDown)?;
             match fib.nexthop(nh) {
                 Some(n) => Ok((nh, n.port, mac)),

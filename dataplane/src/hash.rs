@@ -226,7 +226,7 @@ fn l4_mask(e: &Endpoints) -> u16 {
 /// Mixes the fields of `e` chosen by `mask` into `h`, endpoints in canonical
 /// order when the mask chooses both sides alike. IPv4 costs three 64-bit
 /// rounds, IPv6 five.
-#[inline]
+#[inline(always)]
 fn mix_endpoints(mut h: u64, e: &Endpoints, mask: u16) -> u64 {
     let pick = |bit: u16, v: u128| if mask & bit != 0 { v } else { 0 };
     let (mut a, mut ap) = (pick(SRC, e.src), pick(SPORT, e.sport as u128) as u16);
@@ -261,7 +261,7 @@ fn mix_endpoints(mut h: u64, e: &Endpoints, mask: u16) -> u64 {
 
 /// The flow hash of `key` under `cfg`. `per_packet` is the caller's
 /// per-packet counter, read only by [`HashPolicy::PerPacket`].
-#[inline]
+#[inline(always)]
 pub fn flow_hash(cfg: &HashConfig, key: &FlowKey, per_packet: u32) -> u32 {
     let o = &key.outer;
     let h = cfg.seed as u64 | (cfg.seed as u64) << 32;

@@ -178,7 +178,13 @@ impl Group {
     fn pick(&self, hash: u32) -> (NexthopId, usize) {
         match self.algo {
             Algorithm::HashThreshold => {
-                let i = self.upper.partition_point(|&end| end < hash);
+                // Small groups: count the bounds below the hash, branch-free and
+                // vectorisable; a binary search is a chain of dependent loads.
+                let i = if self.upper.len() <= 16 {
+                    self.upper.iter().map(|&end| (end < hash) as usize).sum()
+                } else {
+                    self.upper.partition_point(|&end| end < hash)
+                };
                 (self.members[i.min(self.members.len() - 1)], 0)
             }
             Algorithm::Modulo => {

@@ -241,8 +241,8 @@ impl Mbuf {
     /// Number of segments.
     #[inline]
     pub fn segments(&self) -> u16 {
-        // SAFETY: valid owned mbuf.
-        unsafe { sys::shim_rte_mbuf_nb_segs(self.ptr.as_ptr()) }
+        // SAFETY: valid owned mbuf; a plain field read (no FFI call per packet).
+        unsafe { (*self.ptr.as_ptr()).nb_segs }
     }
 
     /// Appends `bytes` at the tail. Returns false when they do not fit.
@@ -270,13 +270,15 @@ impl Drop for Mbuf {
 impl PacketBuf for Mbuf {
     #[inline]
     fn data(&self) -> &[u8] {
-        // SAFETY: mtod points at data_len initialised bytes of the first
-        // segment, valid while we own the mbuf and borrowed as &self.
+        // SAFETY: buf_addr + data_off (what rte_pktmbuf_mtod computes) points at
+        // data_len initialised bytes of the first segment, valid while we own
+        // the mbuf and borrowed as &self. Field reads, not FFI calls: this runs
+        // several times per packet.
         unsafe {
-            let m = self.ptr.as_ptr();
+            let m = &*self.ptr.as_ptr();
             std::slice::from_raw_parts(
-                sys::shim_rte_pktmbuf_mtod(m) as *const u8,
-                sys::shim_rte_pktmbuf_data_len(m) as usize,
+                (m.buf_addr as *const u8).add(m.data_off as usize),
+                m.data_len as usize,
             )
         }
     }
@@ -284,10 +286,10 @@ impl PacketBuf for Mbuf {
     fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `data`, and &mut self makes the borrow unique.
         unsafe {
-            let m = self.ptr.as_ptr();
+            let m = &*self.ptr.as_ptr();
             std::slice::from_raw_parts_mut(
-                sys::shim_rte_pktmbuf_mtod(m) as *mut u8,
-                sys::shim_rte_pktmbuf_data_len(m) as usize,
+                (m.buf_addr as *mut u8).add(m.data_off as usize),
+                m.data_len as usize,
             )
         }
     }
@@ -301,11 +303,15 @@ impl PacketBuf for Mbuf {
     }
     #[inline]
     fn truncate(&mut self, len: usize) {
-        let cur = self.data().len();
-        if len < cur {
-            // SAFETY: trimming less than data_len from a single-segment mbuf
-            // (the worker drops multi-segment ones) always succeeds.
-            unsafe { sys::shim_rte_pktmbuf_trim(self.ptr.as_ptr(), (cur - len) as u16) };
+        // SAFETY: a single-segment mbuf (the worker drops multi-segment ones):
+        // shortening data_len and pkt_len alike is what rte_pktmbuf_trim does.
+        unsafe {
+            let m = &mut *self.ptr.as_ptr();
+            let cur = m.data_len as usize;
+            if len < cur && m.nb_segs == 1 {
+                m.data_len = len as u16;
+                m.pkt_len = len as u32;
+            }
         }
     }
 }

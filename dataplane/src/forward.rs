@@ -339,7 +339,11 @@ fn next_hop(
             // Most packets take the fast key; its hash is computed where the
             // key is built, so the key never goes through memory.
             let h = match flow::fast_v4(ip) {
-                Some(outer) => flow_hash(&route.hash, &flow::FlowKey { outer, inner: None }, ctx.spray),
+                Some(outer) => flow_hash(
+                    &route.hash,
+                    &flow::FlowKey { outer, inner: None },
+                    ctx.spray,
+                ),
                 None => {
                     let Some((key, notes)) = flow::extract_general(ip) else {
                         return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));

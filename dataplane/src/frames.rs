@@ -146,6 +146,17 @@ pub fn tcp_syn(sport: u16, dport: u16) -> [u8; 20] {
     t
 }
 
+/// A UDP datagram from `sport` to `dport` carrying `payload` (checksum left zero).
+pub fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = Vec::with_capacity(8 + payload.len());
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    u
+}
+
 /// An ICMP echo request message with a valid checksum.
 pub fn icmp_echo(id: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
     let mut m = vec![icmp::kind::ECHO_REQUEST, 0, 0, 0];

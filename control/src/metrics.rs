@@ -238,6 +238,24 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         lb.with_label_values(&[w.as_str()])
             .inc_by(st.rx_bursts.load(Relaxed));
     }
+    // Only a `stage-cycles` build counts these; others would export zeros.
+    if lcores
+        .iter()
+        .any(|st| st.stage_cycles.iter().any(|c| c.load(Relaxed) != 0))
+    {
+        let sc = counter(
+            &reg,
+            "ecmp_router_lcore_stage_cycles_total",
+            "TSC cycles per pipeline stage (a stage-cycles build); divide by rx_packets for cycles per packet.",
+            &["lcore", "stage"],
+        );
+        for (i, st) in lcores.iter().enumerate() {
+            for (stage, name) in dataplane::stats::Stage::ALL {
+                sc.with_label_values(&[i.to_string().as_str(), name])
+                    .inc_by(st.stage_cycles[stage as usize].load(Relaxed));
+            }
+        }
+    }
 
     let gm = gv(
         "ecmp_router_group_members",

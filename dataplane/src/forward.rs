@@ -18,7 +18,7 @@ use crate::fib::{Fib, PortInfo, Route, Target};
 use crate::flow;
 use crate::hash::flow_hash;
 use crate::icmp_error::{ipv4_error, ipv6_error, reflect_l2};
-use crate::stats::{bump, LcoreStats};
+use crate::stats::{bump, LcoreStats, Stage};
 use crate::types::{MacAddr, NexthopId, PortId};
 use crate::wire::{ethernet, icmp, icmpv6, ipv4, ipv6, proto};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -127,6 +127,7 @@ enum ErrorKind {
 
 /// Runs one received frame through the pipeline.
 pub fn process<B: PacketBuf>(ctx: &mut Ctx<'_>, in_port: PortId, pkt: &mut B) -> Verdict {
+    ctx.stats.stage_start();
     let Some(port) = ctx.fib.port(in_port).copied() else {
         return dropped(ctx.stats, DropReason::NotForUs);
     };
@@ -183,10 +184,13 @@ fn process_v4<B: PacketBuf>(
     }
     // Ethernet padding is not forwarded.
     pkt.truncate(eth_len + total);
+    ctx.stats.stage_end(Stage::Parse);
 
     let fib = ctx.fib;
     let unreachable = Fam::V4 { df: false }.unreachable();
-    let Some(route) = fib.routes.lookup_v4(dst) else {
+    let found = fib.routes.lookup_v4(dst);
+    ctx.stats.stage_end(Stage::Route);
+    let Some(route) = found else {
         return icmp_error(
             ctx,
             pkt,
@@ -267,7 +271,9 @@ fn forward_tail<B: PacketBuf>(
         );
         return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
     }
-    let (nh, out, mac) = match next_hop(ctx, route, dst, &pkt.data()[eth_len..]) {
+    let hop = next_hop(ctx, route, dst, &pkt.data()[eth_len..]);
+    ctx.stats.stage_end(Stage::Select);
+    let (nh, out, mac) = match hop {
         Ok(x) => x,
         Err(Miss::Verdict(v)) => return v,
         Err(Miss::AllDown) => {
@@ -312,6 +318,7 @@ fn forward_tail<B: PacketBuf>(
     };
     ethernet::write_header_unchecked(d, mac, out_info.mac, ethertype);
     ctx.stats.nexthop(nh, eth_len + total);
+    ctx.stats.stage_end(Stage::Rewrite);
     Verdict::Forward(out)
 }
 
@@ -479,9 +486,12 @@ fn process_v6<B: PacketBuf>(
     if dst.is_loopback() || dst.is_unspecified() {
         return dropped(ctx.stats, DropReason::MartianDestination);
     }
+    ctx.stats.stage_end(Stage::Parse);
     let fib = ctx.fib;
     let unreachable = Fam::V6.unreachable();
-    let Some(route) = fib.routes.lookup_v6(dst) else {
+    let found = fib.routes.lookup_v6(dst);
+    ctx.stats.stage_end(Stage::Route);
+    let Some(route) = found else {
         return icmp_error(
             ctx,
             pkt,

@@ -727,6 +727,7 @@ async fn fpm_server(shared: Arc<Shared>, listener: tokio::net::TcpListener, stal
 
 fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let eal = dpdk::Eal::init(&eal_args(&cfg)).context("starting DPDK")?;
+    dataplane::stats::set_stage_clock(dpdk::rdtsc);
     let lcores = eal.worker_lcores();
     if lcores.len() < cfg.workers as usize {
         bail!("the EAL has {} worker lcore(s) but the config asks for workers: {} (give more cores with eal: [-l, ...])", lcores.len(), cfg.workers);

@@ -23,3 +23,26 @@ int shim_rte_pktmbuf_trim(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf
 void shim_rte_mbuf_prefetch(const struct rte_mbuf *m) { rte_prefetch0(rte_pktmbuf_mtod(m, const void *)); }
 unsigned shim_rte_lcore_id(void) { return rte_lcore_id(); }
 uint64_t shim_rte_rdtsc(void) { return rte_rdtsc(); }
+
+static uint8_t shim_sym_key[40] = {
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+uint64_t shim_configure_rss(uint16_t port, struct rte_eth_conf *conf, uint16_t queues)
+{
+    struct rte_eth_dev_info info;
+    if (queues < 2 || rte_eth_dev_info_get(port, &info) != 0)
+        return 0;
+    uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+    if (hf == 0)
+        return 0;
+    conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf->rx_adv_conf.rss_conf.rss_hf = hf;
+    if (info.hash_key_size == sizeof(shim_sym_key)) {
+        conf->rx_adv_conf.rss_conf.rss_key = shim_sym_key;
+        conf->rx_adv_conf.rss_conf.rss_key_len = sizeof(shim_sym_key);
+    }
+    return hf;
+}

@@ -30,3 +30,10 @@ int shim_rte_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
 void shim_rte_mbuf_prefetch(const struct rte_mbuf *m);
 unsigned shim_rte_lcore_id(void);
 uint64_t shim_rte_rdtsc(void);
+
+/* Sets RSS in `conf` when `queues` > 1 and the port supports it: IP, TCP and
+ * UDP hash types the device offers, with a symmetric Toeplitz key (0x6d5a
+ * repeated) so both directions of a flow reach the same queue. Returns the
+ * hash types configured, 0 when the port has no RSS (then every packet
+ * arrives on queue 0). */
+uint64_t shim_configure_rss(uint16_t port, struct rte_eth_conf *conf, uint16_t queues);

@@ -391,8 +391,39 @@ impl Port {
         mtu: u16,
         pool: &Mempool,
     ) -> Result<(), DpdkError> {
-        let conf = sys::rte_eth_conf::default();
-        // SAFETY: conf is a valid zeroed config; the port is stopped.
+        let mut info = sys::rte_eth_dev_info::default();
+        // SAFETY: valid port id and out-pointer.
+        let rc = unsafe { sys::rte_eth_dev_info_get(self.id, &mut info) };
+        check(rc, format!("reading port {} info", self.id))?;
+        if info.max_rx_queues < queues || info.max_tx_queues < queues {
+            return Err(DpdkError {
+                op: format!(
+                    "port {} offers {} rx and {} tx queues, and each of the {queues} workers needs its own (lower `workers:`, or give the device more queues: for net_pcap one rx_pcap/tx_pcap pair per queue)",
+                    self.id, info.max_rx_queues, info.max_tx_queues
+                ),
+                errno: 22,
+            });
+        }
+        let mut conf = sys::rte_eth_conf::default();
+        // SAFETY: valid port id and config.
+        let rss = unsafe { sys::shim_configure_rss(self.id, &mut conf, queues) };
+        if queues > 1 {
+            if rss == 0 {
+                tracing::warn!(
+                    port = self.id,
+                    queues,
+                    "the port has no RSS: every packet arrives on queue 0, so worker 0 does all of this port's work"
+                );
+            } else {
+                tracing::info!(
+                    port = self.id,
+                    queues,
+                    rss_hf = format!("{rss:#x}"),
+                    "RSS over the workers' queues (symmetric key)"
+                );
+            }
+        }
+        // SAFETY: conf is a valid config; the port is stopped.
         let rc = unsafe { sys::rte_eth_dev_configure(self.id, queues, queues, &conf) };
         check(rc, format!("configuring port {}", self.id))?;
         // SAFETY: the port is configured and stopped.

@@ -275,14 +275,14 @@ fn bench_parse(c: &mut Criterion) {
     g.bench_function("ethernet_ipv4_validate", |b| {
         b.iter(|| {
             let f = dataplane::wire::ethernet::Frame::new_checked(black_box(&v4[..])).unwrap();
-            let ip = dataplane::wire::ipv4::Packet::new_checked(&f.payload()[..]).unwrap();
+            let ip = dataplane::wire::ipv4::Packet::new_checked(f.payload()).unwrap();
             black_box((ip.src(), ip.dst(), ip.ttl()))
         })
     });
     g.bench_function("ethernet_ipv6_validate", |b| {
         b.iter(|| {
             let f = dataplane::wire::ethernet::Frame::new_checked(black_box(&v6[..])).unwrap();
-            let ip = dataplane::wire::ipv6::Packet::new_checked(&f.payload()[..]).unwrap();
+            let ip = dataplane::wire::ipv6::Packet::new_checked(f.payload()).unwrap();
             black_box((ip.src(), ip.dst(), ip.hop_limit()))
         })
     });

@@ -15,6 +15,7 @@ namespaces share, so times from different namespaces compare directly.
 import http.client
 import ipaddress
 import json
+import os
 import socket
 import struct
 import sys
@@ -69,8 +70,10 @@ def cmd_recv(port, seconds, out):
         if len(b) >= 8:
             flow, seq = struct.unpack("!II", b[:8])
             rows.append((flow, seq, now_ns()))
-    with open(out, "w") as f:
+    # Written whole, then renamed: a reader never sees half a file.
+    with open(out + ".tmp", "w") as f:
         json.dump(rows, f)
+    os.replace(out + ".tmp", out)
 
 
 # --- FPM (netlink RTM_NEWROUTE / RTM_DELROUTE, as zebra's dplane_fpm_nl sends them)
@@ -160,7 +163,7 @@ def cmd_fpm_table(addr, path):
     print(json.dumps({"routes": n, "send_seconds": el}))
     # Keep the session open: closing it would start the stale-route timer.
     sys.stdout.flush()
-    time.sleep(float(__import__("os").environ.get("FPM_HOLD", "3600")))
+    time.sleep(float(os.environ.get("FPM_HOLD", "3600")))
 
 
 # --- API

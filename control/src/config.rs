@@ -54,6 +54,27 @@ struct RawConfig {
     api: Option<RawApi>,
     #[serde(default)]
     fpm: Option<RawFpm>,
+    #[serde(default)]
+    flows: Option<RawFlows>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawFlows {
+    #[serde(default)]
+    capacity: Option<Spanned<u64>>,
+    #[serde(default)]
+    tcp_established: Option<Spanned<u64>>,
+    #[serde(default)]
+    tcp_transitory: Option<Spanned<u64>>,
+    #[serde(default)]
+    tcp_closing: Option<Spanned<u64>>,
+    #[serde(default)]
+    udp: Option<Spanned<u64>>,
+    #[serde(default)]
+    icmp: Option<Spanned<u64>>,
+    #[serde(default)]
+    other: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +162,8 @@ struct RawRoute {
     unbalanced_timer: Option<Spanned<u64>>,
     #[serde(default)]
     hash: Option<RawHash>,
+    #[serde(default)]
+    sticky: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -247,6 +270,8 @@ pub struct RouteConfig {
     pub group: usize,
     /// Hash policy and seed for this route.
     pub hash: HashConfig,
+    /// Keep each flow on the nexthop its first packet got.
+    pub sticky: bool,
 }
 
 /// Nexthop reachability probing (in the spirit of RFC 4861 NUD).
@@ -303,6 +328,26 @@ pub struct Config {
     pub token: Option<String>,
     /// The FPM server for FRR, if enabled.
     pub fpm: Option<FpmConfig>,
+    /// Each worker's flow table (used by sticky routes).
+    pub flows: FlowsConfig,
+}
+
+/// The per-worker flow table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowsConfig {
+    /// Flows per worker (rounded up to a power of two).
+    pub capacity: usize,
+    /// Idle timeouts.
+    pub timeouts: dataplane::flowtable::Timeouts,
+}
+
+impl Default for FlowsConfig {
+    fn default() -> Self {
+        FlowsConfig {
+            capacity: 65_536,
+            timeouts: dataplane::flowtable::Timeouts::default(),
+        }
+    }
 }
 
 /// The FPM server (FRR's zebra `dplane_fpm_nl` connects to it).
@@ -605,6 +650,8 @@ pub struct RouteSpec {
     pub group: RouteGroup,
     /// Its hash config.
     pub hash: HashConfig,
+    /// Keep each flow on the nexthop its first packet got.
+    pub sticky: bool,
 }
 
 impl Env<'_> {
@@ -832,6 +879,7 @@ impl Env<'_> {
             prefix,
             group,
             hash,
+            sticky: r.sticky.unwrap_or(false),
         })
     }
 }
@@ -1142,6 +1190,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             prefix: v.prefix,
             group,
             hash: v.hash,
+            sticky: v.sticky,
         });
     }
 
@@ -1174,6 +1223,53 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             Liveness {
                 probe_interval_ms,
                 probe_failures,
+            }
+        }
+    };
+
+    let flows = match &raw.flows {
+        None => FlowsConfig::default(),
+        Some(f) => {
+            let d = FlowsConfig::default();
+            let capacity = match &f.capacity {
+                None => d.capacity,
+                Some(v) if (64..=(1 << 26)).contains(&v.value) => v.value as usize,
+                Some(v) => {
+                    return Err(cx.err(
+                        v.referenced,
+                        "flows.capacity",
+                        format!("{} is outside 64..=67108864", v.value),
+                    ))
+                }
+            };
+            let secs = |v: &Option<Spanned<u64>>, key: &str, dflt_ms: u32| match v {
+                None => Ok(dflt_ms),
+                Some(v) if (1..=4_000_000).contains(&v.value) => Ok(v.value as u32 * 1000),
+                Some(v) => Err(cx.err(
+                    v.referenced,
+                    format!("flows.{key}"),
+                    format!("{} seconds is outside 1..=4000000", v.value),
+                )),
+            };
+            let t = d.timeouts;
+            FlowsConfig {
+                capacity,
+                timeouts: dataplane::flowtable::Timeouts {
+                    tcp_established_ms: secs(
+                        &f.tcp_established,
+                        "tcp-established",
+                        t.tcp_established_ms,
+                    )?,
+                    tcp_transitory_ms: secs(
+                        &f.tcp_transitory,
+                        "tcp-transitory",
+                        t.tcp_transitory_ms,
+                    )?,
+                    tcp_closing_ms: secs(&f.tcp_closing, "tcp-closing", t.tcp_closing_ms)?,
+                    udp_ms: secs(&f.udp, "udp", t.udp_ms)?,
+                    icmp_ms: secs(&f.icmp, "icmp", t.icmp_ms)?,
+                    other_ms: secs(&f.other, "other", t.other_ms)?,
+                },
             }
         }
     };
@@ -1292,6 +1388,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     };
 
     Ok(Config {
+        flows,
         eal: raw.eal,
         workers,
         ports,
@@ -1384,6 +1481,34 @@ api: { listen: 127.0.0.1:9464 }
         let e = err(&EXAMPLE.replace("weight: 2", "weight: 70000"));
         assert_eq!(e.key, "routes[0].nexthops[1].weight");
         assert!(e.message.contains("outside 1..=65535"));
+    }
+
+    #[test]
+    fn flows_and_sticky() {
+        let c = parse(
+            &format!("{EXAMPLE}\nflows: {{ capacity: 1024, udp: 30, tcp-closing: 5 }}\n").replace(
+                "  - prefix: 198.51.100.0/24\n",
+                "  - prefix: 198.51.100.0/24\n    sticky: true\n",
+            ),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.flows.capacity, 1024);
+        assert_eq!(c.flows.timeouts.udp_ms, 30_000);
+        assert_eq!(c.flows.timeouts.tcp_closing_ms, 5_000);
+        assert!(c.routes[0].sticky);
+        for (bad, key) in [
+            ("flows: { capacity: 3 }", "flows.capacity"),
+            ("flows: { udp: 0 }", "flows.udp"),
+            (
+                "flows: { tcp-established: 9999999 }",
+                "flows.tcp-established",
+            ),
+            ("flows: { udpp: 3 }", "flows"),
+        ] {
+            let e = err(&format!("{EXAMPLE}\n{bad}\n"));
+            assert!(e.key.starts_with(key), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -50,7 +50,13 @@ fn gauge(reg: &Registry, name: &str, help: &str) -> IntGauge {
 }
 
 /// Renders every metric in Prometheus text format.
-pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStats>]) -> String {
+pub fn render(
+    cp: &ControlPlane,
+    ports: &[PortCounters],
+    lcores: &[Arc<LcoreStats>],
+    flows: &[Arc<dataplane::flowtable::FlowTable>],
+    now_ms: u32,
+) -> String {
     let reg = Registry::new();
     let cfg = cp.config();
 
@@ -332,6 +338,48 @@ pub fn render(cp: &ControlPlane, ports: &[PortCounters], lcores: &[Arc<LcoreStat
         cc.with_label_values(&[e]).inc_by(v);
     }
 
+    let fe = IntGaugeVec::new(
+        Opts::new(
+            "ecmp_router_flow_entries",
+            "Live flows in each worker's flow table (sticky routes).",
+        ),
+        &["lcore"],
+    )
+    .expect("valid");
+    reg.register(Box::new(fe.clone())).expect("unique");
+    let fcap = IntGaugeVec::new(
+        Opts::new(
+            "ecmp_router_flow_capacity",
+            "Flows each worker's table can hold.",
+        ),
+        &["lcore"],
+    )
+    .expect("valid");
+    reg.register(Box::new(fcap.clone())).expect("unique");
+    let fev = counter(
+        &reg,
+        "ecmp_router_flow_events_total",
+        "Flow-table events: insert, expiry (a timed-out flow's slot reused), eviction (a live flow pushed out of a full bucket), repick (a flow's nexthop went down, so it was picked again).",
+        &["lcore", "event"],
+    );
+    for (i, t) in flows.iter().enumerate() {
+        let w = i.to_string();
+        fe.with_label_values(&[w.as_str()])
+            .set(t.flows(now_ms).count() as i64);
+        fcap.with_label_values(&[w.as_str()])
+            .set(t.capacity() as i64);
+        let c = &t.counters;
+        for (e, v) in [
+            ("insert", &c.inserts),
+            ("expiry", &c.expiries),
+            ("eviction", &c.evictions),
+            ("repick", &c.repicks),
+        ] {
+            fev.with_label_values(&[w.as_str(), e])
+                .inc_by(v.load(Relaxed));
+        }
+    }
+
     let fib = cp.fib();
     gauge(
         &reg,
@@ -387,6 +435,30 @@ mod tests {
                 ..Default::default()
             }],
             &[s.clone(), s],
+            &[Arc::new({
+                let t = dataplane::flowtable::FlowTable::new(64, Default::default());
+                t.insert(
+                    &dataplane::flow::Endpoints {
+                        src: 1,
+                        dst: 2,
+                        proto: 17,
+                        ..Default::default()
+                    },
+                    0,
+                    dataplane::NexthopId(0),
+                    0,
+                );
+                t
+            })],
+            5,
+        );
+        assert!(
+            text.contains("ecmp_router_flow_entries{lcore=\"0\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ecmp_router_flow_events_total{event=\"insert\",lcore=\"0\"} 1"),
+            "{text}"
         );
         assert!(
             text.contains("ecmp_router_port_rx_packets_total{port=\"a\"} 5"),

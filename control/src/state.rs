@@ -338,6 +338,7 @@ fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), ByOrigin> {
                 prefix: r.prefix,
                 group,
                 hash: r.hash,
+                sticky: r.sticky,
             },
         );
     }
@@ -608,6 +609,7 @@ impl ControlPlane {
             Some(Route {
                 target,
                 hash: HashConfig::default(),
+                sticky: false,
             })
         } else if let Some((origin, spec)) = self
             .rib
@@ -627,6 +629,7 @@ impl ControlPlane {
             slot.map(|g| Route {
                 target: Target::Group(GroupId(g as u32)),
                 hash: spec.hash,
+                sticky: spec.sticky,
             })
         } else {
             None
@@ -1032,6 +1035,7 @@ impl ControlPlane {
                 prefix,
                 group: RouteGroup::Inline(group),
                 hash: self.config.hash,
+                sticky: false,
             };
             self.rib.entry(r.key).or_default().insert(Origin::Fpm, spec);
             if table == MAIN_TABLE {
@@ -1812,6 +1816,8 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         let stats = LcoreStats::new(64);
         let mut icmp = IcmpLimiter::new(10);
         let mut ctx = Ctx {
+            flows: None,
+            now_ms: 0,
             fib: &fib,
             stats: &stats,
             icmp: &mut icmp,
@@ -2051,6 +2057,8 @@ neighbors:
         let stats = LcoreStats::new(16);
         let mut icmp = IcmpLimiter::new(10);
         let mut ctx = Ctx {
+            flows: None,
+            now_ms: 0,
             fib: &fib,
             stats: &stats,
             icmp: &mut icmp,

@@ -145,6 +145,8 @@ fn bench_pipeline(c: &mut Criterion) {
             b.iter(|| {
                 buf.reset(&frame, VecBuf::DEFAULT_HEADROOM);
                 let mut ctx = Ctx {
+                    flows: None,
+                    now_ms: 0,
                     fib: &fib,
                     stats: &stats,
                     icmp: &mut icmp,
@@ -413,6 +415,8 @@ fn bench_burst(c: &mut Criterion) {
     g.bench_function("ipv4_udp_burst32_per_packet", |b| {
         b.iter(|| {
             let mut ctx = Ctx {
+                flows: None,
+                now_ms: 0,
                 fib: &fib,
                 stats: &stats,
                 icmp: &mut icmp,

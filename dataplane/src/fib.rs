@@ -61,6 +61,8 @@ pub struct Route {
     pub target: Target,
     /// Hash policy and seed (the config default or the route's override).
     pub hash: HashConfig,
+    /// Keep each flow on the nexthop its first packet got (the worker's flow table).
+    pub sticky: bool,
 }
 
 /// Route tables for both families: the LPM tries, and one slot per route
@@ -115,7 +117,14 @@ impl RouteTableBuilder {
     }
     /// Adds a route with its own hash config.
     pub fn add_route_hashed(&mut self, p: Prefix, target: Target, hash: HashConfig) {
-        self.routes.push((p, Route { target, hash }));
+        self.routes.push((
+            p,
+            Route {
+                target,
+                hash,
+                sticky: false,
+            },
+        ));
     }
     /// Builds the table.
     pub fn build(self) -> RouteTable {

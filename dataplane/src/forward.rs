@@ -16,6 +16,7 @@ use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::fib::{Fib, PortInfo, Route, Target};
 use crate::flow;
+use crate::flowtable::FlowTable;
 use crate::hash::flow_hash;
 use crate::icmp_error::{ipv4_error, ipv6_error, reflect_l2};
 use crate::stats::{bump, LcoreStats, Stage};
@@ -85,6 +86,10 @@ pub struct Ctx<'a> {
     pub icmp: &'a mut IcmpLimiter,
     /// Per-packet counter for the `per-packet` hash policy.
     pub spray: u32,
+    /// This worker's flow table (sticky routes), if it has one.
+    pub flows: Option<&'a FlowTable>,
+    /// Milliseconds on the worker's clock, for flow timeouts.
+    pub now_ms: u32,
 }
 
 #[inline]
@@ -343,6 +348,11 @@ fn next_hop(
                 return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
             };
             ctx.spray = ctx.spray.wrapping_add(1);
+            if route.sticky {
+                if let Some(ft) = ctx.flows {
+                    return sticky_hop(ctx, ft, route, group, ip);
+                }
+            }
             // Most packets take the fast key; its hash is computed where the
             // key is built, so the key never goes through memory.
             let h = match flow::fast_v4(ip) {
@@ -392,6 +402,57 @@ fn next_hop(
             DropReason::LocalUnhandled,
         ))),
     }
+}
+
+/// TCP flags of an IPv4 packet, or of an IPv6 packet with no extension
+/// headers; 0 otherwise (a flow then keeps the transitory or UDP-like timeout).
+fn tcp_flags(ip: &[u8]) -> u8 {
+    match ip.first().map(|b| b >> 4) {
+        Some(4) if ip.get(9) == Some(&6) => {
+            let ihl = (ip[0] & 0x0f) as usize * 4;
+            ip.get(ihl + 13).copied().unwrap_or(0)
+        }
+        Some(6) if ip.get(6) == Some(&6) => ip.get(40 + 13).copied().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The nexthop of a packet on a sticky route: the flow's stored choice while
+/// it lives and its nexthop is up; otherwise a pick by hash, stored. ICMP
+/// errors follow the flow they are about and create none.
+fn sticky_hop(
+    ctx: &mut Ctx<'_>,
+    ft: &FlowTable,
+    route: &Route,
+    group: &crate::nhg::Group,
+    ip: &[u8],
+) -> Result<(NexthopId, PortId, MacAddr), Miss> {
+    let fib = ctx.fib;
+    let Some((key, notes)) = flow::extract(ip) else {
+        return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
+    };
+    if notes.icmp_error {
+        bump(&ctx.stats.hash_icmp_steered, 1);
+    }
+    let flags = if notes.icmp_error { 0 } else { tcp_flags(ip) };
+    let found = ft.lookup(&key.outer, flags, ctx.now_ms);
+    if let crate::flowtable::Found::Hit(nh) = found {
+        if let (Some(mac), Some(n)) = (fib.neighbors.live(nh), fib.nexthop(nh)) {
+            return Ok((nh, n.port, mac));
+        }
+        ft.counters
+            .repicks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let h = flow_hash(&route.hash, &key, ctx.spray);
+    let (nh, mac) = group.select_live(h, &fib.neighbors).ok_or(Miss::AllDown)?;
+    let Some(n) = fib.nexthop(nh) else {
+        return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
+    };
+    if !notes.icmp_error {
+        ft.insert(&key.outer, flags, nh, ctx.now_ms);
+    }
+    Ok((nh, n.port, mac))
 }
 
 fn local_v4<B: PacketBuf>(
@@ -694,6 +755,8 @@ mod tests {
     fn run(fib: &Fib, stats: &LcoreStats, port: u16, frame: &[u8]) -> (Verdict, VecBuf) {
         let mut icmp = IcmpLimiter::new(1000);
         let mut ctx = Ctx {
+            flows: None,
+            now_ms: 0,
             fib,
             stats,
             icmp: &mut icmp,

@@ -16,6 +16,7 @@ pub mod checksum;
 pub mod drop;
 pub mod fib;
 pub mod flow;
+pub mod flowtable;
 pub mod forward;
 pub mod frames;
 pub mod hash;

@@ -180,6 +180,8 @@ fn a_burst_of_every_kind_allocates_nothing() {
     let mut bufs: Vec<VecBuf> = burst.iter().map(|f| VecBuf::new(f)).collect();
     let mut run = |icmp: &mut IcmpLimiter| {
         let mut ctx = Ctx {
+            flows: None,
+            now_ms: 0,
             fib: &fib,
             stats: &stats,
             icmp,

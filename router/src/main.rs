@@ -107,7 +107,23 @@ fn eal_args(cfg: &Config) -> Vec<String> {
     a
 }
 
+/// The workers' millisecond clock (TSC since start), which flow timeouts use.
+#[derive(Clone, Copy)]
+struct Clock {
+    epoch: u64,
+    ticks_per_ms: u64,
+}
+
+impl Clock {
+    fn now_ms(&self) -> u32 {
+        (dpdk::rdtsc().wrapping_sub(self.epoch) / self.ticks_per_ms) as u32
+    }
+}
+
 struct Shared {
+    /// Each worker's flow table.
+    flows: Vec<Arc<dataplane::flowtable::FlowTable>>,
+    clock: Clock,
     cp: Mutex<ControlPlane>,
     config_path: PathBuf,
     token: Option<String>,
@@ -124,9 +140,10 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
             ..p.stats()
         })
         .collect();
+    let now = s.clock.now_ms();
     let body = {
         let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
-        control::metrics::render(&cp, &counters, &s.lcores)
+        control::metrics::render(&cp, &counters, &s.lcores, &s.flows, now)
     };
     (
         [(
@@ -187,6 +204,111 @@ async fn list_neighbors(
             .collect(),
     ))
     .into_response()
+}
+
+fn endpoint_addr(a: u128, v6: bool) -> std::net::IpAddr {
+    if v6 {
+        std::net::IpAddr::V6(a.into())
+    } else {
+        std::net::IpAddr::V4(((a >> 96) as u32).into())
+    }
+}
+
+/// `GET /api/v1/flows[?addr=A&port=N&proto=P&worker=W&offset=N&limit=N]`:
+/// the flows of every worker's table (sticky routes), filtered and paged;
+/// `X-Total-Count` gives how many matched.
+async fn list_flows(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    let addr = match q.get("addr").map(|a| a.parse::<std::net::IpAddr>()) {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(_)) => {
+            return field_error(StatusCode::BAD_REQUEST, "addr: not an IP address", "addr")
+        }
+    };
+    let num = |k: &str, d: u64| match q.get(k).map(|v| v.parse::<u64>()) {
+        None => Ok(d),
+        Some(Ok(n)) => Ok(n),
+        Some(Err(_)) => Err(k.to_owned()),
+    };
+    let proto = match q.get("proto").map(String::as_str) {
+        None => None,
+        Some("tcp") => Some(6u8),
+        Some("udp") => Some(17),
+        Some("icmp") => Some(1),
+        Some(p) => match p.parse::<u8>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return field_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("proto: '{p}' is not tcp, udp, icmp or a number"),
+                    "proto",
+                )
+            }
+        },
+    };
+    let (port, worker, offset, limit) = match (
+        num("port", u64::MAX),
+        num("worker", u64::MAX),
+        num("offset", 0),
+        num("limit", 1000),
+    ) {
+        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c as usize, d as usize),
+        (Err(k), ..) | (_, Err(k), ..) | (_, _, Err(k), _) | (.., Err(k)) => {
+            return field_error(
+                StatusCode::BAD_REQUEST,
+                format!("{k}: expected a number"),
+                &k,
+            )
+        }
+    };
+    let nexthops: Vec<(String, String)> = {
+        let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+        cp.nexthops()
+            .iter()
+            .map(|n| (n.addr.to_string(), n.port.clone()))
+            .collect()
+    };
+    let now = s.clock.now_ms();
+    let mut total = 0usize;
+    let mut page = Vec::new();
+    for (w, t) in s.flows.iter().enumerate() {
+        if worker != u64::MAX && worker != w as u64 {
+            continue;
+        }
+        for f in t.flows(now) {
+            let k = &f.key;
+            let (a, b) = (endpoint_addr(k.src, k.v6), endpoint_addr(k.dst, k.v6));
+            if addr.is_some_and(|x| x != a && x != b)
+                || proto.is_some_and(|p| p != k.proto)
+                || (port != u64::MAX && port != k.sport as u64 && port != k.dport as u64)
+            {
+                continue;
+            }
+            total += 1;
+            if total > offset && page.len() < limit {
+                let nh = nexthops.get(f.nexthop.index());
+                page.push(serde_json::json!({
+                    "worker": w,
+                    "proto": k.proto,
+                    "a": { "addr": a.to_string(), "port": k.sport },
+                    "b": { "addr": b.to_string(), "port": k.dport },
+                    "nexthop": nh.map(|n| serde_json::json!({ "via": n.0, "port": n.1 })),
+                    "tcp_state": f.tcp.name(),
+                    "packets": f.packets,
+                    "idle_ms": f.idle_ms,
+                    "expires_in_ms": f.expires_in_ms,
+                }));
+            }
+        }
+    }
+    (
+        [("x-total-count", total.to_string())],
+        Json(serde_json::Value::Array(page)),
+    )
+        .into_response()
 }
 
 /// `GET /api/v1/ports`: configuration, link state and counters of every port.
@@ -380,6 +502,9 @@ fn route_json(v: &control::state::RouteView, ports: &[String]) -> serde_json::Va
         "active": v.active,
         "hash": { "policy": s.hash.policy.name(), "seed": s.hash.seed },
     });
+    if s.sticky {
+        o["sticky"] = serde_json::json!(true);
+    }
     if let dataplane::hash::HashPolicy::Fields(f) = s.hash.policy {
         o["hash"]["fields"] = serde_json::json!(f.names());
     }
@@ -757,6 +882,19 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let listen = cfg.listen;
     let token = cfg.token.clone();
     let fpm = cfg.fpm;
+    let flow_cfg = cfg.flows;
+    let flows: Vec<Arc<dataplane::flowtable::FlowTable>> = (0..nq)
+        .map(|_| {
+            Arc::new(dataplane::flowtable::FlowTable::new(
+                flow_cfg.capacity,
+                flow_cfg.timeouts,
+            ))
+        })
+        .collect();
+    let clock = Clock {
+        epoch: dpdk::rdtsc(),
+        ticks_per_ms: (eal.tsc_hz() / 1000).max(1),
+    };
     let cp = ControlPlane::new(
         cfg,
         &macs,
@@ -777,6 +915,8 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
             pool: pool.clone(),
             stop: stop.clone(),
             tsc_hz: eal.tsc_hz(),
+            flows: flows[i].clone(),
+            clock_epoch: clock.epoch,
         };
         eal.launch(lcore, Box::new(move || w.run()))?;
         tracing::info!(worker = i, lcore, "worker started");
@@ -788,6 +928,8 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         token,
         ports: ports.clone(),
         lcores: stats,
+        flows,
+        clock,
     });
     let result = control_loop(shared.clone(), listen, fpm);
 
@@ -817,6 +959,7 @@ fn control_loop(
             .route("/api/v1/nexthops", get(list_nexthops))
             .route("/api/v1/neighbors", get(list_neighbors))
             .route("/api/v1/ports", get(list_ports))
+            .route("/api/v1/flows", get(list_flows))
             .route("/api/v1/groups", get(list_groups).post(add_group).put(replace_group))
             .route("/api/v1/groups/{name}", axum::routing::delete(delete_group))
             .route("/api/v1/nexthops/{port}/{address}/{action}", post(set_nexthop))

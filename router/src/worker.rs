@@ -13,6 +13,7 @@ use control::punt::{Channels, PuntFrame, ResolveRequest};
 use control::rcu::Quiescent;
 use dataplane::drop::DropReason;
 use dataplane::fib::Fib;
+use dataplane::flowtable::FlowTable;
 use dataplane::forward::{process, Ctx, IcmpLimiter, Verdict};
 use dataplane::stats::{bump, LcoreStats};
 use dataplane::types::PortId;
@@ -50,6 +51,10 @@ pub struct Worker {
     pub stop: Arc<AtomicBool>,
     /// TSC ticks per second.
     pub tsc_hz: u64,
+    /// This worker's flow table (sticky routes).
+    pub flows: Arc<FlowTable>,
+    /// TSC at the router's start: the flow table's millisecond clock counts from it.
+    pub clock_epoch: u64,
 }
 
 struct TxBuf {
@@ -97,6 +102,7 @@ impl Worker {
             .collect();
         let mut icmp = IcmpLimiter::new(ICMP_BURST);
         let ticks_per_token = (self.tsc_hz / ICMP_RATE).max(1);
+        let ticks_per_ms = (self.tsc_hz / 1000).max(1);
         let mut last_refill = dpdk::rdtsc();
         let mut spray = 0u32;
         // Warm arc-swap's per-thread state before the loop (it may allocate once).
@@ -113,6 +119,8 @@ impl Worker {
             {
                 let fib = self.fib.load();
                 let mut ctx = Ctx {
+                    flows: Some(&self.flows),
+                    now_ms: (now.wrapping_sub(self.clock_epoch) / ticks_per_ms) as u32,
                     fib: &fib,
                     stats: &self.stats,
                     icmp: &mut icmp,

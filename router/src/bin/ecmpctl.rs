@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! ecmpctl [--api ADDR] [--json] route show [table T]
-//! ecmpctl route add|replace PREFIX [table T] [group ALGO] [hash POLICY]
+//! ecmpctl route add|replace PREFIX [table T] [group ALGO] [hash POLICY] [sticky]
 //!         nexthop via ADDR dev PORT [weight W] [nexthop via ...]
 //! ecmpctl route add|replace PREFIX via ADDR dev PORT            (single path)
 //! ecmpctl route add|replace PREFIX [table T] [hash POLICY] nhg GROUP  (a named group)
@@ -14,6 +14,7 @@
 //! ecmpctl group del NAME
 //! ecmpctl port show
 //! ecmpctl neigh show [dev PORT]
+//! ecmpctl flow show [addr A] [port N] [proto P] [worker W] [limit N] [offset N]
 //! ecmpctl stats
 //! ecmpctl reload
 //! ```
@@ -134,6 +135,7 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
             "group" => body["group"] = json!(take(&mut it, "group")?),
             "hash" => body["hash"] = json!({ "policy": take(&mut it, "hash")? }),
             "nhg" => body["nexthop-group"] = json!(take(&mut it, "nhg")?),
+            "sticky" => body["sticky"] = json!(true),
             "nexthop" => {
                 if let Some(n) = cur.take() {
                     nexthops.push(n);
@@ -149,7 +151,7 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
                     _ => n["weight"] = json!(v.parse::<u32>().map_err(|_| Usage(format!("weight '{v}' is not a number")))?),
                 }
             }
-            other => return Err(Usage(format!("unexpected '{other}' in route add (expected table, group, hash, nexthop, via, dev or weight)"))),
+            other => return Err(Usage(format!("unexpected '{other}' in route add (expected table, group, hash, sticky, nhg, nexthop, via, dev or weight)"))),
         }
     }
     if let Some(n) = cur {
@@ -189,6 +191,9 @@ fn print_routes(v: &Value) {
             " hash {}",
             r["hash"]["policy"].as_str().unwrap_or("?")
         ));
+        if r["sticky"].as_bool().unwrap_or(false) {
+            line.push_str(" sticky");
+        }
         println!("{line}");
         for n in r["nexthops"].as_array().into_iter().flatten() {
             println!(
@@ -265,6 +270,31 @@ fn print_groups(v: &Value) {
                 }
             );
         }
+    }
+}
+
+fn print_flows(v: &Value) {
+    for f in v.as_array().into_iter().flatten() {
+        let proto = match f["proto"].as_u64() {
+            Some(6) => "tcp".to_owned(),
+            Some(17) => "udp".to_owned(),
+            Some(1) => "icmp".to_owned(),
+            Some(n) => n.to_string(),
+            None => "?".to_owned(),
+        };
+        let ep = |e: &Value| format!("{} {}", e["addr"].as_str().unwrap_or("?"), e["port"]);
+        println!(
+            "{proto} {} <-> {} via {} dev {} {} packets {} idle {}ms expires {}ms worker {}",
+            ep(&f["a"]),
+            ep(&f["b"]),
+            f["nexthop"]["via"].as_str().unwrap_or("?"),
+            f["nexthop"]["port"].as_str().unwrap_or("?"),
+            f["tcp_state"].as_str().unwrap_or("-"),
+            f["packets"],
+            f["idle_ms"],
+            f["expires_in_ms"],
+            f["worker"]
+        );
     }
 }
 
@@ -447,8 +477,21 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
             }
             Ok(())
         }),
-        ["flow", ..] => {
-            Err("flows are not tracked yet (sticky and SNAT flows come with issue 6)".into())
+        ["flow" | "flows", "show", rest @ ..] | ["flow" | "flows", rest @ ..] => {
+            let mut qs: Vec<String> = Vec::new();
+            let mut it = rest.iter();
+            while let Some(k) = it.next() {
+                let key = match *k {
+                    "addr" | "port" | "proto" | "worker" | "limit" | "offset" => *k,
+                    other => return Err(Usage(format!("flow show: unexpected '{other}' (expected addr, port, proto, worker, limit or offset)"))),
+                };
+                let v = it
+                    .next()
+                    .ok_or_else(|| Usage(format!("{key} needs a value")))?;
+                qs.push(format!("{key}={}", enc(v)));
+            }
+            let path = format!("/api/v1/flows?{}", qs.join("&"));
+            call(api, "GET", &path, None).map(|v| show(v, &print_flows))
         }
         [] => return Err(Usage("a command is needed".into())),
         other => return Err(Usage(format!("unknown command '{}'", other.join(" ")))),

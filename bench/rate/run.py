@@ -15,6 +15,8 @@ so a noisy neighbour on this shared VM hits all of them alike):
             by build_l3fwd.sh (rx offloads masked for net_pcap; a stats print)
   ecmp      ecmp-router: an 8-way weighted ECMP route (weights 1..4 over two
             ports), l4 hash, static neighbours
+  sticky    the same route with sticky: true (every packet looks up its flow
+            in the worker's flow table)
   kernel    Linux forwarding between namespaces over an 8-way ECMP route
             (fib_multipath_hash_policy=1), fed by testpmd txonly on
             net_af_packet; its rate is divided by the cores the kernel kept
@@ -123,6 +125,7 @@ ports:
 hash: {{ policy: l4 }}
 routes:
   - prefix: 198.18.1.0/24
+    sticky: {sticky}
     nexthops:
 {nexthops}
 neighbors:
@@ -131,7 +134,7 @@ api: {{ listen: 127.0.0.1:{port} }}
 """
 
 
-def bench_ecmp(pcap, mem, seconds, tmp):
+def bench_ecmp(pcap, mem, seconds, tmp, sticky=False):
     nhs, neigh = [], []
     for port in (1, 2):
         for h in range(2, 6):
@@ -139,7 +142,8 @@ def bench_ecmp(pcap, mem, seconds, tmp):
             neigh.append(f"  - {{ address: 10.{port}.0.{h}, port: out{port}, mac: \"02:00:00:00:0{port}:0{h}\" }}")
     api = 20000 + os.getpid() % 20000
     cfg = ECMP_CFG.format(eal=", ".join(json.dumps(m) for m in mem), pid=os.getpid(), pcap=pcap,
-                          nexthops="\n".join(nhs), neighbors="\n".join(neigh), port=api)
+                          nexthops="\n".join(nhs), neighbors="\n".join(neigh), port=api,
+                          sticky="true" if sticky else "false")
     path = os.path.join(tmp, "ecmp.yaml")
     with open(path, "w") as f:
         f.write(cfg)
@@ -249,7 +253,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench", "rate"))
-    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,kernel")
+    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,kernel")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     mem, memdesc = eal_mem()
@@ -263,7 +267,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ecmp-rate-")
     pcap = os.path.join(tmp, "udp64.pcap")
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap, PCAP_MAC, "1024"], check=True)
-    order = [x for x in ["testpmd", "l3fwd", "ecmp", "kernel"] if x in a.only.split(",")]
+    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "kernel"] if x in a.only.split(",")]
     per = {k: [] for k in order}
     kernel_detail = []
     for r in range(a.rounds):
@@ -275,6 +279,8 @@ def main():
                 v = bench_l3fwd(l3fwd, pcap, mem, a.seconds)
             elif k == "ecmp":
                 v = bench_ecmp(pcap, mem, a.seconds, tmp)
+            elif k == "sticky":
+                v = bench_ecmp(pcap, mem, a.seconds, tmp, sticky=True)
             else:
                 v, pps, busy = bench_kernel(mem, a.seconds)
                 kernel_detail.append({"forwarded_mpps": pps, "softirq_cores": busy})
@@ -288,7 +294,6 @@ def main():
         t = r["median"] / res["testpmd"]["median"] if "testpmd" in res else float("nan")
         l = r["median"] / res["l3fwd"]["median"] if "l3fwd" in res else float("nan")
         print(f"{k:10s} {r['median']:12.2f} {r['min']:7.2f}-{r['max']:<7.2f} {t:10.2f} {l:8.2f}")
-    print("ecmp-sticky: not measured (the sticky flow table comes with issue 6)")
     if kernel_detail:
         print("kernel: Mpps per softirq-busy core; detail per round:", json.dumps(kernel_detail))
         if "ecmp" in res:

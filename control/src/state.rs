@@ -48,6 +48,10 @@ struct Entry {
     last_asked: Option<Instant>,
     /// Gateways: probes sent since the last sign of life.
     unanswered: u32,
+    /// Created through the API: kept (resolved and probed) with no group using it.
+    pinned: bool,
+    /// Deleted through the API: not probed or shown; its id is reused if it comes back.
+    removed: bool,
 }
 
 /// Where a route came from. When several origins hold the same prefix in the
@@ -465,8 +469,21 @@ impl ControlPlane {
 
     fn add_nexthop(&mut self, port: PortId, addr: IpAddr, kind: NexthopKind) -> Option<NexthopId> {
         if let Some(&id) = self.index.get(&(port, addr)) {
+            let e = &mut self.entries[id.index()];
+            if e.removed {
+                *e = Entry {
+                    kind,
+                    removed: false,
+                    pinned: false,
+                    permanent: false,
+                    last_seen: None,
+                    last_asked: None,
+                    unanswered: 0,
+                    nh: e.nh,
+                };
+            }
             if kind == NexthopKind::Gateway {
-                self.entries[id.index()].kind = NexthopKind::Gateway;
+                e.kind = NexthopKind::Gateway;
             }
             return Some(id);
         }
@@ -482,6 +499,8 @@ impl ControlPlane {
             last_seen: None,
             last_asked: None,
             unanswered: 0,
+            pinned: false,
+            removed: false,
         });
         self.index.insert((port, addr), id);
         Some(id)
@@ -1262,6 +1281,7 @@ impl ControlPlane {
         self.entries
             .iter()
             .enumerate()
+            .filter(|(_, e)| !e.removed)
             .map(|(i, e)| NexthopView {
                 id: NexthopId(i as u32),
                 addr: e.nh.addr,
@@ -1286,7 +1306,7 @@ impl ControlPlane {
         self.entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.kind == NexthopKind::Gateway)
+            .filter(|(_, e)| e.kind == NexthopKind::Gateway && !e.removed)
             .all(|(i, _)| self.neighbors.get(NexthopId(i as u32)).is_some())
     }
 
@@ -1317,7 +1337,7 @@ impl ControlPlane {
         for i in 0..self.entries.len() {
             let id = NexthopId(i as u32);
             let e = &self.entries[i];
-            if e.permanent {
+            if e.permanent || e.removed {
                 continue;
             }
             let resolved = self.neighbors.get(id).is_some();
@@ -1410,6 +1430,83 @@ impl ControlPlane {
         }
     }
 
+    /// Creates a nexthop through the API (`ip nexthop add`): resolved and
+    /// probed like a gateway, kept while no group uses it.
+    ///
+    /// # Errors
+    /// A message naming what is wrong; nothing changes.
+    pub fn add_nexthop_api(&mut self, port: &str, addr: IpAddr) -> Result<NexthopView, String> {
+        let pid = self
+            .config
+            .port_id(port)
+            .ok_or_else(|| format!("unknown port '{port}'"))?;
+        if !self.on_subnet(pid, addr) {
+            return Err(format!("{addr} is not on a subnet of port '{port}'"));
+        }
+        if self.is_local(pid, addr) {
+            return Err(format!("{addr} is the router's own address on '{port}'"));
+        }
+        if let Some(&id) = self.index.get(&(pid, addr)) {
+            if !self.entries[id.index()].removed {
+                return Err(format!("nexthop {addr} on port '{port}' exists"));
+            }
+        }
+        let id = self
+            .add_nexthop(pid, addr, NexthopKind::Gateway)
+            .ok_or("the nexthop table is full")?;
+        self.entries[id.index()].pinned = true;
+        self.publish();
+        self.nexthops()
+            .into_iter()
+            .find(|n| n.id == id)
+            .ok_or_else(|| "nexthop vanished".to_owned())
+    }
+
+    /// Deletes a nexthop no group uses (`ip nexthop del`, or `ip neigh del`
+    /// for a learned host). Static neighbours are the config's.
+    ///
+    /// # Errors
+    /// A message naming what holds it; nothing changes.
+    pub fn delete_nexthop_api(&mut self, port: &str, addr: IpAddr) -> Result<(), String> {
+        let pid = self
+            .config
+            .port_id(port)
+            .ok_or_else(|| format!("unknown port '{port}'"))?;
+        let id = match self.index.get(&(pid, addr)) {
+            Some(&id) if !self.entries[id.index()].removed => id,
+            _ => return Err(format!("no nexthop {addr} on port '{port}'")),
+        };
+        if self.entries[id.index()].permanent {
+            return Err(format!(
+                "{addr} on '{port}' is a static neighbour of the config file: edit the file and reload"
+            ));
+        }
+        if let Some(g) = self
+            .groups
+            .iter()
+            .flatten()
+            .find(|g| g.members.iter().any(|m| m.0 == id))
+        {
+            let name = self
+                .groups()
+                .into_iter()
+                .find(|v| v.members.iter().any(|m| m.via == addr && m.port == port))
+                .map_or_else(|| format!("{:?}", g.key), |v| v.name);
+            return Err(format!(
+                "nexthop {addr} on '{port}' is a member of group '{name}': remove it there first"
+            ));
+        }
+        let e = &mut self.entries[id.index()];
+        e.removed = true;
+        e.pinned = false;
+        self.neighbors.clear(id);
+        if self.hosts.get(&addr) == Some(&id) {
+            self.hosts.remove(&addr);
+        }
+        self.publish();
+        Ok(())
+    }
+
     /// Enables or disables the nexthop `addr` on the port named `port`.
     ///
     /// # Errors
@@ -1435,11 +1532,17 @@ impl ControlPlane {
                 self.counters.nexthop_down_events += 1;
             }
         }
-        Ok(self.nexthops().swap_remove(id.index()))
+        self.nexthops()
+            .into_iter()
+            .find(|n| n.id == id)
+            .ok_or_else(|| format!("no nexthop {addr} on port '{port}'"))
     }
 
     fn handle_resolve(&mut self, r: ResolveRequest, now: Instant) {
         if let Some(&id) = self.index.get(&(r.port, r.addr)) {
+            if self.entries[id.index()].removed {
+                self.add_nexthop(r.port, r.addr, NexthopKind::Host);
+            }
             let e = &mut self.entries[id.index()];
             if e.last_asked.is_some_and(|t| now.duration_since(t) < RETRY) {
                 return;
@@ -1527,14 +1630,15 @@ impl ControlPlane {
             return;
         }
         let id = match self.index.get(&(port, addr)) {
-            Some(&id) => id,
-            None if create && self.on_subnet(port, addr) => {
+            Some(&id) if !self.entries[id.index()].removed => id,
+            Some(_) if !create => return,
+            Some(_) | None if create && self.on_subnet(port, addr) => {
                 match self.add_nexthop(port, addr, NexthopKind::Host) {
                     Some(id) => id,
                     None => return,
                 }
             }
-            None => return,
+            _ => return,
         };
         let e = &mut self.entries[id.index()];
         if e.permanent {
@@ -2237,6 +2341,40 @@ neighbors:
                 },
             )
             .unwrap();
+    }
+
+    #[test]
+    fn api_nexthops_add_delete() {
+        let mut cp = plane_resolved();
+        let n = cp.add_nexthop_api("srv1", "10.1.0.9".parse().unwrap()).unwrap();
+        assert_eq!((n.kind, n.mac), (NexthopKind::Gateway, None));
+        assert!(cp
+            .add_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
+            .unwrap_err()
+            .contains("exists"));
+        for (port, addr, msg) in [
+            ("srv9", "10.1.0.9", "unknown port"),
+            ("srv1", "10.2.0.9", "not on a subnet"),
+            ("srv1", "10.1.0.1", "own address"),
+        ] {
+            let e = cp.add_nexthop_api(port, addr.parse().unwrap()).unwrap_err();
+            assert!(e.contains(msg), "{e}");
+        }
+        // A group member or a static neighbour cannot go; a pinned one can.
+        let e = cp.delete_nexthop_api("srv2", "10.2.0.2".parse().unwrap()).unwrap_err();
+        assert!(e.contains("static neighbour") || e.contains("member of group"), "{e}");
+        cp.delete_nexthop_api("srv1", "10.1.0.9".parse().unwrap()).unwrap();
+        assert!(cp.nexthops().iter().all(|n| n.addr != "10.1.0.9".parse::<IpAddr>().unwrap()));
+        assert!(cp
+            .delete_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
+            .unwrap_err()
+            .contains("no nexthop"));
+        // It comes back with the same id.
+        let again = cp.add_nexthop_api("srv1", "10.1.0.9".parse().unwrap()).unwrap();
+        assert_eq!(again.id, n.id);
+        // Enabling by name still finds the right view after a removal.
+        let v = cp.set_enabled("srv1", "10.1.0.9".parse().unwrap(), false).unwrap();
+        assert_eq!(v.id, n.id);
     }
 
     #[test]

@@ -264,11 +264,11 @@ async fn list_flows(
             )
         }
     };
-    let nexthops: Vec<(String, String)> = {
+    let nexthops: HashMap<u32, (String, String)> = {
         let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
         cp.nexthops()
             .iter()
-            .map(|n| (n.addr.to_string(), n.port.clone()))
+            .map(|n| (n.id.0, (n.addr.to_string(), n.port.clone())))
             .collect()
     };
     let now = s.clock.now_ms();
@@ -289,7 +289,7 @@ async fn list_flows(
             }
             total += 1;
             if total > offset && page.len() < limit {
-                let nh = nexthops.get(f.nexthop.index());
+                let nh = nexthops.get(&f.nexthop.0);
                 page.push(serde_json::json!({
                     "worker": w,
                     "proto": k.proto,
@@ -462,6 +462,65 @@ async fn list_nexthops(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     Json(serde_json::Value::Array(
         cp.nexthops().iter().map(nexthop_json).collect(),
     ))
+}
+
+/// `POST /api/v1/nexthops` with `{"via": A, "port": P}`: create a nexthop.
+async fn add_nexthop(State(s): State<Arc<Shared>>, body: String) -> axum::response::Response {
+    let v: serde_json::Value = match serde_json::from_str(&body) {
+        Ok(v) => v,
+        Err(e) => return api_error(StatusCode::BAD_REQUEST, format!("body: {e}")),
+    };
+    let Some(port) = v.get("port").and_then(|p| p.as_str()) else {
+        return field_error(StatusCode::BAD_REQUEST, "port: missing", "port");
+    };
+    let Some(via) = v.get("via").and_then(|p| p.as_str()) else {
+        return field_error(StatusCode::BAD_REQUEST, "via: missing", "via");
+    };
+    if let Some(k) = v
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "via" && *k != "port"))
+    {
+        return field_error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown field `{k}` (expected via, port)"),
+            k,
+        );
+    }
+    let Ok(addr) = via.parse::<std::net::IpAddr>() else {
+        return field_error(
+            StatusCode::BAD_REQUEST,
+            format!("'{via}' is not an IP address"),
+            "via",
+        );
+    };
+    let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    match cp.add_nexthop_api(port, addr) {
+        Ok(n) => (StatusCode::CREATED, Json(nexthop_json(&n))).into_response(),
+        Err(e) if e.contains("exists") => api_error(StatusCode::CONFLICT, e),
+        Err(e) if e.starts_with("unknown port") => field_error(StatusCode::BAD_REQUEST, e, "port"),
+        Err(e) => field_error(StatusCode::BAD_REQUEST, e, "via"),
+    }
+}
+
+/// `DELETE /api/v1/nexthops/{port}/{address}`: delete a nexthop no group uses.
+async fn delete_nexthop(
+    State(s): State<Arc<Shared>>,
+    Path((port, address)): Path<(String, String)>,
+) -> axum::response::Response {
+    let Ok(addr) = address.parse::<std::net::IpAddr>() else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            format!("'{address}' is not an IP address"),
+        );
+    };
+    let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    match cp.delete_nexthop_api(&port, addr) {
+        Ok(()) => Json(serde_json::json!({ "ok": true })).into_response(),
+        Err(e) if e.starts_with("no nexthop") || e.starts_with("unknown port") => {
+            api_error(StatusCode::NOT_FOUND, e)
+        }
+        Err(e) => api_error(StatusCode::CONFLICT, e),
+    }
 }
 
 /// `POST /api/v1/nexthops/{port}/{address}/{enable|disable}`.
@@ -956,7 +1015,8 @@ fn control_loop(
         .context("starting the control runtime")?;
     rt.block_on(async move {
         let api = axum::Router::new()
-            .route("/api/v1/nexthops", get(list_nexthops))
+            .route("/api/v1/nexthops", get(list_nexthops).post(add_nexthop))
+            .route("/api/v1/nexthops/{port}/{address}", axum::routing::delete(delete_nexthop))
             .route("/api/v1/neighbors", get(list_neighbors))
             .route("/api/v1/ports", get(list_ports))
             .route("/api/v1/flows", get(list_flows))

@@ -119,6 +119,19 @@ check "ecmpctl neigh show dev srv1: only srv1's neighbours" bash -c "out=\$($CTL
 hdr=$(curl -s -D - -o "$LAB_DIR/page" "$API/routes?limit=1&offset=1")
 check "GET /routes pages: one route, X-Total-Count names them all" bash -c '[[ "$1" == *"x-total-count: 2"* ]] && python3 -c "import json,sys; assert len(json.load(open(sys.argv[1]))) == 1" "$2"' _ "$hdr" "$LAB_DIR/page"
 check "GET /routes?prefix=198.51.100.0/22 filters by containment" bash -c "curl -sf '$API/routes?prefix=198.51.100.0/22' | python3 -c 'import json,sys; r=json.load(sys.stdin); assert [x[\"prefix\"] for x in r] == [\"198.51.100.0/24\"], r'"
+# Nexthops as objects: created, resolved by the router's own ARP, refused while used, deleted.
+lab_ns "$(lab_ns_srv 1)" ip addr add 10.1.0.3/24 dev "$(lab_if_srv 1)"
+check "ecmpctl nexthop add" $CTL nexthop add via 10.1.0.3 dev srv1
+lab_wait 10 "10.1.0.3 resolved" bash -c "$CTL nexthop show | grep -q '10.1.0.3 dev srv1 gateway UP'"
+check "the new nexthop is resolved and up" bash -c "$CTL nexthop show | grep -q '10.1.0.3 dev srv1 gateway UP'"
+rc=0; out=$($CTL nexthop add via 10.1.0.3 dev srv1 2>&1) || rc=$?
+check "adding it twice: exit 1, says it exists" bash -c '[ "$1" = 1 ] && [[ "$2" == *exists* ]]' _ "$rc" "$out"
+code=$(status -X POST "$API/nexthops" -d '{"via": "10.9.9.9", "port": "srv1"}')
+check "a nexthop off the port's subnets: 400 naming via" bash -c "[ $code = 400 ] && grep -q '\"field\":\"via\"' '$LAB_DIR/body'"
+rc=0; out=$($CTL nexthop del via 10.1.0.2 dev srv1 2>&1) || rc=$?
+check "deleting a group member is refused, naming the group: $out" bash -c '[ "$1" = 1 ] && [[ "$2" == *"member of group"* ]]' _ "$rc" "$out"
+check "ecmpctl nexthop del" $CTL nexthop del via 10.1.0.3 dev srv1
+check "it is gone" bash -c "! $CTL nexthop show | grep -q '10.1.0.3 dev srv1'"
 check "ecmpctl reload" bash -c "$CTL reload | grep -q reloaded"
 check "ecmpctl stats prints counters" bash -c "$CTL stats | grep -q ecmp_router_nexthop_packets_total"
 rc=0; $LAB_ROOT/target/release/ecmpctl --api 127.0.0.1:1 route show >/dev/null 2>&1 || rc=$?

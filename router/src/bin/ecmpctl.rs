@@ -9,6 +9,7 @@
 //! ecmpctl route del PREFIX [table T]
 //! ecmpctl route get ADDR [from SRC] [proto tcp|udp|sctp|icmp|N] [sport N] [dport N]
 //! ecmpctl nexthop show | nexthop disable|enable ADDR dev PORT
+//! ecmpctl nexthop add|del via ADDR dev PORT
 //! ecmpctl group show
 //! ecmpctl group add|replace NAME [group ALGO] nexthop via ADDR dev PORT [weight W] [nexthop ...]
 //! ecmpctl group del NAME
@@ -456,6 +457,20 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
         ["port" | "link", "show"] | ["port" | "link"] => {
             call(api, "GET", "/api/v1/ports", None).map(|v| show(v, &print_ports))
         }
+        ["nexthop" | "nh", "add", "via", addr, "dev", port] => call(
+            api,
+            "POST",
+            "/api/v1/nexthops",
+            Some(&json!({ "via": addr, "port": port })),
+        )
+        .map(|v| show(json!([v]), &|v: &Value| print_nexthops(v, false))),
+        ["nexthop" | "nh", "del" | "delete", "via", addr, "dev", port] => call(
+            api,
+            "DELETE",
+            &format!("/api/v1/nexthops/{port}/{}", enc(addr)),
+            None,
+        )
+        .map(|_| println!("nexthop {addr} dev {port} deleted")),
         ["nexthop" | "nh", op @ ("disable" | "enable"), addr, "dev", port] => call(
             api,
             "POST",

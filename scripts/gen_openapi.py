@@ -67,7 +67,7 @@ schemas = {
         "address": {"type": "string"}, "port": {"type": "string"},
         "kind": {"type": "string", "enum": ["gateway", "host"]},
         "mac": {"type": ["string", "null"]}, "live": {"type": "boolean"}, "enabled": {"type": "boolean"},
-        "link_down": {"type": "boolean"}, "unreachable": {"type": "boolean"},
+        "link_down": {"type": "boolean"}, "unreachable": {"type": "boolean"}, "uplink_down": {"type": "boolean"},
         "state": {"type": "string", "enum": ["permanent", "incomplete", "failed", "reachable"]},
         "permanent": {"type": "boolean"}, "last_seen_ms": {"type": ["integer", "null"]},
         "probes_unanswered": {"type": "integer"}}},
@@ -83,6 +83,13 @@ schemas = {
         "nexthop": {"type": ["object", "null"], "properties": {"via": {"type": "string"}, "port": {"type": "string"}}},
         "tcp_state": {"type": "string", "enum": ["-", "opening", "established", "half-closed", "closing"]},
         "packets": {"type": "integer"}, "idle_ms": {"type": "integer"}, "expires_in_ms": {"type": "integer"}}},
+    "Uplink": {"type": "object", "properties": {
+        "name": {"type": "string"}, "port": {"type": "string"}, "gateway": {"type": "string"},
+        "state": {"type": "string", "enum": ["up", "down"]}, "since_ms": {"type": "integer"},
+        "loss_pct": {"type": "integer"}, "rounds": {"type": "integer"}, "transitions": {"type": "integer"},
+        "targets": {"type": "array", "items": {"type": "object", "properties": {
+            "addr": {"type": "string"}, "sent": {"type": "integer"}, "answered": {"type": "integer"},
+            "last_rtt_us": {"type": ["integer", "null"]}}}}}},
     "RouteGet": {"type": "object", "properties": {
         "prefix": {"type": ["string", "null"]}, "origin": {"type": ["string", "null"]},
         "kind": {"type": "string", "enum": ["group", "connected", "local", "blackhole", "none"]},
@@ -140,6 +147,8 @@ paths = {
                        q("proto", "tcp, udp, icmp or a number."), q("worker", "Only this worker.", {"type": "integer"}),
                        q("offset", "Skip this many.", {"type": "integer"}), q("limit", "At most this many (default 1000).", {"type": "integer"})],
         "responses": {**ok("The page; X-Total-Count gives the number that matched.", arr("Flow")), **err("400", "401")}}},
+    "/api/v1/uplinks": {"get": {"summary": "Every uplink with its health-probe state.",
+        "responses": {**ok("Uplinks.", arr("Uplink")), **err("401")}}},
     "/api/v1/ports": {"get": {"summary": "Every port: config, link state, counters.",
         "responses": {**ok("Ports.", arr("Port")), **err("401")}}},
     "/api/v1/reload": {"post": {"summary": "Re-read and apply the config file (as SIGHUP). A bad file changes nothing.",

@@ -56,6 +56,35 @@ struct RawConfig {
     fpm: Option<RawFpm>,
     #[serde(default)]
     flows: Option<RawFlows>,
+    #[serde(default)]
+    uplinks: Vec<RawUplink>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawUplink {
+    name: Spanned<String>,
+    port: Spanned<String>,
+    gateway: Spanned<String>,
+    probe: RawProbe,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawProbe {
+    targets: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    interval_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    timeout_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    down_after: Option<Spanned<u32>>,
+    #[serde(default)]
+    up_after: Option<Spanned<u32>>,
+    #[serde(default)]
+    max_loss: Option<Spanned<u32>>,
+    #[serde(default)]
+    max_rtt_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -330,6 +359,34 @@ pub struct Config {
     pub fpm: Option<FpmConfig>,
     /// Each worker's flow table (used by sticky routes).
     pub flows: FlowsConfig,
+    /// Uplinks with health probes.
+    pub uplinks: Vec<UplinkConfig>,
+}
+
+/// An uplink: a gateway on a port, taken out of every group when probes to
+/// targets beyond it fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UplinkConfig {
+    /// Its name (API, metrics).
+    pub name: String,
+    /// The port it is on.
+    pub port: PortId,
+    /// The upstream router (a nexthop of the groups that use this uplink).
+    pub gateway: IpAddr,
+    /// Addresses beyond the uplink that answer ICMP echo.
+    pub targets: Vec<IpAddr>,
+    /// Time between probe rounds (ms).
+    pub interval_ms: u64,
+    /// A reply later than this counts as lost (ms).
+    pub timeout_ms: u64,
+    /// Consecutive failed rounds that take the uplink down.
+    pub down_after: u32,
+    /// Consecutive good rounds that bring it back.
+    pub up_after: u32,
+    /// A round also fails while loss over the last 10 rounds exceeds this (%; 100 = off).
+    pub max_loss_pct: u32,
+    /// A reply slower than this fails its round (ms; 0 = off).
+    pub max_rtt_ms: u64,
 }
 
 /// The per-worker flow table.
@@ -1274,6 +1331,87 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         }
     };
 
+    let mut uplinks: Vec<UplinkConfig> = Vec::new();
+    for (i, u) in raw.uplinks.iter().enumerate() {
+        let k = |f: &str| format!("uplinks[{i}].{f}");
+        let name = u.name.value.trim().to_owned();
+        if name.is_empty() || uplinks.iter().any(|x| x.name == name) {
+            return Err(cx.err(
+                u.name.referenced,
+                k("name"),
+                format!("uplink name '{name}' is empty or used twice"),
+            ));
+        }
+        let port = env.port(&u.port, k("port"))?;
+        let gateway = env.ip(&u.gateway, k("gateway"))?;
+        env.require_on_subnet(port, gateway, "gateway ", &u.gateway, k("gateway"))?;
+        let p = &u.probe;
+        if p.targets.value.is_empty() {
+            return Err(cx.err(
+                p.targets.referenced,
+                k("probe.targets"),
+                "at least one target is needed",
+            ));
+        }
+        let mut targets = Vec::new();
+        for (j, t) in p.targets.value.iter().enumerate() {
+            let a = env.ip(t, k(&format!("probe.targets[{j}]")))?;
+            if !ports[port.index()]
+                .addresses
+                .iter()
+                .any(|x| x.addr.is_ipv4() == a.is_ipv4())
+            {
+                return Err(cx.err(
+                    t.referenced,
+                    k(&format!("probe.targets[{j}]")),
+                    format!(
+                        "{a}: port '{}' has no address of that family to probe from",
+                        ports[port.index()].name
+                    ),
+                ));
+            }
+            targets.push(a);
+        }
+        let range = |v: &Option<Spanned<u64>>, key: &str, lo: u64, hi: u64, d: u64| match v {
+            None => Ok(d),
+            Some(v) if (lo..=hi).contains(&v.value) => Ok(v.value),
+            Some(v) => Err(cx.err(
+                v.referenced,
+                k(key),
+                format!("{} is outside {lo}..={hi}", v.value),
+            )),
+        };
+        let range32 = |v: &Option<Spanned<u32>>, key: &str, lo: u32, hi: u32, d: u32| match v {
+            None => Ok(d),
+            Some(v) if (lo..=hi).contains(&v.value) => Ok(v.value),
+            Some(v) => Err(cx.err(
+                v.referenced,
+                k(key),
+                format!("{} is outside {lo}..={hi}", v.value),
+            )),
+        };
+        let interval_ms = range(&p.interval_ms, "probe.interval-ms", 10, 60_000, 1000)?;
+        let timeout_ms = range(
+            &p.timeout_ms,
+            "probe.timeout-ms",
+            1,
+            interval_ms,
+            interval_ms,
+        )?;
+        uplinks.push(UplinkConfig {
+            name,
+            port,
+            gateway,
+            targets,
+            interval_ms,
+            timeout_ms,
+            down_after: range32(&p.down_after, "probe.down-after", 1, 100, 3)?,
+            up_after: range32(&p.up_after, "probe.up-after", 1, 100, 2)?,
+            max_loss_pct: range32(&p.max_loss, "probe.max-loss", 0, 100, 100)?,
+            max_rtt_ms: range(&p.max_rtt_ms, "probe.max-rtt-ms", 0, 60_000, 0)?,
+        });
+    }
+
     let mut neighbors: Vec<StaticNeighbor> = Vec::new();
     for (i, n) in raw.neighbors.iter().enumerate() {
         let k = |f: &str| format!("neighbors[{i}].{f}");
@@ -1389,6 +1527,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
 
     Ok(Config {
         flows,
+        uplinks,
         eal: raw.eal,
         workers,
         ports,
@@ -1508,6 +1647,54 @@ api: { listen: 127.0.0.1:9464 }
         ] {
             let e = err(&format!("{EXAMPLE}\n{bad}\n"));
             assert!(e.key.starts_with(key), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn uplink_errors_name_the_field() {
+        let good = "uplinks:\n  - { name: isp1, port: srv1, gateway: 10.1.0.2, probe: { targets: [192.0.2.1] } }\n";
+        let c = parse(&format!("{EXAMPLE}\n{good}"), "t").unwrap();
+        assert_eq!(c.uplinks[0].interval_ms, 1000);
+        assert_eq!((c.uplinks[0].down_after, c.uplinks[0].up_after), (3, 2));
+        for (from, to, key) in [
+            (
+                "gateway: 10.1.0.2",
+                "gateway: 10.9.0.2",
+                "uplinks[0].gateway",
+            ),
+            (
+                "port: srv1, gateway",
+                "port: srv7, gateway",
+                "uplinks[0].port",
+            ),
+            (
+                "targets: [192.0.2.1]",
+                "targets: []",
+                "uplinks[0].probe.targets",
+            ),
+            (
+                "targets: [192.0.2.1]",
+                "targets: [nope]",
+                "uplinks[0].probe.targets[0]",
+            ),
+            (
+                "targets: [192.0.2.1] }",
+                "targets: [192.0.2.1], interval-ms: 5 }",
+                "uplinks[0].probe.interval-ms",
+            ),
+            (
+                "targets: [192.0.2.1] }",
+                "targets: [192.0.2.1], timeout-ms: 5000 }",
+                "uplinks[0].probe.timeout-ms",
+            ),
+            (
+                "targets: [192.0.2.1] }",
+                "targets: [192.0.2.1], down-after: 0 }",
+                "uplinks[0].probe.down-after",
+            ),
+        ] {
+            let e = err(&format!("{EXAMPLE}\n{}", good.replace(from, to)));
+            assert_eq!(e.key, key, "{to}: {e}");
         }
     }
 

@@ -154,7 +154,7 @@ pub fn render(
     );
     let nh_down = gv(
         "ecmp_router_nexthop_down",
-        "1 when the nexthop is down for this reason (admin, link, unreachable).",
+        "1 when the nexthop is down for this reason (admin, link, unreachable, uplink).",
         &["nexthop", "port", "kind", "reason"],
     );
     for n in cp.nexthops() {
@@ -179,6 +179,7 @@ pub fn render(
             ("admin", n.admin_down),
             ("link", n.link_down),
             ("unreachable", n.unreachable),
+            ("uplink", n.uplink_down),
         ] {
             nh_down
                 .with_label_values(&[l[0], l[1], l[2], reason])
@@ -377,6 +378,69 @@ pub fn render(
         ] {
             fev.with_label_values(&[w.as_str(), e])
                 .inc_by(v.load(Relaxed));
+        }
+    }
+
+    let uup = IntGaugeVec::new(
+        Opts::new(
+            "ecmp_router_uplink_up",
+            "1 while the uplink's health probes pass (it takes new flows).",
+        ),
+        &["uplink", "port"],
+    )
+    .expect("valid");
+    reg.register(Box::new(uup.clone())).expect("unique");
+    let uloss = IntGaugeVec::new(
+        Opts::new(
+            "ecmp_router_uplink_loss_percent",
+            "Failed probe rounds among the last 10.",
+        ),
+        &["uplink"],
+    )
+    .expect("valid");
+    reg.register(Box::new(uloss.clone())).expect("unique");
+    let urtt = prometheus::GaugeVec::new(
+        Opts::new(
+            "ecmp_router_uplink_rtt_seconds",
+            "Round-trip time of the last answered probe, per target.",
+        ),
+        &["uplink", "target"],
+    )
+    .expect("valid");
+    reg.register(Box::new(urtt.clone())).expect("unique");
+    let uprobes = counter(
+        &reg,
+        "ecmp_router_uplink_probes_total",
+        "Uplink probes per target: sent, and answered.",
+        &["uplink", "target", "result"],
+    );
+    let utrans = counter(
+        &reg,
+        "ecmp_router_uplink_transitions_total",
+        "Uplink state changes (up to down and back).",
+        &["uplink"],
+    );
+    for u in cp.uplinks() {
+        uup.with_label_values(&[u.name.as_str(), u.port.as_str()])
+            .set(u.up as i64);
+        uloss
+            .with_label_values(&[u.name.as_str()])
+            .set(u.loss_pct as i64);
+        utrans
+            .with_label_values(&[u.name.as_str()])
+            .inc_by(u.transitions);
+        for (t, sent, got, rtt) in &u.targets {
+            let t = t.to_string();
+            uprobes
+                .with_label_values(&[u.name.as_str(), t.as_str(), "sent"])
+                .inc_by(*sent);
+            uprobes
+                .with_label_values(&[u.name.as_str(), t.as_str(), "answered"])
+                .inc_by(*got);
+            if let Some(r) = rtt {
+                urtt.with_label_values(&[u.name.as_str(), t.as_str()])
+                    .set(r.as_secs_f64());
+            }
         }
     }
 

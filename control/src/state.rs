@@ -8,7 +8,7 @@
 //! adjacencies with their own nexthop id, so reply traffic to clients is
 //! forwarded and counted like any other nexthop.
 
-use crate::config::{Config, GroupConfig, IfAddr, RouteGroup, RouteSpec, MAIN_TABLE};
+use crate::config::{Config, GroupConfig, IfAddr, RouteGroup, RouteSpec, UplinkConfig, MAIN_TABLE};
 use crate::punt::{Channels, InjectFrame, PuntFrame, ResolveRequest};
 use crate::rcu::{Publisher, Quiescent};
 use dataplane::fib::{Fib, HostTable, Nexthop, PortInfo, Route, RouteOp, RouteTable, Target};
@@ -213,6 +213,87 @@ pub struct ControlCounters {
     pub fib_copies: u64,
 }
 
+/// Probe identifiers are `UPLINK_ID | uplink index`.
+const UPLINK_ID: u16 = 0xe000;
+/// Rounds the loss figure covers.
+const LOSS_WINDOW: u32 = 10;
+
+/// One uplink's probe state.
+#[derive(Clone, Debug)]
+struct UplinkState {
+    cfg: UplinkConfig,
+    nh: Option<NexthopId>,
+    up: bool,
+    since: Instant,
+    streak_ok: u32,
+    streak_bad: u32,
+    round: u16,
+    round_started: Option<Instant>,
+    answered: Vec<Option<Duration>>,
+    /// Last rounds' outcomes, newest in bit 0 (1 = failed).
+    history: u32,
+    rounds: u64,
+    sent: Vec<u64>,
+    received: Vec<u64>,
+    last_rtt: Vec<Option<Duration>>,
+    transitions: u64,
+}
+
+/// An uplink as the API and metrics show it.
+#[derive(Clone, Debug)]
+pub struct UplinkView {
+    /// Its name.
+    pub name: String,
+    /// Port name.
+    pub port: String,
+    /// Gateway address.
+    pub gateway: IpAddr,
+    /// Up (carrying new flows) or down.
+    pub up: bool,
+    /// Milliseconds in the current state.
+    pub since_ms: u64,
+    /// Failed rounds among the last 10, in percent.
+    pub loss_pct: u32,
+    /// Probe rounds run.
+    pub rounds: u64,
+    /// State changes.
+    pub transitions: u64,
+    /// Per target: address, probes sent, replies, last round-trip time.
+    pub targets: Vec<(IpAddr, u64, u64, Option<Duration>)>,
+}
+
+impl UplinkState {
+    fn new(cfg: UplinkConfig, nh: Option<NexthopId>, now: Instant) -> UplinkState {
+        let n = cfg.targets.len();
+        UplinkState {
+            cfg,
+            nh,
+            up: true,
+            since: now,
+            streak_ok: 0,
+            streak_bad: 0,
+            round: 0,
+            round_started: None,
+            answered: vec![None; n],
+            history: 0,
+            rounds: 0,
+            sent: vec![0; n],
+            received: vec![0; n],
+            last_rtt: vec![None; n],
+            transitions: 0,
+        }
+    }
+
+    fn loss_pct(&self) -> u32 {
+        let n = self.rounds.min(LOSS_WINDOW as u64) as u32;
+        if n == 0 {
+            return 0;
+        }
+        let mask = (1u32 << n) - 1;
+        (self.history & mask).count_ones() * 100 / n
+    }
+}
+
 /// A member of a group as the API shows it.
 #[derive(Clone, Debug)]
 pub struct GroupMember {
@@ -267,6 +348,8 @@ pub struct NexthopView {
     pub link_down: bool,
     /// Not answering reachability probes.
     pub unreachable: bool,
+    /// An uplink whose health probes fail.
+    pub uplink_down: bool,
     /// A static neighbour from the config (never probed or expired).
     pub permanent: bool,
     /// Milliseconds since the neighbour was last heard from.
@@ -304,6 +387,7 @@ pub struct ControlPlane {
     api_groups: BTreeMap<String, GroupConfig>,
     /// Named groups holding their definition's pin (one user each).
     pinned: std::collections::HashSet<String>,
+    uplinks: Vec<UplinkState>,
     /// FPM routes not yet re-sent since the last (re)connect.
     fpm_stale: std::collections::HashSet<(u32, Prefix)>,
     neighbors: Arc<Neighbors>,
@@ -426,6 +510,7 @@ impl ControlPlane {
             groups_dirty: false,
             api_groups: BTreeMap::new(),
             pinned: Default::default(),
+            uplinks: Vec::new(),
             fpm_stale: Default::default(),
             neighbors: neighbors.clone(),
             publisher: Publisher::new(
@@ -461,6 +546,7 @@ impl ControlPlane {
             }
         }
         cp.rib = rib_of(&cp.config);
+        cp.set_uplinks();
         cp.refresh_named();
         cp.sync_all();
         cp.commit();
@@ -1165,6 +1251,7 @@ impl ControlPlane {
             }
         }
         self.config = new;
+        self.set_uplinks();
         self.refresh_named();
         self.sync_all();
         self.commit();
@@ -1294,6 +1381,9 @@ impl ControlPlane {
                 unreachable: self
                     .neighbors
                     .is_down(NexthopId(i as u32), DownFlag::Unreachable),
+                uplink_down: self
+                    .neighbors
+                    .is_down(NexthopId(i as u32), DownFlag::Uplink),
                 permanent: e.permanent,
                 last_seen_ms: e.last_seen.map(|t| t.elapsed().as_millis() as u64),
                 probes_unanswered: e.unanswered,
@@ -1328,6 +1418,7 @@ impl ControlPlane {
             self.last_timer = Some(now);
             self.timers(now);
         }
+        self.uplink_tick(now);
         self.publisher.reclaim();
     }
 
@@ -1428,6 +1519,200 @@ impl ControlPlane {
                 }
             }
         }
+    }
+
+    /// (Re)builds the uplinks from the config, keeping the state of those
+    /// whose definition did not change; an uplink that is gone has its down
+    /// flag cleared.
+    fn set_uplinks(&mut self) {
+        let now = Instant::now();
+        let mut old: Vec<UplinkState> = std::mem::take(&mut self.uplinks);
+        for cfg in self.config.uplinks.clone() {
+            if let Some(i) = old.iter().position(|u| u.cfg == cfg) {
+                self.uplinks.push(old.swap_remove(i));
+                continue;
+            }
+            let nh = self.add_nexthop(cfg.port, cfg.gateway, NexthopKind::Gateway);
+            self.uplinks.push(UplinkState::new(cfg, nh, now));
+        }
+        for u in old {
+            if let Some(nh) = u.nh {
+                self.neighbors.set_down(nh, DownFlag::Uplink, false);
+            }
+        }
+    }
+
+    /// Runs the uplinks' probe rounds: judges the round that ends, applies
+    /// the hysteresis, and sends the next round's echo requests.
+    fn uplink_tick(&mut self, now: Instant) {
+        for i in 0..self.uplinks.len() {
+            let u = &self.uplinks[i];
+            let interval = Duration::from_millis(u.cfg.interval_ms);
+            if u.round_started
+                .is_some_and(|t| now.duration_since(t) < interval)
+            {
+                continue;
+            }
+            if u.round_started.is_some() {
+                self.judge_round(i, now);
+            }
+            self.send_round(i, now);
+        }
+    }
+
+    fn judge_round(&mut self, i: usize, now: Instant) {
+        let u = &mut self.uplinks[i];
+        let timeout = Duration::from_millis(u.cfg.timeout_ms);
+        let max_rtt = Duration::from_millis(u.cfg.max_rtt_ms);
+        let mut ok = u
+            .answered
+            .iter()
+            .flatten()
+            .any(|&rtt| rtt <= timeout && (u.cfg.max_rtt_ms == 0 || rtt <= max_rtt));
+        u.rounds += 1;
+        u.history = (u.history << 1) | (!ok) as u32;
+        if u.cfg.max_loss_pct < 100 && u.loss_pct() > u.cfg.max_loss_pct {
+            ok = false;
+        }
+        if ok {
+            u.streak_ok += 1;
+            u.streak_bad = 0;
+        } else {
+            u.streak_bad += 1;
+            u.streak_ok = 0;
+        }
+        let change = if u.up && u.streak_bad >= u.cfg.down_after {
+            Some(false)
+        } else if !u.up && u.streak_ok >= u.cfg.up_after {
+            Some(true)
+        } else {
+            None
+        };
+        if let Some(up) = change {
+            u.up = up;
+            u.since = now;
+            u.transitions += 1;
+            let (name, loss, nh) = (u.cfg.name.clone(), u.loss_pct(), u.nh);
+            if let Some(nh) = nh {
+                self.neighbors.set_down(nh, DownFlag::Uplink, !up);
+            }
+            if up {
+                self.counters.nexthop_up_events += 1;
+                tracing::info!(uplink = %name, loss_pct = loss, "uplink probes answered again: up");
+            } else {
+                self.counters.nexthop_down_events += 1;
+                tracing::warn!(uplink = %name, loss_pct = loss, "uplink probes failing: down, no new flows");
+            }
+        }
+    }
+
+    fn send_round(&mut self, i: usize, now: Instant) {
+        let u = &mut self.uplinks[i];
+        u.round = u.round.wrapping_add(1);
+        u.round_started = Some(now);
+        u.answered.iter_mut().for_each(|a| *a = None);
+        let (port, round, nh) = (u.cfg.port, u.round, u.nh);
+        let targets = u.cfg.targets.clone();
+        let Some(gw_mac) = nh.and_then(|nh| self.neighbors.get(nh)) else {
+            // The gateway is not resolved: nothing can be sent, the round fails.
+            return;
+        };
+        let mac = self.ports[port.index()].mac;
+        let id = UPLINK_ID | i as u16;
+        for (j, t) in targets.iter().enumerate() {
+            let Some(src) = self.source_for(port, *t) else {
+                continue;
+            };
+            let frame = match (src.addr, t) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => frames::ipv4(
+                    mac,
+                    gw_mac,
+                    s,
+                    *d,
+                    proto::ICMP,
+                    64,
+                    &frames::icmp_echo(id, round, b"ecmp-probe"),
+                ),
+                (IpAddr::V6(s), IpAddr::V6(d)) => {
+                    frames::icmpv6_echo_with(mac, gw_mac, s, *d, 64, id, round, b"ecmp-probe")
+                }
+                _ => continue,
+            };
+            if self.send(port, &frame) {
+                self.uplinks[i].sent[j] += 1;
+            }
+        }
+    }
+
+    fn handle_echo_reply_v4(&mut self, port: PortId, payload: &[u8], now: Instant) {
+        let Ok(ip) = dataplane::wire::ipv4::Packet::new_checked(payload) else {
+            self.counters.punt_invalid += 1;
+            return;
+        };
+        let hl = ip.header_len();
+        let b = &payload[hl..ip.total_len()];
+        if ip.protocol() != proto::ICMP
+            || b.len() < 8
+            || b[0] != dataplane::wire::icmp::kind::ECHO_REPLY
+            || dataplane::checksum::checksum(b) != 0
+        {
+            self.counters.punt_invalid += 1;
+            return;
+        }
+        let (id, seq) = (
+            u16::from_be_bytes([b[4], b[5]]),
+            u16::from_be_bytes([b[6], b[7]]),
+        );
+        self.probe_reply(port, IpAddr::V4(ip.src()), id, seq, now);
+    }
+
+    /// Records an echo reply if it answers the current round of an uplink's probes.
+    fn probe_reply(&mut self, port: PortId, from: IpAddr, id: u16, seq: u16, now: Instant) {
+        if id & 0xf000 != UPLINK_ID {
+            return;
+        }
+        let Some(u) = self.uplinks.get_mut((id & 0x0fff) as usize) else {
+            return;
+        };
+        if u.cfg.port != port || u.round != seq {
+            return;
+        }
+        let (Some(start), Some(j)) = (
+            u.round_started,
+            u.cfg.targets.iter().position(|t| *t == from),
+        ) else {
+            return;
+        };
+        if u.answered[j].is_none() {
+            let rtt = now.duration_since(start);
+            u.answered[j] = Some(rtt);
+            u.received[j] += 1;
+            u.last_rtt[j] = Some(rtt);
+        }
+    }
+
+    /// Every uplink with its probe state.
+    pub fn uplinks(&self) -> Vec<UplinkView> {
+        self.uplinks
+            .iter()
+            .map(|u| UplinkView {
+                name: u.cfg.name.clone(),
+                port: self.config.ports[u.cfg.port.index()].name.clone(),
+                gateway: u.cfg.gateway,
+                up: u.up,
+                since_ms: u.since.elapsed().as_millis() as u64,
+                loss_pct: u.loss_pct(),
+                rounds: u.rounds,
+                transitions: u.transitions,
+                targets: u
+                    .cfg
+                    .targets
+                    .iter()
+                    .enumerate()
+                    .map(|(j, t)| (*t, u.sent[j], u.received[j], u.last_rtt[j]))
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Creates a nexthop through the API (`ip nexthop add`): resolved and
@@ -1667,6 +1952,7 @@ impl ControlPlane {
         match eth.ethertype() {
             ethernet::ethertype::ARP => self.handle_arp(f.port, eth.src(), eth.payload(), now),
             ethernet::ethertype::IPV6 => self.handle_ndp(f.port, eth.src(), eth.payload(), now),
+            ethernet::ethertype::IPV4 => self.handle_echo_reply_v4(f.port, eth.payload(), now),
             _ => self.counters.punt_invalid += 1,
         }
     }
@@ -1712,6 +1998,19 @@ impl ControlPlane {
             self.counters.punt_invalid += 1;
             return;
         };
+        if m.msg_type() == icmpv6::kind::ECHO_REPLY {
+            let b = ip.payload();
+            if m.verify_checksum(&src, &dst) && b.len() >= 8 {
+                let (id, seq) = (
+                    u16::from_be_bytes([b[4], b[5]]),
+                    u16::from_be_bytes([b[6], b[7]]),
+                );
+                self.probe_reply(port, IpAddr::V6(src), id, seq, now);
+            } else {
+                self.counters.punt_invalid += 1;
+            }
+            return;
+        }
         self.counters.ndp_rx += 1;
         // RFC 4861 sections 7.1.1 and 7.1.2.
         if ip.hop_limit() != 255 || m.code() != 0 || !m.verify_checksum(&src, &dst) {
@@ -2346,7 +2645,9 @@ neighbors:
     #[test]
     fn api_nexthops_add_delete() {
         let mut cp = plane_resolved();
-        let n = cp.add_nexthop_api("srv1", "10.1.0.9".parse().unwrap()).unwrap();
+        let n = cp
+            .add_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
+            .unwrap();
         assert_eq!((n.kind, n.mac), (NexthopKind::Gateway, None));
         assert!(cp
             .add_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
@@ -2361,19 +2662,32 @@ neighbors:
             assert!(e.contains(msg), "{e}");
         }
         // A group member or a static neighbour cannot go; a pinned one can.
-        let e = cp.delete_nexthop_api("srv2", "10.2.0.2".parse().unwrap()).unwrap_err();
-        assert!(e.contains("static neighbour") || e.contains("member of group"), "{e}");
-        cp.delete_nexthop_api("srv1", "10.1.0.9".parse().unwrap()).unwrap();
-        assert!(cp.nexthops().iter().all(|n| n.addr != "10.1.0.9".parse::<IpAddr>().unwrap()));
+        let e = cp
+            .delete_nexthop_api("srv2", "10.2.0.2".parse().unwrap())
+            .unwrap_err();
+        assert!(
+            e.contains("static neighbour") || e.contains("member of group"),
+            "{e}"
+        );
+        cp.delete_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
+            .unwrap();
+        assert!(cp
+            .nexthops()
+            .iter()
+            .all(|n| n.addr != "10.1.0.9".parse::<IpAddr>().unwrap()));
         assert!(cp
             .delete_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
             .unwrap_err()
             .contains("no nexthop"));
         // It comes back with the same id.
-        let again = cp.add_nexthop_api("srv1", "10.1.0.9".parse().unwrap()).unwrap();
+        let again = cp
+            .add_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
+            .unwrap();
         assert_eq!(again.id, n.id);
         // Enabling by name still finds the right view after a removal.
-        let v = cp.set_enabled("srv1", "10.1.0.9".parse().unwrap(), false).unwrap();
+        let v = cp
+            .set_enabled("srv1", "10.1.0.9".parse().unwrap(), false)
+            .unwrap();
         assert_eq!(v.id, n.id);
     }
 

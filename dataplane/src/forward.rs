@@ -479,6 +479,10 @@ fn local_v4<B: PacketBuf>(
         if !m.verify_checksum() {
             return dropped(ctx.stats, DropReason::BadIcmp);
         }
+        if m.msg_type() == icmp::kind::ECHO_REPLY {
+            // Answers to the control plane's uplink probes.
+            return Verdict::Punt;
+        }
         if m.msg_type() != icmp::kind::ECHO_REQUEST {
             return dropped(ctx.stats, DropReason::LocalUnhandled);
         }
@@ -607,6 +611,10 @@ fn local_v6<B: PacketBuf>(
         };
         if !m.verify_checksum(&src, &dst) {
             return dropped(ctx.stats, DropReason::BadIcmp);
+        }
+        if m.msg_type() == icmpv6::kind::ECHO_REPLY {
+            // Answers to the control plane's uplink probes.
+            return Verdict::Punt;
         }
         if m.msg_type() != icmpv6::kind::ECHO_REQUEST {
             return dropped(ctx.stats, DropReason::LocalUnhandled);

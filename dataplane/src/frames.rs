@@ -168,6 +168,25 @@ pub fn icmp_echo(id: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
     m
 }
 
+/// An ICMPv6 echo request frame with identifier `id` and sequence `seq`.
+#[allow(clippy::too_many_arguments)]
+pub fn icmpv6_echo_with(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+    id: u16,
+    seq: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut m = vec![icmpv6::kind::ECHO_REQUEST, 0, 0, 0];
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(payload);
+    ipv6_icmp(src_mac, dst_mac, src, dst, hop_limit, &m)
+}
+
 /// An ICMPv6 echo request frame with a valid checksum.
 pub fn icmpv6_echo(
     src_mac: MacAddr,

@@ -23,6 +23,8 @@ pub enum DownFlag {
     Link = 1 << 61,
     /// It stopped answering reachability probes.
     Unreachable = 1 << 60,
+    /// It is an uplink whose health probes (to targets beyond it) fail.
+    Uplink = 1 << 59,
 }
 
 /// Nexthop id -> MAC address and liveness.

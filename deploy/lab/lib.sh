@@ -152,7 +152,13 @@ lab_wait() { # lab_wait SECONDS DESCRIPTION CMD...
 
 lab_metrics() { _lab_rtr curl -sf "http://127.0.0.1:$LAB_API_PORT/metrics"; }
 lab_api() { local m=$1 p=$2; _lab_rtr curl -sf -X "$m" "http://127.0.0.1:$LAB_API_PORT$p"; }
-_lab_gateways_up() { ! lab_metrics | grep '^ecmp_router_nexthop_up{kind="gateway"' | grep -qv ' 1$'; }
+# Every gateway resolved and answering NUD probes (an uplink's own health
+# probes may still keep it out of groups; tests of uplinks check that themselves).
+_lab_gateways_up() {
+    local m; m=$(lab_metrics) || return 1
+    ! grep '^ecmp_router_nexthop_resolved{kind="gateway"' <<<"$m" | grep -qv ' 1$' &&
+        ! grep '^ecmp_router_nexthop_down{kind="gateway".*reason="unreachable"' <<<"$m" | grep -qv ' 0$'
+}
 
 # lab_metric NAME{labels} -> value (0 when absent)
 lab_metric() {

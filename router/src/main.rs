@@ -164,6 +164,7 @@ fn nexthop_json(n: &control::state::NexthopView) -> serde_json::Value {
         "enabled": !n.admin_down,
         "link_down": n.link_down,
         "unreachable": n.unreachable,
+        "uplink_down": n.uplink_down,
         "state": neighbor_state(n),
         "permanent": n.permanent,
         "last_seen_ms": n.last_seen_ms,
@@ -309,6 +310,34 @@ async fn list_flows(
         Json(serde_json::Value::Array(page)),
     )
         .into_response()
+}
+
+/// `GET /api/v1/uplinks`: every uplink with its probe state.
+async fn list_uplinks(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+    Json(serde_json::Value::Array(
+        cp.uplinks()
+            .iter()
+            .map(|u| {
+                serde_json::json!({
+                    "name": u.name,
+                    "port": u.port,
+                    "gateway": u.gateway.to_string(),
+                    "state": if u.up { "up" } else { "down" },
+                    "since_ms": u.since_ms,
+                    "loss_pct": u.loss_pct,
+                    "rounds": u.rounds,
+                    "transitions": u.transitions,
+                    "targets": u.targets.iter().map(|(t, sent, got, rtt)| serde_json::json!({
+                        "addr": t.to_string(),
+                        "sent": sent,
+                        "answered": got,
+                        "last_rtt_us": rtt.map(|r| r.as_micros() as u64),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    ))
 }
 
 /// `GET /api/v1/ports`: configuration, link state and counters of every port.
@@ -1020,6 +1049,7 @@ fn control_loop(
             .route("/api/v1/neighbors", get(list_neighbors))
             .route("/api/v1/ports", get(list_ports))
             .route("/api/v1/flows", get(list_flows))
+            .route("/api/v1/uplinks", get(list_uplinks))
             .route("/api/v1/groups", get(list_groups).post(add_group).put(replace_group))
             .route("/api/v1/groups/{name}", axum::routing::delete(delete_group))
             .route("/api/v1/nexthops/{port}/{address}/{action}", post(set_nexthop))

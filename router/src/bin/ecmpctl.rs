@@ -13,6 +13,7 @@
 //! ecmpctl group show
 //! ecmpctl group add|replace NAME [group ALGO] nexthop via ADDR dev PORT [weight W] [nexthop ...]
 //! ecmpctl group del NAME
+//! ecmpctl uplink show
 //! ecmpctl port show
 //! ecmpctl neigh show [dev PORT]
 //! ecmpctl flow show [addr A] [port N] [proto P] [worker W] [limit N] [offset N]
@@ -215,6 +216,8 @@ fn print_nexthops(v: &Value, neigh: bool) {
             "LINKDOWN"
         } else if n["unreachable"].as_bool().unwrap_or(false) {
             "UNREACHABLE"
+        } else if n["uplink_down"].as_bool().unwrap_or(false) {
+            "UPLINKDOWN"
         } else if n["live"].as_bool().unwrap_or(false) {
             "UP"
         } else {
@@ -296,6 +299,34 @@ fn print_flows(v: &Value) {
             f["expires_in_ms"],
             f["worker"]
         );
+    }
+}
+
+fn print_uplinks(v: &Value) {
+    for u in v.as_array().into_iter().flatten() {
+        println!(
+            "{} via {} dev {} {} for {}ms loss {}% rounds {} transitions {}",
+            u["name"].as_str().unwrap_or("?"),
+            u["gateway"].as_str().unwrap_or("?"),
+            u["port"].as_str().unwrap_or("?"),
+            u["state"].as_str().unwrap_or("?").to_uppercase(),
+            u["since_ms"],
+            u["loss_pct"],
+            u["rounds"],
+            u["transitions"]
+        );
+        for t in u["targets"].as_array().into_iter().flatten() {
+            let rtt = t["last_rtt_us"]
+                .as_u64()
+                .map_or("-".to_owned(), |r| format!("{:.2}ms", r as f64 / 1000.0));
+            println!(
+                "\tprobe {} sent {} answered {} rtt {}",
+                t["addr"].as_str().unwrap_or("?"),
+                t["sent"],
+                t["answered"],
+                rtt
+            );
+        }
     }
 }
 
@@ -453,6 +484,9 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
                     v["fib_generation"]
                 )
             })
+        }
+        ["uplink" | "uplinks", "show"] | ["uplink" | "uplinks"] => {
+            call(api, "GET", "/api/v1/uplinks", None).map(|v| show(v, &print_uplinks))
         }
         ["port" | "link", "show"] | ["port" | "link"] => {
             call(api, "GET", "/api/v1/ports", None).map(|v| show(v, &print_ports))

@@ -140,7 +140,7 @@ def bench_ecmp(pcap, mem, seconds, tmp, sticky=False):
         for h in range(2, 6):
             nhs.append(f"      - {{ via: 10.{port}.0.{h}, port: out{port}, weight: {h - 1} }}")
             neigh.append(f"  - {{ address: 10.{port}.0.{h}, port: out{port}, mac: \"02:00:00:00:0{port}:0{h}\" }}")
-    api = 20000 + os.getpid() % 20000
+    api = 32000 - os.getpid() % 1000  # below the ephemeral range (32768-60999)
     cfg = ECMP_CFG.format(eal=", ".join(json.dumps(m) for m in mem), pid=os.getpid(), pcap=pcap,
                           nexthops="\n".join(nhs), neighbors="\n".join(neigh), port=api,
                           sticky="true" if sticky else "false")

@@ -2,7 +2,7 @@
 //!
 //! - **Ownership.** One table per worker, written only by its worker; the
 //!   control thread reads it (API, metrics) through a per-entry sequence
-//!   counter (a seqlock of atomics: no locks, no `unsafe`, and on x86 the
+//!   counter (a seqlock of atomics: no locks, safe Rust only, and on x86 the
 //!   worker's stores are plain moves). Both directions of a connection must
 //!   reach the same worker: the router configures a symmetric RSS key, and a
 //!   port without RSS delivers everything to worker 0 (docs/architecture.md).

@@ -1,5 +1,5 @@
-//! The fast path makes no heap allocation: a counting global allocator
-//! watches this thread while bursts of every kind of packet go through
+//! The fast path makes no heap allocation: `allocation-counter`'s global
+//! allocator counts this thread's allocations while bursts of every kind of packet go through
 //! `forward::process` (forwarded IPv4 and IPv6 over a group, to a connected
 //! host, TTL exceeded with an ICMP error, an echo to the router, ARP to punt,
 //! no route, garbage).
@@ -11,42 +11,8 @@ use dataplane::nhg::Group;
 use dataplane::stats::LcoreStats;
 use dataplane::types::{GroupId, MacAddr, NexthopId, PortId};
 use dataplane::{frames, VecBuf};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-thread_local! {
-    static WATCH: Cell<bool> = const { Cell::new(false) };
-}
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if WATCH.with(|w| w.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if WATCH.with(|w| w.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
 
 const LAN: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xa0]);
 const CLIENT: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xc1]);
@@ -197,22 +163,18 @@ fn a_burst_of_every_kind_allocates_nothing() {
         }
         verdicts
     };
-    // Warm up once (lazy statics, if any), then watch.
+    // Warm up once (lazy statics, if any), then count.
     run(&mut icmp);
-    WATCH.with(|w| w.set(true));
     let mut forwarded = 0;
-    for _ in 0..100 {
-        forwarded += run(&mut icmp);
-    }
-    WATCH.with(|w| w.set(false));
+    let info = allocation_counter::measure(|| {
+        for _ in 0..100 {
+            forwarded += run(&mut icmp);
+        }
+    });
     assert_eq!(
         forwarded,
         100 * 18,
         "the burst forwarded what it should (so the test exercised the path)"
     );
-    assert_eq!(
-        ALLOCS.load(Ordering::Relaxed),
-        0,
-        "heap allocations on the fast path"
-    );
+    assert_eq!(info.count_total, 0, "heap allocations on the fast path");
 }

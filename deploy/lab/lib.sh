@@ -44,7 +44,9 @@ lab_init() {
     LAB_NS_EXT="$LAB_TAG-ext"
     LAB_IF_LAN="${LAB_TAG}lan"
     LAB_IF_EXT="${LAB_TAG}ext"
-    LAB_API_PORT=$(( 20000 + ($$ + RANDOM) % 20000 ))
+    # Below the ephemeral range (32768-60999), so no outgoing connection holds it;
+    # the next port (API + 1) is free for a test's FPM listener.
+    LAB_API_PORT=$(( 20000 + (($$ + RANDOM) % 6000) * 2 ))
     LAB_SERVERS=2
     LAB_EXT=
     LAB_ROUTE_POLICIES=()

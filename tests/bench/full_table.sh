@@ -17,7 +17,7 @@ DIR=$(mktemp -d /tmp/ecmp-full-table.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$DIR"; }
 trap cleanup EXIT
-PORT=$(( 30000 + ($$ % 20000) ))
+PORT=$(( 20000 + ($$ % 4000) * 3 ))   # below the ephemeral range
 head() { # NAME EXTRA
     cat <<YAML
 eal: [--no-huge, --no-shconf, --no-pci, -m, "512", --file-prefix, ft$1$$]

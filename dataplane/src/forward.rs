@@ -365,15 +365,7 @@ fn next_hop(
                     let Some((key, notes)) = flow::extract_general(ip) else {
                         return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
                     };
-                    if notes.icmp_error {
-                        bump(&ctx.stats.hash_icmp_steered, 1);
-                    }
-                    if notes.icmp_truncated {
-                        bump(&ctx.stats.hash_icmp_truncated, 1);
-                    }
-                    if notes.ext_limit {
-                        bump(&ctx.stats.hash_ext_limit, 1);
-                    }
+                    count_notes(ctx.stats, &notes);
                     flow_hash(&route.hash, &key, ctx.spray)
                 }
             };
@@ -404,6 +396,20 @@ fn next_hop(
     }
 }
 
+/// Counts what the flow parser noticed (ICMP steering and hash fallbacks).
+#[inline]
+fn count_notes(stats: &LcoreStats, notes: &flow::Notes) {
+    if notes.icmp_error {
+        bump(&stats.hash_icmp_steered, 1);
+    }
+    if notes.icmp_truncated {
+        bump(&stats.hash_icmp_truncated, 1);
+    }
+    if notes.ext_limit {
+        bump(&stats.hash_ext_limit, 1);
+    }
+}
+
 /// TCP flags of an IPv4 packet, or of an IPv6 packet with no extension
 /// headers; 0 otherwise (a flow then keeps the transitory or UDP-like timeout).
 fn tcp_flags(ip: &[u8]) -> u8 {
@@ -431,9 +437,7 @@ fn sticky_hop(
     let Some((key, notes)) = flow::extract(ip) else {
         return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
     };
-    if notes.icmp_error {
-        bump(&ctx.stats.hash_icmp_steered, 1);
-    }
+    count_notes(ctx.stats, &notes);
     let flags = if notes.icmp_error { 0 } else { tcp_flags(ip) };
     let found = ft.lookup(&key.outer, flags, ctx.now_ms);
     if let crate::flowtable::Found::Hit(nh) = found {

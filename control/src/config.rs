@@ -58,6 +58,17 @@ struct RawConfig {
     flows: Option<RawFlows>,
     #[serde(default)]
     uplinks: Vec<RawUplink>,
+    #[serde(default)]
+    icmp: Option<RawIcmp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawIcmp {
+    #[serde(default)]
+    rate: Option<Spanned<u32>>,
+    #[serde(default)]
+    burst: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -361,6 +372,10 @@ pub struct Config {
     pub flows: FlowsConfig,
     /// Uplinks with health probes.
     pub uplinks: Vec<UplinkConfig>,
+    /// ICMP errors each worker may send per second, and its burst.
+    pub icmp_rate: u32,
+    /// Burst allowance of the ICMP error limit.
+    pub icmp_burst: u32,
 }
 
 /// An uplink: a gateway on a port, taken out of every group when probes to
@@ -1331,6 +1346,28 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         }
     };
 
+    let (icmp_rate, icmp_burst) = {
+        let get = |v: Option<&Spanned<u32>>, key: &str, hi: u32, d: u32| match v {
+            None => Ok(d),
+            Some(v) if v.value <= hi => Ok(v.value),
+            Some(v) => Err(cx.err(
+                v.referenced,
+                key.to_owned(),
+                format!("{} is outside 0..={hi}", v.value),
+            )),
+        };
+        let i = raw.icmp.as_ref();
+        (
+            get(
+                i.and_then(|i| i.rate.as_ref()),
+                "icmp.rate",
+                1_000_000,
+                1000,
+            )?,
+            get(i.and_then(|i| i.burst.as_ref()), "icmp.burst", 100_000, 100)?,
+        )
+    };
+
     let mut uplinks: Vec<UplinkConfig> = Vec::new();
     for (i, u) in raw.uplinks.iter().enumerate() {
         let k = |f: &str| format!("uplinks[{i}].{f}");
@@ -1528,6 +1565,8 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     Ok(Config {
         flows,
         uplinks,
+        icmp_rate,
+        icmp_burst,
         eal: raw.eal,
         workers,
         ports,
@@ -1648,6 +1687,16 @@ api: { listen: 127.0.0.1:9464 }
             let e = err(&format!("{EXAMPLE}\n{bad}\n"));
             assert!(e.key.starts_with(key), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn icmp_limit() {
+        let c = parse(&format!("{EXAMPLE}\nicmp: {{ rate: 5, burst: 0 }}\n"), "t").unwrap();
+        assert_eq!((c.icmp_rate, c.icmp_burst), (5, 0));
+        let d = parse(EXAMPLE, "t").unwrap();
+        assert_eq!((d.icmp_rate, d.icmp_burst), (1000, 100));
+        let e = err(&format!("{EXAMPLE}\nicmp: {{ rate: 2000000 }}\n"));
+        assert_eq!(e.key, "icmp.rate");
     }
 
     #[test]

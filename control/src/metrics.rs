@@ -202,6 +202,11 @@ pub fn render(
         "ICMP errors and echo replies the workers generated.",
         |s| s.icmp_sent.load(Relaxed),
     );
+    lc(
+        "ecmp_router_icmp_rate_limited_total",
+        "ICMP errors not sent because the rate limit (icmp.rate, icmp.burst per worker) was reached.",
+        |s| s.icmp_rate_limited.load(Relaxed),
+    );
 
     let he = counter(&reg, "ecmp_router_hash_events_total", "Flow-hash events: ICMP errors steered by their embedded packet, embedded packets too short (fallback), IPv6 extension-header walks stopped at the limit.", &["event"]);
     for (e, f) in [

@@ -109,6 +109,7 @@ fn icmp_error<B: PacketBuf>(
 ) -> Verdict {
     ctx.stats.count_drop(reason);
     if !ctx.icmp.take() {
+        bump(&ctx.stats.icmp_rate_limited, 1);
         return Verdict::Drop(reason);
     }
     let sent = match err {

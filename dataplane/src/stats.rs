@@ -26,6 +26,8 @@ pub struct LcoreStats {
     pub punted: AtomicU64,
     /// ICMP errors and echo replies the worker generated.
     pub icmp_sent: AtomicU64,
+    /// ICMP errors not sent because the rate limit's bucket was empty.
+    pub icmp_rate_limited: AtomicU64,
     /// Poll-loop iterations that received at least one packet.
     pub polls_busy: AtomicU64,
     /// Poll-loop iterations that received nothing.
@@ -94,6 +96,7 @@ impl LcoreStats {
             nh_bytes: z(max_nexthops),
             punted: AtomicU64::new(0),
             icmp_sent: AtomicU64::new(0),
+            icmp_rate_limited: AtomicU64::new(0),
             polls_busy: AtomicU64::new(0),
             polls_idle: AtomicU64::new(0),
             rx_packets: AtomicU64::new(0),

@@ -971,6 +971,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let token = cfg.token.clone();
     let fpm = cfg.fpm;
     let flow_cfg = cfg.flows;
+    let (icmp_rate, icmp_burst) = (cfg.icmp_rate, cfg.icmp_burst);
     let flows: Vec<Arc<dataplane::flowtable::FlowTable>> = (0..nq)
         .map(|_| {
             Arc::new(dataplane::flowtable::FlowTable::new(
@@ -1005,6 +1006,8 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
             tsc_hz: eal.tsc_hz(),
             flows: flows[i].clone(),
             clock_epoch: clock.epoch,
+            icmp_rate,
+            icmp_burst,
         };
         eal.launch(lcore, Box::new(move || w.run()))?;
         tracing::info!(worker = i, lcore, "worker started");

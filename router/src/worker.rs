@@ -26,11 +26,6 @@ use std::sync::Arc;
 pub const BURST: usize = 32;
 const TX_CAP: usize = 2 * BURST;
 
-/// ICMP errors a worker may send per second, and its burst allowance.
-pub const ICMP_RATE: u64 = 1000;
-/// Burst allowance of the ICMP token bucket.
-pub const ICMP_BURST: u32 = 100;
-
 /// Everything a worker needs; moved onto its lcore.
 pub struct Worker {
     /// Worker index, which is also its rx/tx queue id on every port.
@@ -53,6 +48,10 @@ pub struct Worker {
     pub tsc_hz: u64,
     /// This worker's flow table (sticky routes).
     pub flows: Arc<FlowTable>,
+    /// ICMP errors per second (0: none) and burst (the config's `icmp`).
+    pub icmp_rate: u32,
+    /// Burst allowance of the ICMP error limit.
+    pub icmp_burst: u32,
     /// TSC at the router's start: the flow table's millisecond clock counts from it.
     pub clock_epoch: u64,
 }
@@ -100,8 +99,12 @@ impl Worker {
                 n: 0,
             })
             .collect();
-        let mut icmp = IcmpLimiter::new(ICMP_BURST);
-        let ticks_per_token = (self.tsc_hz / ICMP_RATE).max(1);
+        let mut icmp = IcmpLimiter::new(self.icmp_burst);
+        // Rate 0: the bucket never refills once the burst is spent.
+        let ticks_per_token = match self.icmp_rate {
+            0 => u64::MAX,
+            r => (self.tsc_hz / r as u64).max(1),
+        };
         let ticks_per_ms = (self.tsc_hz / 1000).max(1);
         let mut last_refill = dpdk::rdtsc();
         let mut spray = 0u32;

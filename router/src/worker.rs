@@ -48,7 +48,7 @@ pub struct Worker {
     pub tsc_hz: u64,
     /// This worker's flow table (sticky routes).
     pub flows: Arc<FlowTable>,
-    /// ICMP errors per second (0: none) and burst (the config's `icmp`).
+    /// ICMP errors per second (0: only the burst, never refilled), from the config's `icmp`.
     pub icmp_rate: u32,
     /// Burst allowance of the ICMP error limit.
     pub icmp_burst: u32,

@@ -60,6 +60,54 @@ struct RawConfig {
     uplinks: Vec<RawUplink>,
     #[serde(default)]
     icmp: Option<RawIcmp>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+    #[serde(default, rename = "last-resort")]
+    last_resort: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(default, rename = "match")]
+    matches: Option<RawMatch>,
+    action: Spanned<RawAction>,
+    #[serde(default)]
+    sticky: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawMatch {
+    #[serde(default)]
+    in_port: Option<Spanned<String>>,
+    #[serde(default)]
+    src: Option<Spanned<String>>,
+    #[serde(default)]
+    dst: Option<Spanned<String>>,
+    #[serde(default)]
+    proto: Option<Spanned<PortOrName>>,
+    #[serde(default)]
+    sport: Option<Spanned<PortOrName>>,
+    #[serde(default)]
+    dport: Option<Spanned<PortOrName>>,
+}
+
+/// A number, or a name / range written as text.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(untagged)]
+enum PortOrName {
+    Num(u32),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAction {
+    #[serde(default)]
+    uplink: Option<Spanned<String>>,
+    #[serde(default)]
+    group: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -376,6 +424,40 @@ pub struct Config {
     pub icmp_rate: u32,
     /// Burst allowance of the ICMP error limit.
     pub icmp_burst: u32,
+    /// Policy rules, in order.
+    pub rules: Vec<RuleConfig>,
+    /// What happens when rules matched but none was usable.
+    pub last_resort: dataplane::policy::LastResort,
+}
+
+/// Where a policy rule sends packets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleAction {
+    /// An uplink by name (its gateway).
+    Uplink(String),
+    /// A named nexthop group.
+    Group(String),
+}
+
+/// A validated policy rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleConfig {
+    /// Input port.
+    pub in_port: Option<PortId>,
+    /// Source prefix.
+    pub src: Option<Prefix>,
+    /// Destination prefix.
+    pub dst: Option<Prefix>,
+    /// Protocol number.
+    pub proto: Option<u8>,
+    /// Source port range.
+    pub sport: (u16, u16),
+    /// Destination port range.
+    pub dport: (u16, u16),
+    /// Where matching packets go.
+    pub action: RuleAction,
+    /// Keep each flow on its first nexthop.
+    pub sticky: bool,
 }
 
 /// An uplink: a gateway on a port, taken out of every group when probes to
@@ -1449,6 +1531,149 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         });
     }
 
+    let mut rules = Vec::new();
+    for (i, r) in raw.rules.iter().enumerate() {
+        let k = |f: &str| format!("rules[{i}].{f}");
+        let m = r.matches.as_ref();
+        let prefix =
+            |v: Option<&Spanned<String>>, key: &str| -> Result<Option<Prefix>, ConfigError> {
+                v.map(|p| {
+                    p.value
+                        .trim()
+                        .parse::<Prefix>()
+                        .map_err(|e| cx.err(p.referenced, k(key), format!("{e}")))
+                })
+                .transpose()
+            };
+        let src = prefix(m.and_then(|m| m.src.as_ref()), "match.src")?;
+        let dst = prefix(m.and_then(|m| m.dst.as_ref()), "match.dst")?;
+        if let (Some(s), Some(d), Some(at)) = (src, dst, m.and_then(|m| m.dst.as_ref())) {
+            if s.addr().is_ipv4() != d.addr().is_ipv4() {
+                return Err(cx.err(
+                    at.referenced,
+                    k("match.dst"),
+                    "src and dst are of different address families: the rule could never match",
+                ));
+            }
+        }
+        let in_port = match m.and_then(|m| m.in_port.as_ref()) {
+            None => None,
+            Some(p) => Some(env.port(p, k("match.in-port"))?),
+        };
+        let proto = match m.and_then(|m| m.proto.as_ref()) {
+            None => None,
+            Some(p) => Some(match &p.value {
+                PortOrName::Num(n) if *n <= 255 => *n as u8,
+                PortOrName::Text(t) if t == "tcp" => 6,
+                PortOrName::Text(t) if t == "udp" => 17,
+                PortOrName::Text(t) if t == "icmp" => 1,
+                PortOrName::Text(t) if t == "icmpv6" => 58,
+                PortOrName::Text(t) if t == "sctp" => 132,
+                other => {
+                    return Err(cx.err(
+                        p.referenced,
+                        k("match.proto"),
+                        format!("{other:?}: expected tcp, udp, icmp, icmpv6, sctp or 0..=255"),
+                    ))
+                }
+            }),
+        };
+        let range =
+            |v: Option<&Spanned<PortOrName>>, key: &str| -> Result<(u16, u16), ConfigError> {
+                let Some(v) = v else {
+                    return Ok((0, u16::MAX));
+                };
+                let bad = || {
+                    cx.err(
+                        v.referenced,
+                        k(key),
+                        format!(
+                            "{:?}: expected a port (0..=65535) or a range such as 1000-2000",
+                            v.value
+                        ),
+                    )
+                };
+                match &v.value {
+                    PortOrName::Num(n) if *n <= 65535 => Ok((*n as u16, *n as u16)),
+                    PortOrName::Text(t) => {
+                        let (a, b) = t.split_once('-').ok_or_else(bad)?;
+                        let (a, b) = (a.trim().parse::<u16>(), b.trim().parse::<u16>());
+                        match (a, b) {
+                            (Ok(a), Ok(b)) if a <= b => Ok((a, b)),
+                            _ => Err(bad()),
+                        }
+                    }
+                    _ => Err(bad()),
+                }
+            };
+        let sport = range(m.and_then(|m| m.sport.as_ref()), "match.sport")?;
+        let dport = range(m.and_then(|m| m.dport.as_ref()), "match.dport")?;
+        let action = match (&r.action.value.uplink, &r.action.value.group) {
+            (Some(u), None) => {
+                let name = u.value.trim();
+                if !uplinks.iter().any(|x| x.name == name) {
+                    let known: Vec<_> = uplinks.iter().map(|x| x.name.clone()).collect();
+                    return Err(cx.err(
+                        u.referenced,
+                        k("action.uplink"),
+                        format!(
+                            "unknown uplink '{name}' (uplinks are: {})",
+                            if known.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    ));
+                }
+                RuleAction::Uplink(name.to_owned())
+            }
+            (None, Some(g)) => {
+                let name = g.value.trim();
+                if !groups.iter().any(|x| x.name.as_deref() == Some(name)) {
+                    return Err(cx.err(
+                        g.referenced,
+                        k("action.group"),
+                        format!("unknown nexthop group '{name}'"),
+                    ));
+                }
+                RuleAction::Group(name.to_owned())
+            }
+            _ => {
+                return Err(cx.err(
+                    r.action.referenced,
+                    k("action"),
+                    "give exactly one of uplink or group",
+                ))
+            }
+        };
+        rules.push(RuleConfig {
+            in_port,
+            src,
+            dst,
+            proto,
+            sport,
+            dport,
+            action,
+            sticky: r.sticky.unwrap_or(false),
+        });
+    }
+    let last_resort = match &raw.last_resort {
+        None => dataplane::policy::LastResort::Default,
+        Some(v) => match v.value.trim() {
+            "default" => dataplane::policy::LastResort::Default,
+            "unreachable" => dataplane::policy::LastResort::Unreachable,
+            "blackhole" => dataplane::policy::LastResort::Blackhole,
+            other => {
+                return Err(cx.err(
+                    v.referenced,
+                    "last-resort",
+                    format!("'{other}': expected default, unreachable or blackhole"),
+                ))
+            }
+        },
+    };
+
     let mut neighbors: Vec<StaticNeighbor> = Vec::new();
     for (i, n) in raw.neighbors.iter().enumerate() {
         let k = |f: &str| format!("neighbors[{i}].{f}");
@@ -1563,6 +1788,8 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     };
 
     Ok(Config {
+        rules,
+        last_resort,
         flows,
         uplinks,
         icmp_rate,
@@ -1686,6 +1913,45 @@ api: { listen: 127.0.0.1:9464 }
         ] {
             let e = err(&format!("{EXAMPLE}\n{bad}\n"));
             assert!(e.key.starts_with(key), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn rules_and_last_resort() {
+        let up = "uplinks:\n  - { name: isp1, port: srv1, gateway: 10.1.0.2, probe: { targets: [192.0.2.1] } }\n";
+        let rule = "rules:\n  - { match: { in-port: lan, src: 10.0.0.0/24, proto: tcp, dport: 8000-8100, sport: 40000 }, action: { uplink: isp1 }, sticky: true }\nlast-resort: blackhole\n";
+        let c = parse(&format!("{EXAMPLE}\n{up}{rule}"), "t").unwrap();
+        let r = &c.rules[0];
+        assert_eq!(
+            (r.proto, r.dport, r.sport, r.sticky),
+            (Some(6), (8000, 8100), (40000, 40000), true)
+        );
+        assert_eq!(r.in_port, Some(PortId(0)));
+        assert_eq!(c.last_resort, dataplane::policy::LastResort::Blackhole);
+        for (from, to, key) in [
+            ("uplink: isp1", "uplink: isp9", "rules[0].action.uplink"),
+            ("{ uplink: isp1 }", "{ }", "rules[0].action"),
+            (
+                "dport: 8000-8100",
+                "dport: 8100-8000",
+                "rules[0].match.dport",
+            ),
+            ("proto: tcp", "proto: tcpx", "rules[0].match.proto"),
+            ("src: 10.0.0.0/24", "src: 10.0.0.1/24", "rules[0].match.src"),
+            ("in-port: lan", "in-port: wan", "rules[0].match.in-port"),
+            (
+                "last-resort: blackhole",
+                "last-resort: maybe",
+                "last-resort",
+            ),
+            (
+                "src: 10.0.0.0/24",
+                "src: 10.0.0.0/24, dst: 'fd00::/64'",
+                "rules[0].match.dst",
+            ),
+        ] {
+            let e = err(&format!("{EXAMPLE}\n{up}{}", rule.replace(from, to)));
+            assert_eq!(e.key, key, "{to}: {e}");
         }
     }
 

@@ -388,6 +388,9 @@ pub struct ControlPlane {
     /// Named groups holding their definition's pin (one user each).
     pinned: std::collections::HashSet<String>,
     uplinks: Vec<UplinkState>,
+    /// The policy rules workers see, and the group slots they hold.
+    policy: Arc<dataplane::policy::Policy>,
+    policy_groups: Vec<usize>,
     /// FPM routes not yet re-sent since the last (re)connect.
     fpm_stale: std::collections::HashSet<(u32, Prefix)>,
     neighbors: Arc<Neighbors>,
@@ -511,6 +514,8 @@ impl ControlPlane {
             api_groups: BTreeMap::new(),
             pinned: Default::default(),
             uplinks: Vec::new(),
+            policy: Default::default(),
+            policy_groups: Vec::new(),
             fpm_stale: Default::default(),
             neighbors: neighbors.clone(),
             publisher: Publisher::new(
@@ -522,6 +527,7 @@ impl ControlPlane {
                     hosts: Arc::new(HostTable::new()),
                     ports: Arc::new([]),
                     neighbors,
+                    policy: Default::default(),
                 },
                 readers,
             ),
@@ -548,6 +554,7 @@ impl ControlPlane {
         cp.rib = rib_of(&cp.config);
         cp.set_uplinks();
         cp.refresh_named();
+        cp.set_policy();
         cp.sync_all();
         cp.commit();
         cp
@@ -1253,6 +1260,7 @@ impl ControlPlane {
         self.config = new;
         self.set_uplinks();
         self.refresh_named();
+        self.set_policy();
         self.sync_all();
         self.commit();
         Ok(())
@@ -1342,6 +1350,7 @@ impl ControlPlane {
             hosts: Arc::new(self.hosts.clone()),
             ports: self.ports.clone(),
             neighbors: self.neighbors.clone(),
+            policy: self.policy.clone(),
         };
         self.publisher.publish(fib);
         self.groups_dirty = false;
@@ -1540,6 +1549,69 @@ impl ControlPlane {
                 self.neighbors.set_down(nh, DownFlag::Uplink, false);
             }
         }
+    }
+
+    /// Builds the workers' policy rules from the config: a rule's uplink is a
+    /// shared group of its gateway, a named group its slot. Rules whose group
+    /// cannot be built (the nexthop table is full) are left out and logged.
+    fn set_policy(&mut self) {
+        let old = std::mem::take(&mut self.policy_groups);
+        let mut rules = Vec::new();
+        for r in self.config.rules.clone() {
+            let slot = match &r.action {
+                crate::config::RuleAction::Group(n) => match self.named_group(n) {
+                    Some(gc) => self.acquire_group(GroupKey::Named(n.clone()), &gc),
+                    None => None,
+                },
+                crate::config::RuleAction::Uplink(n) => {
+                    let Some(u) = self.config.uplinks.iter().find(|u| u.name == *n) else {
+                        continue;
+                    };
+                    let gc = GroupConfig {
+                        name: None,
+                        algorithm: Algorithm::HashThreshold,
+                        buckets: dataplane::nhg::DEFAULT_BUCKETS,
+                        idle_timer_ms: crate::config::DEFAULT_IDLE_TIMER_S * 1000,
+                        unbalanced_timer_ms: 0,
+                        nexthops: vec![crate::config::NexthopConfig {
+                            via: u.gateway,
+                            port: u.port,
+                            weight: 1,
+                        }],
+                    };
+                    let key = GroupKey::Shared(gc.clone());
+                    self.acquire_group(key, &gc)
+                }
+            };
+            let Some(slot) = slot else {
+                tracing::warn!(?r.action, "policy rule left out: its group could not be built");
+                continue;
+            };
+            self.policy_groups.push(slot);
+            let kp = |p: Prefix| dataplane::policy::KeyPrefix {
+                key: p.key(),
+                len: p.len(),
+                v6: p.addr().is_ipv6(),
+            };
+            rules.push(dataplane::policy::Rule {
+                in_port: r.in_port,
+                src: r.src.map(kp),
+                dst: r.dst.map(kp),
+                proto: r.proto,
+                sport: r.sport,
+                dport: r.dport,
+                group: GroupId(slot as u32),
+                sticky: r.sticky,
+            });
+        }
+        for slot in old {
+            self.release_group(slot);
+        }
+        self.policy = Arc::new(dataplane::policy::Policy {
+            rules: rules.into(),
+            last_resort: self.config.last_resort,
+        });
+        self.groups_dirty = true;
     }
 
     /// Runs the uplinks' probe rounds: judges the round that ends, applies
@@ -2221,6 +2293,7 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         let mut ctx = Ctx {
             flows: None,
             now_ms: 0,
+            in_port: PortId(0),
             fib: &fib,
             stats: &stats,
             icmp: &mut icmp,
@@ -2462,6 +2535,7 @@ neighbors:
         let mut ctx = Ctx {
             flows: None,
             now_ms: 0,
+            in_port: PortId(0),
             fib: &fib,
             stats: &stats,
             icmp: &mut icmp,

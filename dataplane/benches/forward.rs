@@ -103,6 +103,7 @@ fn fib(extra_routes: usize) -> Fib {
         hosts: Arc::new(HashMap::new()),
         ports,
         neighbors,
+        policy: Default::default(),
     }
 }
 
@@ -147,6 +148,7 @@ fn bench_pipeline(c: &mut Criterion) {
                 let mut ctx = Ctx {
                     flows: None,
                     now_ms: 0,
+                    in_port: PortId(0),
                     fib: &fib,
                     stats: &stats,
                     icmp: &mut icmp,
@@ -417,6 +419,7 @@ fn bench_burst(c: &mut Criterion) {
             let mut ctx = Ctx {
                 flows: None,
                 now_ms: 0,
+                in_port: PortId(0),
                 fib: &fib,
                 stats: &stats,
                 icmp: &mut icmp,

@@ -259,6 +259,8 @@ pub struct Fib {
     pub ports: Arc<[PortInfo]>,
     /// Resolved MACs, shared by all generations.
     pub neighbors: Arc<Neighbors>,
+    /// Policy rules (empty: every packet follows its route).
+    pub policy: Arc<crate::policy::Policy>,
 }
 
 impl Fib {

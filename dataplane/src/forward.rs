@@ -90,6 +90,8 @@ pub struct Ctx<'a> {
     pub flows: Option<&'a FlowTable>,
     /// Milliseconds on the worker's clock, for flow timeouts.
     pub now_ms: u32,
+    /// The port of the packet being processed (set by [`process`]).
+    pub in_port: PortId,
 }
 
 #[inline]
@@ -134,6 +136,7 @@ enum ErrorKind {
 /// Runs one received frame through the pipeline.
 pub fn process<B: PacketBuf>(ctx: &mut Ctx<'_>, in_port: PortId, pkt: &mut B) -> Verdict {
     ctx.stats.stage_start();
+    ctx.in_port = in_port;
     let Some(port) = ctx.fib.port(in_port).copied() else {
         return dropped(ctx.stats, DropReason::NotForUs);
     };
@@ -349,6 +352,11 @@ fn next_hop(
                 return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
             };
             ctx.spray = ctx.spray.wrapping_add(1);
+            if !fib.policy.rules.is_empty() {
+                if let Some(hop) = policy_hop(ctx, route, ip)? {
+                    return Ok(hop);
+                }
+            }
             if route.sticky {
                 if let Some(ft) = ctx.flows {
                     return sticky_hop(ctx, ft, route, group, ip);
@@ -394,6 +402,62 @@ fn next_hop(
             ctx.stats,
             DropReason::LocalUnhandled,
         ))),
+    }
+}
+
+/// The nexthop a policy rule gives: the first matching rule whose group has
+/// a live member. `None` sends the packet along its route (no rule matched,
+/// or `last_resort: default`).
+#[inline(never)]
+fn policy_hop(
+    ctx: &mut Ctx<'_>,
+    route: &Route,
+    ip: &[u8],
+) -> Result<Option<(NexthopId, PortId, MacAddr)>, Miss> {
+    let fib = ctx.fib;
+    let Some((key, notes)) = flow::extract(ip) else {
+        return Ok(None);
+    };
+    let mut matched = false;
+    for rule in fib.policy.rules.iter() {
+        if !rule.matches(ctx.in_port, &key.outer) {
+            continue;
+        }
+        matched = true;
+        let Some(group) = fib.group(rule.group) else {
+            continue;
+        };
+        let picked = match (rule.sticky, ctx.flows) {
+            (true, Some(ft)) => sticky_hop(ctx, ft, route, group, ip),
+            _ => {
+                let h = flow_hash(&route.hash, &key, ctx.spray);
+                match group.select_live(h, &fib.neighbors) {
+                    Some((nh, mac)) => match fib.nexthop(nh) {
+                        Some(n) => Ok((nh, n.port, mac)),
+                        None => Err(Miss::AllDown),
+                    },
+                    None => Err(Miss::AllDown),
+                }
+            }
+        };
+        match picked {
+            Ok(hop) => {
+                count_notes(ctx.stats, &notes);
+                return Ok(Some(hop));
+            }
+            Err(Miss::AllDown) => continue,
+            Err(other) => return Err(other),
+        }
+    }
+    if !matched {
+        return Ok(None);
+    }
+    match fib.policy.last_resort {
+        crate::policy::LastResort::Default => Ok(None),
+        crate::policy::LastResort::Unreachable => Err(Miss::AllDown),
+        crate::policy::LastResort::Blackhole => {
+            Err(Miss::Verdict(dropped(ctx.stats, DropReason::Blackhole)))
+        }
     }
 }
 
@@ -762,6 +826,7 @@ mod tests {
             hosts: Arc::new(hosts),
             ports,
             neighbors,
+            policy: Default::default(),
         }
     }
 
@@ -770,6 +835,7 @@ mod tests {
         let mut ctx = Ctx {
             flows: None,
             now_ms: 0,
+            in_port: PortId(0),
             fib,
             stats,
             icmp: &mut icmp,

@@ -24,6 +24,7 @@ pub mod icmp_error;
 pub mod lpm;
 pub mod neighbor;
 pub mod nhg;
+pub mod policy;
 pub mod stats;
 pub mod tablegen;
 pub mod types;

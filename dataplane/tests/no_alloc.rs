@@ -81,6 +81,7 @@ fn fib() -> Fib {
         hosts: Arc::new(hosts),
         ports,
         neighbors,
+        policy: Default::default(),
     }
 }
 
@@ -148,6 +149,7 @@ fn a_burst_of_every_kind_allocates_nothing() {
         let mut ctx = Ctx {
             flows: None,
             now_ms: 0,
+            in_port: PortId(0),
             fib: &fib,
             stats: &stats,
             icmp,

@@ -124,6 +124,7 @@ impl Worker {
                 let mut ctx = Ctx {
                     flows: Some(&self.flows),
                     now_ms: (now.wrapping_sub(self.clock_epoch) / ticks_per_ms) as u32,
+                    in_port: PortId(0),
                     fib: &fib,
                     stats: &self.stats,
                     icmp: &mut icmp,

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Policy rules, end to end: TCP to port 8080 goes out through uplink isp1
+# whatever the route's hash would pick; other traffic follows the route. When
+# isp1's probes fail, the rule is skipped and last-resort decides: with
+# `unreachable` those connections are refused by ICMP; after a reload to
+# `default` they take the route (its live member). When isp1 recovers, the
+# rule applies again.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../../deploy/lab/lib.sh"
+source "$HERE/assert.sh"
+FLOWS="python3 $(cd "$HERE/../../deploy/lab" && pwd)/flows.py"
+
+lab_init policy
+lab_config --weights "1 1" --extra "uplinks:
+  - { name: isp1, port: srv1, gateway: 10.1.0.2, probe: { targets: [192.0.2.1], interval-ms: 100, down-after: 3, up-after: 2 } }
+  - { name: isp2, port: srv2, gateway: 10.2.0.2, probe: { targets: [192.0.2.1], interval-ms: 100, down-after: 3, up-after: 2 } }
+rules:
+  - { match: { proto: tcp, dport: 8080 }, action: { uplink: isp1 } }
+last-resort: unreachable"
+lab_up
+API="http://127.0.0.1:$LAB_API_PORT/api/v1"
+for k in 1 2; do lab_ns "$(lab_ns_srv $k)" ip addr add 192.0.2.1/32 dev lo; done
+state() { curl -sf "$API/uplinks" | python3 -c 'import json,sys; print(" ".join(u["state"] for u in json.load(sys.stdin)))'; }
+up() { [ "$(state)" = "up up" ]; }
+lab_wait 10 "uplinks up" up
+split() { # PORT -> "failed srv1 srv2"
+    lab_ns "$LAB_NS_CLIENT" $FLOWS tcp "$ANYCAST4" "$1" 40 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["failed"], d["answers"].get("srv1",0), d["answers"].get("srv2",0))'
+}
+read -r f a b < <(split "$SERVICE_PORT")
+check "tcp/8080 follows the rule: all 40 through isp1 (srv1 $a, srv2 $b, failed $f)" test "$a" = 40 -a "$f" = 0
+read -r f a b < <(split "$ECHO_PORT")
+check "other traffic follows the route over both (srv1 $a, srv2 $b)" test "$f" = 0 -a "$a" -gt 3 -a "$b" -gt 3
+
+echo "-- isp1's probes fail"
+lab_ns "$(lab_ns_srv 1)" ip addr del 192.0.2.1/32 dev lo
+down() { [ "$(state)" = "down up" ]; }
+lab_wait 5 "isp1 down" down
+read -r f a b < <(split "$SERVICE_PORT")
+check "last-resort unreachable: tcp/8080 is refused ($f of 40 failed)" test "$f" = 40
+out=$(lab_ns "$LAB_NS_CLIENT" $FLOWS tcp "$ANYCAST4" "$SERVICE_PORT" 1 || true)
+check "with an ICMP unreachable, not a timeout" bash -c '[[ "$1" == *"unreachable"* || "$1" == *"No route"* ]]' _ "$out"
+read -r f a b < <(split "$ECHO_PORT")
+check "the route's other traffic leaves isp1 too (srv1 $a, srv2 $b)" test "$f" = 0 -a "$a" = 0 -a "$b" = 40
+
+echo "-- reload with last-resort: default"
+sed -i 's/^last-resort: unreachable/last-resort: default/' "$LAB_DIR/router.yaml"
+check "reload" bash -c "curl -sf -X POST $API/reload >/dev/null"
+read -r f a b < <(split "$SERVICE_PORT")
+check "tcp/8080 now takes the route's live member (srv1 $a, srv2 $b, failed $f)" test "$f" = 0 -a "$b" = 40
+
+echo "-- isp1 recovers"
+lab_ns "$(lab_ns_srv 1)" ip addr add 192.0.2.1/32 dev lo
+lab_wait 5 "isp1 up" up
+read -r f a b < <(split "$SERVICE_PORT")
+check "the rule applies again: all 40 through isp1 (srv1 $a, failed $f)" test "$a" = 40 -a "$f" = 0
+finish

@@ -132,6 +132,27 @@ rc=0; out=$($CTL nexthop del via 10.1.0.2 dev srv1 2>&1) || rc=$?
 check "deleting a group member is refused, naming the group: $out" bash -c '[ "$1" = 1 ] && [[ "$2" == *"member of group"* ]]' _ "$rc" "$out"
 check "ecmpctl nexthop del" $CTL nexthop del via 10.1.0.3 dev srv1
 check "it is gone" bash -c "! $CTL nexthop show | grep -q '10.1.0.3 dev srv1'"
+# Abuse: an oversized body is refused whole; concurrent writers leave a consistent table.
+code=$(python3 -c 'print("{\"prefix\": \"" + "x" * 3_000_000 + "\"}")' | curl -s -o "$LAB_DIR/body" -w '%{http_code}' -X POST --data-binary @- "$API/routes")
+check "a 3 MB request body is refused (413)" test "$code" = 413
+python3 - "$API" <<'PY'
+import http.client, json, sys, threading
+host, port = sys.argv[1].split("//")[1].split("/")[0].split(":")
+def writer(w):
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    for i in range(50):
+        body = json.dumps({"prefix": f"100.{64 + w}.{i}.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]})
+        c.request("POST", "/api/v1/routes", body=body)
+        r = c.getresponse(); r.read()
+        assert r.status == 201, r.status
+threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+[t.start() for t in threads]; [t.join() for t in threads]
+PY
+n=$(curl -sf "$API/routes?prefix=100.64.0.0/10&origin=api" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+check "8 concurrent writers x 50 routes: all 400 there ($n)" test "$n" = 400
+got=$(curl -sf "$API/route/get?dst=100.71.49.9" | python3 -c 'import json,sys; print(json.load(sys.stdin)["prefix"])')
+check "and in the dataplane's table (route get: $got)" test "$got" = 100.71.49.0/24
+for w in $(seq 0 7); do for i in $(seq 0 49); do echo "100.$((64 + w)).$i.0/24"; done; done | while read -r p; do curl -sf -o /dev/null -X DELETE "$API/routes?prefix=$p"; done
 check "ecmpctl reload" bash -c "$CTL reload | grep -q reloaded"
 check "ecmpctl stats prints counters" bash -c "$CTL stats | grep -q ecmp_router_nexthop_packets_total"
 rc=0; $LAB_ROOT/target/release/ecmpctl --api 127.0.0.1:1 route show >/dev/null 2>&1 || rc=$?

@@ -35,6 +35,9 @@ def cmd_send(dst, port, pps, seconds, flow, sports="40000"):
         socks.append(s)
     pps, seconds, flow = int(pps), float(seconds), int(flow)
     n = int(pps * seconds)
+    if os.environ.get("STARTED"):
+        # Tells the caller the stream is about to flow.
+        open(os.environ["STARTED"], "w").close()
     start = now_ns()
     gap = 1_000_000_000 // pps
     errors = 0

@@ -60,10 +60,12 @@ api=$($CHURN api "$API" 3000)
 echo "        $api"
 
 echo "-- API: flip 203.0.113.0/24 between srv1 and srv2 under a 10k/s stream"
-ip netns exec "$LAB_NS_CLIENT" $CHURN send 203.0.113.10 9100 10000 4 2 41000 >"$LAB_DIR/send2.json" &
+STARTED="$LAB_DIR/send2.started" ip netns exec "$LAB_NS_CLIENT" $CHURN send 203.0.113.10 9100 10000 6 2 41000 >"$LAB_DIR/send2.json" &
 send2=$!
 LAB_PIDS+=($send2)
-sleep 0.5
+# Flip only once the stream flows (a loaded machine can be slow to start Python).
+lab_wait 20 "stream 2 started" test -e "$LAB_DIR/send2.started"
+sleep 0.2
 $CHURN flips "$API" 20 150 "$LAB_DIR/flips.json"
 wait "$send2"
 wait "$send1"

@@ -17,7 +17,7 @@
 use control::config;
 use control::punt::Channels;
 use control::state::{ControlPlane, Origin};
-use dataplane::tablegen::{table, Rng};
+use dataplane::tablegen::{rss_mib, table, Rng};
 use dataplane::types::MacAddr;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -32,18 +32,6 @@ nexthop-groups:
   - name: transit6
     nexthops: [{ via: 'fd01::2', port: up1 }, { via: 'fd02::2', port: up2 }]
 ";
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
 
 fn prefix_text(key: u128, len: u8, v6: bool) -> String {
     if v6 {

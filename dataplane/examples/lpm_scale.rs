@@ -11,20 +11,8 @@
 //! prefix-length distribution).
 
 use dataplane::lpm::Lpm;
-use dataplane::tablegen::{table, Rng};
+use dataplane::tablegen::{rss_mib, table, Rng};
 use std::time::Instant;
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
 
 /// Lookups per second, one at a time.
 fn lookups(t: &Lpm, keys: &[u128]) -> f64 {

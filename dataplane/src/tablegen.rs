@@ -95,3 +95,16 @@ pub fn table(n: usize, v6: bool, rng: &mut Rng) -> Vec<(u128, u8, u32)> {
     }
     out
 }
+
+/// The resident set size of this process in MiB (Linux), for memory figures.
+pub fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}

@@ -2290,15 +2290,7 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         // Forwarding towards the client now works, through the dataplane.
         let stats = LcoreStats::new(64);
         let mut icmp = IcmpLimiter::new(10);
-        let mut ctx = Ctx {
-            flows: None,
-            now_ms: 0,
-            in_port: PortId(0),
-            fib: &fib,
-            stats: &stats,
-            icmp: &mut icmp,
-            spray: 0,
-        };
+        let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
         let pkt = frames::ipv4(
             MacAddr([2, 0, 0, 0, 1, 2]),
             MACS[1],
@@ -2532,15 +2524,7 @@ neighbors:
         assert_eq!(cp.fib().generation, generation);
         let stats = LcoreStats::new(16);
         let mut icmp = IcmpLimiter::new(10);
-        let mut ctx = Ctx {
-            flows: None,
-            now_ms: 0,
-            in_port: PortId(0),
-            fib: &fib,
-            stats: &stats,
-            icmp: &mut icmp,
-            spray: 0,
-        };
+        let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
         for i in 0..2000u32 {
             let dst = std::net::Ipv4Addr::new(100, (64 + i / 256) as u8, (i % 256) as u8, 9);
             let pkt = frames::ipv4(

@@ -145,15 +145,7 @@ fn bench_pipeline(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 buf.reset(&frame, VecBuf::DEFAULT_HEADROOM);
-                let mut ctx = Ctx {
-                    flows: None,
-                    now_ms: 0,
-                    in_port: PortId(0),
-                    fib: &fib,
-                    stats: &stats,
-                    icmp: &mut icmp,
-                    spray: 0,
-                };
+                let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
                 black_box(process(&mut ctx, PortId(0), &mut buf))
             })
         });
@@ -416,15 +408,7 @@ fn bench_burst(c: &mut Criterion) {
     g.throughput(Throughput::Elements(32));
     g.bench_function("ipv4_udp_burst32_per_packet", |b| {
         b.iter(|| {
-            let mut ctx = Ctx {
-                flows: None,
-                now_ms: 0,
-                in_port: PortId(0),
-                fib: &fib,
-                stats: &stats,
-                icmp: &mut icmp,
-                spray: 0,
-            };
+            let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
             for (buf, f) in bufs.iter_mut().zip(&frames) {
                 buf.reset(f, VecBuf::DEFAULT_HEADROOM);
                 black_box(process(&mut ctx, PortId(0), buf));

@@ -94,6 +94,22 @@ pub struct Ctx<'a> {
     pub in_port: PortId,
 }
 
+impl<'a> Ctx<'a> {
+    /// A context for `fib` with no flow table and the clock at 0 (tests,
+    /// benchmarks); the worker sets `flows` and `now_ms` itself.
+    pub fn new(fib: &'a Fib, stats: &'a LcoreStats, icmp: &'a mut IcmpLimiter) -> Self {
+        Ctx {
+            fib,
+            stats,
+            icmp,
+            spray: 0,
+            flows: None,
+            now_ms: 0,
+            in_port: PortId(0),
+        }
+    }
+}
+
 #[inline]
 fn dropped(stats: &LcoreStats, r: DropReason) -> Verdict {
     stats.count_drop(r);
@@ -832,15 +848,7 @@ mod tests {
 
     fn run(fib: &Fib, stats: &LcoreStats, port: u16, frame: &[u8]) -> (Verdict, VecBuf) {
         let mut icmp = IcmpLimiter::new(1000);
-        let mut ctx = Ctx {
-            flows: None,
-            now_ms: 0,
-            in_port: PortId(0),
-            fib,
-            stats,
-            icmp: &mut icmp,
-            spray: 0,
-        };
+        let mut ctx = Ctx::new(fib, stats, &mut icmp);
         let mut b = VecBuf::new(frame);
         let v = process(&mut ctx, PortId(port), &mut b);
         (v, b)

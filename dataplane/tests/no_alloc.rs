@@ -146,15 +146,7 @@ fn a_burst_of_every_kind_allocates_nothing() {
     burst.push(vec![0xff; 20]); // garbage
     let mut bufs: Vec<VecBuf> = burst.iter().map(|f| VecBuf::new(f)).collect();
     let mut run = |icmp: &mut IcmpLimiter| {
-        let mut ctx = Ctx {
-            flows: None,
-            now_ms: 0,
-            in_port: PortId(0),
-            fib: &fib,
-            stats: &stats,
-            icmp,
-            spray: 0,
-        };
+        let mut ctx = Ctx::new(&fib, &stats, icmp);
         let mut verdicts = 0usize;
         for (b, f) in bufs.iter_mut().zip(&burst) {
             b.reset(f, VecBuf::DEFAULT_HEADROOM);

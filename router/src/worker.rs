@@ -124,11 +124,8 @@ impl Worker {
                 let mut ctx = Ctx {
                     flows: Some(&self.flows),
                     now_ms: (now.wrapping_sub(self.clock_epoch) / ticks_per_ms) as u32,
-                    in_port: PortId(0),
-                    fib: &fib,
-                    stats: &self.stats,
-                    icmp: &mut icmp,
                     spray,
+                    ..Ctx::new(&fib, &self.stats, &mut icmp)
                 };
                 for (pi, &dport) in self.ports.iter().enumerate() {
                     let n = dpdk::rx_burst(dport, q, &mut rx);

@@ -4,15 +4,18 @@
 //! - `hash`: the flow hash, for each policy;
 //! - `select`: group selection for N = 2 to 64 members, for each algorithm;
 //! - `lpm`: lookups at 1k, 100k and 1M routes;
-//! - `pipeline`: `forward::process` per packet, alone and over a 32-packet burst;
+//! - `pipeline`: `forward::process` per packet, alone and over a 32-packet burst,
+//!   and `forward::process_burst` (the staged path the worker runs) on that burst;
+//! - `flowtable`: lookups that hit and inserts, 64k flows in a 128k table;
 //! - `select` (legacy names): hash plus selection for 8 members.
 //!
 //! Run: `cargo bench -p dataplane --bench forward`. Figures go to docs/performance.md.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use dataplane::drop::DropReason;
 use dataplane::fib::{Fib, Nexthop, PortInfo, RouteTableBuilder, Target};
 use dataplane::flow::{Endpoints, FlowKey};
-use dataplane::forward::{process, Ctx, IcmpLimiter};
+use dataplane::forward::{process, process_burst, Ctx, IcmpLimiter, Verdict};
 use dataplane::hash::{flow_hash, HashConfig};
 use dataplane::lpm::Lpm;
 use dataplane::neighbor::Neighbors;
@@ -415,6 +418,59 @@ fn bench_burst(c: &mut Criterion) {
             }
         })
     });
+    let mut verdicts = [Verdict::Drop(DropReason::NoRoute); 32];
+    g.bench_function("ipv4_udp_burst32_staged_per_packet", |b| {
+        b.iter(|| {
+            let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
+            for (buf, f) in bufs.iter_mut().zip(&frames) {
+                buf.reset(f, VecBuf::DEFAULT_HEADROOM);
+            }
+            process_burst(&mut ctx, PortId(0), &mut bufs, &mut verdicts);
+            black_box(&verdicts);
+        })
+    });
+    g.finish();
+}
+
+fn bench_flowtable(c: &mut Criterion) {
+    use dataplane::flowtable::{FlowTable, Found, Timeouts};
+    // 64k flows in a table of 128k entries: lookups hit, inserts replace.
+    let ft = FlowTable::new(1 << 17, Timeouts::default());
+    let keys: Vec<Endpoints> = (0..65536u32)
+        .map(|i| {
+            let f = frames::ipv4(
+                CLIENT,
+                LAN,
+                (0x0a00_0000 | i).into(),
+                [198, 51, 100, 10].into(),
+                17,
+                64,
+                &frames::udp(40000 + (i as u16 & 0xfff), 9000, &[]),
+            );
+            dataplane::flow::fast_v4(&f[14..]).unwrap()
+        })
+        .collect();
+    for k in &keys {
+        ft.insert(k, 0, NexthopId(1), 0);
+    }
+    let mut g = c.benchmark_group("flowtable");
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    g.bench_function("lookup_hit_64k", |b| {
+        b.iter(|| {
+            let mut hits = 0;
+            for k in &keys {
+                hits += matches!(ft.lookup(k, 0, 1), Found::Hit(_)) as u32;
+            }
+            black_box(hits)
+        })
+    });
+    g.bench_function("insert_64k", |b| {
+        b.iter(|| {
+            for k in &keys {
+                ft.insert(k, 0, NexthopId(2), 1);
+            }
+        })
+    });
     g.finish();
 }
 
@@ -425,6 +481,7 @@ criterion_group!(
     bench_select_sizes,
     bench_pipeline,
     bench_burst,
+    bench_flowtable,
     bench_lpm,
     bench_hash_select
 );

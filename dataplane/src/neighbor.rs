@@ -58,8 +58,15 @@ impl Neighbors {
     /// The MAC of `nh` if it is live: resolved and not down for any reason.
     #[inline]
     pub fn live(&self, nh: NexthopId) -> Option<MacAddr> {
+        self.live_u64(nh).map(MacAddr::from_u64)
+    }
+
+    /// [`Self::live`] as the `u64` of [`MacAddr::to_u64`], which stays in a
+    /// register where a 6-byte array would go through memory.
+    #[inline(always)]
+    pub fn live_u64(&self, nh: NexthopId) -> Option<u64> {
         let v = self.load(nh);
-        (v & !MAC_MASK == VALID).then(|| MacAddr::from_u64(v & MAC_MASK))
+        (v & !MAC_MASK == VALID).then_some(v & MAC_MASK)
     }
 
     /// True when `flag` is set on `nh`.

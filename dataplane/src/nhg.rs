@@ -80,6 +80,10 @@ pub struct Group {
     weights: Box<[u32]>,
     /// hash-threshold: inclusive upper bound of each member's region.
     upper: Box<[u32]>,
+    /// hash-threshold with at most 256 members: for each value of the
+    /// hash's top byte, the first member whose region reaches into it. The
+    /// pick starts there and steps past the few bounds below the hash.
+    lut: Box<[u8; 256]>,
     /// modulo: exclusive cumulative weight of each member.
     cum: Box<[u64]>,
     /// resilient: the owner of each bucket.
@@ -105,6 +109,7 @@ impl Group {
             members: members.iter().map(|m| m.0).collect(),
             weights: members.iter().map(|m| m.1).collect(),
             upper: Box::new([]),
+            lut: Box::new([0; 256]),
             cum: Box::new([]),
             buckets: Box::new([]),
             activity: None,
@@ -119,7 +124,7 @@ impl Group {
         check(members)?;
         let total: u64 = members.iter().map(|&(_, w)| w as u64).sum();
         let mut cum = 0u64;
-        let upper = members
+        let upper: Box<[u32]> = members
             .iter()
             .map(|&(_, w)| {
                 cum += w as u64;
@@ -127,8 +132,16 @@ impl Group {
                 (((cum << 32) / total) - 1) as u32
             })
             .collect();
+        let mut lut = Box::new([0u8; 256]);
+        if upper.len() <= 256 {
+            for (b, e) in lut.iter_mut().enumerate() {
+                // First member whose region end is at or above the byte's first hash.
+                *e = upper.partition_point(|&end| end < (b as u32) << 24) as u8;
+            }
+        }
         Ok(Group {
             upper,
+            lut,
             ..Group::base(Algorithm::HashThreshold, members)
         })
     }
@@ -174,14 +187,21 @@ impl Group {
     }
 
     /// The member for `hash`, ignoring liveness, and the bucket used (resilient).
-    #[inline]
+    #[inline(always)]
     fn pick(&self, hash: u32) -> (NexthopId, usize) {
         match self.algo {
             Algorithm::HashThreshold => {
-                // Small groups: count the bounds below the hash, branch-free and
-                // vectorisable; a binary search is a chain of dependent loads.
-                let i = if self.upper.len() <= 16 {
-                    self.upper.iter().map(|&end| (end < hash) as usize).sum()
+                // A binary search is a chain of dependent loads and branches;
+                // a table on the top byte is one load and (mostly) one compare.
+                let i = if self.upper.len() <= 256 {
+                    // The last bound is u32::MAX, so the walk stops in bounds;
+                    // it takes more than one step only when several regions
+                    // start within one 2^24 slice of the hash space.
+                    let mut i = self.lut[(hash >> 24) as usize] as usize;
+                    while self.upper.get(i).is_some_and(|&end| end < hash) {
+                        i += 1;
+                    }
+                    i
                 } else {
                     self.upper.partition_point(|&end| end < hash)
                 };
@@ -207,28 +227,53 @@ impl Group {
     }
 
     /// The live member for `hash` and its MAC, or `None` when every member is down.
-    #[inline]
+    #[inline(always)]
     pub fn select_live(&self, hash: u32, n: &Neighbors) -> Option<(NexthopId, MacAddr)> {
-        let mut h = hash;
-        for draw in 1..=REPICKS + 1 {
-            let (id, bucket) = self.pick(h);
-            if let Some(mac) = n.live(id) {
-                if let Some(act) = &self.activity {
-                    // Load first: a busy bucket costs a read, not a cache-line write.
-                    if let Some(a) = act.get(bucket) {
-                        if a.load(Ordering::Relaxed) == 0 {
-                            a.store(1, Ordering::Relaxed);
-                        }
-                    }
+        self.select_live_u64(hash, n)
+            .map(|(id, mac)| (id, MacAddr::from_u64(mac)))
+    }
+
+    /// [`Self::select_live`] with the MAC as [`MacAddr::to_u64`] gives it.
+    #[inline(always)]
+    pub fn select_live_u64(&self, hash: u32, n: &Neighbors) -> Option<(NexthopId, u64)> {
+        // The first draw is inline; re-draws after a dead member are not.
+        let (id, bucket) = self.pick(hash);
+        match n.live_u64(id) {
+            Some(mac) => {
+                self.mark(bucket);
+                Some((id, mac))
+            }
+            None => self.redraw(hash, n),
+        }
+    }
+
+    #[inline(always)]
+    fn mark(&self, bucket: usize) {
+        if let Some(act) = &self.activity {
+            // Load first: a busy bucket costs a read, not a cache-line write.
+            if let Some(a) = act.get(bucket) {
+                if a.load(Ordering::Relaxed) == 0 {
+                    a.store(1, Ordering::Relaxed);
                 }
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn redraw(&self, hash: u32, n: &Neighbors) -> Option<(NexthopId, u64)> {
+        for draw in 1..=REPICKS {
+            let h = fmix(hash ^ draw.wrapping_mul(0x9e37_79b9));
+            let (id, bucket) = self.pick(h);
+            if let Some(mac) = n.live_u64(id) {
+                self.mark(bucket);
                 return Some((id, mac));
             }
-            h = fmix(hash ^ draw.wrapping_mul(0x9e37_79b9));
         }
         let start = hash as usize % self.members.len();
         (0..self.members.len())
             .map(|i| self.members[(start + i) % self.members.len()])
-            .find_map(|id| n.live(id).map(|mac| (id, mac)))
+            .find_map(|id| n.live_u64(id).map(|mac| (id, mac)))
     }
 
     /// The algorithm.
@@ -693,6 +738,23 @@ mod tests {
             for g in [Group::new(&m).unwrap(), Group::modulo(&m).unwrap(), resilient(&ws, 64).0] {
                 prop_assert!(g.select_live(h, &nb).is_some());
                 prop_assert!((g.select(h).index()) < ws.len());
+            }
+        }
+
+        #[test]
+        fn hash_threshold_pick_is_the_region_holding_the_hash(
+            ws in proptest::collection::vec(1u32..=65535, 1..300),
+            hs in proptest::collection::vec(any::<u32>(), 64),
+        ) {
+            // The table walk equals the definition: the first region whose
+            // end is at or above the hash (the binary search groups over 256
+            // members use); also at every region's edges.
+            let m = ids(&ws);
+            let g = Group::new(&m).unwrap();
+            let edges = g.upper.iter().flat_map(|&e| [e, e.wrapping_add(1)]);
+            for h in hs.into_iter().chain(edges).chain([0, u32::MAX]) {
+                let want = g.upper.partition_point(|&end| end < h).min(ws.len() - 1);
+                prop_assert_eq!(g.select(h), m[want].0, "hash {:#x}", h);
             }
         }
     }

@@ -1,11 +1,12 @@
 //! The fast path makes no heap allocation: `allocation-counter`'s global
 //! allocator counts this thread's allocations while bursts of every kind of packet go through
-//! `forward::process` (forwarded IPv4 and IPv6 over a group, to a connected
+//! `forward::process` and the staged `forward::process_burst` (forwarded IPv4 and IPv6 over a group, to a connected
 //! host, TTL exceeded with an ICMP error, an echo to the router, ARP to punt,
 //! no route, garbage).
 
+use dataplane::drop::DropReason;
 use dataplane::fib::{Fib, Nexthop, PortInfo, RouteTableBuilder, Target};
-use dataplane::forward::{process, Ctx, IcmpLimiter};
+use dataplane::forward::{process, process_burst, Ctx, IcmpLimiter};
 use dataplane::neighbor::Neighbors;
 use dataplane::nhg::Group;
 use dataplane::stats::LcoreStats;
@@ -145,30 +146,44 @@ fn a_burst_of_every_kind_allocates_nothing() {
     ));
     burst.push(vec![0xff; 20]); // garbage
     let mut bufs: Vec<VecBuf> = burst.iter().map(|f| VecBuf::new(f)).collect();
-    let mut run = |icmp: &mut IcmpLimiter| {
+    let mut verdicts = [dataplane::forward::Verdict::Drop(DropReason::NoRoute); 32];
+    // Both entry points: `process` one frame at a time, and the staged
+    // `process_burst` the worker runs.
+    let mut run = |icmp: &mut IcmpLimiter, staged: bool| {
         let mut ctx = Ctx::new(&fib, &stats, icmp);
-        let mut verdicts = 0usize;
         for (b, f) in bufs.iter_mut().zip(&burst) {
             b.reset(f, VecBuf::DEFAULT_HEADROOM);
-            verdicts += matches!(
-                process(&mut ctx, PortId(0), b),
-                dataplane::forward::Verdict::Forward(_)
-            ) as usize;
         }
-        verdicts
+        let n = bufs.len();
+        if staged {
+            process_burst(&mut ctx, PortId(0), &mut bufs, &mut verdicts[..n]);
+        } else {
+            for (b, v) in bufs.iter_mut().zip(verdicts.iter_mut()) {
+                *v = process(&mut ctx, PortId(0), b);
+            }
+        }
+        verdicts[..n]
+            .iter()
+            .filter(|v| matches!(v, dataplane::forward::Verdict::Forward(_)))
+            .count()
     };
-    // Warm up once (lazy statics, if any), then count.
-    run(&mut icmp);
-    let mut forwarded = 0;
-    let info = allocation_counter::measure(|| {
-        for _ in 0..100 {
-            forwarded += run(&mut icmp);
-        }
-    });
-    assert_eq!(
-        forwarded,
-        100 * 18,
-        "the burst forwarded what it should (so the test exercised the path)"
-    );
-    assert_eq!(info.count_total, 0, "heap allocations on the fast path");
+    for staged in [false, true] {
+        // Warm up once (lazy statics, if any), then count.
+        run(&mut icmp, staged);
+        let mut forwarded = 0;
+        let info = allocation_counter::measure(|| {
+            for _ in 0..100 {
+                forwarded += run(&mut icmp, staged);
+            }
+        });
+        assert_eq!(
+            forwarded,
+            100 * 18,
+            "the burst forwarded what it should (so the test exercised the path)"
+        );
+        assert_eq!(
+            info.count_total, 0,
+            "heap allocations on the fast path (staged: {staged})"
+        );
+    }
 }

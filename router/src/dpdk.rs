@@ -215,7 +215,11 @@ impl Drop for Mempool {
 }
 
 /// An owned single-segment-view mbuf, freed on drop.
+///
+/// `repr(transparent)` over a non-null pointer, so a received burst can be
+/// viewed as `&mut [Mbuf]` ([`burst_view`]).
 #[derive(Debug)]
+#[repr(transparent)]
 pub struct Mbuf {
     ptr: NonNull<sys::rte_mbuf>,
 }
@@ -311,6 +315,40 @@ impl PacketBuf for Mbuf {
             if len < cur && m.nb_segs == 1 {
                 m.data_len = len as u16;
                 m.pkt_len = len as u32;
+            }
+        }
+    }
+}
+
+/// Views the first entries of an rx array, as filled by [`rx_burst`], as
+/// borrowed mbufs: the caller keeps ownership of the raw pointers (nothing is
+/// freed when the view ends) and hands them on with [`Mbuf::from_raw`] or
+/// [`free_raw`] afterwards.
+///
+/// Panics if an entry is null.
+#[inline]
+pub fn burst_view(raw: &mut [*mut sys::rte_mbuf]) -> &mut [Mbuf] {
+    assert!(raw.iter().all(|p| !p.is_null()), "null mbuf in a burst");
+    // SAFETY: Mbuf is repr(transparent) over NonNull<rte_mbuf>, which has the
+    // layout of *mut rte_mbuf; every entry was just checked to be non-null.
+    // The slice borrows `raw`, so the pointers cannot be used meanwhile, and
+    // a slice never drops its elements.
+    unsafe { std::slice::from_raw_parts_mut(raw.as_mut_ptr() as *mut Mbuf, raw.len()) }
+}
+
+/// Prefetches the first cache line of each packet's data (rte_prefetch0).
+#[inline]
+pub fn prefetch_data(raw: &[*mut sys::rte_mbuf]) {
+    for &p in raw {
+        // SAFETY: non-null received mbufs (rx_burst); a field read, and a
+        // prefetch is only a hint that cannot fault.
+        unsafe {
+            if let Some(m) = p.as_ref() {
+                let d = (m.buf_addr as *const u8).wrapping_add(m.data_off as usize);
+                #[cfg(target_arch = "x86_64")]
+                std::arch::x86_64::_mm_prefetch(d as *const i8, std::arch::x86_64::_MM_HINT_T0);
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = d;
             }
         }
     }

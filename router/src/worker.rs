@@ -1,5 +1,5 @@
 //! A worker lcore: poll every port's queue, run each burst to completion
-//! through `dataplane::forward::process`, and flush one tx buffer per port.
+//! through `dataplane::forward::process_burst`, and flush one tx buffer per port.
 //!
 //! Per iteration it loads one FIB generation (ARCHITECTURE.md invariant 2),
 //! and after dropping it passes a quiescent state so the control thread can
@@ -14,7 +14,7 @@ use control::rcu::Quiescent;
 use dataplane::drop::DropReason;
 use dataplane::fib::Fib;
 use dataplane::flowtable::FlowTable;
-use dataplane::forward::{process, Ctx, IcmpLimiter, Verdict};
+use dataplane::forward::{process_burst, Ctx, IcmpLimiter, Verdict};
 use dataplane::stats::{bump, LcoreStats};
 use dataplane::types::PortId;
 use dataplane::PacketBuf;
@@ -93,6 +93,7 @@ impl Worker {
         let q = self.index;
         let nports = self.ports.len();
         let mut rx = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+        let mut verdicts = [Verdict::Drop(DropReason::NoRoute); BURST];
         let mut tx: Vec<TxBuf> = (0..nports)
             .map(|_| TxBuf {
                 pkts: [std::ptr::null_mut(); TX_CAP],
@@ -129,21 +130,40 @@ impl Worker {
                 };
                 for (pi, &dport) in self.ports.iter().enumerate() {
                     let n = dpdk::rx_burst(dport, q, &mut rx);
-                    if n > 0 {
-                        got += n;
-                        bump(&self.stats.rx_bursts, 1);
+                    if n == 0 {
+                        continue;
                     }
-                    for &raw in &rx[..n] {
+                    got += n;
+                    bump(&self.stats.rx_bursts, 1);
+                    // The pipeline sees one contiguous buffer per packet:
+                    // multi-segment frames are dropped here.
+                    let mut k = 0;
+                    for i in 0..n {
                         // SAFETY: rx_burst handed us ownership of the first n entries.
-                        let Some(mut m) = (unsafe { Mbuf::from_raw(raw) }) else {
+                        let Some(m) = (unsafe { Mbuf::from_raw(rx[i]) }) else {
                             continue;
                         };
                         if m.segments() != 1 {
                             self.stats.count_drop(DropReason::MultiSegment);
                             continue;
                         }
-                        let in_port = PortId(pi as u16);
-                        match process(&mut ctx, in_port, &mut m) {
+                        rx[k] = m.into_raw();
+                        k += 1;
+                    }
+                    dpdk::prefetch_data(&rx[..k]);
+                    let in_port = PortId(pi as u16);
+                    process_burst(
+                        &mut ctx,
+                        in_port,
+                        dpdk::burst_view(&mut rx[..k]),
+                        &mut verdicts[..k],
+                    );
+                    for (&raw, &verdict) in rx[..k].iter().zip(&verdicts[..k]) {
+                        // SAFETY: still owned by this worker; the view has ended.
+                        let Some(m) = (unsafe { Mbuf::from_raw(raw) }) else {
+                            continue;
+                        };
+                        match verdict {
                             Verdict::Forward(out) => {
                                 let o = out.index();
                                 tx[o].push(m, self.ports[o], q, &self.stats);

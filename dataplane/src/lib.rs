@@ -22,6 +22,7 @@ pub mod frames;
 pub mod hash;
 pub mod icmp_error;
 pub mod lpm;
+pub mod nat;
 pub mod neighbor;
 pub mod nhg;
 pub mod policy;

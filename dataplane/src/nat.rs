@@ -1,0 +1,1168 @@
+//! Source NAT per uplink (NAPT, RFC 3022), IPv4.
+//!
+//! A flow leaving through a port with SNAT addresses gets one of them as its
+//! source, and a source port (or ICMP echo identifier) of its own. The
+//! binding is made once, on the flow's first packet, and it fixes the flow's
+//! nexthop too: later packets leave through the same uplink whatever the
+//! routes and weights do, until the flow expires or its uplink goes down.
+//!
+//! # Table layout (one per worker, owned by it)
+//! - `entries`: a slab of bindings, with a free list.
+//! - Outbound index: open addressing on the original 5-tuple, linear
+//!   probing, backward-shift deletion (no tombstones).
+//! - Inbound index: direct, `[address][protocol][port] -> entry`. A port is
+//!   used by at most one flow per address and protocol, whatever the remote
+//!   end, so each SNAT address carries 64,512 TCP and 64,512 UDP flows to any
+//!   one destination (ports 1024 to 65535) and 56,320 ICMP echo flows
+//!   (identifiers 1024 to 0xdfff; the control plane's uplink probes use
+//!   0xe000 and up, so their replies are never taken for a translated flow).
+//!
+//! Inbound packets must come from the flow's remote address and port
+//! (address- and port-dependent filtering, RFC 4787 REQ-8's strictest form);
+//! anything else is not translated and meets the router's own rules for its
+//! destination.
+//!
+//! # Ports
+//! The inside source port is kept when it is 1024 or above and free
+//! (RFC 4787 REQ-3 asks for port preservation where possible); otherwise the
+//! next free port after a per-address cursor is taken, found in a bitmap a
+//! word (64 ports) at a time. A flow that finds none on any of the uplink's
+//! addresses is dropped and counted (`snat_exhausted`).
+//!
+//! # Checksums
+//! Every change is applied to the IPv4 header checksum, the TCP/UDP checksum
+//! (pseudo-header included) and the ICMP checksum incrementally (RFC 1624
+//! eqn. 3); a UDP checksum of 0 (none) stays 0. Tests check each result
+//! against a full recomputation.
+//!
+//! Nothing here allocates after [`NatTable::new`], locks, or panics on any
+//! input.
+
+use crate::flowtable::Timeouts;
+use crate::types::{NexthopId, PortId};
+use crate::wire::proto;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Lowest translated port or identifier.
+pub const PORT_MIN: u16 = 1024;
+/// Highest translated ICMP echo identifier (the probes use the range above).
+pub const ICMP_ID_MAX: u16 = 0xdfff;
+
+const EMPTY: u32 = u32::MAX;
+const PROTOS: usize = 3;
+
+/// What happens to a translated flow whose uplink went down.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnDown {
+    /// A new binding through a live uplink, made by the packet that found
+    /// the old one dead (the connection breaks: the remote end sees a new
+    /// source; counted as a repick).
+    #[default]
+    Repick,
+    /// The binding is removed and the packet dropped (`flow_flushed`); the
+    /// flow's next packet starts a new one.
+    Flush,
+}
+
+/// SNAT configuration of one port.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnatPort {
+    /// Indexes into [`Snat::addrs`] of this port's addresses (empty: no SNAT).
+    pub addrs: Box<[u16]>,
+    /// The uplink's gateway: where packets already carrying one of these
+    /// addresses as their source leave.
+    pub gateway: Option<NexthopId>,
+}
+
+/// SNAT configuration of the whole router, part of each FIB generation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snat {
+    /// Every SNAT address and the port it belongs to. The index of an
+    /// address here is its index in every worker's [`NatTable`], so this
+    /// list is fixed for the life of the process.
+    pub addrs: Box<[(Ipv4Addr, PortId)]>,
+    /// Per port, indexed by [`PortId`].
+    pub ports: Box<[SnatPort]>,
+    /// Flows whose uplink went down.
+    pub on_down: OnDown,
+}
+
+impl Snat {
+    /// True when no port translates.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.addrs.is_empty()
+    }
+    /// The index of `a` if it is an SNAT address.
+    #[inline]
+    pub fn addr_index(&self, a: u32) -> Option<usize> {
+        self.addrs.iter().position(|(x, _)| u32::from(*x) == a)
+    }
+    /// This port's SNAT configuration, if it translates.
+    #[inline]
+    pub fn port(&self, p: PortId) -> Option<&SnatPort> {
+        self.ports.get(p.index()).filter(|s| !s.addrs.is_empty())
+    }
+}
+
+/// Counters of one worker's table, read by the control thread.
+#[derive(Debug, Default)]
+pub struct NatCounters {
+    /// Bindings in use.
+    pub entries: AtomicU64,
+    /// Bindings made.
+    pub created: AtomicU64,
+    /// Bindings removed after their idle timeout.
+    pub expired: AtomicU64,
+    /// Bindings whose uplink went down and that were made again elsewhere.
+    pub repicks: AtomicU64,
+    /// Bindings whose uplink went down and that were removed (`on-down: flush`).
+    pub flushed: AtomicU64,
+    /// Packets translated on the way out.
+    pub out_packets: AtomicU64,
+    /// Packets translated on the way in (ICMP errors included).
+    pub in_packets: AtomicU64,
+    /// ICMP errors about translated flows, translated (embedded header too).
+    pub in_icmp_errors: AtomicU64,
+}
+
+/// A binding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Entry {
+    used: bool,
+    proto: u8,
+    /// TCP: bit 0 SYN seen, 1 established, 2 FIN out, 3 FIN in, 4 RST.
+    tcp: u8,
+    src: u32,
+    dst: u32,
+    sport: u16,
+    dport: u16,
+    xaddr: u16,
+    xport: u16,
+    nh: NexthopId,
+    out: PortId,
+    last_ms: u32,
+}
+
+/// The 5-tuple of an outbound packet, as NAT sees it (ICMP echo: the
+/// identifier is `sport`, `dport` is 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NatKey {
+    /// Protocol (TCP, UDP or ICMP).
+    pub proto: u8,
+    /// Inside source.
+    pub src: u32,
+    /// Remote destination.
+    pub dst: u32,
+    /// Source port or echo identifier.
+    pub sport: u16,
+    /// Destination port (0 for ICMP).
+    pub dport: u16,
+}
+
+/// A binding as [`NatTable::lookup_out`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Binding {
+    /// Slab index (for [`NatTable::remove`] and [`NatTable::translate_out`]).
+    pub id: u32,
+    /// The nexthop the flow is bound to.
+    pub nh: NexthopId,
+    /// Its port.
+    pub out: PortId,
+}
+
+/// Why a packet cannot be translated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Untranslatable {
+    /// Not TCP, UDP or ICMP echo, a fragment, or truncated.
+    Unsupported,
+    /// No free port on the uplink's addresses.
+    Exhausted,
+}
+
+fn proto_slot(p: u8) -> Option<usize> {
+    match p {
+        proto::TCP => Some(0),
+        proto::UDP => Some(1),
+        proto::ICMP => Some(2),
+        _ => None,
+    }
+}
+
+#[inline]
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+#[inline]
+fn set16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+#[inline]
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// A running RFC 1624 adjustment: the sum of `~old + new` over changed words.
+#[derive(Clone, Copy, Default)]
+struct Delta(u32);
+
+impl Delta {
+    #[inline]
+    fn word(&mut self, old: u16, new: u16) {
+        self.0 += (!old as u32 & 0xffff) + new as u32;
+        self.0 = (self.0 & 0xffff) + (self.0 >> 16);
+    }
+    #[inline]
+    fn addr(&mut self, old: u32, new: u32) {
+        self.word((old >> 16) as u16, (new >> 16) as u16);
+        self.word(old as u16, new as u16);
+    }
+    /// The checksum `check` after the changes (eqn. 3: ~(~HC + sum)).
+    #[inline]
+    fn apply(self, check: u16) -> u16 {
+        let mut acc = (!check as u32 & 0xffff) + self.0;
+        while acc >> 16 != 0 {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        !(acc as u16)
+    }
+    /// Applies the change to the checksum at `at` in `b`.
+    #[inline]
+    fn apply_at(self, b: &mut [u8], at: usize) {
+        let c = self.apply(be16(b, at));
+        set16(b, at, c);
+    }
+    /// For UDP: 0 means "no checksum" and stays 0; a computed 0 is sent as 0xffff.
+    #[inline]
+    fn apply_udp_at(self, b: &mut [u8], at: usize) {
+        let old = be16(b, at);
+        if old != 0 {
+            let c = self.apply(old);
+            set16(b, at, if c == 0 { 0xffff } else { c });
+        }
+    }
+}
+
+/// Offset of the transport checksum for `p`, if the protocol has one we update.
+fn l4_check_at(p: u8) -> Option<usize> {
+    match p {
+        proto::TCP => Some(16),
+        proto::UDP => Some(6),
+        proto::ICMP => Some(2),
+        _ => None,
+    }
+}
+
+/// The NAT key of an outbound IPv4 packet `ip` (header first), and the
+/// TCP flags (0 otherwise).
+pub fn key_out(ip: &[u8]) -> Result<(NatKey, u8), Untranslatable> {
+    let u = Untranslatable::Unsupported;
+    if ip.len() < 20 || ip[0] >> 4 != 4 {
+        return Err(u);
+    }
+    let hl = (ip[0] & 0x0f) as usize * 4;
+    if be16(ip, 6) & 0x3fff != 0 {
+        return Err(u); // a fragment: only the first has ports, and no reassembly
+    }
+    let l4 = ip.get(hl..).ok_or(u)?;
+    let (src, dst, p) = (be32(ip, 12), be32(ip, 16), ip[9]);
+    let (sport, dport, flags) = match p {
+        proto::TCP if l4.len() >= 20 => (be16(l4, 0), be16(l4, 2), l4[13]),
+        proto::UDP if l4.len() >= 8 => (be16(l4, 0), be16(l4, 2), 0),
+        // Echo request: the identifier is the "port".
+        proto::ICMP if l4.len() >= 8 && l4[0] == 8 => (be16(l4, 4), 0, 0),
+        _ => return Err(u),
+    };
+    Ok((
+        NatKey {
+            proto: p,
+            src,
+            dst,
+            sport,
+            dport,
+        },
+        flags,
+    ))
+}
+
+/// Every worker's NAT state (see the module docs).
+#[derive(Debug)]
+pub struct NatTable {
+    entries: Box<[Entry]>,
+    free: Vec<u32>,
+    out_idx: Box<[u32]>,
+    out_mask: usize,
+    in_slots: Box<[u32]>,
+    /// Ports in use, one bit each, per address and protocol: a free port is
+    /// found by scanning words, so a nearly full address still finds its
+    /// last ports.
+    used: Box<[u64]>,
+    cursor: Box<[u16]>,
+    hand: usize,
+    timeouts: Timeouts,
+    /// Counters, shared with the control thread.
+    pub counters: Arc<NatCounters>,
+}
+
+impl NatTable {
+    /// A table for `capacity` bindings over `addrs` SNAT addresses.
+    pub fn new(capacity: usize, addrs: usize, timeouts: Timeouts) -> NatTable {
+        let capacity = capacity.max(1);
+        let idx = (capacity * 2).next_power_of_two();
+        NatTable {
+            entries: vec![Entry::default(); capacity].into(),
+            free: (0..capacity as u32).rev().collect(),
+            out_idx: vec![EMPTY; idx].into(),
+            out_mask: idx - 1,
+            in_slots: vec![EMPTY; addrs * PROTOS * 65536].into(),
+            used: vec![0; addrs * PROTOS * 1024].into(),
+            cursor: vec![PORT_MIN; addrs * PROTOS].into(),
+            hand: 0,
+            timeouts,
+            counters: Arc::default(),
+        }
+    }
+
+    /// Bindings in use.
+    pub fn len(&self) -> usize {
+        self.entries.len() - self.free.len()
+    }
+    /// True when no binding is in use.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    fn hash(k: &NatKey) -> usize {
+        let a = ((k.src as u64) << 32 | k.dst as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let b = ((k.sport as u64) << 24 | (k.dport as u64) << 8 | k.proto as u64)
+            .wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        let h = a ^ b.rotate_left(29);
+        (h ^ (h >> 31)) as usize
+    }
+
+    fn matches(e: &Entry, k: &NatKey) -> bool {
+        e.used
+            && e.proto == k.proto
+            && e.src == k.src
+            && e.dst == k.dst
+            && e.sport == k.sport
+            && e.dport == k.dport
+    }
+
+    fn find_out(&self, k: &NatKey) -> Option<(usize, u32)> {
+        let mut i = Self::hash(k) & self.out_mask;
+        loop {
+            let id = self.out_idx[i];
+            if id == EMPTY {
+                return None;
+            }
+            if Self::matches(&self.entries[id as usize], k) {
+                return Some((i, id));
+            }
+            i = (i + 1) & self.out_mask;
+        }
+    }
+
+    fn timeout(&self, e: &Entry) -> u32 {
+        let t = &self.timeouts;
+        match e.proto {
+            proto::TCP if e.tcp & 16 != 0 || e.tcp & 12 == 12 => t.tcp_closing_ms,
+            proto::TCP if e.tcp & 2 != 0 => t.tcp_established_ms,
+            proto::TCP => t.tcp_transitory_ms,
+            proto::UDP => t.udp_ms,
+            _ => t.icmp_ms,
+        }
+    }
+
+    fn expired(&self, e: &Entry, now_ms: u32) -> bool {
+        now_ms.wrapping_sub(e.last_ms) > self.timeout(e)
+    }
+
+    fn track(e: &mut Entry, flags: u8, inbound: bool, now_ms: u32) {
+        e.last_ms = now_ms;
+        if e.proto != proto::TCP {
+            return;
+        }
+        const SYN: u8 = 0x02;
+        const RST: u8 = 0x04;
+        const FIN: u8 = 0x01;
+        const ACK: u8 = 0x10;
+        if flags & RST != 0 {
+            e.tcp |= 16;
+        }
+        if flags & FIN != 0 {
+            e.tcp |= if inbound { 8 } else { 4 };
+        }
+        if flags & SYN != 0 {
+            e.tcp |= 1;
+        } else if flags & ACK != 0 && e.tcp & 1 != 0 {
+            e.tcp |= 2;
+        }
+    }
+
+    /// The live binding of an outbound packet, refreshed; `None` when there is
+    /// none or it expired (an expired one is removed).
+    #[inline]
+    pub fn lookup_out(&mut self, k: &NatKey, tcp_flags: u8, now_ms: u32) -> Option<Binding> {
+        let (_, id) = self.find_out(k)?;
+        let e = self.entries[id as usize];
+        if self.expired(&e, now_ms) {
+            self.remove(id);
+            self.counters.expired.fetch_add(1, Relaxed);
+            return None;
+        }
+        Self::track(&mut self.entries[id as usize], tcp_flags, false, now_ms);
+        Some(Binding {
+            id,
+            nh: e.nh,
+            out: e.out,
+        })
+    }
+
+    fn slot(&self, xaddr: usize, p: usize, port: u16) -> usize {
+        (xaddr * PROTOS + p) * 65536 + port as usize
+    }
+
+    /// Makes a binding for `k` through nexthop `nh` on port `out`, with one
+    /// of `addrs` (indexes into [`Snat::addrs`]); the address is chosen by
+    /// the inside source, so one host keeps one address (RFC 4787 REQ-2).
+    pub fn create(
+        &mut self,
+        k: &NatKey,
+        tcp_flags: u8,
+        addrs: &[u16],
+        nh: NexthopId,
+        out: PortId,
+        now_ms: u32,
+    ) -> Result<Binding, Untranslatable> {
+        let p = proto_slot(k.proto).ok_or(Untranslatable::Unsupported)?;
+        if addrs.is_empty() {
+            return Err(Untranslatable::Unsupported);
+        }
+        if self.free.is_empty() {
+            // Full: reclaim expired bindings before giving up.
+            self.sweep(now_ms, self.entries.len());
+        }
+        let Some(&id) = self.free.last() else {
+            return Err(Untranslatable::Exhausted);
+        };
+        let max = if k.proto == proto::ICMP {
+            ICMP_ID_MAX
+        } else {
+            u16::MAX
+        };
+        let first = (k.src.wrapping_mul(0x9e37_79b9) >> 16) as usize % addrs.len();
+        for a in 0..addrs.len() {
+            let xa = addrs[(first + a) % addrs.len()] as usize;
+            if self.cursor.get(xa * PROTOS + p).is_none() {
+                continue; // an address this table was not built for
+            }
+            let base = (xa * PROTOS + p) * 1024;
+            let free_bit =
+                |used: &[u64], port: u16| used[base + port as usize / 64] >> (port % 64) & 1 == 0;
+            let port = if (PORT_MIN..=max).contains(&k.sport) && free_bit(&self.used, k.sport) {
+                Some(k.sport)
+            } else {
+                // From the cursor's word on, the first word with a free bit in
+                // range, wrapping once.
+                let start = self.cursor[xa * PROTOS + p].clamp(PORT_MIN, max);
+                let (lo_w, hi_w) = (PORT_MIN as usize / 64, max as usize / 64);
+                let words = hi_w - lo_w + 1;
+                let mut found = None;
+                for i in 0..=words {
+                    let w = lo_w + (start as usize / 64 - lo_w + i) % words;
+                    let mut bits = self.used[base + w];
+                    if i == 0 {
+                        // The first word only from the cursor on (its start is
+                        // looked at again at the end of the wrap).
+                        bits |= (1u64 << (start % 64)) - 1;
+                    }
+                    if bits != u64::MAX {
+                        let cand = (w * 64 + (!bits).trailing_zeros() as usize) as u16;
+                        if (PORT_MIN..=max).contains(&cand) {
+                            found = Some(cand);
+                            break;
+                        }
+                        // Free bits only outside the range (the edges): look on.
+                        let mut b = !bits;
+                        while b != 0 {
+                            let c = (w * 64 + b.trailing_zeros() as usize) as u16;
+                            if (PORT_MIN..=max).contains(&c) {
+                                found = Some(c);
+                                break;
+                            }
+                            b &= b - 1;
+                        }
+                        if found.is_some() {
+                            break;
+                        }
+                    }
+                }
+                if let Some(c) = found {
+                    self.cursor[xa * PROTOS + p] = if c >= max { PORT_MIN } else { c + 1 };
+                }
+                found
+            };
+            let Some(xport) = port else { continue };
+            self.free.pop();
+            let mut e = Entry {
+                used: true,
+                proto: k.proto,
+                tcp: 0,
+                src: k.src,
+                dst: k.dst,
+                sport: k.sport,
+                dport: k.dport,
+                xaddr: xa as u16,
+                xport,
+                nh,
+                out,
+                last_ms: now_ms,
+            };
+            Self::track(&mut e, tcp_flags, false, now_ms);
+            self.entries[id as usize] = e;
+            let s = self.slot(xa, p, xport);
+            self.in_slots[s] = id;
+            self.used[base + xport as usize / 64] |= 1 << (xport % 64);
+            let mut i = Self::hash(k) & self.out_mask;
+            while self.out_idx[i] != EMPTY {
+                i = (i + 1) & self.out_mask;
+            }
+            self.out_idx[i] = id;
+            self.counters.created.fetch_add(1, Relaxed);
+            self.counters.entries.store(self.len() as u64, Relaxed);
+            return Ok(Binding { id, nh, out });
+        }
+        Err(Untranslatable::Exhausted)
+    }
+
+    /// Removes binding `id`.
+    pub fn remove(&mut self, id: u32) {
+        let Some(e) = self.entries.get(id as usize).copied() else {
+            return;
+        };
+        if !e.used {
+            return;
+        }
+        let k = NatKey {
+            proto: e.proto,
+            src: e.src,
+            dst: e.dst,
+            sport: e.sport,
+            dport: e.dport,
+        };
+        if let Some((mut i, _)) = self.find_out(&k) {
+            // Backward-shift deletion: pull later members of the probe run
+            // into the hole when their home slot allows it.
+            self.out_idx[i] = EMPTY;
+            let mut j = i;
+            loop {
+                j = (j + 1) & self.out_mask;
+                let id2 = self.out_idx[j];
+                if id2 == EMPTY {
+                    break;
+                }
+                let e2 = &self.entries[id2 as usize];
+                let home = Self::hash(&NatKey {
+                    proto: e2.proto,
+                    src: e2.src,
+                    dst: e2.dst,
+                    sport: e2.sport,
+                    dport: e2.dport,
+                }) & self.out_mask;
+                // Move when home is not cyclically within (i, j].
+                let within = if i <= j {
+                    i < home && home <= j
+                } else {
+                    i < home || home <= j
+                };
+                if !within {
+                    self.out_idx[i] = id2;
+                    self.out_idx[j] = EMPTY;
+                    i = j;
+                }
+            }
+        }
+        if let Some(p) = proto_slot(e.proto) {
+            let s = self.slot(e.xaddr as usize, p, e.xport);
+            if self.in_slots.get(s) == Some(&id) {
+                self.in_slots[s] = EMPTY;
+                let w = (e.xaddr as usize * PROTOS + p) * 1024 + e.xport as usize / 64;
+                self.used[w] &= !(1 << (e.xport % 64));
+            }
+        }
+        self.entries[id as usize].used = false;
+        self.free.push(id);
+        self.counters.entries.store(self.len() as u64, Relaxed);
+    }
+
+    /// Checks up to `budget` bindings from a clock hand and removes the
+    /// expired ones. The worker calls it once per poll.
+    pub fn sweep(&mut self, now_ms: u32, budget: usize) {
+        let n = self.entries.len();
+        for _ in 0..budget.min(n) {
+            self.hand = (self.hand + 1) % n;
+            let e = self.entries[self.hand];
+            if e.used && self.expired(&e, now_ms) {
+                self.remove(self.hand as u32);
+                self.counters.expired.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Rewrites an outbound packet `ip` (IPv4 header first) by binding `id`:
+    /// the source address and port (or echo identifier), with its checksums.
+    pub fn translate_out(&self, ip: &mut [u8], id: u32, snat: &Snat) -> bool {
+        let Some(e) = self.entries.get(id as usize).filter(|e| e.used) else {
+            return false;
+        };
+        let Some(&(xaddr, _)) = snat.addrs.get(e.xaddr as usize) else {
+            return false;
+        };
+        let hl = (ip[0] & 0x0f) as usize * 4;
+        let (old_src, new_src) = (be32(ip, 12), u32::from(xaddr));
+        let mut ipd = Delta::default();
+        ipd.addr(old_src, new_src);
+        let (l4h, l4) = ip.split_at_mut(hl);
+        l4h[12..16].copy_from_slice(&new_src.to_be_bytes());
+        ipd.apply_at(l4h, 10);
+        let mut d = Delta::default();
+        match e.proto {
+            proto::TCP | proto::UDP => {
+                d.addr(old_src, new_src);
+                d.word(be16(l4, 0), e.xport);
+                set16(l4, 0, e.xport);
+            }
+            _ => {
+                d.word(be16(l4, 4), e.xport);
+                set16(l4, 4, e.xport);
+            }
+        }
+        match e.proto {
+            proto::UDP => d.apply_udp_at(l4, 6),
+            p => {
+                if let Some(at) = l4_check_at(p) {
+                    d.apply_at(l4, at)
+                }
+            }
+        }
+        self.counters.out_packets.fetch_add(1, Relaxed);
+        true
+    }
+
+    /// Translates an inbound packet `ip` (IPv4 header first) addressed to an
+    /// SNAT address: a reply of a bound flow, or an ICMP error about one.
+    /// Returns the inside address it now goes to, or `None` (nothing
+    /// changed) when it belongs to no binding.
+    pub fn translate_in(&mut self, ip: &mut [u8], snat: &Snat, now_ms: u32) -> Option<Ipv4Addr> {
+        if ip.len() < 20 || be16(ip, 6) & 0x3fff != 0 {
+            return None;
+        }
+        let hl = (ip[0] & 0x0f) as usize * 4;
+        let (src, dst, p) = (be32(ip, 12), be32(ip, 16), ip[9]);
+        let xa = snat.addr_index(dst)?;
+        let (hdr, l4) = ip.split_at_mut(hl.min(ip.len()));
+        let ps = proto_slot(p)?;
+        let (port, remote_port, flags) = match p {
+            proto::TCP if l4.len() >= 20 => (be16(l4, 2), be16(l4, 0), l4[13]),
+            proto::UDP if l4.len() >= 8 => (be16(l4, 2), be16(l4, 0), 0),
+            proto::ICMP if l4.len() >= 8 && l4[0] == 0 => (be16(l4, 4), 0, 0),
+            proto::ICMP if l4.len() >= 8 + 20 && matches!(l4[0], 3 | 11 | 12) => {
+                return self.translate_icmp_error(hdr, l4, xa, now_ms);
+            }
+            _ => return None,
+        };
+        let id = *self.in_slots.get(self.slot(xa, ps, port))?;
+        let e = *self.entries.get(id as usize)?;
+        if !e.used || e.dst != src || e.dport != remote_port || e.xaddr as usize != xa {
+            return None;
+        }
+        if self.expired(&e, now_ms) {
+            self.remove(id);
+            self.counters.expired.fetch_add(1, Relaxed);
+            return None;
+        }
+        Self::track(&mut self.entries[id as usize], flags, true, now_ms);
+        let mut ipd = Delta::default();
+        ipd.addr(dst, e.src);
+        hdr[16..20].copy_from_slice(&e.src.to_be_bytes());
+        ipd.apply_at(hdr, 10);
+        let mut d = Delta::default();
+        match p {
+            proto::TCP | proto::UDP => {
+                d.addr(dst, e.src);
+                d.word(port, e.sport);
+                set16(l4, 2, e.sport);
+                if p == proto::UDP {
+                    d.apply_udp_at(l4, 6);
+                } else {
+                    d.apply_at(l4, 16);
+                }
+            }
+            _ => {
+                d.word(port, e.sport);
+                set16(l4, 4, e.sport);
+                d.apply_at(l4, 2);
+            }
+        }
+        self.counters.in_packets.fetch_add(1, Relaxed);
+        Some(Ipv4Addr::from(e.src))
+    }
+
+    /// An ICMP error (`icmp`, after the outer header `hdr`) about a
+    /// translated flow: its embedded packet is one the router sent, from
+    /// the SNAT address. The outer destination, the embedded source and
+    /// source port go back to the inside host's, with every checksum.
+    fn translate_icmp_error(
+        &mut self,
+        hdr: &mut [u8],
+        icmp: &mut [u8],
+        xa: usize,
+        now_ms: u32,
+    ) -> Option<Ipv4Addr> {
+        let emb = &icmp[8..];
+        if emb[0] >> 4 != 4 {
+            return None;
+        }
+        let ehl = (emb[0] & 0x0f) as usize * 4;
+        if ehl < 20 || emb.len() < ehl + 8 {
+            return None;
+        }
+        let (esrc, edst, ep) = (be32(emb, 12), be32(emb, 16), emb[9]);
+        let ps = proto_slot(ep)?;
+        let el4 = &emb[ehl..];
+        let (port, remote_port) = match ep {
+            proto::TCP | proto::UDP => (be16(el4, 0), be16(el4, 2)),
+            // The embedded packet is our echo request: its identifier.
+            proto::ICMP if el4[0] == 8 => (be16(el4, 4), 0),
+            _ => return None,
+        };
+        // The embedded packet left from the address the error came back to.
+        if esrc != be32(hdr, 16) {
+            return None;
+        }
+        let id = *self.in_slots.get(self.slot(xa, ps, port))?;
+        let e = *self.entries.get(id as usize)?;
+        if !e.used || e.dst != edst || e.dport != remote_port || self.expired(&e, now_ms) {
+            return None;
+        }
+        let outer_dst = be32(hdr, 16);
+        // Outer IPv4 header: destination.
+        let mut od = Delta::default();
+        od.addr(outer_dst, e.src);
+        hdr[16..20].copy_from_slice(&e.src.to_be_bytes());
+        od.apply_at(hdr, 10);
+        // Everything below changes the ICMP message, so its checksum too.
+        let mut icd = Delta::default();
+        let emb = &mut icmp[8..];
+        // Embedded IPv4 header: source, and its checksum.
+        let mut ed = Delta::default();
+        ed.addr(esrc, e.src);
+        icd.addr(esrc, e.src);
+        emb[12..16].copy_from_slice(&e.src.to_be_bytes());
+        let old_ec = be16(emb, 10);
+        ed.apply_at(emb, 10);
+        icd.word(old_ec, be16(emb, 10));
+        // Embedded transport: source port (or identifier) and, when present,
+        // its checksum.
+        let el4 = &mut emb[ehl..];
+        let (at_port, at_check) = match ep {
+            proto::TCP => (0, 16),
+            proto::UDP => (0, 6),
+            _ => (4, 2),
+        };
+        let mut ld = Delta::default();
+        if ep != proto::ICMP {
+            ld.addr(esrc, e.src);
+        }
+        ld.word(port, e.sport);
+        icd.word(port, e.sport);
+        set16(el4, at_port, e.sport);
+        if el4.len() >= at_check + 2 {
+            let old = be16(el4, at_check);
+            if ep == proto::UDP {
+                ld.apply_udp_at(el4, at_check);
+            } else {
+                ld.apply_at(el4, at_check);
+            }
+            icd.word(old, be16(el4, at_check));
+        }
+        icd.apply_at(icmp, 2);
+        self.counters.in_packets.fetch_add(1, Relaxed);
+        self.counters.in_icmp_errors.fetch_add(1, Relaxed);
+        Some(Ipv4Addr::from(e.src))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checksum;
+    use crate::frames;
+    use crate::types::MacAddr;
+    use proptest::prelude::*;
+
+    const M: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+    const INSIDE: [u8; 4] = [10, 0, 0, 2];
+    const REMOTE: [u8; 4] = [198, 18, 0, 10];
+    const X1: [u8; 4] = [100, 64, 1, 2];
+    const X2: [u8; 4] = [100, 64, 2, 2];
+
+    fn snat() -> Snat {
+        Snat {
+            addrs: vec![(X1.into(), PortId(1)), (X2.into(), PortId(2))].into(),
+            ports: vec![
+                SnatPort::default(),
+                SnatPort {
+                    addrs: vec![0].into(),
+                    gateway: Some(NexthopId(0)),
+                },
+                SnatPort {
+                    addrs: vec![1].into(),
+                    gateway: Some(NexthopId(1)),
+                },
+            ]
+            .into(),
+            on_down: OnDown::Repick,
+        }
+    }
+
+    fn table(cap: usize) -> NatTable {
+        NatTable::new(cap, 2, Timeouts::default())
+    }
+
+    /// Fills every checksum of an IPv4 packet from scratch (RFC 1071).
+    fn fill(ip: &mut [u8]) {
+        let hl = (ip[0] & 0x0f) as usize * 4;
+        ip[10..12].fill(0);
+        let c = checksum::checksum(&ip[..hl]);
+        set16(ip, 10, c);
+        let (p, src, dst) = (ip[9], be32(ip, 12), be32(ip, 16));
+        let l4 = &mut ip[hl..];
+        match p {
+            proto::TCP | proto::UDP => {
+                let at = l4_check_at(p).unwrap();
+                l4[at..at + 2].fill(0);
+                let mut acc = checksum::sum(0, &src.to_be_bytes());
+                acc = checksum::sum(acc, &dst.to_be_bytes());
+                acc = checksum::sum(acc, &[0, p]);
+                acc = checksum::sum(acc, &(l4.len() as u16).to_be_bytes());
+                acc = checksum::sum(acc, l4);
+                let c = checksum::finish(acc);
+                set16(l4, at, if c == 0 && p == proto::UDP { 0xffff } else { c });
+            }
+            proto::ICMP => {
+                l4[2..4].fill(0);
+                let c = checksum::checksum(l4);
+                set16(l4, 2, c);
+            }
+            _ => {}
+        }
+    }
+
+    /// True when every checksum of `ip` equals a full recomputation.
+    fn checksums_ok(ip: &[u8]) -> bool {
+        let mut copy = ip.to_vec();
+        fill(&mut copy);
+        copy == ip
+    }
+
+    fn packet(
+        p: u8,
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let l4 = match p {
+            proto::TCP => {
+                let mut t = frames::tcp_syn(sport, dport).to_vec();
+                t.extend_from_slice(payload);
+                t
+            }
+            proto::UDP => frames::udp(sport, dport, payload),
+            _ => frames::icmp_echo(sport, 7, payload),
+        };
+        let mut f = frames::ipv4(M, M, src.into(), dst.into(), p, 64, &l4);
+        let mut ip = f.split_off(14);
+        fill(&mut ip);
+        ip
+    }
+
+    fn out_and_back(
+        t: &mut NatTable,
+        s: &Snat,
+        p: u8,
+        sport: u16,
+        payload: &[u8],
+    ) -> (Vec<u8>, Vec<u8>) {
+        let mut ip = packet(p, INSIDE, REMOTE, sport, 80, payload);
+        let (k, flags) = key_out(&ip).unwrap();
+        let b = match t.lookup_out(&k, flags, 0) {
+            Some(b) => b,
+            None => t
+                .create(&k, flags, &s.ports[1].addrs, NexthopId(0), PortId(1), 0)
+                .unwrap(),
+        };
+        assert!(t.translate_out(&mut ip, b.id, s));
+        let out = ip.clone();
+        // The reply: swap addresses and ports (an echo reply for ICMP).
+        let (xs, xp) = (
+            be32(&out, 12),
+            match p {
+                proto::ICMP => be16(&out[20..], 4),
+                _ => be16(&out[20..], 0),
+            },
+        );
+        let mut reply = match p {
+            proto::ICMP => {
+                let mut r = packet(p, REMOTE, xs.to_be_bytes(), xp, 0, payload);
+                r[20] = 0; // echo reply
+                r
+            }
+            _ => packet(p, REMOTE, xs.to_be_bytes(), 80, xp, payload),
+        };
+        fill(&mut reply);
+        let to = t.translate_in(&mut reply, s, 1).expect("reply translated");
+        assert_eq!(to, Ipv4Addr::from(INSIDE));
+        (out, reply)
+    }
+
+    #[test]
+    fn tcp_udp_icmp_round_trip_with_exact_checksums() {
+        let s = snat();
+        let mut t = table(64);
+        for (p, payload) in [
+            (proto::TCP, &b"hello"[..]),
+            (proto::UDP, &b"odd-length"[..]),
+            (proto::UDP, &[0xff; 33][..]),
+            (proto::ICMP, &b"ping"[..]),
+        ] {
+            let (out, back) = out_and_back(&mut t, &s, p, 40000, payload);
+            assert_eq!(
+                be32(&out, 12),
+                u32::from_be_bytes(X1),
+                "source is the SNAT address"
+            );
+            assert!(checksums_ok(&out), "outbound {p}: {out:02x?}");
+            assert!(checksums_ok(&back), "inbound {p}: {back:02x?}");
+            assert_eq!(be32(&back, 16), u32::from_be_bytes(INSIDE));
+            let port = if p == proto::ICMP {
+                be16(&back[20..], 4)
+            } else {
+                be16(&back[20..], 2)
+            };
+            assert_eq!(port, 40000, "the inside port comes back");
+        }
+    }
+
+    #[test]
+    fn udp_without_checksum_stays_without() {
+        let s = snat();
+        let mut t = table(8);
+        let mut ip = packet(proto::UDP, INSIDE, REMOTE, 5000, 53, b"q");
+        set16(&mut ip, 26, 0);
+        let (k, f) = key_out(&ip).unwrap();
+        let b = t
+            .create(&k, f, &s.ports[1].addrs, NexthopId(0), PortId(1), 0)
+            .unwrap();
+        t.translate_out(&mut ip, b.id, &s);
+        assert_eq!(be16(&ip, 26), 0);
+    }
+
+    #[test]
+    fn icmp_errors_about_translated_flows_come_back_translated() {
+        let s = snat();
+        for p in [proto::UDP, proto::TCP, proto::ICMP] {
+            let mut t = table(8);
+            let mut ip = packet(p, INSIDE, REMOTE, 1000, 9, b"data");
+            let (k, f) = key_out(&ip).unwrap();
+            let b = t
+                .create(&k, f, &s.ports[1].addrs, NexthopId(0), PortId(1), 0)
+                .unwrap();
+            t.translate_out(&mut ip, b.id, &s);
+            // A router beyond sends Destination Unreachable / port unreachable,
+            // quoting the translated packet (whole, as RFC 1812 allows).
+            let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+            icmp.extend_from_slice(&ip);
+            let mut err = frames::ipv4(
+                M,
+                M,
+                [203, 0, 113, 1].into(),
+                X1.into(),
+                proto::ICMP,
+                60,
+                &icmp,
+            )
+            .split_off(14);
+            fill(&mut err);
+            assert_eq!(
+                t.translate_in(&mut err, &s, 1),
+                Some(INSIDE.into()),
+                "proto {p}"
+            );
+            assert!(checksums_ok(&err), "outer checksums, proto {p}");
+            let emb = &err[28..];
+            assert!(checksums_ok(emb), "embedded checksums, proto {p}");
+            assert_eq!(be32(emb, 12), u32::from_be_bytes(INSIDE));
+            let port = if p == proto::ICMP {
+                be16(&emb[20..], 4)
+            } else {
+                be16(&emb[20..], 0)
+            };
+            assert_eq!(port, 1000);
+            assert_eq!(t.counters.in_icmp_errors.load(Relaxed), 1);
+        }
+    }
+
+    #[test]
+    fn replies_from_elsewhere_are_not_translated() {
+        let s = snat();
+        let mut t = table(8);
+        let mut ip = packet(proto::UDP, INSIDE, REMOTE, 40000, 53, b"");
+        let (k, f) = key_out(&ip).unwrap();
+        let b = t
+            .create(&k, f, &s.ports[1].addrs, NexthopId(0), PortId(1), 0)
+            .unwrap();
+        t.translate_out(&mut ip, b.id, &s);
+        let xp = be16(&ip[20..], 0);
+        for (from, sport) in [([198, 18, 0, 11], 53), (REMOTE, 54)] {
+            let mut r = packet(proto::UDP, from, X1, sport, xp, b"");
+            let before = r.clone();
+            assert_eq!(t.translate_in(&mut r, &s, 1), None);
+            assert_eq!(r, before, "untouched");
+        }
+        // And nothing for an address that is not an SNAT address.
+        let mut r = packet(proto::UDP, REMOTE, [100, 64, 9, 9], 53, xp, b"");
+        assert_eq!(t.translate_in(&mut r, &s, 1), None);
+    }
+
+    #[test]
+    fn a_hundred_thousand_flows_get_distinct_ports() {
+        let mut t = NatTable::new(100_000, 2, Timeouts::default());
+        let both: Vec<u16> = vec![0, 1];
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..100_000u32 {
+            // Many inside hosts and ports, all to one destination and port.
+            let src = u32::from_be_bytes([10, 0, 0, 0]) | (i % 250 + 1);
+            let k = NatKey {
+                proto: proto::TCP,
+                src,
+                dst: u32::from_be_bytes(REMOTE),
+                sport: (i / 250) as u16 + 1000,
+                dport: 443,
+            };
+            let b = t
+                .create(&k, 0x02, &both, NexthopId(0), PortId(1), 0)
+                .expect("a port");
+            let e = t.entries[b.id as usize];
+            assert!(e.xport >= PORT_MIN);
+            assert!(seen.insert((e.xaddr, e.xport)), "collision at flow {i}");
+            assert_eq!(t.lookup_out(&k, 0x10, 0).map(|x| x.id), Some(b.id));
+        }
+        assert_eq!(t.len(), 100_000);
+    }
+
+    #[test]
+    fn ports_run_out_as_a_counted_error() {
+        let s = snat();
+        let mut t = NatTable::new(70_000, 2, Timeouts::default());
+        let one = &s.ports[1].addrs;
+        let k = |i: u32| NatKey {
+            proto: proto::UDP,
+            src: 0x0a00_0000 | i,
+            dst: u32::from_be_bytes(REMOTE),
+            sport: 53,
+            dport: 53,
+        };
+        let span = (u16::MAX - PORT_MIN) as u32 + 1;
+        for i in 0..span {
+            t.create(&k(i), 0, one, NexthopId(0), PortId(1), 0)
+                .expect("room");
+        }
+        assert_eq!(
+            t.create(&k(span), 0, one, NexthopId(0), PortId(1), 0),
+            Err(Untranslatable::Exhausted)
+        );
+        // A binding that expires frees its port for the next flow.
+        t.remove(5);
+        assert!(t
+            .create(&k(span), 0, one, NexthopId(0), PortId(1), 0)
+            .is_ok());
+    }
+
+    #[test]
+    fn idle_bindings_expire_and_are_swept() {
+        let s = snat();
+        let mut to = Timeouts::default();
+        to.udp_ms = 1000;
+        let mut t = NatTable::new(16, 2, to);
+        let ip = packet(proto::UDP, INSIDE, REMOTE, 4000, 53, b"");
+        let (k, f) = key_out(&ip).unwrap();
+        t.create(&k, f, &s.ports[1].addrs, NexthopId(0), PortId(1), 0)
+            .unwrap();
+        assert!(t.lookup_out(&k, 0, 900).is_some(), "refreshed at 900");
+        assert!(
+            t.lookup_out(&k, 0, 1800).is_some(),
+            "still alive 900 ms later"
+        );
+        t.sweep(2900, 16);
+        assert!(t.is_empty(), "swept after its timeout");
+        assert_eq!(t.counters.expired.load(Relaxed), 1);
+        assert_eq!(t.lookup_out(&k, 0, 3000), None);
+    }
+
+    #[test]
+    fn closed_tcp_expires_quickly() {
+        let mut to = Timeouts::default();
+        to.tcp_closing_ms = 10;
+        let s = snat();
+        let mut t = NatTable::new(16, 2, to);
+        let k = NatKey {
+            proto: proto::TCP,
+            src: 1,
+            dst: 2,
+            sport: 3000,
+            dport: 80,
+        };
+        t.create(&k, 0x02, &s.ports[1].addrs, NexthopId(0), PortId(1), 0)
+            .unwrap();
+        t.lookup_out(&k, 0x10, 1).unwrap();
+        t.lookup_out(&k, 0x04, 2).unwrap(); // RST
+        assert_eq!(
+            t.lookup_out(&k, 0x10, 100),
+            None,
+            "closing timeout, not established"
+        );
+    }
+
+    proptest! {
+        /// Random creates and removes keep both indexes exact: every live
+        /// binding is found from both sides, no removed one is.
+        #[test]
+        fn indexes_stay_exact(ops in proptest::collection::vec((any::<bool>(), 0u32..300), 1..400)) {
+            let mut t = NatTable::new(128, 2, Timeouts::default());
+            let mut live: std::collections::HashMap<u32, u32> = Default::default();
+            let k = |i: u32| NatKey { proto: proto::UDP, src: i % 7, dst: i / 7, sport: (i % 3) as u16 + 1, dport: 9 };
+            for (add, i) in ops {
+                if add && !live.contains_key(&i) {
+                    if let Ok(b) = t.create(&k(i), 0, &[0, 1], NexthopId(0), PortId(1), 0) {
+                        live.insert(i, b.id);
+                    }
+                } else if let Some(id) = live.remove(&i) {
+                    t.remove(id);
+                }
+                for (&j, &id) in &live {
+                    prop_assert_eq!(t.lookup_out(&k(j), 0, 0).map(|b| b.id), Some(id));
+                    let e = t.entries[id as usize];
+                    prop_assert_eq!(t.in_slots[t.slot(e.xaddr as usize, 1, e.xport)], id);
+                }
+                prop_assert_eq!(t.len(), live.len());
+            }
+        }
+    }
+}

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 /// Default HTTP listen address for `/metrics` and the API.
@@ -126,6 +126,16 @@ struct RawUplink {
     port: Spanned<String>,
     gateway: Spanned<String>,
     probe: RawProbe,
+    #[serde(default)]
+    snat: Option<Spanned<RawSnat>>,
+}
+
+/// `snat:` is an address, a list of addresses, or `masquerade`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSnat {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -163,6 +173,8 @@ struct RawFlows {
     icmp: Option<Spanned<u64>>,
     #[serde(default)]
     other: Option<Spanned<u64>>,
+    #[serde(default)]
+    on_uplink_down: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -484,15 +496,21 @@ pub struct UplinkConfig {
     pub max_loss_pct: u32,
     /// A reply slower than this fails its round (ms; 0 = off).
     pub max_rtt_ms: u64,
+    /// Source addresses flows leaving through this uplink are translated to
+    /// (empty: no SNAT; `masquerade` is resolved to the port's address).
+    pub snat: Vec<Ipv4Addr>,
 }
 
 /// The per-worker flow table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowsConfig {
-    /// Flows per worker (rounded up to a power of two).
+    /// Flows per worker (rounded up to a power of two); also the SNAT
+    /// bindings per worker.
     pub capacity: usize,
     /// Idle timeouts.
     pub timeouts: dataplane::flowtable::Timeouts,
+    /// What happens to a translated flow whose uplink goes down.
+    pub on_uplink_down: dataplane::nat::OnDown,
 }
 
 impl Default for FlowsConfig {
@@ -500,6 +518,7 @@ impl Default for FlowsConfig {
         FlowsConfig {
             capacity: 65_536,
             timeouts: dataplane::flowtable::Timeouts::default(),
+            on_uplink_down: dataplane::nat::OnDown::Repick,
         }
     }
 }
@@ -1406,8 +1425,23 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 )),
             };
             let t = d.timeouts;
+            let on_uplink_down = match &f.on_uplink_down {
+                None => d.on_uplink_down,
+                Some(v) => match v.value.trim() {
+                    "repick" => dataplane::nat::OnDown::Repick,
+                    "flush" => dataplane::nat::OnDown::Flush,
+                    other => {
+                        return Err(cx.err(
+                            v.referenced,
+                            "flows.on-uplink-down",
+                            format!("'{other}' is not one of: repick, flush"),
+                        ))
+                    }
+                },
+            };
             FlowsConfig {
                 capacity,
+                on_uplink_down,
                 timeouts: dataplane::flowtable::Timeouts {
                     tcp_established_ms: secs(
                         &f.tcp_established,
@@ -1517,7 +1551,113 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             interval_ms,
             interval_ms,
         )?;
+        let mut snat = Vec::new();
+        if let Some(sn) = &u.snat {
+            let own_v4 = ports[port.index()]
+                .addresses
+                .iter()
+                .find_map(|a| match a.addr {
+                    IpAddr::V4(v) => Some(v),
+                    IpAddr::V6(_) => None,
+                });
+            let list: Vec<String> = match &sn.value {
+                RawSnat::One(a) => vec![a.clone()],
+                RawSnat::Many(v) => v.clone(),
+            };
+            if list.is_empty() {
+                return Err(cx.err(
+                    sn.referenced,
+                    k("snat"),
+                    "an empty list: give an address, a list or masquerade",
+                ));
+            }
+            for (j, a) in list.iter().enumerate() {
+                let key = if matches!(sn.value, RawSnat::One(_)) {
+                    k("snat")
+                } else {
+                    k(&format!("snat[{j}]"))
+                };
+                let addr = match a.trim() {
+                    "masquerade" => own_v4.ok_or_else(|| {
+                        cx.err(
+                            sn.referenced,
+                            key.clone(),
+                            format!(
+                                "masquerade: port '{}' has no IPv4 address",
+                                ports[port.index()].name
+                            ),
+                        )
+                    })?,
+                    t => match t.parse::<IpAddr>() {
+                        Ok(IpAddr::V4(v))
+                            if !v.is_unspecified()
+                                && !v.is_broadcast()
+                                && !v.is_multicast()
+                                && !v.is_loopback() =>
+                        {
+                            v
+                        }
+                        Ok(IpAddr::V4(v)) => {
+                            return Err(cx.err(
+                                sn.referenced,
+                                key,
+                                format!("{v} cannot be a source address"),
+                            ))
+                        }
+                        Ok(IpAddr::V6(v)) => {
+                            return Err(cx.err(
+                                sn.referenced,
+                                key,
+                                format!("{v}: SNAT is IPv4 only (NAT66 is not built)"),
+                            ))
+                        }
+                        Err(_) => {
+                            return Err(cx.err(
+                                sn.referenced,
+                                key,
+                                format!("'{t}' is not an IPv4 address or masquerade"),
+                            ))
+                        }
+                    },
+                };
+                if snat.contains(&addr)
+                    || uplinks
+                        .iter()
+                        .any(|x: &UplinkConfig| x.snat.contains(&addr))
+                {
+                    return Err(cx.err(
+                        sn.referenced,
+                        key,
+                        format!("{addr} is used twice: each SNAT address belongs to one uplink"),
+                    ));
+                }
+                if let Some((other, _)) = ports.iter().enumerate().find(|(pi, p)| {
+                    *pi != port.index() && p.addresses.iter().any(|x| x.addr == IpAddr::V4(addr))
+                }) {
+                    return Err(cx.err(
+                        sn.referenced,
+                        key,
+                        format!(
+                            "{addr} is an address of port '{}', not of this uplink's port",
+                            ports[other].name
+                        ),
+                    ));
+                }
+                snat.push(addr);
+            }
+            if workers > 1 {
+                return Err(cx.err(sn.referenced, k("snat"), format!("SNAT needs workers: 1 (this config has {workers}): a translated flow's replies carry other ports, so RSS would send them to another worker's table")));
+            }
+            if snat.len() > 64 {
+                return Err(cx.err(
+                    sn.referenced,
+                    k("snat"),
+                    format!("{} addresses: at most 64 per uplink", snat.len()),
+                ));
+            }
+        }
         uplinks.push(UplinkConfig {
+            snat,
             name,
             port,
             gateway,
@@ -1963,6 +2103,53 @@ api: { listen: 127.0.0.1:9464 }
         assert_eq!((d.icmp_rate, d.icmp_burst), (1000, 100));
         let e = err(&format!("{EXAMPLE}\nicmp: {{ rate: 2000000 }}\n"));
         assert_eq!(e.key, "icmp.rate");
+    }
+
+    #[test]
+    fn snat_forms_and_errors() {
+        let up = |snat: &str| {
+            format!(
+                "{EXAMPLE}\nuplinks:\n  - {{ name: isp1, port: srv1, gateway: 10.1.0.2, probe: {{ targets: [192.0.2.1] }}, snat: {snat} }}\n  - {{ name: isp2, port: srv2, gateway: 10.2.0.2, probe: {{ targets: [192.0.2.1] }} }}\n"
+            )
+        };
+        let c = parse(&up("masquerade"), "t").unwrap();
+        assert_eq!(c.uplinks[0].snat, vec![Ipv4Addr::new(10, 1, 0, 1)]);
+        assert!(c.uplinks[1].snat.is_empty());
+        let c = parse(&up("[10.1.0.50, 10.1.0.51]"), "t").unwrap();
+        assert_eq!(c.uplinks[0].snat.len(), 2);
+        assert_eq!(
+            parse(&up("10.1.0.50"), "t").unwrap().uplinks[0].snat,
+            vec![Ipv4Addr::new(10, 1, 0, 50)]
+        );
+        for (snat, key, words) in [
+            ("fd01::9", "uplinks[0].snat", "IPv4 only"),
+            (
+                "[10.1.0.5, nope]",
+                "uplinks[0].snat[1]",
+                "not an IPv4 address",
+            ),
+            ("[10.1.0.5, 10.1.0.5]", "uplinks[0].snat[1]", "used twice"),
+            ("10.2.0.1", "uplinks[0].snat", "address of port 'srv2'"),
+            ("255.255.255.255", "uplinks[0].snat", "cannot be a source"),
+            ("[]", "uplinks[0].snat", "empty list"),
+        ] {
+            let e = err(&up(snat));
+            assert_eq!(e.key, key, "{snat}");
+            assert!(e.message.contains(words), "{snat}: {}", e.message);
+        }
+        let e = err(&format!("workers: 2\n{}", up("masquerade")));
+        assert!(e.message.contains("workers: 1"), "{}", e.message);
+        let e = err(&format!(
+            "{}flows: {{ on-uplink-down: sometimes }}\n",
+            up("masquerade")
+        ));
+        assert_eq!(e.key, "flows.on-uplink-down");
+        let c = parse(
+            &format!("{}flows: {{ on-uplink-down: flush }}\n", up("masquerade")),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.flows.on_uplink_down, dataplane::nat::OnDown::Flush);
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub fn render(
     ports: &[PortCounters],
     lcores: &[Arc<LcoreStats>],
     flows: &[Arc<dataplane::flowtable::FlowTable>],
+    nat: &[Arc<dataplane::nat::NatCounters>],
     now_ms: u32,
 ) -> String {
     let reg = Registry::new();
@@ -386,6 +387,70 @@ pub fn render(
         }
     }
 
+    let snat = cp.snat();
+    if !snat.is_empty() {
+        let sb = IntGaugeVec::new(
+            Opts::new(
+                "ecmp_router_snat_bindings",
+                "SNAT bindings (translated flows) in each worker's NAT table.",
+            ),
+            &["lcore"],
+        )
+        .expect("valid");
+        reg.register(Box::new(sb.clone())).expect("unique");
+        let sev = counter(
+            &reg,
+            "ecmp_router_snat_events_total",
+            "SNAT binding events: create, expiry (idle timeout), repick (its uplink went down; bound again elsewhere), flush (its uplink went down; removed, on-uplink-down: flush).",
+            &["lcore", "event"],
+        );
+        let spk = counter(
+            &reg,
+            "ecmp_router_snat_packets_total",
+            "Packets translated, by direction: out (source rewritten), in (destination rewritten back; ICMP errors included).",
+            &["lcore", "direction"],
+        );
+        let serr = counter(
+            &reg,
+            "ecmp_router_snat_icmp_errors_total",
+            "ICMP errors about translated flows, translated with their embedded header and delivered inside.",
+            &["lcore"],
+        );
+        for (i, c) in nat.iter().enumerate() {
+            let w = i.to_string();
+            sb.with_label_values(&[w.as_str()])
+                .set(c.entries.load(Relaxed) as i64);
+            for (e, v) in [
+                ("create", &c.created),
+                ("expiry", &c.expired),
+                ("repick", &c.repicks),
+                ("flush", &c.flushed),
+            ] {
+                sev.with_label_values(&[w.as_str(), e])
+                    .inc_by(v.load(Relaxed));
+            }
+            spk.with_label_values(&[w.as_str(), "out"])
+                .inc_by(c.out_packets.load(Relaxed));
+            spk.with_label_values(&[w.as_str(), "in"])
+                .inc_by(c.in_packets.load(Relaxed));
+            serr.with_label_values(&[w.as_str()])
+                .inc_by(c.in_icmp_errors.load(Relaxed));
+        }
+        let sa = IntGaugeVec::new(
+            Opts::new(
+                "ecmp_router_snat_address_info",
+                "Each SNAT address and the uplink port it belongs to (value 1).",
+            ),
+            &["address", "port"],
+        )
+        .expect("valid");
+        reg.register(Box::new(sa.clone())).expect("unique");
+        for (a, p) in snat.addrs.iter() {
+            let pn = cfg.ports.get(p.index()).map_or("?", |x| x.name.as_str());
+            sa.with_label_values(&[a.to_string().as_str(), pn]).set(1);
+        }
+    }
+
     let uup = IntGaugeVec::new(
         Opts::new(
             "ecmp_router_uplink_up",
@@ -519,6 +584,7 @@ mod tests {
                 );
                 t
             })],
+            &[],
             5,
         );
         assert!(

@@ -361,6 +361,8 @@ pub struct NexthopView {
 /// The control plane.
 pub struct ControlPlane {
     config: Config,
+    /// SNAT addresses and ports, fixed at start (workers size their tables by it).
+    snat: Arc<dataplane::nat::Snat>,
     ports: Arc<[PortInfo]>,
     entries: Vec<Entry>,
     index: HashMap<(PortId, IpAddr), NexthopId>,
@@ -436,6 +438,31 @@ fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), ByOrigin> {
     rib
 }
 
+/// The dataplane's SNAT table of a config: every uplink's addresses, in
+/// config order, and per port its address indexes and gateway.
+pub fn snat_of(config: &Config) -> dataplane::nat::Snat {
+    let mut addrs = Vec::new();
+    let mut ports = vec![dataplane::nat::SnatPort::default(); config.ports.len()];
+    for u in &config.uplinks {
+        for a in &u.snat {
+            if let Some(p) = ports.get_mut(u.port.index()) {
+                p.addrs = p
+                    .addrs
+                    .iter()
+                    .copied()
+                    .chain([addrs.len() as u16])
+                    .collect();
+                addrs.push((*a, u.port));
+            }
+        }
+    }
+    dataplane::nat::Snat {
+        addrs: addrs.into(),
+        ports: ports.into(),
+        on_down: config.flows.on_uplink_down,
+    }
+}
+
 fn build_group(
     cfg: &GroupConfig,
     members: &[(NexthopId, u32)],
@@ -495,6 +522,13 @@ impl ControlPlane {
                 system.insert(Prefix::host(a.addr), Target::Local);
             }
         }
+        // SNAT addresses are the router's own: what no binding claims is
+        // delivered locally (echo answered, the rest dropped and counted).
+        for u in &config.uplinks {
+            for a in &u.snat {
+                system.insert(Prefix::host(IpAddr::V4(*a)), Target::Local);
+            }
+        }
         let mut cp = ControlPlane {
             ports,
             entries: Vec::new(),
@@ -515,6 +549,7 @@ impl ControlPlane {
             pinned: Default::default(),
             uplinks: Vec::new(),
             policy: Default::default(),
+            snat: Arc::new(snat_of(&config)),
             policy_groups: Vec::new(),
             fpm_stale: Default::default(),
             neighbors: neighbors.clone(),
@@ -528,6 +563,7 @@ impl ControlPlane {
                     ports: Arc::new([]),
                     neighbors,
                     policy: Default::default(),
+                    snat: Default::default(),
                 },
                 readers,
             ),
@@ -1222,6 +1258,18 @@ impl ControlPlane {
         if !same_ports {
             return Err("ports changed (names, devices, addresses or MTU): restart the router to apply that".into());
         }
+        let snat_of_cfg = |c: &Config| {
+            c.uplinks
+                .iter()
+                .map(|u| (u.name.clone(), u.port, u.snat.clone()))
+                .filter(|x| !x.2.is_empty())
+                .collect::<Vec<_>>()
+        };
+        if snat_of_cfg(old) != snat_of_cfg(&new)
+            || old.flows.on_uplink_down != new.flows.on_uplink_down
+        {
+            return Err("uplinks[].snat or flows.on-uplink-down changed: restart the router to apply that (workers size their NAT tables at start)".into());
+        }
         if old.workers != new.workers || old.eal != new.eal || old.listen != new.listen {
             return Err(
                 "workers, eal or api.listen changed: restart the router to apply that".into(),
@@ -1351,6 +1399,7 @@ impl ControlPlane {
             ports: self.ports.clone(),
             neighbors: self.neighbors.clone(),
             policy: self.policy.clone(),
+            snat: self.snat.clone(),
         };
         self.publisher.publish(fib);
         self.groups_dirty = false;
@@ -1945,6 +1994,16 @@ impl ControlPlane {
             .ports
             .get(port.index())
             .is_some_and(|p| p.addresses.iter().any(|ia| ia.addr == a))
+            || self
+                .snat
+                .addrs
+                .iter()
+                .any(|(x, p)| *p == port && IpAddr::V4(*x) == a)
+    }
+
+    /// The SNAT configuration workers translate by.
+    pub fn snat(&self) -> Arc<dataplane::nat::Snat> {
+        self.snat.clone()
     }
 
     fn send(&mut self, port: PortId, frame: &[u8]) -> bool {

@@ -107,6 +107,7 @@ fn fib(extra_routes: usize) -> Fib {
         ports,
         neighbors,
         policy: Default::default(),
+        snat: Default::default(),
     }
 }
 

@@ -78,6 +78,13 @@ reasons! {
     MultiSegment => "multi_segment",
     /// No mbuf available for a packet the router generates.
     MbufAllocFailed => "mbuf_alloc_failed",
+    /// A new flow to an SNAT uplink found no free source port on its addresses.
+    SnatExhausted => "snat_exhausted",
+    /// A packet to an SNAT uplink that NAT cannot translate (not TCP, UDP or
+    /// ICMP echo, or a fragment).
+    SnatUnsupported => "snat_unsupported",
+    /// A translated flow's uplink went down and `on-uplink-down: flush` removed it.
+    FlowFlushed => "flow_flushed",
 }
 
 impl From<ethernet::Error> for DropReason {

@@ -261,6 +261,8 @@ pub struct Fib {
     pub neighbors: Arc<Neighbors>,
     /// Policy rules (empty: every packet follows its route).
     pub policy: Arc<crate::policy::Policy>,
+    /// Source NAT per uplink (empty: none).
+    pub snat: Arc<crate::nat::Snat>,
 }
 
 impl Fib {

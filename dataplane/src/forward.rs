@@ -19,6 +19,7 @@ use crate::flow;
 use crate::flowtable::FlowTable;
 use crate::hash::flow_hash;
 use crate::icmp_error::{ipv4_error, ipv6_error, reflect_l2};
+use crate::nat::{self, NatKey, NatTable, OnDown, Untranslatable};
 use crate::stats::{bump, LcoreStats, Stage};
 use crate::types::{MacAddr, NexthopId, PortId};
 use crate::wire::{ethernet, icmp, icmpv6, ipv4, ipv6, proto};
@@ -92,6 +93,8 @@ pub struct Ctx<'a> {
     pub now_ms: u32,
     /// The port of the packet being processed (set by [`process`]).
     pub in_port: PortId,
+    /// This worker's SNAT bindings, when any uplink translates.
+    pub nat: Option<&'a mut NatTable>,
 }
 
 impl<'a> Ctx<'a> {
@@ -106,6 +109,7 @@ impl<'a> Ctx<'a> {
             flows: None,
             now_ms: 0,
             in_port: PortId(0),
+            nat: None,
         }
     }
 }
@@ -212,7 +216,9 @@ pub fn process_burst<B: PacketBuf>(
 ) {
     let n = pkts.len().min(out.len());
     let fib = ctx.fib;
-    let Some(port) = fib.port(in_port).copied() else {
+    // SNAT changes packets on both sides of the router: the general path.
+    let port = fib.port(in_port).copied().filter(|_| fib.snat.is_empty());
+    let Some(port) = port else {
         for (p, v) in pkts[..n].iter_mut().zip(out.iter_mut()) {
             *v = process(ctx, in_port, p);
         }
@@ -423,6 +429,17 @@ fn process_v4<B: PacketBuf>(
     // Ethernet padding is not forwarded.
     pkt.truncate(eth_len + total);
     ctx.stats.stage_end(Stage::Parse);
+    // A reply to a translated flow, or an ICMP error about one, goes back to
+    // the inside host: translated here, then routed like any packet.
+    let mut dst = dst;
+    if !ctx.fib.snat.is_empty() && ctx.fib.snat.addr_index(u32::from(dst)).is_some() {
+        let (snat, now) = (&*ctx.fib.snat, ctx.now_ms);
+        if let Some(nat) = ctx.nat.as_deref_mut() {
+            if let Some(inside) = nat.translate_in(&mut pkt.data_mut()[eth_len..], snat, now) {
+                dst = inside;
+            }
+        }
+    }
 
     let fib = ctx.fib;
     let unreachable = Fam::V4 { df: false }.unreachable();
@@ -509,7 +526,16 @@ fn forward_tail<B: PacketBuf>(
         );
         return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
     }
-    let hop = next_hop(ctx, route, dst, &pkt.data()[eth_len..]);
+    let nat_on = matches!(fam, Fam::V4 { .. }) && !ctx.fib.snat.is_empty() && ctx.nat.is_some();
+    let mut st = SnatState::default();
+    let hop = if nat_on {
+        match snat_hop(ctx, &pkt.data()[eth_len..], &mut st) {
+            Some(h) => h,
+            None => next_hop(ctx, route, dst, &pkt.data()[eth_len..]),
+        }
+    } else {
+        next_hop(ctx, route, dst, &pkt.data()[eth_len..])
+    };
     ctx.stats.stage_end(Stage::Select);
     let (nh, out, mac) = match hop {
         Ok(x) => x,
@@ -530,6 +556,11 @@ fn forward_tail<B: PacketBuf>(
     };
     if total > out_info.mtu as usize {
         return too_big(ctx, pkt, port, fam, out_info.mtu, l2_multicast);
+    }
+    if nat_on {
+        if let Err(r) = snat_out(ctx, &mut pkt.data_mut()[eth_len..], nh, out, &st) {
+            return dropped(ctx.stats, r);
+        }
     }
     let d = pkt.data_mut();
     let ethertype = match fam {
@@ -571,6 +602,108 @@ fn too_big<B: PacketBuf>(
         mtu as u32,
     );
     icmp_error(ctx, pkt, port, DropReason::MtuExceeded, e, l2_multicast)
+}
+
+/// What [`snat_hop`] learned for [`snat_out`].
+#[derive(Default)]
+struct SnatState {
+    /// The packet's NAT key, or why it has none.
+    key: Option<Result<(NatKey, u8), Untranslatable>>,
+    /// Its binding, when it has one.
+    binding: Option<u32>,
+    /// The source is already an SNAT address: leave untranslated.
+    pass: bool,
+}
+
+/// The nexthop SNAT decides for an IPv4 packet before routing does: a
+/// source that is an uplink's SNAT address leaves through that uplink
+/// (like `ip rule from A lookup T`), and a flow with a binding keeps its
+/// uplink. `None`: routing decides (and [`snat_out`] binds if needed).
+#[inline(never)]
+fn snat_hop(
+    ctx: &mut Ctx<'_>,
+    ip: &[u8],
+    st: &mut SnatState,
+) -> Option<Result<(NexthopId, PortId, MacAddr), Miss>> {
+    let fib = ctx.fib;
+    let snat = &*fib.snat;
+    let src = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
+    if let Some(i) = snat.addr_index(src) {
+        st.pass = true;
+        let port = snat.addrs[i].1;
+        let gw = snat.ports.get(port.index()).and_then(|p| p.gateway)?;
+        return Some(match fib.neighbors.live(gw) {
+            Some(mac) => Ok((gw, port, mac)),
+            None => Err(Miss::AllDown),
+        });
+    }
+    let key = nat::key_out(ip);
+    st.key = Some(key);
+    let (k, flags) = key.ok()?;
+    let (now, on_down) = (ctx.now_ms, snat.on_down);
+    let nat = ctx.nat.as_deref_mut()?;
+    let b = nat.lookup_out(&k, flags, now)?;
+    if let (Some(mac), Some(n)) = (fib.neighbors.live(b.nh), fib.nexthop(b.nh)) {
+        st.binding = Some(b.id);
+        return Some(Ok((b.nh, n.port, mac)));
+    }
+    // Its uplink is down.
+    nat.remove(b.id);
+    match on_down {
+        OnDown::Repick => {
+            nat.counters
+                .repicks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            None
+        }
+        OnDown::Flush => {
+            nat.counters
+                .flushed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Some(Err(Miss::Verdict(dropped(
+                ctx.stats,
+                DropReason::FlowFlushed,
+            ))))
+        }
+    }
+}
+
+/// Translates an IPv4 packet leaving through `out` when that port is an
+/// SNAT uplink: by its binding, or by a new one made now.
+#[inline(never)]
+fn snat_out(
+    ctx: &mut Ctx<'_>,
+    ip: &mut [u8],
+    nh: NexthopId,
+    out: PortId,
+    st: &SnatState,
+) -> Result<(), DropReason> {
+    let fib = ctx.fib;
+    let snat = &*fib.snat;
+    let Some(sp) = snat.port(out) else {
+        return Ok(());
+    };
+    if st.pass {
+        return Ok(());
+    }
+    let now = ctx.now_ms;
+    let Some(nat) = ctx.nat.as_deref_mut() else {
+        return Ok(());
+    };
+    let id = match (st.binding, st.key) {
+        (Some(id), _) => id,
+        (None, Some(Ok((k, flags)))) => match nat.create(&k, flags, &sp.addrs, nh, out, now) {
+            Ok(b) => b.id,
+            Err(Untranslatable::Exhausted) => return Err(DropReason::SnatExhausted),
+            Err(Untranslatable::Unsupported) => return Err(DropReason::SnatUnsupported),
+        },
+        _ => return Err(DropReason::SnatUnsupported),
+    };
+    if nat.translate_out(ip, id, snat) {
+        Ok(())
+    } else {
+        Err(DropReason::SnatUnsupported)
+    }
 }
 
 enum Miss {
@@ -1084,6 +1217,7 @@ mod tests {
             ports,
             neighbors,
             policy: Default::default(),
+            snat: Default::default(),
         }
     }
 
@@ -1592,5 +1726,196 @@ mod tests {
             let burst = run(true);
             proptest::prop_assert_eq!(one, burst);
         }
+    }
+
+    fn snat_fib(on_down: crate::nat::OnDown) -> Fib {
+        use crate::nat::{Snat, SnatPort};
+        let mut fib = lab_fib();
+        fib.snat = Arc::new(Snat {
+            addrs: vec![(ip4("10.1.0.1"), PortId(1)), (ip4("10.2.0.1"), PortId(2))].into(),
+            ports: vec![
+                SnatPort::default(),
+                SnatPort {
+                    addrs: vec![0].into(),
+                    gateway: Some(NexthopId(0)),
+                },
+                SnatPort {
+                    addrs: vec![1].into(),
+                    gateway: Some(NexthopId(1)),
+                },
+            ]
+            .into(),
+            on_down,
+        });
+        fib
+    }
+
+    fn nat_run(
+        fib: &Fib,
+        nat: &mut crate::nat::NatTable,
+        stats: &LcoreStats,
+        port: u16,
+        frame: &[u8],
+    ) -> (Verdict, VecBuf) {
+        let mut icmp = IcmpLimiter::new(1000);
+        let mut ctx = Ctx {
+            nat: Some(nat),
+            ..Ctx::new(fib, stats, &mut icmp)
+        };
+        let mut b = VecBuf::new(frame);
+        let v = process(&mut ctx, PortId(port), &mut b);
+        (v, b)
+    }
+
+    fn tcp4(
+        src_mac: MacAddr,
+        dst_mac: MacAddr,
+        src: &str,
+        dst: &str,
+        sport: u16,
+        dport: u16,
+    ) -> Vec<u8> {
+        frames::ipv4(
+            src_mac,
+            dst_mac,
+            ip4(src),
+            ip4(dst),
+            proto::TCP,
+            64,
+            &frames::tcp_syn(sport, dport),
+        )
+    }
+
+    fn src_of(b: &VecBuf) -> (Ipv4Addr, u16) {
+        let d = b.data();
+        (
+            Ipv4Addr::new(d[26], d[27], d[28], d[29]),
+            u16::from_be_bytes([d[34], d[35]]),
+        )
+    }
+
+    #[test]
+    fn snat_translates_out_and_back_and_keeps_the_uplink() {
+        let fib = snat_fib(crate::nat::OnDown::Repick);
+        let stats = LcoreStats::new(16);
+        let mut nat = crate::nat::NatTable::new(64, 2, Default::default());
+        let syn = tcp4(CLIENT_MAC, LAN_MAC, "10.0.0.2", "198.51.100.9", 40000, 80);
+        let (v, b) = nat_run(&fib, &mut nat, &stats, 0, &syn);
+        let Verdict::Forward(out) = v else {
+            panic!("{v:?}")
+        };
+        let xaddr = fib.ports[out.index()].v4.unwrap();
+        assert_eq!(
+            src_of(&b),
+            (xaddr, 40000),
+            "the uplink's address, the port kept"
+        );
+        assert!(
+            crate::wire::ipv4::Packet::new_checked(&b.data()[14..]).is_ok(),
+            "IP checksum"
+        );
+        // The reply comes back on that uplink, to the SNAT address.
+        let up_mac = fib.ports[out.index()].mac;
+        let reply = tcp4(
+            SRV1_MAC,
+            up_mac,
+            "198.51.100.9",
+            &xaddr.to_string(),
+            80,
+            40000,
+        );
+        let (v, b) = nat_run(&fib, &mut nat, &stats, out.0, &reply);
+        assert_eq!(v, Verdict::Forward(PortId(0)));
+        let d = b.data();
+        assert_eq!(
+            (
+                Ipv4Addr::new(d[30], d[31], d[32], d[33]),
+                u16::from_be_bytes([d[36], d[37]])
+            ),
+            (ip4("10.0.0.2"), 40000)
+        );
+        // The flow's uplink goes down: re-picked onto the other, with its address.
+        let bound = if out == PortId(1) {
+            NexthopId(0)
+        } else {
+            NexthopId(1)
+        };
+        fib.neighbors
+            .set_down(bound, crate::neighbor::DownFlag::Uplink, true);
+        let (v, b) = nat_run(&fib, &mut nat, &stats, 0, &syn);
+        let Verdict::Forward(out2) = v else {
+            panic!("{v:?}")
+        };
+        assert_ne!(out2, out);
+        assert_eq!(src_of(&b).0, fib.ports[out2.index()].v4.unwrap());
+        assert_eq!(
+            nat.counters
+                .repicks
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        // It stays there when the first comes back.
+        fib.neighbors
+            .set_down(bound, crate::neighbor::DownFlag::Uplink, false);
+        let (v, _) = nat_run(&fib, &mut nat, &stats, 0, &syn);
+        assert_eq!(v, Verdict::Forward(out2));
+    }
+
+    #[test]
+    fn snat_flush_drops_the_flow_whose_uplink_died() {
+        let fib = snat_fib(crate::nat::OnDown::Flush);
+        let stats = LcoreStats::new(16);
+        let mut nat = crate::nat::NatTable::new(64, 2, Default::default());
+        let syn = tcp4(CLIENT_MAC, LAN_MAC, "10.0.0.2", "198.51.100.9", 40001, 80);
+        let (v, _) = nat_run(&fib, &mut nat, &stats, 0, &syn);
+        let Verdict::Forward(out) = v else {
+            panic!("{v:?}")
+        };
+        let bound = if out == PortId(1) {
+            NexthopId(0)
+        } else {
+            NexthopId(1)
+        };
+        fib.neighbors
+            .set_down(bound, crate::neighbor::DownFlag::Uplink, true);
+        let (v, _) = nat_run(&fib, &mut nat, &stats, 0, &syn);
+        assert_eq!(v, Verdict::Drop(DropReason::FlowFlushed));
+        assert_eq!(stats.drops_of(DropReason::FlowFlushed), 1);
+        // The next packet starts a new binding on the live uplink.
+        let (v, _) = nat_run(&fib, &mut nat, &stats, 0, &syn);
+        assert!(matches!(v, Verdict::Forward(o) if o != out), "{v:?}");
+    }
+
+    #[test]
+    fn a_source_that_is_an_snat_address_keeps_its_uplink_untranslated() {
+        let fib = snat_fib(crate::nat::OnDown::Repick);
+        let stats = LcoreStats::new(16);
+        let mut nat = crate::nat::NatTable::new(64, 2, Default::default());
+        for sport in 1000..1040 {
+            let f = tcp4(CLIENT_MAC, LAN_MAC, "10.2.0.1", "198.51.100.9", sport, 80);
+            let (v, b) = nat_run(&fib, &mut nat, &stats, 0, &f);
+            assert_eq!(v, Verdict::Forward(PortId(2)), "always uplink 2");
+            assert_eq!(src_of(&b), (ip4("10.2.0.1"), sport), "not translated");
+        }
+        assert!(nat.is_empty());
+    }
+
+    #[test]
+    fn snat_refuses_what_it_cannot_translate() {
+        let fib = snat_fib(crate::nat::OnDown::Repick);
+        let stats = LcoreStats::new(16);
+        let mut nat = crate::nat::NatTable::new(64, 2, Default::default());
+        // GRE to the Internet through an SNAT uplink: counted, not leaked untranslated.
+        let f = frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("10.0.0.2"),
+            ip4("198.51.100.9"),
+            47,
+            64,
+            &[0; 8],
+        );
+        let (v, _) = nat_run(&fib, &mut nat, &stats, 0, &f);
+        assert_eq!(v, Verdict::Drop(DropReason::SnatUnsupported));
     }
 }

@@ -1098,8 +1098,10 @@ mod tests {
     #[test]
     fn idle_bindings_expire_and_are_swept() {
         let s = snat();
-        let mut to = Timeouts::default();
-        to.udp_ms = 1000;
+        let to = Timeouts {
+            udp_ms: 1000,
+            ..Default::default()
+        };
         let mut t = NatTable::new(16, 2, to);
         let ip = packet(proto::UDP, INSIDE, REMOTE, 4000, 53, b"");
         let (k, f) = key_out(&ip).unwrap();
@@ -1118,8 +1120,10 @@ mod tests {
 
     #[test]
     fn closed_tcp_expires_quickly() {
-        let mut to = Timeouts::default();
-        to.tcp_closing_ms = 10;
+        let to = Timeouts {
+            tcp_closing_ms: 10,
+            ..Default::default()
+        };
         let s = snat();
         let mut t = NatTable::new(16, 2, to);
         let k = NatKey {

@@ -83,6 +83,7 @@ fn fib() -> Fib {
         ports,
         neighbors,
         policy: Default::default(),
+        snat: Default::default(),
     }
 }
 

@@ -123,6 +123,8 @@ impl Clock {
 struct Shared {
     /// Each worker's flow table.
     flows: Vec<Arc<dataplane::flowtable::FlowTable>>,
+    /// Each worker's SNAT counters (empty without SNAT).
+    nat: Vec<Arc<dataplane::nat::NatCounters>>,
     clock: Clock,
     cp: Mutex<ControlPlane>,
     config_path: PathBuf,
@@ -143,7 +145,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     let now = s.clock.now_ms();
     let body = {
         let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
-        control::metrics::render(&cp, &counters, &s.lcores, &s.flows, now)
+        control::metrics::render(&cp, &counters, &s.lcores, &s.flows, &s.nat, now)
     };
     (
         [(
@@ -993,6 +995,23 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     );
     let stop = Arc::new(AtomicBool::new(false));
     let fib = cp.fib_handle();
+    let snat = cp.snat();
+    let mut nat_tables: Vec<Option<dataplane::nat::NatTable>> = (0..nq)
+        .map(|_| {
+            (!snat.is_empty()).then(|| {
+                dataplane::nat::NatTable::new(
+                    flow_cfg.capacity,
+                    snat.addrs.len(),
+                    flow_cfg.timeouts,
+                )
+            })
+        })
+        .collect();
+    let nat: Vec<Arc<dataplane::nat::NatCounters>> = nat_tables
+        .iter()
+        .flatten()
+        .map(|t| t.counters.clone())
+        .collect();
     for (i, &lcore) in lcores.iter().take(nq as usize).enumerate() {
         let w = worker::Worker {
             index: i as u16,
@@ -1005,6 +1024,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
             stop: stop.clone(),
             tsc_hz: eal.tsc_hz(),
             flows: flows[i].clone(),
+            nat: nat_tables[i].take(),
             clock_epoch: clock.epoch,
             icmp_rate,
             icmp_burst,
@@ -1020,6 +1040,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         ports: ports.clone(),
         lcores: stats,
         flows,
+        nat,
         clock,
     });
     let result = control_loop(shared.clone(), listen, fpm);

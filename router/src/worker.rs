@@ -54,6 +54,8 @@ pub struct Worker {
     pub icmp_burst: u32,
     /// TSC at the router's start: the flow table's millisecond clock counts from it.
     pub clock_epoch: u64,
+    /// This worker's SNAT bindings, when an uplink translates.
+    pub nat: Option<dataplane::nat::NatTable>,
 }
 
 struct TxBuf {
@@ -89,7 +91,7 @@ impl TxBuf {
 
 impl Worker {
     /// The poll loop; returns when `stop` is set.
-    pub fn run(self) {
+    pub fn run(mut self) {
         let q = self.index;
         let nports = self.ports.len();
         let mut rx = [std::ptr::null_mut::<rte_mbuf>(); BURST];
@@ -122,10 +124,16 @@ impl Worker {
             }
             {
                 let fib = self.fib.load();
+                let now_ms = (now.wrapping_sub(self.clock_epoch) / ticks_per_ms) as u32;
+                if let Some(n) = self.nat.as_mut() {
+                    // Expiry a little at a time: 64 bindings per poll.
+                    n.sweep(now_ms, 64);
+                }
                 let mut ctx = Ctx {
                     flows: Some(&self.flows),
-                    now_ms: (now.wrapping_sub(self.clock_epoch) / ticks_per_ms) as u32,
+                    now_ms,
                     spray,
+                    nat: self.nat.as_mut(),
                     ..Ctx::new(&fib, &self.stats, &mut icmp)
                 };
                 for (pi, &dport) in self.ports.iter().enumerate() {

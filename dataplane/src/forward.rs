@@ -1918,4 +1918,37 @@ mod tests {
         let (v, _) = nat_run(&fib, &mut nat, &stats, 0, &f);
         assert_eq!(v, Verdict::Drop(DropReason::SnatUnsupported));
     }
+
+    #[test]
+    fn snat_udp_round_trip() {
+        let fib = snat_fib(crate::nat::OnDown::Repick);
+        let stats = LcoreStats::new(16);
+        let mut nat = crate::nat::NatTable::new(64, 2, Default::default());
+        let f = frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("10.0.0.2"),
+            ip4("198.51.100.9"),
+            proto::UDP,
+            64,
+            &frames::udp(44529, 5060, b"u1"),
+        );
+        let (v, b) = nat_run(&fib, &mut nat, &stats, 0, &f);
+        let Verdict::Forward(out) = v else {
+            panic!("{v:?}")
+        };
+        let (xaddr, xport) = src_of(&b);
+        let up_mac = fib.ports[out.index()].mac;
+        let r = frames::ipv4(
+            SRV1_MAC,
+            up_mac,
+            ip4("198.51.100.9"),
+            xaddr,
+            proto::UDP,
+            64,
+            &frames::udp(5060, xport, b"10.2.0.100"),
+        );
+        let (v, _) = nat_run(&fib, &mut nat, &stats, out.0, &r);
+        assert_eq!(v, Verdict::Forward(PortId(0)));
+    }
 }

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Dual-WAN edge with SNAT per uplink, end to end (issue 6).
+#
+#   client (LAN 10.0.0.2) -- router -- srv1 = ISP 1 (10.1.0.0/24) --\
+#                                   \- srv2 = ISP 2 (10.2.0.0/24) ----- inet (198.51.100.10)
+#
+# The internet namespace routes back only to the ISPs' subnets, never to the
+# LAN, so a connection works only if the router translated it. Its servers
+# record the source address of every connection (deploy/lab/wan.py).
+# Uplink isp1 masquerades (10.1.0.1, the port's address); isp2 uses its own
+# address 10.2.0.100, which the router answers ARP for. Weights 2:1.
+#
+# 1. Source consistency: 200 TCP connections all complete, each seen from one
+#    SNAT address, split 2:1 within 15 %. ICMP echo and an ICMP error (port
+#    unreachable) come back translated.
+# 2. Stability: long-lived streams keep their source and lose nothing while
+#    the other uplink is removed from the route, re-added, and re-weighted.
+# 3. Failover and failback: ISP 1 stops forwarding; within its probe time every
+#    new connection leaves by isp2; when it recovers, new ones use both again.
+# 4. Rules: UDP 5060 always by isp2 (sticky), TCP 80 always by isp1.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../../deploy/lab/lib.sh"
+source "$HERE/assert.sh"
+WAN="python3 $(cd "$HERE/../../deploy/lab" && pwd)/wan.py"
+INET_ADDR=198.51.100.10
+X1=10.1.0.1
+X2=10.2.0.100
+
+lab_init dualwan
+lab_config --weights "2 1" --extra "uplinks:
+  - { name: isp1, port: srv1, gateway: 10.1.0.2, snat: masquerade, probe: { targets: [$INET_ADDR], interval-ms: 100, down-after: 3, up-after: 3 } }
+  - { name: isp2, port: srv2, gateway: 10.2.0.2, snat: [$X2], probe: { targets: [$INET_ADDR], interval-ms: 100, down-after: 3, up-after: 3 } }
+rules:
+  - { match: { proto: udp, dport: 5060 }, action: { uplink: isp2 }, sticky: true }
+  - { match: { proto: tcp, dport: 80 }, action: { uplink: isp1 } }
+flows: { udp: 30 }"
+lab_up
+API="http://127.0.0.1:$LAB_API_PORT/api/v1"
+
+# The internet: one namespace behind both ISPs. The ISPs' namespaces lose the
+# lab's anycast address (they are routers here, not servers) and forward.
+INET="$LAB_TAG-inet"
+ip netns add "$INET"
+LAB_NAMESPACES+=("$INET")
+lab_ns "$INET" ip link set lo up
+lab_ns "$INET" ip addr add "$INET_ADDR/32" dev lo
+for k in 1 2; do
+    ns=$(lab_ns_srv $k)
+    lab_ns "$ns" ip addr del "$ANYCAST4/32" dev lo
+    ip link add "${LAB_TAG}w$k" type veth peer name "${LAB_TAG}i$k"
+    ip link set "${LAB_TAG}w$k" netns "$ns"
+    ip link set "${LAB_TAG}i$k" netns "$INET"
+    lab_ns "$ns" ip addr add "172.16.$k.1/30" dev "${LAB_TAG}w$k"
+    lab_ns "$ns" ip link set "${LAB_TAG}w$k" up
+    lab_ns "$ns" ip route add "198.51.100.0/24" via "172.16.$k.2"
+    lab_ns "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0
+    lab_ns "$INET" ip addr add "172.16.$k.2/30" dev "${LAB_TAG}i$k"
+    lab_ns "$INET" ip link set "${LAB_TAG}i$k" up
+    # Back to the ISP's own subnet only: the LAN (10.0.0.0/16) is unknown here.
+    lab_ns "$INET" ip route add "10.$k.0.0/24" via "172.16.$k.1"
+done
+lab_ns "$INET" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.tcp_syn_retries=2
+ip netns exec "$INET" $WAN serve "$LAB_DIR/inet.log" "$INET_ADDR" >"$LAB_DIR/inet.out" 2>&1 &
+LAB_PIDS+=($!)
+lab_wait 10 "internet servers" lab_ns "$INET" bash -c "ss -ltn | grep -q ':8081 '"
+
+state() { curl -sf "$API/uplinks" | python3 -c 'import json,sys; print(" ".join(u["state"] for u in json.load(sys.stdin)))'; }
+lab_wait 15 "both uplinks up" bash -c "[ \"\$(curl -sf $API/uplinks | python3 -c 'import json,sys; print(\" \".join(u[\"state\"] for u in json.load(sys.stdin)))')\" = 'up up' ]"
+check "both uplinks up, probing the internet through their ISP ($(state))" test "$(state)" = "up up"
+
+# count JSON X1|X2|other|ok|failed of a wan.py result
+count() { python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+v = list(d["ids"].values())
+print(v.count(sys.argv[1]), v.count(sys.argv[2]), len(v) - v.count(sys.argv[1]) - v.count(sys.argv[2]), d["ok"], d["failed"])' "$X1" "$X2"; }
+
+echo "-- 1. source consistency"
+res=$(lab_ns "$LAB_NS_CLIENT" $WAN conns "$INET_ADDR" 8080 200)
+read -r a b other ok failed < <(count <<<"$res")
+check "200 TCP connections through SNAT all complete (ok $ok, failed $failed)" test "$ok" = 200
+check "every one seen from an SNAT address (isp1 $a, isp2 $b, other $other)" test "$other" = 0
+check "split follows the weights 2:1 within 15 % (isp1 $a of 200, want 113..153)" test "$a" -ge 113 -a "$a" -le 153
+# Server side: each connection id arrived exactly once, from one address.
+per_conn=$(python3 -c '
+import json, sys
+ids = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["port"] == 8080:
+        ids.setdefault(r["id"], set()).add(r["peer"])
+print(len(ids), sum(1 for p in ids.values() if len(p) == 1), sum(len(p) for p in ids.values()))' "$LAB_DIR/inet.log")
+read -r n one total <<<"$per_conn"
+check "server side: $n connections, each from exactly one source ($one with one, $total sources)" test "$n" = 200 -a "$one" = 200 -a "$total" = 200
+check "ICMP echo through SNAT comes back (ping)" lab_ns "$LAB_NS_CLIENT" ping -c 3 -i 0.2 -W 2 -q "$INET_ADDR"
+out=$(lab_ns "$LAB_NS_CLIENT" $WAN refused "$INET_ADDR" 33434)
+check "an ICMP port unreachable about a translated flow reaches the inside host ($out)" test "$out" = refused
+check "metrics: translated ICMP errors counted" test "$(lab_metric 'ecmp_router_snat_icmp_errors_total{lcore="0"}')" -ge 1
+check "metrics: bindings created" test "$(lab_metric 'ecmp_router_snat_events_total{event="create",lcore="0"}')" -ge 200
+
+echo "-- 2. stability while the other uplink changes"
+STOP="$LAB_DIR/stop-streams"
+lab_ns "$LAB_NS_CLIENT" $WAN hold "$INET_ADDR" 8 30 "$STOP" >"$LAB_DIR/hold.out" 2>&1 &
+HOLD=$!
+LAB_PIDS+=($HOLD)
+lab_wait 10 "streams up" grep -q started "$LAB_DIR/hold.out"
+sleep 0.5
+put() { curl -sf -X PUT "$API/routes" -d "$1" >/dev/null; }
+check "isp2 removed from the route" put '{"prefix": "198.51.100.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}'
+sleep 0.7
+check "isp2 re-added" put '{"prefix": "198.51.100.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1", "weight": 2}, {"via": "10.2.0.2", "port": "srv2", "weight": 1}]}'
+sleep 0.7
+check "isp1 removed from the route" put '{"prefix": "198.51.100.0/24", "nexthops": [{"via": "10.2.0.2", "port": "srv2"}]}'
+sleep 0.7
+check "weights changed to 1:5" put '{"prefix": "198.51.100.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1", "weight": 1}, {"via": "10.2.0.2", "port": "srv2", "weight": 5}]}'
+sleep 0.7
+check "weights back to 2:1" put '{"prefix": "198.51.100.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1", "weight": 2}, {"via": "10.2.0.2", "port": "srv2", "weight": 1}]}'
+sleep 0.5
+touch "$STOP"
+wait "$HOLD" || true
+streams=$(tail -n 1 "$LAB_DIR/hold.out")
+read -r n intact on1 on2 < <(python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+intact = [r for r in s if not r["broken"] and r["sent"] > 50 and r["echoed"] == r["sent"]]
+print(len(s), len(intact), sum(r["peer"] == sys.argv[2] for r in s), sum(r["peer"] == sys.argv[3] for r in s))' "$streams" "$X1" "$X2")
+check "all $n streams stayed up and lost nothing ($intact intact; on isp1 $on1, isp2 $on2)" test "$intact" = "$n" -a "$n" = 8
+stream_conns=$(grep -c '"id": "stream"' "$LAB_DIR/inet.log" || true)
+check "the server saw each stream connect once ($stream_conns connections for 8 streams)" test "$stream_conns" = 8
+
+echo "-- 3. failover and failback"
+t0=$SECONDS
+lab_ns "$(lab_ns_srv 1)" sysctl -qw net.ipv4.ip_forward=0
+down() { [ "$(state)" = "down up" ]; }
+lab_wait 5 "isp1 down" down
+check "isp1 goes down within its probe time ($(state), $((SECONDS - t0)) s; 3 rounds of 100 ms)" down
+res=$(lab_ns "$LAB_NS_CLIENT" $WAN conns "$INET_ADDR" 8080 60)
+read -r a b other ok failed < <(count <<<"$res")
+check "every new connection leaves by isp2 (isp1 $a, isp2 $b, failed $failed)" test "$b" = 60 -a "$ok" = 60
+lab_ns "$(lab_ns_srv 1)" sysctl -qw net.ipv4.ip_forward=1
+up() { [ "$(state)" = "up up" ]; }
+lab_wait 5 "isp1 up" up
+check "isp1 comes back ($(state))" up
+res=$(lab_ns "$LAB_NS_CLIENT" $WAN conns "$INET_ADDR" 8080 90)
+read -r a b other ok failed < <(count <<<"$res")
+check "new connections use both again (isp1 $a, isp2 $b, failed $failed)" test "$ok" = 90 -a "$a" -gt 30 -a "$b" -gt 10
+
+echo "-- 4. rules"
+res=$(lab_ns "$LAB_NS_CLIENT" $WAN udp "$INET_ADDR" 5060 30)
+read -r a b other ok failed < <(count <<<"$res")
+check "UDP 5060: all 30 flows by isp2 (isp1 $a, isp2 $b, failed $failed)" test "$b" = 30
+res=$(lab_ns "$LAB_NS_CLIENT" $WAN conns "$INET_ADDR" 80 30)
+read -r a b other ok failed < <(count <<<"$res")
+check "TCP 80: all 30 connections by isp1 (isp1 $a, isp2 $b, failed $failed)" test "$a" = 30
+
+drops=$(lab_metrics | grep -E '^ecmp_router_drops_total\{.*reason="snat_(exhausted|unsupported)"' | awk '{s += $2} END {print s + 0}')
+check "no SNAT drops ($drops)" test "$drops" = 0
+promtool_out=$(lab_metrics | promtool check metrics 2>&1 || true)
+check "metrics pass promtool" test -z "$promtool_out"
+finish

@@ -108,6 +108,8 @@ struct RawAction {
     uplink: Option<Spanned<String>>,
     #[serde(default)]
     group: Option<Spanned<String>>,
+    #[serde(default)]
+    table: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -449,6 +451,8 @@ pub enum RuleAction {
     Uplink(String),
     /// A named nexthop group.
     Group(String),
+    /// A lookup in a routing table other than main.
+    Table(u32),
 }
 
 /// A validated policy rule.
@@ -1748,7 +1752,29 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             };
         let sport = range(m.and_then(|m| m.sport.as_ref()), "match.sport")?;
         let dport = range(m.and_then(|m| m.dport.as_ref()), "match.dport")?;
-        let action = match (&r.action.value.uplink, &r.action.value.group) {
+        let a = &r.action.value;
+        let action = match (&a.uplink, &a.group) {
+            (None, None) if a.table.is_some() => {
+                let t = a.table.as_ref().expect("checked");
+                if t.value == 0 || t.value == MAIN_TABLE {
+                    return Err(cx.err(
+                        t.referenced,
+                        k("action.table"),
+                        format!(
+                            "{}: a rule looks up in a table other than main (254), id 1 or more",
+                            t.value
+                        ),
+                    ));
+                }
+                RuleAction::Table(t.value)
+            }
+            _ if a.table.is_some() => {
+                return Err(cx.err(
+                    r.action.referenced,
+                    k("action"),
+                    "give exactly one of uplink, group or table",
+                ))
+            }
             (Some(u), None) => {
                 let name = u.value.trim();
                 if !uplinks.iter().any(|x| x.name == name) {
@@ -1783,7 +1809,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 return Err(cx.err(
                     r.action.referenced,
                     k("action"),
-                    "give exactly one of uplink or group",
+                    "give exactly one of uplink, group or table",
                 ))
             }
         };

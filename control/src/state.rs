@@ -361,6 +361,10 @@ pub struct NexthopView {
 /// The control plane.
 pub struct ControlPlane {
     config: Config,
+    /// Routes installed in tables other than main (rules look up in them).
+    installed_other: HashMap<(u32, Prefix), Route>,
+    /// `installed_other` changed since the policy's tables were built.
+    tables_dirty: bool,
     /// SNAT addresses and ports, fixed at start (workers size their tables by it).
     snat: Arc<dataplane::nat::Snat>,
     ports: Arc<[PortInfo]>,
@@ -550,6 +554,8 @@ impl ControlPlane {
             uplinks: Vec::new(),
             policy: Default::default(),
             snat: Arc::new(snat_of(&config)),
+            installed_other: HashMap::new(),
+            tables_dirty: false,
             policy_groups: Vec::new(),
             fpm_stale: Default::default(),
             neighbors: neighbors.clone(),
@@ -801,6 +807,53 @@ impl ControlPlane {
         }
     }
 
+    /// Syncs a prefix of any table: main goes to the route tables, the
+    /// others to the policy's tables (rebuilt at the next commit).
+    fn sync_at(&mut self, table: u32, p: Prefix) {
+        if table == MAIN_TABLE {
+            self.sync(p);
+            return;
+        }
+        let best = self
+            .rib
+            .get(&(table, p))
+            .and_then(|by| by.iter().next_back())
+            .map(|(o, s)| (*o, s.clone()));
+        let new = match best {
+            Some((origin, spec)) => {
+                let slot = match &spec.group {
+                    RouteGroup::Named(n) => match self.named_group(n) {
+                        Some(gc) => self.acquire_group(GroupKey::Named(n.clone()), &gc),
+                        None => None,
+                    },
+                    RouteGroup::Inline(gc) => {
+                        self.acquire_group(Self::inline_key(&spec, origin, gc), gc)
+                    }
+                };
+                slot.map(|g| Route {
+                    target: Target::Group(GroupId(g as u32)),
+                    hash: spec.hash,
+                    sticky: spec.sticky,
+                })
+            }
+            None => None,
+        };
+        let old = match new {
+            Some(r) => self.installed_other.insert((table, p), r),
+            None => self.installed_other.remove(&(table, p)),
+        };
+        if let Some(Route {
+            target: Target::Group(g),
+            ..
+        }) = old
+        {
+            self.release_group(g.index());
+        }
+        if old != new {
+            self.tables_dirty = true;
+        }
+    }
+
     /// Syncs every main-table prefix: after a reload.
     fn sync_all(&mut self) {
         let mut all: Vec<Prefix> = self
@@ -816,6 +869,18 @@ impl ControlPlane {
         for p in all {
             self.sync(p);
         }
+        let mut other: Vec<(u32, Prefix)> = self
+            .rib
+            .keys()
+            .filter(|(t, _)| *t != MAIN_TABLE)
+            .copied()
+            .chain(self.installed_other.keys().copied())
+            .collect();
+        other.sort_unstable();
+        other.dedup();
+        for (t, p) in other {
+            self.sync_at(t, p);
+        }
     }
 
     /// Publishes queued changes as one new generation.
@@ -826,6 +891,10 @@ impl ControlPlane {
     /// becomes current, and the previous one catches up with the same changes
     /// at the next commit.
     fn commit(&mut self) {
+        if self.tables_dirty {
+            self.tables_dirty = false;
+            self.refresh_tables();
+        }
         if self.pending.is_empty() {
             if self.groups_dirty {
                 self.publish();
@@ -1017,9 +1086,7 @@ impl ControlPlane {
         self.api_groups.insert(n.clone(), gc);
         self.refresh_named();
         for (t, p) in self.routes_using(&n) {
-            if t == MAIN_TABLE {
-                self.sync(p);
-            }
+            self.sync_at(t, p);
         }
         self.commit();
         Ok(old.is_none())
@@ -1057,9 +1124,7 @@ impl ControlPlane {
         self.api_groups.remove(n);
         self.refresh_named();
         for (t, p) in users {
-            if t == MAIN_TABLE {
-                self.sync(p);
-            }
+            self.sync_at(t, p);
         }
         self.commit();
         Ok(())
@@ -1087,10 +1152,8 @@ impl ControlPlane {
         }
         let (table, prefix) = (spec.table, spec.prefix);
         by.insert(origin, spec);
-        if table == MAIN_TABLE {
-            self.sync(prefix);
-            self.commit();
-        }
+        self.sync_at(table, prefix);
+        self.commit();
         Ok(())
     }
 
@@ -1118,10 +1181,8 @@ impl ControlPlane {
         if by.is_empty() {
             self.rib.remove(&(table, prefix));
         }
-        if table == MAIN_TABLE {
-            self.sync(prefix);
-            self.commit();
-        }
+        self.sync_at(table, prefix);
+        self.commit();
         Ok(())
     }
 
@@ -1165,9 +1226,7 @@ impl ControlPlane {
                         self.rib.remove(&r.key);
                     }
                 }
-                if table == MAIN_TABLE {
-                    self.sync(prefix);
-                }
+                self.sync_at(table, prefix);
                 continue;
             }
             let group = GroupConfig {
@@ -1186,9 +1245,7 @@ impl ControlPlane {
                 sticky: false,
             };
             self.rib.entry(r.key).or_default().insert(Origin::Fpm, spec);
-            if table == MAIN_TABLE {
-                self.sync(prefix);
-            }
+            self.sync_at(table, prefix);
         }
         self.commit();
     }
@@ -1213,9 +1270,7 @@ impl ControlPlane {
                     self.rib.remove(k);
                 }
             }
-            if k.0 == MAIN_TABLE {
-                self.sync(k.1);
-            }
+            self.sync_at(k.0, k.1);
         }
         if !stale.is_empty() {
             self.counters.fpm_swept += stale.len() as u64;
@@ -1608,6 +1663,7 @@ impl ControlPlane {
         let mut rules = Vec::new();
         for r in self.config.rules.clone() {
             let slot = match &r.action {
+                crate::config::RuleAction::Table(_) => Some(usize::MAX),
                 crate::config::RuleAction::Group(n) => match self.named_group(n) {
                     Some(gc) => self.acquire_group(GroupKey::Named(n.clone()), &gc),
                     None => None,
@@ -1636,7 +1692,13 @@ impl ControlPlane {
                 tracing::warn!(?r.action, "policy rule left out: its group could not be built");
                 continue;
             };
-            self.policy_groups.push(slot);
+            let action = match r.action {
+                crate::config::RuleAction::Table(t) => dataplane::policy::Action::Table(t),
+                _ => {
+                    self.policy_groups.push(slot);
+                    dataplane::policy::Action::Group(GroupId(slot as u32))
+                }
+            };
             let kp = |p: Prefix| dataplane::policy::KeyPrefix {
                 key: p.key(),
                 len: p.len(),
@@ -1649,7 +1711,7 @@ impl ControlPlane {
                 proto: r.proto,
                 sport: r.sport,
                 dport: r.dport,
-                group: GroupId(slot as u32),
+                action,
                 sticky: r.sticky,
             });
         }
@@ -1659,6 +1721,37 @@ impl ControlPlane {
         self.policy = Arc::new(dataplane::policy::Policy {
             rules: rules.into(),
             last_resort: self.config.last_resort,
+            tables: self.build_tables(),
+        });
+        self.groups_dirty = true;
+    }
+
+    /// The routing tables other than main, as rules see them.
+    fn build_tables(&self) -> Box<[dataplane::policy::Table]> {
+        let mut by: BTreeMap<u32, Vec<(dataplane::policy::KeyPrefix, Route)>> = BTreeMap::new();
+        for (&(t, p), r) in &self.installed_other {
+            by.entry(t).or_default().push((
+                dataplane::policy::KeyPrefix {
+                    key: p.key(),
+                    len: p.len(),
+                    v6: p.addr().is_ipv6(),
+                },
+                *r,
+            ));
+        }
+        by.into_iter()
+            .map(|(id, routes)| dataplane::policy::Table::new(id, routes))
+            .collect()
+    }
+
+    /// Rebuilds the tables part of the policy after a route in a table other
+    /// than main changed.
+    fn refresh_tables(&mut self) {
+        let p = &*self.policy;
+        self.policy = Arc::new(dataplane::policy::Policy {
+            rules: p.rules.clone(),
+            last_resort: p.last_resort,
+            tables: self.build_tables(),
         });
         self.groups_dirty = true;
     }
@@ -2236,6 +2329,78 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
 
     fn drain(ch: &Channels) -> Vec<InjectFrame> {
         std::iter::from_fn(|| ch.inject.pop()).collect()
+    }
+
+    #[test]
+    fn a_rule_looks_up_in_its_table_and_falls_through_when_it_has_no_route() {
+        let cfg = CFG.replace(
+            "neighbors: [",
+            "  - { prefix: 198.51.100.0/25, table: 100, nexthops: [{ via: 10.1.0.2, port: srv1 }] }\nneighbors: [{ address: 10.2.0.2, mac: \"02:00:00:00:02:02\", port: srv2 }, ",
+        ) + "rules:\n  - { match: { proto: udp }, action: { table: 100 } }\n";
+        let c = config::parse(&cfg, "t").unwrap();
+        let mut cp = ControlPlane::new(c, &MACS, vec![], Channels::default(), 64);
+        let send = |cp: &ControlPlane, dst: [u8; 4]| {
+            let fib = cp.fib();
+            let stats = LcoreStats::new(64);
+            let mut icmp = dataplane::forward::IcmpLimiter::new(10);
+            let mut ctx = dataplane::forward::Ctx::new(&fib, &stats, &mut icmp);
+            (0..40u16)
+                .map(|i| {
+                    let f = frames::ipv4(
+                        CLIENT,
+                        MACS[0],
+                        [10, 0, 0, 2].into(),
+                        dst.into(),
+                        17,
+                        64,
+                        &frames::udp(1000 + i, 53, &[]),
+                    );
+                    let mut b = dataplane::VecBuf::new(&f);
+                    match dataplane::forward::process(&mut ctx, PortId(0), &mut b) {
+                        dataplane::forward::Verdict::Forward(p) => p.0,
+                        v => panic!("{v:?}"),
+                    }
+                })
+                .collect::<std::collections::BTreeSet<u16>>()
+        };
+        assert_eq!(
+            send(&cp, [198, 51, 100, 9]),
+            [1].into(),
+            "table 100's route: srv1 only"
+        );
+        assert_eq!(
+            send(&cp, [198, 51, 100, 200]),
+            [1, 2].into(),
+            "no route there: the next rule, then main"
+        );
+        // A route added to table 100 through the API takes effect.
+        cp.add_route(
+            RouteSpec {
+                table: 100,
+                prefix: "198.51.100.128/25".parse().unwrap(),
+                group: RouteGroup::Inline(GroupConfig {
+                    name: None,
+                    algorithm: Algorithm::HashThreshold,
+                    buckets: dataplane::nhg::DEFAULT_BUCKETS,
+                    idle_timer_ms: 0,
+                    unbalanced_timer_ms: 0,
+                    nexthops: vec![config::NexthopConfig {
+                        via: "10.2.0.2".parse().unwrap(),
+                        port: PortId(2),
+                        weight: 1,
+                    }],
+                }),
+                hash: Default::default(),
+                sticky: false,
+            },
+            Origin::Api,
+            false,
+        )
+        .unwrap();
+        assert_eq!(send(&cp, [198, 51, 100, 200]), [2].into());
+        cp.delete_route(100, "198.51.100.128/25".parse().unwrap(), Origin::Api)
+            .unwrap();
+        assert_eq!(send(&cp, [198, 51, 100, 200]), [1, 2].into());
     }
 
     #[test]

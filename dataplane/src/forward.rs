@@ -799,13 +799,34 @@ fn policy_hop(
             continue;
         }
         matched = true;
-        let Some(group) = fib.group(rule.group) else {
+        // A table lookup gives the group, and its route's hash and stickiness.
+        let (g, via, sticky) = match rule.action {
+            crate::policy::Action::Group(g) => (g, route, rule.sticky),
+            crate::policy::Action::Table(id) => {
+                let found = fib
+                    .policy
+                    .table(id)
+                    .and_then(|t| t.lookup(key.outer.dst, key.outer.v6));
+                match found {
+                    Some(r) => match r.target {
+                        Target::Group(g) => (g, r, rule.sticky || r.sticky),
+                        Target::Blackhole => {
+                            return Err(Miss::Verdict(dropped(ctx.stats, DropReason::Blackhole)))
+                        }
+                        // No route there (or one the policy cannot use): next rule.
+                        _ => continue,
+                    },
+                    None => continue,
+                }
+            }
+        };
+        let Some(group) = fib.group(g) else {
             continue;
         };
-        let picked = match (rule.sticky, ctx.flows) {
-            (true, Some(ft)) => sticky_hop(ctx, ft, route, group, ip),
+        let picked = match (sticky, ctx.flows) {
+            (true, Some(ft)) => sticky_hop(ctx, ft, via, group, ip),
             _ => {
-                let h = flow_hash(&route.hash, &key, ctx.spray);
+                let h = flow_hash(&via.hash, &key, ctx.spray);
                 match group.select_live(h, &fib.neighbors) {
                     Some((nh, mac)) => match fib.nexthop(nh) {
                         Some(n) => Ok((nh, n.port, mac)),

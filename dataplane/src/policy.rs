@@ -6,9 +6,55 @@
 //!
 //! Rules apply to packets the route table would forward over a group;
 //! traffic to the router's own or connected addresses is never policy-routed.
+//!
+//! A rule's action is a group, or a routing table other than main: the
+//! packet's destination is looked up there (like `ip rule ... lookup T`), and
+//! a table with no route for it, or whose route is all down, makes the rule
+//! unusable, so the next one is tried.
 
+use crate::fib::Route;
 use crate::flow::Endpoints;
 use crate::types::{GroupId, PortId};
+
+/// Where a rule sends matching packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A nexthop group (an uplink is a group of its gateway).
+    Group(GroupId),
+    /// A lookup in routing table `id` (see [`Table`]).
+    Table(u32),
+}
+
+/// A routing table other than main, for rules that look up in it. These
+/// tables are for policy routing (a default route per uplink, a few
+/// prefixes), so a lookup is a scan of routes sorted longest first; the
+/// control plane rebuilds one whole when it changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Table {
+    /// Table id (as in `ip route ... table N`).
+    pub id: u32,
+    /// Routes, longest prefix first.
+    pub routes: Box<[(KeyPrefix, Route)]>,
+}
+
+impl Table {
+    /// Builds a table; sorts the routes longest first.
+    pub fn new(id: u32, mut routes: Vec<(KeyPrefix, Route)>) -> Table {
+        routes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len));
+        Table {
+            id,
+            routes: routes.into(),
+        }
+    }
+    /// The longest-prefix route for `dst` (a left-aligned key) of family `v6`.
+    #[inline]
+    pub fn lookup(&self, dst: u128, v6: bool) -> Option<&Route> {
+        self.routes
+            .iter()
+            .find(|(p, _)| p.contains(dst, v6))
+            .map(|(_, r)| r)
+    }
+}
 
 /// What happens when rules matched a packet but none was usable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,8 +80,9 @@ pub struct KeyPrefix {
 }
 
 impl KeyPrefix {
+    /// True when `a` (a left-aligned key of family `v6`) is inside.
     #[inline]
-    fn contains(&self, a: u128, v6: bool) -> bool {
+    pub fn contains(&self, a: u128, v6: bool) -> bool {
         v6 == self.v6 && (self.len == 0 || (a ^ self.key) >> (128 - self.len as u32) == 0)
     }
 }
@@ -56,7 +103,7 @@ pub struct Rule {
     /// Destination port range.
     pub dport: (u16, u16),
     /// Where matching packets go.
-    pub group: GroupId,
+    pub action: Action,
     /// Keep each flow on its first nexthop (the worker's flow table).
     pub sticky: bool,
 }
@@ -84,6 +131,16 @@ pub struct Policy {
     pub rules: Box<[Rule]>,
     /// When rules matched but none was usable.
     pub last_resort: LastResort,
+    /// Routing tables other than main that rules look up in, by id.
+    pub tables: Box<[Table]>,
+}
+
+impl Policy {
+    /// Table `id`, if it has routes.
+    #[inline]
+    pub fn table(&self, id: u32) -> Option<&Table> {
+        self.tables.iter().find(|t| t.id == id)
+    }
 }
 
 #[cfg(test)]
@@ -116,7 +173,7 @@ mod tests {
             proto: Some(6),
             sport: ANY,
             dport: (8000, 8100),
-            group: GroupId(0),
+            action: Action::Group(GroupId(0)),
             sticky: false,
         };
         assert!(r.matches(PortId(0), &ep(0x0a00_0002, 8080, 6)));
@@ -138,5 +195,32 @@ mod tests {
             any.matches(PortId(3), &ep(1, 0, 1)),
             "ICMP (no ports) matches a rule with no port range"
         );
+    }
+
+    #[test]
+    fn table_lookup_is_longest_prefix() {
+        use crate::fib::Target;
+        let r = |g: u32| Route {
+            target: Target::Group(GroupId(g)),
+            hash: Default::default(),
+            sticky: false,
+        };
+        let kp = |key: u32, len: u8| KeyPrefix {
+            key: (key as u128) << 96,
+            len,
+            v6: false,
+        };
+        let t = Table::new(
+            100,
+            vec![
+                (kp(0, 0), r(1)),
+                (kp(0xc633_6400, 24), r(2)),
+                (kp(0xc633_0000, 16), r(3)),
+            ],
+        );
+        assert_eq!(t.lookup(0xc633_640au128 << 96, false), Some(&r(2)));
+        assert_eq!(t.lookup(0xc633_010au128 << 96, false), Some(&r(3)));
+        assert_eq!(t.lookup(0x0808_0808u128 << 96, false), Some(&r(1)));
+        assert_eq!(t.lookup(1, true), None, "no IPv6 route");
     }
 }

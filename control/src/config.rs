@@ -2132,6 +2132,31 @@ api: { listen: 127.0.0.1:9464 }
     }
 
     #[test]
+    fn shipped_examples_parse() {
+        // Every file in deploy/examples is a config the docs point operators at.
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "yaml") {
+                let src = std::fs::read_to_string(&path).unwrap();
+                if let Err(e) = parse(&src, &path.display().to_string()) {
+                    panic!("{e}");
+                }
+                n += 1;
+            }
+        }
+        assert!(n >= 2, "found {n} examples");
+        let c = parse(
+            include_str!("../../deploy/examples/dual-wan.yaml"),
+            "dual-wan",
+        )
+        .unwrap();
+        assert_eq!(c.uplinks[1].snat.len(), 2);
+        assert!(matches!(c.rules[2].action, RuleAction::Table(200)));
+    }
+
+    #[test]
     fn snat_forms_and_errors() {
         let up = |snat: &str| {
             format!(

@@ -14,7 +14,7 @@ use dataplane::nhg::{Algorithm, DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WEIGHT};
 use dataplane::types::{MacAddr, PortId, Prefix};
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -64,6 +64,16 @@ struct RawConfig {
     rules: Vec<RawRule>,
     #[serde(default, rename = "last-resort")]
     last_resort: Option<Spanned<String>>,
+    #[serde(default)]
+    tables: BTreeMap<String, Spanned<u32>>,
+}
+
+/// A routing table: its id, or a name from `tables:` (`main` is 254).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTable {
+    Id(u32),
+    Name(String),
 }
 
 #[derive(Deserialize)]
@@ -109,7 +119,7 @@ struct RawAction {
     #[serde(default)]
     group: Option<Spanned<String>>,
     #[serde(default)]
-    table: Option<Spanned<u32>>,
+    table: Option<Spanned<RawTable>>,
 }
 
 #[derive(Deserialize)]
@@ -249,7 +259,7 @@ struct RawHash {
 struct RawRoute {
     prefix: Spanned<String>,
     #[serde(default)]
-    table: Option<Spanned<u32>>,
+    table: Option<Spanned<RawTable>>,
     #[serde(default)]
     nexthops: Option<Spanned<Vec<RawNexthop>>>,
     #[serde(default)]
@@ -442,6 +452,8 @@ pub struct Config {
     pub rules: Vec<RuleConfig>,
     /// What happens when rules matched but none was usable.
     pub last_resort: dataplane::policy::LastResort,
+    /// Names of routing tables (`tables:`), name -> id.
+    pub tables: BTreeMap<String, u32>,
 }
 
 /// Where a policy rule sends packets.
@@ -805,6 +817,7 @@ struct Env<'a> {
     cx: &'a Ctx<'a>,
     ports: &'a [PortConfig],
     default_hash: HashConfig,
+    tables: &'a BTreeMap<String, u32>,
 }
 
 /// The group a validated route uses.
@@ -832,6 +845,32 @@ pub struct RouteSpec {
 }
 
 impl Env<'_> {
+    /// A table id, or a name from `tables:`.
+    fn table(&self, t: &Spanned<RawTable>, key: String) -> Result<u32, ConfigError> {
+        match &t.value {
+            RawTable::Id(0) => {
+                Err(self
+                    .cx
+                    .err(t.referenced, key, "table ids start at 1 (254 is main)"))
+            }
+            RawTable::Id(n) => Ok(*n),
+            RawTable::Name(n) if n.trim() == "main" => Ok(MAIN_TABLE),
+            RawTable::Name(n) => self.tables.get(n.trim()).copied().ok_or_else(|| {
+                let known: Vec<&str> = self.tables.keys().map(String::as_str).collect();
+                self.cx.err(
+                    t.referenced,
+                    key,
+                    format!(
+                        "unknown table '{}' (tables are: main{}{})",
+                        n.trim(),
+                        if known.is_empty() { "" } else { ", " },
+                        known.join(", ")
+                    ),
+                )
+            }),
+        }
+    }
+
     fn port(&self, s: &Spanned<String>, key: String) -> Result<PortId, ConfigError> {
         match self.ports.iter().position(|p| p.name == s.value.trim()) {
             Some(i) => Ok(PortId(i as u16)),
@@ -970,14 +1009,7 @@ impl Env<'_> {
             .map_err(|e| cx.err(r.prefix.referenced, join(key, "prefix"), format!("{e}")))?;
         let table = match &r.table {
             None => MAIN_TABLE,
-            Some(t) if t.value >= 1 => t.value,
-            Some(t) => {
-                return Err(cx.err(
-                    t.referenced,
-                    join(key, "table"),
-                    "table ids start at 1 (254 is main)",
-                ))
-            }
+            Some(t) => self.table(t, join(key, "table"))?,
         };
         let group = match (&r.nexthops, &r.nexthop_group) {
             (Some(list), None) => {
@@ -1156,6 +1188,7 @@ pub fn parse_route_with(
         cx: &cx,
         ports: &config.ports,
         default_hash: config.hash,
+        tables: &config.tables,
     };
     let named: Vec<GroupConfig> = extra
         .iter()
@@ -1185,6 +1218,7 @@ pub fn parse_named_group(src: &str, config: &Config) -> Result<GroupConfig, Conf
         cx: &cx,
         ports: &config.ports,
         default_hash: config.hash,
+        tables: &config.tables,
     };
     let name = g.name.value.trim().to_owned();
     if name.is_empty() || name.len() > 64 || name.contains(['/', '?', '#', ' ']) {
@@ -1308,10 +1342,37 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         });
     }
     let default_hash = parse_hash(cx, raw.hash.as_ref(), "hash", HashConfig::default())?;
+    let mut tables = BTreeMap::new();
+    for (name, id) in &raw.tables {
+        let key = format!("tables.{name}");
+        if name == "main" || name.is_empty() || name.parse::<u32>().is_ok() {
+            return Err(cx.err(
+                id.referenced,
+                key,
+                format!("'{name}' cannot name a table (main is 254; a name is not a number)"),
+            ));
+        }
+        if id.value == 0 || id.value == MAIN_TABLE {
+            return Err(cx.err(
+                id.referenced,
+                key,
+                format!("{}: table ids are 1 or more, and 254 is main", id.value),
+            ));
+        }
+        if let Some((other, _)) = tables.iter().find(|(_, &v)| v == id.value) {
+            return Err(cx.err(
+                id.referenced,
+                key,
+                format!("id {} is also table '{other}'", id.value),
+            ));
+        }
+        tables.insert(name.clone(), id.value);
+    }
     let env = Env {
         cx,
         ports: &ports,
         default_hash,
+        tables: &tables,
     };
 
     let mut groups: Vec<GroupConfig> = Vec::new();
@@ -1756,17 +1817,15 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         let action = match (&a.uplink, &a.group) {
             (None, None) if a.table.is_some() => {
                 let t = a.table.as_ref().expect("checked");
-                if t.value == 0 || t.value == MAIN_TABLE {
+                let id = env.table(t, k("action.table"))?;
+                if id == MAIN_TABLE {
                     return Err(cx.err(
                         t.referenced,
                         k("action.table"),
-                        format!(
-                            "{}: a rule looks up in a table other than main (254), id 1 or more",
-                            t.value
-                        ),
+                        "a rule looks up in a table other than main (254): main is where packets no rule sends elsewhere go",
                     ));
                 }
-                RuleAction::Table(t.value)
+                RuleAction::Table(id)
             }
             _ if a.table.is_some() => {
                 return Err(cx.err(
@@ -1956,6 +2015,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     Ok(Config {
         rules,
         last_resort,
+        tables,
         flows,
         uplinks,
         icmp_rate,
@@ -2154,6 +2214,37 @@ api: { listen: 127.0.0.1:9464 }
         .unwrap();
         assert_eq!(c.uplinks[1].snat.len(), 2);
         assert!(matches!(c.rules[2].action, RuleAction::Table(200)));
+    }
+
+    #[test]
+    fn named_tables() {
+        let with = |extra: &str| {
+            EXAMPLE.replace(
+                "api:",
+                &format!("  - {{ prefix: 0.0.0.0/0, table: guest, nexthops: [{{ via: 10.2.0.2, port: srv2 }}] }}\nrules:\n  - {{ match: {{ src: 10.0.200.0/24 }}, action: {{ table: guest }} }}\n{extra}api:"),
+            )
+        };
+        let c = parse(&with("tables: { guest: 200, voice: 201 }\n"), "t").unwrap();
+        assert_eq!(c.tables["guest"], 200);
+        assert_eq!(c.routes.iter().filter(|r| r.table == 200).count(), 1);
+        assert!(matches!(c.rules[0].action, RuleAction::Table(200)));
+        let e = err(&with(""));
+        assert_eq!(e.key, "routes[1].table");
+        assert!(
+            e.message
+                .contains("unknown table 'guest' (tables are: main)"),
+            "{}",
+            e.message
+        );
+        let e = err(&with("tables: { guest: 200, voice: 200 }\n"));
+        assert!(e.message.contains("also table 'guest'"), "{}", e.message);
+        let e = err(&with("tables: { guest: 254 }\n"));
+        assert_eq!(e.key, "tables.guest");
+        let e = err(&EXAMPLE.replace(
+            "api:",
+            "rules:\n  - { match: { proto: udp }, action: { table: main } }\napi:",
+        ));
+        assert_eq!(e.key, "rules[0].action.table");
     }
 
     #[test]

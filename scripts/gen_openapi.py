@@ -46,7 +46,7 @@ schemas = {
     "Hash": hash_cfg,
     "RouteInput": {"type": "object", "required": ["prefix"], "description":
         "One `routes[]` entry of the config: `nexthops` (with optional group parameters) or `nexthop-group`.",
-        "properties": {"prefix": {"type": "string"}, "table": {"type": "integer", "default": 254},
+        "properties": {"prefix": {"type": "string"}, "table": {"oneOf": [{"type": "integer"}, {"type": "string", "description": "main, or a name from the config's tables"}], "default": 254},
                        "nexthops": {"type": "array", "items": ref("NexthopMember")},
                        "nexthop-group": {"type": "string"}, "hash": ref("Hash"),
                        "sticky": {"type": "boolean", "default": False, "description": "Keep each flow on the nexthop its first packet got (the workers' flow tables)."},

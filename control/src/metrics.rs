@@ -366,7 +366,7 @@ pub fn render(
     let fev = counter(
         &reg,
         "ecmp_router_flow_events_total",
-        "Flow-table events: insert, expiry (a timed-out flow's slot reused), eviction (a live flow pushed out of a full bucket), repick (a flow's nexthop went down, so it was picked again).",
+        "Flow-table events: insert, expiry (a timed-out flow's slot reused), eviction (a live flow pushed out of a full bucket), repick (a flow's nexthop went down, so it was picked again), flush (a flow's nexthop went down and on-uplink-down: flush ended it).",
         &["lcore", "event"],
     );
     for (i, t) in flows.iter().enumerate() {
@@ -381,6 +381,7 @@ pub fn render(
             ("expiry", &c.expiries),
             ("eviction", &c.evictions),
             ("repick", &c.repicks),
+            ("flush", &c.flushes),
         ] {
             fev.with_label_values(&[w.as_str(), e])
                 .inc_by(v.load(Relaxed));

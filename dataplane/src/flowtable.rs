@@ -107,6 +107,8 @@ pub struct FlowCounters {
     pub evictions: AtomicU64,
     /// Stored choices whose nexthop went down, so the flow was picked again.
     pub repicks: AtomicU64,
+    /// Stored choices whose nexthop went down, removed (`on-uplink-down: flush`).
+    pub flushes: AtomicU64,
 }
 
 /// A flow as the control thread reads it.
@@ -302,6 +304,33 @@ impl FlowTable {
         self.word(slot, 6).store(w6n, Relaxed);
         self.word(slot, 7).store(w7n, Relaxed);
         self.word(slot, 0).store(seq.wrapping_add(2), Release);
+    }
+
+    /// Ends the flow of `e`, if stored (worker only): its slot counts as
+    /// expired from now on.
+    pub fn expire(&self, e: &Endpoints, now_ms: u32) {
+        let (k, _) = canonical(e);
+        let kw = key_words(&k);
+        let base = (mix(&kw) as usize & self.mask) * WAYS;
+        for slot in base..base + WAYS {
+            if self.word(slot, 0).load(Relaxed) == 0 {
+                continue;
+            }
+            let w5 = self.word(slot, 5).load(Relaxed);
+            if (1..5).any(|i| self.word(slot, i).load(Relaxed) != kw[i - 1])
+                || w5 & KEY5_MASK != kw[4]
+            {
+                continue;
+            }
+            // Seen a millisecond ago with a timeout of 0: expired.
+            let seq = self.word(slot, 0).load(Relaxed);
+            self.word(slot, 0).store(seq.wrapping_add(1), Relaxed);
+            std::sync::atomic::fence(Release);
+            self.word(slot, 7)
+                .store(now_ms.wrapping_sub(1) as u64, Relaxed);
+            self.word(slot, 0).store(seq.wrapping_add(2), Release);
+            return;
+        }
     }
 
     /// Stores the choice `nh` for the flow of `e` (worker only): a new flow,

@@ -920,6 +920,13 @@ fn sticky_pick(
         if let (Some(mac), Some(n)) = (fib.neighbors.live(nh), fib.nexthop(nh)) {
             return Ok((nh, n.port, mac));
         }
+        if fib.snat.on_down == OnDown::Flush {
+            ft.expire(&key.outer, ctx.now_ms);
+            ft.counters
+                .flushes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(Miss::Verdict(dropped(ctx.stats, DropReason::FlowFlushed)));
+        }
         ft.counters
             .repicks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -1971,5 +1978,79 @@ mod tests {
         );
         let (v, _) = nat_run(&fib, &mut nat, &stats, out.0, &r);
         assert_eq!(v, Verdict::Forward(PortId(0)));
+    }
+
+    #[test]
+    fn sticky_flows_repick_or_flush_when_their_nexthop_dies() {
+        use crate::flowtable::{FlowTable, Timeouts};
+        for flush in [false, true] {
+            let mut fib = lab_fib();
+            let mut rt = (*fib.routes).clone();
+            rt.apply(crate::fib::RouteOp::Set(
+                "198.51.100.0/24".parse().unwrap(),
+                Route {
+                    target: Target::Group(crate::types::GroupId(0)),
+                    hash: Default::default(),
+                    sticky: true,
+                },
+            ));
+            fib.routes = Arc::new(rt);
+            if flush {
+                fib.snat = Arc::new(crate::nat::Snat {
+                    on_down: crate::nat::OnDown::Flush,
+                    ..Default::default()
+                });
+            }
+            let stats = LcoreStats::new(16);
+            let ft = FlowTable::new(64, Timeouts::default());
+            let mut icmp = IcmpLimiter::new(100);
+            let f = frames::ipv4(
+                CLIENT_MAC,
+                LAN_MAC,
+                ip4("10.0.0.2"),
+                ip4("198.51.100.9"),
+                proto::UDP,
+                64,
+                &frames::udp(5000, 53, &[]),
+            );
+            let mut go = |now: u32| {
+                let mut ctx = Ctx {
+                    flows: Some(&ft),
+                    now_ms: now,
+                    ..Ctx::new(&fib, &stats, &mut icmp)
+                };
+                process(&mut ctx, PortId(0), &mut VecBuf::new(&f))
+            };
+            let Verdict::Forward(first) = go(1) else {
+                panic!()
+            };
+            let nh = if first == PortId(1) {
+                NexthopId(0)
+            } else {
+                NexthopId(1)
+            };
+            fib.neighbors
+                .set_down(nh, crate::neighbor::DownFlag::Admin, true);
+            let v = go(2);
+            if flush {
+                assert_eq!(v, Verdict::Drop(DropReason::FlowFlushed));
+                assert_eq!(
+                    ft.counters
+                        .flushes
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                    1
+                );
+                // The next packet is a new flow on the live member.
+                assert!(matches!(go(3), Verdict::Forward(p) if p != first));
+            } else {
+                assert!(matches!(v, Verdict::Forward(p) if p != first));
+                assert_eq!(
+                    ft.counters
+                        .repicks
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                    1
+                );
+            }
+        }
     }
 }

@@ -13,6 +13,10 @@ cargo test --workspace --locked --quiet
 echo "== release build"
 cargo build --release --locked -p router
 
+echo "== fuzzing (each target 20 s; saved inputs also replay in the unit tests above)"
+fuzz_failed=
+bash scripts/fuzz.sh 20 || fuzz_failed=1
+
 echo "== end-to-end tests"
 failed=()
 for t in tests/e2e/config_errors.sh tests/e2e/static_neighbors.sh tests/e2e/ttl_echo.sh tests/e2e/weighted_split.sh \
@@ -21,6 +25,7 @@ for t in tests/e2e/config_errors.sh tests/e2e/static_neighbors.sh tests/e2e/ttl_
     echo "-- $t"
     if ! bash "$t"; then failed+=("$t"); fi
 done
+[ -z "$fuzz_failed" ] || failed+=("scripts/fuzz.sh")
 if [ ${#failed[@]} -ne 0 ]; then
     echo "FAILED: ${failed[*]}"
     exit 1

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod fpm;
+pub mod fuzz;
 pub mod metrics;
 pub mod punt;
 pub mod rcu;

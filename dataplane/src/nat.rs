@@ -623,6 +623,13 @@ impl NatTable {
             return false;
         };
         let hl = (ip[0] & 0x0f) as usize * 4;
+        let need = match e.proto {
+            proto::TCP => 20,
+            _ => 8,
+        };
+        if ip.len() < 20 || hl < 20 || ip.len() < hl + need {
+            return false;
+        }
         let (old_src, new_src) = (be32(ip, 12), u32::from(xaddr));
         let mut ipd = Delta::default();
         ipd.addr(old_src, new_src);
@@ -662,9 +669,12 @@ impl NatTable {
             return None;
         }
         let hl = (ip[0] & 0x0f) as usize * 4;
+        if hl < 20 || ip.len() < hl {
+            return None;
+        }
         let (src, dst, p) = (be32(ip, 12), be32(ip, 16), ip[9]);
         let xa = snat.addr_index(dst)?;
-        let (hdr, l4) = ip.split_at_mut(hl.min(ip.len()));
+        let (hdr, l4) = ip.split_at_mut(hl);
         let ps = proto_slot(p)?;
         let (port, remote_port, flags) = match p {
             proto::TCP if l4.len() >= 20 => (be16(l4, 2), be16(l4, 0), l4[13]),

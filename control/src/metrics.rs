@@ -325,6 +325,7 @@ pub fn render(
         ("arp_rx", k.arp_rx),
         ("ndp_rx", k.ndp_rx),
         ("punt_invalid", k.punt_invalid),
+        ("own_address_claim", k.own_address_claims),
         ("solicits_sent", k.solicits_sent),
         ("adverts_sent", k.adverts_sent),
         ("inject_queue_full", k.inject_full),

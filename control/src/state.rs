@@ -168,6 +168,8 @@ struct GroupState {
 /// Control-plane event counters (exported as `ecmp_router_control_*`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ControlCounters {
+    /// ARP/NDP from another host claiming one of the router's addresses (ignored).
+    pub own_address_claims: u64,
     /// ARP frames received.
     pub arp_rx: u64,
     /// NDP messages received.
@@ -2136,6 +2138,13 @@ impl ControlPlane {
     /// Records `mac` for `addr` on `port`. `create` allows a new host adjacency.
     fn learn(&mut self, port: PortId, addr: IpAddr, mac: MacAddr, create: bool, now: Instant) {
         if mac.is_multicast() || mac == MacAddr::ZERO {
+            return;
+        }
+        // ARP or NDP claiming one of the router's own addresses (a spoof, or
+        // an address conflict): never learned, counted and logged.
+        if (0..self.config.ports.len()).any(|p| self.is_local(PortId(p as u16), addr)) {
+            self.counters.own_address_claims += 1;
+            tracing::warn!(address = %addr, %mac, port = %self.config.ports[port.index()].name, "another host claims one of the router's addresses: ignored");
             return;
         }
         let id = match self.index.get(&(port, addr)) {

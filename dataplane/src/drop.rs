@@ -30,6 +30,9 @@ reasons! {
     EthTruncated => "eth_truncated",
     /// Unicast frame for another MAC address.
     NotForUs => "l2_not_for_us",
+    /// Ethernet source address is multicast or broadcast (invalid, IEEE 802.3);
+    /// such a frame gets no reply of any kind.
+    L2MulticastSource => "l2_multicast_source",
     /// EtherType the router does not handle (VLAN tags included, for now).
     UnsupportedEthertype => "unsupported_ethertype",
     /// IPv4 shorter than its header (RFC 1812 5.2.2).

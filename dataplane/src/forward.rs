@@ -161,6 +161,9 @@ pub fn process<B: PacketBuf>(ctx: &mut Ctx<'_>, in_port: PortId, pkt: &mut B) ->
         return dropped(ctx.stats, DropReason::NotForUs);
     };
     let (dst_mac, ethertype) = match ethernet::Frame::new_checked(pkt.data()) {
+        Ok(f) if f.src().is_multicast() => {
+            return dropped(ctx.stats, DropReason::L2MulticastSource)
+        }
         Ok(f) => (f.dst(), f.ethertype()),
         Err(e) => return dropped(ctx.stats, e.into()),
     };
@@ -263,7 +266,7 @@ pub fn process_burst<B: PacketBuf>(
 #[inline(always)]
 fn classify_v4(d: &[u8], mac: MacAddr) -> Option<Lane> {
     let h: &[u8; 34] = d.get(..34)?.try_into().ok()?;
-    if h[..6] != mac.0 || h[12] != 0x08 || h[13] != 0x00 || h[14] != 0x45 {
+    if h[..6] != mac.0 || h[6] & 1 != 0 || h[12] != 0x08 || h[13] != 0x00 || h[14] != 0x45 {
         return None;
     }
     let ip = &h[14..];

@@ -204,6 +204,11 @@ pub fn render(
         |s| s.icmp_sent.load(Relaxed),
     );
     lc(
+        "ecmp_router_echo_replies_total",
+        "Echo requests to the router's addresses answered by the workers (packets delivered locally).",
+        |s| s.echo_replies.load(Relaxed),
+    );
+    lc(
         "ecmp_router_icmp_rate_limited_total",
         "ICMP errors not sent because the rate limit (icmp.rate, icmp.burst per worker) was reached.",
         |s| s.icmp_rate_limited.load(Relaxed),

@@ -986,6 +986,7 @@ fn local_v4<B: PacketBuf>(
     ip.fill_checksum();
     reflect_l2(d, port.mac);
     bump(&ctx.stats.icmp_sent, 1);
+    bump(&ctx.stats.echo_replies, 1);
     Verdict::Reply
 }
 
@@ -1119,6 +1120,7 @@ fn local_v6<B: PacketBuf>(
     }
     reflect_l2(d, port.mac);
     bump(&ctx.stats.icmp_sent, 1);
+    bump(&ctx.stats.echo_replies, 1);
     Verdict::Reply
 }
 
@@ -1749,6 +1751,14 @@ mod tests {
                     }
                 }
                 let spray = ctx.spray;
+                // Every frame is accounted for exactly once: forwarded (per
+                // nexthop), punted, answered, or dropped under one reason.
+                let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+                let accounted = stats.nh_packets.iter().map(load).sum::<u64>()
+                    + verdicts.iter().filter(|v| matches!(v, Verdict::Punt)).count() as u64
+                    + load(&stats.echo_replies)
+                    + DropReason::ALL.iter().map(|&r| stats.drops_of(r)).sum::<u64>();
+                assert_eq!(accounted, bufs.len() as u64, "{verdicts:?}");
                 let out: Vec<Vec<u8>> = bufs.iter().map(|b| b.data().to_vec()).collect();
                 let flows: Vec<_> = ft.flows(5).map(|f| format!("{f:?}")).collect();
                 (verdicts, out, format!("{stats:?}"), format!("{:?}", ft.counters), flows, spray)

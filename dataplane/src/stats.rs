@@ -26,6 +26,9 @@ pub struct LcoreStats {
     pub punted: AtomicU64,
     /// ICMP errors and echo replies the worker generated.
     pub icmp_sent: AtomicU64,
+    /// Echo requests to the router answered (packets delivered locally; the
+    /// rest of the router's own traffic is punted or dropped).
+    pub echo_replies: AtomicU64,
     /// ICMP errors not sent because the rate limit's bucket was empty.
     pub icmp_rate_limited: AtomicU64,
     /// Poll-loop iterations that received at least one packet.
@@ -96,6 +99,7 @@ impl LcoreStats {
             nh_bytes: z(max_nexthops),
             punted: AtomicU64::new(0),
             icmp_sent: AtomicU64::new(0),
+            echo_replies: AtomicU64::new(0),
             icmp_rate_limited: AtomicU64::new(0),
             polls_busy: AtomicU64::new(0),
             polls_idle: AtomicU64::new(0),

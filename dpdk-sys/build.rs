@@ -38,7 +38,7 @@ fn main() {
         .header("shim.h")
         .clang_args(&flags)
         .allowlist_function("shim_.*")
-        .allowlist_function("rte_eal_(init|cleanup|mp_wait_lcore|remote_launch|wait_lcore|process_type)")
+        .allowlist_function("rte_eal_(init|cleanup|mp_wait_lcore|remote_launch|wait_lcore|process_type|get_runtime_dir)")
         .allowlist_function("rte_eth_(dev_configure|dev_start|dev_stop|dev_close|dev_info_get|dev_count_avail|dev_get_port_by_name|dev_socket_id|rx_queue_setup|tx_queue_setup|macaddr_get|stats_get|stats_reset|promiscuous_enable|allmulticast_enable|link_get_nowait|dev_set_mtu|find_next_owned_by)")
         .allowlist_function("rte_dev_probe")
         .allowlist_function("rte_pktmbuf_pool_create")

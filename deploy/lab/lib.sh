@@ -168,9 +168,15 @@ lab_metric() {
 }
 
 _lab_host() { # ns ifname mac addr4 addr6 gw4 gw6
+    ip netns add "$1"
+    LAB_NAMESPACES+=("$1")
+    _lab_attach "$@"
+}
+
+# Moves the router's interface IFNAME into the existing namespace NS and
+# configures it (also after a router restart, which creates new interfaces).
+_lab_attach() { # ns ifname mac addr4 addr6 gw4 gw6
     local ns=$1 ifn=$2 mac=$3 a4=$4 a6=$5 gw4=$6 gw6=$7
-    ip netns add "$ns"
-    LAB_NAMESPACES+=("$ns")
     _lab_rtr ip link set "$ifn" netns "$ns"
     lab_ns "$ns" ip link set lo up
     # net_tap gives the kernel side the PMD's MAC; give it its own.
@@ -249,6 +255,22 @@ lab_up() {
     LAB_NS_SRV1=$(lab_ns_srv 1); LAB_IF_SRV1=$(lab_if_srv 1)
     LAB_NS_SRV2=$(lab_ns_srv 2); LAB_IF_SRV2=$(lab_if_srv 2)
     lab_log "up: client $LAB_NS_CLIENT, $LAB_SERVERS servers${LAB_EXT:+, ext $LAB_NS_EXT}"
+}
+
+# Starts the router again with the same config after it stopped, and wires
+# its new interfaces into the lab's namespaces (lab_router_start's part of lab_up).
+lab_router_restart() {
+    RUST_LOG=${RUST_LOG:-info} "$ECMP_ROUTER" --config "$LAB_DIR/router.yaml" >>"$LAB_DIR/router.log" 2>&1 &
+    LAB_ROUTER_PID=$!
+    local ifs="$LAB_IF_LAN"
+    for k in $(seq "$LAB_SERVERS"); do ifs="$ifs $(lab_if_srv "$k")"; done
+    lab_wait 30 "router ports" bash -c "for i in $ifs; do ip link show \$i || exit 1; done" || return 1
+    lab_wait 30 "router /metrics" lab_metrics || return 1
+    _lab_attach "$LAB_NS_CLIENT" "$LAB_IF_LAN" 02:00:00:00:00:c1 10.0.0.2/16 fd00::2/64 10.0.0.1 fd00::1
+    for k in $(seq "$LAB_SERVERS"); do
+        _lab_attach "$(lab_ns_srv "$k")" "$(lab_if_srv "$k")" "02:00:00:00:0$k:02" "10.$k.0.2/24" "fd0$k::2/64" "10.$k.0.1" "fd0$k::1"
+    done
+    lab_wait 30 "gateways resolved by ARP and NDP" _lab_gateways_up
 }
 
 lab_down() {

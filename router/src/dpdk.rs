@@ -144,8 +144,23 @@ impl Eal {
 
 impl Drop for Eal {
     fn drop(&mut self) {
+        // SAFETY: valid after init; DPDK returns a NUL-terminated path it owns.
+        let dir = unsafe {
+            let p = sys::rte_eal_get_runtime_dir();
+            (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+        };
         // SAFETY: called once, after every DPDK object is gone (caller's order).
         unsafe { sys::rte_eal_cleanup() };
+        // rte_eal_cleanup leaves the runtime directory (/var/run/dpdk/PREFIX)
+        // behind, with the telemetry socket that an exit handler unlinks
+        // later: remove both, so a stopped router leaves nothing. Only a
+        // directory DPDK named (PREFIX under a `dpdk` directory), never
+        // anything else.
+        if let Some(d) = dir.map(std::path::PathBuf::from) {
+            if d.parent().and_then(|p| p.file_name()) == Some(std::ffi::OsStr::new("dpdk")) {
+                let _ = std::fs::remove_dir_all(&d);
+            }
+        }
     }
 }
 

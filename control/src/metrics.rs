@@ -545,6 +545,59 @@ pub fn render(
     String::from_utf8(out).expect("text format is UTF-8")
 }
 
+/// The metrics reference (`docs/metrics-reference.md`), generated from an
+/// exposition `text`: every family with its type, labels and help, then the
+/// drop reasons with their meaning. Generated, so it cannot drift from the
+/// code: a test fails when the committed file differs.
+pub fn reference(text: &str) -> String {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut fams: BTreeMap<String, (String, String, BTreeSet<String>)> = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            if let Some((name, help)) = rest.split_once(' ') {
+                fams.entry(name.to_owned()).or_default().1 = help.to_owned();
+            }
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            if let Some((name, kind)) = rest.split_once(' ') {
+                fams.entry(name.to_owned()).or_default().0 = kind.to_owned();
+            }
+        } else if !line.starts_with('#') {
+            if let Some((name, labels)) = line.split_once('{') {
+                let set = &mut fams.entry(name.to_owned()).or_default().2;
+                for kv in labels.split("\",") {
+                    if let Some((k, _)) = kv.split_once('=') {
+                        set.insert(k.trim_start_matches(',').to_owned());
+                    }
+                }
+            }
+        }
+    }
+    let mut out = String::from(
+        "# Metrics reference\n\n\
+         Generated from the code by `UPDATE_DOCS=1 cargo test -p control metrics_reference`;\n\
+         a test fails when this file and the code disagree. What the metrics mean\n\
+         together, and how to read them, is in [metrics.md](metrics.md).\n\n\
+         | metric | type | labels | help |\n|---|---|---|---|\n",
+    );
+    for (name, (kind, help, labels)) in &fams {
+        let labels: Vec<String> = labels.iter().map(|l| format!("`{l}`")).collect();
+        out.push_str(&format!(
+            "| `{name}` | {kind} | {} | {} |\n",
+            labels.join(", "),
+            help.replace('|', "\\|")
+        ));
+    }
+    out.push_str(
+        "\n## Drop reasons\n\nValues of the `reason` label of `ecmp_router_drops_total`.\n\n\
+         | reason | meaning |\n|---|---|\n",
+    );
+    for r in DropReason::ALL {
+        let help: Vec<&str> = r.help().lines().map(str::trim).collect();
+        out.push_str(&format!("| `{}` | {} |\n", r.name(), help.join(" ").trim()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,6 +671,150 @@ mod tests {
         assert!(
             text.contains("ecmp_router_fib_routes{family=\"ipv4\"} 3"),
             "{text}"
+        );
+    }
+
+    /// Every metric family the router can export, with SNAT, uplinks, flows
+    /// and per-lcore counters all present.
+    fn everything() -> String {
+        let c = config::parse(&crate::fuzz::fixture_config(true), "t").unwrap();
+        let ch = Channels::default();
+        let mut cp = ControlPlane::new(c, &crate::fuzz::MACS, vec![], ch.clone(), 64);
+        // One probe round, answered, so the uplinks' round-trip gauges exist.
+        let t0 = std::time::Instant::now();
+        cp.poll(t0);
+        while let Some(f) = ch.inject.pop() {
+            let d = f.bytes();
+            if d.len() >= 42 && d[12..14] == [8, 0] && d[23] == 1 && d[34] == 8 {
+                let (id, seq) = (
+                    u16::from_be_bytes([d[38], d[39]]),
+                    u16::from_be_bytes([d[40], d[41]]),
+                );
+                let mut icmp = dataplane::frames::icmp_echo(id, seq, &d[42..]);
+                icmp[0] = 0;
+                icmp[2..4].fill(0);
+                let c = dataplane::checksum::checksum(&icmp);
+                icmp[2..4].copy_from_slice(&c.to_be_bytes());
+                let mac =
+                    |o: usize| MacAddr([d[o], d[o + 1], d[o + 2], d[o + 3], d[o + 4], d[o + 5]]);
+                let reply = dataplane::frames::ipv4(
+                    mac(0),
+                    mac(6),
+                    std::net::Ipv4Addr::new(d[30], d[31], d[32], d[33]),
+                    std::net::Ipv4Addr::new(d[26], d[27], d[28], d[29]),
+                    1,
+                    64,
+                    &icmp,
+                );
+                let _ = ch
+                    .punt
+                    .push(crate::punt::PuntFrame::copy_from(f.port, &reply));
+            }
+        }
+        cp.poll(t0 + std::time::Duration::from_millis(5));
+        let s = Arc::new(LcoreStats::new(64));
+        s.count_drop(DropReason::TtlExceeded);
+        s.nexthop(dataplane::NexthopId(0), 100);
+        render(
+            &cp,
+            &[PortCounters::default(); 3],
+            &[s],
+            &[Arc::new(dataplane::flowtable::FlowTable::new(
+                64,
+                Default::default(),
+            ))],
+            &[Arc::new(dataplane::nat::NatCounters::default())],
+            5,
+        )
+    }
+
+    #[test]
+    fn metrics_reference_is_current() {
+        let want = reference(&everything());
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics-reference.md");
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/metrics-reference.md is out of date: run UPDATE_DOCS=1 cargo test -p control metrics_reference"
+        );
+    }
+
+    #[test]
+    fn every_metric_is_explained_in_the_guide() {
+        let guide = include_str!("../../docs/metrics.md");
+        let text = everything();
+        let missing: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .filter(|n| !guide.contains(&format!("`{n}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/metrics.md does not explain: {missing:?}"
+        );
+        let reasons: Vec<&str> = DropReason::ALL
+            .iter()
+            .map(|r| r.name())
+            .filter(|n| !guide.contains(&format!("`{n}`")))
+            .collect();
+        assert!(
+            reasons.is_empty(),
+            "docs/metrics.md lacks drop reasons: {reasons:?}"
+        );
+    }
+
+    #[test]
+    fn the_dashboard_uses_only_exported_metrics() {
+        let text = everything();
+        let mut names: std::collections::BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next().map(str::to_owned))
+            .collect();
+        // Only in `stage-cycles` builds.
+        names.insert("ecmp_router_lcore_stage_cycles_total".into());
+        let dash: serde_json::Value =
+            serde_json::from_str(include_str!("../../deploy/grafana/ecmp-router.json"))
+                .expect("the dashboard is valid JSON");
+        let mut exprs = Vec::new();
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m {
+                        match (k.as_str(), x) {
+                            ("expr" | "query", serde_json::Value::String(s)) => out.push(s.clone()),
+                            _ => walk(x, out),
+                        }
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        walk(&dash, &mut exprs);
+        assert!(exprs.len() >= 5, "found {} queries", exprs.len());
+        let mut unknown = Vec::new();
+        for e in &exprs {
+            let mut rest = e.as_str();
+            while let Some(i) = rest.find("ecmp_router_") {
+                let tail = &rest[i..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                let name = &tail[..end];
+                if !names.contains(name) {
+                    unknown.push(name.to_owned());
+                }
+                rest = &tail[end..];
+            }
+        }
+        assert!(
+            unknown.is_empty(),
+            "the dashboard queries metrics the router does not export: {unknown:?}"
         );
     }
 }

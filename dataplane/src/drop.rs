@@ -5,11 +5,11 @@
 use crate::wire::{ethernet, ipv4, ipv6};
 
 macro_rules! reasons {
-    ($($(#[$m:meta])* $v:ident => $name:literal,)*) => {
+    ($($(#[doc = $doc:literal])* $v:ident => $name:literal,)*) => {
         /// Why a packet was dropped.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[repr(u8)]
-        pub enum DropReason { $($(#[$m])* $v,)* }
+        pub enum DropReason { $($(#[doc = $doc])* $v,)* }
 
         impl DropReason {
             /// Every reason, in counter-index order.
@@ -20,6 +20,12 @@ macro_rules! reasons {
             /// The Prometheus label value.
             pub fn name(self) -> &'static str {
                 match self { $(DropReason::$v => $name,)* }
+            }
+
+            /// What it means: the variant's doc comment (for the generated
+            /// metrics reference).
+            pub fn help(self) -> &'static str {
+                match self { $(DropReason::$v => concat!($($doc, "\n"),*),)* }
             }
         }
     };

@@ -25,6 +25,8 @@ for t in tests/e2e/config_errors.sh tests/e2e/static_neighbors.sh tests/e2e/ttl_
     echo "-- $t"
     if ! bash "$t"; then failed+=("$t"); fi
 done
+echo "-- tests/deb/install.sh"
+if ! bash tests/deb/install.sh; then failed+=("tests/deb/install.sh"); fi
 echo "-- tests/soak/soak.sh 120 (the 2-minute soak; the full one is 30 minutes)"
 if ! bash tests/soak/soak.sh 120; then failed+=("tests/soak/soak.sh"); fi
 [ -z "$fuzz_failed" ] || failed+=("scripts/fuzz.sh")

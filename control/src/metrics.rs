@@ -817,4 +817,38 @@ mod tests {
             "the dashboard queries metrics the router does not export: {unknown:?}"
         );
     }
+
+    #[test]
+    fn the_docs_name_only_exported_metrics() {
+        let text = everything();
+        let mut names: std::collections::BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next().map(str::to_owned))
+            .collect();
+        names.insert("ecmp_router_lcore_stage_cycles_total".into());
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs");
+        let mut unknown = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_none_or(|x| x != "md") {
+                continue;
+            }
+            let doc = std::fs::read_to_string(&p).unwrap();
+            let mut rest = doc.as_str();
+            while let Some(i) = rest.find("ecmp_router_") {
+                let tail = &rest[i..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                let name = &tail[..end];
+                // Prefixes written as `ecmp_router_snat_*` and the like are not names.
+                if !name.ends_with('_') && !names.contains(name) {
+                    unknown.push(format!("{}: {name}", p.file_name().unwrap().to_string_lossy()));
+                }
+                rest = &tail[end..];
+            }
+        }
+        assert!(unknown.is_empty(), "the docs name metrics the router does not export: {unknown:?}");
+    }
 }

@@ -844,11 +844,17 @@ mod tests {
                 let name = &tail[..end];
                 // Prefixes written as `ecmp_router_snat_*` and the like are not names.
                 if !name.ends_with('_') && !names.contains(name) {
-                    unknown.push(format!("{}: {name}", p.file_name().unwrap().to_string_lossy()));
+                    unknown.push(format!(
+                        "{}: {name}",
+                        p.file_name().unwrap().to_string_lossy()
+                    ));
                 }
                 rest = &tail[end..];
             }
         }
-        assert!(unknown.is_empty(), "the docs name metrics the router does not export: {unknown:?}");
+        assert!(
+            unknown.is_empty(),
+            "the docs name metrics the router does not export: {unknown:?}"
+        );
     }
 }

@@ -16,9 +16,11 @@ PIDS=()
 NSS=()
 FRRDIRS=()
 cleanup() {
+    local rc=$?
     for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     for ns in "${NSS[@]:-}"; do [ -n "$ns" ] || continue; for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null; done; ip netns del "$ns" 2>/dev/null; done
     for d in "${FRRDIRS[@]:-}"; do [ -n "$d" ] && rm -rf "$d"; done
+    (exit $rc)   # lab_down reports (and returns) the test's own status
     lab_down
 }
 trap cleanup EXIT
@@ -43,9 +45,9 @@ API_PORT=$LAB_API_PORT
 run() { # NAME [NETNS] -> starts the virtualized example; sets RPID
     local cfg=$LAB_DIR/$1.yaml
     if [ -n "${2:-}" ]; then
-        RUST_LOG=info ip netns exec "$2" "$BIN" --config "$cfg" >"$LAB_DIR/$1.log" 2>&1 &
+        RUST_LOG=info ip netns exec "$2" "$BIN" --config "$cfg" >"$LAB_DIR/ex-$1.log" 2>&1 &
     else
-        RUST_LOG=info "$BIN" --config "$cfg" >"$LAB_DIR/$1.log" 2>&1 &
+        RUST_LOG=info "$BIN" --config "$cfg" >"$LAB_DIR/ex-$1.log" 2>&1 &
     fi
     RPID=$!; PIDS+=($RPID)
 }
@@ -58,7 +60,7 @@ for f in "$ROOT"/deploy/examples/*.yaml; do
     echo "-- $name"
     virtualize "$f" "$LAB_DIR/$name.yaml" "$API_PORT" $((API_PORT + 1))
     run "$name"
-    NSX= lab_wait 30 "$name serving" bash -c "curl -sf http://127.0.0.1:$API_PORT/metrics >/dev/null" || tail -5 "$LAB_DIR/$name.log"
+    NSX= lab_wait 30 "$name serving" bash -c "curl -sf http://127.0.0.1:$API_PORT/metrics >/dev/null" || tail -5 "$LAB_DIR/ex-$name.log"
     want=$(python3 -c "import re,sys; print(len(re.findall(r'^  - (\{ )?prefix:', open(sys.argv[1]).read(), re.M)))" "$f")
     have=$(api "routes?origin=config" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
     check "$name: runs, with its $want routes ($have)" test "$have" = "$want"

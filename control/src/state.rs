@@ -1318,14 +1318,14 @@ impl ControlPlane {
         let snat_of_cfg = |c: &Config| {
             c.uplinks
                 .iter()
-                .map(|u| (u.name.clone(), u.port, u.snat.clone()))
+                .map(|u| (u.name.clone(), u.port, u.gateway, u.snat.clone()))
                 .filter(|x| !x.2.is_empty())
                 .collect::<Vec<_>>()
         };
         if snat_of_cfg(old) != snat_of_cfg(&new)
             || old.flows.on_uplink_down != new.flows.on_uplink_down
         {
-            return Err("uplinks[].snat or flows.on-uplink-down changed: restart the router to apply that (workers size their NAT tables at start)".into());
+            return Err("an SNAT uplink (its snat, port or gateway) or flows.on-uplink-down changed: restart the router to apply that (workers size their NAT tables at start)".into());
         }
         if old.workers != new.workers || old.eal != new.eal || old.listen != new.listen {
             return Err(

@@ -1319,7 +1319,7 @@ impl ControlPlane {
             c.uplinks
                 .iter()
                 .map(|u| (u.name.clone(), u.port, u.gateway, u.snat.clone()))
-                .filter(|x| !x.2.is_empty())
+                .filter(|x| !x.3.is_empty())
                 .collect::<Vec<_>>()
         };
         if snat_of_cfg(old) != snat_of_cfg(&new)

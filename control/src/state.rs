@@ -767,45 +767,52 @@ impl ControlPlane {
                 hash: HashConfig::default(),
                 sticky: false,
             })
-        } else if let Some((origin, spec)) = self
-            .rib
-            .get(&(MAIN_TABLE, p))
-            .and_then(|by| by.iter().next_back())
-            .map(|(o, s)| (*o, s.clone()))
-        {
-            let slot = match &spec.group {
-                RouteGroup::Named(n) => match self.named_group(n) {
-                    Some(gc) => self.acquire_group(GroupKey::Named(n.clone()), &gc),
-                    None => None,
-                },
-                RouteGroup::Inline(gc) => {
-                    self.acquire_group(Self::inline_key(&spec, origin, gc), gc)
-                }
-            };
-            slot.map(|g| Route {
-                target: Target::Group(GroupId(g as u32)),
-                hash: spec.hash,
-                sticky: spec.sticky,
-            })
         } else {
-            None
+            self.rib_route(MAIN_TABLE, p)
         };
         let old = match new {
             Some(r) => self.installed.insert(p, r),
             None => self.installed.remove(&p),
         };
+        self.release_route(old);
+        if old != new {
+            self.pending.push(match new {
+                Some(r) => RouteOp::Set(p, r),
+                None => RouteOp::Remove(p),
+            });
+        }
+    }
+
+    /// The route the RIB's best entry for `(table, p)` installs, with its
+    /// group acquired (the caller releases the route it replaces).
+    fn rib_route(&mut self, table: u32, p: Prefix) -> Option<Route> {
+        let (origin, spec) = self
+            .rib
+            .get(&(table, p))
+            .and_then(|by| by.iter().next_back())
+            .map(|(o, s)| (*o, s.clone()))?;
+        let slot = match &spec.group {
+            RouteGroup::Named(n) => {
+                let gc = self.named_group(n)?;
+                self.acquire_group(GroupKey::Named(n.clone()), &gc)
+            }
+            RouteGroup::Inline(gc) => self.acquire_group(Self::inline_key(&spec, origin, gc), gc),
+        };
+        slot.map(|g| Route {
+            target: Target::Group(GroupId(g as u32)),
+            hash: spec.hash,
+            sticky: spec.sticky,
+        })
+    }
+
+    /// Releases the group of a route that was replaced or removed.
+    fn release_route(&mut self, old: Option<Route>) {
         if let Some(Route {
             target: Target::Group(g),
             ..
         }) = old
         {
             self.release_group(g.index());
-        }
-        if old != new {
-            self.pending.push(match new {
-                Some(r) => RouteOp::Set(p, r),
-                None => RouteOp::Remove(p),
-            });
         }
     }
 
@@ -816,41 +823,12 @@ impl ControlPlane {
             self.sync(p);
             return;
         }
-        let best = self
-            .rib
-            .get(&(table, p))
-            .and_then(|by| by.iter().next_back())
-            .map(|(o, s)| (*o, s.clone()));
-        let new = match best {
-            Some((origin, spec)) => {
-                let slot = match &spec.group {
-                    RouteGroup::Named(n) => match self.named_group(n) {
-                        Some(gc) => self.acquire_group(GroupKey::Named(n.clone()), &gc),
-                        None => None,
-                    },
-                    RouteGroup::Inline(gc) => {
-                        self.acquire_group(Self::inline_key(&spec, origin, gc), gc)
-                    }
-                };
-                slot.map(|g| Route {
-                    target: Target::Group(GroupId(g as u32)),
-                    hash: spec.hash,
-                    sticky: spec.sticky,
-                })
-            }
-            None => None,
-        };
+        let new = self.rib_route(table, p);
         let old = match new {
             Some(r) => self.installed_other.insert((table, p), r),
             None => self.installed_other.remove(&(table, p)),
         };
-        if let Some(Route {
-            target: Target::Group(g),
-            ..
-        }) = old
-        {
-            self.release_group(g.index());
-        }
+        self.release_route(old);
         if old != new {
             self.tables_dirty = true;
         }

@@ -249,25 +249,29 @@ impl FlowTable {
     #[inline]
     pub fn lookup(&self, e: &Endpoints, tcp_flags: u8, now_ms: u32) -> Found {
         let (k, reverse) = canonical(e);
-        let kw = key_words(&k);
-        let base = (mix(&kw) as usize & self.mask) * WAYS;
-        for slot in base..base + WAYS {
+        let Some((slot, w5)) = self.find(&key_words(&k)) else {
+            return Found::Miss;
+        };
+        if self.expired(slot, now_ms) {
+            return Found::Miss;
+        }
+        self.touch(slot, w5, reverse, tcp_flags, now_ms);
+        Found::Hit(NexthopId(self.word(slot, 6).load(Relaxed) as u32))
+    }
+
+    /// The slot holding key `kw` in its bucket, and its word 5.
+    #[inline]
+    fn find(&self, kw: &[u64; 5]) -> Option<(usize, u64)> {
+        let base = (mix(kw) as usize & self.mask) * WAYS;
+        (base..base + WAYS).find_map(|slot| {
             if self.word(slot, 0).load(Relaxed) == 0 {
-                continue;
+                return None;
             }
             let w5 = self.word(slot, 5).load(Relaxed);
-            if (1..5).any(|i| self.word(slot, i).load(Relaxed) != kw[i - 1])
-                || w5 & KEY5_MASK != kw[4]
-            {
-                continue;
-            }
-            if self.expired(slot, now_ms) {
-                return Found::Miss;
-            }
-            self.touch(slot, w5, reverse, tcp_flags, now_ms);
-            return Found::Hit(NexthopId(self.word(slot, 6).load(Relaxed) as u32));
-        }
-        Found::Miss
+            let same = (1..5).all(|i| self.word(slot, i).load(Relaxed) == kw[i - 1])
+                && w5 & KEY5_MASK == kw[4];
+            same.then_some((slot, w5))
+        })
     }
 
     /// Updates TCP state, the packet count and the idle timer of `slot`.
@@ -310,18 +314,7 @@ impl FlowTable {
     /// expired from now on.
     pub fn expire(&self, e: &Endpoints, now_ms: u32) {
         let (k, _) = canonical(e);
-        let kw = key_words(&k);
-        let base = (mix(&kw) as usize & self.mask) * WAYS;
-        for slot in base..base + WAYS {
-            if self.word(slot, 0).load(Relaxed) == 0 {
-                continue;
-            }
-            let w5 = self.word(slot, 5).load(Relaxed);
-            if (1..5).any(|i| self.word(slot, i).load(Relaxed) != kw[i - 1])
-                || w5 & KEY5_MASK != kw[4]
-            {
-                continue;
-            }
+        if let Some((slot, _)) = self.find(&key_words(&k)) {
             // Seen a millisecond ago with a timeout of 0: expired.
             let seq = self.word(slot, 0).load(Relaxed);
             self.word(slot, 0).store(seq.wrapping_add(1), Relaxed);
@@ -329,7 +322,6 @@ impl FlowTable {
             self.word(slot, 7)
                 .store(now_ms.wrapping_sub(1) as u64, Relaxed);
             self.word(slot, 0).store(seq.wrapping_add(2), Release);
-            return;
         }
     }
 

@@ -769,14 +769,7 @@ mod tests {
 
     #[test]
     fn the_dashboard_uses_only_exported_metrics() {
-        let text = everything();
-        let mut names: std::collections::BTreeSet<String> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("# TYPE "))
-            .filter_map(|l| l.split(' ').next().map(str::to_owned))
-            .collect();
-        // Only in `stage-cycles` builds.
-        names.insert("ecmp_router_lcore_stage_cycles_total".into());
+        let names = exported();
         let dash: serde_json::Value =
             serde_json::from_str(include_str!("../../deploy/grafana/ecmp-router.json"))
                 .expect("the dashboard is valid JSON");
@@ -797,36 +790,49 @@ mod tests {
         }
         walk(&dash, &mut exprs);
         assert!(exprs.len() >= 5, "found {} queries", exprs.len());
-        let mut unknown = Vec::new();
-        for e in &exprs {
-            let mut rest = e.as_str();
-            while let Some(i) = rest.find("ecmp_router_") {
-                let tail = &rest[i..];
-                let end = tail
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .unwrap_or(tail.len());
-                let name = &tail[..end];
-                if !names.contains(name) {
-                    unknown.push(name.to_owned());
-                }
-                rest = &tail[end..];
-            }
-        }
+        let unknown: Vec<&str> = exprs
+            .iter()
+            .flat_map(|e| metric_names(e))
+            .filter(|n| !names.contains(*n))
+            .collect();
         assert!(
             unknown.is_empty(),
             "the dashboard queries metrics the router does not export: {unknown:?}"
         );
     }
 
-    #[test]
-    fn the_docs_name_only_exported_metrics() {
-        let text = everything();
-        let mut names: std::collections::BTreeSet<String> = text
+    /// Every family name the router exports (`stage-cycles` builds add one).
+    fn exported() -> std::collections::BTreeSet<String> {
+        let mut names: std::collections::BTreeSet<String> = everything()
             .lines()
             .filter_map(|l| l.strip_prefix("# TYPE "))
             .filter_map(|l| l.split(' ').next().map(str::to_owned))
             .collect();
         names.insert("ecmp_router_lcore_stage_cycles_total".into());
+        names
+    }
+
+    /// The `ecmp_router_*` names in `text`; prefixes written as
+    /// `ecmp_router_snat_*` are not names.
+    fn metric_names(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(i) = rest.find("ecmp_router_") {
+            let tail = &rest[i..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            if !tail[..end].ends_with('_') {
+                out.push(&tail[..end]);
+            }
+            rest = &tail[end..];
+        }
+        out
+    }
+
+    #[test]
+    fn the_docs_name_only_exported_metrics() {
+        let names = exported();
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs");
         let mut unknown = Vec::new();
         for e in std::fs::read_dir(dir).unwrap() {
@@ -835,21 +841,10 @@ mod tests {
                 continue;
             }
             let doc = std::fs::read_to_string(&p).unwrap();
-            let mut rest = doc.as_str();
-            while let Some(i) = rest.find("ecmp_router_") {
-                let tail = &rest[i..];
-                let end = tail
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .unwrap_or(tail.len());
-                let name = &tail[..end];
-                // Prefixes written as `ecmp_router_snat_*` and the like are not names.
-                if !name.ends_with('_') && !names.contains(name) {
-                    unknown.push(format!(
-                        "{}: {name}",
-                        p.file_name().unwrap().to_string_lossy()
-                    ));
+            for n in metric_names(&doc) {
+                if !names.contains(n) {
+                    unknown.push(format!("{}: {n}", p.file_name().unwrap().to_string_lossy()));
                 }
-                rest = &tail[end..];
             }
         }
         assert!(

@@ -1770,24 +1770,12 @@ mod tests {
     }
 
     fn snat_fib(on_down: crate::nat::OnDown) -> Fib {
-        use crate::nat::{Snat, SnatPort};
         let mut fib = lab_fib();
-        fib.snat = Arc::new(Snat {
-            addrs: vec![(ip4("10.1.0.1"), PortId(1)), (ip4("10.2.0.1"), PortId(2))].into(),
-            ports: vec![
-                SnatPort::default(),
-                SnatPort {
-                    addrs: vec![0].into(),
-                    gateway: Some(NexthopId(0)),
-                },
-                SnatPort {
-                    addrs: vec![1].into(),
-                    gateway: Some(NexthopId(1)),
-                },
-            ]
-            .into(),
+        fib.snat = Arc::new(crate::nat::tests::two_uplinks(
+            ip4("10.1.0.1"),
+            ip4("10.2.0.1"),
             on_down,
-        });
+        ));
         fib
     }
 

@@ -808,7 +808,7 @@ impl NatTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::checksum;
     use crate::frames;
@@ -822,8 +822,14 @@ mod tests {
     const X2: [u8; 4] = [100, 64, 2, 2];
 
     fn snat() -> Snat {
+        two_uplinks(X1.into(), X2.into(), OnDown::Repick)
+    }
+
+    /// Two SNAT uplinks, on ports 1 and 2 with gateways nexthop 0 and 1, one
+    /// address each (a fixture for this module's and `forward`'s tests).
+    pub(crate) fn two_uplinks(a1: Ipv4Addr, a2: Ipv4Addr, on_down: OnDown) -> Snat {
         Snat {
-            addrs: vec![(X1.into(), PortId(1)), (X2.into(), PortId(2))].into(),
+            addrs: vec![(a1, PortId(1)), (a2, PortId(2))].into(),
             ports: vec![
                 SnatPort::default(),
                 SnatPort {
@@ -836,7 +842,7 @@ mod tests {
                 },
             ]
             .into(),
-            on_down: OnDown::Repick,
+            on_down,
         }
     }
 

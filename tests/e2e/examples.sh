@@ -37,7 +37,9 @@ s = re.sub(r'device: "[^"]*"', lambda m: f'device: "net_null{next(n)},no-rx=1"',
 workers = int((re.search(r"^workers: (\d+)", s, re.M) or [0, 1])[1])
 lcores = ",".join(f"{i}@{min(i, 1)}" for i in range(workers + 1))
 s = re.sub(r"^eal: .*$", f'eal: [--no-huge, --no-shconf, --no-pci, -m, "512", --file-prefix, {tag}x, --lcores, "{lcores}"]', s, flags=re.M)
-s = s.replace("127.0.0.1:9464", f"127.0.0.1:{api}").replace("127.0.0.1:2620", f"127.0.0.1:{fpm}")
+# One pass, whole port numbers only: a free API port such as 26200 must not be
+# taken for the FPM port 2620 by a second replace (a CI run failed so).
+s = re.sub(r"127\.0\.0\.1:(9464|2620)\b", lambda m: f"127.0.0.1:{api if m[1] == '9464' else fpm}", s)
 open(out, "w").write(s)
 PY
 }

@@ -10,6 +10,7 @@
 #include <rte_launch.h>
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
+#include <rte_ring.h>
 
 int shim_rte_errno(void);
 uint16_t shim_rte_eth_rx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **rx_pkts, uint16_t nb_pkts);
@@ -30,6 +31,8 @@ int shim_rte_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
 void shim_rte_mbuf_prefetch(const struct rte_mbuf *m);
 unsigned shim_rte_lcore_id(void);
 uint64_t shim_rte_rdtsc(void);
+unsigned shim_rte_ring_sp_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n);
+unsigned shim_rte_ring_sc_dequeue_burst(struct rte_ring *r, void **objs, unsigned n);
 
 /* Sets RSS in `conf` when `queues` > 1 and the port supports it: IP, TCP and
  * UDP hash types the device offers, with a symmetric Toeplitz key (0x6d5a

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ecmp-router needs on Debian 12 (as root), only what is missing:
 # DPDK 22.11 (Debian's shared build, PMDs loaded from its plugin directory),
-# clang/libclang for bindgen, the lab tools (iproute2, socat, ping, curl, scapy, tcpdump,
+# clang/libclang for bindgen, the lab tools (iproute2, ethtool, socat, ping, curl, scapy, tcpdump,
 # python3), promtool, and Rust when there is no cargo.
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "setup.sh: run as root (it installs packages and builds namespaces)" >&2; exit 1; }
@@ -9,7 +9,7 @@ set -euo pipefail
 need=()
 pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev build-essential \
-         iproute2 iputils-ping socat curl python3 python3-scapy tcpdump prometheus frr ca-certificates; do
+         iproute2 ethtool iputils-ping socat curl python3 python3-scapy tcpdump prometheus frr ca-certificates; do
     pkg_missing "$p" && need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -423,8 +423,17 @@ pub fn render(
             "ICMP errors about translated flows, translated with their embedded header and delivered inside.",
             &["lcore"],
         );
+        let ssteer = counter(
+            &reg,
+            "ecmp_router_snat_steered_total",
+            "Packets from outside for a translated port that another worker owns, handed to that worker by the one that received them (several workers only).",
+            &["lcore"],
+        );
         for (i, c) in nat.iter().enumerate() {
             let w = i.to_string();
+            ssteer
+                .with_label_values(&[w.as_str()])
+                .inc_by(c.steered.load(Relaxed));
             sb.with_label_values(&[w.as_str()])
                 .set(c.entries.load(Relaxed) as i64);
             for (e, v) in [

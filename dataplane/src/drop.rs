@@ -94,6 +94,8 @@ reasons! {
     SnatUnsupported => "snat_unsupported",
     /// A translated flow's uplink went down and `on-uplink-down: flush` removed it.
     FlowFlushed => "flow_flushed",
+    /// A packet for another worker's SNAT port found the ring to that worker full.
+    SnatSteerQueueFull => "snat_steer_queue_full",
 }
 
 impl From<ethernet::Error> for DropReason {

@@ -17,6 +17,15 @@
 //!   (identifiers 1024 to 0xdfff; the control plane's uplink probes use
 //!   0xe000 and up, so their replies are never taken for a translated flow).
 //!
+//! # Several workers
+//! A reply carries the translated port, not the inside one, so RSS (even
+//! with a symmetric key) may hand it to a worker other than the one holding
+//! the binding. The port space is therefore split between the workers in
+//! blocks of 64 ports (one bitmap word), dealt round-robin ([`owner`]): a
+//! worker allocates only from its own blocks (see [`NatTable::shared`]), and
+//! a worker that receives a packet for another worker's port hands it over
+//! ([`steer`] says which). With one worker it owns every block.
+//!
 //! Inbound packets must come from the flow's remote address and port
 //! (address- and port-dependent filtering, RFC 4787 REQ-8's strictest form);
 //! anything else is not translated and meets the router's own rules for its
@@ -107,6 +116,52 @@ impl Snat {
     }
 }
 
+/// The worker that owns translated port (or echo identifier) `port` when
+/// `workers` workers share the port space: blocks of 64, dealt round-robin.
+#[inline]
+pub fn owner(port: u16, workers: u16) -> u16 {
+    (port >> 6) % workers.max(1)
+}
+
+/// For a frame from outside (Ethernet header first): when it is addressed
+/// to an SNAT address and refers to a port that translation hands out, the
+/// worker of `workers` that owns that port ([`owner`]). The port is the
+/// destination port of TCP and UDP, the identifier of an echo reply, and
+/// the embedded packet's source port or identifier in an ICMP error (the
+/// embedded packet is one the router translated). `None` for anything
+/// else; whoever received it handles it.
+pub fn steer(frame: &[u8], snat: &Snat, workers: u16) -> Option<u16> {
+    const ETH: usize = 14;
+    if workers < 2 || frame.len() < ETH + 20 || be16(frame, 12) != 0x0800 {
+        return None;
+    }
+    let ip = &frame[ETH..];
+    let hl = (ip[0] & 0x0f) as usize * 4;
+    if ip[0] >> 4 != 4 || hl < 20 || be16(ip, 6) & 0x3fff != 0 {
+        return None;
+    }
+    snat.addr_index(be32(ip, 16))?;
+    let l4 = ip.get(hl..)?;
+    let (port, max) = match ip[9] {
+        proto::TCP | proto::UDP if l4.len() >= 4 => (be16(l4, 2), u16::MAX),
+        proto::ICMP if l4.len() >= 8 && l4[0] == 0 => (be16(l4, 4), ICMP_ID_MAX),
+        proto::ICMP if l4.len() >= 8 + 20 && matches!(l4[0], 3 | 11 | 12) => {
+            let emb = &l4[8..];
+            let ehl = (emb[0] & 0x0f) as usize * 4;
+            let el4 = emb.get(ehl..).filter(|_| ehl >= 20)?;
+            match emb[9] {
+                proto::TCP | proto::UDP if el4.len() >= 2 => (be16(el4, 0), u16::MAX),
+                proto::ICMP if el4.len() >= 6 && el4[0] == 8 => (be16(el4, 4), ICMP_ID_MAX),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    (PORT_MIN..=max)
+        .contains(&port)
+        .then(|| owner(port, workers))
+}
+
 /// Counters of one worker's table, read by the control thread.
 #[derive(Debug, Default)]
 pub struct NatCounters {
@@ -126,6 +181,9 @@ pub struct NatCounters {
     pub in_packets: AtomicU64,
     /// ICMP errors about translated flows, translated (embedded header too).
     pub in_icmp_errors: AtomicU64,
+    /// Packets this worker received for another worker's port and handed
+    /// to it (several workers only).
+    pub steered: AtomicU64,
 }
 
 /// A binding.
@@ -300,6 +358,10 @@ pub struct NatTable {
     /// last ports.
     used: Box<[u64]>,
     cursor: Box<[u16]>,
+    /// This table's share of the port space: blocks whose [`owner`] is
+    /// `share` out of `shares`.
+    share: u16,
+    shares: u16,
     hand: usize,
     timeouts: Timeouts,
     /// Counters, shared with the control thread.
@@ -319,10 +381,24 @@ impl NatTable {
             in_slots: vec![EMPTY; addrs * PROTOS * 65536].into(),
             used: vec![0; addrs * PROTOS * 1024].into(),
             cursor: vec![PORT_MIN; addrs * PROTOS].into(),
+            share: 0,
+            shares: 1,
             hand: 0,
             timeouts,
             counters: Arc::default(),
         }
+    }
+
+    /// The table of worker `me` out of `of`: it hands out only the ports
+    /// [`owner`] gives to `me`, so replies can be steered back to it.
+    pub fn shared(mut self, me: u16, of: u16) -> NatTable {
+        self.shares = of.max(1);
+        self.share = me % self.shares;
+        for c in self.cursor.iter_mut() {
+            // Start in the first block this worker owns.
+            *c = PORT_MIN + self.share * 64;
+        }
+        self
     }
 
     /// Bindings in use.
@@ -463,7 +539,11 @@ impl NatTable {
             let base = (xa * PROTOS + p) * 1024;
             let free_bit =
                 |used: &[u64], port: u16| used[base + port as usize / 64] >> (port % 64) & 1 == 0;
-            let port = if (PORT_MIN..=max).contains(&k.sport) && free_bit(&self.used, k.sport) {
+            let mine = |port: u16| owner(port, self.shares) == self.share;
+            let port = if (PORT_MIN..=max).contains(&k.sport)
+                && mine(k.sport)
+                && free_bit(&self.used, k.sport)
+            {
                 Some(k.sport)
             } else {
                 // From the cursor's word on, the first word with a free bit in
@@ -474,6 +554,9 @@ impl NatTable {
                 let mut found = None;
                 for i in 0..=words {
                     let w = lo_w + (start as usize / 64 - lo_w + i) % words;
+                    if !mine((w * 64) as u16) {
+                        continue; // another worker's block
+                    }
                     let mut bits = self.used[base + w];
                     if i == 0 {
                         // The first word only from the cursor on (its start is
@@ -1109,6 +1192,146 @@ pub(crate) mod tests {
         assert!(t
             .create(&k(span), 0, one, NexthopId(0), PortId(1), 0)
             .is_ok());
+    }
+
+    #[test]
+    fn shared_tables_split_the_ports_and_each_runs_out_of_its_own() {
+        let s = snat();
+        let one = &s.ports[1].addrs;
+        let k = |i: u32, sport: u16| NatKey {
+            proto: proto::UDP,
+            src: 0x0a00_0000 | i,
+            dst: u32::from_be_bytes(REMOTE),
+            sport,
+            dport: 53,
+        };
+        // Blocks of 64 from port 1024 (block 16) to 65535 (block 1023):
+        // 1008 blocks, 504 for each of two workers.
+        let per_worker = 504 * 64;
+        let mut all = std::collections::HashSet::new();
+        for me in 0..2u16 {
+            let mut t = NatTable::new(40_000, 2, Timeouts::default()).shared(me, 2);
+            for i in 0..per_worker {
+                // Inside ports that belong to both workers: only its own are kept.
+                let b = t
+                    .create(&k(i, 20_000 + i as u16), 0, one, NexthopId(0), PortId(1), 0)
+                    .expect("room");
+                let x = t.entries[b.id as usize].xport;
+                assert_eq!(owner(x, 2), me, "port {x} given out by worker {me}");
+                assert!(all.insert(x), "port {x} given out twice");
+            }
+            assert_eq!(
+                t.create(&k(per_worker, 53), 0, one, NexthopId(0), PortId(1), 0),
+                Err(Untranslatable::Exhausted),
+                "worker {me} has exactly its share"
+            );
+        }
+        assert_eq!(
+            all.len(),
+            (u16::MAX - PORT_MIN) as usize + 1,
+            "together: every port"
+        );
+        // A kept inside port is one the worker owns.
+        let mut t = NatTable::new(8, 2, Timeouts::default()).shared(1, 2);
+        for sport in [1100u16, 1030, 40_000, 40_064] {
+            let b = t
+                .create(&k(1, sport), 0, one, NexthopId(0), PortId(1), 0)
+                .unwrap();
+            let x = t.entries[b.id as usize].xport;
+            assert_eq!(
+                x == sport,
+                owner(sport, 2) == 1,
+                "inside port {sport} -> {x}"
+            );
+        }
+    }
+
+    #[test]
+    fn replies_and_errors_are_steered_to_the_worker_that_bound_them() {
+        let s = snat();
+        let eth = |ip: &[u8]| {
+            let mut f = vec![0u8; 12];
+            f.extend_from_slice(&[0x08, 0x00]);
+            f.extend_from_slice(ip);
+            f
+        };
+        for workers in [2u16, 3, 7] {
+            for me in 0..workers {
+                let mut t = NatTable::new(64, 2, Timeouts::default()).shared(me, workers);
+                for p in [proto::TCP, proto::UDP, proto::ICMP] {
+                    let mut ip = packet(p, INSIDE, REMOTE, 40_000 + me, 80, b"x");
+                    let (k, f) = key_out(&ip).unwrap();
+                    let b = t
+                        .create(&k, f, &s.ports[1].addrs, NexthopId(0), PortId(1), 0)
+                        .unwrap();
+                    assert!(t.translate_out(&mut ip, b.id, &s));
+                    let xp = be16(&ip[20..], if p == proto::ICMP { 4 } else { 0 });
+                    let mut reply = if p == proto::ICMP {
+                        let mut r = packet(p, REMOTE, X1, xp, 0, b"x");
+                        r[20] = 0;
+                        r
+                    } else {
+                        packet(p, REMOTE, X1, 80, xp, b"x")
+                    };
+                    fill(&mut reply);
+                    assert_eq!(
+                        steer(&eth(&reply), &s, workers),
+                        Some(me),
+                        "reply, proto {p}"
+                    );
+                    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+                    icmp.extend_from_slice(&ip);
+                    let err = frames::ipv4(
+                        M,
+                        M,
+                        [203, 0, 113, 1].into(),
+                        X1.into(),
+                        proto::ICMP,
+                        60,
+                        &icmp,
+                    );
+                    assert_eq!(steer(&err, &s, workers), Some(me), "ICMP error, proto {p}");
+                    // The owner's table translates what it is steered.
+                    assert_eq!(t.translate_in(&mut reply, &s, 1), Some(INSIDE.into()));
+                }
+            }
+        }
+        // Not steered: one worker, another address, ports below 1024, probe
+        // identifiers, fragments, IPv6, runts.
+        let udp = |dst: [u8; 4], dport: u16| eth(&packet(proto::UDP, REMOTE, dst, 53, dport, b""));
+        assert_eq!(steer(&udp(X1, 40_000), &s, 1), None);
+        assert_eq!(steer(&udp([100, 64, 9, 9], 40_000), &s, 2), None);
+        assert_eq!(steer(&udp(X1, 1023), &s, 2), None);
+        assert_eq!(steer(&udp(X2, 1024), &s, 2), Some(0));
+        let mut probe = packet(proto::ICMP, REMOTE, X1, 0xe001, 0, b"");
+        probe[20] = 0;
+        assert_eq!(steer(&eth(&probe), &s, 2), None);
+        let mut frag = udp(X1, 40_000);
+        frag[14 + 6] = 0x20; // more fragments
+        assert_eq!(steer(&frag, &s, 2), None);
+        let mut v6 = udp(X1, 40_000);
+        v6[12..14].copy_from_slice(&[0x86, 0xdd]);
+        assert_eq!(steer(&v6, &s, 2), None);
+        for n in 0..40 {
+            let f = udp(X1, 40_000);
+            let _ = steer(&f[..n], &s, 2);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn steer_never_panics(frame in proptest::collection::vec(any::<u8>(), 0..120), workers in 0u16..9) {
+            let s = snat();
+            let mut f = frame;
+            if f.len() > 34 {
+                f[12] = 8;
+                f[13] = 0;
+                f[30..34].copy_from_slice(&X1);
+            }
+            if let Some(w) = steer(&f, &s, workers) {
+                prop_assert!(w < workers);
+            }
+        }
     }
 
     #[test]

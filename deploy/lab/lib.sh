@@ -51,6 +51,7 @@ lab_init() {
     LAB_EXT=
     LAB_ROUTE_POLICIES=()
     LAB_RTR_NS=
+    LAB_AFP=
     LAB_PIDS=()
     LAB_ROUTER_PID=
     LAB_NAMESPACES=()
@@ -62,7 +63,13 @@ lab_ns_srv() { echo "$LAB_TAG-srv$1"; }
 lab_if_srv() { echo "${LAB_TAG}s$1"; }
 
 # lab_config [--servers N] [--ext] [--policy P] [--fields "a, b"] [--seed N]
-#            [--weights "w1 w2 ..."] [--group ALGO] [--probe "INTERVAL_MS FAILURES"] [--extra YAML]
+#            [--weights "w1 w2 ..."] [--group ALGO] [--probe "INTERVAL_MS FAILURES"]
+#            [--af-packet-servers] [--extra YAML]
+# --af-packet-servers: the server ports are net_af_packet on one end of a veth
+# pair (the other end goes into the server's namespace) instead of net_tap.
+# With several queues, AF_PACKET fanout spreads received packets by a hash of
+# the flow, whichever queue sent the flow's packets (the kernel's tap driver
+# instead returns a flow's packets to the queue that last sent it).
 lab_config() {
     local policy=l4 weights="" seed="" extra="" fields="" group="" probe="100 3"
     LAB_ROUTE_POLICIES=()
@@ -79,6 +86,7 @@ lab_config() {
             --group) group=$2; shift 2 ;;
             --probe) probe=$2; shift 2 ;;
             --extra) extra=$2; shift 2 ;;
+            --af-packet-servers) LAB_AFP=1; shift ;;
             *) echo "lab_config: unknown option $1" >&2; return 2 ;;
         esac
     done
@@ -92,8 +100,12 @@ lab_config() {
         echo "# it reports \"down\" once the lab moves the interface away: monitor-link is off."
         echo "ports:"
         echo "  - { name: lan, device: \"net_tap_${LAB_TAG}0,iface=$LAB_IF_LAN\", addresses: [10.0.0.1/16, fd00::1/64], monitor-link: false }"
+        # AF_PACKET has as many queues as its qpairs: one per worker.
+        local qpairs; qpairs=$(sed -n 's/^workers: *\([0-9]*\).*/\1/p' <<<"$extra"); qpairs=${qpairs:-1}
         for k in $(seq "$LAB_SERVERS"); do
-            echo "  - { name: srv$k, device: \"net_tap_${LAB_TAG}$k,iface=$(lab_if_srv "$k")\", addresses: [10.$k.0.1/24, fd0$k::1/64], monitor-link: false }"
+            local dev="net_tap_${LAB_TAG}$k,iface=$(lab_if_srv "$k")"
+            [ -z "$LAB_AFP" ] || dev="net_af_packet${LAB_TAG}$k,iface=$(lab_if_srv "$k")r,qpairs=$qpairs"
+            echo "  - { name: srv$k, device: \"$dev\", addresses: [10.$k.0.1/24, fd0$k::1/64], monitor-link: false }"
         done
         [ -z "$LAB_EXT" ] || echo "  - { name: ext, device: \"net_tap_${LAB_TAG}9,iface=$LAB_IF_EXT\", addresses: [10.9.0.1/24, fd09::1/64], monitor-link: false }"
         echo "hash: { policy: $policy$fields$seed }"
@@ -225,6 +237,17 @@ lab_up() {
         ip netns add "$LAB_RTR_NS"
         LAB_NAMESPACES+=("$LAB_RTR_NS")
         ip -n "$LAB_RTR_NS" link set lo up
+    fi
+    if [ -n "$LAB_AFP" ]; then
+        local k ifn
+        for k in $(seq "$LAB_SERVERS"); do
+            ifn=$(lab_if_srv "$k")
+            _lab_rtr ip link add "$ifn" type veth peer name "${ifn}r"
+            # Full-size frames with full checksums, as a NIC would deliver them.
+            _lab_rtr ethtool -K "$ifn" tx off tso off gso off gro off >/dev/null 2>&1 || true
+            _lab_rtr ethtool -K "${ifn}r" tx off tso off gso off gro off >/dev/null 2>&1 || true
+            _lab_rtr ip link set "${ifn}r" up
+        done
     fi
     # Started directly (not through a shell function) so that $! is the router's
     # own PID; `ip netns exec` execs the router in place.

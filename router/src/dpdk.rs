@@ -395,6 +395,100 @@ pub fn free_raw(bufs: &mut [*mut sys::rte_mbuf]) {
     unsafe { sys::shim_rte_pktmbuf_free_bulk(bufs.as_mut_ptr(), bufs.len() as u32) };
 }
 
+/// A single-producer, single-consumer ring of mbufs between two lcores
+/// (`rte_ring` with `RING_F_SP_ENQ | RING_F_SC_DEQ`): lock-free, fixed
+/// size, no allocation after creation. Workers hand packets to each other
+/// through these (SNAT reply steering).
+#[derive(Debug)]
+pub struct Ring {
+    ptr: NonNull<sys::rte_ring>,
+}
+
+// SAFETY: one lcore enqueues and one dequeues (the SP/SC contract, kept by
+// the worker set-up, which gives each ring one sender and one receiver);
+// rte_ring synchronises the two with its head/tail indexes.
+unsafe impl Send for Ring {}
+// SAFETY: as above.
+unsafe impl Sync for Ring {}
+
+impl Ring {
+    /// A ring of `size` slots (a power of two; it holds `size - 1`).
+    ///
+    /// # Errors
+    /// When DPDK cannot allocate it, or the name is taken.
+    pub fn new(name: &str, size: u32) -> Result<Ring, DpdkError> {
+        let cname = CString::new(name).expect("ring name has no NUL");
+        // SAFETY: cname is a valid C string; the flags are DPDK's own.
+        let p = unsafe {
+            sys::rte_ring_create(
+                cname.as_ptr(),
+                size,
+                -1,
+                sys::RING_F_SP_ENQ | sys::RING_F_SC_DEQ,
+            )
+        };
+        NonNull::new(p)
+            .map(|ptr| Ring { ptr })
+            .ok_or_else(|| DpdkError {
+                op: format!("rte_ring_create({name}, {size})"),
+                errno: rte_errno(),
+            })
+    }
+
+    /// Enqueues as many of `bufs` as fit, in order; returns how many. Those
+    /// now belong to the ring; the caller still owns the rest.
+    /// Only the ring's one producer lcore may call this.
+    #[inline]
+    pub fn enqueue(&self, bufs: &[*mut sys::rte_mbuf]) -> usize {
+        // SAFETY: the ring is valid for our lifetime; single producer (above).
+        unsafe {
+            sys::shim_rte_ring_sp_enqueue_burst(
+                self.ptr.as_ptr(),
+                bufs.as_ptr() as *const *mut std::ffi::c_void,
+                bufs.len() as u32,
+            ) as usize
+        }
+    }
+
+    /// Dequeues up to `bufs.len()` mbufs; the first `n` entries become owned
+    /// by the caller. Only the ring's one consumer lcore may call this.
+    #[inline]
+    pub fn dequeue(&self, bufs: &mut [*mut sys::rte_mbuf]) -> usize {
+        // SAFETY: as for enqueue, single consumer; bufs has room for the count.
+        unsafe {
+            sys::shim_rte_ring_sc_dequeue_burst(
+                self.ptr.as_ptr(),
+                bufs.as_mut_ptr() as *mut *mut std::ffi::c_void,
+                bufs.len() as u32,
+            ) as usize
+        }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // Free what is still queued, then the ring (both lcores are done by
+        // the time the last reference goes).
+        let mut left = [std::ptr::null_mut(); 32];
+        loop {
+            let n = self.dequeue(&mut left);
+            if n == 0 {
+                break;
+            }
+            free_raw(&mut left[..n]);
+        }
+        // SAFETY: created by rte_ring_create, freed once.
+        unsafe { sys::rte_ring_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// The DPDK port an mbuf was received on (`mbuf->port`, set by the PMD).
+#[inline]
+pub fn mbuf_port(m: *mut sys::rte_mbuf) -> u16 {
+    // SAFETY: callers pass owned, non-null received mbufs; a field read.
+    unsafe { m.as_ref().map_or(u16::MAX, |m| m.port) }
+}
+
 /// An ethdev port.
 #[derive(Debug, Clone, Copy)]
 pub struct Port {

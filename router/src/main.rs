@@ -940,6 +940,47 @@ async fn fpm_server(shared: Arc<Shared>, listener: tokio::net::TcpListener, stal
     }
 }
 
+/// Slots in each ring between two workers (SNAT reply steering).
+const STEER_RING: u32 = 512;
+
+/// With SNAT and several workers: a ring from every worker to every other,
+/// and each worker's [`worker::Steer`]. `None`s otherwise.
+fn steer_rings(
+    snat: &dataplane::nat::Snat,
+    nq: u16,
+    ports: &[dpdk::Port],
+) -> Result<Vec<Option<worker::Steer>>> {
+    if snat.is_empty() || nq < 2 {
+        return Ok((0..nq).map(|_| None).collect());
+    }
+    let n = nq as usize;
+    let mut port_index = vec![u16::MAX; dpdk_sys::RTE_MAX_ETHPORTS as usize];
+    for (i, p) in ports.iter().enumerate() {
+        port_index[p.id as usize] = i as u16;
+    }
+    // rings[a][b]: from worker a to worker b.
+    let mut rings: Vec<Vec<Option<Arc<dpdk::Ring>>>> = vec![vec![None; n]; n];
+    for (a, row) in rings.iter_mut().enumerate() {
+        for (b, slot) in row.iter_mut().enumerate() {
+            if a != b {
+                let r = dpdk::Ring::new(&format!("steer_{a}_{b}"), STEER_RING)
+                    .context("creating the SNAT steering rings")?;
+                *slot = Some(Arc::new(r));
+            }
+        }
+    }
+    Ok((0..n)
+        .map(|w| {
+            Some(worker::Steer {
+                workers: nq,
+                to: rings[w].clone(),
+                from: (0..n).filter_map(|a| rings[a][w].clone()).collect(),
+                port_index: port_index.clone(),
+            })
+        })
+        .collect())
+}
+
 fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let eal = dpdk::Eal::init(&eal_args(&cfg)).context("starting DPDK")?;
     dataplane::stats::set_stage_clock(dpdk::rdtsc);
@@ -949,7 +990,11 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     }
     let nq = cfg.workers as u16;
     let nports = cfg.ports.len() as u32;
-    let mbufs = (nports * 2 * QUEUE_DESC as u32 * nq as u32 + 4096).next_power_of_two() - 1;
+    // Rx and tx rings of every queue, the SNAT steering rings between
+    // workers (worker::Steer), and room for the control thread's frames.
+    let steering = nq as u32 * (nq as u32 - 1) * STEER_RING;
+    let mbufs =
+        (nports * 2 * QUEUE_DESC as u32 * nq as u32 + steering + 4096).next_power_of_two() - 1;
     let pool =
         Arc::new(dpdk::Mempool::new("ecmp_pkt", mbufs, 256).context("creating the packet pool")?);
 
@@ -996,17 +1041,21 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let fib = cp.fib_handle();
     let snat = cp.snat();
+    // Each worker's table hands out only its share of the ports, so a reply
+    // that reaches another worker can be steered back (dataplane::nat).
     let mut nat_tables: Vec<Option<dataplane::nat::NatTable>> = (0..nq)
-        .map(|_| {
+        .map(|i| {
             (!snat.is_empty()).then(|| {
                 dataplane::nat::NatTable::new(
                     flow_cfg.capacity,
                     snat.addrs.len(),
                     flow_cfg.timeouts,
                 )
+                .shared(i, nq)
             })
         })
         .collect();
+    let mut steer = steer_rings(&snat, nq, &ports)?;
     let nat: Vec<Arc<dataplane::nat::NatCounters>> = nat_tables
         .iter()
         .flatten()
@@ -1025,6 +1074,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
             tsc_hz: eal.tsc_hz(),
             flows: flows[i].clone(),
             nat: nat_tables[i].take(),
+            steer: steer[i].take(),
             clock_epoch: clock.epoch,
             icmp_rate,
             icmp_burst,

@@ -56,6 +56,128 @@ pub struct Worker {
     pub clock_epoch: u64,
     /// This worker's SNAT bindings, when an uplink translates.
     pub nat: Option<dataplane::nat::NatTable>,
+    /// Hand-over of SNAT replies between workers (SNAT with several workers).
+    pub steer: Option<Steer>,
+}
+
+/// A worker's rings to and from the other workers. With SNAT and several
+/// workers, a reply can arrive at a worker other than the one holding its
+/// binding; `dataplane::nat::steer` names the owner, and the packet goes to
+/// it through a single-producer, single-consumer ring.
+pub struct Steer {
+    /// Workers in all.
+    pub workers: u16,
+    /// `to[w]`: the ring to worker `w` (`None` at this worker's own index).
+    pub to: Vec<Option<Arc<dpdk::Ring>>>,
+    /// The rings from every other worker.
+    pub from: Vec<Arc<dpdk::Ring>>,
+    /// Config port index of each DPDK port id (`u16::MAX`: not a router port).
+    pub port_index: Vec<u16>,
+}
+
+/// Sends each packet of a processed burst where its verdict says.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn dispatch(
+    raw: &[*mut rte_mbuf],
+    verdicts: &[Verdict],
+    pi: usize,
+    ports: &[u16],
+    q: u16,
+    tx: &mut [TxBuf],
+    stats: &LcoreStats,
+    channels: &Channels,
+) {
+    let in_port = PortId(pi as u16);
+    for (&raw, &verdict) in raw.iter().zip(verdicts) {
+        // SAFETY: still owned by this worker; the burst's view has ended.
+        let Some(m) = (unsafe { Mbuf::from_raw(raw) }) else {
+            continue;
+        };
+        match verdict {
+            Verdict::Forward(out) => {
+                let o = out.index();
+                tx[o].push(m, ports[o], q, stats);
+            }
+            Verdict::Reply => tx[pi].push(m, ports[pi], q, stats),
+            Verdict::Punt => {
+                if channels
+                    .punt
+                    .push(PuntFrame::copy_from(in_port, m.data()))
+                    .is_ok()
+                {
+                    bump(&stats.punted, 1);
+                } else {
+                    stats.count_drop(DropReason::PuntQueueFull);
+                }
+            }
+            Verdict::Resolve { port, addr } => {
+                // Full queue: the control thread is already busy resolving.
+                let _ = channels.resolve.push(ResolveRequest { port, addr });
+            }
+            Verdict::Drop(_) => {}
+        }
+    }
+}
+
+/// Hands the packets of `rx` that another worker owns ([`Steer`]) to it,
+/// and keeps the rest at the front; returns how many are kept.
+fn steer_out(
+    st: &Steer,
+    me: u16,
+    snat: &dataplane::nat::Snat,
+    rx: &mut [*mut rte_mbuf],
+    stats: &LcoreStats,
+    steered: &mut u64,
+) -> usize {
+    const KEEP: u16 = u16::MAX;
+    let mut dest = [KEEP; BURST];
+    for (d, m) in dest.iter_mut().zip(dpdk::burst_view(rx).iter()) {
+        if let Some(w) = dataplane::nat::steer(m.data(), snat, st.workers) {
+            if w != me {
+                *d = w;
+            }
+        }
+    }
+    let n = rx.len();
+    if dest[..n].iter().all(|&d| d == KEEP) {
+        return n;
+    }
+    let mut done = 0u64;
+    let mut out = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+    for i in 0..n {
+        let w = dest[i];
+        if w == KEEP || done >> (w % 64) & 1 != 0 {
+            continue;
+        }
+        done |= 1 << (w % 64);
+        let mut k = 0;
+        for j in i..n {
+            if dest[j] == w {
+                out[k] = rx[j];
+                k += 1;
+            }
+        }
+        let sent = match st.to.get(w as usize) {
+            Some(Some(r)) => r.enqueue(&out[..k]),
+            _ => 0,
+        };
+        *steered += sent as u64;
+        if sent < k {
+            dpdk::free_raw(&mut out[sent..k]);
+            for _ in sent..k {
+                stats.count_drop(DropReason::SnatSteerQueueFull);
+            }
+        }
+    }
+    let mut keep = 0;
+    for i in 0..n {
+        if dest[i] == KEEP {
+            rx[keep] = rx[i];
+            keep += 1;
+        }
+    }
+    keep
 }
 
 struct TxBuf {
@@ -111,6 +233,8 @@ impl Worker {
         let ticks_per_ms = (self.tsc_hz / 1000).max(1);
         let mut last_refill = dpdk::rdtsc();
         let mut spray = 0u32;
+        let mut steered = 0u64;
+        let nat_counters = self.nat.as_ref().map(|n| n.counters.clone());
         // Warm arc-swap's per-thread state before the loop (it may allocate once).
         drop(self.fib.load());
 
@@ -158,42 +282,65 @@ impl Worker {
                         rx[k] = m.into_raw();
                         k += 1;
                     }
+                    if let Some(st) = &self.steer {
+                        k = steer_out(st, q, &fib.snat, &mut rx[..k], &self.stats, &mut steered);
+                    }
                     dpdk::prefetch_data(&rx[..k]);
-                    let in_port = PortId(pi as u16);
                     process_burst(
                         &mut ctx,
-                        in_port,
+                        PortId(pi as u16),
                         dpdk::burst_view(&mut rx[..k]),
                         &mut verdicts[..k],
                     );
-                    for (&raw, &verdict) in rx[..k].iter().zip(&verdicts[..k]) {
-                        // SAFETY: still owned by this worker; the view has ended.
-                        let Some(m) = (unsafe { Mbuf::from_raw(raw) }) else {
-                            continue;
-                        };
-                        match verdict {
-                            Verdict::Forward(out) => {
-                                let o = out.index();
-                                tx[o].push(m, self.ports[o], q, &self.stats);
+                    dispatch(
+                        &rx[..k],
+                        &verdicts[..k],
+                        pi,
+                        &self.ports,
+                        q,
+                        &mut tx,
+                        &self.stats,
+                        &self.channels,
+                    );
+                }
+                // Packets other workers received for this worker's SNAT
+                // ports, processed as if received on their own port (the
+                // receiver counted them in its rx_packets).
+                if let Some(st) = &self.steer {
+                    for ring in &st.from {
+                        let n = ring.dequeue(&mut rx);
+                        let mut a = 0;
+                        while a < n {
+                            let pi = st
+                                .port_index
+                                .get(dpdk::mbuf_port(rx[a]) as usize)
+                                .copied()
+                                .filter(|&p| (p as usize) < nports)
+                                .unwrap_or(0) as usize;
+                            let mut b = a + 1;
+                            while b < n
+                                && st.port_index.get(dpdk::mbuf_port(rx[b]) as usize).copied()
+                                    == Some(pi as u16)
+                            {
+                                b += 1;
                             }
-                            Verdict::Reply => tx[pi].push(m, dport, q, &self.stats),
-                            Verdict::Punt => {
-                                if self
-                                    .channels
-                                    .punt
-                                    .push(PuntFrame::copy_from(in_port, m.data()))
-                                    .is_ok()
-                                {
-                                    bump(&self.stats.punted, 1);
-                                } else {
-                                    self.stats.count_drop(DropReason::PuntQueueFull);
-                                }
-                            }
-                            Verdict::Resolve { port, addr } => {
-                                // Full queue: the control thread is already busy resolving.
-                                let _ = self.channels.resolve.push(ResolveRequest { port, addr });
-                            }
-                            Verdict::Drop(_) => {}
+                            process_burst(
+                                &mut ctx,
+                                PortId(pi as u16),
+                                dpdk::burst_view(&mut rx[a..b]),
+                                &mut verdicts[a..b],
+                            );
+                            dispatch(
+                                &rx[a..b],
+                                &verdicts[a..b],
+                                pi,
+                                &self.ports,
+                                q,
+                                &mut tx,
+                                &self.stats,
+                                &self.channels,
+                            );
+                            a = b;
                         }
                     }
                 }
@@ -218,6 +365,12 @@ impl Worker {
             }
             for (i, t) in tx.iter_mut().enumerate() {
                 t.flush(self.ports[i], q, &self.stats);
+            }
+            if steered > 0 {
+                if let Some(c) = &nat_counters {
+                    c.steered.fetch_add(steered, Ordering::Relaxed);
+                }
+                steered = 0;
             }
             if got > 0 {
                 bump(&self.stats.polls_busy, 1);

@@ -18,6 +18,10 @@
 # 3. Failover and failback: ISP 1 stops forwarding; within its probe time every
 #    new connection leaves by isp2; when it recovers, new ones use both again.
 # 4. Rules: UDP 5060 always by isp2 (sticky), TCP 80 always by isp1.
+#
+# DUAL_WAN_WORKERS=N runs the same with N workers: each worker owns its own
+# blocks of ports, and replies that reach another worker are steered to the
+# owner (docs/edge.md); the test then also checks that steering happened.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../../deploy/lab/lib.sh"
@@ -27,15 +31,27 @@ INET_ADDR=198.51.100.10
 X1=10.1.0.1
 X2=10.2.0.100
 
-lab_init dualwan
-lab_config --weights "2 1" --extra "uplinks:
+WORKERS=${DUAL_WAN_WORKERS:-1}
+lab_init "dualwan$WORKERS"
+# With several workers the ISP ports are AF_PACKET, which spreads replies over
+# the queues by hash: about half reach a worker other than their binding's.
+afp=; [ "$WORKERS" -gt 1 ] && afp=--af-packet-servers
+lab_config --weights "2 1" $afp --extra "workers: $WORKERS
+uplinks:
   - { name: isp1, port: srv1, gateway: 10.1.0.2, snat: masquerade, probe: { targets: [$INET_ADDR], interval-ms: 100, down-after: 3, up-after: 3 } }
   - { name: isp2, port: srv2, gateway: 10.2.0.2, snat: [$X2], probe: { targets: [$INET_ADDR], interval-ms: 100, down-after: 3, up-after: 3 } }
 rules:
   - { match: { proto: udp, dport: 5060 }, action: { uplink: isp2 }, sticky: true }
   - { match: { proto: tcp, dport: 80 }, action: { uplink: isp1 } }
 flows: { udp: 30 }"
+if [ "$WORKERS" -gt 1 ]; then
+    # Worker lcores 1..N all on this machine's second CPU.
+    lcores="0@0$(for ((i = 1; i <= WORKERS; i++)); do printf ',%d@1' "$i"; done)"
+    sed -i "s|^eal: \\[|eal: [--lcores, \"$lcores\", |" "$LAB_DIR/router.yaml"
+fi
 lab_up
+# msum NAME: a metric summed over its label sets (every worker).
+msum() { lab_metrics | awk -v k="$1" 'index($1, k "{") == 1 || $1 == k { s += $2 } END { print s + 0 }'; }
 API="http://127.0.0.1:$LAB_API_PORT/api/v1"
 
 # The internet: one namespace behind both ISPs. The ISPs' namespaces lose the
@@ -96,8 +112,15 @@ check "server side: $n connections, each from exactly one source ($one with one,
 check "ICMP echo through SNAT comes back (ping)" lab_ns "$LAB_NS_CLIENT" ping -c 3 -i 0.2 -W 2 -q "$INET_ADDR"
 out=$(lab_ns "$LAB_NS_CLIENT" $WAN refused "$INET_ADDR" 33434)
 check "an ICMP port unreachable about a translated flow reaches the inside host ($out)" test "$out" = refused
-check "metrics: translated ICMP errors counted" test "$(lab_metric 'ecmp_router_snat_icmp_errors_total{lcore="0"}')" -ge 1
-check "metrics: bindings created" test "$(lab_metric 'ecmp_router_snat_events_total{event="create",lcore="0"}')" -ge 200
+check "metrics: translated ICMP errors counted" test "$(msum ecmp_router_snat_icmp_errors_total)" -ge 1
+created=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_events_total\{event="create"/ { s += $2 } END { print s + 0 }')
+check "metrics: bindings created ($created)" test "$created" -ge 200
+if [ "$WORKERS" -gt 1 ]; then
+    per=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_events_total\{event="create"/ { printf "%s ", $2 }')
+    check "every worker made bindings ($per)" python3 -c "import sys; v = [float(x) for x in '$per'.split()]; sys.exit(0 if len(v) == $WORKERS and min(v) > 0 else 1)"
+    steered=$(msum ecmp_router_snat_steered_total)
+    check "replies that reached another worker were steered to their binding's ($steered)" test "$steered" -gt 0
+fi
 
 echo "-- 2. stability while the other uplink changes"
 STOP="$LAB_DIR/stop-streams"
@@ -154,7 +177,7 @@ res=$(lab_ns "$LAB_NS_CLIENT" $WAN conns "$INET_ADDR" 80 30)
 read -r a b other ok failed < <(count <<<"$res")
 check "TCP 80: all 30 connections by isp1 (isp1 $a, isp2 $b, failed $failed)" test "$a" = 30
 
-drops=$(lab_metrics | grep -E '^ecmp_router_drops_total\{.*reason="snat_(exhausted|unsupported)"' | awk '{s += $2} END {print s + 0}')
+drops=$(lab_metrics | grep -E '^ecmp_router_drops_total\{.*reason="snat_(exhausted|unsupported|steer_queue_full)"' | awk '{s += $2} END {print s + 0}')
 check "no SNAT drops ($drops)" test "$drops" = 0
 promtool_out=$(lab_metrics | promtool check metrics 2>&1 || true)
 check "metrics pass promtool" test -z "$promtool_out"

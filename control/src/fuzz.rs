@@ -232,6 +232,12 @@ pub fn wire(data: &[u8]) {
     let (_, snat) = fibs();
     let mut nat = NatTable::new(8, snat.snat.addrs.len(), Timeouts::default());
     let _ = nat.translate_in(&mut data.to_vec(), &snat.snat, 0);
+    // Reply steering between workers: the frame as received, for 1..4 workers.
+    for workers in 1..4 {
+        if let Some(w) = dataplane::nat::steer(data, &snat.snat, workers) {
+            assert!(w < workers, "steered to worker {w} of {workers}");
+        }
+    }
 }
 
 /// An IPv4 TCP/UDP frame turned around: addresses and ports swapped, sent

@@ -17,6 +17,9 @@ so a noisy neighbour on this shared VM hits all of them alike):
             ports), l4 hash, static neighbours
   sticky    the same route with sticky: true (every packet looks up its flow
             in the worker's flow table)
+  snat      the same route with both out ports SNAT uplinks (masquerade):
+            every packet looks up its binding and is rewritten, with its
+            checksums (the uplinks' probes are slowed so they never go down)
   kernel    Linux forwarding between namespaces over an 8-way ECMP route
             (fib_multipath_hash_policy=1), fed by testpmd txonly on
             net_af_packet; its rate is divided by the cores the kernel kept
@@ -131,10 +134,15 @@ routes:
 neighbors:
 {neighbors}
 api: {{ listen: 127.0.0.1:{port} }}
+{extra}"""
+
+SNAT_UPLINKS = """uplinks:
+  - { name: a, port: out1, gateway: 10.1.0.2, snat: masquerade, probe: { targets: [192.0.2.1], interval-ms: 60000, down-after: 100 } }
+  - { name: b, port: out2, gateway: 10.2.0.2, snat: masquerade, probe: { targets: [192.0.2.1], interval-ms: 60000, down-after: 100 } }
 """
 
 
-def bench_ecmp(pcap, mem, seconds, tmp, sticky=False):
+def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False):
     nhs, neigh = [], []
     for port in (1, 2):
         for h in range(2, 6):
@@ -143,7 +151,7 @@ def bench_ecmp(pcap, mem, seconds, tmp, sticky=False):
     api = 32000 - os.getpid() % 1000  # below the ephemeral range (32768-60999)
     cfg = ECMP_CFG.format(eal=", ".join(json.dumps(m) for m in mem), pid=os.getpid(), pcap=pcap,
                           nexthops="\n".join(nhs), neighbors="\n".join(neigh), port=api,
-                          sticky="true" if sticky else "false")
+                          sticky="true" if sticky else "false", extra=SNAT_UPLINKS if snat else "")
     path = os.path.join(tmp, "ecmp.yaml")
     with open(path, "w") as f:
         f.write(cfg)
@@ -253,7 +261,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench", "rate"))
-    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,kernel")
+    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,kernel")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     mem, memdesc = eal_mem()
@@ -267,7 +275,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ecmp-rate-")
     pcap = os.path.join(tmp, "udp64.pcap")
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap, PCAP_MAC, "1024"], check=True)
-    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "kernel"] if x in a.only.split(",")]
+    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "snat", "kernel"] if x in a.only.split(",")]
     per = {k: [] for k in order}
     kernel_detail = []
     for r in range(a.rounds):
@@ -281,6 +289,8 @@ def main():
                 v = bench_ecmp(pcap, mem, a.seconds, tmp)
             elif k == "sticky":
                 v = bench_ecmp(pcap, mem, a.seconds, tmp, sticky=True)
+            elif k == "snat":
+                v = bench_ecmp(pcap, mem, a.seconds, tmp, snat=True)
             else:
                 v, pps, busy = bench_kernel(mem, a.seconds)
                 kernel_detail.append({"forwarded_mpps": pps, "softirq_cores": busy})

@@ -420,8 +420,8 @@ pub fn render(
         let serr = counter(
             &reg,
             "ecmp_router_snat_icmp_errors_total",
-            "ICMP errors about translated flows, translated with their embedded header and delivered inside.",
-            &["lcore"],
+            "ICMP errors about translated flows, translated with their embedded header: in (from outside, delivered to the inside host), out (from inside, about a packet that came in translated).",
+            &["lcore", "direction"],
         );
         let ssteer = counter(
             &reg,
@@ -449,8 +449,10 @@ pub fn render(
                 .inc_by(c.out_packets.load(Relaxed));
             spk.with_label_values(&[w.as_str(), "in"])
                 .inc_by(c.in_packets.load(Relaxed));
-            serr.with_label_values(&[w.as_str()])
+            serr.with_label_values(&[w.as_str(), "in"])
                 .inc_by(c.in_icmp_errors.load(Relaxed));
+            serr.with_label_values(&[w.as_str(), "out"])
+                .inc_by(c.out_icmp_errors.load(Relaxed));
         }
         let sa = IntGaugeVec::new(
             Opts::new(

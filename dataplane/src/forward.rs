@@ -616,6 +616,9 @@ struct SnatState {
     binding: Option<u32>,
     /// The source is already an SNAT address: leave untranslated.
     pass: bool,
+    /// An ICMP error from inside about a packet of `binding` that came in
+    /// translated ([`nat::error_key_out`]).
+    error: bool,
 }
 
 /// The nexthop SNAT decides for an IPv4 packet before routing does: a
@@ -642,7 +645,16 @@ fn snat_hop(
     }
     let key = nat::key_out(ip);
     st.key = Some(key);
-    let (k, flags) = key.ok()?;
+    let Ok((k, flags)) = key else {
+        // An ICMP error about a flow that has a binding leaves by its
+        // uplink, translated; without one it is not translatable.
+        let k = nat::error_key_out(ip)?;
+        let b = ctx.nat.as_deref()?.find(&k, ctx.now_ms)?;
+        let (mac, n) = (fib.neighbors.live(b.nh)?, fib.nexthop(b.nh)?);
+        st.binding = Some(b.id);
+        st.error = true;
+        return Some(Ok((b.nh, n.port, mac)));
+    };
     let (now, on_down) = (ctx.now_ms, snat.on_down);
     let nat = ctx.nat.as_deref_mut()?;
     let b = nat.lookup_out(&k, flags, now)?;
@@ -702,7 +714,12 @@ fn snat_out(
         },
         _ => return Err(DropReason::SnatUnsupported),
     };
-    if nat.translate_out(ip, id, snat) {
+    let done = if st.error {
+        nat.translate_error_out(ip, id, snat)
+    } else {
+        nat.translate_out(ip, id, snat)
+    };
+    if done {
         Ok(())
     } else {
         Err(DropReason::SnatUnsupported)
@@ -1977,8 +1994,46 @@ mod tests {
             64,
             &frames::udp(5060, xport, b"10.2.0.100"),
         );
-        let (v, _) = nat_run(&fib, &mut nat, &stats, out.0, &r);
+        let (v, back) = nat_run(&fib, &mut nat, &stats, out.0, &r);
         assert_eq!(v, Verdict::Forward(PortId(0)));
+        // The inside host has closed its socket: its port unreachable about
+        // the reply leaves by the flow's uplink, translated.
+        let mut quote = vec![3, 3, 0, 0, 0, 0, 0, 0];
+        quote.extend_from_slice(&back.data()[14..]);
+        let mut e = frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("10.0.0.2"),
+            ip4("198.51.100.9"),
+            proto::ICMP,
+            64,
+            &quote,
+        );
+        let c = crate::checksum::checksum(&e[34..]);
+        e[36..38].copy_from_slice(&c.to_be_bytes());
+        let (v, sent) = nat_run(&fib, &mut nat, &stats, 0, &e);
+        let sent = sent.data();
+        assert_eq!(v, Verdict::Forward(out), "by the flow's uplink");
+        assert_eq!(&sent[26..30], &xaddr.octets(), "outer source translated");
+        assert_eq!(
+            &sent[42 + 16..42 + 20],
+            &xaddr.octets(),
+            "quoted destination"
+        );
+        assert_eq!(&sent[42 + 22..42 + 24], &xport.to_be_bytes(), "quoted port");
+        assert_eq!(crate::checksum::checksum(&sent[34..]), 0, "ICMP checksum");
+        // Without a binding it is not translatable.
+        let mut other = e.clone();
+        other[42 + 20..42 + 22].copy_from_slice(&9999u16.to_be_bytes());
+        let before = stats.drops[DropReason::SnatUnsupported as usize]
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let (v, _) = nat_run(&fib, &mut nat, &stats, 0, &other);
+        assert_eq!(v, Verdict::Drop(DropReason::SnatUnsupported));
+        assert_eq!(
+            stats.drops[DropReason::SnatUnsupported as usize]
+                .load(std::sync::atomic::Ordering::Relaxed),
+            before + 1
+        );
     }
 
     #[test]

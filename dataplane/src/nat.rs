@@ -181,6 +181,9 @@ pub struct NatCounters {
     pub in_packets: AtomicU64,
     /// ICMP errors about translated flows, translated (embedded header too).
     pub in_icmp_errors: AtomicU64,
+    /// ICMP errors from inside about packets that came in translated,
+    /// translated on their way out (embedded header too).
+    pub out_icmp_errors: AtomicU64,
     /// Packets this worker received for another worker's port and handed
     /// to it (several workers only).
     pub steered: AtomicU64,
@@ -343,6 +346,42 @@ pub fn key_out(ip: &[u8]) -> Result<(NatKey, u8), Untranslatable> {
         },
         flags,
     ))
+}
+
+/// For an ICMP error an inside host sends out (Destination Unreachable,
+/// Time Exceeded, Parameter Problem) about a packet that came in translated:
+/// the NAT key of the flow it is about. The embedded packet went from the
+/// remote end to the inside host, so the key is its reverse. `None` for
+/// anything else, or when the embedded header is cut short.
+pub fn error_key_out(ip: &[u8]) -> Option<NatKey> {
+    if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != proto::ICMP || be16(ip, 6) & 0x3fff != 0 {
+        return None;
+    }
+    let hl = (ip[0] & 0x0f) as usize * 4;
+    let icmp = ip.get(hl..).filter(|_| hl >= 20)?;
+    if icmp.len() < 8 + 20 || !matches!(icmp[0], 3 | 11 | 12) {
+        return None;
+    }
+    let emb = &icmp[8..];
+    let ehl = (emb[0] & 0x0f) as usize * 4;
+    if emb[0] >> 4 != 4 || ehl < 20 || emb.len() < ehl + 8 {
+        return None;
+    }
+    let (remote, inside, ep) = (be32(emb, 12), be32(emb, 16), emb[9]);
+    let el4 = &emb[ehl..];
+    let (sport, dport) = match ep {
+        proto::TCP | proto::UDP => (be16(el4, 2), be16(el4, 0)),
+        // An echo reply the router delivered inside: its identifier.
+        proto::ICMP if el4[0] == 0 => (be16(el4, 4), 0),
+        _ => return None,
+    };
+    Some(NatKey {
+        proto: ep,
+        src: inside,
+        dst: remote,
+        sport,
+        dport,
+    })
 }
 
 /// Every worker's NAT state (see the module docs).
@@ -743,6 +782,86 @@ impl NatTable {
         true
     }
 
+    /// The live binding of `k` without refreshing it (an ICMP error about a
+    /// flow does not keep the flow alive).
+    pub fn find(&self, k: &NatKey, now_ms: u32) -> Option<Binding> {
+        let (_, id) = self.find_out(k)?;
+        let e = &self.entries[id as usize];
+        (!self.expired(e, now_ms)).then_some(Binding {
+            id,
+            nh: e.nh,
+            out: e.out,
+        })
+    }
+
+    /// Rewrites an outbound ICMP error `ip` ([`error_key_out`]) about a
+    /// packet of binding `id` that came in translated: the outer source
+    /// becomes the SNAT address (whoever inside sent it), and the embedded
+    /// packet's destination and port go back to the SNAT address and port
+    /// the remote end knows, with every checksum (RFC 5508 REQ-3).
+    pub fn translate_error_out(&self, ip: &mut [u8], id: u32, snat: &Snat) -> bool {
+        let Some(e) = self.entries.get(id as usize).filter(|e| e.used) else {
+            return false;
+        };
+        let Some(&(xaddr, _)) = snat.addrs.get(e.xaddr as usize) else {
+            return false;
+        };
+        let x = u32::from(xaddr);
+        let hl = (ip[0] & 0x0f) as usize * 4;
+        if ip.len() < hl + 8 + 20 {
+            return false;
+        }
+        let (hdr, icmp) = ip.split_at_mut(hl);
+        let ehl = (icmp[8] & 0x0f) as usize * 4;
+        if icmp.len() < 8 + ehl + 8 || be32(icmp, 8 + 16) != e.src {
+            return false;
+        }
+        // Outer header: the source.
+        let mut od = Delta::default();
+        od.addr(be32(hdr, 12), x);
+        hdr[12..16].copy_from_slice(&x.to_be_bytes());
+        od.apply_at(hdr, 10);
+        let mut icd = Delta::default();
+        let emb = &mut icmp[8..];
+        // Embedded header: the destination, and its checksum.
+        let mut ed = Delta::default();
+        ed.addr(e.src, x);
+        icd.addr(e.src, x);
+        emb[16..20].copy_from_slice(&x.to_be_bytes());
+        let old_ec = be16(emb, 10);
+        ed.apply_at(emb, 10);
+        icd.word(old_ec, be16(emb, 10));
+        // Embedded transport: the destination port (or the echo reply's
+        // identifier), and its checksum when the quote holds it.
+        let el4 = &mut emb[ehl..];
+        let (at_port, at_check) = match e.proto {
+            proto::TCP => (2, 16),
+            proto::UDP => (2, 6),
+            _ => (4, 2),
+        };
+        let old_port = be16(el4, at_port);
+        let mut ld = Delta::default();
+        if e.proto != proto::ICMP {
+            ld.addr(e.src, x);
+        }
+        ld.word(old_port, e.xport);
+        icd.word(old_port, e.xport);
+        set16(el4, at_port, e.xport);
+        if el4.len() >= at_check + 2 {
+            let old = be16(el4, at_check);
+            if e.proto == proto::UDP {
+                ld.apply_udp_at(el4, at_check);
+            } else {
+                ld.apply_at(el4, at_check);
+            }
+            icd.word(old, be16(el4, at_check));
+        }
+        icd.apply_at(icmp, 2);
+        self.counters.out_packets.fetch_add(1, Relaxed);
+        self.counters.out_icmp_errors.fetch_add(1, Relaxed);
+        true
+    }
+
     /// Translates an inbound packet `ip` (IPv4 header first) addressed to an
     /// SNAT address: a reply of a bound flow, or an ICMP error about one.
     /// Returns the inside address it now goes to, or `None` (nothing
@@ -1115,6 +1234,65 @@ pub(crate) mod tests {
             };
             assert_eq!(port, 1000);
             assert_eq!(t.counters.in_icmp_errors.load(Relaxed), 1);
+        }
+    }
+
+    #[test]
+    fn icmp_errors_from_inside_about_translated_replies_go_out_translated() {
+        let s = snat();
+        for p in [proto::UDP, proto::TCP, proto::ICMP] {
+            let mut t = table(8);
+            // A flow out and its reply back in, translated.
+            let (out, reply) = out_and_back(&mut t, &s, p, 40_000, b"data");
+            let xport = be16(&out[20..], if p == proto::ICMP { 4 } else { 0 });
+            // The inside host answers the reply with port unreachable, quoting it.
+            let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+            icmp.extend_from_slice(&reply);
+            let mut err = frames::ipv4(M, M, INSIDE.into(), REMOTE.into(), proto::ICMP, 64, &icmp)
+                .split_off(14);
+            fill(&mut err);
+            let k = error_key_out(&err).expect("an error key");
+            let b = t.find(&k, 2).expect("the flow's binding");
+            assert!(t.translate_error_out(&mut err, b.id, &s), "proto {p}");
+            assert!(checksums_ok(&err), "outer checksums, proto {p}: {err:02x?}");
+            let emb = &err[28..];
+            assert!(
+                checksums_ok(emb),
+                "embedded checksums, proto {p}: {emb:02x?}"
+            );
+            assert_eq!(be32(&err, 12), u32::from_be_bytes(X1), "outer source");
+            assert_eq!(
+                be32(emb, 16),
+                u32::from_be_bytes(X1),
+                "embedded destination"
+            );
+            let port = be16(&emb[20..], if p == proto::ICMP { 4 } else { 2 });
+            assert_eq!(port, xport, "embedded port, proto {p}");
+            // The embedded packet is now exactly the reply as the remote sent it.
+            assert_eq!(
+                &emb[..20],
+                &{
+                    let mut r = reply.clone();
+                    r[16..20].copy_from_slice(&X1);
+                    set16(&mut r, 20 + if p == proto::ICMP { 4 } else { 2 }, xport);
+                    fill(&mut r);
+                    r
+                }[..20]
+            );
+            assert_eq!(t.counters.out_icmp_errors.load(Relaxed), 1);
+        }
+        // No key: not an error, an error about an unknown protocol, a runt.
+        let ping = packet(proto::ICMP, INSIDE, REMOTE, 7, 0, b"");
+        assert_eq!(error_key_out(&ping), None);
+        let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+        let mut gre = packet(proto::UDP, REMOTE, INSIDE, 1, 2, b"");
+        gre[9] = 47;
+        icmp.extend_from_slice(&gre);
+        let e =
+            frames::ipv4(M, M, INSIDE.into(), REMOTE.into(), proto::ICMP, 64, &icmp).split_off(14);
+        assert_eq!(error_key_out(&e), None);
+        for n in 0..e.len() {
+            let _ = error_key_out(&e[..n]);
         }
     }
 

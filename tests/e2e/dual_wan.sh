@@ -12,7 +12,8 @@
 #
 # 1. Source consistency: 200 TCP connections all complete, each seen from one
 #    SNAT address, split 2:1 within 15 %. ICMP echo and an ICMP error (port
-#    unreachable) come back translated.
+#    unreachable) come back translated, and an inside host's port unreachable
+#    about a translated reply goes out translated (one worker).
 # 2. Stability: long-lived streams keep their source and lose nothing while
 #    the other uplink is removed from the route, re-added, and re-weighted.
 # 3. Failover and failback: ISP 1 stops forwarding; within its probe time every
@@ -112,6 +113,43 @@ check "server side: $n connections, each from exactly one source ($one with one,
 check "ICMP echo through SNAT comes back (ping)" lab_ns "$LAB_NS_CLIENT" ping -c 3 -i 0.2 -W 2 -q "$INET_ADDR"
 out=$(lab_ns "$LAB_NS_CLIENT" $WAN refused "$INET_ADDR" 33434)
 check "an ICMP port unreachable about a translated flow reaches the inside host ($out)" test "$out" = refused
+if [ "$WORKERS" = 1 ]; then
+    # The other way (RFC 5508): the inside host's port unreachable about a
+    # reply that came in translated reaches the remote end as an error about
+    # the datagram it sent (to the SNAT address and port), so its connected
+    # socket is refused. With several workers such an error may reach a worker
+    # without the binding (docs/edge.md, Limits), so this runs with one.
+    lab_ns "$INET" python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 5099))
+s.settimeout(10)
+_, peer = s.recvfrom(100)
+s.connect(peer)
+time.sleep(0.5)
+s.send(b"back")
+s.settimeout(3)
+try:
+    s.recv(100)
+    print("answered", peer)
+except ConnectionRefusedError:
+    print("refused", peer)
+except socket.timeout:
+    print("timeout", peer)' "$INET_ADDR" >"$LAB_DIR/back.out" 2>&1 &
+    BACK=$!
+    LAB_PIDS+=($BACK)
+    lab_wait 5 "inet UDP 5099" lab_ns "$INET" bash -c "ss -lun | grep -q ':5099 '"
+    lab_ns "$LAB_NS_CLIENT" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"hi", (sys.argv[1], 5099))
+s.close()' "$INET_ADDR"
+    wait "$BACK" || true
+    back=$(cat "$LAB_DIR/back.out")
+    check "an inside host's port unreachable goes out translated and refuses the remote socket ($back)" grep -q "^refused ('10\.[12]\." "$LAB_DIR/back.out"
+    eout=$(lab_metric 'ecmp_router_snat_icmp_errors_total{direction="out",lcore="0"}')
+    check "metrics: translated outbound ICMP errors counted ($eout)" test "$eout" -ge 1
+fi
 check "metrics: translated ICMP errors counted" test "$(msum ecmp_router_snat_icmp_errors_total)" -ge 1
 created=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_events_total\{event="create"/ { s += $2 } END { print s + 0 }')
 check "metrics: bindings created ($created)" test "$created" -ge 200

@@ -25,6 +25,8 @@ unsigned shim_rte_lcore_id(void) { return rte_lcore_id(); }
 uint64_t shim_rte_rdtsc(void) { return rte_rdtsc(); }
 unsigned shim_rte_ring_sp_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n) { return rte_ring_sp_enqueue_burst(r, objs, n, NULL); }
 unsigned shim_rte_ring_sc_dequeue_burst(struct rte_ring *r, void **objs, unsigned n) { return rte_ring_sc_dequeue_burst(r, objs, n, NULL); }
+void shim_mbuf_set_usr(struct rte_mbuf *m, uint32_t v) { m->hash.usr = v; }
+uint32_t shim_mbuf_usr(const struct rte_mbuf *m) { return m->hash.usr; }
 
 static uint8_t shim_sym_key[40] = {
     0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,

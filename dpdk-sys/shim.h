@@ -33,6 +33,9 @@ unsigned shim_rte_lcore_id(void);
 uint64_t shim_rte_rdtsc(void);
 unsigned shim_rte_ring_sp_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n);
 unsigned shim_rte_ring_sc_dequeue_burst(struct rte_ring *r, void **objs, unsigned n);
+/* The mbuf's user tag (hash.usr, which DPDK leaves to the application). */
+void shim_mbuf_set_usr(struct rte_mbuf *m, uint32_t v);
+uint32_t shim_mbuf_usr(const struct rte_mbuf *m);
 
 /* Sets RSS in `conf` when `queues` > 1 and the port supports it: IP, TCP and
  * UDP hash types the device offers, with a symmetric Toeplitz key (0x6d5a

@@ -426,14 +426,17 @@ pub fn render(
         let ssteer = counter(
             &reg,
             "ecmp_router_snat_steered_total",
-            "Packets from outside for a translated port that another worker owns, handed to that worker by the one that received them (several workers only).",
-            &["lcore"],
+            "Packets handed to another worker (several workers only): reply (from outside, for a translated port another worker owns), error (an ICMP error from inside about a flow this worker holds no binding for, passed to the next worker).",
+            &["lcore", "kind"],
         );
         for (i, c) in nat.iter().enumerate() {
             let w = i.to_string();
             ssteer
-                .with_label_values(&[w.as_str()])
+                .with_label_values(&[w.as_str(), "reply"])
                 .inc_by(c.steered.load(Relaxed));
+            ssteer
+                .with_label_values(&[w.as_str(), "error"])
+                .inc_by(c.handed_on.load(Relaxed));
             sb.with_label_values(&[w.as_str()])
                 .set(c.entries.load(Relaxed) as i64);
             for (e, v) in [

@@ -36,6 +36,11 @@ pub enum Verdict {
     Punt,
     /// Dropped (already counted): free.
     Drop(DropReason),
+    /// An ICMP error from inside about a translated flow whose binding this
+    /// worker does not hold (several workers only, [`Ctx::snat_peers`]):
+    /// unchanged and not counted yet. The worker hands it to the next
+    /// worker; the last one to try counts it as `snat_unsupported`.
+    SnatElsewhere,
     /// Dropped as `neighbor_unresolved` (already counted): free, and ask the
     /// control plane to resolve `addr` on `port`.
     Resolve {
@@ -95,6 +100,9 @@ pub struct Ctx<'a> {
     pub in_port: PortId,
     /// This worker's SNAT bindings, when any uplink translates.
     pub nat: Option<&'a mut NatTable>,
+    /// Other workers hold SNAT bindings too: an ICMP error from inside
+    /// whose flow has no binding here is [`Verdict::SnatElsewhere`], not a drop.
+    pub snat_peers: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -110,6 +118,7 @@ impl<'a> Ctx<'a> {
             now_ms: 0,
             in_port: PortId(0),
             nat: None,
+            snat_peers: false,
         }
     }
 }
@@ -562,6 +571,10 @@ fn forward_tail<B: PacketBuf>(
     }
     if nat_on {
         if let Err(r) = snat_out(ctx, &mut pkt.data_mut()[eth_len..], nh, out, &st) {
+            if st.orphan_error && ctx.snat_peers {
+                // Perhaps another worker's flow: the packet is still as received.
+                return Verdict::SnatElsewhere;
+            }
             return dropped(ctx.stats, r);
         }
     }
@@ -619,6 +632,8 @@ struct SnatState {
     /// An ICMP error from inside about a packet of `binding` that came in
     /// translated ([`nat::error_key_out`]).
     error: bool,
+    /// An ICMP error from inside about a flow with no binding here.
+    orphan_error: bool,
 }
 
 /// The nexthop SNAT decides for an IPv4 packet before routing does: a
@@ -649,7 +664,10 @@ fn snat_hop(
         // An ICMP error about a flow that has a binding leaves by its
         // uplink, translated; without one it is not translatable.
         let k = nat::error_key_out(ip)?;
-        let b = ctx.nat.as_deref()?.find(&k, ctx.now_ms)?;
+        let Some(b) = ctx.nat.as_deref().and_then(|n| n.find(&k, ctx.now_ms)) else {
+            st.orphan_error = true;
+            return None;
+        };
         let (mac, n) = (fib.neighbors.live(b.nh)?, fib.nexthop(b.nh)?);
         st.binding = Some(b.id);
         st.error = true;
@@ -2025,15 +2043,29 @@ mod tests {
         // Without a binding it is not translatable.
         let mut other = e.clone();
         other[42 + 20..42 + 22].copy_from_slice(&9999u16.to_be_bytes());
-        let before = stats.drops[DropReason::SnatUnsupported as usize]
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let unsupported = || {
+            stats.drops[DropReason::SnatUnsupported as usize]
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let before = unsupported();
         let (v, _) = nat_run(&fib, &mut nat, &stats, 0, &other);
         assert_eq!(v, Verdict::Drop(DropReason::SnatUnsupported));
-        assert_eq!(
-            stats.drops[DropReason::SnatUnsupported as usize]
-                .load(std::sync::atomic::Ordering::Relaxed),
-            before + 1
-        );
+        assert_eq!(unsupported(), before + 1);
+        // With other workers holding bindings, it is handed on, unchanged and
+        // not counted.
+        let mut icmp = IcmpLimiter::new(1000);
+        let mut ctx = Ctx {
+            nat: Some(&mut nat),
+            snat_peers: true,
+            ..Ctx::new(&fib, &stats, &mut icmp)
+        };
+        let mut b = VecBuf::new(&other);
+        assert_eq!(process(&mut ctx, PortId(0), &mut b), Verdict::SnatElsewhere);
+        assert_eq!(b.data(), &other[..], "unchanged");
+        assert_eq!(unsupported(), before + 1, "not counted");
+        // An error about a flow this worker holds is still translated here.
+        let mut b = VecBuf::new(&e);
+        assert_eq!(process(&mut ctx, PortId(0), &mut b), Verdict::Forward(out));
     }
 
     #[test]

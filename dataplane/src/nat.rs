@@ -187,6 +187,9 @@ pub struct NatCounters {
     /// Packets this worker received for another worker's port and handed
     /// to it (several workers only).
     pub steered: AtomicU64,
+    /// ICMP errors from inside about a flow this worker holds no binding
+    /// for, handed to the next worker (several workers only).
+    pub handed_on: AtomicU64,
 }
 
 /// A binding.

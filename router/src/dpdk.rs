@@ -257,6 +257,20 @@ impl Mbuf {
         p
     }
 
+    /// The user tag (`hash.usr`; after rx it holds the PMD's RSS hash, if any).
+    #[inline]
+    pub fn tag(&self) -> u32 {
+        // SAFETY: we own a valid mbuf; a field read.
+        unsafe { sys::shim_mbuf_usr(self.ptr.as_ptr()) }
+    }
+
+    /// Sets the user tag.
+    #[inline]
+    pub fn set_tag(&mut self, v: u32) {
+        // SAFETY: we own a valid mbuf; a field write.
+        unsafe { sys::shim_mbuf_set_usr(self.ptr.as_ptr(), v) }
+    }
+
     /// Number of segments.
     #[inline]
     pub fn segments(&self) -> u16 {

@@ -15,6 +15,7 @@ use dataplane::drop::DropReason;
 use dataplane::fib::Fib;
 use dataplane::flowtable::FlowTable;
 use dataplane::forward::{process_burst, Ctx, IcmpLimiter, Verdict};
+use dataplane::nat::NatCounters;
 use dataplane::stats::{bump, LcoreStats};
 use dataplane::types::PortId;
 use dataplane::PacketBuf;
@@ -75,6 +76,38 @@ pub struct Steer {
     pub port_index: Vec<u16>,
 }
 
+/// An ICMP error from inside whose flow this worker holds no binding for
+/// ([`Verdict::SnatElsewhere`]): on to the next worker, until every worker
+/// has tried. How many have tried travels in the mbuf's user tag, which is
+/// meaningful only on packets that came from a ring (`from_ring`).
+fn hand_on(
+    mut m: Mbuf,
+    steer: Option<&Steer>,
+    me: u16,
+    from_ring: bool,
+    stats: &LcoreStats,
+    nat: Option<&NatCounters>,
+) {
+    let tried = if from_ring { m.tag() } else { 0 }.saturating_add(1);
+    let Some(st) = steer.filter(|st| tried < st.workers as u32) else {
+        stats.count_drop(DropReason::SnatUnsupported);
+        return;
+    };
+    let Some(Some(ring)) = st.to.get(((me + 1) % st.workers) as usize) else {
+        stats.count_drop(DropReason::SnatUnsupported);
+        return;
+    };
+    m.set_tag(tried);
+    let raw = [m.into_raw()];
+    if ring.enqueue(&raw) == 0 {
+        // SAFETY: the ring did not take it, so it is still ours.
+        drop(unsafe { Mbuf::from_raw(raw[0]) });
+        stats.count_drop(DropReason::SnatSteerQueueFull);
+    } else if let Some(c) = nat {
+        c.handed_on.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Sends each packet of a processed burst where its verdict says.
 #[allow(clippy::too_many_arguments)]
 #[inline]
@@ -87,6 +120,9 @@ fn dispatch(
     tx: &mut [TxBuf],
     stats: &LcoreStats,
     channels: &Channels,
+    steer: Option<&Steer>,
+    from_ring: bool,
+    nat: Option<&NatCounters>,
 ) {
     let in_port = PortId(pi as u16);
     for (&raw, &verdict) in raw.iter().zip(verdicts) {
@@ -115,6 +151,7 @@ fn dispatch(
                 // Full queue: the control thread is already busy resolving.
                 let _ = channels.resolve.push(ResolveRequest { port, addr });
             }
+            Verdict::SnatElsewhere => hand_on(m, steer, q, from_ring, stats, nat),
             Verdict::Drop(_) => {}
         }
     }
@@ -258,6 +295,7 @@ impl Worker {
                     now_ms,
                     spray,
                     nat: self.nat.as_mut(),
+                    snat_peers: self.steer.is_some(),
                     ..Ctx::new(&fib, &self.stats, &mut icmp)
                 };
                 for (pi, &dport) in self.ports.iter().enumerate() {
@@ -301,6 +339,9 @@ impl Worker {
                         &mut tx,
                         &self.stats,
                         &self.channels,
+                        self.steer.as_ref(),
+                        false,
+                        nat_counters.as_deref(),
                     );
                 }
                 // Packets other workers received for this worker's SNAT
@@ -339,6 +380,9 @@ impl Worker {
                                 &mut tx,
                                 &self.stats,
                                 &self.channels,
+                                Some(st),
+                                true,
+                                nat_counters.as_deref(),
                             );
                             a = b;
                         }

@@ -13,7 +13,7 @@
 # 1. Source consistency: 200 TCP connections all complete, each seen from one
 #    SNAT address, split 2:1 within 15 %. ICMP echo and an ICMP error (port
 #    unreachable) come back translated, and an inside host's port unreachable
-#    about a translated reply goes out translated (one worker).
+#    about a translated reply goes out translated.
 # 2. Stability: long-lived streams keep their source and lose nothing while
 #    the other uplink is removed from the route, re-added, and re-weighted.
 # 3. Failover and failback: ISP 1 stops forwarding; within its probe time every
@@ -113,12 +113,12 @@ check "server side: $n connections, each from exactly one source ($one with one,
 check "ICMP echo through SNAT comes back (ping)" lab_ns "$LAB_NS_CLIENT" ping -c 3 -i 0.2 -W 2 -q "$INET_ADDR"
 out=$(lab_ns "$LAB_NS_CLIENT" $WAN refused "$INET_ADDR" 33434)
 check "an ICMP port unreachable about a translated flow reaches the inside host ($out)" test "$out" = refused
-if [ "$WORKERS" = 1 ]; then
+{
     # The other way (RFC 5508): the inside host's port unreachable about a
     # reply that came in translated reaches the remote end as an error about
     # the datagram it sent (to the SNAT address and port), so its connected
-    # socket is refused. With several workers such an error may reach a worker
-    # without the binding (docs/edge.md, Limits), so this runs with one.
+    # socket is refused. With several workers the error may reach a worker
+    # without the binding, which hands it on until one has it (docs/edge.md).
     lab_ns "$INET" python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -147,16 +147,50 @@ s.close()' "$INET_ADDR"
     wait "$BACK" || true
     back=$(cat "$LAB_DIR/back.out")
     check "an inside host's port unreachable goes out translated and refuses the remote socket ($back)" grep -q "^refused ('10\.[12]\." "$LAB_DIR/back.out"
-    eout=$(lab_metric 'ecmp_router_snat_icmp_errors_total{direction="out",lcore="0"}')
-    check "metrics: translated outbound ICMP errors counted ($eout)" test "$eout" -ge 1
-fi
+    # Twelve more flows, each from its own inside port (so their bindings are
+    # spread over the workers), each answered by the inside host's port
+    # unreachable. The client's kernel must not rate-limit them.
+    lab_ns "$LAB_NS_CLIENT" sysctl -qw net.ipv4.icmp_ratelimit=0
+    unreach() { lab_ns "$INET" awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "InDestUnreachs") c = i; h = 1 } else { print $c; exit } }' /proc/net/snmp; }
+    u0=$(unreach)
+    lab_ns "$INET" python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 5098))
+s.settimeout(10)
+peers = [s.recvfrom(100)[1] for _ in range(12)]
+time.sleep(0.5)
+for p in peers:
+    s.sendto(b"back", p)
+time.sleep(1)
+print(len(peers))' "$INET_ADDR" >"$LAB_DIR/back12.out" 2>&1 &
+    BACK=$!
+    LAB_PIDS+=($BACK)
+    lab_wait 5 "inet UDP 5098" lab_ns "$INET" bash -c "ss -lun | grep -q ':5098 '"
+    lab_ns "$LAB_NS_CLIENT" python3 -c '
+import socket, sys
+ss = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(12)]
+for s in ss:
+    s.sendto(b"hi", (sys.argv[1], 5098))
+for s in ss:
+    s.close()' "$INET_ADDR"
+    wait "$BACK" || true
+    u1=$(unreach)
+    check "12 more: every port unreachable from inside reached the remote end ($(cat "$LAB_DIR/back12.out") flows, $((u1 - u0)) errors)" test "$((u1 - u0))" -ge 12
+    eout=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_icmp_errors_total\{direction="out"/ { s += $2 } END { print s + 0 }')
+    check "metrics: translated outbound ICMP errors counted ($eout)" test "$eout" -ge 13
+    if [ "$WORKERS" -gt 1 ]; then
+        handed=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_steered_total\{kind="error"/ { s += $2 } END { print s + 0 }')
+        check "errors that reached a worker without their binding were handed on ($handed)" test "$handed" -gt 0
+    fi
+}
 check "metrics: translated ICMP errors counted" test "$(msum ecmp_router_snat_icmp_errors_total)" -ge 1
 created=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_events_total\{event="create"/ { s += $2 } END { print s + 0 }')
 check "metrics: bindings created ($created)" test "$created" -ge 200
 if [ "$WORKERS" -gt 1 ]; then
     per=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_events_total\{event="create"/ { printf "%s ", $2 }')
     check "every worker made bindings ($per)" python3 -c "import sys; v = [float(x) for x in '$per'.split()]; sys.exit(0 if len(v) == $WORKERS and min(v) > 0 else 1)"
-    steered=$(msum ecmp_router_snat_steered_total)
+    steered=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_steered_total\{kind="reply"/ { s += $2 } END { print s + 0 }')
     check "replies that reached another worker were steered to their binding's ($steered)" test "$steered" -gt 0
 fi
 

@@ -278,6 +278,8 @@ impl Worker {
         while !self.stop.load(Ordering::Relaxed) {
             let now = dpdk::rdtsc();
             let mut got = 0usize;
+            // Packets other workers handed over (not received here: not in rx_packets).
+            let mut handed = 0usize;
             let tokens = now.wrapping_sub(last_refill) / ticks_per_token;
             if tokens > 0 {
                 icmp.refill(tokens.min(u32::MAX as u64) as u32);
@@ -350,6 +352,7 @@ impl Worker {
                 if let Some(st) = &self.steer {
                     for ring in &st.from {
                         let n = ring.dequeue(&mut rx);
+                        handed += n;
                         let mut a = 0;
                         while a < n {
                             let pi = st
@@ -416,7 +419,7 @@ impl Worker {
                 }
                 steered = 0;
             }
-            if got > 0 {
+            if got + handed > 0 {
                 bump(&self.stats.polls_busy, 1);
                 bump(&self.stats.rx_packets, got as u64);
             } else {

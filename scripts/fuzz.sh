@@ -7,7 +7,7 @@
 # CI runs `bash scripts/fuzz.sh 20`. For a long run: `bash scripts/fuzz.sh 3600 packet`.
 # The corpus lives in fuzz/corpus/TARGET and is committed, minimized; a run
 # adds to it. Before committing what a long run found, minimize it:
-#   bash scripts/fuzz.sh --merge
+#   bash scripts/fuzz.sh --merge [TARGET...]
 # A crash writes fuzz/artifacts/TARGET/crash-*: copy it into
 # fuzz/regressions/TARGET/ (and fix the bug); `cargo test -p control --test
 # fuzz_regressions` replays seeds, corpus and regressions in every test run.
@@ -15,7 +15,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MERGE=
 if [ "${1:-}" = --merge ]; then MERGE=1; shift; fi
-SECS=${1:-20}; shift || true
+# --merge [TARGET...] takes no time argument.
+SECS=20
+if [ -z "$MERGE" ] && [ $# -gt 0 ]; then SECS=$1; shift; fi
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(packet wire fpm config api punt)
 cd "$ROOT/fuzz"

@@ -319,6 +319,57 @@ fn l4_check_at(p: u8) -> Option<usize> {
     }
 }
 
+/// Rewrites the packet an ICMP error quotes. `icmp` is the ICMP message,
+/// with the quoted IPv4 header at 8 (header length `ehl`, transport `proto`).
+/// One side of the quoted flow changes: its address from `old` to `new`
+/// (the source when `source`, else the destination) and its port, or the
+/// echo identifier, to `port`. The quoted IPv4 checksum, the quoted
+/// transport checksum (when the quote holds it) and the ICMP checksum follow.
+fn rewrite_quote(
+    icmp: &mut [u8],
+    ehl: usize,
+    proto: u8,
+    source: bool,
+    old: u32,
+    new: u32,
+    port: u16,
+) {
+    // Everything here changes the ICMP message, so its checksum too.
+    let mut icd = Delta::default();
+    let emb = &mut icmp[8..];
+    let at_addr = if source { 12 } else { 16 };
+    let mut ed = Delta::default();
+    ed.addr(old, new);
+    icd.addr(old, new);
+    emb[at_addr..at_addr + 4].copy_from_slice(&new.to_be_bytes());
+    let old_ec = be16(emb, 10);
+    ed.apply_at(emb, 10);
+    icd.word(old_ec, be16(emb, 10));
+    let el4 = &mut emb[ehl..];
+    let (at_port, at_check) = match proto {
+        proto::TCP | proto::UDP => (if source { 0 } else { 2 }, l4_check_at(proto).unwrap_or(0)),
+        _ => (4, 2),
+    };
+    let old_port = be16(el4, at_port);
+    let mut ld = Delta::default();
+    if proto != proto::ICMP {
+        ld.addr(old, new); // the pseudo-header
+    }
+    ld.word(old_port, port);
+    icd.word(old_port, port);
+    set16(el4, at_port, port);
+    if el4.len() >= at_check + 2 {
+        let before = be16(el4, at_check);
+        if proto == proto::UDP {
+            ld.apply_udp_at(el4, at_check);
+        } else {
+            ld.apply_at(el4, at_check);
+        }
+        icd.word(before, be16(el4, at_check));
+    }
+    icd.apply_at(icmp, 2);
+}
+
 /// The NAT key of an outbound IPv4 packet `ip` (header first), and the
 /// TCP flags (0 otherwise).
 pub fn key_out(ip: &[u8]) -> Result<(NatKey, u8), Untranslatable> {
@@ -824,42 +875,7 @@ impl NatTable {
         od.addr(be32(hdr, 12), x);
         hdr[12..16].copy_from_slice(&x.to_be_bytes());
         od.apply_at(hdr, 10);
-        let mut icd = Delta::default();
-        let emb = &mut icmp[8..];
-        // Embedded header: the destination, and its checksum.
-        let mut ed = Delta::default();
-        ed.addr(e.src, x);
-        icd.addr(e.src, x);
-        emb[16..20].copy_from_slice(&x.to_be_bytes());
-        let old_ec = be16(emb, 10);
-        ed.apply_at(emb, 10);
-        icd.word(old_ec, be16(emb, 10));
-        // Embedded transport: the destination port (or the echo reply's
-        // identifier), and its checksum when the quote holds it.
-        let el4 = &mut emb[ehl..];
-        let (at_port, at_check) = match e.proto {
-            proto::TCP => (2, 16),
-            proto::UDP => (2, 6),
-            _ => (4, 2),
-        };
-        let old_port = be16(el4, at_port);
-        let mut ld = Delta::default();
-        if e.proto != proto::ICMP {
-            ld.addr(e.src, x);
-        }
-        ld.word(old_port, e.xport);
-        icd.word(old_port, e.xport);
-        set16(el4, at_port, e.xport);
-        if el4.len() >= at_check + 2 {
-            let old = be16(el4, at_check);
-            if e.proto == proto::UDP {
-                ld.apply_udp_at(el4, at_check);
-            } else {
-                ld.apply_at(el4, at_check);
-            }
-            icd.word(old, be16(el4, at_check));
-        }
-        icd.apply_at(icmp, 2);
+        rewrite_quote(icmp, ehl, e.proto, false, e.src, x, e.xport);
         self.counters.out_packets.fetch_add(1, Relaxed);
         self.counters.out_icmp_errors.fetch_add(1, Relaxed);
         true
@@ -970,42 +986,7 @@ impl NatTable {
         od.addr(outer_dst, e.src);
         hdr[16..20].copy_from_slice(&e.src.to_be_bytes());
         od.apply_at(hdr, 10);
-        // Everything below changes the ICMP message, so its checksum too.
-        let mut icd = Delta::default();
-        let emb = &mut icmp[8..];
-        // Embedded IPv4 header: source, and its checksum.
-        let mut ed = Delta::default();
-        ed.addr(esrc, e.src);
-        icd.addr(esrc, e.src);
-        emb[12..16].copy_from_slice(&e.src.to_be_bytes());
-        let old_ec = be16(emb, 10);
-        ed.apply_at(emb, 10);
-        icd.word(old_ec, be16(emb, 10));
-        // Embedded transport: source port (or identifier) and, when present,
-        // its checksum.
-        let el4 = &mut emb[ehl..];
-        let (at_port, at_check) = match ep {
-            proto::TCP => (0, 16),
-            proto::UDP => (0, 6),
-            _ => (4, 2),
-        };
-        let mut ld = Delta::default();
-        if ep != proto::ICMP {
-            ld.addr(esrc, e.src);
-        }
-        ld.word(port, e.sport);
-        icd.word(port, e.sport);
-        set16(el4, at_port, e.sport);
-        if el4.len() >= at_check + 2 {
-            let old = be16(el4, at_check);
-            if ep == proto::UDP {
-                ld.apply_udp_at(el4, at_check);
-            } else {
-                ld.apply_at(el4, at_check);
-            }
-            icd.word(old, be16(el4, at_check));
-        }
-        icd.apply_at(icmp, 2);
+        rewrite_quote(icmp, ehl, ep, true, esrc, e.src, e.sport);
         self.counters.in_packets.fetch_add(1, Relaxed);
         self.counters.in_icmp_errors.fetch_add(1, Relaxed);
         Some(Ipv4Addr::from(e.src))

@@ -10,7 +10,7 @@
 # Uplink isp1 masquerades (10.1.0.1, the port's address); isp2 uses its own
 # address 10.2.0.100, which the router answers ARP for. Weights 2:1.
 #
-# 1. Source consistency: 200 TCP connections all complete, each seen from one
+# 1. Source consistency: 400 TCP connections all complete, each seen from one
 #    SNAT address, split 2:1 within 15 %. ICMP echo and an ICMP error (port
 #    unreachable) come back translated, and an inside host's port unreachable
 #    about a translated reply goes out translated.
@@ -94,11 +94,14 @@ v = list(d["ids"].values())
 print(v.count(sys.argv[1]), v.count(sys.argv[2]), len(v) - v.count(sys.argv[1]) - v.count(sys.argv[2]), d["ok"], d["failed"])' "$X1" "$X2"; }
 
 echo "-- 1. source consistency"
-res=$(lab_ns "$LAB_NS_CLIENT" $WAN conns "$INET_ADDR" 8080 200)
+# 400 (the issue asks for 200): with 2:1 weights the isp1 count's standard
+# deviation is 9.4, so the 15 % band (227..306) is 4.2 of them wide each way
+# and a correct router fails it about once in 30,000 runs (with 200, once in 400).
+res=$(lab_ns "$LAB_NS_CLIENT" $WAN conns "$INET_ADDR" 8080 400)
 read -r a b other ok failed < <(count <<<"$res")
-check "200 TCP connections through SNAT all complete (ok $ok, failed $failed)" test "$ok" = 200
+check "400 TCP connections through SNAT all complete (ok $ok, failed $failed)" test "$ok" = 400
 check "every one seen from an SNAT address (isp1 $a, isp2 $b, other $other)" test "$other" = 0
-check "split follows the weights 2:1 within 15 % (isp1 $a of 200, want 113..153)" test "$a" -ge 113 -a "$a" -le 153
+check "split follows the weights 2:1 within 15 % (isp1 $a of 400, want 227..306)" test "$a" -ge 227 -a "$a" -le 306
 # Server side: each connection id arrived exactly once, from one address.
 per_conn=$(python3 -c '
 import json, sys
@@ -109,7 +112,7 @@ for line in open(sys.argv[1]):
         ids.setdefault(r["id"], set()).add(r["peer"])
 print(len(ids), sum(1 for p in ids.values() if len(p) == 1), sum(len(p) for p in ids.values()))' "$LAB_DIR/inet.log")
 read -r n one total <<<"$per_conn"
-check "server side: $n connections, each from exactly one source ($one with one, $total sources)" test "$n" = 200 -a "$one" = 200 -a "$total" = 200
+check "server side: $n connections, each from exactly one source ($one with one, $total sources)" test "$n" = 400 -a "$one" = 400 -a "$total" = 400
 check "ICMP echo through SNAT comes back (ping)" lab_ns "$LAB_NS_CLIENT" ping -c 3 -i 0.2 -W 2 -q "$INET_ADDR"
 out=$(lab_ns "$LAB_NS_CLIENT" $WAN refused "$INET_ADDR" 33434)
 check "an ICMP port unreachable about a translated flow reaches the inside host ($out)" test "$out" = refused
@@ -186,7 +189,7 @@ for s in ss:
 }
 check "metrics: translated ICMP errors counted" test "$(msum ecmp_router_snat_icmp_errors_total)" -ge 1
 created=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_events_total\{event="create"/ { s += $2 } END { print s + 0 }')
-check "metrics: bindings created ($created)" test "$created" -ge 200
+check "metrics: bindings created ($created)" test "$created" -ge 400
 if [ "$WORKERS" -gt 1 ]; then
     per=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_events_total\{event="create"/ { printf "%s ", $2 }')
     check "every worker made bindings ($per)" python3 -c "import sys; v = [float(x) for x in '$per'.split()]; sys.exit(0 if len(v) == $WORKERS and min(v) > 0 else 1)"

@@ -350,22 +350,22 @@ impl Worker {
                 // ports, processed as if received on their own port (the
                 // receiver counted them in its rx_packets).
                 if let Some(st) = &self.steer {
+                    // The config port a packet came in on (every mbuf on a
+                    // ring was received on one of the router's ports).
+                    let port_of = |m: *mut rte_mbuf| {
+                        st.port_index
+                            .get(dpdk::mbuf_port(m) as usize)
+                            .map_or(0, |&p| if (p as usize) < nports { p as usize } else { 0 })
+                    };
                     for ring in &st.from {
                         let n = ring.dequeue(&mut rx);
                         handed += n;
+                        // Runs of packets from one port, each processed as a burst.
                         let mut a = 0;
                         while a < n {
-                            let pi = st
-                                .port_index
-                                .get(dpdk::mbuf_port(rx[a]) as usize)
-                                .copied()
-                                .filter(|&p| (p as usize) < nports)
-                                .unwrap_or(0) as usize;
+                            let pi = port_of(rx[a]);
                             let mut b = a + 1;
-                            while b < n
-                                && st.port_index.get(dpdk::mbuf_port(rx[b]) as usize).copied()
-                                    == Some(pi as u16)
-                            {
+                            while b < n && port_of(rx[b]) == pi {
                                 b += 1;
                             }
                             process_burst(

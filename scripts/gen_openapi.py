@@ -72,7 +72,7 @@ schemas = {
         "permanent": {"type": "boolean"}, "last_seen_ms": {"type": ["integer", "null"]},
         "probes_unanswered": {"type": "integer"}}},
     "Port": {"type": "object", "properties": {k: {"type": t} for k, t in [
-        ("name", "string"), ("device", "string"), ("mac", "string"), ("mtu", "integer"), ("monitor_link", "boolean"),
+        ("name", "string"), ("device", "string"), ("mac", "string"), ("mtu", "integer"), ("monitor_link", "string"), ("monitor_link_effective", "boolean"),
         ("link_up", "boolean"), ("rx_packets", "integer"), ("rx_bytes", "integer"), ("tx_packets", "integer"),
         ("tx_bytes", "integer"), ("rx_missed", "integer"), ("rx_errors", "integer"), ("rx_nombuf", "integer"),
         ("tx_errors", "integer")]} | {"addresses": {"type": "array", "items": {"type": "string"}}}},

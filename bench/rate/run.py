@@ -122,9 +122,9 @@ def bench_l3fwd(l3fwd, pcap, mem, seconds):
 
 ECMP_CFG = """eal: [{eal}, --no-pci, --file-prefix, be{pid}]
 ports:
-  - {{ name: in, device: "net_pcap0,rx_pcap={pcap},infinite_rx=1,tx_pcap=/dev/null", addresses: [10.0.0.1/16], monitor-link: false }}
-  - {{ name: out1, device: "net_null0,no-rx=1", addresses: [10.1.0.1/24], monitor-link: false }}
-  - {{ name: out2, device: "net_null1,no-rx=1", addresses: [10.2.0.1/24], monitor-link: false }}
+  - {{ name: in, device: "net_pcap0,rx_pcap={pcap},infinite_rx=1,tx_pcap=/dev/null", addresses: [10.0.0.1/16] }}
+  - {{ name: out1, device: "net_null0,no-rx=1", addresses: [10.1.0.1/24] }}
+  - {{ name: out2, device: "net_null1,no-rx=1", addresses: [10.2.0.1/24] }}
 hash: {{ policy: l4 }}
 routes:
   - prefix: 198.18.1.0/24

@@ -240,7 +240,15 @@ struct RawPort {
     #[serde(default)]
     mtu: Option<Spanned<u32>>,
     #[serde(default, rename = "monitor-link")]
-    monitor_link: Option<bool>,
+    monitor_link: Option<Spanned<RawMonitorLink>>,
+}
+
+/// `monitor-link:` is `true`, `false` or `auto`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawMonitorLink {
+    Flag(bool),
+    Word(String),
 }
 
 #[derive(Deserialize)]
@@ -339,8 +347,60 @@ pub struct PortConfig {
     pub addresses: Vec<IfAddr>,
     /// IP MTU.
     pub mtu: u16,
-    /// Take the port's nexthops down when the PMD reports its link down.
+    /// `monitor-link` as written (`auto` when absent).
+    pub monitor_link_setting: MonitorLink,
+    /// The effective value: take the port's nexthops down when the PMD
+    /// reports its link down ([`MonitorLink::effective`]).
     pub monitor_link: bool,
+}
+
+/// The `monitor-link` setting of a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MonitorLink {
+    /// Use the PMD's link state where it means something (see [`MonitorLink::effective`]).
+    Auto,
+    /// Always use it.
+    On,
+    /// Never use it.
+    Off,
+}
+
+/// DPDK virtual devices whose reported link state says nothing about the
+/// wire: `net_tap` reads its interface by name in the router's namespace (it
+/// reports "down" once the interface moves to another one), and `net_ring`,
+/// `net_null` and `net_pcap` have no wire at all.
+const LINKLESS_DRIVERS: [&str; 5] = ["net_tap", "net_tun", "net_ring", "net_null", "net_pcap"];
+
+impl MonitorLink {
+    /// The setting's name, as written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            MonitorLink::Auto => "auto",
+            MonitorLink::On => "true",
+            MonitorLink::Off => "false",
+        }
+    }
+
+    /// Whether the link state of a port on `device` (DPDK devargs) is used.
+    /// `auto` uses it for PCI devices, `net_af_packet` and every other driver,
+    /// but not for [`LINKLESS_DRIVERS`].
+    pub fn effective(self, device: &str) -> bool {
+        match self {
+            MonitorLink::On => true,
+            MonitorLink::Off => false,
+            MonitorLink::Auto => {
+                let driver = device.split(',').next().unwrap_or("").trim();
+                !LINKLESS_DRIVERS.iter().any(|d| {
+                    driver.strip_prefix(d).is_some_and(|rest| {
+                        // net_tap0, net_tap_lab1; not net_tapx-something else.
+                        rest.is_empty()
+                            || rest.starts_with('_')
+                            || rest.starts_with(|c: char| c.is_ascii_digit())
+                    })
+                })
+            }
+        }
+    }
 }
 
 /// One member of a multipath route.
@@ -1333,12 +1393,28 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             }
             addresses.push(ia);
         }
+        let monitor_link_setting = match p.monitor_link.as_ref() {
+            None => MonitorLink::Auto,
+            Some(m) => match &m.value {
+                RawMonitorLink::Flag(true) => MonitorLink::On,
+                RawMonitorLink::Flag(false) => MonitorLink::Off,
+                RawMonitorLink::Word(w) if w == "auto" => MonitorLink::Auto,
+                RawMonitorLink::Word(w) => {
+                    return Err(cx.err(
+                        m.referenced,
+                        k("monitor-link"),
+                        format!("'{w}' is not a monitor-link setting (expected true, false or auto)"),
+                    ))
+                }
+            },
+        };
         ports.push(PortConfig {
             name: name.to_owned(),
             device: p.device.value.trim().to_owned(),
             addresses,
             mtu,
-            monitor_link: p.monitor_link.unwrap_or(true),
+            monitor_link_setting,
+            monitor_link: monitor_link_setting.effective(p.device.value.trim()),
         });
     }
     let default_hash = parse_hash(cx, raw.hash.as_ref(), "hash", HashConfig::default())?;
@@ -2415,6 +2491,30 @@ api: { listen: 127.0.0.1:9464 }
         assert_eq!(e.key, "ports");
         let e = err("routes: []\n");
         assert!(e.message.contains("ports"), "{e}");
+    }
+
+    #[test]
+    fn monitor_link_defaults_to_auto_by_device() {
+        let cfg = |dev: &str, ml: &str| {
+            parse(
+                &format!("ports:\n  - {{ name: a, device: \"{dev}\", addresses: [10.0.0.1/24]{ml} }}\n"),
+                "t",
+            )
+            .map(|c| (c.ports[0].monitor_link_setting, c.ports[0].monitor_link))
+        };
+        // The default follows the device: the PMD's link state only where it means something.
+        for dev in ["net_tap0,iface=lan", "net_tap_lab1,iface=x", "net_null0,no-rx=1", "net_ring0", "net_pcap0,rx_pcap=a.pcap"] {
+            assert_eq!(cfg(dev, "").unwrap(), (MonitorLink::Auto, false), "{dev}");
+        }
+        for dev in ["0000:03:00.0", "net_af_packet0,iface=eth1", "net_memif0", "net_tapper0"] {
+            assert_eq!(cfg(dev, "").unwrap(), (MonitorLink::Auto, true), "{dev}");
+        }
+        assert_eq!(cfg("net_tap0", ", monitor-link: true").unwrap(), (MonitorLink::On, true));
+        assert_eq!(cfg("0000:03:00.0", ", monitor-link: false").unwrap(), (MonitorLink::Off, false));
+        assert_eq!(cfg("net_tap0", ", monitor-link: auto").unwrap(), (MonitorLink::Auto, false));
+        let e = cfg("net_tap0", ", monitor-link: sometimes").unwrap_err();
+        assert_eq!(e.key, "ports[0].monitor-link", "{e}");
+        assert!(e.message.contains("auto"), "{e}");
     }
 
     const GROUPS: &str = "ports:

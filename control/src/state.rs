@@ -1599,18 +1599,30 @@ impl ControlPlane {
         if !pc.monitor_link {
             return;
         }
+        let mut changed = 0u32;
         for (i, e) in self.entries.iter().enumerate() {
             if e.nh.port == port
                 && self
                     .neighbors
                     .set_down(NexthopId(i as u32), DownFlag::Link, !up)
             {
+                changed += 1;
                 if up {
                     self.counters.nexthop_up_events += 1;
                 } else {
                     self.counters.nexthop_down_events += 1;
                 }
             }
+        }
+        if !up && changed > 0 {
+            let pc = &self.config.ports[port.index()];
+            tracing::warn!(
+                port = %pc.name,
+                device = %pc.device,
+                nexthops = changed,
+                "link down: the port's nexthops are down (ports[].monitor-link is {}; set it to false if this device's link state is not meaningful)",
+                pc.monitor_link_setting.name()
+            );
         }
     }
 
@@ -2149,7 +2161,9 @@ impl ControlPlane {
             self.counters.nexthop_up_events += 1;
             tracing::info!(nexthop = %addr, port = %self.config.ports[port.index()].name, "nexthop reachable again: up");
         }
-        if e.kind == NexthopKind::Host && self.hosts.get(&addr) != Some(&id) {
+        // One entry per (port, address), whatever uses it: a gateway on a
+        // connected subnet is also the host adjacency for its own address.
+        if self.hosts.get(&addr) != Some(&id) && self.on_subnet(port, addr) {
             self.hosts.insert(addr, id);
             self.publish();
         }
@@ -2451,6 +2465,25 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             .unwrap();
         cp.poll(t0 + Duration::from_millis(10));
         assert!(cp.gateways_resolved());
+        // The gateway is also a host on a connected subnet: traffic to its own
+        // address (ping, SSH, BGP to an upstream router) uses the same entry.
+        let fib = cp.fib();
+        let stats = LcoreStats::new(64);
+        let mut icmp = IcmpLimiter::new(10);
+        let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
+        let pkt = frames::ipv4(
+            CLIENT,
+            MACS[0],
+            "10.0.0.2".parse().unwrap(),
+            "10.2.0.2".parse().unwrap(),
+            proto::TCP,
+            64,
+            &frames::tcp_syn(4000, 22),
+        );
+        let mut buf = VecBuf::new(&pkt);
+        assert_eq!(process(&mut ctx, PortId(0), &mut buf), Verdict::Forward(PortId(2)));
+        assert_eq!(ethernet::Frame::new_checked(buf.data()).unwrap().dst(), srv2);
+        drop(ctx);
         // Not asked again before the probe interval (1000 ms by default)...
         cp.poll(t0 + Duration::from_millis(900));
         assert!(drain(&ch).is_empty());
@@ -2635,7 +2668,10 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
 
     #[test]
     fn admin_and_link_down() {
-        let (mut cp, _) = plane();
+        // srv1 on a device whose link state counts (monitor-link auto);
+        // srv2 stays on net_null, whose link state is ignored.
+        let c = config::parse(&CFG.replace("net_null1", "\"net_af_packet1,iface=x\""), "t").unwrap();
+        let mut cp = ControlPlane::new(c, &MACS, vec![], Channels::default(), 64);
         let id = cp
             .nexthop_id(PortId(1), "10.1.0.2".parse().unwrap())
             .unwrap();
@@ -2661,6 +2697,10 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         assert!(cp.fib().neighbors.live(id).is_none());
         cp.set_link(PortId(1), true);
         assert!(cp.fib().neighbors.live(id).is_some());
+        // net_null under auto: a reported link-down changes nothing.
+        let id2 = cp.nexthop_id(PortId(2), "10.2.0.2".parse().unwrap()).unwrap();
+        cp.set_link(PortId(2), false);
+        assert!(!cp.nexthops()[id2.index()].link_down);
     }
 
     #[test]

@@ -48,8 +48,8 @@ grep -q '^changed .*80-ecmp-router.conf' /tmp/s1.log && ! grep -q '^changed' /tm
 cat >"\$R/etc/ecmp-router/test.yaml" <<Y
 eal: [--no-huge, --no-shconf, --no-pci, -m, "256", --file-prefix, debt$$]
 ports:
-  - { name: a, device: "net_null0,no-rx=1", addresses: [10.0.0.1/24], monitor-link: false }
-  - { name: b, device: "net_null1,no-rx=1", addresses: [10.1.0.1/24], monitor-link: false }
+  - { name: a, device: "net_null0,no-rx=1", addresses: [10.0.0.1/24] }
+  - { name: b, device: "net_null1,no-rx=1", addresses: [10.1.0.1/24] }
 routes:
   - { prefix: 198.51.100.0/24, nexthops: [{ via: 10.1.0.2, port: b }] }
 neighbors: [{ address: 10.1.0.2, port: b, mac: "02:00:00:00:01:02" }]

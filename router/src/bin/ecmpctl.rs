@@ -339,7 +339,7 @@ fn print_ports(v: &Value) {
             .filter_map(Value::as_str)
             .collect();
         println!(
-            "{}: {} mtu {} link/ether {} device {}",
+            "{}: {} mtu {} link/ether {} device {} monitor-link {} ({})",
             p["name"].as_str().unwrap_or("?"),
             if p["link_up"].as_bool().unwrap_or(false) {
                 "UP"
@@ -348,7 +348,13 @@ fn print_ports(v: &Value) {
             },
             p["mtu"],
             p["mac"].as_str().unwrap_or("?"),
-            p["device"].as_str().unwrap_or("?")
+            p["device"].as_str().unwrap_or("?"),
+            p["monitor_link"].as_str().unwrap_or("?"),
+            if p["monitor_link_effective"].as_bool().unwrap_or(false) {
+                "used"
+            } else {
+                "ignored"
+            }
         );
         println!("\tinet {}", addrs.join(" "));
         println!(

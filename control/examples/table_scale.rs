@@ -188,7 +188,7 @@ fn main() {
         while let Some((nl, len)) = control::fpm::frame(&buf[used..]).expect("well-formed") {
             for m in control::fpm::decode_frame(nl).expect("well-formed") {
                 msgs += 1;
-                changes.extend(session.apply(m));
+                changes.extend(session.apply(m).unwrap_or_default());
             }
             used += len;
         }

@@ -196,6 +196,10 @@ struct RawFpm {
     listen: Option<Spanned<String>>,
     #[serde(default)]
     stale_time: Option<Spanned<u64>>,
+    #[serde(default)]
+    max_routes: Option<Spanned<u64>>,
+    #[serde(default)]
+    max_nexthops: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -604,9 +608,19 @@ impl Default for FlowsConfig {
 pub struct FpmConfig {
     /// Listen address (loopback only: FPM has no authentication).
     pub listen: SocketAddr,
-    /// After a (re)connect, FPM routes not re-sent within this time are removed (ms).
+    /// When a session ends, its routes are kept this long (ms), then removed
+    /// unless a new session has re-sent them.
     pub stale_time_ms: u64,
+    /// Routes one session may hold; a new route past it is refused and counted.
+    pub max_routes: usize,
+    /// Nexthop objects one session may hold; likewise.
+    pub max_nexthops: usize,
 }
+
+/// Default `fpm.max-routes`: a full Internet table in both families, twice over.
+pub const DEFAULT_FPM_MAX_ROUTES: usize = 4_000_000;
+/// Default `fpm.max-nexthops`.
+pub const DEFAULT_FPM_MAX_NEXTHOPS: usize = 65_536;
 
 impl Config {
     /// The port named `name`.
@@ -1393,21 +1407,22 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             }
             addresses.push(ia);
         }
-        let monitor_link_setting = match p.monitor_link.as_ref() {
-            None => MonitorLink::Auto,
-            Some(m) => match &m.value {
-                RawMonitorLink::Flag(true) => MonitorLink::On,
-                RawMonitorLink::Flag(false) => MonitorLink::Off,
-                RawMonitorLink::Word(w) if w == "auto" => MonitorLink::Auto,
-                RawMonitorLink::Word(w) => {
-                    return Err(cx.err(
+        let monitor_link_setting =
+            match p.monitor_link.as_ref() {
+                None => MonitorLink::Auto,
+                Some(m) => match &m.value {
+                    RawMonitorLink::Flag(true) => MonitorLink::On,
+                    RawMonitorLink::Flag(false) => MonitorLink::Off,
+                    RawMonitorLink::Word(w) if w == "auto" => MonitorLink::Auto,
+                    RawMonitorLink::Word(w) => return Err(cx.err(
                         m.referenced,
                         k("monitor-link"),
-                        format!("'{w}' is not a monitor-link setting (expected true, false or auto)"),
-                    ))
-                }
-            },
-        };
+                        format!(
+                            "'{w}' is not a monitor-link setting (expected true, false or auto)"
+                        ),
+                    )),
+                },
+            };
         ports.push(PortConfig {
             name: name.to_owned(),
             device: p.device.value.trim().to_owned(),
@@ -2078,9 +2093,20 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                     ))
                 }
             };
+            let limit = |v: &Option<Spanned<u64>>, key: &str, default: usize| match v {
+                None => Ok(default),
+                Some(n) if (1..=100_000_000).contains(&n.value) => Ok(n.value as usize),
+                Some(n) => Err(cx.err(
+                    n.referenced,
+                    format!("fpm.{key}"),
+                    format!("{} is not between 1 and 100000000", n.value),
+                )),
+            };
             Some(FpmConfig {
                 listen,
                 stale_time_ms,
+                max_routes: limit(&f.max_routes, "max-routes", DEFAULT_FPM_MAX_ROUTES)?,
+                max_nexthops: limit(&f.max_nexthops, "max-nexthops", DEFAULT_FPM_MAX_NEXTHOPS)?,
             })
         }
     };
@@ -2497,21 +2523,43 @@ api: { listen: 127.0.0.1:9464 }
     fn monitor_link_defaults_to_auto_by_device() {
         let cfg = |dev: &str, ml: &str| {
             parse(
-                &format!("ports:\n  - {{ name: a, device: \"{dev}\", addresses: [10.0.0.1/24]{ml} }}\n"),
+                &format!(
+                    "ports:\n  - {{ name: a, device: \"{dev}\", addresses: [10.0.0.1/24]{ml} }}\n"
+                ),
                 "t",
             )
             .map(|c| (c.ports[0].monitor_link_setting, c.ports[0].monitor_link))
         };
         // The default follows the device: the PMD's link state only where it means something.
-        for dev in ["net_tap0,iface=lan", "net_tap_lab1,iface=x", "net_null0,no-rx=1", "net_ring0", "net_pcap0,rx_pcap=a.pcap"] {
+        for dev in [
+            "net_tap0,iface=lan",
+            "net_tap_lab1,iface=x",
+            "net_null0,no-rx=1",
+            "net_ring0",
+            "net_pcap0,rx_pcap=a.pcap",
+        ] {
             assert_eq!(cfg(dev, "").unwrap(), (MonitorLink::Auto, false), "{dev}");
         }
-        for dev in ["0000:03:00.0", "net_af_packet0,iface=eth1", "net_memif0", "net_tapper0"] {
+        for dev in [
+            "0000:03:00.0",
+            "net_af_packet0,iface=eth1",
+            "net_memif0",
+            "net_tapper0",
+        ] {
             assert_eq!(cfg(dev, "").unwrap(), (MonitorLink::Auto, true), "{dev}");
         }
-        assert_eq!(cfg("net_tap0", ", monitor-link: true").unwrap(), (MonitorLink::On, true));
-        assert_eq!(cfg("0000:03:00.0", ", monitor-link: false").unwrap(), (MonitorLink::Off, false));
-        assert_eq!(cfg("net_tap0", ", monitor-link: auto").unwrap(), (MonitorLink::Auto, false));
+        assert_eq!(
+            cfg("net_tap0", ", monitor-link: true").unwrap(),
+            (MonitorLink::On, true)
+        );
+        assert_eq!(
+            cfg("0000:03:00.0", ", monitor-link: false").unwrap(),
+            (MonitorLink::Off, false)
+        );
+        assert_eq!(
+            cfg("net_tap0", ", monitor-link: auto").unwrap(),
+            (MonitorLink::Auto, false)
+        );
         let e = cfg("net_tap0", ", monitor-link: sometimes").unwrap_err();
         assert_eq!(e.key, "ports[0].monitor-link", "{e}");
         assert!(e.message.contains("auto"), "{e}");
@@ -2703,9 +2751,20 @@ liveness: { probe-interval-ms: 250, probe-failures: 2 }
             c.fpm,
             Some(FpmConfig {
                 listen: "127.0.0.1:2620".parse().unwrap(),
-                stale_time_ms: 5000
+                stale_time_ms: 5000,
+                max_routes: DEFAULT_FPM_MAX_ROUTES,
+                max_nexthops: DEFAULT_FPM_MAX_NEXTHOPS,
             })
         );
+        let c = parse(
+            &format!("{EXAMPLE}fpm: {{ max-routes: 10, max-nexthops: 3 }}\n"),
+            "t",
+        )
+        .unwrap();
+        let f = c.fpm.unwrap();
+        assert_eq!((f.max_routes, f.max_nexthops), (10, 3));
+        let e = err(&format!("{EXAMPLE}fpm: {{ max-routes: 0 }}\n"));
+        assert_eq!(e.key, "fpm.max-routes");
         assert_eq!(
             parse(EXAMPLE, "t").unwrap().fpm,
             None,

@@ -377,17 +377,69 @@ pub struct Resolved {
     pub members: Vec<(IpAddr, u32)>,
 }
 
-/// One FPM connection's state: nexthop objects and the routes that use them.
+/// How much one session may hold (`fpm.max-routes`, `fpm.max-nexthops`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Routes.
+    pub routes: usize,
+    /// Nexthop objects.
+    pub nexthops: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            routes: usize::MAX,
+            nexthops: usize::MAX,
+        }
+    }
+}
+
+/// Why a well-formed message was not applied. The session goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// A new route past `fpm.max-routes`.
+    #[error("route limit (fpm.max-routes) reached")]
+    RouteLimit,
+    /// A new nexthop object past `fpm.max-nexthops`.
+    #[error("nexthop object limit (fpm.max-nexthops) reached")]
+    NexthopLimit,
+}
+
+impl Refused {
+    /// The metric label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Refused::RouteLimit => "route_limit",
+            Refused::NexthopLimit => "nexthop_limit",
+        }
+    }
+}
+
+/// One FPM session's state: nexthop objects and the routes that use them.
 #[derive(Debug, Default)]
 pub struct Session {
     nexthops: HashMap<u32, Nexthop>,
     routes: BTreeMap<(u32, Prefix), Target>,
+    limits: Limits,
 }
 
 impl Session {
+    /// A session bounded by `limits`.
+    pub fn with_limits(limits: Limits) -> Session {
+        Session {
+            limits,
+            ..Session::default()
+        }
+    }
+
     /// Applies a message; returns the routes whose resolution changed.
-    pub fn apply(&mut self, m: Message) -> Vec<Resolved> {
-        match m {
+    ///
+    /// # Errors
+    /// [`Refused`] when a new route or nexthop object is past its limit; the
+    /// message changes nothing (an update of an existing one is applied).
+    pub fn apply(&mut self, m: Message) -> Result<Vec<Resolved>, Refused> {
+        Ok(match m {
             Message::Ignored(_) => Vec::new(),
             Message::Route {
                 table,
@@ -398,6 +450,11 @@ impl Session {
                 let key = (table, prefix);
                 match target {
                     Some(t) => {
+                        if self.routes.len() >= self.limits.routes
+                            && !self.routes.contains_key(&key)
+                        {
+                            return Err(Refused::RouteLimit);
+                        }
                         self.routes.insert(key, t);
                     }
                     None => {
@@ -408,7 +465,14 @@ impl Session {
             }
             Message::Nexthop { id, nexthop } => {
                 match nexthop {
-                    Some(n) => self.nexthops.insert(id, n),
+                    Some(n) => {
+                        if self.nexthops.len() >= self.limits.nexthops
+                            && !self.nexthops.contains_key(&id)
+                        {
+                            return Err(Refused::NexthopLimit);
+                        }
+                        self.nexthops.insert(id, n)
+                    }
                     None => self.nexthops.remove(&id),
                 };
                 // Every route that uses this object, directly or through a group.
@@ -423,7 +487,7 @@ impl Session {
                     .collect();
                 users.into_iter().map(|k| self.resolve(k)).collect()
             }
-        }
+        })
     }
 
     /// The gateways and weights of a route (empty: withdrawn, special, or
@@ -543,8 +607,38 @@ pub(crate) mod tests {
             [("10.1.0.2".into(), 1), ("10.2.0.2".into(), 2)]
         );
         let mut s = Session::default();
-        let r = s.apply(m);
+        let r = s.apply(m).unwrap();
         assert_eq!(r[0].members.len(), 2);
+    }
+
+    #[test]
+    fn limits_refuse_new_objects_and_keep_the_session() {
+        let mut s = Session::with_limits(Limits {
+            routes: 1,
+            nexthops: 1,
+        });
+        let route = |o: u8| {
+            Nl::new(RTM_NEWROUTE)
+                .raw(&rtmsg(AF_INET, 24, RTN_UNICAST))
+                .attr(RTA_DST, &[198, 51, o, 0])
+                .attr(RTA_GATEWAY, &[10, 1, 0, 2])
+                .fpm()
+        };
+        let nh = |id: u32| {
+            Nl::new(RTM_NEWNEXTHOP)
+                .raw(&[AF_INET, 0, 0, 0, 0, 0, 0, 0])
+                .attr(NHA_ID, &id.to_le_bytes())
+                .attr(NHA_GATEWAY, &[10, 1, 0, 2])
+                .fpm()
+        };
+        assert_eq!(s.apply(one(&route(1))).unwrap().len(), 1);
+        assert_eq!(s.apply(one(&route(2))), Err(Refused::RouteLimit));
+        // An update of a route it holds is not a new one.
+        assert!(s.apply(one(&route(1))).is_ok());
+        assert!(s.apply(one(&nh(1))).is_ok());
+        assert_eq!(s.apply(one(&nh(2))), Err(Refused::NexthopLimit));
+        assert!(s.apply(one(&nh(1))).is_ok());
+        assert_eq!(s.all().len(), 1);
     }
 
     #[test]
@@ -560,8 +654,8 @@ pub(crate) mod tests {
         };
         let g1: Ipv6Addr = "fd01::2".parse().unwrap();
         let g2: Ipv6Addr = "fd02::2".parse().unwrap();
-        s.apply(one(&nh(1, g1.octets())));
-        s.apply(one(&nh(2, g2.octets())));
+        s.apply(one(&nh(1, g1.octets()))).unwrap();
+        s.apply(one(&nh(2, g2.octets()))).unwrap();
         let mut grp = Vec::new();
         for (id, w) in [(1u32, 0u8), (2, 2)] {
             grp.extend_from_slice(&id.to_le_bytes());
@@ -571,7 +665,8 @@ pub(crate) mod tests {
             .raw(&[0; 8])
             .attr(NHA_ID, &10u32.to_le_bytes())
             .attr(NHA_GROUP, &grp)
-            .fpm()));
+            .fpm()))
+            .unwrap();
         let route = Nl::new(RTM_NEWROUTE)
             .raw(&rtmsg(AF_INET6, 64, RTN_UNICAST))
             .attr(
@@ -580,11 +675,11 @@ pub(crate) mod tests {
             )
             .attr(RTA_NH_ID, &10u32.to_le_bytes())
             .fpm();
-        let r = s.apply(one(&route));
+        let r = s.apply(one(&route)).unwrap();
         assert_eq!(r[0].members, [(IpAddr::V6(g1), 1), (IpAddr::V6(g2), 3)]);
         // Changing a member object re-resolves the route that uses the group.
         let g3: Ipv6Addr = "fd03::2".parse().unwrap();
-        let r = s.apply(one(&nh(2, g3.octets())));
+        let r = s.apply(one(&nh(2, g3.octets()))).unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].members[1], (IpAddr::V6(g3), 3));
         // Deleting the route withdraws it.
@@ -595,7 +690,7 @@ pub(crate) mod tests {
                 &"2001:db8:100::".parse::<Ipv6Addr>().unwrap().octets(),
             )
             .fpm();
-        assert!(s.apply(one(&del))[0].members.is_empty());
+        assert!(s.apply(one(&del)).unwrap()[0].members.is_empty());
         assert!(s.all().is_empty());
     }
 

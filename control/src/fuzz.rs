@@ -282,7 +282,7 @@ pub fn fpm(data: &[u8]) {
             break;
         };
         for m in ms {
-            changes.extend(session.apply(m));
+            changes.extend(session.apply(m).unwrap_or_default());
         }
         used += len;
         if used >= data.len() {
@@ -290,7 +290,7 @@ pub fn fpm(data: &[u8]) {
         }
     }
     let mut cp = control_plane().0.lock().unwrap_or_else(|e| e.into_inner());
-    cp.fpm_session_start();
+    cp.fpm_session_end();
     cp.apply_fpm(changes);
     cp.fpm_sweep();
 }

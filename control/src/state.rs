@@ -196,8 +196,16 @@ pub struct ControlCounters {
     pub fpm_unresolvable: u64,
     /// FPM routes removed by the stale sweep after a reconnect.
     pub fpm_swept: u64,
-    /// FPM connections accepted.
+    /// FPM sessions begun (a connection's first valid frame).
     pub fpm_connections: u64,
+    /// FPM connections refused because a session was live.
+    pub fpm_refused_busy: u64,
+    /// FPM connections closed without a valid frame within the first-frame timeout.
+    pub fpm_refused_silent: u64,
+    /// FPM messages refused past `fpm.max-routes`.
+    pub fpm_refused_route_limit: u64,
+    /// FPM messages refused past `fpm.max-nexthops`.
+    pub fpm_refused_nexthop_limit: u64,
     /// FPM messages decoded.
     pub fpm_messages: u64,
     /// Of those, nexthop objects (RTM_NEWNEXTHOP / RTM_DELNEXTHOP).
@@ -1230,8 +1238,10 @@ impl ControlPlane {
         self.commit();
     }
 
-    /// A new FPM session starts: every FPM route becomes stale until re-sent.
-    pub fn fpm_session_start(&mut self) {
+    /// An FPM session ended: every FPM route becomes stale, to be swept by
+    /// [`ControlPlane::fpm_sweep`] after `fpm.stale-time` unless a new
+    /// session re-sends it first (zebra's graceful restart).
+    pub fn fpm_session_end(&mut self) {
         self.fpm_stale = self
             .rib
             .iter()
@@ -1240,7 +1250,7 @@ impl ControlPlane {
             .collect();
     }
 
-    /// Removes the FPM routes the new session did not re-send. Returns how many.
+    /// Removes the stale FPM routes no session has re-sent. Returns how many.
     pub fn fpm_sweep(&mut self) -> usize {
         let stale: Vec<_> = self.fpm_stale.drain().collect();
         for k in &stale {
@@ -2481,8 +2491,14 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             &frames::tcp_syn(4000, 22),
         );
         let mut buf = VecBuf::new(&pkt);
-        assert_eq!(process(&mut ctx, PortId(0), &mut buf), Verdict::Forward(PortId(2)));
-        assert_eq!(ethernet::Frame::new_checked(buf.data()).unwrap().dst(), srv2);
+        assert_eq!(
+            process(&mut ctx, PortId(0), &mut buf),
+            Verdict::Forward(PortId(2))
+        );
+        assert_eq!(
+            ethernet::Frame::new_checked(buf.data()).unwrap().dst(),
+            srv2
+        );
         drop(ctx);
         // Not asked again before the probe interval (1000 ms by default)...
         cp.poll(t0 + Duration::from_millis(900));
@@ -2670,7 +2686,8 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
     fn admin_and_link_down() {
         // srv1 on a device whose link state counts (monitor-link auto);
         // srv2 stays on net_null, whose link state is ignored.
-        let c = config::parse(&CFG.replace("net_null1", "\"net_af_packet1,iface=x\""), "t").unwrap();
+        let c =
+            config::parse(&CFG.replace("net_null1", "\"net_af_packet1,iface=x\""), "t").unwrap();
         let mut cp = ControlPlane::new(c, &MACS, vec![], Channels::default(), 64);
         let id = cp
             .nexthop_id(PortId(1), "10.1.0.2".parse().unwrap())
@@ -2698,7 +2715,9 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         cp.set_link(PortId(1), true);
         assert!(cp.fib().neighbors.live(id).is_some());
         // net_null under auto: a reported link-down changes nothing.
-        let id2 = cp.nexthop_id(PortId(2), "10.2.0.2".parse().unwrap()).unwrap();
+        let id2 = cp
+            .nexthop_id(PortId(2), "10.2.0.2".parse().unwrap())
+            .unwrap();
         cp.set_link(PortId(2), false);
         assert!(!cp.nexthops()[id2.index()].link_down);
     }
@@ -3243,7 +3262,7 @@ neighbors:
             "group"
         );
         // Reconnect: FRR re-sends only 203.0.113.0/24; the sweep removes the rest.
-        cp.fpm_session_start();
+        cp.fpm_session_end();
         cp.apply_fpm(vec![Resolved {
             key: (MAIN_TABLE, p("203.0.113.0/24")),
             members: vec![(ip("10.1.0.2"), 1)],

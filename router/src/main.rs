@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod dpdk;
+mod fpm_server;
 mod worker;
 
 #[global_allocator]
@@ -131,6 +132,13 @@ struct Shared {
     token: Option<String>,
     ports: Vec<dpdk::Port>,
     lcores: Vec<Arc<LcoreStats>>,
+}
+
+impl Shared {
+    /// The control plane, locked (a panic elsewhere does not poison it for us).
+    fn cp(&self) -> std::sync::MutexGuard<'_, ControlPlane> {
+        self.cp.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
@@ -845,102 +853,6 @@ async fn reload(State(s): State<Arc<Shared>>) -> axum::response::Response {
     }
 }
 
-/// Serves one FPM connection until it closes or sends something malformed.
-async fn serve_fpm(shared: &Shared, mut sock: tokio::net::TcpStream) -> Result<(), String> {
-    use control::fpm;
-    use tokio::io::AsyncReadExt;
-    let mut session = fpm::Session::default();
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    let mut chunk = vec![0u8; 1 << 16];
-    loop {
-        let n = sock
-            .read(&mut chunk)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let (mut changes, mut used, mut msgs, mut nh_msgs, mut err) =
-            (Vec::new(), 0usize, 0u64, 0u64, None);
-        loop {
-            match fpm::frame(&buf[used..]) {
-                Ok(Some((nl, len))) => match fpm::decode_frame(nl) {
-                    Ok(ms) => {
-                        for m in ms {
-                            msgs += 1;
-                            nh_msgs += matches!(m, fpm::Message::Nexthop { .. }) as u64;
-                            tracing::debug!(?m, "FPM message");
-                            changes.extend(session.apply(m));
-                        }
-                        used += len;
-                    }
-                    Err(e) => {
-                        err = Some(e);
-                        break;
-                    }
-                },
-                Ok(None) => break,
-                Err(e) => {
-                    err = Some(e);
-                    break;
-                }
-            }
-        }
-        buf.drain(..used);
-        // Whole messages only: what came before a malformed one is applied, nothing of it.
-        let mut cp = shared.cp.lock().unwrap_or_else(|e| e.into_inner());
-        cp.counters.fpm_messages += msgs;
-        cp.counters.fpm_nexthop_messages += nh_msgs;
-        cp.apply_fpm(changes);
-        if let Some(e) = err {
-            cp.counters.fpm_errors += 1;
-            return Err(e.to_string());
-        }
-    }
-}
-
-/// Accepts zebra's FPM connections (one at a time, as zebra makes them).
-async fn fpm_server(shared: Arc<Shared>, listener: tokio::net::TcpListener, stale: Duration) {
-    let mut sweep: Option<tokio::task::JoinHandle<()>> = None;
-    loop {
-        let (sock, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!("FPM accept: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        tracing::info!(%peer, "FPM: zebra connected");
-        {
-            let mut cp = shared.cp.lock().unwrap_or_else(|e| e.into_inner());
-            cp.fpm_session_start();
-            cp.counters.fpm_connections += 1;
-            cp.counters.fpm_connected = 1;
-        }
-        if let Some(h) = sweep.take() {
-            h.abort();
-        }
-        let s2 = shared.clone();
-        sweep = Some(tokio::spawn(async move {
-            tokio::time::sleep(stale).await;
-            let n = s2.cp.lock().unwrap_or_else(|e| e.into_inner()).fpm_sweep();
-            tracing::info!(removed = n, "FPM: stale routes swept");
-        }));
-        match serve_fpm(&shared, sock).await {
-            Ok(()) => tracing::info!(%peer, "FPM: zebra disconnected"),
-            Err(e) => tracing::warn!(%peer, "FPM: connection reset after malformed input: {e}"),
-        }
-        shared
-            .cp
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .counters
-            .fpm_connected = 0;
-    }
-}
-
 /// Slots in each ring between two workers (SNAT reply steering).
 const STEER_RING: u32 = 512;
 
@@ -1142,7 +1054,7 @@ fn control_loop(
             Some(f) => {
                 let l = tokio::net::TcpListener::bind(f.listen).await.with_context(|| format!("listening on {} (fpm.listen)", f.listen))?;
                 tracing::info!(listen = %f.listen, "FPM server for FRR");
-                Some(tokio::spawn(fpm_server(shared.clone(), l, Duration::from_millis(f.stale_time_ms))))
+                Some(tokio::spawn(fpm_server::serve(shared.clone(), l, fpm_server::Settings::from(&f))))
             }
             None => None,
         };

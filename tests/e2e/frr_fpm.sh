@@ -8,7 +8,8 @@
 # For each: the router's table (read through the API) matches FRR's, lab traffic
 # follows it, and deleting a route in FRR removes it from the router. Restarting
 # zebra with one route fewer exercises the resync: the route not re-sent is
-# swept. Garbage sent to the FPM port is counted, resets the connection, and
+# swept, and killing zebra with kill -9 has its routes swept after stale-time.
+# Garbage sent to the FPM port is counted, resets the connection, and
 # changes nothing.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -101,6 +102,18 @@ lab_wait 10 "the path to leave" is_nh 203.0.113.0/24 "10.2.0.2@srv2"
 check "removing a path in FRR removes it from the router (multipath mode)" is_nh 203.0.113.0/24 "10.2.0.2@srv2"
 check "metrics: zebra connected, no FPM errors so far" test "$(lab_metric ecmp_router_fpm_connected)" = 1 -a "$(lab_metric 'ecmp_router_control_events_total{event="fpm_error"}')" = 0
 stop_frr
+
+echo "-- zebra killed with kill -9: its routes go after stale-time (3 s)"
+start_frr "" "ip route 203.0.113.0/24 10.1.0.2" "ip route 203.0.113.0/24 10.2.0.2"
+lab_wait 20 "FRR's routes in the router" is_nh 203.0.113.0/24 "$BOTH4"
+check "route back from a new zebra" is_nh 203.0.113.0/24 "$BOTH4"
+kill -KILL "$ZEBRA_PID" "$STATICD_PID"; wait "$ZEBRA_PID" "$STATICD_PID" 2>/dev/null || true
+check "kept while zebra may come back" is_nh 203.0.113.0/24 "$BOTH4"
+lab_wait 10 "the sweep" is_nh 203.0.113.0/24 none
+check "swept after stale-time with no new session" is_nh 203.0.113.0/24 none
+no_fpm_routes() { routes | python3 -c 'import json,sys; sys.exit(any(r["origin"] == "fpm" for r in json.load(sys.stdin)))'; }
+check "no FPM route left" no_fpm_routes
+rm -f "$FRR"/*.pid "$FRR"/*.vty
 
 # Garbage on the FPM port: counted, connection reset, nothing applied, router alive.
 before=$(routes)

@@ -288,6 +288,10 @@ struct RawRoute {
     hash: Option<RawHash>,
     #[serde(default)]
     sticky: Option<bool>,
+    #[serde(default, rename = "type")]
+    route_type: Option<Spanned<String>>,
+    #[serde(default)]
+    metric: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -442,8 +446,12 @@ pub struct RouteConfig {
     pub table: u32,
     /// Destination prefix.
     pub prefix: Prefix,
-    /// Index into [`Config::groups`].
-    pub group: usize,
+    /// Index into [`Config::groups`]; `None` for a reject route.
+    pub group: Option<usize>,
+    /// Set for a route of type blackhole, unreachable or prohibit.
+    pub reject: Option<Reject>,
+    /// Its metric.
+    pub metric: u32,
     /// Hash policy and seed for this route.
     pub hash: HashConfig,
     /// Keep each flow on the nexthop its first packet got.
@@ -901,6 +909,47 @@ pub enum RouteGroup {
     Named(String),
     /// The route's own group.
     Inline(GroupConfig),
+    /// No nexthops: a route of type blackhole, unreachable or prohibit.
+    Reject(Reject),
+}
+
+/// A route that drops what it matches, as the kernel's route types do
+/// (`ip route add blackhole|unreachable|prohibit PREFIX`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reject {
+    /// Dropped silently.
+    Blackhole,
+    /// Dropped with ICMP Host Unreachable (ICMPv6 No Route).
+    Unreachable,
+    /// Dropped with ICMP Administratively Prohibited.
+    Prohibit,
+}
+
+impl Reject {
+    /// Its name, as `ip route` and the config write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reject::Blackhole => "blackhole",
+            Reject::Unreachable => "unreachable",
+            Reject::Prohibit => "prohibit",
+        }
+    }
+
+    /// The route type named `s`; `None` for `unicast` and anything unknown.
+    pub fn parse(s: &str) -> Option<Reject> {
+        [Reject::Blackhole, Reject::Unreachable, Reject::Prohibit]
+            .into_iter()
+            .find(|r| r.name() == s)
+    }
+
+    /// What the dataplane does with it.
+    pub fn target(self) -> dataplane::fib::Target {
+        match self {
+            Reject::Blackhole => dataplane::fib::Target::Blackhole,
+            Reject::Unreachable => dataplane::fib::Target::Unreachable,
+            Reject::Prohibit => dataplane::fib::Target::Prohibit,
+        }
+    }
 }
 
 /// A validated route, as the API and a reload see it.
@@ -916,6 +965,51 @@ pub struct RouteSpec {
     pub hash: HashConfig,
     /// Keep each flow on the nexthop its first packet got.
     pub sticky: bool,
+    /// The routing protocol that installed it (`rtm_protocol`; config and
+    /// API routes are [`RTPROT_STATIC`]).
+    pub protocol: u8,
+    /// Its metric (`RTA_PRIORITY`; `metric:` in the config).
+    pub metric: u32,
+}
+
+/// `rtm_protocol` of config and API routes.
+pub const RTPROT_STATIC: u8 = 4;
+
+/// The name iproute2 gives a route protocol number (its `rt_protos`, with
+/// FRR's additions), or the number itself.
+pub fn protocol_name(p: u8) -> std::borrow::Cow<'static, str> {
+    let name = match p {
+        0 => "unspec",
+        1 => "redirect",
+        2 => "kernel",
+        3 => "boot",
+        4 => "static",
+        8 => "gated",
+        9 => "ra",
+        10 => "mrt",
+        11 => "zebra",
+        12 => "bird",
+        13 => "dnrouted",
+        14 => "xorp",
+        15 => "ntk",
+        16 => "dhcp",
+        18 => "keepalived",
+        42 => "babel",
+        186 => "bgp",
+        187 => "isis",
+        188 => "ospf",
+        189 => "rip",
+        191 => "nhrp",
+        192 => "eigrp",
+        193 => "ldp",
+        194 => "sharp",
+        195 => "pbr",
+        196 => "static",
+        197 => "openfabric",
+        198 => "srte",
+        _ => return std::borrow::Cow::Owned(p.to_string()),
+    };
+    std::borrow::Cow::Borrowed(name)
 }
 
 impl Env<'_> {
@@ -1085,6 +1179,61 @@ impl Env<'_> {
             None => MAIN_TABLE,
             Some(t) => self.table(t, join(key, "table"))?,
         };
+        let reject = match &r.route_type {
+            None => None,
+            Some(t) => match t.value.trim() {
+                "unicast" => None,
+                other => match Reject::parse(other) {
+                    Some(x) => Some(x),
+                    None => {
+                        return Err(cx.err(
+                            t.referenced,
+                            join(key, "type"),
+                            format!("unknown route type '{other}' (expected unicast, blackhole, unreachable or prohibit)"),
+                        ))
+                    }
+                },
+            },
+        };
+        if let Some(x) = reject {
+            let extra = [
+                r.nexthops.as_ref().map(|v| (v.referenced, "nexthops")),
+                r.nexthop_group
+                    .as_ref()
+                    .map(|v| (v.referenced, "nexthop-group")),
+                r.group.as_ref().map(|v| (v.referenced, "group")),
+                r.buckets.as_ref().map(|v| (v.referenced, "buckets")),
+            ];
+            if let Some((at, k)) = extra.into_iter().flatten().next() {
+                return Err(cx.err(
+                    at,
+                    join(key, k),
+                    format!(
+                        "a route of type {} has no nexthops: leave out {k}",
+                        x.name()
+                    ),
+                ));
+            }
+            if r.hash.is_some() || r.sticky.is_some() {
+                return Err(cx.err(
+                    r.prefix.referenced,
+                    join(key, if r.hash.is_some() { "hash" } else { "sticky" }),
+                    format!(
+                        "a route of type {} forwards nothing: hash and sticky do not apply",
+                        x.name()
+                    ),
+                ));
+            }
+            return Ok(RouteSpec {
+                table,
+                prefix,
+                group: RouteGroup::Reject(x),
+                hash: self.default_hash,
+                sticky: false,
+                protocol: RTPROT_STATIC,
+                metric: r.metric.unwrap_or(0),
+            });
+        }
         let group = match (&r.nexthops, &r.nexthop_group) {
             (Some(list), None) => {
                 let nexthops =
@@ -1152,7 +1301,7 @@ impl Env<'_> {
                     } else {
                         key.to_owned()
                     },
-                    "a route needs nexthops or a nexthop-group",
+                    "a route needs nexthops, a nexthop-group, or a type (blackhole, unreachable, prohibit)",
                 ))
             }
         };
@@ -1163,6 +1312,8 @@ impl Env<'_> {
             group,
             hash,
             sticky: r.sticky.unwrap_or(false),
+            protocol: RTPROT_STATIC,
+            metric: r.metric.unwrap_or(0),
         })
     }
 }
@@ -1407,22 +1558,23 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             }
             addresses.push(ia);
         }
-        let monitor_link_setting =
-            match p.monitor_link.as_ref() {
-                None => MonitorLink::Auto,
-                Some(m) => match &m.value {
-                    RawMonitorLink::Flag(true) => MonitorLink::On,
-                    RawMonitorLink::Flag(false) => MonitorLink::Off,
-                    RawMonitorLink::Word(w) if w == "auto" => MonitorLink::Auto,
-                    RawMonitorLink::Word(w) => return Err(cx.err(
+        let monitor_link_setting = match p.monitor_link.as_ref() {
+            None => MonitorLink::Auto,
+            Some(m) => match &m.value {
+                RawMonitorLink::Flag(true) => MonitorLink::On,
+                RawMonitorLink::Flag(false) => MonitorLink::Off,
+                RawMonitorLink::Word(w) if w == "auto" => MonitorLink::Auto,
+                RawMonitorLink::Word(w) => {
+                    return Err(cx.err(
                         m.referenced,
                         k("monitor-link"),
                         format!(
                             "'{w}' is not a monitor-link setting (expected true, false or auto)"
                         ),
-                    )),
-                },
-            };
+                    ))
+                }
+            },
+        };
         ports.push(PortConfig {
             name: name.to_owned(),
             device: p.device.value.trim().to_owned(),
@@ -1504,20 +1656,25 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 format!("route {} is defined twice in table {}", v.prefix, v.table),
             ));
         }
-        let group = match v.group {
-            RouteGroup::Named(name) => named
-                .iter()
-                .position(|g| g.name.as_deref() == Some(name.as_str()))
-                .expect("route() checked the name"),
+        let (group, reject) = match v.group {
+            RouteGroup::Named(name) => (
+                named
+                    .iter()
+                    .position(|g| g.name.as_deref() == Some(name.as_str())),
+                None,
+            ),
             RouteGroup::Inline(g) => {
                 groups.push(g);
-                groups.len() - 1
+                (Some(groups.len() - 1), None)
             }
+            RouteGroup::Reject(x) => (None, Some(x)),
         };
         routes.push(RouteConfig {
             table: v.table,
             prefix: v.prefix,
             group,
+            reject,
+            metric: v.metric,
             hash: v.hash,
             sticky: v.sticky,
         });
@@ -2178,7 +2335,7 @@ api: { listen: 127.0.0.1:9464 }
             ]
         );
         assert_eq!(
-            c.groups[c.routes[0].group].nexthops[1],
+            c.groups[c.routes[0].group.unwrap()].nexthops[1],
             NexthopConfig {
                 via: "10.2.0.2".parse().unwrap(),
                 port: PortId(2),
@@ -2520,6 +2677,38 @@ api: { listen: 127.0.0.1:9464 }
     }
 
     #[test]
+    fn reject_routes() {
+        let with = |extra: &str| EXAMPLE.replace("api: {", &format!("{extra}api: {{"));
+        let c = parse(
+            &with("  - { prefix: 192.0.2.0/24, type: blackhole }\n  - { prefix: 198.18.0.0/24, type: unreachable, metric: 7 }\n  - { prefix: \"2001:db8:dead::/48\", type: prohibit }\n"),
+            "t",
+        )
+        .unwrap();
+        let n = c.routes.len();
+        assert_eq!(
+            c.routes[n - 3..]
+                .iter()
+                .map(|r| (r.reject, r.group, r.metric))
+                .collect::<Vec<_>>(),
+            [
+                (Some(Reject::Blackhole), None, 0),
+                (Some(Reject::Unreachable), None, 7),
+                (Some(Reject::Prohibit), None, 0)
+            ]
+        );
+        let e = err(&with("  - { prefix: 192.0.2.0/24, type: blackhole, nexthops: [{ via: 10.1.0.2, port: srv1 }] }\n"));
+        assert!(
+            e.key.ends_with(".nexthops") && e.message.contains("blackhole"),
+            "{e}"
+        );
+        let e = err(&with("  - { prefix: 192.0.2.0/24, type: throw }\n"));
+        assert!(
+            e.key.ends_with(".type") && e.message.contains("throw"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn monitor_link_defaults_to_auto_by_device() {
         let cfg = |dev: &str, ml: &str| {
             parse(
@@ -2610,7 +2799,7 @@ liveness: { probe-interval-ms: 250, probe-failures: 2 }
         );
         assert_eq!(
             (c.routes[0].group, c.routes[1].group, c.routes[2].group),
-            (0, 0, 1)
+            (Some(0), Some(0), Some(1))
         );
         assert_eq!(c.routes[0].hash, c.hash);
         assert_eq!(
@@ -2718,7 +2907,8 @@ liveness: { probe-interval-ms: 250, probe-failures: 2 }
             "- { prefix: 198.51.100.0/24 }",
         ));
         assert!(
-            e.message.contains("needs nexthops or a nexthop-group"),
+            e.message
+                .contains("needs nexthops, a nexthop-group, or a type"),
             "{e}"
         );
     }

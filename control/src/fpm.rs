@@ -37,6 +37,7 @@ const RTA_GATEWAY: u16 = 5;
 const RTA_PRIORITY: u16 = 6;
 const RTA_MULTIPATH: u16 = 9;
 const RTA_TABLE: u16 = 15;
+const RTA_VIA: u16 = 18;
 const RTA_NH_ID: u16 = 30;
 
 const NHA_ID: u16 = 1;
@@ -46,6 +47,9 @@ const NHA_OIF: u16 = 5;
 const NHA_GATEWAY: u16 = 6;
 
 const RTN_UNICAST: u8 = 1;
+const RTN_BLACKHOLE: u8 = 6;
+const RTN_UNREACHABLE: u8 = 7;
+const RTN_PROHIBIT: u8 = 8;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 
@@ -113,6 +117,8 @@ pub enum Message {
         prefix: Prefix,
         /// Metric.
         priority: u32,
+        /// `rtm_protocol` (186 = bgp, ...).
+        protocol: u8,
         /// New target, or `None` for a delete.
         target: Option<Target>,
     },
@@ -166,6 +172,15 @@ fn addr(family: u8, p: &[u8], kind: u16) -> Result<IpAddr, Error> {
             "address of the wrong length for its family",
         )),
     }
+}
+
+/// RTA_VIA: `struct rtvia { u16 family; u8 addr[]; }` (a gateway of another
+/// family: an IPv4 route via an IPv6 nexthop, RFC 5549, as BIRD and `ip route` send it).
+fn via(p: &[u8]) -> Result<IpAddr, Error> {
+    let family = u16le(p, 0).ok_or(Error::BadAttr(RTA_VIA, "shorter than its family"))?;
+    let family =
+        u8::try_from(family).map_err(|_| Error::BadAttr(RTA_VIA, "family out of range"))?;
+    addr(family, &p[2..], RTA_VIA)
 }
 
 fn u32_attr(p: &[u8], kind: u16) -> Result<u32, Error> {
@@ -239,7 +254,7 @@ fn decode_route(b: &[u8], del: bool) -> Result<Message, Error> {
     if b.len() < 12 {
         return Err(Error::Truncated("rtmsg"));
     }
-    let (family, dst_len, table8, rtype) = (b[0], b[1], b[4], b[7]);
+    let (family, dst_len, table8, protocol, rtype) = (b[0], b[1], b[4], b[5], b[7]);
     if family != AF_INET && family != AF_INET6 {
         return Err(Error::BadFamily(family));
     }
@@ -255,6 +270,7 @@ fn decode_route(b: &[u8], del: bool) -> Result<Message, Error> {
         match k {
             RTA_DST => dst = Some(addr(family, p, k)?),
             RTA_GATEWAY => gateway = Some(addr(family, p, k)?),
+            RTA_VIA => gateway = Some(via(p)?),
             RTA_OIF => oif = u32_attr(p, k)?,
             RTA_PRIORITY => priority = u32_attr(p, k)?,
             RTA_TABLE => table = u32_attr(p, k)?,
@@ -277,6 +293,8 @@ fn decode_route(b: &[u8], del: bool) -> Result<Message, Error> {
                         let (k2, p2) = a?;
                         if k2 == RTA_GATEWAY {
                             gw = Some(addr(family, p2, k2)?);
+                        } else if k2 == RTA_VIA {
+                            gw = Some(via(p2)?);
                         }
                     }
                     paths.push(Path {
@@ -317,6 +335,7 @@ fn decode_route(b: &[u8], del: bool) -> Result<Message, Error> {
         table,
         prefix,
         priority,
+        protocol,
         target,
     })
 }
@@ -368,13 +387,37 @@ fn decode_nexthop(b: &[u8], del: bool) -> Result<Message, Error> {
     Ok(Message::Nexthop { id, nexthop })
 }
 
-/// A route as the session resolved it: paths with gateways, or withdrawn.
+/// A route as the session resolved it: paths with gateways, a reject
+/// route, or withdrawn.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {
     /// Table and prefix.
     pub key: (u32, Prefix),
-    /// (gateway, weight) members; empty means withdraw.
+    /// (gateway, weight) members; empty (and no `reject`) means withdraw.
     pub members: Vec<(IpAddr, u32)>,
+    /// A blackhole, unreachable or prohibit route (RTN_* or a blackhole object).
+    pub reject: Option<crate::config::Reject>,
+    /// Set when the session holds the route but its type cannot be installed
+    /// (RTN_LOCAL, RTN_BROADCAST, ...): the `rtm_type`.
+    pub unsupported_type: Option<u8>,
+    /// `rtm_protocol`.
+    pub protocol: u8,
+    /// `RTA_PRIORITY`.
+    pub metric: u32,
+}
+
+impl Resolved {
+    /// `key` withdrawn (or, with `members` set, a plain unicast route).
+    pub fn withdrawn(key: (u32, Prefix)) -> Resolved {
+        Resolved {
+            key,
+            members: Vec::new(),
+            reject: None,
+            unsupported_type: None,
+            protocol: 0,
+            metric: 0,
+        }
+    }
 }
 
 /// How much one session may hold (`fpm.max-routes`, `fpm.max-nexthops`).
@@ -416,11 +459,19 @@ impl Refused {
     }
 }
 
+/// A route as the session holds it.
+#[derive(Debug, Clone)]
+struct Held {
+    target: Target,
+    protocol: u8,
+    metric: u32,
+}
+
 /// One FPM session's state: nexthop objects and the routes that use them.
 #[derive(Debug, Default)]
 pub struct Session {
     nexthops: HashMap<u32, Nexthop>,
-    routes: BTreeMap<(u32, Prefix), Target>,
+    routes: BTreeMap<(u32, Prefix), Held>,
     limits: Limits,
 }
 
@@ -445,17 +496,25 @@ impl Session {
                 table,
                 prefix,
                 target,
-                ..
+                priority,
+                protocol,
             } => {
                 let key = (table, prefix);
                 match target {
-                    Some(t) => {
+                    Some(target) => {
                         if self.routes.len() >= self.limits.routes
                             && !self.routes.contains_key(&key)
                         {
                             return Err(Refused::RouteLimit);
                         }
-                        self.routes.insert(key, t);
+                        self.routes.insert(
+                            key,
+                            Held {
+                                target,
+                                protocol,
+                                metric: priority,
+                            },
+                        );
                     }
                     None => {
                         self.routes.remove(&key);
@@ -479,7 +538,7 @@ impl Session {
                 let users: Vec<(u32, Prefix)> = self
                     .routes
                     .iter()
-                    .filter(|(_, t)| match t {
+                    .filter(|(_, h)| match &h.target {
                         Target::NexthopId(r) => *r == id || matches!(self.nexthops.get(r), Some(Nexthop::Group(g)) if g.iter().any(|m| m.0 == id)),
                         _ => false,
                     })
@@ -494,11 +553,39 @@ impl Session {
     /// nothing with a gateway). Gateway-less paths (FRR's connected routes)
     /// are left out: the router has its own connected routes.
     pub fn resolve(&self, key: (u32, Prefix)) -> Resolved {
+        use crate::config::Reject;
         let single = |p: &Path| p.gateway.map(|g| (g, p.weight));
-        let members = match self.routes.get(&key) {
-            None | Some(Target::Special(_)) => Vec::new(),
-            Some(Target::Paths(ps)) => ps.iter().filter_map(single).collect(),
-            Some(Target::NexthopId(id)) => match self.nexthops.get(id) {
+        let Some(held) = self.routes.get(&key) else {
+            return Resolved::withdrawn(key);
+        };
+        let mut out = Resolved {
+            protocol: held.protocol,
+            metric: held.metric,
+            ..Resolved::withdrawn(key)
+        };
+        out.members = match &held.target {
+            Target::Special(RTN_BLACKHOLE) => {
+                out.reject = Some(Reject::Blackhole);
+                Vec::new()
+            }
+            Target::Special(RTN_UNREACHABLE) => {
+                out.reject = Some(Reject::Unreachable);
+                Vec::new()
+            }
+            Target::Special(RTN_PROHIBIT) => {
+                out.reject = Some(Reject::Prohibit);
+                Vec::new()
+            }
+            Target::Special(t) => {
+                out.unsupported_type = Some(*t);
+                Vec::new()
+            }
+            Target::Paths(ps) => ps.iter().filter_map(single).collect(),
+            Target::NexthopId(id) => match self.nexthops.get(id) {
+                Some(Nexthop::Blackhole) => {
+                    out.reject = Some(Reject::Blackhole);
+                    Vec::new()
+                }
                 Some(Nexthop::Single(p)) => single(p).into_iter().collect(),
                 Some(Nexthop::Group(g)) => g
                     .iter()
@@ -507,10 +594,10 @@ impl Session {
                         _ => None,
                     })
                     .collect(),
-                _ => Vec::new(),
+                None => Vec::new(),
             },
         };
-        Resolved { key, members }
+        out
     }
 
     /// Every route the session holds, resolved.
@@ -592,6 +679,7 @@ pub(crate) mod tests {
             prefix,
             priority,
             target: Some(Target::Paths(p)),
+            ..
         } = m.clone()
         else {
             panic!("{m:?}")
@@ -609,6 +697,68 @@ pub(crate) mod tests {
         let mut s = Session::default();
         let r = s.apply(m).unwrap();
         assert_eq!(r[0].members.len(), 2);
+    }
+
+    #[test]
+    fn route_types_protocol_metric_and_rta_via() {
+        use crate::config::Reject;
+        let mut s = Session::default();
+        let typed = |rtype: u8, o: u8| {
+            let mut rtm = rtmsg(AF_INET, 24, rtype);
+            rtm[5] = 186; // RTPROT_BGP
+            Nl::new(RTM_NEWROUTE)
+                .raw(&rtm)
+                .attr(RTA_DST, &[192, 0, o, 0])
+                .attr(RTA_PRIORITY, &20u32.to_le_bytes())
+                .fpm()
+        };
+        for (rtype, o, want) in [
+            (RTN_BLACKHOLE, 1, Reject::Blackhole),
+            (RTN_UNREACHABLE, 2, Reject::Unreachable),
+            (RTN_PROHIBIT, 3, Reject::Prohibit),
+        ] {
+            let r = s.apply(one(&typed(rtype, o))).unwrap();
+            assert_eq!(
+                (r[0].reject, r[0].protocol, r[0].metric),
+                (Some(want), 186, 20)
+            );
+            assert!(r[0].members.is_empty());
+        }
+        // RTN_LOCAL (2): held, not installable, with its type.
+        let r = s.apply(one(&typed(2, 4))).unwrap();
+        assert_eq!((r[0].reject, r[0].unsupported_type), (None, Some(2)));
+        // RTA_VIA: an IPv4 route through an IPv6 gateway.
+        let mut v = 10u16.to_le_bytes().to_vec();
+        v.extend_from_slice(&"fd01::2".parse::<Ipv6Addr>().unwrap().octets());
+        let f = Nl::new(RTM_NEWROUTE)
+            .raw(&rtmsg(AF_INET, 24, RTN_UNICAST))
+            .attr(RTA_DST, &[198, 51, 100, 0])
+            .attr(RTA_VIA, &v)
+            .fpm();
+        let r = s.apply(one(&f)).unwrap();
+        assert_eq!(r[0].members, [("fd01::2".parse::<IpAddr>().unwrap(), 1)]);
+        assert_eq!(r[0].protocol, 196);
+        // A truncated RTA_VIA is an error naming it.
+        let f = Nl::new(RTM_NEWROUTE)
+            .raw(&rtmsg(AF_INET, 24, RTN_UNICAST))
+            .attr(RTA_DST, &[198, 51, 100, 0])
+            .attr(RTA_VIA, &[10])
+            .fpm();
+        let (nl, _) = frame(&f).unwrap().unwrap();
+        assert!(matches!(decode(nl), Err(Error::BadAttr(RTA_VIA, _))));
+        // A route through a blackhole nexthop object is a blackhole.
+        let bh = Nl::new(RTM_NEWNEXTHOP)
+            .raw(&[AF_INET, 0, 0, 0, 0, 0, 0, 0])
+            .attr(NHA_ID, &7u32.to_le_bytes())
+            .attr(NHA_BLACKHOLE, &[])
+            .fpm();
+        s.apply(one(&bh)).unwrap();
+        let f = Nl::new(RTM_NEWROUTE)
+            .raw(&rtmsg(AF_INET, 24, RTN_UNICAST))
+            .attr(RTA_DST, &[203, 0, 113, 0])
+            .attr(RTA_NH_ID, &7u32.to_le_bytes())
+            .fpm();
+        assert_eq!(s.apply(one(&f)).unwrap()[0].reject, Some(Reject::Blackhole));
     }
 
     #[test]

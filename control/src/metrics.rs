@@ -347,6 +347,8 @@ pub fn render(
         ("fpm_refused_route_limit", k.fpm_refused_route_limit),
         ("fpm_refused_nexthop_limit", k.fpm_refused_nexthop_limit),
         ("fpm_unresolvable_route", k.fpm_unresolvable),
+        ("fpm_not_installed_onlink", k.fpm_not_installed_onlink),
+        ("fpm_not_installed_route_type", k.fpm_not_installed_type),
         ("fpm_stale_route_swept", k.fpm_swept),
         ("fib_publish", k.fib_publishes),
         ("fib_route_change", k.fib_route_ops),

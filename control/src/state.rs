@@ -194,6 +194,10 @@ pub struct ControlCounters {
     pub last_build_us: u64,
     /// FPM routes whose gateways are on no port's subnet (not installed).
     pub fpm_unresolvable: u64,
+    /// FPM routes via 169.254.0.1 onlink (RFC 5549 from FRR; not installed).
+    pub fpm_not_installed_onlink: u64,
+    /// FPM routes of a type the router does not install (local, broadcast, ...).
+    pub fpm_not_installed_type: u64,
     /// FPM routes removed by the stale sweep after a reconnect.
     pub fpm_swept: u64,
     /// FPM sessions begun (a connection's first valid frame).
@@ -222,6 +226,43 @@ pub struct ControlCounters {
     /// past the wait (normally it is reused once every worker has moved on).
     pub fib_copies: u64,
 }
+
+/// Why an FPM route is held but not installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotInstalled {
+    /// No gateway of the route is on a port's subnet.
+    NoPortForGateway,
+    /// RFC 5549 as FRR 8.4 sends it: gateway 169.254.0.1 `onlink` through an
+    /// interface, which needs kernel interfaces (issue 14).
+    Ipv6NexthopOnlink,
+    /// A route type other than unicast, blackhole, unreachable, prohibit: the rtm_type.
+    RouteType(u8),
+}
+
+impl NotInstalled {
+    /// The metric and API label.
+    pub fn name(self) -> &'static str {
+        match self {
+            NotInstalled::NoPortForGateway => "no_port_for_gateway",
+            NotInstalled::Ipv6NexthopOnlink => "ipv6_nexthop_onlink",
+            NotInstalled::RouteType(_) => "route_type",
+        }
+    }
+}
+
+/// One FPM route that is not installed, for the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotInstalledView {
+    /// Table.
+    pub table: u32,
+    /// Prefix.
+    pub prefix: Prefix,
+    /// Why.
+    pub reason: NotInstalled,
+}
+
+/// The gateway FRR 8.4 gives an IPv4 route with an IPv6 nexthop (RFC 5549).
+const RFC5549_GATEWAY: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 0, 1));
 
 /// Probe identifiers are `UPLINK_ID | uplink index`.
 const UPLINK_ID: u16 = 0xe000;
@@ -409,6 +450,8 @@ pub struct ControlPlane {
     policy_groups: Vec<usize>,
     /// FPM routes not yet re-sent since the last (re)connect.
     fpm_stale: std::collections::HashSet<(u32, Prefix)>,
+    /// FPM routes the session holds that are not installed, and why.
+    fpm_not_installed: BTreeMap<(u32, Prefix), NotInstalled>,
     neighbors: Arc<Neighbors>,
     publisher: Publisher<Fib>,
     start: Instant,
@@ -429,14 +472,20 @@ impl std::fmt::Debug for ControlPlane {
     }
 }
 
+fn x_or_blackhole(r: Option<crate::config::Reject>) -> crate::config::Reject {
+    r.unwrap_or(crate::config::Reject::Blackhole)
+}
+
 /// The routes of a config, as RIB entries of origin `config`.
 fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), ByOrigin> {
     let mut rib: BTreeMap<(u32, Prefix), ByOrigin> = BTreeMap::new();
     for r in &config.routes {
-        let g = &config.groups[r.group];
-        let group = match &g.name {
-            Some(n) => RouteGroup::Named(n.clone()),
-            None => RouteGroup::Inline(g.clone()),
+        let group = match (r.reject, r.group.map(|i| &config.groups[i])) {
+            (Some(_), _) | (None, None) => RouteGroup::Reject(x_or_blackhole(r.reject)),
+            (None, Some(g)) => match &g.name {
+                Some(n) => RouteGroup::Named(n.clone()),
+                None => RouteGroup::Inline(g.clone()),
+            },
         };
         rib.entry((r.table, r.prefix)).or_default().insert(
             Origin::Config,
@@ -446,6 +495,8 @@ fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), ByOrigin> {
                 group,
                 hash: r.hash,
                 sticky: r.sticky,
+                protocol: crate::config::RTPROT_STATIC,
+                metric: r.metric,
             },
         );
     }
@@ -568,6 +619,7 @@ impl ControlPlane {
             tables_dirty: false,
             policy_groups: Vec::new(),
             fpm_stale: Default::default(),
+            fpm_not_installed: BTreeMap::new(),
             neighbors: neighbors.clone(),
             publisher: Publisher::new(
                 Fib {
@@ -805,6 +857,13 @@ impl ControlPlane {
                 self.acquire_group(GroupKey::Named(n.clone()), &gc)
             }
             RouteGroup::Inline(gc) => self.acquire_group(Self::inline_key(&spec, origin, gc), gc),
+            RouteGroup::Reject(x) => {
+                return Some(Route {
+                    target: x.target(),
+                    hash: spec.hash,
+                    sticky: false,
+                })
+            }
         };
         slot.map(|g| Route {
             target: Target::Group(GroupId(g as u32)),
@@ -1183,6 +1242,7 @@ impl ControlPlane {
         }
         for r in changes {
             self.fpm_stale.remove(&r.key);
+            self.fpm_not_installed.remove(&r.key);
             let mut nexthops: Vec<crate::config::NexthopConfig> = Vec::new();
             for (gw, w) in &r.members {
                 let Some(port) = self
@@ -1204,9 +1264,25 @@ impl ControlPlane {
                 }
             }
             let (table, prefix) = r.key;
-            if nexthops.is_empty() {
-                if !r.members.is_empty() {
-                    self.counters.fpm_unresolvable += 1;
+            if nexthops.is_empty() && r.reject.is_none() {
+                let why = if let Some(t) = r.unsupported_type {
+                    Some(NotInstalled::RouteType(t))
+                } else if r.members.iter().any(|(g, _)| *g == RFC5549_GATEWAY) {
+                    Some(NotInstalled::Ipv6NexthopOnlink)
+                } else if !r.members.is_empty() {
+                    Some(NotInstalled::NoPortForGateway)
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    match why {
+                        NotInstalled::NoPortForGateway => self.counters.fpm_unresolvable += 1,
+                        NotInstalled::Ipv6NexthopOnlink => {
+                            self.counters.fpm_not_installed_onlink += 1
+                        }
+                        NotInstalled::RouteType(_) => self.counters.fpm_not_installed_type += 1,
+                    }
+                    self.fpm_not_installed.insert(r.key, why);
                 }
                 if let Some(by) = self.rib.get_mut(&r.key) {
                     by.remove(&Origin::Fpm);
@@ -1228,9 +1304,14 @@ impl ControlPlane {
             let spec = RouteSpec {
                 table,
                 prefix,
-                group: RouteGroup::Inline(group),
+                group: match r.reject {
+                    Some(x) => RouteGroup::Reject(x),
+                    None => RouteGroup::Inline(group),
+                },
                 hash: self.config.hash,
                 sticky: false,
+                protocol: r.protocol,
+                metric: r.metric,
             };
             self.rib.entry(r.key).or_default().insert(Origin::Fpm, spec);
             self.sync_at(table, prefix);
@@ -1250,10 +1331,23 @@ impl ControlPlane {
             .collect();
     }
 
+    /// FPM routes held but not installed, and why.
+    pub fn fpm_not_installed(&self) -> Vec<NotInstalledView> {
+        self.fpm_not_installed
+            .iter()
+            .map(|(&(table, prefix), &reason)| NotInstalledView {
+                table,
+                prefix,
+                reason,
+            })
+            .collect()
+    }
+
     /// Removes the stale FPM routes no session has re-sent. Returns how many.
     pub fn fpm_sweep(&mut self) -> usize {
         let stale: Vec<_> = self.fpm_stale.drain().collect();
         for k in &stale {
+            self.fpm_not_installed.remove(k);
             if let Some(by) = self.rib.get_mut(k) {
                 by.remove(&Origin::Fpm);
                 if by.is_empty() {
@@ -1420,9 +1514,13 @@ impl ControlPlane {
                 hash: None,
                 nexthop: None,
             },
-            Target::Blackhole => RouteGet {
+            t @ (Target::Blackhole | Target::Unreachable | Target::Prohibit) => RouteGet {
                 route: prefix.zip(origin),
-                kind: "blackhole",
+                kind: match t {
+                    Target::Unreachable => "unreachable",
+                    Target::Prohibit => "prohibit",
+                    _ => "blackhole",
+                },
                 hash: None,
                 nexthop: None,
             },
@@ -2403,6 +2501,8 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
                 }),
                 hash: Default::default(),
                 sticky: false,
+                protocol: config::RTPROT_STATIC,
+                metric: 0,
             },
             Origin::Api,
             false,
@@ -2680,6 +2780,63 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             ),
             (1, 1)
         );
+    }
+
+    #[test]
+    fn fpm_reject_routes_install_and_unusable_ones_are_listed_with_a_reason() {
+        use crate::config::Reject;
+        use crate::fpm::Resolved;
+        let (mut cp, _) = plane();
+        let p = |s: &str| -> Prefix { s.parse().unwrap() };
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let r = |pfx: &str, members: Vec<(IpAddr, u32)>, reject: Option<Reject>, t: Option<u8>| {
+            Resolved {
+                members,
+                reject,
+                unsupported_type: t,
+                protocol: 186,
+                metric: 20,
+                ..Resolved::withdrawn((MAIN_TABLE, p(pfx)))
+            }
+        };
+        cp.apply_fpm(vec![
+            r("192.0.2.0/24", vec![], Some(Reject::Unreachable), None),
+            r("198.18.0.0/24", vec![(ip("169.254.0.1"), 1)], None, None),
+            r("198.18.1.0/24", vec![(ip("192.168.77.1"), 1)], None, None),
+            r("198.18.2.0/24", vec![], None, Some(2)),
+        ]);
+        let g = cp.route_get(ip("192.0.2.9"), ip("10.0.0.2"), 17, 1, 2);
+        assert_eq!(g.kind, "unreachable");
+        let v = cp.routes();
+        let u = v
+            .iter()
+            .find(|x| x.spec.prefix == p("192.0.2.0/24"))
+            .unwrap();
+        assert_eq!((u.spec.protocol, u.spec.metric), (186, 20));
+        let not: Vec<_> = cp
+            .fpm_not_installed()
+            .into_iter()
+            .map(|n| (n.prefix.to_string(), n.reason.name()))
+            .collect();
+        assert_eq!(
+            not,
+            [
+                ("198.18.0.0/24".to_owned(), "ipv6_nexthop_onlink"),
+                ("198.18.1.0/24".to_owned(), "no_port_for_gateway"),
+                ("198.18.2.0/24".to_owned(), "route_type"),
+            ]
+        );
+        assert_eq!(
+            (
+                cp.counters.fpm_not_installed_onlink,
+                cp.counters.fpm_unresolvable,
+                cp.counters.fpm_not_installed_type
+            ),
+            (1, 1, 1)
+        );
+        // A withdraw clears the listing.
+        cp.apply_fpm(vec![Resolved::withdrawn((MAIN_TABLE, p("198.18.2.0/24")))]);
+        assert_eq!(cp.fpm_not_installed().len(), 2);
     }
 
     #[test]
@@ -3213,17 +3370,17 @@ neighbors:
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         cp.apply_fpm(vec![
             Resolved {
-                key: (MAIN_TABLE, p("203.0.113.0/24")),
                 members: vec![(ip("10.1.0.2"), 1), (ip("10.2.0.2"), 3)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
             },
             Resolved {
-                key: (MAIN_TABLE, p("192.0.2.0/24")),
                 members: vec![(ip("172.16.0.1"), 1)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("192.0.2.0/24")))
             },
             // FRR's own version of a config route: the config wins.
             Resolved {
-                key: (MAIN_TABLE, p("198.51.100.0/24")),
                 members: vec![(ip("10.1.0.2"), 1)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("198.51.100.0/24")))
             },
         ]);
         assert_eq!(cp.counters.fpm_unresolvable, 1, "no port holds 172.16.0.1");
@@ -3264,8 +3421,8 @@ neighbors:
         // Reconnect: FRR re-sends only 203.0.113.0/24; the sweep removes the rest.
         cp.fpm_session_end();
         cp.apply_fpm(vec![Resolved {
-            key: (MAIN_TABLE, p("203.0.113.0/24")),
             members: vec![(ip("10.1.0.2"), 1)],
+            ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
         }]);
         assert_eq!(cp.fpm_sweep(), 1);
         let fpm: Vec<_> = cp
@@ -3277,8 +3434,8 @@ neighbors:
         assert_eq!(fpm, ["203.0.113.0/24"]);
         // A withdraw removes it.
         cp.apply_fpm(vec![Resolved {
-            key: (MAIN_TABLE, p("203.0.113.0/24")),
             members: vec![],
+            ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
         }]);
         assert!(cp.routes().iter().all(|r| r.origin != Origin::Fpm));
         assert_eq!(

@@ -71,8 +71,13 @@ reasons! {
     MtuExceeded => "mtu_exceeded",
     /// Every nexthop of the route's group is down (ICMP Destination Unreachable sent when allowed).
     AllNexthopsDown => "all_nexthops_down",
-    /// Route is a blackhole.
+    /// Route is a blackhole (dropped silently, as the kernel does).
     Blackhole => "blackhole",
+    /// Route is `unreachable` (ICMP Host Unreachable, ICMPv6 No Route, sent when allowed).
+    Unreachable => "unreachable",
+    /// Route is `prohibit` (ICMP Communication Administratively Prohibited, code 13;
+    /// ICMPv6 code 1; sent when allowed).
+    Prohibit => "prohibit",
     /// Nexthop's MAC address not yet resolved; resolution was requested.
     NeighborUnresolved => "neighbor_unresolved",
     /// Packet addressed to the router that it does not handle (only echo, ARP and NDP are).

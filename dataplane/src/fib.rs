@@ -30,6 +30,10 @@ pub enum Target {
     Group(GroupId),
     /// Drop silently (counted as `blackhole`).
     Blackhole,
+    /// Drop with ICMP Host Unreachable / ICMPv6 No Route (counted as `unreachable`).
+    Unreachable,
+    /// Drop with ICMP Administratively Prohibited (counted as `prohibit`).
+    Prohibit,
 }
 
 /// An adjacency: a neighbour address reached through a port.

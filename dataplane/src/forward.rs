@@ -355,6 +355,9 @@ fn finish_v4<B: PacketBuf>(
                         let e = fam.unreachable();
                         icmp_error(ctx, pkt, port, DropReason::AllNexthopsDown, e, false)
                     }
+                    Err(Miss::Reject(r)) => {
+                        icmp_error(ctx, pkt, port, r, miss_error(fam, r), false)
+                    }
                 };
             }
         }
@@ -562,6 +565,9 @@ fn forward_tail<B: PacketBuf>(
                 l2_multicast,
             )
         }
+        Err(Miss::Reject(r)) => {
+            return icmp_error(ctx, pkt, port, r, miss_error(fam, r), l2_multicast)
+        }
     };
     let Some(out_info) = ctx.fib.port(out) else {
         return dropped(ctx.stats, DropReason::NoRoute);
@@ -747,6 +753,26 @@ fn snat_out(
 enum Miss {
     Verdict(Verdict),
     AllDown,
+    /// An `unreachable` or `prohibit` route: an ICMP error under its own reason.
+    Reject(DropReason),
+}
+
+/// The ICMP error a kernel sends for a reject route or a down group
+/// (Linux: `ip_error`, `ip6_pkt_discard` / `ip6_pkt_prohibit`).
+fn miss_error(fam: Fam, miss_reason: DropReason) -> ErrorKind {
+    match miss_reason {
+        DropReason::Unreachable => fam.error(
+            (icmp::kind::DEST_UNREACHABLE, 1),
+            (icmpv6::kind::DEST_UNREACHABLE, 0),
+            0,
+        ),
+        DropReason::Prohibit => fam.error(
+            (icmp::kind::DEST_UNREACHABLE, 13),
+            (icmpv6::kind::DEST_UNREACHABLE, 1),
+            0,
+        ),
+        _ => fam.unreachable(),
+    }
 }
 
 /// Picks the nexthop, egress port and MAC for a forwarded packet. `ip` is the
@@ -811,6 +837,8 @@ fn next_hop(
             }
         }
         Target::Blackhole => Err(Miss::Verdict(dropped(ctx.stats, DropReason::Blackhole))),
+        Target::Unreachable => Err(Miss::Reject(DropReason::Unreachable)),
+        Target::Prohibit => Err(Miss::Reject(DropReason::Prohibit)),
         Target::Local => Err(Miss::Verdict(dropped(
             ctx.stats,
             DropReason::LocalUnhandled,
@@ -851,6 +879,8 @@ fn policy_hop(
                         Target::Blackhole => {
                             return Err(Miss::Verdict(dropped(ctx.stats, DropReason::Blackhole)))
                         }
+                        Target::Unreachable => return Err(Miss::Reject(DropReason::Unreachable)),
+                        Target::Prohibit => return Err(Miss::Reject(DropReason::Prohibit)),
                         // No route there (or one the policy cannot use): next rule.
                         _ => continue,
                     },
@@ -1245,6 +1275,10 @@ mod tests {
         b.add_route("198.51.100.0/24".parse().unwrap(), Target::Group(g4));
         b.add_route("2001:db8:100::/64".parse().unwrap(), Target::Group(g6));
         b.add_route("192.0.2.0/24".parse().unwrap(), Target::Blackhole);
+        b.add_route("198.18.0.0/24".parse().unwrap(), Target::Unreachable);
+        b.add_route("198.18.1.0/24".parse().unwrap(), Target::Prohibit);
+        b.add_route("2001:db8:dead::/48".parse().unwrap(), Target::Unreachable);
+        b.add_route("2001:db8:beef::/48".parse().unwrap(), Target::Prohibit);
         for (i, (a4, a6)) in [
             ("10.0.0.1", "fd00::1"),
             ("10.1.0.1", "fd01::1"),
@@ -1456,6 +1490,62 @@ mod tests {
             &[0; 8],
         );
         assert_eq!(run(&fib, &st, 0, &f).0, Verdict::Reply);
+    }
+
+    #[test]
+    fn unreachable_and_prohibit_routes_send_the_kernels_errors() {
+        let fib = lab_fib();
+        let st = LcoreStats::new(16);
+        for (dst, code, reason) in [
+            ("198.18.0.9", 1, DropReason::Unreachable),
+            ("198.18.1.9", 13, DropReason::Prohibit),
+        ] {
+            let f = frames::ipv4(
+                CLIENT_MAC,
+                LAN_MAC,
+                ip4("10.0.0.2"),
+                ip4(dst),
+                proto::UDP,
+                64,
+                &[0; 8],
+            );
+            let (v, b) = run(&fib, &st, 0, &f);
+            assert_eq!(v, Verdict::Reply, "{dst}");
+            let ip = ipv4::Packet::new_checked(&b.data()[14..]).unwrap();
+            let m = icmp::Packet::new_checked(ip.payload()).unwrap();
+            assert_eq!(
+                (m.msg_type(), m.code()),
+                (icmp::kind::DEST_UNREACHABLE, code),
+                "{dst}"
+            );
+            assert_eq!(st.drops_of(reason), 1, "{dst}");
+        }
+        for (dst, code, reason) in [
+            ("2001:db8:dead::9", 0, DropReason::Unreachable),
+            ("2001:db8:beef::9", 1, DropReason::Prohibit),
+        ] {
+            let f = frames::ipv6(
+                CLIENT_MAC,
+                LAN_MAC,
+                ip6("fd00::2"),
+                ip6(dst),
+                proto::UDP,
+                64,
+                &[0; 8],
+            );
+            let (v, b) = run(&fib, &st, 0, &f);
+            assert_eq!(v, Verdict::Reply, "{dst}");
+            let ip = ipv6::Packet::new_checked(&b.data()[14..]).unwrap();
+            let m = icmpv6::Packet::new_checked(ip.payload()).unwrap();
+            assert_eq!(
+                (m.msg_type(), m.code()),
+                (icmpv6::kind::DEST_UNREACHABLE, code),
+                "{dst}"
+            );
+            assert!(m.verify_checksum(&ip.src(), &ip.dst()));
+            assert_eq!(st.drops_of(reason), 2, "{dst}");
+        }
+        assert_eq!(st.drops_of(DropReason::NoRoute), 0);
     }
 
     #[test]

@@ -598,6 +598,8 @@ fn route_json(v: &control::state::RouteView, ports: &[String]) -> serde_json::Va
         "table": s.table,
         "prefix": s.prefix.to_string(),
         "origin": v.origin.name(),
+        "protocol": control::config::protocol_name(s.protocol),
+        "metric": s.metric,
         "active": v.active,
         "hash": { "policy": s.hash.policy.name(), "seed": s.hash.seed },
     });
@@ -607,7 +609,12 @@ fn route_json(v: &control::state::RouteView, ports: &[String]) -> serde_json::Va
     if let dataplane::hash::HashPolicy::Fields(f) = s.hash.policy {
         o["hash"]["fields"] = serde_json::json!(f.names());
     }
+    o["type"] = serde_json::json!(match &s.group {
+        RouteGroup::Reject(x) => x.name(),
+        _ => "unicast",
+    });
     match &s.group {
+        RouteGroup::Reject(_) => {}
         RouteGroup::Named(n) => o["nexthop-group"] = serde_json::json!(n),
         RouteGroup::Inline(g) => {
             o["group"] = serde_json::json!(g.algorithm.name());
@@ -770,6 +777,27 @@ async fn delete_route(
             .into_response(),
         Err(e) => api_error(StatusCode::NOT_FOUND, e),
     }
+}
+
+/// `GET /api/v1/fpm/not-installed`: FPM routes held but not installed, and why.
+async fn fpm_not_installed(State(s): State<Arc<Shared>>) -> axum::response::Response {
+    let list: Vec<_> = s
+        .cp()
+        .fpm_not_installed()
+        .into_iter()
+        .map(|v| {
+            let mut o = serde_json::json!({
+                "table": v.table,
+                "prefix": v.prefix.to_string(),
+                "reason": v.reason.name(),
+            });
+            if let control::state::NotInstalled::RouteType(t) = v.reason {
+                o["rtm_type"] = serde_json::json!(t);
+            }
+            o
+        })
+        .collect();
+    Json(list).into_response()
 }
 
 /// `GET /api/v1/route/get?dst=A[&src=A&proto=tcp|udp|N&sport=N&dport=N]`.
@@ -1042,6 +1070,7 @@ fn control_loop(
             .route("/api/v1/nexthops/{port}/{address}/{action}", post(set_nexthop))
             .route("/api/v1/routes", get(list_routes).post(add_route).put(replace_route).delete(delete_route))
             .route("/api/v1/route/get", get(route_get))
+            .route("/api/v1/fpm/not-installed", get(fpm_not_installed))
             .route("/api/v1/reload", post(reload))
             .route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth));
         let app = axum::Router::new().route("/metrics", get(metrics)).merge(api).with_state(shared.clone());

@@ -100,6 +100,15 @@ check "IPv4 traffic follows: srv1 $a, srv2 $b, failed $f" test "$f" = 0 -a "$a" 
 vty "no ip route 203.0.113.0/24 10.1.0.2"
 lab_wait 10 "the path to leave" is_nh 203.0.113.0/24 "10.2.0.2@srv2"
 check "removing a path in FRR removes it from the router (multipath mode)" is_nh 203.0.113.0/24 "10.2.0.2@srv2"
+vty "ip route 198.18.7.0/24 blackhole"
+vty "ip route 198.18.8.0/24 reject"
+route_type() { routes | python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["prefix"] == sys.argv[1] and x["origin"] == "fpm"]; print(r[0]["type"] + " " + r[0]["protocol"] if r else "none")' "$1"; }
+type_is() { [ "$(route_type "$1")" = "$2" ]; }
+lab_wait 10 "FRR's reject routes" type_is 198.18.8.0/24 "unreachable static"
+check "FRR's blackhole route arrives as a blackhole, proto static" type_is 198.18.7.0/24 "blackhole static"
+check "FRR's reject route arrives as unreachable" type_is 198.18.8.0/24 "unreachable static"
+out=$(lab_ns "$LAB_NS_CLIENT" ping -c1 -W2 198.18.8.9 2>&1 || true)
+check "and the router answers Destination Host Unreachable for it" contains "$out" "Destination Host Unreachable"
 check "metrics: zebra connected, no FPM errors so far" test "$(lab_metric ecmp_router_fpm_connected)" = 1 -a "$(lab_metric 'ecmp_router_control_events_total{event="fpm_error"}')" = 0
 stop_frr
 

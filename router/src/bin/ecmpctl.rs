@@ -174,9 +174,18 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
 
 fn print_routes(v: &Value) {
     for r in v.as_array().into_iter().flatten() {
+        let kind = match r["type"].as_str() {
+            Some(t @ ("blackhole" | "unreachable" | "prohibit")) => format!("{t} "),
+            _ => String::new(),
+        };
+        let metric = match r["metric"].as_u64() {
+            Some(m) if m > 0 => format!(" metric {m}"),
+            _ => String::new(),
+        };
         let mut line = format!(
-            "{} proto {} table {}",
+            "{kind}{} proto {} origin {}{metric} table {}",
             r["prefix"].as_str().unwrap_or("?"),
+            r["protocol"].as_str().unwrap_or("?"),
             r["origin"].as_str().unwrap_or("?"),
             r["table"]
         );

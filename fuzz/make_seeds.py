@@ -110,6 +110,21 @@ def main():
         30, struct.pack("<I", 7))
     nl2 = struct.pack("<IHHII", 16 + len(body), 24, 0, 0, 0) + body
     write("fpm", "nhg", struct.pack("!BBH", 1, 1, 4 + len(nl)) + nl + struct.pack("!BBH", 1, 1, 4 + len(nl2)) + nl2)
+    # Route types (blackhole 6, unreachable 7, prohibit 8, local 2) with a protocol (186, bgp)
+    # and a metric, and an IPv4 route via an IPv6 gateway (RTA_VIA 18).
+    typed = b""
+    for rtype, third in [(6, 1), (7, 2), (8, 3), (2, 4)]:
+        rtm = struct.pack("<BBBBBBBBI", 2, 24, 0, 0, 254, 186, 0, rtype, 0)
+        body = rtm + _attr(1, bytes([192, 0, third, 0])) + _attr(6, struct.pack("<I", 20))
+        nl = struct.pack("<IHHII", 16 + len(body), 24, 0, 0, 0) + body
+        typed += struct.pack("!BBH", 1, 1, 4 + len(nl)) + nl
+    rtm = struct.pack("<BBBBBBBBI", 2, 24, 0, 0, 254, 196, 0, 1, 0)
+    via = struct.pack("<H", 10) + ipaddress.ip_address("fd01::2").packed
+    body = rtm + _attr(1, bytes([198, 51, 100, 0])) + _attr(18, via)
+    nl = struct.pack("<IHHII", 16 + len(body), 24, 0, 0, 0) + body
+    typed += struct.pack("!BBH", 1, 1, 4 + len(nl)) + nl
+    write("fpm", "types", typed)
+    write("api", "reject", b"\0" + b'{"prefix": "192.0.2.0/24", "type": "prohibit"}')
     for f in sorted(os.listdir(os.path.join(HERE, "..", "deploy", "examples"))):
         if f.endswith(".yaml"):
             write("config", f, open(os.path.join(HERE, "..", "deploy", "examples", f), "rb").read())

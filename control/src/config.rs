@@ -313,11 +313,16 @@ struct RawNeighbor {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 struct RawApi {
     #[serde(default)]
     listen: Option<Spanned<String>>,
     #[serde(default)]
     token: Option<Spanned<String>>,
+    #[serde(default)]
+    token_file: Option<Spanned<String>>,
+    #[serde(default)]
+    hosts: Vec<Spanned<String>>,
 }
 
 // ---- Validated config ----
@@ -508,8 +513,12 @@ pub struct Config {
     pub neighbors: Vec<StaticNeighbor>,
     /// HTTP listen address.
     pub listen: SocketAddr,
-    /// Bearer token the API requires (mandatory off loopback).
+    /// Bearer token the API requires (mandatory off loopback), from
+    /// `api.token` or the file `api.token-file` names.
     pub token: Option<String>,
+    /// Host names the TCP API answers to besides IP literals and `localhost`
+    /// (`api.hosts`; anything else gets 421, which stops DNS rebinding).
+    pub api_hosts: Vec<String>,
     /// The FPM server for FRR, if enabled.
     pub fpm: Option<FpmConfig>,
     /// Each worker's flow table (used by sticky routes).
@@ -2180,9 +2189,50 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         neighbors.push(StaticNeighbor { address, mac, port });
     }
 
-    let (listen_raw, token_raw) = match raw.api {
-        Some(a) => (a.listen, a.token),
-        None => (None, None),
+    let (listen_raw, token_raw, token_file, hosts_raw) = match raw.api {
+        Some(a) => (a.listen, a.token, a.token_file, a.hosts),
+        None => (None, None, None, Vec::new()),
+    };
+    let mut api_hosts = Vec::new();
+    for (i, h) in hosts_raw.iter().enumerate() {
+        let name = h.value.trim().to_ascii_lowercase();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            return Err(cx.err(
+                h.referenced,
+                format!("api.hosts[{i}]"),
+                format!("'{}' is not a host name", h.value),
+            ));
+        }
+        api_hosts.push(name);
+    }
+    let token_raw = match (token_raw, token_file) {
+        (Some(_), Some(f)) => {
+            return Err(cx.err(
+                f.referenced,
+                "api.token-file",
+                "give api.token or api.token-file, not both",
+            ))
+        }
+        (Some(t), None) => Some(t),
+        (None, Some(f)) => {
+            let text = std::fs::read_to_string(f.value.trim()).map_err(|e| {
+                cx.err(
+                    f.referenced,
+                    "api.token-file",
+                    format!("cannot read {}: {e}", f.value.trim()),
+                )
+            })?;
+            Some(Spanned {
+                value: text.trim().to_owned(),
+                referenced: f.referenced,
+                defined: f.defined,
+            })
+        }
+        (None, None) => None,
     };
     let listen_at = listen_raw.as_ref().map(|l| l.referenced);
     let listen: SocketAddr = match listen_raw {
@@ -2286,6 +2336,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         neighbors,
         listen,
         token,
+        api_hosts,
         fpm,
     })
 }

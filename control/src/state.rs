@@ -476,6 +476,49 @@ fn x_or_blackhole(r: Option<crate::config::Reject>) -> crate::config::Reject {
     r.unwrap_or(crate::config::Reject::Blackhole)
 }
 
+/// The keys that differ between `old` and `new` and cannot change while the
+/// router runs. A reload either applies every key or is refused naming these.
+/// (`api.token` is applied by the API server itself.)
+pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
+    let same_ports = old.ports.len() == new.ports.len()
+        && old.ports.iter().zip(&new.ports).all(|(a, b)| {
+            a.name == b.name && a.device == b.device && a.addresses == b.addresses && a.mtu == b.mtu
+        });
+    let snat_of_cfg = |c: &Config| {
+        c.uplinks
+            .iter()
+            .map(|u| (u.name.clone(), u.port, u.gateway, u.snat.clone()))
+            .filter(|x| !x.3.is_empty())
+            .collect::<Vec<_>>()
+    };
+    let mut keys = Vec::new();
+    if !same_ports {
+        keys.push("ports (names, devices, addresses or MTU)");
+    }
+    if old.workers != new.workers {
+        keys.push("workers");
+    }
+    if old.eal != new.eal {
+        keys.push("eal");
+    }
+    if old.listen != new.listen {
+        keys.push("api.listen");
+    }
+    if old.fpm != new.fpm {
+        keys.push("fpm");
+    }
+    if old.flows != new.flows {
+        keys.push("flows");
+    }
+    if (old.icmp_rate, old.icmp_burst) != (new.icmp_rate, new.icmp_burst) {
+        keys.push("icmp");
+    }
+    if snat_of_cfg(old) != snat_of_cfg(new) {
+        keys.push("uplinks[].snat (an SNAT uplink's snat, port or gateway)");
+    }
+    keys
+}
+
 /// The routes of a config, as RIB entries of origin `config`.
 fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), ByOrigin> {
     let mut rib: BTreeMap<(u32, Prefix), ByOrigin> = BTreeMap::new();
@@ -1386,34 +1429,14 @@ impl ControlPlane {
     /// # Errors
     /// What cannot change at runtime.
     pub fn reload(&mut self, new: Config) -> Result<(), String> {
+        let keys = restart_keys(&self.config, &new);
+        if !keys.is_empty() {
+            return Err(format!(
+                "{} changed, which needs a restart: nothing was applied (restart the router, or put the old values back)",
+                keys.join(", ")
+            ));
+        }
         let old = &self.config;
-        let same_ports = old.ports.len() == new.ports.len()
-            && old.ports.iter().zip(&new.ports).all(|(a, b)| {
-                a.name == b.name
-                    && a.device == b.device
-                    && a.addresses == b.addresses
-                    && a.mtu == b.mtu
-            });
-        if !same_ports {
-            return Err("ports changed (names, devices, addresses or MTU): restart the router to apply that".into());
-        }
-        let snat_of_cfg = |c: &Config| {
-            c.uplinks
-                .iter()
-                .map(|u| (u.name.clone(), u.port, u.gateway, u.snat.clone()))
-                .filter(|x| !x.3.is_empty())
-                .collect::<Vec<_>>()
-        };
-        if snat_of_cfg(old) != snat_of_cfg(&new)
-            || old.flows.on_uplink_down != new.flows.on_uplink_down
-        {
-            return Err("an SNAT uplink (its snat, port or gateway) or flows.on-uplink-down changed: restart the router to apply that (workers size their NAT tables at start)".into());
-        }
-        if old.workers != new.workers || old.eal != new.eal || old.listen != new.listen {
-            return Err(
-                "workers, eal or api.listen changed: restart the router to apply that".into(),
-            );
-        }
         // Static neighbours: drop the old permanence, apply the new.
         for s in &old.neighbors {
             if let Some(&id) = self.index.get(&(s.port, s.address)) {

@@ -164,7 +164,7 @@ lab_wait() { # lab_wait SECONDS DESCRIPTION CMD...
 }
 
 lab_metrics() { _lab_rtr curl -sf "http://127.0.0.1:$LAB_API_PORT/metrics"; }
-lab_api() { local m=$1 p=$2; _lab_rtr curl -sf -X "$m" "http://127.0.0.1:$LAB_API_PORT$p"; }
+lab_api() { local m=$1 p=$2; _lab_rtr curl -sf -H "Content-Type: application/json" -X "$m" "http://127.0.0.1:$LAB_API_PORT$p"; }
 # Every gateway resolved and answering NUD probes (an uplink's own health
 # probes may still keep it out of groups; tests of uplinks check that themselves).
 _lab_gateways_up() {

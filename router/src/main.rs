@@ -129,7 +129,10 @@ struct Shared {
     clock: Clock,
     cp: Mutex<ControlPlane>,
     config_path: PathBuf,
-    token: Option<String>,
+    /// `api.token`; a reload replaces it (rotation).
+    token: std::sync::RwLock<Option<String>>,
+    /// `api.hosts`.
+    api_hosts: Vec<String>,
     ports: Vec<dpdk::Port>,
     lcores: Vec<Arc<LcoreStats>>,
 }
@@ -466,34 +469,110 @@ fn field_error(
         .into_response()
 }
 
-/// Requires `Authorization: Bearer <api.token>` on the API when a token is configured.
+/// Whether `got` equals `want`, in time that depends only on `want`'s
+/// length: neither where the first difference is nor `got`'s length shows.
+fn token_matches(got: &[u8], want: &[u8]) -> bool {
+    let mut diff = (got.len() != want.len()) as u8;
+    for (i, w) in want.iter().enumerate() {
+        diff |= w ^ got.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+/// The token of an `Authorization` header, with the `Bearer` scheme in any case (RFC 7235 2.1).
+fn bearer(v: &str) -> Option<&str> {
+    let (scheme, rest) = v.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// Whether a `Host` header names this router: an IP literal (with or without
+/// a port), `localhost`, or a name from `api.hosts`. Anything else is a
+/// browser sent here by DNS rebinding.
+fn host_allowed(host: &str, names: &[String]) -> bool {
+    let h = host.trim();
+    if h.parse::<std::net::SocketAddr>().is_ok() || h.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    if let Some(inner) = h.strip_prefix('[').and_then(|x| x.split(']').next()) {
+        if inner.parse::<std::net::Ipv6Addr>().is_ok() {
+            return true;
+        }
+    }
+    let name = h.rsplit_once(':').map_or(h, |(n, p)| {
+        if p.chars().all(|c| c.is_ascii_digit()) {
+            n
+        } else {
+            h
+        }
+    });
+    let name = name.to_ascii_lowercase();
+    name == "localhost" || names.iter().any(|n| *n == name)
+}
+
+/// Guards the API: the `Host` header (421), a JSON content type on every
+/// write (415: a browser's form or `text/plain` POST cannot drive the API,
+/// which closes CSRF), and the bearer token when one is configured (401).
+/// Writes are logged with their outcome.
 async fn auth(
     State(s): State<Arc<Shared>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if let Some(want) = &s.token {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let write = !matches!(
+        method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if let Some(host) = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+    {
+        if !host_allowed(host, &s.api_hosts) {
+            tracing::warn!(%method, %path, host, "API: refused, Host is not this router (421)");
+            return api_error(
+                StatusCode::MISDIRECTED_REQUEST,
+                "the Host header names neither an IP address, localhost, nor one of api.hosts",
+            );
+        }
+    }
+    if write {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            tracing::warn!(%method, %path, "API: write refused, not Content-Type: application/json (415)");
+            return api_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "writes need Content-Type: application/json (bodiless ones too)",
+            );
+        }
+    }
+    let want = s.token.read().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(want) = want {
         let got = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        // Compare in time independent of where the first difference is.
-        let ok = got.is_some_and(|g| {
-            g.len() == want.len()
-                && g.bytes()
-                    .zip(want.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        });
-        if !ok {
+            .and_then(bearer);
+        if !got.is_some_and(|g| token_matches(g.as_bytes(), want.as_bytes())) {
+            if write {
+                tracing::warn!(%method, %path, "API: write refused, missing or wrong token (401)");
+            }
             return api_error(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong bearer token (send Authorization: Bearer <api.token>)",
             );
         }
     }
-    next.run(req).await
+    let resp = next.run(req).await;
+    if write {
+        tracing::info!(%method, %path, status = resp.status().as_u16(), "API write");
+    }
+    resp
 }
 
 /// `GET /api/v1/nexthops`: every nexthop with its state.
@@ -864,11 +943,17 @@ fn do_reload(s: &Shared) -> Result<u64, (StatusCode, serde_json::Value)> {
             serde_json::json!({ "error": e.to_string(), "field": e.key }),
         )
     })?;
+    let token = new.token.clone();
     let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
     cp.reload(new).map_err(|e| {
         tracing::warn!("reload refused: {e}");
         (StatusCode::CONFLICT, serde_json::json!({ "error": e }))
     })?;
+    let mut t = s.token.write().unwrap_or_else(|e| e.into_inner());
+    if *t != token {
+        tracing::info!("reload: api.token replaced");
+        *t = token;
+    }
     tracing::info!(generation = cp.fib().generation, "config reloaded");
     Ok(cp.fib().generation)
 }
@@ -957,6 +1042,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         .collect();
     let listen = cfg.listen;
     let token = cfg.token.clone();
+    let cfg_api_hosts = cfg.api_hosts.clone();
     let fpm = cfg.fpm;
     let flow_cfg = cfg.flows;
     let (icmp_rate, icmp_burst) = (cfg.icmp_rate, cfg.icmp_burst);
@@ -1027,7 +1113,8 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let shared = Arc::new(Shared {
         cp: Mutex::new(cp),
         config_path,
-        token,
+        token: std::sync::RwLock::new(token),
+        api_hosts: cfg_api_hosts,
         ports: ports.clone(),
         lcores: stats,
         flows,

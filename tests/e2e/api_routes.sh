@@ -16,7 +16,8 @@ lab_up
 API="http://127.0.0.1:$LAB_API_PORT/api/v1"
 for k in 1 2; do lab_ns "$(lab_ns_srv $k)" ip addr add 203.0.113.10/32 dev lo; done
 answers() { $FLOWS tcp 203.0.113.10 "$SERVICE_PORT" 30 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["failed"], d["answers"].get("srv1",0), d["answers"].get("srv2",0))'; }
-status() { curl -s -o "$LAB_DIR/body" -w '%{http_code}' "$@"; }
+status() { curl -s -o "$LAB_DIR/body" -w '%{http_code}' -H "Content-Type: application/json" "$@"; }
+raw_status() { curl -s -o "$LAB_DIR/body" -w '%{http_code}' "$@"; }
 has_route() { # PREFIX ORIGIN
     curl -sf "$API/routes" | python3 -c 'import json,sys; sys.exit(0 if any(r["prefix"] == sys.argv[1] and r["origin"] == sys.argv[2] and r["active"] for r in json.load(sys.stdin)) else 1)' "$1" "$2"
 }
@@ -133,7 +134,7 @@ check "deleting a group member is refused, naming the group: $out" bash -c '[ "$
 check "ecmpctl nexthop del" $CTL nexthop del via 10.1.0.3 dev srv1
 check "it is gone" bash -c "! $CTL nexthop show | grep -q '10.1.0.3 dev srv1'"
 # Abuse: an oversized body is refused whole; concurrent writers leave a consistent table.
-code=$(python3 -c 'print("{\"prefix\": \"" + "x" * 3_000_000 + "\"}")' | curl -s -o "$LAB_DIR/body" -w '%{http_code}' -X POST --data-binary @- "$API/routes")
+code=$(python3 -c 'print("{\"prefix\": \"" + "x" * 3_000_000 + "\"}")' | curl -s -o "$LAB_DIR/body" -w '%{http_code}' -H "Content-Type: application/json" -X POST --data-binary @- "$API/routes")
 check "a 3 MB request body is refused (413)" test "$code" = 413
 python3 - "$API" <<'PY'
 import http.client, json, sys, threading
@@ -142,7 +143,7 @@ def writer(w):
     c = http.client.HTTPConnection(host, int(port), timeout=10)
     for i in range(50):
         body = json.dumps({"prefix": f"100.{64 + w}.{i}.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]})
-        c.request("POST", "/api/v1/routes", body=body)
+        c.request("POST", "/api/v1/routes", body=body, headers={"Content-Type": "application/json"})
         r = c.getresponse(); r.read()
         assert r.status == 201, r.status
 threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
@@ -152,7 +153,7 @@ n=$(curl -sf "$API/routes?prefix=100.64.0.0/10&origin=api" | python3 -c 'import 
 check "8 concurrent writers x 50 routes: all 400 there ($n)" test "$n" = 400
 got=$(curl -sf "$API/route/get?dst=100.71.49.9" | python3 -c 'import json,sys; print(json.load(sys.stdin)["prefix"])')
 check "and in the dataplane's table (route get: $got)" test "$got" = 100.71.49.0/24
-for w in $(seq 0 7); do for i in $(seq 0 49); do echo "100.$((64 + w)).$i.0/24"; done; done | while read -r p; do curl -sf -o /dev/null -X DELETE "$API/routes?prefix=$p"; done
+for w in $(seq 0 7); do for i in $(seq 0 49); do echo "100.$((64 + w)).$i.0/24"; done; done | while read -r p; do curl -sf -o /dev/null -H "Content-Type: application/json" -X DELETE "$API/routes?prefix=$p"; done
 check "ecmpctl reload" bash -c "$CTL reload | grep -q reloaded"
 check "ecmpctl stats prints counters" bash -c "$CTL stats | grep -q ecmp_router_nexthop_packets_total"
 rc=0; $LAB_ROOT/target/release/ecmpctl --api 127.0.0.1:1 route show >/dev/null 2>&1 || rc=$?
@@ -169,13 +170,46 @@ check "and a reload to it is refused (400), the router keeps running" bash -c "[
 lab_down
 lab_init token
 lab_config --extra ""
-sed -i "s|^api: { listen: 127.0.0.1:\([0-9]*\) }|api: { listen: \"0.0.0.0:\1\", token: s3cret-token-0123456789 }|" "$LAB_DIR/router.yaml"
+echo "s3cret-token-0123456789" >"$LAB_DIR/token"
+sed -i "s|^api: { listen: 127.0.0.1:\([0-9]*\) }|api: { listen: \"0.0.0.0:\1\", token-file: $LAB_DIR/token }|" "$LAB_DIR/router.yaml"
 lab_up
 API="http://127.0.0.1:$LAB_API_PORT/api/v1"
+T='Authorization: Bearer s3cret-token-0123456789'
 check "without the token: 401" test "$(status "$API/routes")" = 401
 check "with a wrong token: 401" test "$(status -H 'Authorization: Bearer nope' "$API/routes")" = 401
-check "with the token: 200" test "$(status -H 'Authorization: Bearer s3cret-token-0123456789' "$API/routes")" = 200
-check "ecmpctl --token" "$LAB_ROOT/target/release/ecmpctl" --api "127.0.0.1:$LAB_API_PORT" --token s3cret-token-0123456789 route show
+check "with a prefix of the token: 401" test "$(status -H 'Authorization: Bearer s3cret-token' "$API/routes")" = 401
+check "with the token (from api.token-file): 200" test "$(status -H "$T" "$API/routes")" = 200
+check "the Bearer scheme in any case: 200" test "$(status -H 'Authorization: bEARER s3cret-token-0123456789' "$API/routes")" = 200
+echo "s3cret-token-0123456789" >"$LAB_DIR/ctl-token"
+check "ecmpctl --token-file" "$LAB_ROOT/target/release/ecmpctl" --api "127.0.0.1:$LAB_API_PORT" --token-file "$LAB_DIR/ctl-token" route show
+rc=0; "$LAB_ROOT/target/release/ecmpctl" --api "127.0.0.1:$LAB_API_PORT" --token s3cret-token-0123456789 route show >/dev/null 2>&1 || rc=$?
+check "ecmpctl refuses a token on its command line" test "$rc" = 2
 check "ECMP_ROUTER_TOKEN" env ECMP_ROUTER_TOKEN=s3cret-token-0123456789 "$LAB_ROOT/target/release/ecmpctl" --api "127.0.0.1:$LAB_API_PORT" nexthop show
 check "/metrics stays readable for Prometheus" test "$(status "http://127.0.0.1:$LAB_API_PORT/metrics")" = 200
+
+echo "-- a browser cannot drive the API (CSRF, DNS rebinding)"
+before=$(curl -sf -H "$T" "$API/routes")
+body='{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}'
+check "a text/plain POST (a browser's simple request) gets 415" test "$(raw_status -H "$T" -H 'Content-Type: text/plain' -X POST -d "$body" "$API/routes")" = 415
+check "a form POST (curl -d) gets 415" test "$(raw_status -H "$T" -X POST -d "$body" "$API/routes")" = 415
+check "a bodiless write without the JSON type gets 415 (disable)" test "$(raw_status -H "$T" -X POST "$API/nexthops/srv1/10.1.0.2/disable")" = 415
+check "and reload" test "$(raw_status -H "$T" -X POST "$API/reload")" = 415
+check "a Host that is not this router gets 421" test "$(raw_status -H "$T" -H 'Host: evil.example:80' -H 'Content-Type: text/plain' -X POST -d "$body" "$API/routes")" = 421
+check "even for a GET" test "$(raw_status -H "$T" -H 'Host: rebind.example' "$API/routes")" = 421
+check "Host localhost is fine" test "$(raw_status -H "$T" -H "Host: localhost:$LAB_API_PORT" "$API/routes")" = 200
+check "none of them changed anything" test "$(curl -sf -H "$T" "$API/routes")" = "$before"
+check "the nexthop is still enabled" bash -c "curl -sf -H '$T' '$API/nexthops' | python3 -c 'import json,sys; sys.exit(0 if all(n[\"enabled\"] for n in json.load(sys.stdin)) else 1)'"
+check "refused writes are logged" grep -q 'write refused, not Content-Type: application/json' "$LAB_DIR/router.log"
+
+echo "-- token rotation by reload"
+echo "n3w-token-abcdef0123456789" >"$LAB_DIR/token"
+check "reload (with the old token) applies" test "$(status -H "$T" -X POST "$API/reload")" = 200
+check "the old token gets 401 afterwards" test "$(status -H "$T" "$API/routes")" = 401
+check "the new one 200" test "$(status -H 'Authorization: Bearer n3w-token-abcdef0123456789' "$API/routes")" = 200
+check "API writes are logged with method, path and status" bash -c "grep 'API write' '$LAB_DIR/router.log' | grep 'path=/api/v1/reload' | grep -q 'status=200'"
+
+echo "-- reload refuses what it cannot apply, naming the key"
+sed -i 's|^api: \(.*\) }$|api: \1 }\nicmp: { rate: 5, burst: 5 }|' "$LAB_DIR/router.yaml"
+code=$(status -H 'Authorization: Bearer n3w-token-abcdef0123456789' -X POST "$API/reload")
+check "a changed icmp section: 409 ($code) naming icmp" bash -c "[ $code = 409 ] && grep -q icmp '$LAB_DIR/body'"
 finish

@@ -204,7 +204,7 @@ HOLD=$!
 LAB_PIDS+=($HOLD)
 lab_wait 10 "streams up" grep -q started "$LAB_DIR/hold.out"
 sleep 0.5
-put() { curl -sf -X PUT "$API/routes" -d "$1" >/dev/null; }
+put() { curl -sf -H "Content-Type: application/json" -X PUT "$API/routes" -d "$1" >/dev/null; }
 check "isp2 removed from the route" put '{"prefix": "198.51.100.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}'
 sleep 0.7
 check "isp2 re-added" put '{"prefix": "198.51.100.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1", "weight": 2}, {"via": "10.2.0.2", "port": "srv2", "weight": 1}]}'

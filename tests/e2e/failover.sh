@@ -80,8 +80,8 @@ lab_api POST /api/v1/nexthops/srv3/10.3.0.2/enable >/dev/null
 out=$(lab_ns "$LAB_NS_CLIENT" $FLOWS tcp "$ANYCAST4" "$SERVICE_PORT" 100)
 s3=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["answers"].get("srv3", 0))' "$out")
 check "enabled again, srv3 gets connections ($s3 of 100)" test "$s3" -gt 0
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$LAB_API_PORT/api/v1/nexthops/srv9/10.3.0.2/disable")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Content-Type: application/json" -X POST "http://127.0.0.1:$LAB_API_PORT/api/v1/nexthops/srv9/10.3.0.2/disable")
 check "API: unknown port is a 404" test "$code" = 404
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$LAB_API_PORT/api/v1/nexthops/srv3/not-an-ip/disable")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Content-Type: application/json" -X POST "http://127.0.0.1:$LAB_API_PORT/api/v1/nexthops/srv3/not-an-ip/disable")
 check "API: a bad address is a 400" test "$code" = 400
 finish

@@ -15,7 +15,7 @@ API="http://127.0.0.1:$LAB_API_PORT/api/v1"
 split() { lab_ns "$LAB_NS_CLIENT" $FLOWS tcp "$ANYCAST4" "$SERVICE_PORT" 40 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["failed"], d["answers"].get("srv1",0), d["answers"].get("srv2",0))'; }
 read -r f a b < <(split)
 check "forwarding before the restart (srv1 $a, srv2 $b, failed $f)" test "$f" = 0 -a "$a" -gt 0 -a "$b" -gt 0
-curl -sf -X POST "$API/routes" -d '{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}' >/dev/null
+curl -sf -H "Content-Type: application/json" -X POST "$API/routes" -d '{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}' >/dev/null
 pid=$LAB_ROUTER_PID
 threads=$(ls "/proc/$pid/task" | wc -l)
 

@@ -27,7 +27,7 @@ FPM_PORT=$(( LAB_API_PORT + 1 ))
 lab_config --extra "fpm: { listen: 127.0.0.1:$FPM_PORT }"
 lab_up
 API="http://127.0.0.1:$LAB_API_PORT/api/v1"
-curl -sf -X POST "$API/routes" -d '{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}' >/dev/null
+curl -sf -H "Content-Type: application/json" -X POST "$API/routes" -d '{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}' >/dev/null
 total=$(( CHURN_SECONDS + 25 ))
 for k in 1 2; do
     ns=$(lab_ns_srv $k)

@@ -53,20 +53,20 @@ python3 "$LABPY/churn.py" fpm "127.0.0.1:$FPM_PORT" 500 "$SECS" >"$LAB_DIR/fpm.j
 LAB_PIDS+=($!)
 ( i=0; while [ $SECONDS -lt $END ]; do
       p="100.100.$(( i % 250 )).0/24"
-      curl -sf -X POST "$API/routes" -d "{\"prefix\": \"$p\", \"nexthops\": [{\"via\": \"10.1.0.2\", \"port\": \"srv1\"}]}" >/dev/null || echo "api add failed" >>"$LAB_DIR/api.err"
-      curl -sf -X DELETE "$API/routes?prefix=$p" >/dev/null || echo "api del failed" >>"$LAB_DIR/api.err"
+      curl -sf -H "Content-Type: application/json" -X POST "$API/routes" -d "{\"prefix\": \"$p\", \"nexthops\": [{\"via\": \"10.1.0.2\", \"port\": \"srv1\"}]}" >/dev/null || echo "api add failed" >>"$LAB_DIR/api.err"
+      curl -sf -H "Content-Type: application/json" -X DELETE "$API/routes?prefix=$p" >/dev/null || echo "api del failed" >>"$LAB_DIR/api.err"
       i=$(( i + 1 )); sleep 0.2
   done ) &
 LAB_PIDS+=($!)
 ( while [ $SECONDS -lt $END ]; do
       sleep 4
-      curl -sf -X POST "$API/nexthops/srv2/10.2.0.2/disable" >/dev/null; sleep 2
-      curl -sf -X POST "$API/nexthops/srv2/10.2.0.2/enable" >/dev/null
+      curl -sf -H "Content-Type: application/json" -X POST "$API/nexthops/srv2/10.2.0.2/disable" >/dev/null; sleep 2
+      curl -sf -H "Content-Type: application/json" -X POST "$API/nexthops/srv2/10.2.0.2/enable" >/dev/null
   done ) &
 LAB_PIDS+=($!)
 ( while [ $SECONDS -lt $END ]; do
       sleep 10
-      curl -sf -X POST "$API/reload" >/dev/null || echo "reload failed" >>"$LAB_DIR/api.err"
+      curl -sf -H "Content-Type: application/json" -X POST "$API/reload" >/dev/null || echo "reload failed" >>"$LAB_DIR/api.err"
   done ) &
 LAB_PIDS+=($!)
 

@@ -22,7 +22,8 @@
 //! ```
 //!
 //! The API address comes from `--api`, else `ECMP_ROUTER_API`, else 127.0.0.1:9464.
-//! A bearer token (for a router with `api.token`) comes from `--token`, else `ECMP_ROUTER_TOKEN`.
+//! A bearer token (for a router with `api.token`) comes from `--token-file FILE`, else
+//! `ECMP_ROUTER_TOKEN`; never from the command line itself.
 //! Exit status: 0 on success, 1 when the router refused the request, 2 on a usage error
 //! or when the router cannot be reached.
 
@@ -579,13 +580,23 @@ fn main() -> ExitCode {
                 }
             },
             "--json" | "-j" => json_out = true,
-            "--token" => match it.next() {
-                Some(v) => token = Some(v),
+            // Never the token itself on the command line: other users see
+            // argv in ps and /proc.
+            "--token-file" => match it.next().map(|f| (std::fs::read_to_string(&f), f)) {
+                Some((Ok(t), _)) => token = Some(t.trim().to_owned()),
+                Some((Err(e), f)) => {
+                    eprintln!("Error: --token-file {f}: {e}");
+                    return ExitCode::from(2);
+                }
                 None => {
-                    eprintln!("Error: --token needs a value");
+                    eprintln!("Error: --token-file needs a file");
                     return ExitCode::from(2);
                 }
             },
+            "--token" => {
+                eprintln!("Error: --token is gone: a token on the command line is visible to every user (ps); use ECMP_ROUTER_TOKEN or --token-file FILE");
+                return ExitCode::from(2);
+            }
             "-h" | "--help" => {
                 println!(
                     "{}",

@@ -323,6 +323,10 @@ struct RawApi {
     token_file: Option<Spanned<String>>,
     #[serde(default)]
     hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    socket: Option<Spanned<String>>,
+    #[serde(default)]
+    socket_group: Option<Spanned<String>>,
 }
 
 // ---- Validated config ----
@@ -519,6 +523,10 @@ pub struct Config {
     /// Host names the TCP API answers to besides IP literals and `localhost`
     /// (`api.hosts`; anything else gets 421, which stops DNS rebinding).
     pub api_hosts: Vec<String>,
+    /// `api.socket`: the API on a Unix socket as well (mode 0660).
+    pub api_socket: Option<std::path::PathBuf>,
+    /// `api.socket-group`: the socket's group, by name.
+    pub api_socket_group: Option<String>,
     /// The FPM server for FRR, if enabled.
     pub fpm: Option<FpmConfig>,
     /// Each worker's flow table (used by sticky routes).
@@ -2189,9 +2197,40 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         neighbors.push(StaticNeighbor { address, mac, port });
     }
 
-    let (listen_raw, token_raw, token_file, hosts_raw) = match raw.api {
-        Some(a) => (a.listen, a.token, a.token_file, a.hosts),
-        None => (None, None, None, Vec::new()),
+    let (listen_raw, token_raw, token_file, hosts_raw, socket_raw, group_raw) = match raw.api {
+        Some(a) => (
+            a.listen,
+            a.token,
+            a.token_file,
+            a.hosts,
+            a.socket,
+            a.socket_group,
+        ),
+        None => (None, None, None, Vec::new(), None, None),
+    };
+    let api_socket = match socket_raw {
+        None => None,
+        Some(p) if p.value.trim().starts_with('/') && p.value.trim().len() < 108 => {
+            Some(std::path::PathBuf::from(p.value.trim()))
+        }
+        Some(p) => {
+            return Err(cx.err(
+                p.referenced,
+                "api.socket",
+                format!("'{}' is not an absolute path of at most 107 bytes", p.value),
+            ))
+        }
+    };
+    let api_socket_group = match group_raw {
+        Some(g) if api_socket.is_none() => {
+            return Err(cx.err(
+                g.referenced,
+                "api.socket-group",
+                "api.socket-group needs api.socket",
+            ))
+        }
+        Some(g) => Some(g.value.trim().to_owned()),
+        None => None,
     };
     let mut api_hosts = Vec::new();
     for (i, h) in hosts_raw.iter().enumerate() {
@@ -2337,6 +2376,8 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         listen,
         token,
         api_hosts,
+        api_socket,
+        api_socket_group,
         fpm,
     })
 }

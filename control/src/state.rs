@@ -504,6 +504,9 @@ pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.listen != new.listen {
         keys.push("api.listen");
     }
+    if (&old.api_socket, &old.api_socket_group) != (&new.api_socket, &new.api_socket_group) {
+        keys.push("api.socket");
+    }
     if old.fpm != new.fpm {
         keys.push("fpm");
     }

@@ -509,14 +509,34 @@ fn host_allowed(host: &str, names: &[String]) -> bool {
     name == "localhost" || names.iter().any(|n| *n == name)
 }
 
-/// Guards the API: the `Host` header (421), a JSON content type on every
-/// write (415: a browser's form or `text/plain` POST cannot drive the API,
-/// which closes CSRF), and the bearer token when one is configured (401).
-/// Writes are logged with their outcome.
-async fn auth(
+/// The TCP API's guard (see [`guard`]).
+async fn auth_tcp(
     State(s): State<Arc<Shared>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
+) -> axum::response::Response {
+    guard(&s, req, next, true).await
+}
+
+/// The Unix socket's guard: its file permissions are the access control,
+/// so no token and no `Host` check (see [`guard`]).
+async fn auth_unix(
+    State(s): State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    guard(&s, req, next, false).await
+}
+
+/// Guards the API: on TCP the `Host` header (421); a JSON content type on
+/// every write (415: a browser's form or `text/plain` POST cannot drive the
+/// API, which closes CSRF); on TCP the bearer token when one is configured
+/// (401). Writes are logged with their outcome.
+async fn guard(
+    s: &Shared,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+    tcp: bool,
 ) -> axum::response::Response {
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let write = !matches!(
@@ -527,6 +547,7 @@ async fn auth(
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
+        .filter(|_| tcp)
     {
         if !host_allowed(host, &s.api_hosts) {
             tracing::warn!(%method, %path, host, "API: refused, Host is not this router (421)");
@@ -551,7 +572,12 @@ async fn auth(
             );
         }
     }
-    let want = s.token.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let want = s
+        .token
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .filter(|_| tcp);
     if let Some(want) = want {
         let got = req
             .headers()
@@ -570,7 +596,8 @@ async fn auth(
     }
     let resp = next.run(req).await;
     if write {
-        tracing::info!(%method, %path, status = resp.status().as_u16(), "API write");
+        let via = if tcp { "tcp" } else { "unix" };
+        tracing::info!(%method, %path, status = resp.status().as_u16(), via, "API write");
     }
     resp
 }
@@ -1043,6 +1070,10 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let listen = cfg.listen;
     let token = cfg.token.clone();
     let cfg_api_hosts = cfg.api_hosts.clone();
+    let socket = cfg
+        .api_socket
+        .clone()
+        .map(|p| (p, cfg.api_socket_group.clone()));
     let fpm = cfg.fpm;
     let flow_cfg = cfg.flows;
     let (icmp_rate, icmp_burst) = (cfg.icmp_rate, cfg.icmp_burst);
@@ -1121,7 +1152,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         nat,
         clock,
     });
-    let result = control_loop(shared.clone(), listen, fpm);
+    let result = control_loop(shared.clone(), listen, fpm, socket);
 
     stop.store(true, Ordering::Relaxed);
     eal.wait_workers();
@@ -1135,10 +1166,52 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     result
 }
 
+/// Binds the API's Unix socket at `path`, mode 0660, group `group`. A socket
+/// file left by a crash is replaced; one a live router answers on is not.
+fn bind_socket(path: &std::path::Path, group: Option<&str>) -> Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating {} (api.socket)", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("api.socket: another router answers on {}", path.display());
+        }
+        tracing::info!(socket = %path.display(), "removing a stale API socket");
+        std::fs::remove_file(path)
+            .with_context(|| format!("removing the stale {} (api.socket)", path.display()))?;
+    }
+    let l = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("binding {} (api.socket)", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("chmod 0660 {} (api.socket)", path.display()))?;
+    if let Some(g) = group {
+        let gid = group_id(g)
+            .with_context(|| format!("api.socket-group: no group '{g}' in /etc/group"))?;
+        std::os::unix::fs::chown(path, None, Some(gid))
+            .with_context(|| format!("chgrp {g} {} (api.socket-group)", path.display()))?;
+    }
+    Ok(l)
+}
+
+/// The id of group `name`, from /etc/group.
+fn group_id(name: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/group")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            (f.next()? == name).then_some(())?;
+            f.nth(1)?.parse().ok()
+        })
+}
+
 fn control_loop(
     shared: Arc<Shared>,
     listen: std::net::SocketAddr,
     fpm: Option<control::config::FpmConfig>,
+    socket: Option<(std::path::PathBuf, Option<String>)>,
 ) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1158,9 +1231,23 @@ fn control_loop(
             .route("/api/v1/routes", get(list_routes).post(add_route).put(replace_route).delete(delete_route))
             .route("/api/v1/route/get", get(route_get))
             .route("/api/v1/fpm/not-installed", get(fpm_not_installed))
-            .route("/api/v1/reload", post(reload))
-            .route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth));
+            .route("/api/v1/reload", post(reload));
+        let unix_app = socket.as_ref().map(|_| {
+            axum::Router::new()
+                .route("/metrics", get(metrics))
+                .merge(api.clone().route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth_unix)))
+                .with_state(shared.clone())
+        });
+        let api = api.route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth_tcp));
         let app = axum::Router::new().route("/metrics", get(metrics)).merge(api).with_state(shared.clone());
+        let unix_server = match (&socket, unix_app) {
+            (Some((path, group)), Some(app)) => {
+                let l = bind_socket(path, group.as_deref())?;
+                tracing::info!(socket = %path.display(), "serving the API on a Unix socket");
+                Some(tokio::spawn(async move { axum::serve(l, app).await }))
+            }
+            _ => None,
+        };
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen} (api.listen)"))?;
@@ -1208,6 +1295,12 @@ fn control_loop(
         server.abort();
         if let Some(t) = fpm_task {
             t.abort();
+        }
+        if let Some(t) = unix_server {
+            t.abort();
+        }
+        if let Some((path, _)) = &socket {
+            let _ = std::fs::remove_file(path);
         }
         Ok(())
     })

@@ -21,7 +21,9 @@
 //! ecmpctl reload
 //! ```
 //!
-//! The API address comes from `--api`, else `ECMP_ROUTER_API`, else 127.0.0.1:9464.
+//! The API comes from `--api` (ADDR:PORT, or the path of the API's Unix socket), else
+//! `ECMP_ROUTER_API`, else the socket /run/ecmp-router/api.sock when a router answers
+//! there, else 127.0.0.1:9464.
 //! A bearer token (for a router with `api.token`) comes from `--token-file FILE`, else
 //! `ECMP_ROUTER_TOKEN`; never from the command line itself.
 //! Exit status: 0 on success, 1 when the router refused the request, 2 on a usage error
@@ -30,10 +32,30 @@
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
 const DEFAULT_API: &str = "127.0.0.1:9464";
+/// The socket of the shipped config and systemd unit (`api.socket`).
+const DEFAULT_SOCKET: &str = "/run/ecmp-router/api.sock";
+
+/// A connection to the API: its Unix socket or TCP.
+trait Conn: Read + Write {}
+impl<T: Read + Write> Conn for T {}
+
+/// `api` is a socket path (it starts with `/`) or ADDR:PORT.
+fn connect(api: &str) -> std::io::Result<Box<dyn Conn>> {
+    if api.starts_with('/') {
+        let s = UnixStream::connect(api)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Box::new(s))
+    } else {
+        let s = TcpStream::connect(api)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Box::new(s))
+    }
+}
 
 static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
@@ -46,10 +68,14 @@ fn http(
     path: &str,
     body: Option<&Value>,
 ) -> Result<(u16, String), String> {
-    let mut s = TcpStream::connect(api).map_err(|e| {
+    let mut s = connect(api).map_err(|e| {
         format!("cannot reach the router API at {api}: {e} (set --api or ECMP_ROUTER_API)")
     })?;
-    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let host = if api.starts_with('/') {
+        "localhost"
+    } else {
+        api
+    };
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let auth = TOKEN
         .get()
@@ -58,7 +84,7 @@ fn http(
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
         payload.len()
     );
     s.write_all(req.as_bytes())
@@ -565,7 +591,14 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
 }
 
 fn main() -> ExitCode {
-    let mut api = std::env::var("ECMP_ROUTER_API").unwrap_or_else(|_| DEFAULT_API.to_owned());
+    // The socket first (file permissions are its access control), then TCP.
+    let mut api = std::env::var("ECMP_ROUTER_API").unwrap_or_else(|_| {
+        if UnixStream::connect(DEFAULT_SOCKET).is_ok() {
+            DEFAULT_SOCKET.to_owned()
+        } else {
+            DEFAULT_API.to_owned()
+        }
+    });
     let mut json_out = false;
     let mut token = std::env::var("ECMP_ROUTER_TOKEN").ok();
     let mut rest = Vec::new();

@@ -1424,6 +1424,53 @@ impl ControlPlane {
             .collect()
     }
 
+    /// One page of routes in (table, prefix) order, after the prefix `after`:
+    /// at most `limit` prefixes (with every origin of each) that pass `keep`,
+    /// and the cursor of the next page when there is one. The cost is that of
+    /// the prefixes read, not of the table; with `table`, the scan stops
+    /// after that table (lower tables, few in practice, are skipped over).
+    pub fn routes_page(
+        &self,
+        table: Option<u32>,
+        after: Option<(u32, Prefix)>,
+        limit: usize,
+        keep: impl Fn(&RouteView) -> bool,
+    ) -> (Vec<RouteView>, Option<(u32, Prefix)>) {
+        use std::ops::Bound;
+        let start = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Unbounded,
+        };
+        let (mut out, mut prefixes, mut last) = (Vec::new(), 0usize, None);
+        for (k, by) in self.rib.range((start, Bound::Unbounded)) {
+            if table.is_some_and(|t| k.0 != t) {
+                if table.is_some_and(|t| k.0 > t) {
+                    break;
+                }
+                continue;
+            }
+            if prefixes == limit {
+                return (out, last);
+            }
+            let top = by.keys().next_back().copied();
+            let before = out.len();
+            out.extend(
+                by.iter()
+                    .map(|(o, s)| RouteView {
+                        origin: *o,
+                        active: Some(*o) == top,
+                        spec: s.clone(),
+                    })
+                    .filter(&keep),
+            );
+            if out.len() > before {
+                prefixes += 1;
+                last = Some(*k);
+            }
+        }
+        (out, None)
+    }
+
     /// Applies a new config without a restart: routes, named groups, static
     /// neighbours, the default hash and liveness. Ports, workers, EAL arguments
     /// and the API address need a restart; a config that changes them is refused
@@ -3004,6 +3051,41 @@ neighbors:
             stats.nh_packets[dead.index()].load(std::sync::atomic::Ordering::Relaxed),
             0
         );
+    }
+
+    #[test]
+    fn routes_page_follows_its_cursor_and_reads_only_a_page() {
+        let (mut cp, _) = plane();
+        let c = cp.config().clone();
+        for i in 0..5 {
+            let body = format!(r#"{{"prefix": "203.0.{i}.0/24", "type": "blackhole"}}"#);
+            cp.add_route(config::parse_route(&body, &c).unwrap(), Origin::Api, false)
+                .unwrap();
+        }
+        // The config's route too: 6 prefixes in main, each one page entry.
+        let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+        loop {
+            let (page, next) = cp.routes_page(Some(MAIN_TABLE), after, 2, |_| true);
+            pages += 1;
+            assert!(page.len() <= 2);
+            seen.extend(page.iter().map(|v| v.spec.prefix.to_string()));
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        let mut all: Vec<_> = cp
+            .routes()
+            .iter()
+            .map(|v| v.spec.prefix.to_string())
+            .collect();
+        all.dedup();
+        assert_eq!(seen, all);
+        // A filter counts only what it keeps; another table has nothing.
+        let (page, next) = cp.routes_page(None, None, 10, |v| v.origin == Origin::Api);
+        assert_eq!((page.len(), next), (5, None));
+        assert!(cp.routes_page(Some(100), None, 10, |_| true).0.is_empty());
     }
 
     #[test]

@@ -772,40 +772,63 @@ async fn list_routes(
         Some(Ok(n)) => Ok(n),
         Some(Err(_)) => Err(k.to_owned()),
     };
-    let (offset, limit) = match (num("offset", 0), num("limit", usize::MAX)) {
-        (Ok(o), Ok(l)) => (o, l),
-        (Err(k), _) | (_, Err(k)) => {
+    let limit = match num("limit", ROUTES_PAGE) {
+        Ok(l) if (1..=ROUTES_PAGE_MAX).contains(&l) => l,
+        _ => {
             return field_error(
                 StatusCode::BAD_REQUEST,
-                format!("{k}: expected a number"),
-                &k,
+                format!("limit: expected 1..={ROUTES_PAGE_MAX}"),
+                "limit",
             )
         }
     };
-    let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
-    let ports: Vec<String> = cp.config().ports.iter().map(|p| p.name.clone()).collect();
-    let all: Vec<_> = cp
-        .routes()
-        .into_iter()
-        .filter(|v| table.is_none_or(|t| v.spec.table == t))
-        .filter(|v| {
+    if q.contains_key("offset") {
+        return field_error(
+            StatusCode::BAD_REQUEST,
+            "offset is gone: page with after=CURSOR from the X-Next-Cursor header",
+            "offset",
+        );
+    }
+    let after = match q.get("after").map(|c| parse_cursor(c)) {
+        None => None,
+        Some(Some(c)) => Some(c),
+        Some(None) => {
+            return field_error(
+                StatusCode::BAD_REQUEST,
+                "after: expected a cursor TABLE:PREFIX (from X-Next-Cursor)",
+                "after",
+            )
+        }
+    };
+    // The lock is held for one page only; the JSON is rendered after it.
+    let (page, next, ports) = {
+        let cp = s.cp();
+        let ports: Vec<String> = cp.config().ports.iter().map(|p| p.name.clone()).collect();
+        let (page, next) = cp.routes_page(table, after, limit, |v| {
             within
                 .is_none_or(|w| w.len() <= v.spec.prefix.len() && w.contains(v.spec.prefix.addr()))
-        })
-        .filter(|v| origin.as_deref().is_none_or(|o| o == v.origin.name()))
-        .collect();
-    let total = all.len();
-    let page: Vec<_> = all
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|v| route_json(v, &ports))
-        .collect();
-    (
-        [("x-total-count", total.to_string())],
-        Json(serde_json::Value::Array(page)),
-    )
-        .into_response()
+                && origin.as_deref().is_none_or(|o| o == v.origin.name())
+        });
+        (page, next, ports)
+    };
+    let body = Json(serde_json::Value::Array(
+        page.iter().map(|v| route_json(v, &ports)).collect(),
+    ));
+    match next {
+        Some((t, p)) => ([("x-next-cursor", format!("{t}:{p}"))], body).into_response(),
+        None => body.into_response(),
+    }
+}
+
+/// Prefixes per `GET /api/v1/routes` page by default.
+const ROUTES_PAGE: usize = 1000;
+/// The largest page.
+const ROUTES_PAGE_MAX: usize = 10_000;
+
+/// A routes cursor, `TABLE:PREFIX`.
+fn parse_cursor(c: &str) -> Option<(u32, dataplane::Prefix)> {
+    let (t, p) = c.split_once(':')?;
+    Some((t.parse().ok()?, p.parse().ok()?))
 }
 
 fn config_error(e: &control::config::ConfigError) -> axum::response::Response {

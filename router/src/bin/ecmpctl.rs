@@ -68,6 +68,16 @@ fn http(
     path: &str,
     body: Option<&Value>,
 ) -> Result<(u16, String), String> {
+    http_with_head(api, method, path, body).map(|(s, _, b)| (s, b))
+}
+
+/// One HTTP/1.1 request; returns (status, lower-cased head, body).
+fn http_with_head(
+    api: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, String, String), String> {
     let mut s = connect(api).map_err(|e| {
         format!("cannot reach the router API at {api}: {e} (set --api or ECMP_ROUTER_API)")
     })?;
@@ -101,15 +111,43 @@ fn http(
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or("malformed HTTP status line")?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
+    let head = head.to_ascii_lowercase();
+    let body = if head.contains("transfer-encoding: chunked") {
         dechunk(body)
     } else {
         body.to_owned()
     };
-    Ok((status, body))
+    Ok((status, head, body))
+}
+
+/// Every page of `/api/v1/routes` (`query` starts with `?` or is empty),
+/// following `X-Next-Cursor`; `each` gets each page as it arrives.
+fn routes_pages(api: &str, query: &str, mut each: impl FnMut(Value)) -> Result<(), String> {
+    let mut cursor: Option<String> = None;
+    loop {
+        let sep = if query.is_empty() { "?" } else { "&" };
+        let path = match &cursor {
+            None => format!("/api/v1/routes{query}"),
+            Some(c) => format!("/api/v1/routes{query}{sep}after={}", enc(c)),
+        };
+        let (status, head, text) = http_with_head(api, "GET", &path, None)?;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status >= 400 {
+            return Err(v
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("request refused")
+                .to_owned());
+        }
+        each(v);
+        cursor = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-next-cursor:"))
+            .map(|c| c.trim().to_owned());
+        if cursor.is_none() {
+            return Ok(());
+        }
+    }
 }
 
 fn dechunk(mut s: &str) -> String {
@@ -422,7 +460,15 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
                 [] => String::new(),
                 _ => return Err(Usage("route show [table T]".into())),
             };
-            call(api, "GET", &format!("/api/v1/routes{q}"), None).map(|v| show(v, &print_routes))
+            if json_out {
+                let mut all = Vec::new();
+                routes_pages(api, &q, |v| {
+                    all.extend(v.as_array().cloned().unwrap_or_default())
+                })
+                .map(|()| show(Value::Array(all), &print_routes))
+            } else {
+                routes_pages(api, &q, |v| print_routes(&v))
+            }
         }
         ["route", op @ ("add" | "replace"), ..] => {
             let body = route_body(&args[2..])?;

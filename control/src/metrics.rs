@@ -350,6 +350,8 @@ pub fn render(
         ("fpm_not_installed_onlink", k.fpm_not_installed_onlink),
         ("fpm_not_installed_route_type", k.fpm_not_installed_type),
         ("fpm_stale_route_swept", k.fpm_swept),
+        ("api_connection_evicted", k.api_evicted),
+        ("api_connection_idle_closed", k.api_idle_closed),
         ("fib_publish", k.fib_publishes),
         ("fib_route_change", k.fib_route_ops),
         ("fib_copy", k.fib_copies),

@@ -218,6 +218,10 @@ pub struct ControlCounters {
     pub fpm_errors: u64,
     /// 1 while zebra is connected.
     pub fpm_connected: u64,
+    /// TCP API connections evicted at the connection cap (the idlest first).
+    pub api_evicted: u64,
+    /// TCP API connections closed after the idle timeout.
+    pub api_idle_closed: u64,
     /// FIB generations published.
     pub fib_publishes: u64,
     /// Route changes applied to the FIB (adds, replacements, removals).

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 mod dpdk;
 mod fpm_server;
+mod http_server;
 mod worker;
 
 #[global_allocator]
@@ -133,6 +134,8 @@ struct Shared {
     token: std::sync::RwLock<Option<String>>,
     /// `api.hosts`.
     api_hosts: Vec<String>,
+    /// Connections the TCP API server closed, by reason.
+    api_closed: Arc<http_server::Closed>,
     ports: Vec<dpdk::Port>,
     lcores: Vec<Arc<LcoreStats>>,
 }
@@ -155,7 +158,9 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         .collect();
     let now = s.clock.now_ms();
     let body = {
-        let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
+        cp.counters.api_evicted = s.api_closed.evicted.load(Ordering::Relaxed);
+        cp.counters.api_idle_closed = s.api_closed.idle.load(Ordering::Relaxed);
         control::metrics::render(&cp, &counters, &s.lcores, &s.flows, &s.nat, now)
     };
     (
@@ -1169,6 +1174,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         config_path,
         token: std::sync::RwLock::new(token),
         api_hosts: cfg_api_hosts,
+        api_closed: Arc::default(),
         ports: ports.clone(),
         lcores: stats,
         flows,
@@ -1275,7 +1281,7 @@ fn control_loop(
             .await
             .with_context(|| format!("listening on {listen} (api.listen)"))?;
         tracing::info!(%listen, "serving /metrics");
-        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let server = tokio::spawn(http_server::serve(listener, app, shared.api_closed.clone()));
         let fpm_task = match fpm {
             Some(f) => {
                 let l = tokio::net::TcpListener::bind(f.listen).await.with_context(|| format!("listening on {} (fpm.listen)", f.listen))?;

@@ -50,6 +50,8 @@ struct RawConfig {
     neighbors: Vec<RawNeighbor>,
     #[serde(default)]
     liveness: Option<RawLiveness>,
+    #[serde(default, rename = "neighbor-table")]
+    neighbor_table: Option<RawNeighborTable>,
     #[serde(default)]
     api: Option<RawApi>,
     #[serde(default)]
@@ -312,6 +314,19 @@ struct RawNeighbor {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawNeighborTable {
+    #[serde(default)]
+    max_hosts: Option<Spanned<u32>>,
+    #[serde(default)]
+    max_incomplete: Option<Spanned<u32>>,
+    #[serde(default)]
+    solicit_rate: Option<Spanned<u32>>,
+    #[serde(default)]
+    retries: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "kebab-case")]
 struct RawApi {
@@ -467,6 +482,32 @@ pub struct RouteConfig {
     pub sticky: bool,
 }
 
+/// The bounded pool of hosts learned or resolved on connected subnets
+/// (`neighbor-table`), apart from nexthops (config, API, FPM, uplinks), which
+/// are never evicted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeighborTable {
+    /// Hosts in the pool; a new one past it evicts the least recently used.
+    pub max_hosts: u32,
+    /// Hosts being resolved at once; a new one past it is not created (counted).
+    pub max_incomplete: u32,
+    /// Solicitations (ARP requests, NS) per second for hosts, burst included.
+    pub solicit_rate: u32,
+    /// Unanswered solicitations before a host is FAILED (for 20 s).
+    pub retries: u32,
+}
+
+impl Default for NeighborTable {
+    fn default() -> NeighborTable {
+        NeighborTable {
+            max_hosts: 16_384,
+            max_incomplete: 256,
+            solicit_rate: 100,
+            retries: 3,
+        }
+    }
+}
+
 /// Nexthop reachability probing (in the spirit of RFC 4861 NUD).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Liveness {
@@ -513,6 +554,8 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// Reachability probing.
     pub liveness: Liveness,
+    /// The pool of learned hosts (`neighbor-table`).
+    pub neighbor_table: NeighborTable,
     /// Permanent neighbours.
     pub neighbors: Vec<StaticNeighbor>,
     /// HTTP listen address.
@@ -1697,6 +1740,33 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         });
     }
 
+    let neighbor_table = {
+        let d = NeighborTable::default();
+        let get = |v: &Option<Spanned<u32>>, key: &str, lo: u32, hi: u32, dflt: u32| match v {
+            None => Ok(dflt),
+            Some(n) if (lo..=hi).contains(&n.value) => Ok(n.value),
+            Some(n) => Err(cx.err(
+                n.referenced,
+                format!("neighbor-table.{key}"),
+                format!("{} is not between {lo} and {hi}", n.value),
+            )),
+        };
+        match &raw.neighbor_table {
+            None => d,
+            Some(t) => NeighborTable {
+                max_hosts: get(&t.max_hosts, "max-hosts", 16, 32_768, d.max_hosts)?,
+                max_incomplete: get(
+                    &t.max_incomplete,
+                    "max-incomplete",
+                    1,
+                    32_768,
+                    d.max_incomplete,
+                )?,
+                solicit_rate: get(&t.solicit_rate, "solicit-rate", 1, 100_000, d.solicit_rate)?,
+                retries: get(&t.retries, "retries", 1, 10, d.retries)?,
+            },
+        }
+    };
     let liveness = match raw.liveness {
         None => Liveness::default(),
         Some(l) => {
@@ -2372,6 +2442,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         groups,
         routes,
         liveness,
+        neighbor_table,
         neighbors,
         listen,
         token,

@@ -218,6 +218,16 @@ pub struct ControlCounters {
     pub fpm_errors: u64,
     /// 1 while zebra is connected.
     pub fpm_connected: u64,
+    /// Hosts evicted from the full neighbour pool (least recently used first).
+    pub neighbor_evictions: u64,
+    /// New hosts not resolved because `max-incomplete` were being resolved.
+    pub neighbor_incomplete_full: u64,
+    /// Host solicitations held back by `neighbor-table.solicit-rate`.
+    pub solicits_rate_limited: u64,
+    /// Hosts that became FAILED (no answer to `retries` solicitations).
+    pub neighbor_failed: u64,
+    /// Learned hosts removed by a flush.
+    pub neighbor_flushed: u64,
     /// TCP API connections evicted at the connection cap (the idlest first).
     pub api_evicted: u64,
     /// TCP API connections closed after the idle timeout.
@@ -407,6 +417,8 @@ pub struct NexthopView {
     pub uplink_down: bool,
     /// A static neighbour from the config (never probed or expired).
     pub permanent: bool,
+    /// A host that answered none of its solicitations (for a while).
+    pub failed: bool,
     /// Milliseconds since the neighbour was last heard from.
     pub last_seen_ms: Option<u64>,
     /// Gateways: probes sent since the last answer.
@@ -454,6 +466,8 @@ pub struct ControlPlane {
     policy_groups: Vec<usize>,
     /// FPM routes not yet re-sent since the last (re)connect.
     fpm_stale: std::collections::HashSet<(u32, Prefix)>,
+    /// Hosts learned on connected subnets: bounded, LRU-evicted.
+    pool: crate::host_pool::HostPool,
     /// FPM routes the session holds that are not installed, and why.
     fpm_not_installed: BTreeMap<(u32, Prefix), NotInstalled>,
     neighbors: Arc<Neighbors>,
@@ -670,6 +684,7 @@ impl ControlPlane {
             policy_groups: Vec::new(),
             fpm_stale: Default::default(),
             fpm_not_installed: BTreeMap::new(),
+            pool: crate::host_pool::HostPool::new(config.neighbor_table, max_nexthops),
             neighbors: neighbors.clone(),
             publisher: Publisher::new(
                 Fib {
@@ -731,6 +746,7 @@ impl ControlPlane {
             }
             if kind == NexthopKind::Gateway {
                 e.kind = NexthopKind::Gateway;
+                self.pool.forget(id);
             }
             return Some(id);
         }
@@ -751,6 +767,101 @@ impl ControlPlane {
         });
         self.index.insert((port, addr), id);
         Some(id)
+    }
+
+    /// A host entry for `addr` on `port`, from the pool: revived if it was
+    /// flushed, else a free slot, else a new one, else the least recently
+    /// used host's slot (re-keyed). Nexthops are never taken.
+    fn new_host(&mut self, port: PortId, addr: IpAddr) -> Option<NexthopId> {
+        if let Some(&id) = self.index.get(&(port, addr)) {
+            let was_removed = self.entries[id.index()].removed;
+            let id = self.add_nexthop(port, addr, NexthopKind::Host)?;
+            let e = &self.entries[id.index()];
+            if was_removed && e.kind == NexthopKind::Host && !self.pool.contains(id) {
+                self.pool.adopt(id);
+            }
+            return Some(id);
+        }
+        let slot = if self.pool.full() {
+            let entries = &self.entries;
+            let v = self.pool.victim(|id| {
+                let e = &entries[id.index()];
+                e.kind == NexthopKind::Host && !e.permanent && !e.pinned && !e.removed
+            });
+            if v.is_some() {
+                self.counters.neighbor_evictions += 1;
+            }
+            v
+        } else {
+            self.pool.free_slot()
+        };
+        let id = match slot {
+            Some(v) => {
+                self.rekey(v, port, addr);
+                v
+            }
+            None if self.pool.full() => {
+                self.counters.nexthop_table_full += 1;
+                return None;
+            }
+            None => self.add_nexthop(port, addr, NexthopKind::Host)?,
+        };
+        self.pool.adopt(id);
+        Some(id)
+    }
+
+    /// Gives host slot `id` to `addr` on `port`: the old host is forgotten.
+    fn rekey(&mut self, id: NexthopId, port: PortId, addr: IpAddr) {
+        let old = self.entries[id.index()].nh;
+        if self.index.get(&(old.port, old.addr)) == Some(&id) {
+            self.index.remove(&(old.port, old.addr));
+        }
+        if self.hosts.get(&old.addr) == Some(&id) {
+            self.hosts.remove(&old.addr);
+        }
+        self.neighbors.clear(id);
+        self.neighbors.set_down(id, DownFlag::Unreachable, false);
+        self.neighbors.set_down(id, DownFlag::Admin, false);
+        self.entries[id.index()] = Entry {
+            nh: Nexthop { port, addr },
+            kind: NexthopKind::Host,
+            permanent: false,
+            last_seen: None,
+            last_asked: None,
+            unanswered: 0,
+            pinned: false,
+            removed: false,
+        };
+        self.index.insert((port, addr), id);
+    }
+
+    /// Removes the learned hosts (on `port`, or everywhere), like `ip neigh
+    /// flush`: nexthops and permanent entries stay. Returns how many.
+    pub fn flush_neighbors(&mut self, port: Option<PortId>) -> usize {
+        let ids: Vec<NexthopId> = (0..self.entries.len())
+            .map(|i| NexthopId(i as u32))
+            .filter(|&id| {
+                let e = &self.entries[id.index()];
+                self.pool.contains(id)
+                    && !e.removed
+                    && e.kind == NexthopKind::Host
+                    && port.is_none_or(|p| e.nh.port == p)
+            })
+            .collect();
+        for &id in &ids {
+            let addr = self.entries[id.index()].nh.addr;
+            self.entries[id.index()].removed = true;
+            self.neighbors.clear(id);
+            if self.hosts.get(&addr) == Some(&id) {
+                self.hosts.remove(&addr);
+            }
+            self.pool.release(id);
+        }
+        self.counters.neighbor_flushed += ids.len() as u64;
+        if !ids.is_empty() {
+            self.publish();
+        }
+        ids.len()
     }
 
     /// Members of `gc` as nexthop ids, in canonical order (address, then port):
@@ -1521,6 +1632,7 @@ impl ControlPlane {
                 }
             }
         }
+        self.pool.set_config(new.neighbor_table);
         self.config = new;
         self.set_uplinks();
         self.refresh_named();
@@ -1663,6 +1775,7 @@ impl ControlPlane {
                     .neighbors
                     .is_down(NexthopId(i as u32), DownFlag::Uplink),
                 permanent: e.permanent,
+                failed: self.pool.failed(NexthopId(i as u32), Instant::now()),
                 last_seen_ms: e.last_seen.map(|t| t.elapsed().as_millis() as u64),
                 probes_unanswered: e.unanswered,
             })
@@ -1735,9 +1848,19 @@ impl ControlPlane {
                     if resolved && e.last_seen.is_some_and(|t| now.duration_since(t) >= EXPIRE) {
                         self.neighbors.clear(id);
                     } else if !resolved
+                        && !self.pool.failed(id, now)
                         && e.last_asked.is_none_or(|t| now.duration_since(t) >= RETRY)
                     {
                         self.entries[i].last_asked = Some(now);
+                        // Given up after `retries`, like the kernel's FAILED state.
+                        if self.pool.contains(id) && !self.pool.try_solicit(id, now) {
+                            self.counters.neighbor_failed += 1;
+                            continue;
+                        }
+                        if !self.pool.take_token(now) {
+                            self.counters.solicits_rate_limited += 1;
+                            continue;
+                        }
                         self.solicit(nh.port, nh.addr, None);
                     }
                 }
@@ -2217,23 +2340,40 @@ impl ControlPlane {
     fn handle_resolve(&mut self, r: ResolveRequest, now: Instant) {
         if let Some(&id) = self.index.get(&(r.port, r.addr)) {
             if self.entries[id.index()].removed {
-                self.add_nexthop(r.port, r.addr, NexthopKind::Host);
+                self.new_host(r.port, r.addr);
+            }
+            if self.pool.failed(id, now) {
+                return;
             }
             let e = &mut self.entries[id.index()];
             if e.last_asked.is_some_and(|t| now.duration_since(t) < RETRY) {
                 return;
             }
             e.last_asked = Some(now);
+            let unresolved = self.neighbors.get(id).is_none();
+            if self.pool.contains(id) && unresolved && !self.pool.try_solicit(id, now) {
+                self.counters.neighbor_failed += 1;
+                return;
+            }
         } else {
             // An unknown host on a connected subnet: create its adjacency so
             // retries are rate-limited, then ask.
             if !self.on_subnet(r.port, r.addr) {
                 return;
             }
-            let Some(id) = self.add_nexthop(r.port, r.addr, NexthopKind::Host) else {
+            if self.pool.incomplete_full() {
+                self.counters.neighbor_incomplete_full += 1;
+                return;
+            }
+            let Some(id) = self.new_host(r.port, r.addr) else {
                 return;
             };
             self.entries[id.index()].last_asked = Some(now);
+            self.pool.try_solicit(id, now);
+        }
+        if !self.pool.take_token(now) {
+            self.counters.solicits_rate_limited += 1;
+            return;
         }
         self.solicit(r.port, r.addr, None);
     }
@@ -2326,7 +2466,7 @@ impl ControlPlane {
             Some(&id) if !self.entries[id.index()].removed => id,
             Some(_) if !create => return,
             Some(_) | None if create && self.on_subnet(port, addr) => {
-                match self.add_nexthop(port, addr, NexthopKind::Host) {
+                match self.new_host(port, addr) {
                     Some(id) => id,
                     None => return,
                 }
@@ -2339,6 +2479,7 @@ impl ControlPlane {
         }
         e.last_seen = Some(now);
         e.unanswered = 0;
+        self.pool.resolved(id);
         if self.neighbors.get(id) != Some(mac) {
             self.neighbors.set(id, mac);
         }
@@ -2777,6 +2918,84 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         ch.punt.push(PuntFrame::copy_from(PortId(0), &bad)).unwrap();
         cp.poll(Instant::now());
         assert_eq!(cp.counters.punt_invalid, 1);
+    }
+
+    #[test]
+    fn a_flood_of_hosts_is_bounded_and_never_takes_a_gateways_room() {
+        // The nexthop table has 64 slots: the pool takes at most 32.
+        let (mut cp, ch) = plane();
+        let mut t = Instant::now();
+        cp.poll(t);
+        drain(&ch);
+        let mut solicits = 0;
+        for round in 0..20u16 {
+            for i in 0..100u16 {
+                let addr = IpAddr::V6(Ipv6Addr::new(0xfd01, 0, 0, 0, 0, 0, round, i + 1));
+                // Overflowing the ring only drops requests, as the workers' punts would.
+                let _ = ch.resolve.push(ResolveRequest {
+                    port: PortId(1),
+                    addr,
+                });
+            }
+            t += Duration::from_millis(100);
+            cp.poll(t);
+            solicits += drain(&ch).len();
+        }
+        assert!(cp.entries.len() <= 64, "{} entries", cp.entries.len());
+        assert!(cp.pool.len() <= 32);
+        assert!(cp.counters.neighbor_evictions > 0 || cp.counters.neighbor_incomplete_full > 0);
+        // 2 s of flood at solicit-rate 100/s: at most the burst and 2 s of refill (gateway probes aside).
+        assert!(solicits <= 100 + 2 * 100 + 10, "{solicits} solicitations");
+        // A gateway added through the API still gets a slot.
+        let v = cp
+            .add_nexthop_api("srv2", "10.2.0.77".parse().unwrap())
+            .unwrap();
+        assert_eq!(v.port, "srv2");
+        // Flush: learned hosts go, nexthops stay.
+        let before = cp
+            .nexthops()
+            .iter()
+            .filter(|n| n.kind == NexthopKind::Gateway)
+            .count();
+        assert!(cp.flush_neighbors(None) > 0);
+        assert_eq!(cp.pool.len(), 0);
+        assert_eq!(
+            cp.nexthops()
+                .iter()
+                .filter(|n| n.kind == NexthopKind::Gateway)
+                .count(),
+            before
+        );
+    }
+
+    #[test]
+    fn an_unanswered_host_becomes_failed_and_is_not_asked_again() {
+        let (mut cp, ch) = plane();
+        let t0 = Instant::now();
+        cp.poll(t0);
+        drain(&ch);
+        let addr: IpAddr = "10.0.0.77".parse().unwrap();
+        let mut asked = 0;
+        for k in 0..10u64 {
+            ch.resolve
+                .push(ResolveRequest {
+                    port: PortId(0),
+                    addr,
+                })
+                .unwrap();
+            cp.poll(t0 + Duration::from_millis(1100 * k + 1));
+            asked += drain(&ch)
+                .iter()
+                .filter(|f| {
+                    arp::Packet::new_checked(&f.bytes()[14..])
+                        .is_ok_and(|a| IpAddr::V4(a.target_ip()) == addr)
+                })
+                .count();
+        }
+        assert_eq!(asked, 3, "neighbor-table.retries (3), then FAILED");
+        let n = cp.nexthops().into_iter().find(|n| n.addr == addr).unwrap();
+        assert!(n.failed);
+        assert_eq!(cp.counters.neighbor_failed, 1);
     }
 
     #[test]

@@ -194,6 +194,8 @@ fn nexthop_json(n: &control::state::NexthopView) -> serde_json::Value {
 fn neighbor_state(n: &control::state::NexthopView) -> &'static str {
     if n.permanent {
         "permanent"
+    } else if n.failed {
+        "failed"
     } else if n.mac.is_none() {
         "incomplete"
     } else if n.unreachable {
@@ -934,6 +936,30 @@ async fn fpm_not_installed(State(s): State<Arc<Shared>>) -> axum::response::Resp
     Json(list).into_response()
 }
 
+/// `POST /api/v1/neighbors/flush[?dev=PORT]`: removes learned hosts, like `ip neigh flush`.
+async fn flush_neighbors(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    let mut cp = s.cp();
+    let port = match q.get("dev") {
+        None => None,
+        Some(d) => match cp.config().port_id(d) {
+            Some(p) => Some(p),
+            None => {
+                return field_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown port '{d}'"),
+                    "dev",
+                )
+            }
+        },
+    };
+    let n = cp.flush_neighbors(port);
+    tracing::info!(flushed = n, "neighbours flushed");
+    Json(serde_json::json!({ "flushed": n })).into_response()
+}
+
 /// `GET /api/v1/route/get?dst=A[&src=A&proto=tcp|udp|N&sport=N&dport=N]`.
 async fn route_get(
     State(s): State<Arc<Shared>>,
@@ -1251,6 +1277,7 @@ fn control_loop(
             .route("/api/v1/nexthops", get(list_nexthops).post(add_nexthop))
             .route("/api/v1/nexthops/{port}/{address}", axum::routing::delete(delete_nexthop))
             .route("/api/v1/neighbors", get(list_neighbors))
+            .route("/api/v1/neighbors/flush", post(flush_neighbors))
             .route("/api/v1/ports", get(list_ports))
             .route("/api/v1/flows", get(list_flows))
             .route("/api/v1/uplinks", get(list_uplinks))

@@ -15,7 +15,7 @@
 //! ecmpctl group del NAME
 //! ecmpctl uplink show
 //! ecmpctl port show
-//! ecmpctl neigh show [dev PORT]
+//! ecmpctl neigh show [dev PORT] | neigh flush [dev PORT]
 //! ecmpctl flow show [addr A] [port N] [proto P] [worker W] [limit N] [offset N]
 //! ecmpctl stats
 //! ecmpctl reload
@@ -547,6 +547,20 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
         ["neigh" | "neighbor", "show", "dev", port] => {
             call(api, "GET", &format!("/api/v1/neighbors?port={port}"), None)
                 .map(|v| show(v, &|v: &Value| print_nexthops(v, true)))
+        }
+        ["neigh" | "neighbor", "flush", rest @ ..] => {
+            let q = match rest {
+                [] | ["all"] => String::new(),
+                ["dev", port] => format!("?dev={port}"),
+                _ => return Err(Usage("neigh flush [dev PORT]".into())),
+            };
+            call(api, "POST", &format!("/api/v1/neighbors/flush{q}"), None).map(|v| {
+                if json_out {
+                    println!("{v}");
+                } else {
+                    println!("flushed {} learned host(s)", v["flushed"]);
+                }
+            })
         }
         ["group" | "nhg", "show"] | ["group" | "nhg"] => {
             call(api, "GET", "/api/v1/groups", None).map(|v| show(v, &print_groups))

@@ -45,7 +45,7 @@ check "the route's other traffic leaves isp1 too (srv1 $a, srv2 $b)" test "$f" =
 
 echo "-- reload with last-resort: default"
 sed -i 's/^last-resort: unreachable/last-resort: default/' "$LAB_DIR/router.yaml"
-check "reload" bash -c "curl -sf -H "Content-Type: application/json" -X POST $API/reload >/dev/null"
+check "reload" bash -c "curl -sf -H 'Content-Type: application/json' -X POST $API/reload >/dev/null"
 read -r f a b < <(split "$SERVICE_PORT")
 check "tcp/8080 now takes the route's live member (srv1 $a, srv2 $b, failed $f)" test "$f" = 0 -a "$b" = 40
 

@@ -54,6 +54,22 @@ struct Entry {
     removed: bool,
 }
 
+impl Entry {
+    /// A new entry: not permanent, pinned or removed, never seen or asked.
+    fn fresh(nh: Nexthop, kind: NexthopKind) -> Entry {
+        Entry {
+            nh,
+            kind,
+            permanent: false,
+            last_seen: None,
+            last_asked: None,
+            unanswered: 0,
+            pinned: false,
+            removed: false,
+        }
+    }
+}
+
 /// Where a route came from. When several origins hold the same prefix in the
 /// same table, the highest wins: `api` over `config` over `fpm`. An operator's
 /// runtime change beats the file, and both beat a routing daemon.
@@ -733,16 +749,7 @@ impl ControlPlane {
         if let Some(&id) = self.index.get(&(port, addr)) {
             let e = &mut self.entries[id.index()];
             if e.removed {
-                *e = Entry {
-                    kind,
-                    removed: false,
-                    pinned: false,
-                    permanent: false,
-                    last_seen: None,
-                    last_asked: None,
-                    unanswered: 0,
-                    nh: e.nh,
-                };
+                *e = Entry::fresh(e.nh, kind);
             }
             if kind == NexthopKind::Gateway {
                 e.kind = NexthopKind::Gateway;
@@ -755,16 +762,8 @@ impl ControlPlane {
             return None;
         }
         let id = NexthopId(self.entries.len() as u32);
-        self.entries.push(Entry {
-            nh: Nexthop { port, addr },
-            kind,
-            permanent: false,
-            last_seen: None,
-            last_asked: None,
-            unanswered: 0,
-            pinned: false,
-            removed: false,
-        });
+        self.entries
+            .push(Entry::fresh(Nexthop { port, addr }, kind));
         self.index.insert((port, addr), id);
         Some(id)
     }
@@ -822,16 +821,7 @@ impl ControlPlane {
         self.neighbors.clear(id);
         self.neighbors.set_down(id, DownFlag::Unreachable, false);
         self.neighbors.set_down(id, DownFlag::Admin, false);
-        self.entries[id.index()] = Entry {
-            nh: Nexthop { port, addr },
-            kind: NexthopKind::Host,
-            permanent: false,
-            last_seen: None,
-            last_asked: None,
-            unanswered: 0,
-            pinned: false,
-            removed: false,
-        };
+        self.entries[id.index()] = Entry::fresh(Nexthop { port, addr }, NexthopKind::Host);
         self.index.insert((port, addr), id);
     }
 

@@ -825,6 +825,19 @@ impl ControlPlane {
         self.index.insert((port, addr), id);
     }
 
+    /// Host `id` answered none of its solicitations: FAILED. Packets to it get
+    /// ICMP Host Unreachable from the workers (drop reason `neighbor_failed`)
+    /// until the hold runs out, as from a kernel.
+    fn host_failed(&mut self, id: NexthopId) {
+        self.counters.neighbor_failed += 1;
+        self.neighbors.set_down(id, DownFlag::Unreachable, true);
+        let addr = self.entries[id.index()].nh.addr;
+        if self.hosts.get(&addr) != Some(&id) {
+            self.hosts.insert(addr, id);
+            self.publish();
+        }
+    }
+
     /// Removes the learned hosts (on `port`, or everywhere), like `ip neigh
     /// flush`: nexthops and permanent entries stay. Returns how many.
     pub fn flush_neighbors(&mut self, port: Option<PortId>) -> usize {
@@ -842,6 +855,7 @@ impl ControlPlane {
             let addr = self.entries[id.index()].nh.addr;
             self.entries[id.index()].removed = true;
             self.neighbors.clear(id);
+            self.neighbors.set_down(id, DownFlag::Unreachable, false);
             if self.hosts.get(&addr) == Some(&id) {
                 self.hosts.remove(&addr);
             }
@@ -1835,7 +1849,19 @@ impl ControlPlane {
                 }
                 // Hosts: asked while unresolved, forgotten when silent.
                 NexthopKind::Host => {
-                    if resolved && e.last_seen.is_some_and(|t| now.duration_since(t) >= EXPIRE) {
+                    if !resolved
+                        && self.neighbors.is_down(id, DownFlag::Unreachable)
+                        && !self.pool.failed(id, now)
+                    {
+                        // FAILED ran out: the next packet asks again.
+                        self.neighbors.set_down(id, DownFlag::Unreachable, false);
+                        if self.hosts.get(&nh.addr) == Some(&id) {
+                            self.hosts.remove(&nh.addr);
+                            self.publish();
+                        }
+                    } else if resolved
+                        && e.last_seen.is_some_and(|t| now.duration_since(t) >= EXPIRE)
+                    {
                         self.neighbors.clear(id);
                     } else if !resolved
                         && !self.pool.failed(id, now)
@@ -1844,7 +1870,7 @@ impl ControlPlane {
                         self.entries[i].last_asked = Some(now);
                         // Given up after `retries`, like the kernel's FAILED state.
                         if self.pool.contains(id) && !self.pool.try_solicit(id, now) {
-                            self.counters.neighbor_failed += 1;
+                            self.host_failed(id);
                             continue;
                         }
                         if !self.pool.take_token(now) {
@@ -2342,7 +2368,7 @@ impl ControlPlane {
             e.last_asked = Some(now);
             let unresolved = self.neighbors.get(id).is_none();
             if self.pool.contains(id) && unresolved && !self.pool.try_solicit(id, now) {
-                self.counters.neighbor_failed += 1;
+                self.host_failed(id);
                 return;
             }
         } else {
@@ -2986,6 +3012,32 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         let n = cp.nexthops().into_iter().find(|n| n.addr == addr).unwrap();
         assert!(n.failed);
         assert_eq!(cp.counters.neighbor_failed, 1);
+        // Packets to it now get ICMP Host Unreachable, as from a kernel.
+        let fib = cp.fib();
+        let stats = LcoreStats::new(64);
+        let mut icmp = IcmpLimiter::new(10);
+        let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
+        let pkt = frames::ipv4(
+            MacAddr([2, 0, 0, 0, 1, 2]),
+            MACS[1],
+            "10.1.0.2".parse().unwrap(),
+            "10.0.0.77".parse().unwrap(),
+            proto::UDP,
+            64,
+            &[0; 8],
+        );
+        let mut buf = VecBuf::new(&pkt);
+        assert_eq!(process(&mut ctx, PortId(1), &mut buf), Verdict::Reply);
+        let ip = dataplane::wire::ipv4::Packet::new_checked(&buf.data()[14..]).unwrap();
+        assert_eq!(
+            (ip.payload()[0], ip.payload()[1]),
+            (3, 1),
+            "host unreachable"
+        );
+        assert_eq!(
+            stats.drops_of(dataplane::drop::DropReason::NeighborFailed),
+            1
+        );
     }
 
     #[test]

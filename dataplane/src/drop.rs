@@ -80,6 +80,9 @@ reasons! {
     Prohibit => "prohibit",
     /// Nexthop's MAC address not yet resolved; resolution was requested.
     NeighborUnresolved => "neighbor_unresolved",
+    /// A host on a connected subnet that answered none of its solicitations
+    /// (FAILED): ICMP Host Unreachable (ICMPv6 Address Unreachable) sent when allowed.
+    NeighborFailed => "neighbor_failed",
     /// Packet addressed to the router that it does not handle (only echo, ARP and NDP are).
     LocalUnhandled => "local_unhandled",
     /// Malformed ICMP or ICMPv6 addressed to the router.

@@ -771,6 +771,11 @@ fn miss_error(fam: Fam, miss_reason: DropReason) -> ErrorKind {
             (icmpv6::kind::DEST_UNREACHABLE, 1),
             0,
         ),
+        DropReason::NeighborFailed => fam.error(
+            (icmp::kind::DEST_UNREACHABLE, 1),
+            (icmpv6::kind::DEST_UNREACHABLE, 3),
+            0,
+        ),
         _ => fam.unreachable(),
     }
 }
@@ -831,6 +836,13 @@ fn next_hop(
             match fib.hosts.get(&dst) {
                 Some(&nh) => match fib.neighbors.get(nh) {
                     Some(mac) => Ok((nh, p, mac)),
+                    // FAILED: the control plane gave up on it for a while.
+                    None if fib
+                        .neighbors
+                        .is_down(nh, crate::neighbor::DownFlag::Unreachable) =>
+                    {
+                        Err(Miss::Reject(DropReason::NeighborFailed))
+                    }
                     None => resolve(ctx),
                 },
                 None => resolve(ctx),

@@ -73,4 +73,6 @@ check "the pool's limits were hit and counted" test $(( $(ev neighbor_incomplete
 n=$(curl -sf -H 'Content-Type: application/json' -X POST "$API/neighbors/flush?dev=srv1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["flushed"])')
 check "neigh flush dev srv1 removes learned hosts ($n)" test "$n" -gt 0
 check "the gateways stay" _lab_gateways_up
+out=$(lab_ns "$LAB_NS_CLIENT" ping -c 8 -i 1 -W 1 10.1.0.99 2>&1 || true)
+check "an address nobody answers for becomes FAILED: Destination Host Unreachable" contains "$out" "Destination Host Unreachable"
 finish

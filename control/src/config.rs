@@ -470,10 +470,8 @@ pub struct RouteConfig {
     pub table: u32,
     /// Destination prefix.
     pub prefix: Prefix,
-    /// Index into [`Config::groups`]; `None` for a reject route.
-    pub group: Option<usize>,
-    /// Set for a route of type blackhole, unreachable or prohibit.
-    pub reject: Option<Reject>,
+    /// Its group, or that it rejects.
+    pub target: RouteTarget,
     /// Its metric.
     pub metric: u32,
     /// Hash policy and seed for this route.
@@ -506,6 +504,15 @@ impl Default for NeighborTable {
             retries: 3,
         }
     }
+}
+
+/// What a configured route points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// An index into [`Config::groups`].
+    Group(usize),
+    /// A route of type blackhole, unreachable or prohibit.
+    Reject(Reject),
 }
 
 /// Nexthop reachability probing (in the spirit of RFC 4861 NUD).
@@ -1716,24 +1723,23 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 format!("route {} is defined twice in table {}", v.prefix, v.table),
             ));
         }
-        let (group, reject) = match v.group {
-            RouteGroup::Named(name) => (
+        let target = match v.group {
+            RouteGroup::Named(name) => RouteTarget::Group(
                 named
                     .iter()
-                    .position(|g| g.name.as_deref() == Some(name.as_str())),
-                None,
+                    .position(|g| g.name.as_deref() == Some(name.as_str()))
+                    .expect("route() checked the name"),
             ),
             RouteGroup::Inline(g) => {
                 groups.push(g);
-                (Some(groups.len() - 1), None)
+                RouteTarget::Group(groups.len() - 1)
             }
-            RouteGroup::Reject(x) => (None, Some(x)),
+            RouteGroup::Reject(x) => RouteTarget::Reject(x),
         };
         routes.push(RouteConfig {
             table: v.table,
             prefix: v.prefix,
-            group,
-            reject,
+            target,
             metric: v.metric,
             hash: v.hash,
             sticky: v.sticky,
@@ -2498,7 +2504,11 @@ api: { listen: 127.0.0.1:9464 }
             ]
         );
         assert_eq!(
-            c.groups[c.routes[0].group.unwrap()].nexthops[1],
+            c.groups[match c.routes[0].target {
+                RouteTarget::Group(g) => g,
+                RouteTarget::Reject(_) => panic!(),
+            }]
+            .nexthops[1],
             NexthopConfig {
                 via: "10.2.0.2".parse().unwrap(),
                 port: PortId(2),
@@ -2851,12 +2861,12 @@ api: { listen: 127.0.0.1:9464 }
         assert_eq!(
             c.routes[n - 3..]
                 .iter()
-                .map(|r| (r.reject, r.group, r.metric))
+                .map(|r| (r.target, r.metric))
                 .collect::<Vec<_>>(),
             [
-                (Some(Reject::Blackhole), None, 0),
-                (Some(Reject::Unreachable), None, 7),
-                (Some(Reject::Prohibit), None, 0)
+                (RouteTarget::Reject(Reject::Blackhole), 0),
+                (RouteTarget::Reject(Reject::Unreachable), 7),
+                (RouteTarget::Reject(Reject::Prohibit), 0)
             ]
         );
         let e = err(&with("  - { prefix: 192.0.2.0/24, type: blackhole, nexthops: [{ via: 10.1.0.2, port: srv1 }] }\n"));
@@ -2961,8 +2971,12 @@ liveness: { probe-interval-ms: 250, probe-failures: 2 }
             (Algorithm::Resilient, 512, 30_000, 600_000)
         );
         assert_eq!(
-            (c.routes[0].group, c.routes[1].group, c.routes[2].group),
-            (Some(0), Some(0), Some(1))
+            (c.routes[0].target, c.routes[1].target, c.routes[2].target),
+            (
+                RouteTarget::Group(0),
+                RouteTarget::Group(0),
+                RouteTarget::Group(1)
+            )
         );
         assert_eq!(c.routes[0].hash, c.hash);
         assert_eq!(

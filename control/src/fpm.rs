@@ -449,16 +449,6 @@ pub enum Refused {
     NexthopLimit,
 }
 
-impl Refused {
-    /// The metric label.
-    pub fn name(self) -> &'static str {
-        match self {
-            Refused::RouteLimit => "route_limit",
-            Refused::NexthopLimit => "nexthop_limit",
-        }
-    }
-}
-
 /// A route as the session holds it.
 #[derive(Debug, Clone)]
 struct Held {

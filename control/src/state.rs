@@ -506,10 +506,6 @@ impl std::fmt::Debug for ControlPlane {
     }
 }
 
-fn x_or_blackhole(r: Option<crate::config::Reject>) -> crate::config::Reject {
-    r.unwrap_or(crate::config::Reject::Blackhole)
-}
-
 /// The keys that differ between `old` and `new` and cannot change while the
 /// router runs. A reload either applies every key or is refused naming these.
 /// (`api.token` is applied by the API server itself.)
@@ -560,12 +556,15 @@ pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
 fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), ByOrigin> {
     let mut rib: BTreeMap<(u32, Prefix), ByOrigin> = BTreeMap::new();
     for r in &config.routes {
-        let group = match (r.reject, r.group.map(|i| &config.groups[i])) {
-            (Some(_), _) | (None, None) => RouteGroup::Reject(x_or_blackhole(r.reject)),
-            (None, Some(g)) => match &g.name {
-                Some(n) => RouteGroup::Named(n.clone()),
-                None => RouteGroup::Inline(g.clone()),
-            },
+        let group = match r.target {
+            crate::config::RouteTarget::Reject(x) => RouteGroup::Reject(x),
+            crate::config::RouteTarget::Group(i) => {
+                let g = &config.groups[i];
+                match &g.name {
+                    Some(n) => RouteGroup::Named(n.clone()),
+                    None => RouteGroup::Inline(g.clone()),
+                }
+            }
         };
         rib.entry((r.table, r.prefix)).or_default().insert(
             Origin::Config,
@@ -2670,6 +2669,17 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         ControlPlane::new(c, &MACS, vec![], Channels::default(), 64)
     }
 
+    /// Runs `pkt`, received on `port`, through the dataplane with `cp`'s FIB.
+    fn forward(cp: &ControlPlane, port: u16, pkt: &[u8]) -> (Verdict, VecBuf, LcoreStats) {
+        let fib = cp.fib();
+        let stats = LcoreStats::new(64);
+        let mut icmp = IcmpLimiter::new(10);
+        let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
+        let mut buf = VecBuf::new(pkt);
+        let v = process(&mut ctx, PortId(port), &mut buf);
+        (v, buf, stats)
+    }
+
     fn drain(ch: &Channels) -> Vec<InjectFrame> {
         std::iter::from_fn(|| ch.inject.pop()).collect()
     }
@@ -2811,10 +2821,6 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         assert!(cp.gateways_resolved());
         // The gateway is also a host on a connected subnet: traffic to its own
         // address (ping, SSH, BGP to an upstream router) uses the same entry.
-        let fib = cp.fib();
-        let stats = LcoreStats::new(64);
-        let mut icmp = IcmpLimiter::new(10);
-        let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
         let pkt = frames::ipv4(
             CLIENT,
             MACS[0],
@@ -2824,16 +2830,12 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             64,
             &frames::tcp_syn(4000, 22),
         );
-        let mut buf = VecBuf::new(&pkt);
-        assert_eq!(
-            process(&mut ctx, PortId(0), &mut buf),
-            Verdict::Forward(PortId(2))
-        );
+        let (v, buf, _) = forward(&cp, 0, &pkt);
+        assert_eq!(v, Verdict::Forward(PortId(2)));
         assert_eq!(
             ethernet::Frame::new_checked(buf.data()).unwrap().dst(),
             srv2
         );
-        drop(ctx);
         // Not asked again before the probe interval (1000 ms by default)...
         cp.poll(t0 + Duration::from_millis(900));
         assert!(drain(&ch).is_empty());
@@ -3013,10 +3015,6 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         assert!(n.failed);
         assert_eq!(cp.counters.neighbor_failed, 1);
         // Packets to it now get ICMP Host Unreachable, as from a kernel.
-        let fib = cp.fib();
-        let stats = LcoreStats::new(64);
-        let mut icmp = IcmpLimiter::new(10);
-        let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
         let pkt = frames::ipv4(
             MacAddr([2, 0, 0, 0, 1, 2]),
             MACS[1],
@@ -3026,8 +3024,8 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             64,
             &[0; 8],
         );
-        let mut buf = VecBuf::new(&pkt);
-        assert_eq!(process(&mut ctx, PortId(1), &mut buf), Verdict::Reply);
+        let (v, buf, stats) = forward(&cp, 1, &pkt);
+        assert_eq!(v, Verdict::Reply);
         let ip = dataplane::wire::ipv4::Packet::new_checked(&buf.data()[14..]).unwrap();
         assert_eq!(
             (ip.payload()[0], ip.payload()[1]),

@@ -518,7 +518,7 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
                     let mut line = dst.to_string();
                     if let Some(p) = v["prefix"].as_str() {
                         line.push_str(&format!(
-                            " route {p} proto {}",
+                            " route {p} origin {}",
                             v["origin"].as_str().unwrap_or("?")
                         ));
                     }

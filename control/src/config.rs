@@ -978,6 +978,10 @@ pub enum RouteGroup {
     Inline(GroupConfig),
     /// No nexthops: a route of type blackhole, unreachable or prohibit.
     Reject(Reject),
+    /// An FPM nexthop object (zebra's nexthop group, RTA_NH_ID): the routes
+    /// that use it share its group, and a change to it is one group update.
+    /// Never in a config file or an API body.
+    Object(u32),
 }
 
 /// A route that drops what it matches, as the kernel's route types do
@@ -1735,6 +1739,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 RouteTarget::Group(groups.len() - 1)
             }
             RouteGroup::Reject(x) => RouteTarget::Reject(x),
+            RouteGroup::Object(_) => unreachable!("a config route never names an FPM object"),
         };
         routes.push(RouteConfig {
             table: v.table,

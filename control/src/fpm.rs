@@ -387,19 +387,23 @@ fn decode_nexthop(b: &[u8], del: bool) -> Result<Message, Error> {
     Ok(Message::Nexthop { id, nexthop })
 }
 
-/// A route as the session resolved it: paths with gateways, a reject
-/// route, or withdrawn.
+/// A route as the session resolved it: paths with gateways, a nexthop
+/// object, a reject route, or withdrawn.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {
     /// Table and prefix.
     pub key: (u32, Prefix),
-    /// (gateway, weight) members; empty (and no `reject`) means withdraw.
+    /// (gateway, weight) members of inline paths; empty (with no `reject`
+    /// and no `object`) means withdraw.
     pub members: Vec<(IpAddr, u32)>,
-    /// A blackhole, unreachable or prohibit route (RTN_* or a blackhole object).
+    /// A blackhole, unreachable or prohibit route (an RTN_* type).
     pub reject: Option<crate::config::Reject>,
     /// Set when the session holds the route but its type cannot be installed
     /// (RTN_LOCAL, RTN_BROADCAST, ...): the `rtm_type`.
     pub unsupported_type: Option<u8>,
+    /// The nexthop object the route uses (RTA_NH_ID): its resolution comes
+    /// as an [`Object`] change and is shared by every route that uses it.
+    pub object: Option<u32>,
     /// `rtm_protocol`.
     pub protocol: u8,
     /// `RTA_PRIORITY`.
@@ -414,9 +418,39 @@ impl Resolved {
             members: Vec::new(),
             reject: None,
             unsupported_type: None,
+            object: None,
             protocol: 0,
             metric: 0,
         }
+    }
+}
+
+/// A nexthop object as the session resolved it: the gateways of a single
+/// nexthop or of a group's members, a blackhole, or deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// The object's id (NHA_ID).
+    pub id: u32,
+    /// (gateway, weight) members. A single nexthop has one, of weight 1.
+    pub members: Vec<(IpAddr, u32)>,
+    /// A blackhole object.
+    pub blackhole: bool,
+    /// False when the object was deleted.
+    pub exists: bool,
+}
+
+/// One change an FPM session hands the control plane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A route's resolution changed.
+    Route(Resolved),
+    /// A nexthop object changed: one update for all the routes that use it.
+    Object(Object),
+}
+
+impl From<Resolved> for Change {
+    fn from(r: Resolved) -> Change {
+        Change::Route(r)
     }
 }
 
@@ -474,12 +508,14 @@ impl Session {
         }
     }
 
-    /// Applies a message; returns the routes whose resolution changed.
+    /// Applies a message; returns what changed. A route message changes
+    /// that route; a nexthop message changes that object and the groups that
+    /// hold it, never the routes that use them (their number does not matter).
     ///
     /// # Errors
     /// [`Refused`] when a new route or nexthop object is past its limit; the
     /// message changes nothing (an update of an existing one is applied).
-    pub fn apply(&mut self, m: Message) -> Result<Vec<Resolved>, Refused> {
+    pub fn apply(&mut self, m: Message) -> Result<Vec<Change>, Refused> {
         Ok(match m {
             Message::Ignored(_) => Vec::new(),
             Message::Route {
@@ -510,7 +546,7 @@ impl Session {
                         self.routes.remove(&key);
                     }
                 }
-                vec![self.resolve(key)]
+                vec![Change::Route(self.resolve(key))]
             }
             Message::Nexthop { id, nexthop } => {
                 match nexthop {
@@ -524,19 +560,44 @@ impl Session {
                     }
                     None => self.nexthops.remove(&id),
                 };
-                // Every route that uses this object, directly or through a group.
-                let users: Vec<(u32, Prefix)> = self
-                    .routes
+                // The object and every group that holds it: the routes follow
+                // through the control plane's group, whatever their number.
+                let mut ids: Vec<u32> = self
+                    .nexthops
                     .iter()
-                    .filter(|(_, h)| match &h.target {
-                        Target::NexthopId(r) => *r == id || matches!(self.nexthops.get(r), Some(Nexthop::Group(g)) if g.iter().any(|m| m.0 == id)),
-                        _ => false,
-                    })
-                    .map(|(k, _)| *k)
+                    .filter(|(_, n)| matches!(n, Nexthop::Group(g) if g.iter().any(|m| m.0 == id)))
+                    .map(|(g, _)| *g)
                     .collect();
-                users.into_iter().map(|k| self.resolve(k)).collect()
+                ids.sort_unstable();
+                std::iter::once(id)
+                    .chain(ids)
+                    .map(|i| Change::Object(self.object(i)))
+                    .collect()
             }
         })
+    }
+
+    /// A nexthop object's gateways. Gateway-less paths (FRR's connected
+    /// routes) are left out: the router has its own connected routes.
+    pub fn object(&self, id: u32) -> Object {
+        let single = |p: &Path| p.gateway.map(|g| (g, p.weight));
+        let n = self.nexthops.get(&id);
+        Object {
+            id,
+            members: match n {
+                Some(Nexthop::Single(p)) => single(p).into_iter().collect(),
+                Some(Nexthop::Group(g)) => g
+                    .iter()
+                    .filter_map(|(m, w)| match self.nexthops.get(m) {
+                        Some(Nexthop::Single(p)) => p.gateway.map(|gw| (gw, *w)),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            blackhole: matches!(n, Some(Nexthop::Blackhole)),
+            exists: n.is_some(),
+        }
     }
 
     /// The gateways and weights of a route (empty: withdrawn, special, or
@@ -571,28 +632,22 @@ impl Session {
                 Vec::new()
             }
             Target::Paths(ps) => ps.iter().filter_map(single).collect(),
-            Target::NexthopId(id) => match self.nexthops.get(id) {
-                Some(Nexthop::Blackhole) => {
-                    out.reject = Some(Reject::Blackhole);
-                    Vec::new()
-                }
-                Some(Nexthop::Single(p)) => single(p).into_iter().collect(),
-                Some(Nexthop::Group(g)) => g
-                    .iter()
-                    .filter_map(|(m, w)| match self.nexthops.get(m) {
-                        Some(Nexthop::Single(p)) => p.gateway.map(|gw| (gw, *w)),
-                        _ => None,
-                    })
-                    .collect(),
-                None => Vec::new(),
-            },
+            Target::NexthopId(id) => {
+                out.object = Some(*id);
+                Vec::new()
+            }
         };
         out
     }
 
-    /// Every route the session holds, resolved.
-    pub fn all(&self) -> Vec<Resolved> {
-        self.routes.keys().map(|k| self.resolve(*k)).collect()
+    /// Every object and route the session holds, resolved: objects first.
+    pub fn all(&self) -> Vec<Change> {
+        let mut ids: Vec<u32> = self.nexthops.keys().copied().collect();
+        ids.sort_unstable();
+        ids.into_iter()
+            .map(|i| Change::Object(self.object(i)))
+            .chain(self.routes.keys().map(|k| Change::Route(self.resolve(*k))))
+            .collect()
     }
 }
 
@@ -637,6 +692,16 @@ pub(crate) mod tests {
 
     pub fn rtmsg(family: u8, dst_len: u8, rtype: u8) -> [u8; 12] {
         [family, dst_len, 0, 0, 254, 196, 0, rtype, 0, 0, 0, 0]
+    }
+
+    /// The route changes among `c`.
+    fn routes(c: Vec<Change>) -> Vec<Resolved> {
+        c.into_iter()
+            .filter_map(|c| match c {
+                Change::Route(r) => Some(r),
+                Change::Object(_) => None,
+            })
+            .collect()
     }
 
     fn one(f: &[u8]) -> Message {
@@ -685,7 +750,7 @@ pub(crate) mod tests {
             [("10.1.0.2".into(), 1), ("10.2.0.2".into(), 2)]
         );
         let mut s = Session::default();
-        let r = s.apply(m).unwrap();
+        let r = routes(s.apply(m).unwrap());
         assert_eq!(r[0].members.len(), 2);
     }
 
@@ -707,7 +772,7 @@ pub(crate) mod tests {
             (RTN_UNREACHABLE, 2, Reject::Unreachable),
             (RTN_PROHIBIT, 3, Reject::Prohibit),
         ] {
-            let r = s.apply(one(&typed(rtype, o))).unwrap();
+            let r = routes(s.apply(one(&typed(rtype, o))).unwrap());
             assert_eq!(
                 (r[0].reject, r[0].protocol, r[0].metric),
                 (Some(want), 186, 20)
@@ -715,7 +780,7 @@ pub(crate) mod tests {
             assert!(r[0].members.is_empty());
         }
         // RTN_LOCAL (2): held, not installable, with its type.
-        let r = s.apply(one(&typed(2, 4))).unwrap();
+        let r = routes(s.apply(one(&typed(2, 4))).unwrap());
         assert_eq!((r[0].reject, r[0].unsupported_type), (None, Some(2)));
         // RTA_VIA: an IPv4 route through an IPv6 gateway.
         let mut v = 10u16.to_le_bytes().to_vec();
@@ -725,7 +790,7 @@ pub(crate) mod tests {
             .attr(RTA_DST, &[198, 51, 100, 0])
             .attr(RTA_VIA, &v)
             .fpm();
-        let r = s.apply(one(&f)).unwrap();
+        let r = routes(s.apply(one(&f)).unwrap());
         assert_eq!(r[0].members, [("fd01::2".parse::<IpAddr>().unwrap(), 1)]);
         assert_eq!(r[0].protocol, 196);
         // A truncated RTA_VIA is an error naming it.
@@ -742,13 +807,21 @@ pub(crate) mod tests {
             .attr(NHA_ID, &7u32.to_le_bytes())
             .attr(NHA_BLACKHOLE, &[])
             .fpm();
-        s.apply(one(&bh)).unwrap();
+        let o = s.apply(one(&bh)).unwrap();
+        assert!(matches!(
+            &o[..],
+            [Change::Object(Object {
+                id: 7,
+                blackhole: true,
+                ..
+            })]
+        ));
         let f = Nl::new(RTM_NEWROUTE)
             .raw(&rtmsg(AF_INET, 24, RTN_UNICAST))
             .attr(RTA_DST, &[203, 0, 113, 0])
             .attr(RTA_NH_ID, &7u32.to_le_bytes())
             .fpm();
-        assert_eq!(s.apply(one(&f)).unwrap()[0].reject, Some(Reject::Blackhole));
+        assert_eq!(routes(s.apply(one(&f)).unwrap())[0].object, Some(7));
     }
 
     #[test]
@@ -778,7 +851,7 @@ pub(crate) mod tests {
         assert!(s.apply(one(&nh(1))).is_ok());
         assert_eq!(s.apply(one(&nh(2))), Err(Refused::NexthopLimit));
         assert!(s.apply(one(&nh(1))).is_ok());
-        assert_eq!(s.all().len(), 1);
+        assert_eq!(s.all().len(), 2);
     }
 
     #[test]
@@ -815,13 +888,35 @@ pub(crate) mod tests {
             )
             .attr(RTA_NH_ID, &10u32.to_le_bytes())
             .fpm();
-        let r = s.apply(one(&route)).unwrap();
-        assert_eq!(r[0].members, [(IpAddr::V6(g1), 1), (IpAddr::V6(g2), 3)]);
-        // Changing a member object re-resolves the route that uses the group.
+        let r = routes(s.apply(one(&route)).unwrap());
+        assert_eq!(r[0].object, Some(10));
+        assert!(r[0].members.is_empty());
+        assert_eq!(
+            s.object(10).members,
+            [(IpAddr::V6(g1), 1), (IpAddr::V6(g2), 3)]
+        );
+        // Changing a member object is one change to it and one to the group
+        // that holds it, not one per route that uses the group.
+        for o in 0..100u8 {
+            let more = Nl::new(RTM_NEWROUTE)
+                .raw(&rtmsg(AF_INET6, 64, RTN_UNICAST))
+                .attr(
+                    RTA_DST,
+                    &[0x20, 1, 0xd, 0xb8, 2, o, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                )
+                .attr(RTA_NH_ID, &10u32.to_le_bytes())
+                .fpm();
+            s.apply(one(&more)).unwrap();
+        }
         let g3: Ipv6Addr = "fd03::2".parse().unwrap();
         let r = s.apply(one(&nh(2, g3.octets()))).unwrap();
-        assert_eq!(r.len(), 1);
-        assert_eq!(r[0].members[1], (IpAddr::V6(g3), 3));
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(
+            matches!(&r[0], Change::Object(o) if o.id == 2 && o.members == [(IpAddr::V6(g3), 1)])
+        );
+        assert!(
+            matches!(&r[1], Change::Object(o) if o.id == 10 && o.members[1] == (IpAddr::V6(g3), 3))
+        );
         // Deleting the route withdraws it.
         let del = Nl::new(RTM_DELROUTE)
             .raw(&rtmsg(AF_INET6, 64, RTN_UNICAST))
@@ -830,8 +925,13 @@ pub(crate) mod tests {
                 &"2001:db8:100::".parse::<Ipv6Addr>().unwrap().octets(),
             )
             .fpm();
-        assert!(s.apply(one(&del)).unwrap()[0].members.is_empty());
-        assert!(s.all().is_empty());
+        let r = routes(s.apply(one(&del)).unwrap());
+        assert_eq!((r[0].object, r[0].members.len()), (None, 0));
+        assert_eq!(
+            s.all().len(),
+            3 + 100,
+            "the objects and the other routes stay"
+        );
     }
 
     #[test]

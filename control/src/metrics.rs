@@ -349,6 +349,11 @@ pub fn render(
         ("fpm_unresolvable_route", k.fpm_unresolvable),
         ("fpm_not_installed_onlink", k.fpm_not_installed_onlink),
         ("fpm_not_installed_route_type", k.fpm_not_installed_type),
+        (
+            "fpm_not_installed_unknown_object",
+            k.fpm_not_installed_object,
+        ),
+        ("fpm_object_kind_change", k.fpm_object_kind_changes),
         ("fpm_stale_route_swept", k.fpm_swept),
         ("neighbor_evicted", k.neighbor_evictions),
         ("neighbor_incomplete_full", k.neighbor_incomplete_full),

@@ -143,6 +143,20 @@ enum GroupKey {
     Named(String),
     Shared(GroupConfig),
     Inline(u32, Prefix, Origin),
+    /// An FPM nexthop object, by its id.
+    Object(u32),
+}
+
+/// An FPM nexthop object as the control plane installs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum FpmObject {
+    /// Gateways mapped to ports: the group its routes share.
+    Group(GroupConfig),
+    /// A blackhole object.
+    Reject(crate::config::Reject),
+    /// Nothing installable, and why (`None`: no gateway at all, as FRR's
+    /// connected nexthops; the router has its own connected routes).
+    Unusable(Option<NotInstalled>),
 }
 
 /// A route as the API shows it.
@@ -154,6 +168,9 @@ pub struct RouteView {
     pub active: bool,
     /// The route.
     pub spec: RouteSpec,
+    /// For a route through an FPM nexthop object: what the object is now (its
+    /// group, or a reject); `None` while it installs nothing.
+    pub resolved: Option<RouteGroup>,
 }
 
 /// The answer to "which way does this flow go".
@@ -214,6 +231,11 @@ pub struct ControlCounters {
     pub fpm_not_installed_onlink: u64,
     /// FPM routes of a type the router does not install (local, broadcast, ...).
     pub fpm_not_installed_type: u64,
+    /// FPM routes through a nexthop object the session does not hold.
+    pub fpm_not_installed_object: u64,
+    /// FPM nexthop objects that changed kind (group, blackhole, unusable,
+    /// deleted): the one change that syncs the routes using the object.
+    pub fpm_object_kind_changes: u64,
     /// FPM routes removed by the stale sweep after a reconnect.
     pub fpm_swept: u64,
     /// FPM sessions begun (a connection's first valid frame).
@@ -267,6 +289,8 @@ pub enum NotInstalled {
     Ipv6NexthopOnlink,
     /// A route type other than unicast, blackhole, unreachable, prohibit: the rtm_type.
     RouteType(u8),
+    /// The route's nexthop object (RTA_NH_ID) is not known to the session.
+    UnknownNexthopObject,
 }
 
 impl NotInstalled {
@@ -276,6 +300,7 @@ impl NotInstalled {
             NotInstalled::NoPortForGateway => "no_port_for_gateway",
             NotInstalled::Ipv6NexthopOnlink => "ipv6_nexthop_onlink",
             NotInstalled::RouteType(_) => "route_type",
+            NotInstalled::UnknownNexthopObject => "unknown_nexthop_object",
         }
     }
 }
@@ -482,6 +507,11 @@ pub struct ControlPlane {
     policy_groups: Vec<usize>,
     /// FPM routes not yet re-sent since the last (re)connect.
     fpm_stale: std::collections::HashSet<(u32, Prefix)>,
+    /// FPM nexthop objects, by id, and those not re-sent since the session ended.
+    fpm_objects: HashMap<u32, FpmObject>,
+    fpm_stale_objects: std::collections::HashSet<u32>,
+    /// The FPM routes that use each nexthop object.
+    fpm_object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
     /// Hosts learned on connected subnets: bounded, LRU-evicted.
     pool: crate::host_pool::HostPool,
     /// FPM routes the session holds that are not installed, and why.
@@ -698,6 +728,9 @@ impl ControlPlane {
             tables_dirty: false,
             policy_groups: Vec::new(),
             fpm_stale: Default::default(),
+            fpm_objects: HashMap::new(),
+            fpm_stale_objects: Default::default(),
+            fpm_object_routes: HashMap::new(),
             fpm_not_installed: BTreeMap::new(),
             pool: crate::host_pool::HostPool::new(config.neighbor_table, max_nexthops),
             neighbors: neighbors.clone(),
@@ -1028,6 +1061,20 @@ impl ControlPlane {
                     sticky: false,
                 })
             }
+            RouteGroup::Object(id) => match self.fpm_objects.get(id) {
+                Some(FpmObject::Group(gc)) => {
+                    let gc = gc.clone();
+                    self.acquire_group(GroupKey::Object(*id), &gc)
+                }
+                Some(FpmObject::Reject(x)) => {
+                    return Some(Route {
+                        target: x.target(),
+                        hash: spec.hash,
+                        sticky: false,
+                    })
+                }
+                Some(FpmObject::Unusable(_)) | None => None,
+            },
         };
         slot.map(|g| Route {
             target: Target::Group(GroupId(g as u32)),
@@ -1169,6 +1216,7 @@ impl ControlPlane {
                     GroupKey::Inline(t, p, o) => {
                         (format!("{p} table {t} {}", o.name()), "route", Some(*o))
                     }
+                    GroupKey::Object(id) => (format!("fpm nhid {id}"), "object", Some(Origin::Fpm)),
                     GroupKey::Shared(gc) => (
                         gc.nexthops
                             .iter()
@@ -1397,96 +1445,229 @@ impl ControlPlane {
         Ok(())
     }
 
-    /// Applies routes resolved by an FPM session, then publishes once. A
-    /// gateway maps to the port whose subnet holds it (FRR's ifindexes belong to
-    /// its own namespace). Routes with no mappable gateway are withdrawn and counted.
-    pub fn apply_fpm(&mut self, changes: Vec<crate::fpm::Resolved>) {
-        if changes.is_empty() {
-            return;
-        }
-        for r in changes {
-            self.fpm_stale.remove(&r.key);
-            self.fpm_not_installed.remove(&r.key);
-            let mut nexthops: Vec<crate::config::NexthopConfig> = Vec::new();
-            for (gw, w) in &r.members {
-                let Some(port) = self
-                    .config
-                    .ports
-                    .iter()
-                    .position(|p| p.addresses.iter().any(|a| a.subnet().contains(*gw)))
-                else {
-                    continue;
-                };
-                let port = PortId(port as u16);
-                match nexthops.iter_mut().find(|n| n.via == *gw && n.port == port) {
-                    Some(n) => n.weight = (n.weight + w).min(dataplane::nhg::MAX_WEIGHT),
-                    None => nexthops.push(crate::config::NexthopConfig {
-                        via: *gw,
-                        port,
-                        weight: (*w).clamp(1, dataplane::nhg::MAX_WEIGHT),
-                    }),
-                }
+    /// Applies what an FPM session resolved, then publishes once. A gateway
+    /// maps to the port whose subnet holds it (FRR's ifindexes belong to its
+    /// own namespace). Routes with no mappable gateway are withdrawn, counted
+    /// and listed with the reason. A nexthop object that stays a group is
+    /// changed in place: one group update, whatever the routes that use it.
+    pub fn apply_fpm<C: Into<crate::fpm::Change>>(&mut self, changes: impl IntoIterator<Item = C>) {
+        use crate::fpm::Change;
+        let mut any = false;
+        for c in changes {
+            any = true;
+            match c.into() {
+                Change::Route(r) => self.apply_fpm_route(r),
+                Change::Object(o) => self.apply_fpm_object(o),
             }
-            let (table, prefix) = r.key;
-            if nexthops.is_empty() && r.reject.is_none() {
-                let why = if let Some(t) = r.unsupported_type {
-                    Some(NotInstalled::RouteType(t))
-                } else if r.members.iter().any(|(g, _)| *g == RFC5549_GATEWAY) {
-                    Some(NotInstalled::Ipv6NexthopOnlink)
-                } else if !r.members.is_empty() {
-                    Some(NotInstalled::NoPortForGateway)
-                } else {
-                    None
-                };
-                if let Some(why) = why {
-                    match why {
-                        NotInstalled::NoPortForGateway => self.counters.fpm_unresolvable += 1,
-                        NotInstalled::Ipv6NexthopOnlink => {
-                            self.counters.fpm_not_installed_onlink += 1
-                        }
-                        NotInstalled::RouteType(_) => self.counters.fpm_not_installed_type += 1,
-                    }
-                    self.fpm_not_installed.insert(r.key, why);
+        }
+        if any {
+            self.commit();
+        }
+    }
+
+    /// FPM gateways as nexthops on the ports whose subnets hold them;
+    /// repeated ones add up their weights.
+    fn fpm_nexthops(&self, members: &[(IpAddr, u32)]) -> Vec<crate::config::NexthopConfig> {
+        let mut nexthops: Vec<crate::config::NexthopConfig> = Vec::new();
+        for (gw, w) in members {
+            let Some(port) = self
+                .config
+                .ports
+                .iter()
+                .position(|p| p.addresses.iter().any(|a| a.subnet().contains(*gw)))
+            else {
+                continue;
+            };
+            let port = PortId(port as u16);
+            match nexthops.iter_mut().find(|n| n.via == *gw && n.port == port) {
+                Some(n) => n.weight = (n.weight + w).min(dataplane::nhg::MAX_WEIGHT),
+                None => nexthops.push(crate::config::NexthopConfig {
+                    via: *gw,
+                    port,
+                    weight: (*w).clamp(1, dataplane::nhg::MAX_WEIGHT),
+                }),
+            }
+        }
+        nexthops
+    }
+
+    /// Why gateways `members` install nothing (`None`: there were none).
+    fn fpm_unusable(members: &[(IpAddr, u32)]) -> Option<NotInstalled> {
+        if members.iter().any(|(g, _)| *g == RFC5549_GATEWAY) {
+            Some(NotInstalled::Ipv6NexthopOnlink)
+        } else if !members.is_empty() {
+            Some(NotInstalled::NoPortForGateway)
+        } else {
+            None
+        }
+    }
+
+    /// The hash-threshold group FPM nexthops make (zebra has no other kind here).
+    fn fpm_group(nexthops: Vec<crate::config::NexthopConfig>) -> GroupConfig {
+        GroupConfig {
+            name: None,
+            algorithm: Algorithm::HashThreshold,
+            buckets: dataplane::nhg::DEFAULT_BUCKETS,
+            idle_timer_ms: crate::config::DEFAULT_IDLE_TIMER_S * 1000,
+            unbalanced_timer_ms: 0,
+            nexthops,
+        }
+    }
+
+    /// Lists an FPM route as not installed, counted by reason.
+    fn fpm_not_installed_as(&mut self, key: (u32, Prefix), why: NotInstalled) {
+        match why {
+            NotInstalled::NoPortForGateway => self.counters.fpm_unresolvable += 1,
+            NotInstalled::Ipv6NexthopOnlink => self.counters.fpm_not_installed_onlink += 1,
+            NotInstalled::RouteType(_) => self.counters.fpm_not_installed_type += 1,
+            NotInstalled::UnknownNexthopObject => self.counters.fpm_not_installed_object += 1,
+        }
+        self.fpm_not_installed.insert(key, why);
+    }
+
+    /// Why a route through FPM object `id` installs nothing, if it does not.
+    fn fpm_object_unusable(&self, id: u32) -> Option<NotInstalled> {
+        match self.fpm_objects.get(&id) {
+            None => Some(NotInstalled::UnknownNexthopObject),
+            Some(FpmObject::Unusable(why)) => *why,
+            Some(_) => None,
+        }
+    }
+
+    /// Sets (or with `None`, removes) the FPM entry of `key` in the RIB,
+    /// keeping the index of routes by nexthop object.
+    fn set_fpm_spec(&mut self, key: (u32, Prefix), spec: Option<RouteSpec>) {
+        let fpm_group = |rib: &BTreeMap<(u32, Prefix), ByOrigin>| {
+            rib.get(&key).and_then(|by| {
+                by.iter()
+                    .find(|(o, _)| **o == Origin::Fpm)
+                    .map(|(_, s)| s.group.clone())
+            })
+        };
+        let old = fpm_group(&self.rib);
+        match spec {
+            Some(s) => {
+                if let RouteGroup::Object(id) = s.group {
+                    self.fpm_object_routes.entry(id).or_default().insert(key);
                 }
-                if let Some(by) = self.rib.get_mut(&r.key) {
+                self.rib.entry(key).or_default().insert(Origin::Fpm, s);
+            }
+            None => {
+                if let Some(by) = self.rib.get_mut(&key) {
                     by.remove(&Origin::Fpm);
                     if by.is_empty() {
-                        self.rib.remove(&r.key);
+                        self.rib.remove(&key);
                     }
                 }
-                self.sync_at(table, prefix);
-                continue;
             }
-            let group = GroupConfig {
-                name: None,
-                algorithm: Algorithm::HashThreshold,
-                buckets: dataplane::nhg::DEFAULT_BUCKETS,
-                idle_timer_ms: crate::config::DEFAULT_IDLE_TIMER_S * 1000,
-                unbalanced_timer_ms: 0,
-                nexthops,
-            };
-            let spec = RouteSpec {
-                table,
-                prefix,
-                group: match r.reject {
-                    Some(x) => RouteGroup::Reject(x),
-                    None => RouteGroup::Inline(group),
-                },
-                hash: self.config.hash,
-                sticky: false,
-                protocol: r.protocol,
-                metric: r.metric,
-            };
-            self.rib.entry(r.key).or_default().insert(Origin::Fpm, spec);
-            self.sync_at(table, prefix);
         }
-        self.commit();
+        if let Some(RouteGroup::Object(id)) = old {
+            if fpm_group(&self.rib) != Some(RouteGroup::Object(id)) {
+                if let Some(set) = self.fpm_object_routes.get_mut(&id) {
+                    set.remove(&key);
+                    if set.is_empty() {
+                        self.fpm_object_routes.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply_fpm_route(&mut self, r: crate::fpm::Resolved) {
+        self.fpm_stale.remove(&r.key);
+        self.fpm_not_installed.remove(&r.key);
+        let (table, prefix) = r.key;
+        let group = if let Some(id) = r.object {
+            if let Some(why) = self.fpm_object_unusable(id) {
+                self.fpm_not_installed_as(r.key, why);
+            }
+            RouteGroup::Object(id)
+        } else if let Some(x) = r.reject {
+            RouteGroup::Reject(x)
+        } else {
+            let nexthops = self.fpm_nexthops(&r.members);
+            if nexthops.is_empty() {
+                let why = match r.unsupported_type {
+                    Some(t) => Some(NotInstalled::RouteType(t)),
+                    None => Self::fpm_unusable(&r.members),
+                };
+                if let Some(why) = why {
+                    self.fpm_not_installed_as(r.key, why);
+                }
+                self.set_fpm_spec(r.key, None);
+                self.sync_at(table, prefix);
+                return;
+            }
+            RouteGroup::Inline(Self::fpm_group(nexthops))
+        };
+        let spec = RouteSpec {
+            table,
+            prefix,
+            group,
+            hash: self.config.hash,
+            sticky: false,
+            protocol: r.protocol,
+            metric: r.metric,
+        };
+        self.set_fpm_spec(r.key, Some(spec));
+        self.sync_at(table, prefix);
+    }
+
+    /// A nexthop object changed. While it stays a group, its group changes in
+    /// place and no route is touched. When it changes kind (group, blackhole,
+    /// nothing installable, deleted), the routes that use it are synced.
+    fn apply_fpm_object(&mut self, o: crate::fpm::Object) {
+        self.fpm_stale_objects.remove(&o.id);
+        let new = o.exists.then(|| {
+            if o.blackhole {
+                return FpmObject::Reject(crate::config::Reject::Blackhole);
+            }
+            let nexthops = self.fpm_nexthops(&o.members);
+            if nexthops.is_empty() {
+                FpmObject::Unusable(Self::fpm_unusable(&o.members))
+            } else {
+                FpmObject::Group(Self::fpm_group(nexthops))
+            }
+        });
+        let old = match &new {
+            Some(n) => self.fpm_objects.insert(o.id, n.clone()),
+            None => self.fpm_objects.remove(&o.id),
+        };
+        if old == new {
+            return;
+        }
+        if let (Some(FpmObject::Group(_)), Some(FpmObject::Group(gc))) = (&old, &new) {
+            let key = GroupKey::Object(o.id);
+            if self.group_index.contains_key(&key) {
+                if let Some(slot) = self.acquire_group(key, gc) {
+                    self.release_group(slot);
+                }
+            }
+            return;
+        }
+        if old.is_some() {
+            self.counters.fpm_object_kind_changes += 1;
+        }
+        let users: Vec<(u32, Prefix)> = self
+            .fpm_object_routes
+            .get(&o.id)
+            .map(|u| u.iter().copied().collect())
+            .unwrap_or_default();
+        let why = self.fpm_object_unusable(o.id);
+        for k in users {
+            self.fpm_not_installed.remove(&k);
+            if let Some(why) = why {
+                self.fpm_not_installed_as(k, why);
+            }
+            self.sync_at(k.0, k.1);
+        }
     }
 
     /// An FPM session ended: every FPM route becomes stale, to be swept by
     /// [`ControlPlane::fpm_sweep`] after `fpm.stale-time` unless a new
     /// session re-sends it first (zebra's graceful restart).
     pub fn fpm_session_end(&mut self) {
+        self.fpm_stale_objects = self.fpm_objects.keys().copied().collect();
         self.fpm_stale = self
             .rib
             .iter()
@@ -1512,19 +1693,41 @@ impl ControlPlane {
         let stale: Vec<_> = self.fpm_stale.drain().collect();
         for k in &stale {
             self.fpm_not_installed.remove(k);
-            if let Some(by) = self.rib.get_mut(k) {
-                by.remove(&Origin::Fpm);
-                if by.is_empty() {
-                    self.rib.remove(k);
-                }
-            }
+            self.set_fpm_spec(*k, None);
             self.sync_at(k.0, k.1);
         }
-        if !stale.is_empty() {
+        let objects: Vec<u32> = self.fpm_stale_objects.drain().collect();
+        for id in &objects {
+            self.apply_fpm_object(crate::fpm::Object {
+                id: *id,
+                members: Vec::new(),
+                blackhole: false,
+                exists: false,
+            });
+        }
+        if !stale.is_empty() || !objects.is_empty() {
             self.counters.fpm_swept += stale.len() as u64;
             self.commit();
         }
         stale.len()
+    }
+
+    /// A RIB entry as the API shows it.
+    fn view(&self, origin: Origin, active: bool, spec: &RouteSpec) -> RouteView {
+        let resolved = match &spec.group {
+            RouteGroup::Object(id) => match self.fpm_objects.get(id) {
+                Some(FpmObject::Group(gc)) => Some(RouteGroup::Inline(gc.clone())),
+                Some(FpmObject::Reject(x)) => Some(RouteGroup::Reject(*x)),
+                _ => None,
+            },
+            _ => None,
+        };
+        RouteView {
+            origin,
+            active,
+            spec: spec.clone(),
+            resolved,
+        }
     }
 
     /// Every route of every table and origin, in (table, prefix) order.
@@ -1533,11 +1736,8 @@ impl ControlPlane {
             .values()
             .flat_map(|by| {
                 let top = by.keys().next_back().copied();
-                by.iter().map(move |(o, s)| RouteView {
-                    origin: *o,
-                    active: Some(*o) == top,
-                    spec: s.clone(),
-                })
+                by.iter()
+                    .map(move |(o, s)| self.view(*o, Some(*o) == top, s))
             })
             .collect()
     }
@@ -1574,11 +1774,7 @@ impl ControlPlane {
             let before = out.len();
             out.extend(
                 by.iter()
-                    .map(|(o, s)| RouteView {
-                        origin: *o,
-                        active: Some(*o) == top,
-                        spec: s.clone(),
-                    })
+                    .map(|(o, s)| self.view(*o, Some(*o) == top, s))
                     .filter(&keep),
             );
             if out.len() > before {
@@ -3731,6 +3927,106 @@ neighbors:
             .kind,
             "none"
         );
+    }
+
+    #[test]
+    fn an_fpm_nexthop_object_is_one_group_whatever_the_routes_that_use_it() {
+        use crate::fpm::{Change, Object, Resolved};
+        let (mut cp, _) = plane();
+        let p = |i: u8| format!("100.64.{i}.0/24").parse::<Prefix>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let obj = |id: u32, members: &[(&str, u32)]| {
+            Change::Object(Object {
+                id,
+                members: members.iter().map(|(a, w)| (ip(a), *w)).collect(),
+                blackhole: false,
+                exists: true,
+            })
+        };
+        let mut changes = vec![
+            obj(1, &[("10.1.0.2", 1)]),
+            obj(2, &[("10.2.0.2", 1)]),
+            obj(10, &[("10.1.0.2", 1), ("10.2.0.2", 1)]),
+        ];
+        for i in 0..50 {
+            changes.push(Change::Route(Resolved {
+                object: Some(10),
+                protocol: 186,
+                ..Resolved::withdrawn((MAIN_TABLE, p(i)))
+            }));
+        }
+        cp.apply_fpm(changes);
+        let group = |cp: &ControlPlane| {
+            cp.groups()
+                .into_iter()
+                .find(|g| g.name == "fpm nhid 10")
+                .expect("the object's group")
+        };
+        assert_eq!(group(&cp).routes, 50, "one group for all of them");
+        let ops = cp.counters.fib_route_ops;
+        // A member changes: the group changes in place, no route does.
+        cp.apply_fpm(vec![
+            obj(2, &[("10.2.0.9", 1)]),
+            obj(10, &[("10.1.0.2", 1), ("10.2.0.9", 1)]),
+        ]);
+        assert_eq!(cp.counters.fib_route_ops, ops, "no route was touched");
+        let vias: Vec<IpAddr> = group(&cp).members.iter().map(|m| m.via).collect();
+        assert_eq!(vias, [ip("10.1.0.2"), ip("10.2.0.9")]);
+        let fib = cp.fib();
+        let r = fib.routes.lookup(ip("100.64.7.1")).unwrap();
+        let Target::Group(g) = r.target else {
+            panic!("{r:?}")
+        };
+        let members: Vec<IpAddr> = fib
+            .group(g)
+            .unwrap()
+            .members()
+            .iter()
+            .map(|m| fib.nexthop(*m).unwrap().addr)
+            .collect();
+        assert!(members.contains(&ip("10.2.0.9")), "{members:?}");
+        // The API shows the object's id and its gateways now.
+        let v = cp.routes();
+        assert!(matches!(&v[0].resolved, Some(RouteGroup::Inline(g)) if g.nexthops.len() == 2));
+        assert_eq!(v[0].spec.group, RouteGroup::Object(10));
+        // The object becomes a blackhole: its routes follow (a change of kind).
+        cp.apply_fpm(vec![Change::Object(Object {
+            id: 10,
+            members: vec![],
+            blackhole: true,
+            exists: true,
+        })]);
+        assert_eq!(cp.counters.fpm_object_kind_changes, 1);
+        assert_eq!(
+            cp.route_get(ip("100.64.7.1"), ip("10.0.0.2"), 6, 1, 2).kind,
+            "blackhole"
+        );
+        // Deleted while routes still use it: they are listed, with the reason.
+        cp.apply_fpm(vec![Change::Object(Object {
+            id: 10,
+            members: vec![],
+            blackhole: false,
+            exists: false,
+        })]);
+        let ni = cp.fpm_not_installed();
+        assert_eq!(ni.len(), 50);
+        assert!(ni
+            .iter()
+            .all(|n| n.reason == NotInstalled::UnknownNexthopObject));
+        assert_eq!(
+            cp.route_get(ip("100.64.7.1"), ip("10.0.0.2"), 6, 1, 2).kind,
+            "none"
+        );
+        // It comes back: the routes install again, and leave the list.
+        cp.apply_fpm(vec![obj(10, &[("10.1.0.2", 1)])]);
+        assert!(cp.fpm_not_installed().is_empty());
+        assert_eq!(group(&cp).routes, 50);
+        // A session ends and the next one sends none of it: all is swept.
+        cp.fpm_session_end();
+        assert_eq!(cp.fpm_sweep(), 50);
+        assert!(cp.groups().iter().all(|g| g.kind != "object"));
+        assert!(cp.fpm_objects.is_empty());
+        assert!(cp.fpm_object_routes.is_empty());
     }
 
     #[test]

@@ -513,7 +513,7 @@ fn host_allowed(host: &str, names: &[String]) -> bool {
         }
     });
     let name = name.to_ascii_lowercase();
-    name == "localhost" || names.iter().any(|n| *n == name)
+    name == "localhost" || names.contains(&name)
 }
 
 /// The TCP API's guard (see [`guard`]).
@@ -722,14 +722,22 @@ fn route_json(v: &control::state::RouteView, ports: &[String]) -> serde_json::Va
     if let dataplane::hash::HashPolicy::Fields(f) = s.hash.policy {
         o["hash"]["fields"] = serde_json::json!(f.names());
     }
-    o["type"] = serde_json::json!(match &s.group {
-        RouteGroup::Reject(x) => x.name(),
+    // A route through an FPM nexthop object shows the object's id and what it is now.
+    let group = match (&s.group, &v.resolved) {
+        (RouteGroup::Object(id), r) => {
+            o["nhid"] = serde_json::json!(id);
+            r.as_ref()
+        }
+        (g, _) => Some(g),
+    };
+    o["type"] = serde_json::json!(match group {
+        Some(RouteGroup::Reject(x)) => x.name(),
         _ => "unicast",
     });
-    match &s.group {
-        RouteGroup::Reject(_) => {}
-        RouteGroup::Named(n) => o["nexthop-group"] = serde_json::json!(n),
-        RouteGroup::Inline(g) => {
+    match group {
+        None | Some(RouteGroup::Reject(_)) | Some(RouteGroup::Object(_)) => {}
+        Some(RouteGroup::Named(n)) => o["nexthop-group"] = serde_json::json!(n),
+        Some(RouteGroup::Inline(g)) => {
             o["group"] = serde_json::json!(g.algorithm.name());
             o["nexthops"] = g
                 .nexthops

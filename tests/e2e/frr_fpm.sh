@@ -3,7 +3,8 @@
 # The router runs in its own namespace with zebra beside it (FPM is loopback
 # only). zebra's view of the server subnets comes from veth interfaces in that
 # namespace. Checked, in both FPM modes:
-# - nexthop objects (zebra's default: RTM_NEWNEXTHOP, then routes with RTA_NH_ID);
+# - nexthop objects (zebra's default: RTM_NEWNEXTHOP, then routes with RTA_NH_ID),
+#   which stay objects: the route names its nhid, and the group is the object's;
 # - inline RTA_MULTIPATH (`no fpm use-next-hop-groups`).
 # For each: the router's table (read through the API) matches FRR's, lab traffic
 # follows it, and deleting a route in FRR removes it from the router. Restarting
@@ -68,6 +69,12 @@ echo "-- FPM with nexthop objects (zebra's default)"
 start_frr "" "${STATIC[@]}"
 lab_wait 20 "FRR's routes in the router" is_nh 203.0.113.0/24 "$BOTH4" || cat "$FRR/zebra.log" | tail -5
 check "IPv4 route from FRR: both paths, mapped to ports" is_nh 203.0.113.0/24 "$BOTH4"
+# zebra's nexthop group stays an object: the route names it, and the router's
+# group for it is the object's (one group, however many routes use it).
+nhid=$(routes | python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["prefix"] == "203.0.113.0/24" and x["origin"] == "fpm"]; print(r[0].get("nhid", "none"))')
+check "the route uses zebra's nexthop object (nhid $nhid)" test "$nhid" != none
+kind=$(lab_api GET /api/v1/groups | python3 -c 'import json,sys; g=[x for x in json.load(sys.stdin) if x["name"] == "fpm nhid " + sys.argv[1]]; print(g[0]["kind"], len(g[0]["members"])) if g else print("none")' "$nhid")
+check "the router's group is that object's, with both members ($kind)" test "$kind" = "object 2"
 lab_wait 10 "IPv6 route" is_nh 2001:db8:203::/64 "$BOTH6"
 check "IPv6 route from FRR: both paths" is_nh 2001:db8:203::/64 "$BOTH6"
 read -r f a b < <(answers 203.0.113.10)

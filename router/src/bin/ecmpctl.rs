@@ -260,6 +260,9 @@ fn print_routes(v: &Value) {
         if let Some(g) = r["nexthop-group"].as_str() {
             line.push_str(&format!(" nhg {g}"));
         }
+        if let Some(id) = r["nhid"].as_u64() {
+            line.push_str(&format!(" nhid {id}"));
+        }
         if let Some(g) = r["group"].as_str() {
             line.push_str(&format!(" group {g}"));
         }

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod fpm;
 pub mod fuzz;
+pub mod hold;
 pub mod host_pool;
 pub mod metrics;
 pub mod punt;

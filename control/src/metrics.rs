@@ -122,7 +122,12 @@ pub fn render(
         &["reason"],
     );
     for r in DropReason::ALL {
-        let v: u64 = lcores.iter().map(|s| s.drops_of(*r)).sum();
+        let mut v: u64 = lcores.iter().map(|s| s.drops_of(*r)).sum();
+        // Packets held for a neighbour that never got sent are dropped in the
+        // control thread: they count with the workers' own.
+        if *r == DropReason::NeighborUnresolved {
+            v += cp.counters.neighbor_hold_dropped;
+        }
         drops.with_label_values(&[r.name()]).inc_by(v);
     }
 
@@ -360,6 +365,9 @@ pub fn render(
         ("solicits_rate_limited", k.solicits_rate_limited),
         ("neighbor_failed", k.neighbor_failed),
         ("neighbor_flushed", k.neighbor_flushed),
+        ("neighbor_held", k.neighbor_held),
+        ("neighbor_hold_sent", k.neighbor_hold_sent),
+        ("neighbor_hold_dropped", k.neighbor_hold_dropped),
         ("api_connection_evicted", k.api_evicted),
         ("api_connection_idle_closed", k.api_idle_closed),
         ("fib_publish", k.fib_publishes),

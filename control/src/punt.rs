@@ -4,7 +4,10 @@
 //!
 //! - punt: worker -> control, ARP and NDP frames (copied, truncated to [`PUNT_BYTES`]).
 //! - resolve: worker -> control, "please resolve this neighbour".
-//! - inject: control -> worker, frames to transmit (ARP/NDP requests and replies).
+//! - hold: worker -> control, a packet for a neighbour being resolved, to be
+//!   sent once it answers (a few per neighbour, like the kernel's queue).
+//! - inject: control -> worker, frames to transmit (ARP/NDP requests and
+//!   replies, held packets).
 
 use crossbeam_queue::ArrayQueue;
 use dataplane::types::PortId;
@@ -88,6 +91,18 @@ pub struct ResolveRequest {
     pub addr: IpAddr,
 }
 
+/// A packet for a neighbour being resolved, as received (not yet rewritten).
+#[derive(Clone, Copy, Debug)]
+pub struct HeldFrame {
+    /// Port the neighbour is on.
+    pub port: PortId,
+    /// The neighbour.
+    pub addr: IpAddr,
+    /// The whole packet, from the Ethernet header (never truncated: a packet
+    /// longer than [`PUNT_BYTES`] is not held).
+    pub frame: PuntFrame,
+}
+
 /// The queues shared by the control thread and the workers.
 #[derive(Debug, Clone)]
 pub struct Channels {
@@ -95,6 +110,8 @@ pub struct Channels {
     pub punt: Arc<ArrayQueue<PuntFrame>>,
     /// Worker -> control resolution requests.
     pub resolve: Arc<ArrayQueue<ResolveRequest>>,
+    /// Worker -> control packets waiting for a neighbour.
+    pub hold: Arc<ArrayQueue<HeldFrame>>,
     /// Control -> worker 0 frames to send.
     pub inject: Arc<ArrayQueue<InjectFrame>>,
 }
@@ -104,6 +121,7 @@ impl Default for Channels {
         Channels {
             punt: Arc::new(ArrayQueue::new(QUEUE_LEN)),
             resolve: Arc::new(ArrayQueue::new(QUEUE_LEN)),
+            hold: Arc::new(ArrayQueue::new(QUEUE_LEN)),
             inject: Arc::new(ArrayQueue::new(QUEUE_LEN)),
         }
     }

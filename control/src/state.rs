@@ -9,7 +9,7 @@
 //! forwarded and counted like any other nexthop.
 
 use crate::config::{Config, GroupConfig, IfAddr, RouteGroup, RouteSpec, UplinkConfig, MAIN_TABLE};
-use crate::punt::{Channels, InjectFrame, PuntFrame, ResolveRequest};
+use crate::punt::{Channels, HeldFrame, InjectFrame, PuntFrame, ResolveRequest};
 use crate::rcu::{Publisher, Quiescent};
 use dataplane::fib::{Fib, HostTable, Nexthop, PortInfo, Route, RouteOp, RouteTable, Target};
 use dataplane::frames;
@@ -266,6 +266,14 @@ pub struct ControlCounters {
     pub neighbor_failed: u64,
     /// Learned hosts removed by a flush.
     pub neighbor_flushed: u64,
+    /// Packets held for a neighbour being resolved.
+    pub neighbor_held: u64,
+    /// Held packets sent once their neighbour answered.
+    pub neighbor_hold_sent: u64,
+    /// Held packets dropped: pushed out by a newer one (3 per neighbour),
+    /// the queue full, the neighbour FAILED or flushed, or no entry made.
+    /// Also counted under the `neighbor_unresolved` drop reason.
+    pub neighbor_hold_dropped: u64,
     /// TCP API connections evicted at the connection cap (the idlest first).
     pub api_evicted: u64,
     /// TCP API connections closed after the idle timeout.
@@ -514,6 +522,8 @@ pub struct ControlPlane {
     fpm_object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
     /// Hosts learned on connected subnets: bounded, LRU-evicted.
     pool: crate::host_pool::HostPool,
+    /// Packets waiting for a neighbour to answer.
+    hold: crate::hold::HoldQueue,
     /// FPM routes the session holds that are not installed, and why.
     fpm_not_installed: BTreeMap<(u32, Prefix), NotInstalled>,
     neighbors: Arc<Neighbors>,
@@ -728,6 +738,7 @@ impl ControlPlane {
             tables_dirty: false,
             policy_groups: Vec::new(),
             fpm_stale: Default::default(),
+            hold: Default::default(),
             fpm_objects: HashMap::new(),
             fpm_stale_objects: Default::default(),
             fpm_object_routes: HashMap::new(),
@@ -843,6 +854,7 @@ impl ControlPlane {
 
     /// Gives host slot `id` to `addr` on `port`: the old host is forgotten.
     fn rekey(&mut self, id: NexthopId, port: PortId, addr: IpAddr) {
+        self.drop_held(id);
         let old = self.entries[id.index()].nh;
         if self.index.get(&(old.port, old.addr)) == Some(&id) {
             self.index.remove(&(old.port, old.addr));
@@ -862,6 +874,7 @@ impl ControlPlane {
     /// until the hold runs out, as from a kernel.
     fn host_failed(&mut self, id: NexthopId) {
         self.counters.neighbor_failed += 1;
+        self.drop_held(id);
         self.neighbors.set_down(id, DownFlag::Unreachable, true);
         let addr = self.entries[id.index()].nh.addr;
         if self.hosts.get(&addr) != Some(&id) {
@@ -886,6 +899,7 @@ impl ControlPlane {
         for &id in &ids {
             let addr = self.entries[id.index()].nh.addr;
             self.entries[id.index()].removed = true;
+            self.drop_held(id);
             self.neighbors.clear(id);
             self.neighbors.set_down(id, DownFlag::Unreachable, false);
             if self.hosts.get(&addr) == Some(&id) {
@@ -1999,6 +2013,9 @@ impl ControlPlane {
         while let Some(r) = self.channels.resolve.pop() {
             self.handle_resolve(r, now);
         }
+        while let Some(h) = self.channels.hold.pop() {
+            self.handle_held(h);
+        }
         // Timers run at a quarter of the probe interval (at most every 50 ms).
         let tick = Duration::from_millis((self.config.liveness.probe_interval_ms / 4).clamp(1, 50));
         if self
@@ -2074,6 +2091,13 @@ impl ControlPlane {
                         }
                         self.solicit(nh.port, nh.addr, None);
                     }
+                }
+            }
+        }
+        if !self.hold.is_empty() {
+            for id in self.hold.ids() {
+                if self.neighbors.is_down(id, DownFlag::Unreachable) {
+                    self.drop_held(id);
                 }
             }
         }
@@ -2704,6 +2728,68 @@ impl ControlPlane {
             self.hosts.insert(addr, id);
             self.publish();
         }
+        self.release_held(id, mac);
+    }
+
+    /// A packet a worker could not send for want of neighbour `h.addr`: sent
+    /// at once if it answered meanwhile, else held until it does.
+    fn handle_held(&mut self, h: HeldFrame) {
+        use crate::hold::Held;
+        let id = self
+            .index
+            .get(&(h.port, h.addr))
+            .copied()
+            .filter(|id| !self.entries[id.index()].removed);
+        // No entry (max-incomplete reached, or off every subnet), a FAILED
+        // host, or an SNAT uplink (the packet would leave untranslated).
+        let snat_port = self
+            .snat
+            .ports
+            .get(h.port.index())
+            .is_some_and(|p| !p.addrs.is_empty());
+        let Some(id) =
+            id.filter(|&id| !snat_port && !self.neighbors.is_down(id, DownFlag::Unreachable))
+        else {
+            self.counters.neighbor_hold_dropped += 1;
+            return;
+        };
+        if let Some(mac) = self.neighbors.get(id) {
+            self.send_held(id, h.frame, mac);
+            return;
+        }
+        match self.hold.hold(id, h.frame) {
+            Held::Queued => self.counters.neighbor_held += 1,
+            Held::PushedOut => {
+                self.counters.neighbor_held += 1;
+                self.counters.neighbor_hold_dropped += 1;
+            }
+            Held::Full => self.counters.neighbor_hold_dropped += 1,
+        }
+    }
+
+    /// Sends a held packet to `mac`, rewritten as the worker would have.
+    fn send_held(&mut self, id: NexthopId, mut f: PuntFrame, mac: MacAddr) {
+        let port = self.entries[id.index()].nh.port;
+        let n = f.len as usize;
+        if crate::hold::rewrite(&mut f.data[..n], mac, self.ports[port.index()].mac)
+            && self.send(port, &f.data[..n])
+        {
+            self.counters.neighbor_hold_sent += 1;
+        } else {
+            self.counters.neighbor_hold_dropped += 1;
+        }
+    }
+
+    /// Neighbour `id` answered with `mac`: its held packets go, oldest first.
+    fn release_held(&mut self, id: NexthopId, mac: MacAddr) {
+        for f in self.hold.take(id) {
+            self.send_held(id, f, mac);
+        }
+    }
+
+    /// Neighbour `id` will not answer (FAILED, flushed, re-keyed): its held packets are dropped.
+    fn drop_held(&mut self, id: NexthopId) {
+        self.counters.neighbor_hold_dropped += self.hold.take(id).len() as u64;
     }
 
     fn handle_punt(&mut self, f: &PuntFrame, now: Instant) {
@@ -2980,6 +3066,115 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         assert_eq!(g.weights(), &[1, 2]);
         assert_eq!(fib.neighbors.get(id1), Some(MacAddr([2, 0, 0, 0, 1, 2])));
         assert!(!cp.gateways_resolved());
+    }
+
+    #[test]
+    fn the_first_packet_to_an_unresolved_host_waits_for_its_answer() {
+        let (mut cp, ch) = plane();
+        let t0 = Instant::now();
+        cp.poll(t0);
+        drain(&ch);
+        let host: Ipv4Addr = "10.1.0.7".parse().unwrap();
+        let syn = |sport: u16| {
+            frames::ipv4(
+                CLIENT,
+                MACS[0],
+                "10.0.0.2".parse().unwrap(),
+                host,
+                proto::TCP,
+                64,
+                &frames::tcp_syn(sport, 22),
+            )
+        };
+        // Five SYNs meet the unresolved host; the worker hands each over.
+        for sport in 1..=5 {
+            let (v, buf, st) = forward(&cp, 0, &syn(sport));
+            let Verdict::Resolve { port, addr } = v else {
+                panic!("{v:?}")
+            };
+            assert_eq!(
+                st.drops_of(dataplane::drop::DropReason::NeighborUnresolved),
+                0,
+                "not lost yet"
+            );
+            ch.resolve.push(ResolveRequest { port, addr }).unwrap();
+            ch.hold
+                .push(HeldFrame {
+                    port,
+                    addr,
+                    frame: PuntFrame::copy_from(PortId(0), buf.data()),
+                })
+                .unwrap();
+        }
+        cp.poll(t0 + Duration::from_millis(1));
+        let asked = drain(&ch);
+        assert_eq!(asked.len(), 1, "one ARP request");
+        assert_eq!(cp.counters.neighbor_held, 5);
+        assert_eq!(cp.counters.neighbor_hold_dropped, 2, "three per host");
+        // The host answers: the three newest SYNs go to it, rewritten.
+        let mac = MacAddr([2, 0, 0, 0, 1, 7]);
+        let reply = frames::arp(
+            arp::OP_REPLY,
+            mac,
+            MACS[1],
+            mac,
+            host,
+            MACS[1],
+            "10.1.0.1".parse().unwrap(),
+        );
+        ch.punt
+            .push(PuntFrame::copy_from(PortId(1), &reply))
+            .unwrap();
+        cp.poll(t0 + Duration::from_millis(2));
+        let sent = drain(&ch);
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert_eq!(cp.counters.neighbor_hold_sent, 3);
+        for (f, sport) in sent.iter().zip(3u16..) {
+            assert_eq!(f.port, PortId(1));
+            let eth = ethernet::Frame::new_checked(f.bytes()).unwrap();
+            assert_eq!((eth.dst(), eth.src()), (mac, MACS[1]));
+            let ip = dataplane::wire::ipv4::Packet::new_checked(eth.payload()).unwrap();
+            assert_eq!((ip.dst(), ip.ttl()), (host, 63));
+            assert_eq!(
+                u16::from_be_bytes([ip.payload()[0], ip.payload()[1]]),
+                sport
+            );
+        }
+        // What the worker forwards itself from now on is the same packet.
+        let (v, buf, _) = forward(&cp, 0, &syn(5));
+        assert_eq!(v, Verdict::Forward(PortId(1)));
+        assert_eq!(buf.data(), sent[2].bytes());
+        // A host that never answers: its held packets are dropped and counted.
+        let quiet = frames::ipv4(
+            CLIENT,
+            MACS[0],
+            "10.0.0.2".parse().unwrap(),
+            "10.1.0.8".parse().unwrap(),
+            proto::UDP,
+            64,
+            &[0; 8],
+        );
+        ch.resolve
+            .push(ResolveRequest {
+                port: PortId(1),
+                addr: "10.1.0.8".parse().unwrap(),
+            })
+            .unwrap();
+        ch.hold
+            .push(HeldFrame {
+                port: PortId(1),
+                addr: "10.1.0.8".parse().unwrap(),
+                frame: PuntFrame::copy_from(PortId(0), &quiet),
+            })
+            .unwrap();
+        let mut t = t0 + Duration::from_millis(3);
+        for _ in 0..10 {
+            cp.poll(t);
+            t += Duration::from_secs(1);
+        }
+        assert_eq!(cp.counters.neighbor_failed, 1);
+        assert_eq!(cp.counters.neighbor_hold_dropped, 3);
+        assert_eq!(cp.hold.len(), 0);
     }
 
     #[test]

@@ -41,8 +41,10 @@ pub enum Verdict {
     /// unchanged and not counted yet. The worker hands it to the next
     /// worker; the last one to try counts it as `snat_unsupported`.
     SnatElsewhere,
-    /// Dropped as `neighbor_unresolved` (already counted): free, and ask the
-    /// control plane to resolve `addr` on `port`.
+    /// The neighbour `addr` on `port` is not resolved: ask the control plane
+    /// to resolve it, and hand it the packet to hold until then (the kernel's
+    /// per-neighbour queue). Not counted yet: the worker counts
+    /// `neighbor_unresolved` when it cannot hand the packet over.
     Resolve {
         /// Port the neighbour is on.
         port: PortId,
@@ -829,10 +831,7 @@ fn next_hop(
             }
         }
         Target::Connected(p) => {
-            let resolve = |ctx: &Ctx<'_>| {
-                ctx.stats.count_drop(DropReason::NeighborUnresolved);
-                Err(Miss::Verdict(Verdict::Resolve { port: p, addr: dst }))
-            };
+            let resolve = |_: &Ctx<'_>| Err(Miss::Verdict(Verdict::Resolve { port: p, addr: dst }));
             match fib.hosts.get(&dst) {
                 Some(&nh) => match fib.neighbors.get(nh) {
                     Some(mac) => Ok((nh, p, mac)),
@@ -1889,10 +1888,11 @@ mod tests {
                 }
                 let spray = ctx.spray;
                 // Every frame is accounted for exactly once: forwarded (per
-                // nexthop), punted, answered, or dropped under one reason.
+                // nexthop), punted, held for a neighbour, answered, or dropped
+                // under one reason.
                 let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
                 let accounted = stats.nh_packets.iter().map(load).sum::<u64>()
-                    + verdicts.iter().filter(|v| matches!(v, Verdict::Punt)).count() as u64
+                    + verdicts.iter().filter(|v| matches!(v, Verdict::Punt | Verdict::Resolve { .. })).count() as u64
                     + load(&stats.echo_replies)
                     + DropReason::ALL.iter().map(|&r| stats.drops_of(r)).sum::<u64>();
                 assert_eq!(accounted, bufs.len() as u64, "{verdicts:?}");

@@ -9,7 +9,7 @@
 
 use crate::dpdk::{self, Mbuf, Mempool};
 use arc_swap::ArcSwap;
-use control::punt::{Channels, PuntFrame, ResolveRequest};
+use control::punt::{Channels, HeldFrame, PuntFrame, ResolveRequest, PUNT_BYTES};
 use control::rcu::Quiescent;
 use dataplane::drop::DropReason;
 use dataplane::fib::Fib;
@@ -150,6 +150,21 @@ fn dispatch(
             Verdict::Resolve { port, addr } => {
                 // Full queue: the control thread is already busy resolving.
                 let _ = channels.resolve.push(ResolveRequest { port, addr });
+                // The packet waits in the control plane for the answer; one
+                // too long to copy whole, or a full queue, is dropped here.
+                let d = m.data();
+                let held = d.len() <= PUNT_BYTES
+                    && channels
+                        .hold
+                        .push(HeldFrame {
+                            port,
+                            addr,
+                            frame: PuntFrame::copy_from(in_port, d),
+                        })
+                        .is_ok();
+                if !held {
+                    stats.count_drop(DropReason::NeighborUnresolved);
+                }
             }
             Verdict::SnatElsewhere => hand_on(m, steer, q, from_ring, stats, nat),
             Verdict::Drop(_) => {}

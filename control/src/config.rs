@@ -324,6 +324,8 @@ struct RawNeighborTable {
     solicit_rate: Option<Spanned<u32>>,
     #[serde(default)]
     retries: Option<Spanned<u32>>,
+    #[serde(default)]
+    reachable_time: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -491,8 +493,12 @@ pub struct NeighborTable {
     pub max_incomplete: u32,
     /// Solicitations (ARP requests, NS) per second for hosts, burst included.
     pub solicit_rate: u32,
-    /// Unanswered solicitations before a host is FAILED (for 20 s).
+    /// Unanswered solicitations before a host is FAILED (for 20 s); also the
+    /// unicast probes of a PROBE entry.
     pub retries: u32,
+    /// Seconds a host stays REACHABLE after it was last heard from, then
+    /// STALE (the kernel's `base_reachable_time`).
+    pub reachable_time_s: u32,
 }
 
 impl Default for NeighborTable {
@@ -502,6 +508,7 @@ impl Default for NeighborTable {
             max_incomplete: 256,
             solicit_rate: 100,
             retries: 3,
+            reachable_time_s: 30,
         }
     }
 }
@@ -1775,6 +1782,13 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 )?,
                 solicit_rate: get(&t.solicit_rate, "solicit-rate", 1, 100_000, d.solicit_rate)?,
                 retries: get(&t.retries, "retries", 1, 10, d.retries)?,
+                reachable_time_s: get(
+                    &t.reachable_time,
+                    "reachable-time",
+                    1,
+                    3600,
+                    d.reachable_time_s,
+                )?,
             },
         }
     };

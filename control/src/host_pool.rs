@@ -164,6 +164,13 @@ impl HostPool {
         true
     }
 
+    /// `id`, which had been resolved, answered none of its unicast probes:
+    /// FAILED from `now`.
+    pub fn mark_failed(&mut self, id: NexthopId, now: Instant) {
+        self.tries.remove(&id);
+        self.failed_until.insert(id, now + FAILED_HOLD);
+    }
+
     /// Whether `id` is FAILED at `now`.
     pub fn failed(&self, id: NexthopId, now: Instant) -> bool {
         self.failed_until.get(&id).is_some_and(|t| now < *t)
@@ -195,6 +202,7 @@ mod tests {
             max_incomplete: 2,
             solicit_rate: 10,
             retries: 2,
+            ..NeighborTable::default()
         }
     }
 

@@ -25,10 +25,47 @@ use std::time::{Duration, Instant};
 
 /// How often an unresolved host on a connected subnet is asked again.
 pub const RETRY: Duration = Duration::from_secs(1);
-/// A resolved host not heard from for this long is forgotten (traffic to it
-/// then drops as `neighbor_unresolved` while it is asked again). Gateways are
-/// probed instead (see `liveness` in the config).
-pub const EXPIRE: Duration = Duration::from_secs(95);
+/// A STALE host that gets no traffic for this long is forgotten (the
+/// kernel's `gc_stale_time`), and asked for again when traffic comes.
+/// Gateways are probed instead (see `liveness` in the config).
+pub const GC_STALE: Duration = Duration::from_secs(60);
+/// How long a DELAY host has to speak up before it is probed (the kernel's
+/// `delay_first_probe_time`).
+pub const DELAY_PROBE: Duration = Duration::from_secs(5);
+
+/// A neighbour's state, as the kernel names them (`ip neigh`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NudState {
+    /// Static.
+    Permanent,
+    /// Being resolved.
+    Incomplete,
+    /// Confirmed recently.
+    Reachable,
+    /// Not confirmed for `reachable-time`; still used.
+    Stale,
+    /// Traffic went to a STALE host: waiting before probing.
+    Delay,
+    /// Unicast probes to its last MAC.
+    Probe,
+    /// Did not answer.
+    Failed,
+}
+
+impl NudState {
+    /// The name `ip neigh` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            NudState::Permanent => "PERMANENT",
+            NudState::Incomplete => "INCOMPLETE",
+            NudState::Reachable => "REACHABLE",
+            NudState::Stale => "STALE",
+            NudState::Delay => "DELAY",
+            NudState::Probe => "PROBE",
+            NudState::Failed => "FAILED",
+        }
+    }
+}
 
 /// Why a nexthop exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +89,11 @@ struct Entry {
     pinned: bool,
     /// Deleted through the API: not probed or shown; its id is reused if it comes back.
     removed: bool,
+    /// Hosts past REACHABLE: since when traffic made it DELAY, and the
+    /// unicast probes sent since (PROBE when above 0). `None`: STALE.
+    nud: Option<(Instant, u32)>,
+    /// The packets forwarded to it when the control thread last looked.
+    tx_seen: u64,
 }
 
 impl Entry {
@@ -66,6 +108,8 @@ impl Entry {
             unanswered: 0,
             pinned: false,
             removed: false,
+            nud: None,
+            tx_seen: 0,
         }
     }
 }
@@ -472,6 +516,8 @@ pub struct NexthopView {
     pub last_seen_ms: Option<u64>,
     /// Gateways: probes sent since the last answer.
     pub probes_unanswered: u32,
+    /// The kernel's name for its state.
+    pub state: NudState,
 }
 
 /// The control plane.
@@ -524,6 +570,8 @@ pub struct ControlPlane {
     pool: crate::host_pool::HostPool,
     /// Packets waiting for a neighbour to answer.
     hold: crate::hold::HoldQueue,
+    /// The workers' counters: traffic to a STALE host makes it DELAY.
+    traffic: Vec<Arc<dataplane::stats::LcoreStats>>,
     /// FPM routes the session holds that are not installed, and why.
     fpm_not_installed: BTreeMap<(u32, Prefix), NotInstalled>,
     neighbors: Arc<Neighbors>,
@@ -739,6 +787,7 @@ impl ControlPlane {
             policy_groups: Vec::new(),
             fpm_stale: Default::default(),
             hold: Default::default(),
+            traffic: Vec::new(),
             fpm_objects: HashMap::new(),
             fpm_stale_objects: Default::default(),
             fpm_object_routes: HashMap::new(),
@@ -1991,6 +2040,7 @@ impl ControlPlane {
                 failed: self.pool.failed(NexthopId(i as u32), Instant::now()),
                 last_seen_ms: e.last_seen.map(|t| t.elapsed().as_millis() as u64),
                 probes_unanswered: e.unanswered,
+                state: self.nud_state(NexthopId(i as u32), Instant::now()),
             })
             .collect()
     }
@@ -2071,10 +2121,8 @@ impl ControlPlane {
                             self.hosts.remove(&nh.addr);
                             self.publish();
                         }
-                    } else if resolved
-                        && e.last_seen.is_some_and(|t| now.duration_since(t) >= EXPIRE)
-                    {
-                        self.neighbors.clear(id);
+                    } else if resolved {
+                        self.host_nud(id, now);
                     } else if !resolved
                         && !self.pool.failed(id, now)
                         && e.last_asked.is_none_or(|t| now.duration_since(t) >= RETRY)
@@ -2102,6 +2150,100 @@ impl ControlPlane {
             }
         }
         self.rebalance(now);
+    }
+
+    /// Packets the workers forwarded to `id` so far.
+    fn traffic_of(&self, id: NexthopId) -> u64 {
+        self.traffic
+            .iter()
+            .filter_map(|s| s.nh_packets.get(id.index()))
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Gives the control plane the workers' counters (neighbour states use
+    /// the per-nexthop packets to see traffic to a STALE host).
+    pub fn set_traffic(&mut self, lcores: Vec<Arc<dataplane::stats::LcoreStats>>) {
+        self.traffic = lcores;
+    }
+
+    /// A resolved host past REACHABLE, as the kernel's NUD runs it: STALE
+    /// until traffic goes to it, then DELAY for 5 s, then PROBE with unicast
+    /// solicitations 1 s apart; FAILED after `retries` of them. A STALE host
+    /// with no traffic is forgotten after [`GC_STALE`].
+    fn host_nud(&mut self, id: NexthopId, now: Instant) {
+        let reachable = Duration::from_secs(self.config.neighbor_table.reachable_time_s.into());
+        let tx = self.traffic_of(id);
+        let e = &mut self.entries[id.index()];
+        let age = e.last_seen.map_or(Duration::MAX, |t| now.duration_since(t));
+        let moved = tx != e.tx_seen;
+        e.tx_seen = tx;
+        if age < reachable {
+            e.nud = None;
+            return;
+        }
+        match e.nud {
+            None if moved => e.nud = Some((now, 0)),
+            None => {
+                if age >= reachable + GC_STALE {
+                    self.neighbors.clear(id);
+                }
+            }
+            Some((since, 0)) if now.duration_since(since) < DELAY_PROBE => {}
+            Some((since, probes)) => {
+                if e.last_asked.is_some_and(|t| now.duration_since(t) < RETRY) {
+                    return;
+                }
+                if probes >= self.config.neighbor_table.retries {
+                    e.nud = None;
+                    self.neighbors.clear(id);
+                    self.pool.mark_failed(id, now);
+                    self.host_failed(id);
+                    return;
+                }
+                if !self.pool.take_token(now) {
+                    self.counters.solicits_rate_limited += 1;
+                    return;
+                }
+                e.nud = Some((since, probes + 1));
+                e.last_asked = Some(now);
+                let (nh, mac) = (e.nh, self.neighbors.get(id));
+                self.solicit(nh.port, nh.addr, mac);
+            }
+        }
+    }
+
+    /// The kernel's name for `id`'s state.
+    fn nud_state(&self, id: NexthopId, now: Instant) -> NudState {
+        let e = &self.entries[id.index()];
+        let mac = self.neighbors.get(id).is_some();
+        let unreachable = self.neighbors.is_down(id, DownFlag::Unreachable);
+        if e.permanent {
+            return NudState::Permanent;
+        }
+        match e.kind {
+            NexthopKind::Gateway if unreachable => NudState::Failed,
+            NexthopKind::Gateway if !mac => NudState::Incomplete,
+            NexthopKind::Gateway if e.unanswered > 1 => NudState::Probe,
+            NexthopKind::Gateway => NudState::Reachable,
+            NexthopKind::Host if unreachable || self.pool.failed(id, now) => NudState::Failed,
+            NexthopKind::Host if !mac => NudState::Incomplete,
+            NexthopKind::Host => {
+                let reachable =
+                    Duration::from_secs(self.config.neighbor_table.reachable_time_s.into());
+                match e.nud {
+                    _ if e
+                        .last_seen
+                        .is_some_and(|t| now.duration_since(t) < reachable) =>
+                    {
+                        NudState::Reachable
+                    }
+                    None => NudState::Stale,
+                    Some((_, 0)) => NudState::Delay,
+                    Some(_) => NudState::Probe,
+                }
+            }
+        }
     }
 
     /// Resilient upkeep: bring each bucket table towards its live members' shares.
@@ -3175,6 +3317,105 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         assert_eq!(cp.counters.neighbor_failed, 1);
         assert_eq!(cp.counters.neighbor_hold_dropped, 3);
         assert_eq!(cp.hold.len(), 0);
+    }
+
+    #[test]
+    fn a_host_goes_stale_delay_probe_then_reachable_or_failed_as_in_the_kernel() {
+        let (mut cp, ch) = plane();
+        let stats = Arc::new(LcoreStats::new(64));
+        cp.set_traffic(vec![stats.clone()]);
+        let client: IpAddr = "10.0.0.2".parse().unwrap();
+        let arp_from_client = |op| {
+            let (dst, tmac) = if op == arp::OP_REQUEST {
+                (MacAddr::BROADCAST, MacAddr::ZERO)
+            } else {
+                (MACS[0], MACS[0])
+            };
+            let f = frames::arp(
+                op,
+                CLIENT,
+                dst,
+                CLIENT,
+                "10.0.0.2".parse().unwrap(),
+                tmac,
+                "10.0.0.1".parse().unwrap(),
+            );
+            PuntFrame::copy_from(PortId(0), &f)
+        };
+        let t0 = Instant::now();
+        ch.punt.push(arp_from_client(arp::OP_REQUEST)).unwrap();
+        cp.poll(t0);
+        drain(&ch);
+        let id = cp.fib().hosts[&client];
+        assert_eq!(cp.nud_state(id, t0), NudState::Reachable);
+        // Runs the control loop a second at a time; returns the frames sent on lan.
+        let run = |cp: &mut ControlPlane, from: u64, to: u64| {
+            let mut out = Vec::new();
+            for s in from..=to {
+                cp.poll(t0 + Duration::from_secs(s));
+                out.extend(drain(&ch).into_iter().filter(|f| f.port == PortId(0)));
+            }
+            out
+        };
+        // 30 s of silence: STALE, still used, and nobody is asked.
+        assert!(run(&mut cp, 1, 31).is_empty());
+        assert_eq!(
+            cp.nud_state(id, t0 + Duration::from_secs(31)),
+            NudState::Stale
+        );
+        assert_eq!(cp.fib().neighbors.get(id), Some(CLIENT));
+        // Traffic goes to it: DELAY, and 5 s later PROBE, by unicast.
+        dataplane::stats::bump(&stats.nh_packets[id.index()], 1);
+        assert!(run(&mut cp, 32, 32).is_empty());
+        assert_eq!(
+            cp.nud_state(id, t0 + Duration::from_secs(32)),
+            NudState::Delay
+        );
+        let probes = run(&mut cp, 33, 37);
+        assert_eq!(probes.len(), 1, "{probes:?}");
+        assert_eq!(
+            ethernet::Frame::new_checked(probes[0].bytes())
+                .unwrap()
+                .dst(),
+            CLIENT
+        );
+        assert_eq!(
+            cp.nud_state(id, t0 + Duration::from_secs(37)),
+            NudState::Probe
+        );
+        // It answers: REACHABLE again.
+        ch.punt.push(arp_from_client(arp::OP_REPLY)).unwrap();
+        run(&mut cp, 38, 38);
+        assert_eq!(
+            cp.nud_state(id, t0 + Duration::from_secs(38)),
+            NudState::Reachable
+        );
+        // Next time it answers none of the 3 probes: FAILED, MAC forgotten.
+        assert!(run(&mut cp, 39, 69).is_empty());
+        dataplane::stats::bump(&stats.nh_packets[id.index()], 1);
+        let probes = run(&mut cp, 70, 80);
+        assert_eq!(probes.len(), 3, "retries unicast probes");
+        assert_eq!(
+            cp.nud_state(id, t0 + Duration::from_secs(80)),
+            NudState::Failed
+        );
+        assert_eq!(cp.fib().neighbors.get(id), None);
+        assert_eq!(cp.counters.neighbor_failed, 1);
+        // A STALE host nobody sends to is forgotten after gc_stale_time.
+        let (mut cp, ch2) = plane();
+        ch2.punt.push(arp_from_client(arp::OP_REQUEST)).unwrap();
+        cp.poll(t0);
+        let id = cp.fib().hosts[&client];
+        for s in (1..=89).step_by(4) {
+            cp.poll(t0 + Duration::from_secs(s));
+        }
+        assert_eq!(cp.fib().neighbors.get(id), Some(CLIENT), "STALE, kept");
+        cp.poll(t0 + Duration::from_secs(91));
+        assert_eq!(
+            cp.fib().neighbors.get(id),
+            None,
+            "forgotten after 30 + 60 s"
+        );
     }
 
     #[test]

@@ -78,7 +78,8 @@ reasons! {
     /// Route is `prohibit` (ICMP Communication Administratively Prohibited, code 13;
     /// ICMPv6 code 1; sent when allowed).
     Prohibit => "prohibit",
-    /// Nexthop's MAC address not yet resolved; resolution was requested.
+    /// Nexthop's MAC address not yet resolved, and the packet could not wait for it (too long,
+    /// hold queue full, or still held when the host was given up).
     NeighborUnresolved => "neighbor_unresolved",
     /// A host on a connected subnet that answered none of its solicitations
     /// (FAILED): ICMP Host Unreachable (ICMPv6 Address Unreachable) sent when allowed.

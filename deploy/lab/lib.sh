@@ -64,14 +64,16 @@ lab_if_srv() { echo "${LAB_TAG}s$1"; }
 
 # lab_config [--servers N] [--ext] [--policy P] [--fields "a, b"] [--seed N]
 #            [--weights "w1 w2 ..."] [--group ALGO] [--probe "INTERVAL_MS FAILURES"]
-#            [--af-packet-servers] [--extra YAML]
+#            [--af-packet-servers] [--srv1-addresses "A/L, ..."] [--extra YAML]
+# --srv1-addresses: more addresses on the router's srv1 port (a connected
+# subnet on the server side, such as a /16 for a neighbour flood).
 # --af-packet-servers: the server ports are net_af_packet on one end of a veth
 # pair (the other end goes into the server's namespace) instead of net_tap.
 # With several queues, AF_PACKET fanout spreads received packets by a hash of
 # the flow, whichever queue sent the flow's packets (the kernel's tap driver
 # instead returns a flow's packets to the queue that last sent it).
 lab_config() {
-    local policy=l4 weights="" seed="" extra="" fields="" group="" probe="100 3"
+    local policy=l4 weights="" seed="" extra="" fields="" group="" probe="100 3" srv1_more=""
     LAB_ROUTE_POLICIES=()
     while [ $# -gt 0 ]; do
         case "$1" in
@@ -87,6 +89,7 @@ lab_config() {
             --probe) probe=$2; shift 2 ;;
             --extra) extra=$2; shift 2 ;;
             --af-packet-servers) LAB_AFP=1; shift ;;
+            --srv1-addresses) srv1_more=", $2"; shift 2 ;;
             *) echo "lab_config: unknown option $1" >&2; return 2 ;;
         esac
     done
@@ -104,7 +107,8 @@ lab_config() {
         for k in $(seq "$LAB_SERVERS"); do
             local dev="net_tap_${LAB_TAG}$k,iface=$(lab_if_srv "$k")"
             [ -z "$LAB_AFP" ] || dev="net_af_packet${LAB_TAG}$k,iface=$(lab_if_srv "$k")r,qpairs=$qpairs"
-            echo "  - { name: srv$k, device: \"$dev\", addresses: [10.$k.0.1/24, fd0$k::1/64] }"
+            local more=""; [ "$k" != 1 ] || more=$srv1_more
+            echo "  - { name: srv$k, device: \"$dev\", addresses: [10.$k.0.1/24, fd0$k::1/64$more] }"
         done
         [ -z "$LAB_EXT" ] || echo "  - { name: ext, device: \"net_tap_${LAB_TAG}9,iface=$LAB_IF_EXT\", addresses: [10.9.0.1/24, fd09::1/64] }"
         echo "hash: { policy: $policy$fields$seed }"

@@ -183,26 +183,11 @@ fn nexthop_json(n: &control::state::NexthopView) -> serde_json::Value {
         "link_down": n.link_down,
         "unreachable": n.unreachable,
         "uplink_down": n.uplink_down,
-        "state": neighbor_state(n),
+        "state": n.state.name(),
         "permanent": n.permanent,
         "last_seen_ms": n.last_seen_ms,
         "probes_unanswered": n.probes_unanswered,
     })
-}
-
-/// A neighbour's state in the words of `ip neigh`.
-fn neighbor_state(n: &control::state::NexthopView) -> &'static str {
-    if n.permanent {
-        "permanent"
-    } else if n.failed {
-        "failed"
-    } else if n.mac.is_none() {
-        "incomplete"
-    } else if n.unreachable {
-        "failed"
-    } else {
-        "reachable"
-    }
 }
 
 /// `GET /api/v1/neighbors`: every adjacency (gateways and hosts) with its
@@ -1151,13 +1136,15 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         epoch: dpdk::rdtsc(),
         ticks_per_ms: (eal.tsc_hz() / 1000).max(1),
     };
-    let cp = ControlPlane::new(
+    let mut cp = ControlPlane::new(
         cfg,
         &macs,
         quiescent.clone(),
         channels.clone(),
         MAX_NEXTHOPS,
     );
+    // Neighbour states see traffic through the workers' per-nexthop counters.
+    cp.set_traffic(stats.clone());
     let stop = Arc::new(AtomicBool::new(false));
     let fib = cp.fib_handle();
     let snat = cp.snat();

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A neighbour-table flood with the defaults (neighbor-table: max-hosts 16384,
 # max-incomplete 256, solicit-rate 100/s, retries 3): the client sends one UDP
-# datagram to each of N distinct addresses in srv1's connected IPv6 /64 (and
-# every address of srv1's IPv4 /24) as fast as it can. Afterwards:
+# datagram to each of N (200,000) distinct addresses in srv1's connected IPv6
+# /64 and to each of M (60,000) in a connected IPv4 /16 on srv1 (172.20.0.0/16,
+# an address of the test's own) as fast as it can. Afterwards:
 # - a gateway added through the API resolves and carries TCP within seconds;
 # - connections through the existing route all complete;
 # - the router's RSS grew by less than 64 MiB;
@@ -12,10 +13,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../../deploy/lab/lib.sh"
 source "$HERE/assert.sh"
-N=${FLOOD_ADDRESSES:-50000}
+N=${FLOOD_ADDRESSES:-200000}
+M=${FLOOD_ADDRESSES_V4:-60000}
 
 lab_init flood
-lab_config
+lab_config --srv1-addresses 172.20.0.1/16
 lab_up
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$LAB_ROUTER_PID/status"; }
 rss0=$(rss)
@@ -23,9 +25,9 @@ ip netns exec "$LAB_NS_SRV1" tcpdump -Z root -i "$LAB_IF_SRV1" -n -w "$LAB_DIR/n
 TD=$!; LAB_PIDS+=("$TD")
 sleep 1
 t0=$(date +%s.%N)
-lab_ns "$LAB_NS_CLIENT" python3 - "$N" <<'PY'
+lab_ns "$LAB_NS_CLIENT" python3 - "$N" "$M" <<'PY'
 import socket, sys
-n = int(sys.argv[1])
+n, m = int(sys.argv[1]), int(sys.argv[2])
 s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 s4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sent = 0
@@ -35,12 +37,14 @@ for i in range(n):
         sent += 1
     except OSError:
         pass
-for i in range(3, 255):
+sent4 = 0
+for i in range(m):
     try:
-        s4.sendto(b"x", (f"10.1.0.{i}", 9))
+        s4.sendto(b"x", (f"172.20.{(i + 2) >> 8 & 0xff}.{(i + 2) & 0xff}", 9))
+        sent4 += 1
     except OSError:
         pass
-print(f"sent {sent} IPv6 and 252 IPv4 datagrams", file=sys.stderr)
+print(f"sent {sent} IPv6 and {sent4} IPv4 datagrams", file=sys.stderr)
 PY
 t1=$(date +%s.%N)
 sleep 3
@@ -65,7 +69,7 @@ check "200 connections through the existing route all complete ($out)" python3 -
 rss1=$(rss)
 check "RSS grew by less than 64 MiB ($rss0 -> $rss1 KiB)" test $(( rss1 - rss0 )) -lt 65536
 m=$(lab_metrics)
-for e in neighbor_evicted neighbor_incomplete_full solicits_rate_limited neighbor_failed; do
+for e in neighbor_evicted neighbor_incomplete_full solicits_rate_limited neighbor_failed neighbor_held neighbor_hold_sent neighbor_hold_dropped; do
     echo "        $e: $(awk -v k="ecmp_router_control_events_total{event=\"$e\"}" '$1 == k { print $2 }' <<<"$m")"
 done
 ev() { awk -v k="ecmp_router_control_events_total{event=\"$1\"}" '$1 == k { print $2 }' <<<"$m"; }

@@ -302,12 +302,17 @@ fn print_nexthops(v: &Value, neigh: bool) {
         };
         let mac = n["mac"].as_str().unwrap_or("-");
         if neigh {
+            // As `ip neigh show`: no lladdr for an entry without a MAC, and
+            // the kernel's state names.
+            let lladdr = n["mac"]
+                .as_str()
+                .map(|m| format!(" lladdr {m}"))
+                .unwrap_or_default();
             println!(
-                "{} dev {} lladdr {} {}",
+                "{} dev {}{lladdr} {}",
                 n["address"].as_str().unwrap_or("?"),
                 n["port"].as_str().unwrap_or("?"),
-                mac,
-                state
+                n["state"].as_str().unwrap_or(state)
             );
         } else {
             println!(

@@ -443,6 +443,12 @@ impl FlowTable {
     pub fn flows(&self, now_ms: u32) -> impl Iterator<Item = FlowView> + '_ {
         (0..self.capacity()).filter_map(move |s| self.read(s, now_ms))
     }
+
+    /// The live flows of slots `from..` (control thread), with their slot,
+    /// in table order: a cursor for paging through a table.
+    pub fn flows_from(&self, from: usize, now_ms: u32) -> impl Iterator<Item = (usize, Option<FlowView>)> + '_ {
+        (from..self.capacity()).map(move |s| (s, self.read(s, now_ms)))
+    }
 }
 
 #[cfg(test)]

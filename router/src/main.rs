@@ -220,9 +220,16 @@ fn endpoint_addr(a: u128, v6: bool) -> std::net::IpAddr {
     }
 }
 
-/// `GET /api/v1/flows[?addr=A&port=N&proto=P&worker=W&offset=N&limit=N]`:
-/// the flows of every worker's table (sticky routes), filtered and paged;
-/// `X-Total-Count` gives how many matched.
+/// Flow-table slots one `/flows` request reads at most, whatever its filters
+/// match: a request costs its page, not the table.
+const FLOW_SCAN: usize = 65_536;
+
+/// `GET /api/v1/flows[?addr=A&port=N&proto=P&worker=W&limit=N&after=CURSOR]`:
+/// the flows of every worker's table (sticky routes), filtered, one page of
+/// at most `limit` (default 1000) from at most [`FLOW_SCAN`] slots.
+/// `X-Next-Cursor` (`WORKER:SLOT`) is the slot the next page starts at; a page may
+/// be short, or empty, with a cursor still to follow. No total is given: it
+/// would cost the whole table.
 async fn list_flows(
     State(s): State<Arc<Shared>>,
     Query(q): Query<HashMap<String, String>>,
@@ -255,18 +262,35 @@ async fn list_flows(
             }
         },
     };
-    let (port, worker, offset, limit) = match (
-        num("port", u64::MAX),
-        num("worker", u64::MAX),
-        num("offset", 0),
-        num("limit", 1000),
-    ) {
-        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c as usize, d as usize),
-        (Err(k), ..) | (_, Err(k), ..) | (_, _, Err(k), _) | (.., Err(k)) => {
+    if q.contains_key("offset") {
+        return field_error(
+            StatusCode::BAD_REQUEST,
+            "offset is gone: page with after=CURSOR from the X-Next-Cursor header",
+            "offset",
+        );
+    }
+    let (port, worker, limit) = match (num("port", u64::MAX), num("worker", u64::MAX), num("limit", 1000)) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, (c as usize).clamp(1, 100_000)),
+        (Err(k), ..) | (_, Err(k), _) | (.., Err(k)) => {
             return field_error(
                 StatusCode::BAD_REQUEST,
                 format!("{k}: expected a number"),
                 &k,
+            )
+        }
+    };
+    // The cursor is the first slot the page reads.
+    let start = match q.get("after").map(|c| {
+        c.split_once(':')
+            .and_then(|(w, sl)| Some((w.parse::<usize>().ok()?, sl.parse::<usize>().ok()?)))
+    }) {
+        None => (0, 0),
+        Some(Some(c)) => c,
+        Some(None) => {
+            return field_error(
+                StatusCode::BAD_REQUEST,
+                "after: expected a cursor WORKER:SLOT (from X-Next-Cursor)",
+                "after",
             )
         }
     };
@@ -278,13 +302,22 @@ async fn list_flows(
             .collect()
     };
     let now = s.clock.now_ms();
-    let mut total = 0usize;
     let mut page = Vec::new();
-    for (w, t) in s.flows.iter().enumerate() {
+    let mut scanned = 0usize;
+    let mut next: Option<(usize, usize)> = None;
+    'tables: for (w, t) in s.flows.iter().enumerate().skip(start.0) {
         if worker != u64::MAX && worker != w as u64 {
             continue;
         }
-        for f in t.flows(now) {
+        let from = if w == start.0 { start.1 } else { 0 };
+        for (slot, f) in t.flows_from(from, now) {
+            scanned += 1;
+            if page.len() == limit || scanned > FLOW_SCAN {
+                // More to read: the next page starts at this slot.
+                next = Some((w, slot));
+                break 'tables;
+            }
+            let Some(f) = f else { continue };
             let k = &f.key;
             let (a, b) = (endpoint_addr(k.src, k.v6), endpoint_addr(k.dst, k.v6));
             if addr.is_some_and(|x| x != a && x != b)
@@ -293,8 +326,7 @@ async fn list_flows(
             {
                 continue;
             }
-            total += 1;
-            if total > offset && page.len() < limit {
+            {
                 let nh = nexthops.get(&f.nexthop.0);
                 page.push(serde_json::json!({
                     "worker": w,
@@ -310,11 +342,11 @@ async fn list_flows(
             }
         }
     }
-    (
-        [("x-total-count", total.to_string())],
-        Json(serde_json::Value::Array(page)),
-    )
-        .into_response()
+    let body = Json(serde_json::Value::Array(page));
+    match next {
+        Some((w, sl)) => ([("x-next-cursor", format!("{w}:{sl}"))], body).into_response(),
+        None => body.into_response(),
+    }
 }
 
 /// `GET /api/v1/uplinks`: every uplink with its probe state.

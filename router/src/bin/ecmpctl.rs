@@ -122,13 +122,18 @@ fn http_with_head(
 
 /// Every page of `/api/v1/routes` (`query` starts with `?` or is empty),
 /// following `X-Next-Cursor`; `each` gets each page as it arrives.
-fn routes_pages(api: &str, query: &str, mut each: impl FnMut(Value)) -> Result<(), String> {
+fn routes_pages(api: &str, query: &str, each: impl FnMut(Value)) -> Result<(), String> {
+    pages(api, "/api/v1/routes", query, each)
+}
+
+/// Every page of the listing at `base`, following `X-Next-Cursor`.
+fn pages(api: &str, base: &str, query: &str, mut each: impl FnMut(Value)) -> Result<(), String> {
     let mut cursor: Option<String> = None;
     loop {
         let sep = if query.is_empty() { "?" } else { "&" };
         let path = match &cursor {
-            None => format!("/api/v1/routes{query}"),
-            Some(c) => format!("/api/v1/routes{query}{sep}after={}", enc(c)),
+            None => format!("{base}{query}"),
+            Some(c) => format!("{base}{query}{sep}after={}", enc(c)),
         };
         let (status, head, text) = http_with_head(api, "GET", &path, None)?;
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -641,16 +646,23 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
             let mut it = rest.iter();
             while let Some(k) = it.next() {
                 let key = match *k {
-                    "addr" | "port" | "proto" | "worker" | "limit" | "offset" => *k,
-                    other => return Err(Usage(format!("flow show: unexpected '{other}' (expected addr, port, proto, worker, limit or offset)"))),
+                    "addr" | "port" | "proto" | "worker" | "limit" => *k,
+                    other => return Err(Usage(format!("flow show: unexpected '{other}' (expected addr, port, proto, worker or limit)"))),
                 };
                 let v = it
                     .next()
                     .ok_or_else(|| Usage(format!("{key} needs a value")))?;
                 qs.push(format!("{key}={}", enc(v)));
             }
-            let path = format!("/api/v1/flows?{}", qs.join("&"));
-            call(api, "GET", &path, None).map(|v| show(v, &print_flows))
+            // `limit` is the size of each page; every page is shown.
+            let q = if qs.is_empty() { String::new() } else { format!("?{}", qs.join("&")) };
+            if json_out {
+                let mut all = Vec::new();
+                pages(api, "/api/v1/flows", &q, |v| all.extend(v.as_array().cloned().unwrap_or_default()))
+                    .map(|()| show(Value::Array(all), &print_flows))
+            } else {
+                pages(api, "/api/v1/flows", &q, |v| print_flows(&v))
+            }
         }
         [] => return Err(Usage("a command is needed".into())),
         other => return Err(Usage(format!("unknown command '{}'", other.join(" ")))),

@@ -13,4 +13,5 @@ pub mod host_pool;
 pub mod metrics;
 pub mod punt;
 pub mod rcu;
+pub mod rib;
 pub mod state;

@@ -49,9 +49,40 @@ fn gauge(reg: &Registry, name: &str, help: &str) -> IntGauge {
     g
 }
 
+/// What `/metrics` needs of the control plane, copied under its lock so
+/// that the rendering (the costly part) runs without it: a scrape never
+/// holds up ARP/NDP, probes or FPM. The copy costs the nexthops and groups,
+/// never the routes (their counts are kept as the RIB changes).
+pub struct Snapshot {
+    port_names: Vec<String>,
+    counters: crate::state::ControlCounters,
+    nexthops: Vec<crate::state::NexthopView>,
+    groups: Vec<crate::state::GroupView>,
+    rib_counts: Vec<((u32, crate::state::Origin), usize)>,
+    uplinks: Vec<crate::state::UplinkView>,
+    snat: Arc<dataplane::nat::Snat>,
+    fib: Arc<dataplane::fib::Fib>,
+}
+
+impl Snapshot {
+    /// Copies what the metrics show (call with the control plane locked).
+    pub fn of(cp: &ControlPlane) -> Snapshot {
+        Snapshot {
+            port_names: cp.config().ports.iter().map(|p| p.name.clone()).collect(),
+            counters: cp.counters,
+            nexthops: cp.nexthops(),
+            groups: cp.groups(),
+            rib_counts: cp.rib_counts().iter().map(|(k, v)| (*k, *v)).collect(),
+            uplinks: cp.uplinks(),
+            snat: cp.snat(),
+            fib: cp.fib(),
+        }
+    }
+}
+
 /// Renders every metric in Prometheus text format.
 pub fn render(
-    cp: &ControlPlane,
+    cp: &Snapshot,
     ports: &[PortCounters],
     lcores: &[Arc<LcoreStats>],
     flows: &[Arc<dataplane::flowtable::FlowTable>],
@@ -59,7 +90,6 @@ pub fn render(
     now_ms: u32,
 ) -> String {
     let reg = Registry::new();
-    let cfg = cp.config();
 
     let pc = |n: &str, h: &str| counter(&reg, n, h, &["port"]);
     let rx_p = pc(
@@ -90,8 +120,8 @@ pub fn render(
         "ecmp_router_port_tx_errors_total",
         "Transmit errors reported by the PMD.",
     );
-    for (p, c) in cfg.ports.iter().zip(ports) {
-        let l = [p.name.as_str()];
+    for (p, c) in cp.port_names.iter().zip(ports) {
+        let l = [p.as_str()];
         rx_p.with_label_values(&l).inc_by(c.rx_packets);
         rx_b.with_label_values(&l).inc_by(c.rx_bytes);
         tx_p.with_label_values(&l).inc_by(c.tx_packets);
@@ -110,9 +140,8 @@ pub fn render(
     )
     .expect("valid");
     reg.register(Box::new(link.clone())).expect("unique");
-    for (p, c) in cfg.ports.iter().zip(ports) {
-        link.with_label_values(&[p.name.as_str()])
-            .set(c.link_up as i64);
+    for (p, c) in cp.port_names.iter().zip(ports) {
+        link.with_label_values(&[p.as_str()]).set(c.link_up as i64);
     }
 
     let drops = counter(
@@ -163,7 +192,7 @@ pub fn render(
         "1 when the nexthop is down for this reason (admin, link, unreachable, uplink).",
         &["nexthop", "port", "kind", "reason"],
     );
-    for n in cp.nexthops() {
+    for n in &cp.nexthops {
         let addr = n.addr.to_string();
         let kind = match n.kind {
             NexthopKind::Gateway => "gateway",
@@ -290,8 +319,8 @@ pub fn render(
         "Live members of the nexthop group.",
         &["group", "algorithm"],
     );
-    for g in cp.groups() {
-        let (name, alg, members, live) = (g.name, g.algorithm, g.members.len(), g.live);
+    for g in &cp.groups {
+        let (name, alg, members, live) = (&g.name, g.algorithm, g.members.len(), g.live);
         gm.with_label_values(&[name.as_str(), alg])
             .set(members as i64);
         gl.with_label_values(&[name.as_str(), alg]).set(live as i64);
@@ -302,13 +331,9 @@ pub fn render(
         "Routes in the RIB by table and origin (active or overridden).",
         &["table", "origin"],
     );
-    let mut by: std::collections::BTreeMap<(u32, &'static str), i64> =
-        std::collections::BTreeMap::new();
-    for r in cp.routes() {
-        *by.entry((r.spec.table, r.origin.name())).or_default() += 1;
-    }
-    for ((t, o), n) in by {
-        rib.with_label_values(&[t.to_string().as_str(), o]).set(n);
+    for &((t, o), n) in &cp.rib_counts {
+        rib.with_label_values(&[t.to_string().as_str(), o.name()])
+            .set(n as i64);
     }
 
     let k = cp.counters;
@@ -420,7 +445,7 @@ pub fn render(
         }
     }
 
-    let snat = cp.snat();
+    let snat = cp.snat.clone();
     if !snat.is_empty() {
         let sb = IntGaugeVec::new(
             Opts::new(
@@ -493,7 +518,7 @@ pub fn render(
         .expect("valid");
         reg.register(Box::new(sa.clone())).expect("unique");
         for (a, p) in snat.addrs.iter() {
-            let pn = cfg.ports.get(p.index()).map_or("?", |x| x.name.as_str());
+            let pn = cp.port_names.get(p.index()).map_or("?", |x| x.as_str());
             sa.with_label_values(&[a.to_string().as_str(), pn]).set(1);
         }
     }
@@ -537,7 +562,7 @@ pub fn render(
         "Uplink state changes (up to down and back).",
         &["uplink"],
     );
-    for u in cp.uplinks() {
+    for u in &cp.uplinks {
         uup.with_label_values(&[u.name.as_str(), u.port.as_str()])
             .set(u.up as i64);
         uloss
@@ -561,7 +586,7 @@ pub fn render(
         }
     }
 
-    let fib = cp.fib();
+    let fib = cp.fib.clone();
     gauge(
         &reg,
         "ecmp_router_fib_generation",
@@ -663,7 +688,7 @@ mod tests {
         s.count_drop(DropReason::TtlExceeded);
         s.nexthop(dataplane::NexthopId(0), 100);
         let text = render(
-            &cp,
+            &Snapshot::of(&cp),
             &[PortCounters {
                 rx_packets: 5,
                 ..Default::default()
@@ -756,7 +781,7 @@ mod tests {
         s.count_drop(DropReason::TtlExceeded);
         s.nexthop(dataplane::NexthopId(0), 100);
         render(
-            &cp,
+            &Snapshot::of(&cp),
             &[PortCounters::default(); 3],
             &[s],
             &[Arc::new(dataplane::flowtable::FlowTable::new(

@@ -114,70 +114,8 @@ impl Entry {
     }
 }
 
-/// Where a route came from. When several origins hold the same prefix in the
-/// same table, the highest wins: `api` over `config` over `fpm`. An operator's
-/// runtime change beats the file, and both beat a routing daemon.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Origin {
-    /// Pushed by FRR over FPM.
-    Fpm,
-    /// From the config file.
-    Config,
-    /// Added through the API.
-    Api,
-}
-
-impl Origin {
-    /// The API spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Origin::Fpm => "fpm",
-            Origin::Config => "config",
-            Origin::Api => "api",
-        }
-    }
-}
-
-/// A prefix's routes by origin, lowest first (at most one per origin). A
-/// sorted vector: a full table has a million of these, most holding one
-/// route, and a map's node would cost ten times the route.
-#[derive(Clone, Debug, Default)]
-pub struct ByOrigin(Vec<(Origin, RouteSpec)>);
-
-impl ByOrigin {
-    fn position(&self, o: &Origin) -> Result<usize, usize> {
-        self.0.binary_search_by_key(o, |e| e.0)
-    }
-    fn insert(&mut self, o: Origin, s: RouteSpec) {
-        match self.position(&o) {
-            Ok(i) => self.0[i].1 = s,
-            Err(i) => self.0.insert(i, (o, s)),
-        }
-    }
-    fn remove(&mut self, o: &Origin) -> Option<RouteSpec> {
-        self.position(o).ok().map(|i| self.0.remove(i).1)
-    }
-    fn contains_key(&self, o: &Origin) -> bool {
-        self.position(o).is_ok()
-    }
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    fn keys(&self) -> impl DoubleEndedIterator<Item = &Origin> {
-        self.0.iter().map(|e| &e.0)
-    }
-    fn values(&self) -> impl Iterator<Item = &RouteSpec> {
-        self.0.iter().map(|e| &e.1)
-    }
-    fn iter(&self) -> impl DoubleEndedIterator<Item = (&Origin, &RouteSpec)> {
-        self.0.iter().map(|e| (&e.0, &e.1))
-    }
-    fn append(&mut self, other: &mut ByOrigin) {
-        for (o, s) in other.0.drain(..) {
-            self.insert(o, s);
-        }
-    }
-}
+use crate::rib::Rib;
+pub use crate::rib::{ByOrigin, Origin};
 
 /// What identifies a group. Routes with the same members share one group
 /// (as FRR's nexthop groups do), so a full table needs few groups. A
@@ -546,7 +484,7 @@ pub struct ControlPlane {
     /// Connected subnets and the router's own addresses.
     system: HashMap<Prefix, Target>,
     /// Every route of every table and origin.
-    rib: BTreeMap<(u32, Prefix), ByOrigin>,
+    rib: Rib,
     groups: Vec<Option<GroupState>>,
     group_index: HashMap<GroupKey, usize>,
     group_free: Vec<usize>,
@@ -641,8 +579,8 @@ pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
 }
 
 /// The routes of a config, as RIB entries of origin `config`.
-fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), ByOrigin> {
-    let mut rib: BTreeMap<(u32, Prefix), ByOrigin> = BTreeMap::new();
+fn rib_of(config: &Config) -> Vec<((u32, Prefix), RouteSpec)> {
+    let mut rib = Vec::new();
     for r in &config.routes {
         let group = match r.target {
             crate::config::RouteTarget::Reject(x) => RouteGroup::Reject(x),
@@ -654,8 +592,8 @@ fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), ByOrigin> {
                 }
             }
         };
-        rib.entry((r.table, r.prefix)).or_default().insert(
-            Origin::Config,
+        rib.push((
+            (r.table, r.prefix),
             RouteSpec {
                 table: r.table,
                 prefix: r.prefix,
@@ -665,7 +603,7 @@ fn rib_of(config: &Config) -> BTreeMap<(u32, Prefix), ByOrigin> {
                 protocol: crate::config::RTPROT_STATIC,
                 metric: r.metric,
             },
-        );
+        ));
     }
     rib
 }
@@ -772,7 +710,7 @@ impl ControlPlane {
             pending: Vec::new(),
             installed: HashMap::new(),
             system,
-            rib: BTreeMap::new(),
+            rib: Rib::default(),
             groups: Vec::new(),
             group_index: HashMap::new(),
             group_free: Vec::new(),
@@ -828,7 +766,9 @@ impl ControlPlane {
                 cp.hosts.entry(s.address).or_insert(id);
             }
         }
-        cp.rib = rib_of(&cp.config);
+        for (k, spec) in rib_of(&cp.config) {
+            cp.rib.set(k, Origin::Config, spec);
+        }
         cp.set_uplinks();
         cp.refresh_named();
         cp.set_policy();
@@ -1463,8 +1403,13 @@ impl ControlPlane {
         origin: Origin,
         replace: bool,
     ) -> Result<(), String> {
-        let by = self.rib.entry((spec.table, spec.prefix)).or_default();
-        if !replace && by.contains_key(&origin) {
+        let key = (spec.table, spec.prefix);
+        if !replace
+            && self
+                .rib
+                .get(&key)
+                .is_some_and(|by| by.contains_key(&origin))
+        {
             return Err(format!(
                 "route {} in table {} from {} exists; use replace",
                 spec.prefix,
@@ -1473,7 +1418,7 @@ impl ControlPlane {
             ));
         }
         let (table, prefix) = (spec.table, spec.prefix);
-        by.insert(origin, spec);
+        self.rib.set(key, origin, spec);
         self.sync_at(table, prefix);
         self.commit();
         Ok(())
@@ -1489,10 +1434,10 @@ impl ControlPlane {
         prefix: Prefix,
         origin: Origin,
     ) -> Result<(), String> {
-        let Some(by) = self.rib.get_mut(&(table, prefix)) else {
+        let Some(by) = self.rib.get(&(table, prefix)) else {
             return Err(format!("no route {prefix} in table {table}"));
         };
-        if by.remove(&origin).is_none() {
+        if !by.contains_key(&origin) {
             let have: Vec<&str> = by.keys().map(|o| o.name()).collect();
             return Err(format!(
                 "no route {prefix} in table {table} from {} (it has: {})",
@@ -1500,9 +1445,7 @@ impl ControlPlane {
                 have.join(", ")
             ));
         }
-        if by.is_empty() {
-            self.rib.remove(&(table, prefix));
-        }
+        self.rib.remove((table, prefix), origin);
         self.sync_at(table, prefix);
         self.commit();
         Ok(())
@@ -1600,7 +1543,7 @@ impl ControlPlane {
     /// Sets (or with `None`, removes) the FPM entry of `key` in the RIB,
     /// keeping the index of routes by nexthop object.
     fn set_fpm_spec(&mut self, key: (u32, Prefix), spec: Option<RouteSpec>) {
-        let fpm_group = |rib: &BTreeMap<(u32, Prefix), ByOrigin>| {
+        let fpm_group = |rib: &Rib| {
             rib.get(&key).and_then(|by| {
                 by.iter()
                     .find(|(o, _)| **o == Origin::Fpm)
@@ -1613,15 +1556,10 @@ impl ControlPlane {
                 if let RouteGroup::Object(id) = s.group {
                     self.fpm_object_routes.entry(id).or_default().insert(key);
                 }
-                self.rib.entry(key).or_default().insert(Origin::Fpm, s);
+                self.rib.set(key, Origin::Fpm, s);
             }
             None => {
-                if let Some(by) = self.rib.get_mut(&key) {
-                    by.remove(&Origin::Fpm);
-                    if by.is_empty() {
-                        self.rib.remove(&key);
-                    }
-                }
+                self.rib.remove(key, Origin::Fpm);
             }
         }
         if let Some(RouteGroup::Object(id)) = old {
@@ -1793,6 +1731,11 @@ impl ControlPlane {
         }
     }
 
+    /// Routes per (table, origin), active or not, kept as the RIB changes.
+    pub fn rib_counts(&self) -> &BTreeMap<(u32, Origin), usize> {
+        self.rib.counts()
+    }
+
     /// Every route of every table and origin, in (table, prefix) order.
     pub fn routes(&self) -> Vec<RouteView> {
         self.rib
@@ -1877,12 +1820,9 @@ impl ControlPlane {
                 self.hosts.entry(s.address).or_insert(id);
             }
         }
-        self.rib.retain(|_, by| {
-            by.remove(&Origin::Config);
-            !by.is_empty()
-        });
-        for (k, mut by) in rib_of(&new) {
-            self.rib.entry(k).or_default().append(&mut by);
+        self.rib.remove_origin(Origin::Config);
+        for (k, spec) in rib_of(&new) {
+            self.rib.set(k, Origin::Config, spec);
         }
         for (i, p) in new.ports.iter().enumerate() {
             if !p.monitor_link {

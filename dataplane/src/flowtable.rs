@@ -446,7 +446,11 @@ impl FlowTable {
 
     /// The live flows of slots `from..` (control thread), with their slot,
     /// in table order: a cursor for paging through a table.
-    pub fn flows_from(&self, from: usize, now_ms: u32) -> impl Iterator<Item = (usize, Option<FlowView>)> + '_ {
+    pub fn flows_from(
+        &self,
+        from: usize,
+        now_ms: u32,
+    ) -> impl Iterator<Item = (usize, Option<FlowView>)> + '_ {
         (from..self.capacity()).map(move |s| (s, self.read(s, now_ms)))
     }
 }

@@ -147,6 +147,32 @@ impl Shared {
     }
 }
 
+/// The control loop: every millisecond, link states (every 100 ms: a PMD
+/// query is not free on every PMD), then punted frames, resolution requests,
+/// held packets and timers. Runs on its own thread until `stop`.
+fn control_thread(shared: &Shared, stop: &AtomicBool) {
+    let mut announced = false;
+    let mut last_link = Instant::now() - Duration::from_secs(1);
+    while !stop.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(1));
+        let now = Instant::now();
+        let links: Option<Vec<bool>> =
+            (now.duration_since(last_link) >= Duration::from_millis(100)).then(|| {
+                last_link = now;
+                shared.ports.iter().map(|p| p.link_up()).collect()
+            });
+        let mut cp = shared.cp();
+        for (i, up) in links.into_iter().flatten().enumerate() {
+            cp.set_link(dataplane::PortId(i as u16), up);
+        }
+        cp.poll(now);
+        if !announced && cp.gateways_resolved() {
+            announced = true;
+            tracing::info!("all route gateways resolved");
+        }
+    }
+}
+
 async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     let counters: Vec<_> = s
         .ports
@@ -157,12 +183,22 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         })
         .collect();
     let now = s.clock.now_ms();
-    let body = {
+    // Copy under the lock, render without it: a scrape never delays the
+    // control loop by its rendering.
+    let snap = {
         let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
         cp.counters.api_evicted = s.api_closed.evicted.load(Ordering::Relaxed);
         cp.counters.api_idle_closed = s.api_closed.idle.load(Ordering::Relaxed);
-        control::metrics::render(&cp, &counters, &s.lcores, &s.flows, &s.nat, now)
+        control::metrics::Snapshot::of(&cp)
     };
+    // On a blocking thread, so that the runtime's own tasks (FPM, the API)
+    // are not held up either.
+    let s2 = s.clone();
+    let body = tokio::task::spawn_blocking(move || {
+        control::metrics::render(&snap, &counters, &s2.lcores, &s2.flows, &s2.nat, now)
+    })
+    .await
+    .unwrap_or_default();
     (
         [(
             header::CONTENT_TYPE,
@@ -269,7 +305,11 @@ async fn list_flows(
             "offset",
         );
     }
-    let (port, worker, limit) = match (num("port", u64::MAX), num("worker", u64::MAX), num("limit", 1000)) {
+    let (port, worker, limit) = match (
+        num("port", u64::MAX),
+        num("worker", u64::MAX),
+        num("limit", 1000),
+    ) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, (c as usize).clamp(1, 100_000)),
         (Err(k), ..) | (_, Err(k), _) | (.., Err(k)) => {
             return field_error(
@@ -1347,34 +1387,24 @@ fn control_loop(
 
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        let mut tick = tokio::time::interval(Duration::from_millis(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut announced = false;
-        let mut last_link = Instant::now() - Duration::from_secs(1);
+        // The control loop has a thread of its own: no API request, scrape or
+        // FPM read on the runtime's thread can delay ARP/NDP, probes and timers.
+        let control_stop = Arc::new(AtomicBool::new(false));
+        let control = {
+            let (shared, stop) = (shared.clone(), control_stop.clone());
+            std::thread::Builder::new()
+                .name("control".into())
+                .spawn(move || control_thread(&shared, &stop))?
+        };
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
                 _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
                 _ = hup.recv() => { tracing::info!("SIGHUP: reloading the config"); let _ = do_reload(&shared); }
-                _ = tick.tick() => {
-                    let now = Instant::now();
-                    // Link state, every 100 ms (a PMD query, not free on every PMD).
-                    let links: Option<Vec<bool>> = (now.duration_since(last_link) >= Duration::from_millis(100)).then(|| {
-                        last_link = now;
-                        shared.ports.iter().map(|p| p.link_up()).collect()
-                    });
-                    let mut cp = shared.cp.lock().unwrap_or_else(|e| e.into_inner());
-                    for (i, up) in links.into_iter().flatten().enumerate() {
-                        cp.set_link(dataplane::PortId(i as u16), up);
-                    }
-                    cp.poll(now);
-                    if !announced && cp.gateways_resolved() {
-                        announced = true;
-                        tracing::info!("all route gateways resolved");
-                    }
-                }
             }
         }
+        control_stop.store(true, Ordering::Release);
+        let _ = control.join();
         server.abort();
         if let Some(t) = fpm_task {
             t.abort();

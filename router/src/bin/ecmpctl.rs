@@ -655,11 +655,17 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
                 qs.push(format!("{key}={}", enc(v)));
             }
             // `limit` is the size of each page; every page is shown.
-            let q = if qs.is_empty() { String::new() } else { format!("?{}", qs.join("&")) };
+            let q = if qs.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", qs.join("&"))
+            };
             if json_out {
                 let mut all = Vec::new();
-                pages(api, "/api/v1/flows", &q, |v| all.extend(v.as_array().cloned().unwrap_or_default()))
-                    .map(|()| show(Value::Array(all), &print_flows))
+                pages(api, "/api/v1/flows", &q, |v| {
+                    all.extend(v.as_array().cloned().unwrap_or_default())
+                })
+                .map(|()| show(Value::Array(all), &print_flows))
             } else {
                 pages(api, "/api/v1/flows", &q, |v| print_flows(&v))
             }

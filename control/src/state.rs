@@ -178,6 +178,38 @@ struct GroupState {
     built: Arc<Group>,
     /// Routes using the group, plus one for a named group the config defines.
     users: usize,
+    /// Members that have been live since the group was built. One that has
+    /// not, and is not down for a reason, is still being resolved: it keeps
+    /// its buckets (the dataplane draws again around it meanwhile), so the
+    /// order in which members resolve at start never shapes the table.
+    seen_live: std::collections::HashSet<NexthopId>,
+}
+
+/// The members a resilient table is balanced over: the live ones, and those
+/// still being resolved for the first time (not live yet, never live, and not
+/// down for any reason).
+fn table_members(
+    members: &[(NexthopId, u32)],
+    seen_live: &mut std::collections::HashSet<NexthopId>,
+    nb: &Neighbors,
+) -> Vec<(NexthopId, u32)> {
+    const FLAGS: [DownFlag; 4] = [
+        DownFlag::Admin,
+        DownFlag::Link,
+        DownFlag::Unreachable,
+        DownFlag::Uplink,
+    ];
+    members
+        .iter()
+        .copied()
+        .filter(|m| {
+            if nb.live(m.0).is_some() {
+                seen_live.insert(m.0);
+                return true;
+            }
+            !seen_live.contains(&m.0) && FLAGS.iter().all(|f| !nb.is_down(m.0, *f))
+        })
+        .collect()
 }
 
 /// Control-plane event counters (exported as `ecmp_router_control_*`).
@@ -933,12 +965,8 @@ impl ControlPlane {
                     return None;
                 }
                 let now_ms = self.now_ms();
-                let live: Vec<_> = members
-                    .iter()
-                    .copied()
-                    .filter(|m| self.neighbors.live(m.0).is_some())
-                    .collect();
                 let g = self.groups[slot].as_mut().expect("indexed groups exist");
+                let live = table_members(&members, &mut g.seen_live, &self.neighbors);
                 if g.cfg.algorithm != gc.algorithm || g.cfg.buckets != gc.buckets {
                     g.table = None;
                 }
@@ -977,6 +1005,7 @@ impl ControlPlane {
             table,
             built,
             users: 1,
+            seen_live: Default::default(),
         };
         let slot = match self.group_free.pop() {
             Some(s) => {
@@ -2192,12 +2221,7 @@ impl ControlPlane {
         let mut changed = false;
         for g in self.groups.iter_mut().flatten() {
             let Some(t) = g.table.as_mut() else { continue };
-            let live: Vec<(NexthopId, u32)> = g
-                .members
-                .iter()
-                .copied()
-                .filter(|m| self.neighbors.live(m.0).is_some())
-                .collect();
+            let live = table_members(&g.members, &mut g.seen_live, &self.neighbors);
             if t.update(&live, now_ms) {
                 g.built = Arc::new(build_group(&g.cfg, &g.members, Some(t)));
                 changed = true;
@@ -3785,6 +3809,71 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             .unwrap();
         cp.set_link(PortId(2), false);
         assert!(!cp.nexthops()[id2.index()].link_down);
+    }
+
+    #[test]
+    fn a_resilient_table_does_not_depend_on_the_order_its_members_resolve_in() {
+        let cfg = "ports:
+  - { name: a, device: x, addresses: [10.0.0.1/24] }
+nexthop-groups:
+  - name: web
+    group: resilient
+    buckets: 64
+    nexthops: [{ via: 10.0.0.2, port: a }, { via: 10.0.0.3, port: a, weight: 2 }, { via: 10.0.0.4, port: a }]
+routes:
+  - { prefix: 198.51.100.0/24, nexthop-group: web }
+";
+        // The table as addresses: NexthopIds are the router's own.
+        let table = |cp: &ControlPlane| -> Vec<IpAddr> {
+            let fib = cp.fib();
+            fib.group(GroupId(0))
+                .unwrap()
+                .buckets()
+                .iter()
+                .map(|id| fib.nexthop(*id).unwrap().addr)
+                .collect()
+        };
+        let resolve_in = |order: [u8; 3]| {
+            let ch = Channels::default();
+            let mut cp = ControlPlane::new(
+                config::parse(cfg, "t").unwrap(),
+                &[MACS[0]],
+                vec![],
+                ch.clone(),
+                16,
+            );
+            let initial = table(&cp);
+            let t0 = Instant::now();
+            let mut t = t0;
+            for last in order {
+                let mac = MacAddr([2, 0, 0, 0, 0, last]);
+                let ip: Ipv4Addr = Ipv4Addr::new(10, 0, 0, last);
+                let reply = frames::arp(
+                    arp::OP_REPLY,
+                    mac,
+                    MACS[0],
+                    mac,
+                    ip,
+                    MACS[0],
+                    "10.0.0.1".parse().unwrap(),
+                );
+                ch.punt
+                    .push(PuntFrame::copy_from(PortId(0), &reply))
+                    .unwrap();
+                for _ in 0..4 {
+                    t += Duration::from_millis(20);
+                    cp.poll(t);
+                    drain(&ch);
+                }
+            }
+            assert!(cp.gateways_resolved());
+            (initial, table(&cp))
+        };
+        let (init1, one) = resolve_in([2, 3, 4]);
+        let (init2, two) = resolve_in([4, 3, 2]);
+        assert_eq!(init1, init2, "the first table is the config's");
+        assert_eq!(one, init1, "resolving A, B, C kept the table");
+        assert_eq!(two, init1, "resolving C, B, A kept the table");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 #
 #   bash tests/soak/soak.sh [SECONDS]      CI runs: bash tests/soak/soak.sh 120
 #
-# Traffic: 8 sticky TCP echo streams (a line every 50 ms each, checked) and a
+# Traffic: 24 sticky TCP echo streams (a line every 50 ms each, checked; 24 so
+# that some land on srv1, weight 1 of 3: all 24 on srv2 has odds of 6 in 100,000,
+# where 8 streams had 4 in 100) and a
 # 2,000 datagram/s UDP stream to the anycast route, which is sticky here.
 # Churn, all the time: FPM route changes at 500/s; an API route added and
 # deleted every 0.2 s; srv2's nexthop disabled for 2 s every 6 s; a config
@@ -44,7 +46,7 @@ for k in 1 2; do
 done
 STOP="$LAB_DIR/stop"
 END=$(( SECONDS + SECS ))
-lab_ns "$LAB_NS_CLIENT" python3 "$LABPY/wan.py" hold "$ANYCAST4" 8 $(( SECS + 60 )) "$STOP" >"$LAB_DIR/hold.out" 2>&1 &
+lab_ns "$LAB_NS_CLIENT" python3 "$LABPY/wan.py" hold "$ANYCAST4" 24 $(( SECS + 60 )) "$STOP" >"$LAB_DIR/hold.out" 2>&1 &
 HOLD=$!; LAB_PIDS+=($HOLD)
 lab_wait 10 "streams up" grep -q started "$LAB_DIR/hold.out"
 ip netns exec "$LAB_NS_CLIENT" python3 "$LABPY/churn.py" send "$ANYCAST4" 9100 2000 "$SECS" 1 "$(seq -s, 40000 40007)" >"$LAB_DIR/send.json" &

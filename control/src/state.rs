@@ -480,8 +480,6 @@ pub struct NexthopView {
     pub uplink_down: bool,
     /// A static neighbour from the config (never probed or expired).
     pub permanent: bool,
-    /// A host that answered none of its solicitations (for a while).
-    pub failed: bool,
     /// Milliseconds since the neighbour was last heard from.
     pub last_seen_ms: Option<u64>,
     /// Gateways: probes sent since the last answer.
@@ -2006,7 +2004,6 @@ impl ControlPlane {
                     .neighbors
                     .is_down(NexthopId(i as u32), DownFlag::Uplink),
                 permanent: e.permanent,
-                failed: self.pool.failed(NexthopId(i as u32), Instant::now()),
                 last_seen_ms: e.last_seen.map(|t| t.elapsed().as_millis() as u64),
                 probes_unanswered: e.unanswered,
                 state: self.nud_state(NexthopId(i as u32), Instant::now()),
@@ -3057,6 +3054,16 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         ControlPlane::new(c, &MACS, vec![], Channels::default(), 64)
     }
 
+    /// Queues, as punted on `port`, the ARP reply of neighbour `ip` with `mac`
+    /// to the router's `router` address there.
+    fn arp_reply(ch: &Channels, port: u16, mac: MacAddr, ip: Ipv4Addr, router: &str) {
+        let r = MACS[port as usize];
+        let reply = frames::arp(arp::OP_REPLY, mac, r, mac, ip, r, router.parse().unwrap());
+        ch.punt
+            .push(PuntFrame::copy_from(PortId(port), &reply))
+            .unwrap();
+    }
+
     /// Runs `pkt`, received on `port`, through the dataplane with `cp`'s FIB.
     fn forward(cp: &ControlPlane, port: u16, pkt: &[u8]) -> (Verdict, VecBuf, LcoreStats) {
         let fib = cp.fib();
@@ -3219,18 +3226,7 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         assert_eq!(cp.counters.neighbor_hold_dropped, 2, "three per host");
         // The host answers: the three newest SYNs go to it, rewritten.
         let mac = MacAddr([2, 0, 0, 0, 1, 7]);
-        let reply = frames::arp(
-            arp::OP_REPLY,
-            mac,
-            MACS[1],
-            mac,
-            host,
-            MACS[1],
-            "10.1.0.1".parse().unwrap(),
-        );
-        ch.punt
-            .push(PuntFrame::copy_from(PortId(1), &reply))
-            .unwrap();
+        arp_reply(&ch, 1, mac, host, "10.1.0.1");
         cp.poll(t0 + Duration::from_millis(2));
         let sent = drain(&ch);
         assert_eq!(sent.len(), 3, "{sent:?}");
@@ -3608,7 +3604,7 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         }
         assert_eq!(asked, 3, "neighbor-table.retries (3), then FAILED");
         let n = cp.nexthops().into_iter().find(|n| n.addr == addr).unwrap();
-        assert!(n.failed);
+        assert_eq!(n.state, NudState::Failed);
         assert_eq!(cp.counters.neighbor_failed, 1);
         // Packets to it now get ICMP Host Unreachable, as from a kernel.
         let pkt = frames::ipv4(
@@ -3847,19 +3843,7 @@ routes:
             let mut t = t0;
             for last in order {
                 let mac = MacAddr([2, 0, 0, 0, 0, last]);
-                let ip: Ipv4Addr = Ipv4Addr::new(10, 0, 0, last);
-                let reply = frames::arp(
-                    arp::OP_REPLY,
-                    mac,
-                    MACS[0],
-                    mac,
-                    ip,
-                    MACS[0],
-                    "10.0.0.1".parse().unwrap(),
-                );
-                ch.punt
-                    .push(PuntFrame::copy_from(PortId(0), &reply))
-                    .unwrap();
+                arp_reply(&ch, 0, mac, Ipv4Addr::new(10, 0, 0, last), "10.0.0.1");
                 for _ in 0..4 {
                     t += Duration::from_millis(20);
                     cp.poll(t);

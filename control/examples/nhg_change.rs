@@ -21,14 +21,9 @@ const HEAD: &str = "ports:
   - { name: up2, device: net_null1, addresses: [10.2.0.1/24] }
 ";
 
-fn attr(out: &mut Vec<u8>, kind: u16, p: &[u8]) {
-    out.extend_from_slice(&((4 + p.len()) as u16).to_le_bytes());
-    out.extend_from_slice(&kind.to_le_bytes());
-    out.extend_from_slice(p);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-}
+#[path = "common/netlink.rs"]
+mod netlink;
+use netlink::attr;
 
 fn fpm(kind: u16, body: Vec<u8>) -> Vec<u8> {
     let mut nl = vec![0u8; 16];

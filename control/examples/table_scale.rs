@@ -41,14 +41,9 @@ fn prefix_text(key: u128, len: u8, v6: bool) -> String {
     }
 }
 
-fn attr(out: &mut Vec<u8>, kind: u16, p: &[u8]) {
-    out.extend_from_slice(&((4 + p.len()) as u16).to_le_bytes());
-    out.extend_from_slice(&kind.to_le_bytes());
-    out.extend_from_slice(p);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-}
+#[path = "common/netlink.rs"]
+mod netlink;
+use netlink::attr;
 
 /// One FPM frame: RTM_NEWROUTE for `key/len` over two gateways, weights 1 and 2.
 fn fpm_route(key: u128, len: u8, v6: bool) -> Vec<u8> {

@@ -68,6 +68,25 @@ struct RawConfig {
     last_resort: Option<Spanned<String>>,
     #[serde(default)]
     tables: BTreeMap<String, Spanned<u32>>,
+    #[serde(default, rename = "kernel-interfaces")]
+    kernel_interfaces: Option<Spanned<bool>>,
+    #[serde(default, rename = "punt-policer")]
+    punt_policer: Option<RawPuntPolicer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPuntPolicer {
+    #[serde(default)]
+    routing: Option<RawIcmp>,
+    #[serde(default)]
+    arp_nd: Option<RawIcmp>,
+    #[serde(default)]
+    icmp: Option<RawIcmp>,
+    #[serde(default)]
+    other: Option<RawIcmp>,
+    #[serde(default)]
+    peers: Vec<Spanned<String>>,
 }
 
 /// A routing table: its id, or a name from `tables:` (`main` is 254).
@@ -247,6 +266,8 @@ struct RawPort {
     mtu: Option<Spanned<u32>>,
     #[serde(default, rename = "monitor-link")]
     monitor_link: Option<Spanned<RawMonitorLink>>,
+    #[serde(default, rename = "kernel-interface")]
+    kernel_interface: Option<Spanned<bool>>,
 }
 
 /// `monitor-link:` is `true`, `false` or `auto`.
@@ -386,6 +407,59 @@ pub struct PortConfig {
     /// The effective value: take the port's nexthops down when the PMD
     /// reports its link down ([`MonitorLink::effective`]).
     pub monitor_link: bool,
+    /// The port has a kernel interface of its name (`kernel-interfaces`,
+    /// unless the port says `kernel-interface: false`).
+    pub kernel_interface: bool,
+}
+
+/// `punt-policer`: the budget of each class of packets to the kernel
+/// interfaces, and the routing peers known in advance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PuntPolicerConfig {
+    /// By [`dataplane::punt::PuntClass`] index.
+    pub limits: [dataplane::punt::Limit; dataplane::punt::PuntClass::COUNT],
+    /// Peers whose BGP/BFD/OSPF count as `routing` from the start (others
+    /// are learned from what the host's daemons send).
+    pub peers: Vec<IpAddr>,
+}
+
+impl Default for PuntPolicerConfig {
+    fn default() -> Self {
+        use dataplane::punt::Limit;
+        PuntPolicerConfig {
+            limits: [
+                Limit {
+                    rate: 20_000,
+                    burst: 2_000,
+                },
+                Limit {
+                    rate: 2_000,
+                    burst: 500,
+                },
+                Limit {
+                    rate: 1_000,
+                    burst: 200,
+                },
+                Limit {
+                    rate: 2_000,
+                    burst: 500,
+                },
+            ],
+            peers: Vec::new(),
+        }
+    }
+}
+
+/// Why `name` cannot name a Linux interface, if it cannot (the kernel's
+/// `dev_valid_name`, and names iproute2 gives a meaning).
+pub fn interface_name_problem(name: &str) -> Option<&'static str> {
+    if name.len() > 15 {
+        Some("is longer than 15 characters (IFNAMSIZ)")
+    } else if matches!(name, "lo" | "all" | "default" | "." | "..") {
+        Some("is reserved")
+    } else {
+        None
+    }
 }
 
 /// The `monitor-link` setting of a port.
@@ -600,6 +674,8 @@ pub struct Config {
     pub last_resort: dataplane::policy::LastResort,
     /// Names of routing tables (`tables:`), name -> id.
     pub tables: BTreeMap<String, u32>,
+    /// `punt-policer`.
+    pub punt_policer: PuntPolicerConfig,
 }
 
 /// Where a policy rule sends packets.
@@ -1653,7 +1729,31 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 }
             },
         };
+        let kernel_interface = raw.kernel_interfaces.as_ref().is_some_and(|k| k.value)
+            && p.kernel_interface.as_ref().is_none_or(|k| k.value);
+        if kernel_interface {
+            if let Some(why) = interface_name_problem(name) {
+                return Err(cx.err(
+                    p.name.referenced,
+                    k("name"),
+                    format!("'{name}' {why}: with kernel-interfaces the port's kernel interface has its name (or set kernel-interface: false on the port)"),
+                ));
+            }
+            let iface = p
+                .device
+                .value
+                .split(',')
+                .find_map(|kv| kv.trim().strip_prefix("iface="));
+            if iface == Some(name) {
+                return Err(cx.err(
+                    p.device.referenced,
+                    k("device"),
+                    format!("the PMD's own interface is named '{name}' too (iface=): with kernel-interfaces, '{name}' is the router's kernel interface; give the PMD another iface= name"),
+                ));
+            }
+        }
         ports.push(PortConfig {
+            kernel_interface,
             name: name.to_owned(),
             device: p.device.value.trim().to_owned(),
             addresses,
@@ -1907,6 +2007,49 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             )?,
             get(i.and_then(|i| i.burst.as_ref()), "icmp.burst", 100_000, 100)?,
         )
+    };
+
+    let punt_policer = {
+        let mut c = PuntPolicerConfig::default();
+        if let Some(pp) = &raw.punt_policer {
+            let classes = [&pp.routing, &pp.arp_nd, &pp.icmp, &pp.other];
+            for (i, (class, l)) in dataplane::punt::PuntClass::ALL
+                .iter()
+                .zip(classes)
+                .enumerate()
+            {
+                let Some(l) = l else { continue };
+                for (v, field, hi) in [
+                    (&l.rate, "rate", 10_000_000u32),
+                    (&l.burst, "burst", 1_000_000),
+                ] {
+                    let Some(v) = v else { continue };
+                    if v.value > hi {
+                        return Err(cx.err(
+                            v.referenced,
+                            format!("punt-policer.{}.{field}", class.name()),
+                            format!("{} is outside 0..={hi}", v.value),
+                        ));
+                    }
+                    if field == "rate" {
+                        c.limits[i].rate = v.value;
+                    } else {
+                        c.limits[i].burst = v.value;
+                    }
+                }
+            }
+            for (j, a) in pp.peers.iter().enumerate() {
+                let Ok(ip) = a.value.trim().parse::<IpAddr>() else {
+                    return Err(cx.err(
+                        a.referenced,
+                        format!("punt-policer.peers[{j}]"),
+                        format!("'{}' is not an IP address", a.value),
+                    ));
+                };
+                c.peers.push(ip);
+            }
+        }
+        c
     };
 
     let mut uplinks: Vec<UplinkConfig> = Vec::new();
@@ -2453,6 +2596,7 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     };
 
     Ok(Config {
+        punt_policer,
         rules,
         last_resort,
         tables,
@@ -2898,6 +3042,53 @@ api: { listen: 127.0.0.1:9464 }
             e.key.ends_with(".type") && e.message.contains("throw"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn kernel_interfaces_are_per_port_with_valid_names() {
+        let c = parse(
+            "kernel-interfaces: true\nports:\n  - { name: spine1, device: \"net_tap0,iface=sp1-wire\" }\n  - { name: hosts, device: \"net_tap1\", kernel-interface: false }\n",
+            "t",
+        )
+        .unwrap();
+        assert!(c.ports[0].kernel_interface);
+        assert!(!c.ports[1].kernel_interface);
+        // Off by default.
+        let c = parse("ports:\n  - { name: a, device: net_null0 }\n", "t").unwrap();
+        assert!(!c.ports[0].kernel_interface);
+        let e = err("kernel-interfaces: true\nports:\n  - { name: a-very-long-port-name, device: net_null0 }\n");
+        assert_eq!(e.key, "ports[0].name");
+        assert!(e.message.contains("15 characters"), "{}", e.message);
+        let e = err("kernel-interfaces: true\nports:\n  - { name: lo, device: net_null0 }\n");
+        assert!(e.message.contains("reserved"), "{}", e.message);
+        // A long name is fine for a port without a kernel interface.
+        parse("kernel-interfaces: true\nports:\n  - { name: a-very-long-port-name, device: net_null0, kernel-interface: false }\n", "t").unwrap();
+        let e = err("kernel-interfaces: true\nports:\n  - { name: spine1, device: \"net_tap0,iface=spine1\" }\n");
+        assert_eq!(e.key, "ports[0].device");
+        assert!(e.message.contains("another iface="), "{}", e.message);
+    }
+
+    #[test]
+    fn punt_policer_classes_and_peers() {
+        let c = parse("ports:\n  - { name: a, device: net_null0 }\npunt-policer:\n  routing: { rate: 500 }\n  other: { rate: 10, burst: 5 }\n  peers: [10.1.0.2, fd01::2]\n", "t").unwrap();
+        let d = PuntPolicerConfig::default();
+        assert_eq!(c.punt_policer.limits[0].rate, 500);
+        assert_eq!(c.punt_policer.limits[0].burst, d.limits[0].burst);
+        assert_eq!(
+            c.punt_policer.limits[3],
+            dataplane::punt::Limit { rate: 10, burst: 5 }
+        );
+        assert_eq!(c.punt_policer.limits[1], d.limits[1]);
+        assert_eq!(c.punt_policer.peers.len(), 2);
+        let e = err(
+            "ports:\n  - { name: a, device: net_null0 }\npunt-policer:\n  peers: [10.1.0.300]\n",
+        );
+        assert_eq!(e.key, "punt-policer.peers[0]");
+        let e = err("ports:\n  - { name: a, device: net_null0 }\npunt-policer:\n  arp-nd: { burst: 2000000 }\n");
+        assert_eq!(e.key, "punt-policer.arp-nd.burst");
+        let e =
+            err("ports:\n  - { name: a, device: net_null0 }\npunt-policer:\n  bgp: { rate: 1 }\n");
+        assert!(e.message.contains("bgp"), "{}", e.message);
     }
 
     #[test]

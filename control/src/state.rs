@@ -706,6 +706,8 @@ impl ControlPlane {
                     IpAddr::V6(v) => Some(v),
                     _ => None,
                 }),
+                kernel: p.kernel_interface,
+                link_local: dataplane::punt::link_local(mac),
             })
             .collect();
         let neighbors = Arc::new(Neighbors::new(max_nexthops));

@@ -105,6 +105,10 @@ reasons! {
     FlowFlushed => "flow_flushed",
     /// A packet for another worker's SNAT port found the ring to that worker full.
     SnatSteerQueueFull => "snat_steer_queue_full",
+    /// For the router's kernel interface, over its class's budget (`punt-policer`).
+    PuntPoliced => "punt_policed",
+    /// For the router's kernel interface, but the queue to it was full.
+    KernelQueueFull => "kernel_queue_full",
 }
 
 impl From<ethernet::Error> for DropReason {

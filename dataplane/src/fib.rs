@@ -56,6 +56,12 @@ pub struct PortInfo {
     pub v4: Option<Ipv4Addr>,
     /// First IPv6 address (source of ICMPv6 errors sent from this port).
     pub v6: Option<Ipv6Addr>,
+    /// The port has a kernel interface (`kernel-interfaces`): what is for
+    /// the router and not consumed by it goes there.
+    pub kernel: bool,
+    /// The port's IPv6 link-local address (EUI-64 of its MAC, as the kernel
+    /// gives its interface).
+    pub link_local: Ipv6Addr,
 }
 
 /// A route's target and the hash its group selection uses.

@@ -20,6 +20,7 @@ use crate::flowtable::FlowTable;
 use crate::hash::flow_hash;
 use crate::icmp_error::{ipv4_error, ipv6_error, reflect_l2};
 use crate::nat::{self, NatKey, NatTable, OnDown, Untranslatable};
+use crate::punt::{self, Peers, Policer, PuntClass};
 use crate::stats::{bump, LcoreStats, Stage};
 use crate::types::{MacAddr, NexthopId, PortId};
 use crate::wire::{ethernet, icmp, icmpv6, ipv4, ipv6, proto};
@@ -34,6 +35,12 @@ pub enum Verdict {
     Reply,
     /// Hand a copy to the control plane (ARP, NDP), then free.
     Punt,
+    /// For the router, not consumed by it: hand the whole frame to the
+    /// ingress port's kernel interface (policed and counted already).
+    Kernel,
+    /// Both: a copy to the control plane, and the frame to the kernel
+    /// interface (ARP and NDP, echo replies, when the port has one).
+    PuntKernel,
     /// Dropped (already counted): free.
     Drop(DropReason),
     /// An ICMP error from inside about a translated flow whose binding this
@@ -105,6 +112,10 @@ pub struct Ctx<'a> {
     /// Other workers hold SNAT bindings too: an ICMP error from inside
     /// whose flow has no binding here is [`Verdict::SnatElsewhere`], not a drop.
     pub snat_peers: bool,
+    /// This worker's punt policer (none: the kernel interfaces get every packet).
+    pub policer: Option<&'a mut Policer>,
+    /// The routing peers, for the policer's `routing` class.
+    pub peers: Option<&'a Peers>,
 }
 
 impl<'a> Ctx<'a> {
@@ -121,6 +132,51 @@ impl<'a> Ctx<'a> {
             in_port: PortId(0),
             nat: None,
             snat_peers: false,
+            policer: None,
+            peers: None,
+        }
+    }
+}
+
+/// A packet for the router that it does not consume: to the ingress port's
+/// kernel interface, if the policer admits it (`control_too`: the control
+/// plane reads a copy in any case). Without a kernel interface, the
+/// control plane's copy, or a `local_unhandled` drop.
+fn to_kernel<B: PacketBuf>(
+    ctx: &mut Ctx<'_>,
+    port: &PortInfo,
+    pkt: &B,
+    control_too: bool,
+) -> Verdict {
+    if !port.kernel {
+        return if control_too {
+            Verdict::Punt
+        } else {
+            dropped(ctx.stats, DropReason::LocalUnhandled)
+        };
+    }
+    let d = pkt.data();
+    let class = if d.get(12..14) == Some(&[0x08, 0x06]) {
+        PuntClass::ArpNd
+    } else {
+        d.get(ethernet::HEADER_LEN..)
+            .and_then(punt::l4_of)
+            .map_or(PuntClass::Other, |l| punt::classify(&l, ctx.peers))
+    };
+    let admitted = ctx.policer.as_deref_mut().is_none_or(|p| p.admit(class));
+    if admitted {
+        bump(&ctx.stats.kernel_punted[class as usize], 1);
+        if control_too {
+            Verdict::PuntKernel
+        } else {
+            Verdict::Kernel
+        }
+    } else {
+        bump(&ctx.stats.kernel_policed[class as usize], 1);
+        if control_too {
+            Verdict::Punt
+        } else {
+            dropped(ctx.stats, DropReason::PuntPoliced)
         }
     }
 }
@@ -183,7 +239,7 @@ pub fn process<B: PacketBuf>(ctx: &mut Ctx<'_>, in_port: PortId, pkt: &mut B) ->
         return dropped(ctx.stats, DropReason::NotForUs);
     }
     match ethertype {
-        ethernet::ethertype::ARP => Verdict::Punt,
+        ethernet::ethertype::ARP => to_kernel(ctx, &port, pkt, true),
         ethernet::ethertype::IPV4 => process_v4(ctx, &port, pkt, l2_multicast),
         ethernet::ethertype::IPV6 => process_v6(ctx, &port, pkt, l2_multicast),
         _ => dropped(ctx.stats, DropReason::UnsupportedEthertype),
@@ -438,6 +494,10 @@ fn process_v4<B: PacketBuf>(
         return dropped(ctx.stats, DropReason::MartianSource);
     }
     if dst.is_multicast() || dst.is_broadcast() || l2_multicast {
+        // Link-local groups (OSPF, VRRP, ...) are for the kernel interface.
+        if port.kernel && dst.octets()[..3] == [224, 0, 0] {
+            return to_kernel(ctx, port, pkt, false);
+        }
         return dropped(ctx.stats, DropReason::Multicast);
     }
     if dst.is_loopback() || dst.octets()[0] == 0 {
@@ -1029,30 +1089,34 @@ fn local_v4<B: PacketBuf>(
 ) -> Verdict {
     let eth_len = ethernet::HEADER_LEN;
     if protocol != proto::ICMP {
-        return dropped(ctx.stats, DropReason::LocalUnhandled);
+        return to_kernel(ctx, port, pkt, false);
+    }
+    let fragment = ipv4::Packet::new_unchecked(&pkt.data()[eth_len..]).is_fragment();
+    if fragment {
+        // No reassembly here: the kernel interface reassembles, if any.
+        return to_kernel(ctx, port, pkt, false);
     }
     let d = pkt.data_mut();
     let mut ip = ipv4::Packet::new_unchecked(&mut d[eth_len..]);
-    if ip.is_fragment() {
-        // No reassembly: large pings to the router are not answered.
-        return dropped(ctx.stats, DropReason::LocalUnhandled);
-    }
     let (src, dst) = (ip.src(), ip.dst());
-    {
+    let kind = {
         let Ok(m) = icmp::Packet::new_checked(ip.payload_mut()) else {
             return dropped(ctx.stats, DropReason::BadIcmp);
         };
         if !m.verify_checksum() {
             return dropped(ctx.stats, DropReason::BadIcmp);
         }
-        if m.msg_type() == icmp::kind::ECHO_REPLY {
-            // Answers to the control plane's uplink probes.
-            return Verdict::Punt;
-        }
-        if m.msg_type() != icmp::kind::ECHO_REQUEST {
-            return dropped(ctx.stats, DropReason::LocalUnhandled);
-        }
+        m.msg_type()
+    };
+    if kind == icmp::kind::ECHO_REPLY {
+        // Answers to the control plane's uplink probes (and to the host's pings).
+        return to_kernel(ctx, port, pkt, true);
     }
+    if kind != icmp::kind::ECHO_REQUEST {
+        return to_kernel(ctx, port, pkt, false);
+    }
+    let d = pkt.data_mut();
+    let mut ip = ipv4::Packet::new_unchecked(&mut d[eth_len..]);
     if let Ok(mut m) = icmp::Packet::new_checked(ip.payload_mut()) {
         m.make_echo_reply();
     }
@@ -1100,7 +1164,10 @@ fn process_v6<B: PacketBuf>(
     // Multicast first: hosts send MLD reports from :: while their address is tentative.
     if dst.is_multicast() {
         return if is_ndp {
-            Verdict::Punt
+            to_kernel(ctx, port, pkt, true)
+        } else if port.kernel && dst.segments()[0] == 0xff02 {
+            // Link-local groups: OSPFv3, VRRP, MLD, ...
+            to_kernel(ctx, port, pkt, false)
         } else {
             dropped(ctx.stats, DropReason::Multicast)
         };
@@ -1110,7 +1177,10 @@ fn process_v6<B: PacketBuf>(
     }
     if is_link_local(dst) {
         return if is_ndp {
-            Verdict::Punt
+            to_kernel(ctx, port, pkt, true)
+        } else if port.kernel && dst == port.link_local {
+            // BGP over link-local addresses (unnumbered), pings to it.
+            local_v6(ctx, port, pkt, next, src, dst)
         } else {
             dropped(ctx.stats, DropReason::MartianDestination)
         };
@@ -1135,7 +1205,7 @@ fn process_v6<B: PacketBuf>(
     };
     if route.target == Target::Local {
         if is_ndp {
-            return Verdict::Punt;
+            return to_kernel(ctx, port, pkt, true);
         }
         return local_v6(ctx, port, pkt, next, src, dst);
     }
@@ -1166,27 +1236,31 @@ fn local_v6<B: PacketBuf>(
 ) -> Verdict {
     let eth_len = ethernet::HEADER_LEN;
     if next != proto::ICMPV6 {
-        return dropped(ctx.stats, DropReason::LocalUnhandled);
+        return to_kernel(ctx, port, pkt, false);
     }
-    let d = pkt.data_mut();
-    let Ok(mut ip) = ipv6::Packet::new_checked(&mut d[eth_len..]) else {
-        return dropped(ctx.stats, DropReason::Ipv6Truncated);
-    };
-    {
-        let Ok(m) = icmpv6::Packet::new_checked(ip.payload_mut()) else {
+    let kind = {
+        let Ok(ip) = ipv6::Packet::new_checked(&mut pkt.data_mut()[eth_len..]) else {
+            return dropped(ctx.stats, DropReason::Ipv6Truncated);
+        };
+        let Ok(m) = icmpv6::Packet::new_checked(ip.payload()) else {
             return dropped(ctx.stats, DropReason::BadIcmp);
         };
         if !m.verify_checksum(&src, &dst) {
             return dropped(ctx.stats, DropReason::BadIcmp);
         }
-        if m.msg_type() == icmpv6::kind::ECHO_REPLY {
-            // Answers to the control plane's uplink probes.
-            return Verdict::Punt;
-        }
-        if m.msg_type() != icmpv6::kind::ECHO_REQUEST {
-            return dropped(ctx.stats, DropReason::LocalUnhandled);
-        }
+        m.msg_type()
+    };
+    if kind == icmpv6::kind::ECHO_REPLY {
+        // Answers to the control plane's uplink probes (and to the host's pings).
+        return to_kernel(ctx, port, pkt, true);
     }
+    if kind != icmpv6::kind::ECHO_REQUEST {
+        return to_kernel(ctx, port, pkt, false);
+    }
+    let d = pkt.data_mut();
+    let Ok(mut ip) = ipv6::Packet::new_checked(&mut d[eth_len..]) else {
+        return dropped(ctx.stats, DropReason::Ipv6Truncated);
+    };
     ip.set_src(dst);
     ip.set_dst(src);
     ip.set_hop_limit(64);
@@ -1233,18 +1307,24 @@ mod tests {
                 mtu: 1500,
                 v4: Some(ip4("10.0.0.1")),
                 v6: Some(ip6("fd00::1")),
+                kernel: false,
+                link_local: crate::punt::link_local(LAN_MAC),
             },
             PortInfo {
                 mac: MacAddr([2, 0, 0, 0, 0, 0xa1]),
                 mtu: 1500,
                 v4: Some(ip4("10.1.0.1")),
                 v6: Some(ip6("fd01::1")),
+                kernel: false,
+                link_local: crate::punt::link_local(MacAddr([2, 0, 0, 0, 0, 0xa1])),
             },
             PortInfo {
                 mac: MacAddr([2, 0, 0, 0, 0, 0xa2]),
                 mtu: 1400,
                 v4: Some(ip4("10.2.0.1")),
                 v6: Some(ip6("fd02::1")),
+                kernel: false,
+                link_local: crate::punt::link_local(MacAddr([2, 0, 0, 0, 0, 0xa2])),
             },
         ]);
         let nexthops: Arc<[Nexthop]> = Arc::new([
@@ -1636,6 +1716,124 @@ mod tests {
         assert_eq!(run(&fib, &st, 0, &a).0, Verdict::Punt);
         let ns = frames::neighbor_solicit(CLIENT_MAC, ip6("fd00::2"), ip6("fd00::1"));
         assert_eq!(run(&fib, &st, 0, &ns).0, Verdict::Punt);
+    }
+
+    /// `lab_fib` with a kernel interface on every port.
+    fn kernel_fib() -> Fib {
+        let mut fib = lab_fib();
+        fib.ports = fib
+            .ports
+            .iter()
+            .map(|p| PortInfo { kernel: true, ..*p })
+            .collect();
+        fib
+    }
+
+    #[test]
+    fn what_the_router_does_not_consume_goes_to_the_kernel_interface_by_class() {
+        let (plain, fib) = (lab_fib(), kernel_fib());
+        let st = LcoreStats::new(16);
+        let to_us = |dport: u16, src: &str| {
+            frames::ipv4(
+                CLIENT_MAC,
+                LAN_MAC,
+                ip4(src),
+                ip4("10.0.0.1"),
+                proto::TCP,
+                64,
+                &frames::tcp_syn(40000, dport),
+            )
+        };
+        // Without a kernel interface: dropped as before.
+        assert_eq!(
+            run(&plain, &st, 0, &to_us(179, "10.0.0.2")).0,
+            Verdict::Drop(DropReason::LocalUnhandled)
+        );
+        let peers = Peers::default();
+        peers.learn(IpAddr::V4(ip4("10.0.0.2")), false);
+        peers.learn(IpAddr::V6(ip6("fe80::2")), false);
+        let lim = punt::Limit { rate: 0, burst: 3 };
+        let mut pol = Policer::new([lim; PuntClass::COUNT], 1, 1_000_000, 0);
+        let mut icmp = IcmpLimiter::new(10);
+        let mut go = |f: &[u8], pol: &mut Policer| {
+            let mut ctx = Ctx {
+                policer: Some(pol),
+                peers: Some(&peers),
+                ..Ctx::new(&fib, &st, &mut icmp)
+            };
+            process(&mut ctx, PortId(0), &mut VecBuf::new(f))
+        };
+        // BGP from the peer: routing; from a stranger: other, and the
+        // stranger's flood spends only "other".
+        for _ in 0..5 {
+            go(&to_us(179, "10.0.0.9"), &mut pol);
+        }
+        assert_eq!(go(&to_us(179, "10.0.0.2"), &mut pol), Verdict::Kernel);
+        assert_eq!(
+            go(&to_us(22, "10.0.0.2"), &mut pol),
+            Verdict::Drop(DropReason::PuntPoliced)
+        );
+        let at = |c: &[std::sync::atomic::AtomicU64; PuntClass::COUNT], k: PuntClass| {
+            c[k as usize].load(std::sync::atomic::Ordering::Relaxed)
+        };
+        assert_eq!(at(&st.kernel_punted, PuntClass::Other), 3);
+        assert_eq!(at(&st.kernel_policed, PuntClass::Other), 3);
+        assert_eq!(at(&st.kernel_punted, PuntClass::Routing), 1);
+        assert_eq!(st.drops_of(DropReason::PuntPoliced), 3);
+        // ARP: the control plane reads it, the kernel gets it too; once
+        // the class is spent, only the control plane.
+        let a = frames::arp(
+            crate::wire::arp::OP_REQUEST,
+            CLIENT_MAC,
+            MacAddr::BROADCAST,
+            CLIENT_MAC,
+            ip4("10.0.0.2"),
+            MacAddr::ZERO,
+            ip4("10.0.0.1"),
+        );
+        for _ in 0..3 {
+            assert_eq!(go(&a, &mut pol), Verdict::PuntKernel);
+        }
+        assert_eq!(go(&a, &mut pol), Verdict::Punt);
+        // Echo requests are still answered by the router itself; OSPF to
+        // 224.0.0.5 and BGP to the port's link-local address go to the kernel.
+        let ping = frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("10.0.0.2"),
+            ip4("10.0.0.1"),
+            proto::ICMP,
+            64,
+            &frames::icmp_echo(1, 1, b"x"),
+        );
+        assert_eq!(go(&ping, &mut pol), Verdict::Reply);
+        let ospf = frames::ipv4(
+            CLIENT_MAC,
+            MacAddr([1, 0, 0x5e, 0, 0, 5]),
+            ip4("10.0.0.2"),
+            "224.0.0.5".parse().unwrap(),
+            punt::PROTO_OSPF,
+            1,
+            &[0; 24],
+        );
+        assert_eq!(go(&ospf, &mut pol), Verdict::Kernel);
+        let ll = fib.ports[0].link_local;
+        let mut bgp6 = frames::ipv6(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip6("fe80::2"),
+            ll,
+            proto::TCP,
+            64,
+            &frames::tcp_syn(40000, 179),
+        );
+        assert_eq!(go(&bgp6, &mut pol), Verdict::Kernel);
+        // Another link-local address is not ours.
+        bgp6[14 + 24 + 15] ^= 1;
+        assert_eq!(
+            go(&bgp6, &mut pol),
+            Verdict::Drop(DropReason::MartianDestination)
+        );
     }
 
     #[test]

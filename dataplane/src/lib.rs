@@ -26,6 +26,7 @@ pub mod nat;
 pub mod neighbor;
 pub mod nhg;
 pub mod policy;
+pub mod punt;
 pub mod stats;
 pub mod tablegen;
 pub mod types;

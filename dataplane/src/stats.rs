@@ -24,6 +24,12 @@ pub struct LcoreStats {
     pub nh_bytes: Box<[AtomicU64]>,
     /// Frames handed to the control plane.
     pub punted: AtomicU64,
+    /// Packets handed to a port's kernel interface, by [`crate::punt::PuntClass`].
+    pub kernel_punted: [AtomicU64; crate::punt::PuntClass::COUNT],
+    /// Packets the punt policer kept from a kernel interface, by class
+    /// (dropped as `punt_policed`, or only the kernel's copy of an ARP/NDP
+    /// frame the control plane still read).
+    pub kernel_policed: [AtomicU64; crate::punt::PuntClass::COUNT],
     /// ICMP errors and echo replies the worker generated.
     pub icmp_sent: AtomicU64,
     /// Echo requests to the router answered (packets delivered locally; the
@@ -98,6 +104,8 @@ impl LcoreStats {
             nh_packets: z(max_nexthops),
             nh_bytes: z(max_nexthops),
             punted: AtomicU64::new(0),
+            kernel_punted: std::array::from_fn(|_| AtomicU64::new(0)),
+            kernel_policed: std::array::from_fn(|_| AtomicU64::new(0)),
             icmp_sent: AtomicU64::new(0),
             echo_replies: AtomicU64::new(0),
             icmp_rate_limited: AtomicU64::new(0),

@@ -25,6 +25,8 @@ fn fib() -> Fib {
             mtu: 1500,
             v4: Some([10, i, 0, 1].into()),
             v6: Some(format!("fd0{i}::1").parse().unwrap()),
+            kernel: false,
+            link_local: dataplane::punt::link_local(MacAddr([2, 0, 0, 0, 0, 0xa0 + i])),
         })
         .collect();
     let nexthops: Arc<[Nexthop]> = Arc::new([

@@ -50,3 +50,5 @@ uint64_t shim_configure_rss(uint16_t port, struct rte_eth_conf *conf, uint16_t q
     }
     return hf;
 }
+int shim_rte_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail) { return rte_pktmbuf_chain(head, tail); }
+void shim_mbuf_set_port(struct rte_mbuf *m, uint16_t port) { m->port = port; }

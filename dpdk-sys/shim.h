@@ -24,6 +24,8 @@ uint32_t shim_rte_pktmbuf_pkt_len(const struct rte_mbuf *m);
 uint16_t shim_rte_pktmbuf_headroom(const struct rte_mbuf *m);
 uint16_t shim_rte_pktmbuf_tailroom(const struct rte_mbuf *m);
 uint16_t shim_rte_mbuf_nb_segs(const struct rte_mbuf *m);
+int shim_rte_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
+void shim_mbuf_set_port(struct rte_mbuf *m, uint16_t port);
 char *shim_rte_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
 char *shim_rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 char *shim_rte_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);

@@ -33,6 +33,8 @@ pub struct PortCounters {
     pub tx_errors: u64,
     /// Link state as the PMD reports it.
     pub link_up: bool,
+    /// The port's kernel interface, if it has one.
+    pub kernel: Option<crate::punt::KernelStats>,
 }
 
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -144,6 +146,50 @@ pub fn render(
         link.with_label_values(&[p.as_str()]).set(c.link_up as i64);
     }
 
+    let kc = |n: &str, h: &str| counter(&reg, n, h, &["port", "direction"]);
+    let k_p = kc(
+        "ecmp_router_kernel_interface_packets_total",
+        "Frames between a port and its kernel interface: to_kernel (for the router, not consumed by it) and from_kernel (sent by the host on the interface, put on the port).",
+    );
+    let k_b = kc(
+        "ecmp_router_kernel_interface_bytes_total",
+        "Bytes of ecmp_router_kernel_interface_packets_total.",
+    );
+    let k_d = kc(
+        "ecmp_router_kernel_interface_dropped_total",
+        "Frames between a port and its kernel interface that were dropped: to_kernel when the interface's queue was full (also in drops_total as kernel_queue_full), from_kernel for lack of mbufs or queue room, or longer than the port takes.",
+    );
+    let mut kernel_full = 0;
+    for (p, c) in cp.port_names.iter().zip(ports) {
+        let Some(k) = c.kernel else { continue };
+        for (dir, n, b, d) in [
+            ("to_kernel", k.to_kernel_packets, k.to_kernel_bytes, k.to_kernel_dropped),
+            ("from_kernel", k.from_kernel_packets, k.from_kernel_bytes, k.from_kernel_dropped),
+        ] {
+            let l = [p.as_str(), dir];
+            k_p.with_label_values(&l).inc_by(n);
+            k_b.with_label_values(&l).inc_by(b);
+            k_d.with_label_values(&l).inc_by(d);
+        }
+        kernel_full += k.to_kernel_dropped;
+    }
+    let pclass = |n: &str, h: &str| counter(&reg, n, h, &["class"]);
+    let punt_p = pclass(
+        "ecmp_router_punt_packets_total",
+        "Packets the punt policer let through to a kernel interface, by class (routing, arp-nd, icmp, other).",
+    );
+    let punt_d = pclass(
+        "ecmp_router_punt_policed_total",
+        "Packets the punt policer kept from a kernel interface, by class: dropped (drops_total punt_policed), or for ARP/NDP only the kernel's copy.",
+    );
+    for c in dataplane::punt::PuntClass::ALL {
+        let sum = |f: fn(&LcoreStats) -> &[std::sync::atomic::AtomicU64; 4]| -> u64 {
+            lcores.iter().map(|s| f(s)[c as usize].load(Relaxed)).sum()
+        };
+        punt_p.with_label_values(&[c.name()]).inc_by(sum(|s| &s.kernel_punted));
+        punt_d.with_label_values(&[c.name()]).inc_by(sum(|s| &s.kernel_policed));
+    }
+
     let drops = counter(
         &reg,
         "ecmp_router_drops_total",
@@ -156,6 +202,11 @@ pub fn render(
         // control thread: they count with the workers' own.
         if *r == DropReason::NeighborUnresolved {
             v += cp.counters.neighbor_hold_dropped;
+        }
+        // The kernel interface's queue was full: counted by the thread
+        // that writes to it.
+        if *r == DropReason::KernelQueueFull {
+            v += kernel_full;
         }
         drops.with_label_values(&[r.name()]).inc_by(v);
     }

@@ -126,3 +126,54 @@ impl Default for Channels {
         }
     }
 }
+
+/// One kernel interface's counters, kept by the thread that moves its
+/// frames (router::kernel) and read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct KernelCounters {
+    /// Frames written to the kernel interface.
+    pub to_kernel_packets: std::sync::atomic::AtomicU64,
+    /// Their bytes.
+    pub to_kernel_bytes: std::sync::atomic::AtomicU64,
+    /// Frames for the kernel that it did not take (its queue was full).
+    pub to_kernel_dropped: std::sync::atomic::AtomicU64,
+    /// Frames the kernel sent on the interface, put on the port.
+    pub from_kernel_packets: std::sync::atomic::AtomicU64,
+    /// Their bytes.
+    pub from_kernel_bytes: std::sync::atomic::AtomicU64,
+    /// Frames the kernel sent that were dropped (no mbuf, a full queue to
+    /// the workers, or longer than the port's MTU allows).
+    pub from_kernel_dropped: std::sync::atomic::AtomicU64,
+}
+
+/// A copy of [`KernelCounters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// See [`KernelCounters::to_kernel_packets`].
+    pub to_kernel_packets: u64,
+    /// See [`KernelCounters::to_kernel_bytes`].
+    pub to_kernel_bytes: u64,
+    /// See [`KernelCounters::to_kernel_dropped`].
+    pub to_kernel_dropped: u64,
+    /// See [`KernelCounters::from_kernel_packets`].
+    pub from_kernel_packets: u64,
+    /// See [`KernelCounters::from_kernel_bytes`].
+    pub from_kernel_bytes: u64,
+    /// See [`KernelCounters::from_kernel_dropped`].
+    pub from_kernel_dropped: u64,
+}
+
+impl KernelCounters {
+    /// The counters now.
+    pub fn snapshot(&self) -> KernelStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        KernelStats {
+            to_kernel_packets: self.to_kernel_packets.load(Relaxed),
+            to_kernel_bytes: self.to_kernel_bytes.load(Relaxed),
+            to_kernel_dropped: self.to_kernel_dropped.load(Relaxed),
+            from_kernel_packets: self.from_kernel_packets.load(Relaxed),
+            from_kernel_bytes: self.from_kernel_bytes.load(Relaxed),
+            from_kernel_dropped: self.from_kernel_dropped.load(Relaxed),
+        }
+    }
+}

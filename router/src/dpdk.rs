@@ -278,6 +278,51 @@ impl Mbuf {
         unsafe { (*self.ptr.as_ptr()).nb_segs }
     }
 
+    /// A packet holding `bytes`, in as many segments of `pool` as it takes
+    /// (a jumbo frame from a kernel interface). `None` when the pool runs
+    /// out or the chain would pass DPDK's segment limit.
+    pub fn from_bytes(pool: &Mempool, bytes: &[u8]) -> Option<Mbuf> {
+        let mut head = pool.alloc()?;
+        let room = head.tailroom().max(1);
+        let mut chunks = bytes.chunks(room);
+        if !head.append(chunks.next().unwrap_or(&[])) {
+            return None;
+        }
+        for c in chunks {
+            let mut seg = pool.alloc()?;
+            if !seg.append(c) {
+                return None;
+            }
+            // SAFETY: both are valid owned mbufs; on success the head owns
+            // the segment (and frees it with itself), so we forget ours.
+            let rc = unsafe { sys::shim_rte_pktmbuf_chain(head.ptr.as_ptr(), seg.ptr.as_ptr()) };
+            if rc != 0 {
+                return None;
+            }
+            std::mem::forget(seg);
+        }
+        Some(head)
+    }
+
+    /// Free bytes after the data of the (first) segment.
+    pub fn tailroom(&self) -> usize {
+        // SAFETY: valid owned mbuf.
+        unsafe { sys::shim_rte_pktmbuf_tailroom(self.ptr.as_ptr()) as usize }
+    }
+
+    /// The port field: the DPDK port it was received on.
+    #[inline]
+    pub fn port(&self) -> u16 {
+        // SAFETY: valid owned mbuf; a plain field read.
+        unsafe { (*self.ptr.as_ptr()).port }
+    }
+
+    /// Sets the port field (`mbuf->port`).
+    pub fn set_port(&mut self, port: u16) {
+        // SAFETY: valid owned mbuf; a field write.
+        unsafe { sys::shim_mbuf_set_port(self.ptr.as_ptr(), port) }
+    }
+
     /// Appends `bytes` at the tail. Returns false when they do not fit.
     pub fn append(&mut self, bytes: &[u8]) -> bool {
         // SAFETY: valid owned mbuf; append returns NULL or a pointer to
@@ -655,6 +700,7 @@ impl Port {
             rx_nombuf: s.rx_nombuf,
             tx_errors: s.oerrors,
             link_up: false,
+            kernel: None,
         }
     }
 

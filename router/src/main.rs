@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 mod dpdk;
 mod fpm_server;
 mod http_server;
+mod kernel;
 mod worker;
 
 #[global_allocator]
@@ -138,6 +139,10 @@ struct Shared {
     api_closed: Arc<http_server::Closed>,
     ports: Vec<dpdk::Port>,
     lcores: Vec<Arc<LcoreStats>>,
+    /// Effective link state of each port, which the kernel interfaces' carrier follows.
+    kernel_links: Arc<Vec<AtomicBool>>,
+    /// Each port's kernel interface counters (none: no kernel interface).
+    kernel_counters: Vec<Option<Arc<control::punt::KernelCounters>>>,
 }
 
 impl Shared {
@@ -164,6 +169,10 @@ fn control_thread(shared: &Shared, stop: &AtomicBool) {
         let mut cp = shared.cp();
         for (i, up) in links.into_iter().flatten().enumerate() {
             cp.set_link(dataplane::PortId(i as u16), up);
+            let monitored = cp.config().ports.get(i).is_some_and(|p| p.monitor_link);
+            if let Some(k) = shared.kernel_links.get(i) {
+                k.store(!monitored || up, Ordering::Relaxed);
+            }
         }
         cp.poll(now);
         if !announced && cp.gateways_resolved() {
@@ -177,8 +186,10 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     let counters: Vec<_> = s
         .ports
         .iter()
-        .map(|p| control::metrics::PortCounters {
+        .zip(&s.kernel_counters)
+        .map(|(p, k)| control::metrics::PortCounters {
             link_up: p.link_up(),
+            kernel: k.as_ref().map(|k| k.snapshot()),
             ..p.stats()
         })
         .collect();
@@ -1165,8 +1176,11 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     // Rx and tx rings of every queue, the SNAT steering rings between
     // workers (worker::Steer), and room for the control thread's frames.
     let steering = nq as u32 * (nq as u32 - 1) * STEER_RING;
-    let mbufs =
-        (nports * 2 * QUEUE_DESC as u32 * nq as u32 + steering + 4096).next_power_of_two() - 1;
+    let with_kernel = cfg.ports.iter().any(|p| p.kernel_interface);
+    let kernel_rings = if with_kernel { 2 * nq as u32 * kernel::RING } else { 0 };
+    let mbufs = (nports * 2 * QUEUE_DESC as u32 * nq as u32 + steering + kernel_rings + 4096)
+        .next_power_of_two()
+        - 1;
     let pool =
         Arc::new(dpdk::Mempool::new("ecmp_pkt", mbufs, 256).context("creating the packet pool")?);
 
@@ -1181,6 +1195,32 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         ports.push(port);
     }
 
+    // Kernel interfaces: their carrier starts as the port's effective link
+    // state (monitor-link off: always up).
+    let effective: Vec<bool> = cfg
+        .ports
+        .iter()
+        .zip(&ports)
+        .map(|(c, p)| !c.monitor_link || p.link_up())
+        .collect();
+    let kifs = kernel::create(&cfg.ports, &macs, &effective).context("kernel interfaces")?;
+    let kernel_links: Arc<Vec<AtomicBool>> =
+        Arc::new(effective.iter().map(|&u| AtomicBool::new(u)).collect());
+    let mut kernel_counters: Vec<Option<Arc<control::punt::KernelCounters>>> =
+        vec![None; cfg.ports.len()];
+    for k in &kifs {
+        kernel_counters[k.port] = Some(k.counters.clone());
+    }
+    let krings = if kifs.is_empty() {
+        Vec::new()
+    } else {
+        kernel::rings(nq).context("kernel interface rings")?
+    };
+    let peers = Arc::new(dataplane::punt::Peers::default());
+    for &p in &cfg.punt_policer.peers {
+        peers.learn(p, false);
+    }
+    let punt_limits = cfg.punt_policer.limits;
     let channels = Channels::default();
     let quiescent: Vec<Arc<Quiescent>> = (0..nq).map(|_| Arc::new(Quiescent::default())).collect();
     let stats: Vec<Arc<LcoreStats>> = (0..nq)
@@ -1257,12 +1297,38 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
             clock_epoch: clock.epoch,
             icmp_rate,
             icmp_burst,
+            kernel: krings.get(i).cloned(),
+            punt_limits,
+            workers: nq,
+            peers: peers.clone(),
         };
         eal.launch(lcore, Box::new(move || w.run()))?;
         tracing::info!(worker = i, lcore, "worker started");
     }
 
+    let kernel_thread = if kifs.is_empty() {
+        None
+    } else {
+        let io = kernel::Io {
+            ifs: kifs,
+            rings: krings,
+            pool: pool.clone(),
+            dpdk_ports: ports.iter().map(|p| p.id).collect(),
+            peers: peers.clone(),
+            links: kernel_links.clone(),
+            stop: stop.clone(),
+        };
+        Some(
+            std::thread::Builder::new()
+                .name("kernel-io".into())
+                .spawn(move || io.run())
+                .context("starting the kernel interfaces' thread")?,
+        )
+    };
+
     let shared = Arc::new(Shared {
+        kernel_links,
+        kernel_counters,
         cp: Mutex::new(cp),
         config_path,
         token: std::sync::RwLock::new(token),
@@ -1278,6 +1344,9 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
 
     stop.store(true, Ordering::Relaxed);
     eal.wait_workers();
+    if let Some(t) = kernel_thread {
+        let _ = t.join();
+    }
     for p in &ports {
         p.stop_and_close();
     }

@@ -59,6 +59,30 @@ pub struct Worker {
     pub nat: Option<dataplane::nat::NatTable>,
     /// Hand-over of SNAT replies between workers (SNAT with several workers).
     pub steer: Option<Steer>,
+    /// Rings to and from the kernel interfaces' thread (`kernel-interfaces`).
+    pub kernel: Option<crate::kernel::KernelRings>,
+    /// `punt-policer` limits (the worker polices its share of each).
+    pub punt_limits: [dataplane::punt::Limit; dataplane::punt::PuntClass::COUNT],
+    /// Workers in all (each polices 1/workers of the rate).
+    pub workers: u16,
+    /// The routing peers.
+    pub peers: Arc<dataplane::punt::Peers>,
+}
+
+/// Hands a whole frame to the kernel interfaces' thread.
+#[inline]
+fn to_kernel(m: Mbuf, kernel: Option<&crate::kernel::KernelRings>, stats: &LcoreStats) {
+    let Some(k) = kernel else {
+        // A port has a kernel interface only when the thread runs.
+        stats.count_drop(DropReason::LocalUnhandled);
+        return;
+    };
+    let p = [m.into_raw()];
+    if k.to_kernel.enqueue(&p) == 0 {
+        // SAFETY: the ring did not take it: still ours.
+        drop(unsafe { Mbuf::from_raw(p[0]) });
+        stats.count_drop(DropReason::KernelQueueFull);
+    }
 }
 
 /// A worker's rings to and from the other workers. With SNAT and several
@@ -123,6 +147,7 @@ fn dispatch(
     steer: Option<&Steer>,
     from_ring: bool,
     nat: Option<&NatCounters>,
+    kernel: Option<&crate::kernel::KernelRings>,
 ) {
     let in_port = PortId(pi as u16);
     for (&raw, &verdict) in raw.iter().zip(verdicts) {
@@ -136,17 +161,22 @@ fn dispatch(
                 tx[o].push(m, ports[o], q, stats);
             }
             Verdict::Reply => tx[pi].push(m, ports[pi], q, stats),
-            Verdict::Punt => {
-                if channels
+            Verdict::Punt | Verdict::PuntKernel => {
+                let copied = channels
                     .punt
                     .push(PuntFrame::copy_from(in_port, m.data()))
-                    .is_ok()
-                {
+                    .is_ok();
+                if copied {
                     bump(&stats.punted, 1);
-                } else {
+                }
+                if verdict == Verdict::PuntKernel {
+                    // The kernel has it: not a drop whatever the control plane's queue did.
+                    to_kernel(m, kernel, stats);
+                } else if !copied {
                     stats.count_drop(DropReason::PuntQueueFull);
                 }
             }
+            Verdict::Kernel => to_kernel(m, kernel, stats),
             Verdict::Resolve { port, addr } => {
                 // Full queue: the control thread is already busy resolving.
                 let _ = channels.resolve.push(ResolveRequest { port, addr });
@@ -277,6 +307,12 @@ impl Worker {
             })
             .collect();
         let mut icmp = IcmpLimiter::new(self.icmp_burst);
+        let mut policer = dataplane::punt::Policer::new(
+            self.punt_limits,
+            self.workers as u32,
+            self.tsc_hz,
+            dpdk::rdtsc(),
+        );
         // Rate 0: the bucket never refills once the burst is spent.
         let ticks_per_token = match self.icmp_rate {
             0 => u64::MAX,
@@ -300,6 +336,7 @@ impl Worker {
                 icmp.refill(tokens.min(u32::MAX as u64) as u32);
                 last_refill = last_refill.wrapping_add(tokens * ticks_per_token);
             }
+            policer.refill(now);
             {
                 let fib = self.fib.load();
                 let now_ms = (now.wrapping_sub(self.clock_epoch) / ticks_per_ms) as u32;
@@ -313,6 +350,8 @@ impl Worker {
                     spray,
                     nat: self.nat.as_mut(),
                     snat_peers: self.steer.is_some(),
+                    policer: Some(&mut policer),
+                    peers: Some(&self.peers),
                     ..Ctx::new(&fib, &self.stats, &mut icmp)
                 };
                 for (pi, &dport) in self.ports.iter().enumerate() {
@@ -359,6 +398,7 @@ impl Worker {
                         self.steer.as_ref(),
                         false,
                         nat_counters.as_deref(),
+                        self.kernel.as_ref(),
                     );
                 }
                 // Packets other workers received for this worker's SNAT
@@ -401,6 +441,7 @@ impl Worker {
                                 Some(st),
                                 true,
                                 nat_counters.as_deref(),
+                                self.kernel.as_ref(),
                             );
                             a = b;
                         }
@@ -422,6 +463,21 @@ impl Worker {
                             }
                         }
                         None => self.stats.count_drop(DropReason::MbufAllocFailed),
+                    }
+                }
+            }
+            // What the kernel interfaces sent, on this worker's tx queues;
+            // the tag is the config port.
+            if let Some(k) = &self.kernel {
+                let n = k.from_kernel.dequeue(&mut rx);
+                for &raw in &rx[..n] {
+                    // SAFETY: the ring handed us ownership of the first n entries.
+                    let Some(m) = (unsafe { Mbuf::from_raw(raw) }) else {
+                        continue;
+                    };
+                    let o = m.tag() as usize;
+                    if o < nports {
+                        tx[o].push(m, self.ports[o], q, &self.stats);
                     }
                 }
             }

@@ -1,0 +1,361 @@
+//! Kernel interfaces (`kernel-interfaces: true`): a TAP per port, named like
+//! the port, with its MAC, MTU and addresses, so that FRR, BIRD and sshd run
+//! on the host unmodified and reach the wire through the router's ports.
+//!
+//! - Workers hand what is for the router and not consumed by it to this
+//!   module's thread as whole mbufs, through one single-producer ring per
+//!   worker ([`KernelRings::to_kernel`]); the thread writes each to its
+//!   port's TAP and frees it.
+//! - What the kernel sends on a TAP is read here, copied into mbufs
+//!   (chained when longer than a segment), and handed to a worker through
+//!   one ring per worker ([`KernelRings::from_kernel`]), round robin; the
+//!   worker puts it on the port with its own tx queue.
+//! - The thread also learns routing peers from what the host sends
+//!   (`dataplane::punt::learned_peer`), and follows the ports' effective link
+//!   state with the TAPs' carrier.
+//!
+//! TAPs come from the `tun` crate and are configured over rtnetlink (MAC,
+//! MTU, addresses, carrier) and `/proc/sys` (no RA, no redirects, no DAD):
+//! no `unsafe` here. A TAP is not persistent: it goes away when the process
+//! does, crash included.
+
+use crate::dpdk::{Mbuf, Mempool, Ring};
+use anyhow::{bail, Context, Result};
+use control::config::PortConfig;
+use control::punt::KernelCounters;
+use dataplane::punt::{Learned, Peers};
+use dataplane::MacAddr;
+use dpdk_sys::rte_mbuf;
+use futures_util::stream::TryStreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Slots of each ring between the workers and the kernel thread.
+pub const RING: u32 = 1024;
+const BURST: usize = 32;
+/// Frames read from one TAP per pass, so that one busy TAP does not starve the rest.
+const READ_BUDGET: usize = 64;
+
+/// A worker's two rings to and from the kernel thread.
+#[derive(Clone)]
+pub struct KernelRings {
+    /// Worker -> kernel thread: frames for a kernel interface.
+    pub to_kernel: Arc<Ring>,
+    /// Kernel thread -> worker: frames to put on a port; the mbuf's tag
+    /// holds the config port index.
+    pub from_kernel: Arc<Ring>,
+}
+
+/// The rings of `workers` workers.
+pub fn rings(workers: u16) -> Result<Vec<KernelRings>> {
+    (0..workers)
+        .map(|w| {
+            Ok(KernelRings {
+                to_kernel: Arc::new(Ring::new(&format!("k2k{w}"), RING)?),
+                from_kernel: Arc::new(Ring::new(&format!("kfk{w}"), RING)?),
+            })
+        })
+        .collect()
+}
+
+/// rtnetlink on a small runtime of its own (setup and carrier changes are rare).
+struct Netlink {
+    rt: tokio::runtime::Runtime,
+    handle: rtnetlink::Handle,
+}
+
+impl Netlink {
+    fn new() -> Result<Netlink> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .context("starting the netlink runtime")?;
+        let handle = rt.block_on(async {
+            let (conn, handle, _) = rtnetlink::new_connection().context("opening rtnetlink")?;
+            tokio::spawn(conn);
+            anyhow::Ok(handle)
+        })?;
+        Ok(Netlink { rt, handle })
+    }
+
+    fn ifindex(&self, name: &str) -> Result<Option<u32>> {
+        self.rt.block_on(async {
+            let mut links = self.handle.link().get().match_name(name).execute();
+            match links.try_next().await {
+                Ok(l) => Ok(l.map(|l| l.header.index)),
+                // ENODEV: no such interface.
+                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -19 => Ok(None),
+                Err(e) => Err(e).context(format!("looking up interface {name}")),
+            }
+        })
+    }
+
+    fn delete(&self, index: u32) -> Result<()> {
+        self.rt
+            .block_on(self.handle.link().del(index).execute())
+            .context("deleting a stale interface")
+    }
+
+    fn setup(&self, index: u32, mac: MacAddr, mtu: u32, carrier: bool) -> Result<()> {
+        let msg = rtnetlink::LinkUnspec::new_with_index(index)
+            .address(mac.0.to_vec())
+            .mtu(mtu)
+            .build();
+        self.rt
+            .block_on(self.handle.link().set(msg).execute())
+            .context("setting the MAC and MTU")?;
+        self.set_carrier(index, carrier)?;
+        let up = rtnetlink::LinkUnspec::new_with_index(index).up().build();
+        self.rt
+            .block_on(self.handle.link().set(up).execute())
+            .context("setting the interface up")
+    }
+
+    fn add_address(&self, index: u32, a: std::net::IpAddr, len: u8) -> Result<()> {
+        self.rt
+            .block_on(self.handle.address().add(index, a, len).execute())
+            .with_context(|| format!("adding {a}/{len}"))
+    }
+
+    fn set_carrier(&self, index: u32, on: bool) -> Result<()> {
+        let msg = rtnetlink::LinkUnspec::new_with_index(index)
+            .carrier(on)
+            .build();
+        self.rt
+            .block_on(self.handle.link().set(msg).execute())
+            .context("setting the carrier")
+    }
+}
+
+/// The sysctls of a kernel interface: a router's interface, not a host's.
+/// `ipv6` off: the kernel has no IPv6 (only the IPv4 ones are set).
+const SYSCTLS: [(&str, &str); 10] = [
+    // No SLAAC or default routes from RAs: routes come from the daemons.
+    ("ipv6/conf/{}/accept_ra", "0"),
+    ("ipv6/conf/{}/autoconf", "0"),
+    ("ipv6/conf/{}/accept_redirects", "0"),
+    // The router answers for these addresses already: no DAD delay.
+    ("ipv6/conf/{}/dad_transmits", "0"),
+    // Carrier down must not drop the IPv6 addresses (zebra would see them go).
+    ("ipv6/conf/{}/keep_addr_on_down", "1"),
+    // fe80:: from the MAC (EUI-64): the router answers on the same one.
+    ("ipv6/conf/{}/addr_gen_mode", "0"),
+    ("ipv4/conf/{}/accept_redirects", "0"),
+    ("ipv4/conf/{}/send_redirects", "0"),
+    // ARP only for the interface's own addresses, from them.
+    ("ipv4/conf/{}/arp_ignore", "1"),
+    ("ipv4/conf/{}/arp_announce", "2"),
+];
+
+fn set_sysctls(name: &str) -> Result<()> {
+    let ipv6 = std::path::Path::new("/proc/sys/net/ipv6").exists();
+    for (key, value) in SYSCTLS {
+        if key.starts_with("ipv6") && !ipv6 {
+            continue;
+        }
+        let path = format!("/proc/sys/net/{}", key.replace("{}", name));
+        std::fs::write(&path, value).with_context(|| format!("writing {value} to {path}"))?;
+    }
+    Ok(())
+}
+
+/// One port's kernel interface.
+pub struct KernelIf {
+    /// Config port index.
+    pub port: usize,
+    /// Interface name (the port's).
+    pub name: String,
+    /// Its ifindex in the router's namespace.
+    pub ifindex: u32,
+    /// Frames and bytes each way.
+    pub counters: Arc<KernelCounters>,
+    dev: tun::Device,
+    carrier: bool,
+}
+
+/// Creates the kernel interface of every port that has one
+/// (`PortConfig::kernel_interface`); `macs[i]` is port i's MAC and
+/// `carrier[i]` its effective link state now.
+///
+/// An interface of the same name left by an earlier run is a TAP nobody
+/// holds (TAPs we create are not persistent, so this is rare): it is
+/// deleted. One held by a live process, or that is not a TAP, is an error.
+pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Result<Vec<KernelIf>> {
+    let nl = Netlink::new()?;
+    let mut out = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        if !p.kernel_interface {
+            continue;
+        }
+        let name = p.name.as_str();
+        if let Some(old) = nl.ifindex(name)? {
+            let tun_flags = std::path::Path::new("/sys/class/net").join(name).join("tun_flags");
+            if !tun_flags.exists() {
+                bail!("port '{name}': an interface named {name} exists and is not a TAP: rename it, or set kernel-interface: false on the port");
+            }
+            tracing::warn!(port = name, "deleting the stale kernel interface {name}");
+            nl.delete(old)?;
+        }
+        let mut cfg = tun::Configuration::default();
+        cfg.tun_name(name).layer(tun::Layer::L2).mtu(p.mtu);
+        let dev = tun::Device::new(&cfg)
+            .with_context(|| format!("port '{name}': creating its kernel interface (TAP) {name}"))?;
+        dev.set_nonblock()
+            .with_context(|| format!("port '{name}': making {name} non-blocking"))?;
+        let ifindex = nl
+            .ifindex(name)?
+            .with_context(|| format!("port '{name}': the TAP {name} vanished"))?;
+        set_sysctls(name).with_context(|| format!("port '{name}': kernel interface sysctls"))?;
+        nl.setup(ifindex, macs[i], p.mtu as u32, carrier[i])
+            .with_context(|| format!("port '{name}': setting up {name}"))?;
+        for a in &p.addresses {
+            nl.add_address(ifindex, a.addr, a.len)
+                .with_context(|| format!("port '{name}': addresses of {name}"))?;
+        }
+        tracing::info!(port = name, ifindex, mac = %macs[i], "kernel interface up");
+        out.push(KernelIf {
+            port: i,
+            name: name.to_owned(),
+            ifindex,
+            counters: Arc::default(),
+            dev,
+            carrier: carrier[i],
+        });
+    }
+    Ok(out)
+}
+
+/// What the kernel thread needs; moved onto it.
+pub struct Io {
+    /// The kernel interfaces.
+    pub ifs: Vec<KernelIf>,
+    /// Each worker's rings.
+    pub rings: Vec<KernelRings>,
+    /// Pool for frames from the kernel.
+    pub pool: Arc<Mempool>,
+    /// DPDK port id of each config port.
+    pub dpdk_ports: Vec<u16>,
+    /// The routing peers the policer admits.
+    pub peers: Arc<Peers>,
+    /// Effective link state of each config port, written by the control thread.
+    pub links: Arc<Vec<AtomicBool>>,
+    /// Set to stop.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Io {
+    /// Moves frames both ways until `stop`.
+    pub fn run(mut self) {
+        let nl = match Netlink::new() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::error!("kernel interfaces: no netlink ({e:#}): their carrier stays as it is");
+                None
+            }
+        };
+        // Config port index -> index in self.ifs.
+        let mut by_port = vec![usize::MAX; self.dpdk_ports.len()];
+        for (k, i) in self.ifs.iter().enumerate() {
+            by_port[i.port] = k;
+        }
+        // DPDK port id -> config port index.
+        let max_id = self.dpdk_ports.iter().copied().max().unwrap_or(0) as usize;
+        let mut port_of = vec![usize::MAX; max_id + 1];
+        for (i, &id) in self.dpdk_ports.iter().enumerate() {
+            port_of[id as usize] = i;
+        }
+        let mut raw = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+        let mut buf = vec![0u8; 65_536];
+        let mut next_worker = 0usize;
+        let mut last_links = std::time::Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            let mut work = 0usize;
+            for r in &self.rings {
+                let n = r.to_kernel.dequeue(&mut raw);
+                work += n;
+                for &m in &raw[..n] {
+                    // SAFETY: the ring handed us ownership of the first n entries.
+                    let Some(m) = (unsafe { Mbuf::from_raw(m) }) else {
+                        continue;
+                    };
+                    let port = port_of.get(m.port() as usize).copied();
+                    let Some(k) = port.and_then(|p| by_port.get(p).copied()).filter(|&k| k != usize::MAX) else {
+                        continue;
+                    };
+                    let kif = &self.ifs[k];
+                    let data = dataplane::PacketBuf::data(&m);
+                    match kif.dev.send(data) {
+                        Ok(_) => {
+                            kif.counters.to_kernel_packets.fetch_add(1, Ordering::Relaxed);
+                            kif.counters
+                                .to_kernel_bytes
+                                .fetch_add(data.len() as u64, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            kif.counters.to_kernel_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            for kif in &self.ifs {
+                for _ in 0..READ_BUDGET {
+                    let n = match kif.dev.recv(&mut buf) {
+                        Ok(n) => n,
+                        Err(_) => break,
+                    };
+                    work += 1;
+                    let frame = &buf[..n];
+                    if let Some((peer, gtsm)) = dataplane::punt::learned_peer(frame) {
+                        if self.peers.get(peer) != Some(gtsm) {
+                            match self.peers.learn(peer, gtsm) {
+                                Learned::Added => tracing::info!(%peer, gtsm, interface = %kif.name, "routing peer learned"),
+                                Learned::Known => tracing::info!(%peer, gtsm, "routing peer's GTSM changed"),
+                                Learned::Full => {}
+                            }
+                        }
+                    }
+                    let sent = Mbuf::from_bytes(&self.pool, frame).and_then(|mut m| {
+                        m.set_tag(kif.port as u32);
+                        m.set_port(self.dpdk_ports[kif.port]);
+                        let w = next_worker % self.rings.len();
+                        next_worker = next_worker.wrapping_add(1);
+                        let p = [m.into_raw()];
+                        if self.rings[w].from_kernel.enqueue(&p) == 1 {
+                            Some(())
+                        } else {
+                            // SAFETY: the ring did not take it: still ours.
+                            drop(unsafe { Mbuf::from_raw(p[0]) });
+                            None
+                        }
+                    });
+                    let c = &kif.counters;
+                    if sent.is_some() {
+                        c.from_kernel_packets.fetch_add(1, Ordering::Relaxed);
+                        c.from_kernel_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    } else {
+                        c.from_kernel_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            if last_links.elapsed() >= Duration::from_millis(10) {
+                last_links = std::time::Instant::now();
+                for kif in &mut self.ifs {
+                    let up = self.links[kif.port].load(Ordering::Relaxed);
+                    if up != kif.carrier {
+                        kif.carrier = up;
+                        if let Some(nl) = &nl {
+                            match nl.set_carrier(kif.ifindex, up) {
+                                Ok(()) => tracing::info!(interface = %kif.name, up, "kernel interface carrier follows the port"),
+                                Err(e) => tracing::warn!(interface = %kif.name, "carrier: {e:#}"),
+                            }
+                        }
+                    }
+                }
+            }
+            if work == 0 {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+    }
+}

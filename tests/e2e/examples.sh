@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # Every shipped example config runs (issue 8). Each file in deploy/examples/
 # is started with its NICs replaced by virtual ports (net_null) and checked
-# against what it declares. The data-centre leaf runs with the real FRR: its
-# bgpd (deploy/examples/frr/leaf-frr.conf, unchanged) peers with two spine
-# bgpds in their own namespaces, and the route they advertise reaches the
-# router over FPM with both spines as ECMP paths.
+# against what it declares. The data-centre leaf (leaf-frr.yaml) needs FRR
+# and real ports: tests/e2e/leaf_bgp.sh runs it.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -78,53 +76,5 @@ for f in "$ROOT"/deploy/examples/*.yaml; do
     API_PORT=$((API_PORT + 2))
 done
 
-echo "-- leaf-frr, with FRR's bgpd and two spines"
-[ -x /usr/lib/frr/bgpd ] || { fail "FRR's bgpd is not installed"; finish; }
-R="$LAB_TAG-leaf"; ip netns add "$R"; NSS+=("$R"); ip -n "$R" link set lo up
-FPM=$((API_PORT + 1))
-virtualize "$ROOT/deploy/examples/leaf-frr.yaml" "$LAB_DIR/leaf-frr.yaml" "$API_PORT" "$FPM"
-run leaf-frr "$R"
-NSX="ip netns exec $R" lab_wait 30 "leaf serving" ip netns exec "$R" curl -sf "http://127.0.0.1:$API_PORT/metrics" -o /dev/null
-frrdir() { local d=/var/run/frr/$1; mkdir -p "$d"; chown frr:frr "$d"; FRRDIRS+=("$d"); echo "$d"; }
-# The spine links: zebra resolves BGP nexthops over them (the leaf's router
-# ports carry the same subnets in the dataplane).
-for k in 1 2; do
-    S="$LAB_TAG-sp$k"; ip netns add "$S"; NSS+=("$S"); ip -n "$S" link set lo up
-    ip link add "${LAB_TAG}l$k" type veth peer name "${LAB_TAG}s$k"
-    ip link set "${LAB_TAG}l$k" netns "$R"; ip link set "${LAB_TAG}s$k" netns "$S"
-    ip -n "$R" addr add "10.$k.0.254/24" dev "${LAB_TAG}l$k"; ip -n "$R" link set "${LAB_TAG}l$k" up
-    ip -n "$S" addr add "10.$k.0.2/24" dev "${LAB_TAG}s$k"; ip -n "$S" link set "${LAB_TAG}s$k" up
-    d=$(frrdir "$LAB_TAG-sp$k")
-    cat >"$d/bgpd.conf" <<C
-hostname spine$k
-router bgp 65${k}00
- bgp router-id 10.$k.0.2
- no bgp ebgp-requires-policy
- no bgp network import-check
- neighbor 10.$k.0.254 remote-as 65001
- address-family ipv4 unicast
-  network 203.0.113.0/24
- exit-address-family
-C
-    chown frr:frr "$d/bgpd.conf"
-    ip netns exec "$S" /usr/lib/frr/bgpd -Z -f "$d/bgpd.conf" -N "$LAB_TAG-sp$k" -u frr -g frr -i "$d/bgpd.pid" -l 10.$k.0.2 >"$d/out" 2>&1 &
-    PIDS+=($!)
-done
-# The leaf: zebra with dplane_fpm_nl, and bgpd with the example's config. The
-# FPM port is the test's (the example says 2620).
-d=$(frrdir "$LAB_TAG-leaf")
-sed "s/fpm address 127.0.0.1 port 2620/fpm address 127.0.0.1 port $FPM/" "$ROOT/deploy/examples/frr/leaf-frr.conf" >"$d/frr.conf"
-grep -E '^(hostname|fpm)' "$d/frr.conf" >"$d/zebra.conf"; grep -v '^fpm' "$d/frr.conf" >"$d/bgpd.conf"
-chown frr:frr "$d"/*.conf
-ip netns exec "$R" /usr/lib/frr/zebra -M dplane_fpm_nl -f "$d/zebra.conf" -N "$LAB_TAG-leaf" -u frr -g frr -i "$d/zebra.pid" >"$d/zebra.out" 2>&1 &
-PIDS+=($!)
-lab_wait 10 "zebra" test -S "$d/zebra.vty"
-ip netns exec "$R" /usr/lib/frr/bgpd -f "$d/bgpd.conf" -N "$LAB_TAG-leaf" -u frr -g frr -i "$d/bgpd.pid" >"$d/bgpd.out" 2>&1 &
-PIDS+=($!)
-nexthops() { ip netns exec "$R" curl -sf "http://127.0.0.1:$API_PORT/api/v1/routes?prefix=203.0.113.0/24" | python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["origin"] == "fpm"]; print(",".join(sorted(n["via"] + "@" + n["port"] for n in r[0]["nexthops"])) if r else "none")'; }
-lab_wait 60 "BGP routes over FPM" bash -c "[ \"\$(ip netns exec $R curl -sf 'http://127.0.0.1:$API_PORT/api/v1/routes?prefix=203.0.113.0/24' | grep -c 10.2.0.2)\" -ge 1 ] && [ \"\$(ip netns exec $R curl -sf 'http://127.0.0.1:$API_PORT/api/v1/routes?prefix=203.0.113.0/24' | grep -c 10.1.0.2)\" -ge 1 ]" || { ip netns exec "$R" vtysh -N "$LAB_TAG-leaf" -c "show bgp summary" -c "show ip route" 2>&1 | tail -20; }
-nh=$(nexthops)
-check "leaf-frr: BGP's ECMP route from both spines reaches the router over FPM ($nh)" test "$nh" = "10.1.0.2@spine1,10.2.0.2@spine2"
-rc=0; stop || rc=$?
-check "leaf-frr: stops with status 0 ($rc)" test "$rc" = 0
+# leaf-frr runs with FRR through the router's own ports in tests/e2e/leaf_bgp.sh.
 finish

@@ -1,0 +1,153 @@
+# The data-centre leaf lab, through the router's own ports (source after
+# lib.sh and lab_init). deploy/examples/leaf-frr.yaml runs with its devices
+# replaced by net_tap ports whose kernel side goes into a namespace per
+# spine and one for the hosts; FRR's zebra and bgpd run beside the router,
+# unmodified, with deploy/examples/frr/leaf-frr.conf, and peer with a bgpd
+# in each spine through the router's kernel interfaces (kernel-interfaces:
+# true). Each spine advertises the anycast service 203.0.113.0/24 and
+# answers on 203.0.113.10:8080 with its name.
+#
+#   hosts ns (10.100.0.2) -- [hosts | router + FRR (ns R) | spine1, spine2] -- spine ns (10.k.0.2)
+#
+# leaf_up sets LEAF_NS (the router's namespace), LEAF_API (its API port),
+# LEAF_HOSTS_NS and LEAF_SPINE_NS[1..2].
+
+LEAF_SERVICE=203.0.113.10
+LEAF_SERVICE_PORT=8080
+
+_leaf_frrdir() { local d=/var/run/frr/$1; mkdir -p "$d"; chown frr:frr "$d"; LAB_FRRDIRS+=("$d"); echo "$d"; }
+
+# leaf_config OUT: the example with lab devices, no hugepages and free ports.
+leaf_config() {
+    python3 - "$ROOT/deploy/examples/leaf-frr.yaml" "$1" "$LAB_API_PORT" "$((LAB_API_PORT + 1))" "$LAB_TAG" <<'PY'
+import re, sys
+src, out, api, fpm, tag = sys.argv[1:]
+s = open(src).read()
+names = iter(["w1", "w2", "wh"])
+n = iter(range(10))
+# Only the devices change: net_tap ports whose own interface (iface=) is not
+# the port's name, which the router's kernel interface carries.
+s = re.sub(r'device: "[^"]*"', lambda m: f'device: "net_tap_{tag}{next(n)},iface={tag}{next(names)}"', s)
+workers = int((re.search(r"^workers: (\d+)", s, re.M) or [0, 1])[1])
+lcores = ",".join(f"{i}@{min(i, 1)}" for i in range(workers + 1))
+s = re.sub(r"^eal: .*$", f'eal: [--no-huge, --no-shconf, --no-pci, -m, "512", --file-prefix, {tag}leaf, --lcores, "{lcores}"]', s, flags=re.M)
+s = re.sub(r"127\.0\.0\.1:(9464|2620)\b", lambda m: f"127.0.0.1:{api if m[1] == '9464' else fpm}", s)
+open(out, "w").write(s)
+PY
+}
+
+leaf_api() { ip netns exec "$LEAF_NS" curl -sf "http://127.0.0.1:$LEAF_API/api/v1/$1"; }
+
+# leaf_start_router: (re)starts the router in LEAF_NS; sets LAB_ROUTER_PID.
+leaf_start_router() {
+    RUST_LOG=info ip netns exec "$LEAF_NS" "$ROOT/target/release/ecmp-router" --config "$LAB_DIR/leaf.yaml" >>"$LAB_DIR/router.log" 2>&1 &
+    LAB_ROUTER_PID=$!
+    lab_wait 30 "leaf router serving" ip netns exec "$LEAF_NS" curl -sf "http://127.0.0.1:$LEAF_API/metrics" -o /dev/null
+}
+
+# leaf_wire: moves the PMDs' interfaces into the spine and hosts namespaces
+# and addresses them (again after a restart: new PMD interfaces).
+leaf_wire() {
+    local k ifn
+    for k in 1 2; do
+        ifn=${LAB_TAG}w$k
+        lab_wait 10 "$ifn" ip -n "$LEAF_NS" link show "$ifn" || return 1
+        ip -n "$LEAF_NS" link set "$ifn" netns "${LEAF_SPINE_NS[$k]}"
+        ip -n "${LEAF_SPINE_NS[$k]}" link set "$ifn" address "02:00:00:00:0$k:02" up
+        ip -n "${LEAF_SPINE_NS[$k]}" addr replace "10.$k.0.2/24" dev "$ifn"
+        ip -n "${LEAF_SPINE_NS[$k]}" addr replace "fd0$k::2/64" dev "$ifn" nodad
+        ip -n "${LEAF_SPINE_NS[$k]}" route replace 10.100.0.0/24 via "10.$k.0.1"
+    done
+    ifn=${LAB_TAG}wh
+    lab_wait 10 "$ifn" ip -n "$LEAF_NS" link show "$ifn" || return 1
+    ip -n "$LEAF_NS" link set "$ifn" netns "$LEAF_HOSTS_NS"
+    ip -n "$LEAF_HOSTS_NS" link set "$ifn" address 02:00:00:00:64:02 up
+    ip -n "$LEAF_HOSTS_NS" addr replace 10.100.0.2/24 dev "$ifn"
+    ip -n "$LEAF_HOSTS_NS" addr replace fd64::2/64 dev "$ifn" nodad
+    ip -n "$LEAF_HOSTS_NS" route replace default via 10.100.0.1
+}
+
+# leaf_start_frr: zebra (dplane_fpm_nl) and bgpd on the router's host, with
+# the example's FRR config (only the FPM port is the lab's).
+leaf_start_frr() {
+    local d
+    d=$(_leaf_frrdir "$LAB_TAG-leaf")
+    sed "s/fpm address 127.0.0.1 port 2620/fpm address 127.0.0.1 port $((LEAF_API + 1))/" "$ROOT/deploy/examples/frr/leaf-frr.conf" >"$d/frr.conf"
+    grep -E '^(hostname|fpm)' "$d/frr.conf" >"$d/zebra.conf"; grep -v '^fpm' "$d/frr.conf" >"$d/bgpd.conf"
+    chown frr:frr "$d"/*.conf
+    ip netns exec "$LEAF_NS" /usr/lib/frr/zebra -M dplane_fpm_nl -f "$d/zebra.conf" -N "$LAB_TAG-leaf" -u frr -g frr -i "$d/zebra.pid" >"$d/zebra.out" 2>&1 &
+    LAB_PIDS+=($!)
+    lab_wait 10 "zebra" test -S "$d/zebra.vty" || return 1
+    ip netns exec "$LEAF_NS" /usr/lib/frr/bgpd -f "$d/bgpd.conf" -N "$LAB_TAG-leaf" -u frr -g frr -i "$d/bgpd.pid" >"$d/bgpd.out" 2>&1 &
+    LAB_PIDS+=($!)
+}
+
+leaf_vtysh() { local who=$1; shift; ip netns exec "$LEAF_NS" vtysh -N "$LAB_TAG-$who" "$@"; }
+
+# leaf_up: the whole lab, BGP sessions included (not waited for).
+leaf_up() {
+    LEAF_NS="$LAB_TAG-leaf"; LEAF_HOSTS_NS="$LAB_TAG-hosts"; LEAF_API=$LAB_API_PORT
+    LEAF_SPINE_NS=([1]="$LAB_TAG-sp1" [2]="$LAB_TAG-sp2")
+    LAB_FRRDIRS=()
+    local ns k d
+    for ns in "$LEAF_NS" "$LEAF_HOSTS_NS" "${LEAF_SPINE_NS[1]}" "${LEAF_SPINE_NS[2]}"; do
+        ip netns add "$ns"; LAB_NAMESPACES+=("$ns"); ip -n "$ns" link set lo up
+    done
+    leaf_config "$LAB_DIR/leaf.yaml"
+    leaf_start_router || return 1
+    leaf_wire || return 1
+    for k in 1 2; do
+        ns=${LEAF_SPINE_NS[$k]}
+        ip -n "$ns" addr add "$LEAF_SERVICE/32" dev lo
+        ip netns exec "$ns" socat TCP-LISTEN:$LEAF_SERVICE_PORT,bind=$LEAF_SERVICE,fork,reuseaddr SYSTEM:"echo spine$k" >/dev/null 2>&1 &
+        LAB_PIDS+=($!)
+        d=$(_leaf_frrdir "$LAB_TAG-sp$k")
+        cat >"$d/bgpd.conf" <<C
+hostname spine$k
+router bgp 65${k}00
+ bgp router-id 10.$k.0.2
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 10.$k.0.1 remote-as 65001
+ address-family ipv4 unicast
+  network 203.0.113.0/24
+ exit-address-family
+C
+        chown frr:frr "$d/bgpd.conf"
+        ip netns exec "$ns" /usr/lib/frr/bgpd -Z -f "$d/bgpd.conf" -N "$LAB_TAG-sp$k" -u frr -g frr -i "$d/bgpd.pid" -l "10.$k.0.2" >"$d/out" 2>&1 &
+        LAB_PIDS+=($!)
+    done
+    leaf_start_frr
+}
+
+# leaf_sessions_up: both of the leaf's BGP sessions are Established.
+leaf_sessions_up() {
+    [ "$(leaf_vtysh leaf -c 'show bgp ipv4 unicast summary json' 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for p in d.get("peers", {}).values() if p.get("state") == "Established"))' 2>/dev/null)" = 2 ]
+}
+
+# leaf_route_nexthops: the router's FPM route to the service, "via@port,...".
+leaf_route_nexthops() {
+    leaf_api "routes?prefix=203.0.113.0/24" | python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["origin"] == "fpm"]; print(",".join(sorted(n["via"] + "@" + n["port"] for n in r[0]["nexthops"])) if r else "none")'
+}
+
+# leaf_spine_learned K: what spine K's bgpd has for the leaf's prefix: its nexthop.
+leaf_spine_learned() {
+    ip netns exec "${LEAF_SPINE_NS[$1]}" vtysh -N "$LAB_TAG-sp$1" -c 'show bgp ipv4 unicast 10.100.0.0/24 json' 2>/dev/null |
+        python3 -c 'import json,sys; d=json.load(sys.stdin); print(",".join(sorted({n["ip"] for p in d.get("paths", []) for n in p.get("nexthops", [])})) or "none")' 2>/dev/null || echo none
+}
+
+# leaf_connections N: N TCP connections from the hosts to the service; prints "spine1 A spine2 B failed F".
+leaf_connections() {
+    local n=$1 i out s1=0 s2=0 f=0
+    for i in $(seq "$n"); do
+        out=$(ip netns exec "$LEAF_HOSTS_NS" timeout 3 socat -u "TCP:$LEAF_SERVICE:$LEAF_SERVICE_PORT,connect-timeout=2" STDOUT 2>/dev/null || true)
+        case "$out" in spine1) s1=$((s1 + 1)) ;; spine2) s2=$((s2 + 1)) ;; *) f=$((f + 1)) ;; esac
+    done
+    echo "spine1 $s1 spine2 $s2 failed $f"
+}
+
+leaf_down() {
+    local d
+    for d in "${LAB_FRRDIRS[@]:-}"; do [ -n "$d" ] && rm -rf "$d"; done
+    LAB_FRRDIRS=()
+}

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """A packet flood from a lab namespace, as fast as one AF_PACKET socket goes.
 
-flood.py IFACE DST_MAC DST_IP SECONDS KIND[,KIND...] [SRC_NET]
+flood.py IFACE DST_MAC DST_IP SECONDS KIND[,KIND...] [net=SRC_NET] [pps=RATE]
 
-KIND: syn22, syn179 (TCP SYNs to the router's address) or udp (UDP to closed
-ports 33434-33689). Sources are random addresses of SRC_NET (a /24, default
-the interface's own) and random ports, so that every packet is a new flow.
-Prints one JSON line: packets sent, seconds, rate."""
+KIND: synN (TCP SYNs to port N) or udp (UDP to ports 33434-33689). Sources
+are random addresses of SRC_NET (a /24, default DST_IP's) and random ports,
+so that every packet is a new flow. pps: at most this rate (default: as
+fast as the socket goes). Prints one JSON line: packets sent, seconds, rate."""
 import json, os, random, socket, struct, sys, time
 
 def csum(b):
@@ -38,7 +38,9 @@ def main():
     iface, dst_mac, dst_ip, secs, kinds = sys.argv[1:6]
     mac = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
     dmac = bytes.fromhex(dst_mac.replace(":", ""))
-    net = sys.argv[6] if len(sys.argv) > 6 else dst_ip.rsplit(".", 1)[0] + ".0"
+    opts = dict(a.split("=", 1) for a in sys.argv[6:])
+    net = opts.get("net", dst_ip.rsplit(".", 1)[0] + ".0")
+    pps = int(opts.get("pps", 0))
     base = socket.inet_aton(net)[:3]
     dst = socket.inet_aton(dst_ip)
     kinds = kinds.split(",")
@@ -48,13 +50,19 @@ def main():
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     sent, t0, end = 0, time.time(), time.time() + float(secs)
     send = s.send
+    chunk = 256
     while True:
-        for f in frames:
-            try:
-                send(f)
-                sent += 1
-            except OSError:
-                pass
+        for i in range(0, len(frames), chunk):
+            for f in frames[i:i + chunk]:
+                try:
+                    send(f)
+                    sent += 1
+                except OSError:
+                    pass
+            if pps:
+                ahead = sent / pps - (time.time() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
         if time.time() >= end:
             break
     dt = time.time() - t0

@@ -11,6 +11,10 @@
 #
 # leaf_up sets LEAF_NS (the router's namespace), LEAF_API (its API port),
 # LEAF_HOSTS_NS and LEAF_SPINE_NS[1..2].
+#
+# LEAF_BFD=1: every BGP session also runs BFD (bfdd, 100 ms x 3) with a hold
+# time of 9 s and reconnects at once; the leaf's FRR config is then the
+# example's plus those lines, and the spines run zebra and bfdd too.
 
 LEAF_SERVICE=203.0.113.10
 LEAF_SERVICE_PORT=8080
@@ -74,12 +78,39 @@ leaf_start_frr() {
     d=$(_leaf_frrdir "$LAB_TAG-leaf")
     sed "s/fpm address 127.0.0.1 port 2620/fpm address 127.0.0.1 port $((LEAF_API + 1))/" "$ROOT/deploy/examples/frr/leaf-frr.conf" >"$d/frr.conf"
     grep -E '^(hostname|fpm)' "$d/frr.conf" >"$d/zebra.conf"; grep -v '^fpm' "$d/frr.conf" >"$d/bgpd.conf"
+    if [ -n "${LEAF_BFD:-}" ]; then
+        python3 - "$d/bgpd.conf" <<'PY'
+import re, sys
+p = sys.argv[1]; s = open(p).read()
+s = re.sub(r"^ neighbor (\S+) remote-as .*\n", lambda m: m[0] + "".join(f" neighbor {m[1]} {x}\n" for x in ("bfd profile fast", "timers 3 9", "timers connect 1")), s, flags=re.M)
+open(p, "w").write(s)
+PY
+        _leaf_bfdd_conf "$d" leaf
+    fi
     chown frr:frr "$d"/*.conf
     ip netns exec "$LEAF_NS" /usr/lib/frr/zebra -M dplane_fpm_nl -f "$d/zebra.conf" -N "$LAB_TAG-leaf" -u frr -g frr -i "$d/zebra.pid" >"$d/zebra.out" 2>&1 &
     LAB_PIDS+=($!)
     lab_wait 10 "zebra" test -S "$d/zebra.vty" || return 1
     ip netns exec "$LEAF_NS" /usr/lib/frr/bgpd -f "$d/bgpd.conf" -N "$LAB_TAG-leaf" -u frr -g frr -i "$d/bgpd.pid" >"$d/bgpd.out" 2>&1 &
     LAB_PIDS+=($!)
+    if [ -n "${LEAF_BFD:-}" ]; then
+        ip netns exec "$LEAF_NS" /usr/lib/frr/bfdd -f "$d/bfdd.conf" -N "$LAB_TAG-leaf" -u frr -g frr -i "$d/bfdd.pid" >"$d/bfdd.out" 2>&1 &
+        LAB_PIDS+=($!)
+    fi
+}
+
+# _leaf_bfdd_conf DIR NAME: bfdd's config, the "fast" profile (100 ms x 3).
+_leaf_bfdd_conf() {
+    cat >"$1/bfdd.conf" <<C
+hostname $2
+bfd
+ profile fast
+  transmit-interval 100
+  receive-interval 100
+  detect-multiplier 3
+ exit
+exit
+C
 }
 
 leaf_vtysh() { local who=$1; shift; ip netns exec "$LEAF_NS" vtysh -N "$LAB_TAG-$who" "$@"; }
@@ -113,6 +144,20 @@ router bgp 65${k}00
   network 203.0.113.0/24
  exit-address-family
 C
+        if [ -n "${LEAF_BFD:-}" ]; then
+            sed -i "s/^ neighbor 10.$k.0.1 remote-as 65001$/&\n neighbor 10.$k.0.1 bfd profile fast\n neighbor 10.$k.0.1 timers 3 9\n neighbor 10.$k.0.1 timers connect 1/" "$d/bgpd.conf"
+            _leaf_bfdd_conf "$d" "spine$k"
+            echo "hostname spine$k" >"$d/zebra.conf"
+            chown frr:frr "$d"/*.conf
+            ip netns exec "$ns" /usr/lib/frr/zebra -f "$d/zebra.conf" -N "$LAB_TAG-sp$k" -u frr -g frr -i "$d/zebra.pid" >"$d/zebra.out" 2>&1 &
+            LAB_PIDS+=($!)
+            lab_wait 10 "spine$k zebra" test -S "$d/zebra.vty" || return 1
+            ip netns exec "$ns" /usr/lib/frr/bgpd -f "$d/bgpd.conf" -N "$LAB_TAG-sp$k" -u frr -g frr -i "$d/bgpd.pid" -l "10.$k.0.2" >"$d/out" 2>&1 &
+            LAB_PIDS+=($!)
+            ip netns exec "$ns" /usr/lib/frr/bfdd -f "$d/bfdd.conf" -N "$LAB_TAG-sp$k" -u frr -g frr -i "$d/bfdd.pid" >"$d/bfdd.out" 2>&1 &
+            LAB_PIDS+=($!)
+            continue
+        fi
         chown frr:frr "$d/bgpd.conf"
         ip netns exec "$ns" /usr/lib/frr/bgpd -Z -f "$d/bgpd.conf" -N "$LAB_TAG-sp$k" -u frr -g frr -i "$d/bgpd.pid" -l "10.$k.0.2" >"$d/out" 2>&1 &
         LAB_PIDS+=($!)
@@ -123,6 +168,14 @@ C
 # leaf_sessions_up: both of the leaf's BGP sessions are Established.
 leaf_sessions_up() {
     [ "$(leaf_vtysh leaf -c 'show bgp ipv4 unicast summary json' 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for p in d.get("peers", {}).values() if p.get("state") == "Established"))' 2>/dev/null)" = 2 ]
+}
+
+# leaf_bfd_up WHO: the number of BFD peers of WHO (leaf, sp1, sp2) that are up.
+leaf_bfd_up() {
+    local ns=$LEAF_NS
+    case "$1" in sp1) ns=${LEAF_SPINE_NS[1]} ;; sp2) ns=${LEAF_SPINE_NS[2]} ;; esac
+    ip netns exec "$ns" vtysh -N "$LAB_TAG-$1" -c 'show bfd peers json' 2>/dev/null |
+        python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin) if p.get("status") == "up"))' 2>/dev/null || echo 0
 }
 
 # leaf_route_nexthops: the router's FPM route to the service, "via@port,...".

@@ -1065,6 +1065,9 @@ pub enum RouteGroup {
     /// that use it share its group, and a change to it is one group update.
     /// Never in a config file or an API body.
     Object(u32),
+    /// A device route from FPM (`dev X`, no gateway): the prefix is on this
+    /// port, like a connected subnet. Never in a config file or an API body.
+    Connected(PortId),
 }
 
 /// A route that drops what it matches, as the kernel's route types do
@@ -1846,7 +1849,9 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 RouteTarget::Group(groups.len() - 1)
             }
             RouteGroup::Reject(x) => RouteTarget::Reject(x),
-            RouteGroup::Object(_) => unreachable!("a config route never names an FPM object"),
+            RouteGroup::Object(_) | RouteGroup::Connected(_) => {
+                unreachable!("a config route never names an FPM object or device")
+            }
         };
         routes.push(RouteConfig {
             table: v.table,

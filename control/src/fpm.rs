@@ -393,9 +393,9 @@ fn decode_nexthop(b: &[u8], del: bool) -> Result<Message, Error> {
 pub struct Resolved {
     /// Table and prefix.
     pub key: (u32, Prefix),
-    /// (gateway, weight) members of inline paths; empty (with no `reject`
-    /// and no `object`) means withdraw.
-    pub members: Vec<(IpAddr, u32)>,
+    /// The paths of inline routes; empty (with no `reject` and no
+    /// `object`) means withdraw.
+    pub members: Vec<Hop>,
     /// A blackhole, unreachable or prohibit route (an RTN_* type).
     pub reject: Option<crate::config::Reject>,
     /// Set when the session holds the route but its type cannot be installed
@@ -425,14 +425,43 @@ impl Resolved {
     }
 }
 
+/// One path of a resolved route or object: a gateway (none: a device route,
+/// `dev X` with no gateway), the interface FRR named (RTA_OIF / NHA_OIF, 0
+/// when absent), and a weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hop {
+    /// Gateway.
+    pub via: Option<IpAddr>,
+    /// FRR's ifindex: with kernel interfaces, the router's own interface.
+    pub ifindex: u32,
+    /// Weight.
+    pub weight: u32,
+}
+
+impl From<(IpAddr, u32)> for Hop {
+    fn from((via, weight): (IpAddr, u32)) -> Hop {
+        Hop {
+            via: Some(via),
+            ifindex: 0,
+            weight,
+        }
+    }
+}
+
+impl PartialEq<(IpAddr, u32)> for Hop {
+    fn eq(&self, o: &(IpAddr, u32)) -> bool {
+        self.via == Some(o.0) && self.weight == o.1
+    }
+}
+
 /// A nexthop object as the session resolved it: the gateways of a single
 /// nexthop or of a group's members, a blackhole, or deleted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Object {
     /// The object's id (NHA_ID).
     pub id: u32,
-    /// (gateway, weight) members. A single nexthop has one, of weight 1.
-    pub members: Vec<(IpAddr, u32)>,
+    /// Its paths. A single nexthop has one, of weight 1.
+    pub members: Vec<Hop>,
     /// A blackhole object.
     pub blackhole: bool,
     /// False when the object was deleted.
@@ -577,10 +606,15 @@ impl Session {
         })
     }
 
-    /// A nexthop object's gateways. Gateway-less paths (FRR's connected
-    /// routes) are left out: the router has its own connected routes.
+    /// A nexthop object's paths.
     pub fn object(&self, id: u32) -> Object {
-        let single = |p: &Path| p.gateway.map(|g| (g, p.weight));
+        let single = |p: &Path| {
+            Some(Hop {
+                via: p.gateway,
+                ifindex: p.ifindex,
+                weight: p.weight,
+            })
+        };
         let n = self.nexthops.get(&id);
         Object {
             id,
@@ -589,7 +623,11 @@ impl Session {
                 Some(Nexthop::Group(g)) => g
                     .iter()
                     .filter_map(|(m, w)| match self.nexthops.get(m) {
-                        Some(Nexthop::Single(p)) => p.gateway.map(|gw| (gw, *w)),
+                        Some(Nexthop::Single(p)) => Some(Hop {
+                            via: p.gateway,
+                            ifindex: p.ifindex,
+                            weight: *w,
+                        }),
                         _ => None,
                     })
                     .collect(),
@@ -600,12 +638,16 @@ impl Session {
         }
     }
 
-    /// The gateways and weights of a route (empty: withdrawn, special, or
-    /// nothing with a gateway). Gateway-less paths (FRR's connected routes)
-    /// are left out: the router has its own connected routes.
+    /// The paths of a route (empty: withdrawn, special, or an object's).
     pub fn resolve(&self, key: (u32, Prefix)) -> Resolved {
         use crate::config::Reject;
-        let single = |p: &Path| p.gateway.map(|g| (g, p.weight));
+        let single = |p: &Path| {
+            Some(Hop {
+                via: p.gateway,
+                ifindex: p.ifindex,
+                weight: p.weight,
+            })
+        };
         let Some(held) = self.routes.get(&key) else {
             return Resolved::withdrawn(key);
         };

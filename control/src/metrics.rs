@@ -163,8 +163,18 @@ pub fn render(
     for (p, c) in cp.port_names.iter().zip(ports) {
         let Some(k) = c.kernel else { continue };
         for (dir, n, b, d) in [
-            ("to_kernel", k.to_kernel_packets, k.to_kernel_bytes, k.to_kernel_dropped),
-            ("from_kernel", k.from_kernel_packets, k.from_kernel_bytes, k.from_kernel_dropped),
+            (
+                "to_kernel",
+                k.to_kernel_packets,
+                k.to_kernel_bytes,
+                k.to_kernel_dropped,
+            ),
+            (
+                "from_kernel",
+                k.from_kernel_packets,
+                k.from_kernel_bytes,
+                k.from_kernel_dropped,
+            ),
         ] {
             let l = [p.as_str(), dir];
             k_p.with_label_values(&l).inc_by(n);
@@ -186,8 +196,12 @@ pub fn render(
         let sum = |f: fn(&LcoreStats) -> &[std::sync::atomic::AtomicU64; 4]| -> u64 {
             lcores.iter().map(|s| f(s)[c as usize].load(Relaxed)).sum()
         };
-        punt_p.with_label_values(&[c.name()]).inc_by(sum(|s| &s.kernel_punted));
-        punt_d.with_label_values(&[c.name()]).inc_by(sum(|s| &s.kernel_policed));
+        punt_p
+            .with_label_values(&[c.name()])
+            .inc_by(sum(|s| &s.kernel_punted));
+        punt_d
+            .with_label_values(&[c.name()])
+            .inc_by(sum(|s| &s.kernel_policed));
     }
 
     let drops = counter(
@@ -742,6 +756,7 @@ mod tests {
             &Snapshot::of(&cp),
             &[PortCounters {
                 rx_packets: 5,
+                kernel: Some(Default::default()),
                 ..Default::default()
             }],
             &[s.clone(), s],
@@ -833,7 +848,10 @@ mod tests {
         s.nexthop(dataplane::NexthopId(0), 100);
         render(
             &Snapshot::of(&cp),
-            &[PortCounters::default(); 3],
+            &[PortCounters {
+                kernel: Some(Default::default()),
+                ..Default::default()
+            }; 3],
             &[s],
             &[Arc::new(dataplane::flowtable::FlowTable::new(
                 64,

@@ -531,6 +531,8 @@ pub struct ControlPlane {
     fpm_stale: std::collections::HashSet<(u32, Prefix)>,
     /// FPM nexthop objects, by id, and those not re-sent since the session ended.
     fpm_objects: HashMap<u32, FpmObject>,
+    /// The kernel interfaces' ifindexes and their ports.
+    kernel_ifindex: HashMap<u32, PortId>,
     fpm_stale_objects: std::collections::HashSet<u32>,
     /// The FPM routes that use each nexthop object.
     fpm_object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
@@ -759,6 +761,7 @@ impl ControlPlane {
             hold: Default::default(),
             traffic: Vec::new(),
             fpm_objects: HashMap::new(),
+            kernel_ifindex: HashMap::new(),
             fpm_stale_objects: Default::default(),
             fpm_object_routes: HashMap::new(),
             fpm_not_installed: BTreeMap::new(),
@@ -1089,6 +1092,13 @@ impl ControlPlane {
             RouteGroup::Reject(x) => {
                 return Some(Route {
                     target: x.target(),
+                    hash: spec.hash,
+                    sticky: false,
+                })
+            }
+            RouteGroup::Connected(port) => {
+                return Some(Route {
+                    target: Target::Connected(*port),
                     hash: spec.hash,
                     sticky: false,
                 })
@@ -1500,20 +1510,56 @@ impl ControlPlane {
         }
     }
 
-    /// FPM gateways as nexthops on the ports whose subnets hold them;
-    /// repeated ones add up their weights.
-    fn fpm_nexthops(&self, members: &[(IpAddr, u32)]) -> Vec<crate::config::NexthopConfig> {
+    /// The router's kernel interfaces (`kernel-interfaces`), by ifindex: FPM
+    /// paths then name their port exactly (RTA_OIF / NHA_OIF), and the
+    /// subnet guess is only for paths without an interface.
+    pub fn set_kernel_interfaces(&mut self, ifs: impl IntoIterator<Item = (u32, PortId)>) {
+        self.kernel_ifindex = ifs.into_iter().collect();
+    }
+
+    /// The port of an FPM path: its interface when the router has kernel
+    /// interfaces (an interface that is not one of them: none), else the
+    /// port whose subnet holds its gateway.
+    fn fpm_port(&self, h: &crate::fpm::Hop) -> Option<PortId> {
+        if !self.kernel_ifindex.is_empty() && h.ifindex != 0 {
+            return self.kernel_ifindex.get(&h.ifindex).copied();
+        }
+        let gw = h.via?;
+        self.config
+            .ports
+            .iter()
+            .position(|p| p.addresses.iter().any(|a| a.subnet().contains(gw)))
+            .map(|i| PortId(i as u16))
+    }
+
+    /// A device route (`dev X`, no gateway) on one of the router's
+    /// interfaces: the port it is connected on.
+    fn fpm_device(&self, members: &[crate::fpm::Hop]) -> Option<PortId> {
+        match members {
+            [h] if h.via.is_none() && h.ifindex != 0 => {
+                self.kernel_ifindex.get(&h.ifindex).copied()
+            }
+            _ => None,
+        }
+    }
+
+    /// FPM gateways as nexthops on their ports (see [`Self::fpm_port`]);
+    /// repeated ones add up their weights. Paths without a gateway are left out.
+    fn fpm_nexthops(&self, members: &[crate::fpm::Hop]) -> Vec<crate::config::NexthopConfig> {
         let mut nexthops: Vec<crate::config::NexthopConfig> = Vec::new();
-        for (gw, w) in members {
-            let Some(port) = self
-                .config
-                .ports
-                .iter()
-                .position(|p| p.addresses.iter().any(|a| a.subnet().contains(*gw)))
-            else {
+        for h in members {
+            let (Some(gw), w) = (h.via, &h.weight) else {
                 continue;
             };
-            let port = PortId(port as u16);
+            let gw = &gw;
+            // An IPv4 route over the RFC 5549 gateway is usable only on a
+            // kernel interface, whose kernel neighbour gives its MAC.
+            if *gw == RFC5549_GATEWAY && (self.kernel_ifindex.is_empty() || h.ifindex == 0) {
+                continue;
+            }
+            let Some(port) = self.fpm_port(h) else {
+                continue;
+            };
             match nexthops.iter_mut().find(|n| n.via == *gw && n.port == port) {
                 Some(n) => n.weight = (n.weight + w).min(dataplane::nhg::MAX_WEIGHT),
                 None => nexthops.push(crate::config::NexthopConfig {
@@ -1527,10 +1573,10 @@ impl ControlPlane {
     }
 
     /// Why gateways `members` install nothing (`None`: there were none).
-    fn fpm_unusable(members: &[(IpAddr, u32)]) -> Option<NotInstalled> {
-        if members.iter().any(|(g, _)| *g == RFC5549_GATEWAY) {
+    fn fpm_unusable(members: &[crate::fpm::Hop]) -> Option<NotInstalled> {
+        if members.iter().any(|h| h.via == Some(RFC5549_GATEWAY)) {
             Some(NotInstalled::Ipv6NexthopOnlink)
-        } else if !members.is_empty() {
+        } else if members.iter().any(|h| h.via.is_some()) {
             Some(NotInstalled::NoPortForGateway)
         } else {
             None
@@ -1614,6 +1660,8 @@ impl ControlPlane {
             RouteGroup::Object(id)
         } else if let Some(x) = r.reject {
             RouteGroup::Reject(x)
+        } else if let Some(port) = self.fpm_device(&r.members) {
+            RouteGroup::Connected(port)
         } else {
             let nexthops = self.fpm_nexthops(&r.members);
             if nexthops.is_empty() {
@@ -3721,7 +3769,7 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
         let r = |pfx: &str, members: Vec<(IpAddr, u32)>, reject: Option<Reject>, t: Option<u8>| {
             Resolved {
-                members,
+                members: members.into_iter().map(Into::into).collect(),
                 reject,
                 unsupported_type: t,
                 protocol: 186,
@@ -4389,7 +4437,7 @@ neighbors:
         let obj = |id: u32, members: &[(&str, u32)]| {
             Change::Object(Object {
                 id,
-                members: members.iter().map(|(a, w)| (ip(a), *w)).collect(),
+                members: members.iter().map(|(a, w)| (ip(a), *w).into()).collect(),
                 blackhole: false,
                 exists: true,
             })
@@ -4481,6 +4529,85 @@ neighbors:
     }
 
     #[test]
+    fn with_kernel_interfaces_fpm_paths_map_to_ports_by_ifindex() {
+        use crate::fpm::{Hop, Resolved};
+        let (mut cp, _) = plane();
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let hop = |via: Option<&str>, ifindex: u32| Hop {
+            via: via.map(ip),
+            ifindex,
+            weight: 1,
+        };
+        // srv1 is ifindex 7 and srv2 ifindex 8 in the router's namespace.
+        cp.set_kernel_interfaces([(7, PortId(1)), (8, PortId(2))]);
+        cp.apply_fpm(vec![
+            // A link-local gateway: on no subnet, exactly on srv1.
+            Resolved {
+                members: vec![hop(Some("fe80::2"), 7), hop(Some("fe80::3"), 8)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("2001:db8:7::/48")))
+            },
+            // A device route: connected on srv2.
+            Resolved {
+                members: vec![hop(None, 8)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("198.18.5.0/24")))
+            },
+            // RFC 5549: IPv4 over the onlink gateway, on the kernel interface.
+            Resolved {
+                members: vec![hop(Some("169.254.0.1"), 7)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
+            },
+            // An interface that is not one of the router's.
+            Resolved {
+                members: vec![hop(Some("10.1.0.2"), 99)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("192.0.2.0/24")))
+            },
+        ]);
+        let v = cp.routes();
+        let r = v
+            .iter()
+            .find(|r| r.spec.prefix == p("2001:db8:7::/48"))
+            .unwrap();
+        let RouteGroup::Inline(gc) = &r.spec.group else {
+            panic!("{r:?}")
+        };
+        let hops: Vec<_> = gc.nexthops.iter().map(|n| (n.via, n.port)).collect();
+        assert_eq!(
+            hops,
+            [(ip("fe80::2"), PortId(1)), (ip("fe80::3"), PortId(2))]
+        );
+        assert!(r.active);
+        let g = cp.route_get(ip("198.18.5.9"), ip("10.0.0.2"), 6, 1, 2);
+        assert_eq!(
+            (g.kind, g.nexthop),
+            ("connected", Some((ip("198.18.5.9"), "srv2".into())))
+        );
+        let r = v
+            .iter()
+            .find(|r| r.spec.prefix == p("203.0.113.0/24"))
+            .unwrap();
+        let RouteGroup::Inline(gc) = &r.spec.group else {
+            panic!("{r:?}")
+        };
+        let n = &gc.nexthops[0];
+        assert_eq!((n.via, n.port), (ip("169.254.0.1"), PortId(1)));
+        let ni = cp.fpm_not_installed();
+        assert_eq!(ni.len(), 1, "{ni:?}");
+        assert_eq!(ni[0].reason, NotInstalled::NoPortForGateway);
+        // Without kernel interfaces, the link-local and RFC 5549 routes have
+        // no port (the subnet guess cannot place them).
+        let (mut cp, _) = plane();
+        cp.apply_fpm(vec![Resolved {
+            members: vec![hop(Some("169.254.0.1"), 7)],
+            ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
+        }]);
+        assert_eq!(
+            cp.fpm_not_installed()[0].reason,
+            NotInstalled::Ipv6NexthopOnlink
+        );
+    }
+
+    #[test]
     fn fpm_routes_map_gateways_to_ports_and_sweep_after_reconnect() {
         use crate::fpm::Resolved;
         let (mut cp, _) = plane();
@@ -4488,16 +4615,16 @@ neighbors:
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         cp.apply_fpm(vec![
             Resolved {
-                members: vec![(ip("10.1.0.2"), 1), (ip("10.2.0.2"), 3)],
+                members: vec![(ip("10.1.0.2"), 1).into(), (ip("10.2.0.2"), 3).into()],
                 ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
             },
             Resolved {
-                members: vec![(ip("172.16.0.1"), 1)],
+                members: vec![(ip("172.16.0.1"), 1).into()],
                 ..Resolved::withdrawn((MAIN_TABLE, p("192.0.2.0/24")))
             },
             // FRR's own version of a config route: the config wins.
             Resolved {
-                members: vec![(ip("10.1.0.2"), 1)],
+                members: vec![(ip("10.1.0.2"), 1).into()],
                 ..Resolved::withdrawn((MAIN_TABLE, p("198.51.100.0/24")))
             },
         ]);
@@ -4539,7 +4666,7 @@ neighbors:
         // Reconnect: FRR re-sends only 203.0.113.0/24; the sweep removes the rest.
         cp.fpm_session_end();
         cp.apply_fpm(vec![Resolved {
-            members: vec![(ip("10.1.0.2"), 1)],
+            members: vec![(ip("10.1.0.2"), 1).into()],
             ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
         }]);
         assert_eq!(cp.fpm_sweep(), 1);

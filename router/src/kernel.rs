@@ -190,7 +190,9 @@ pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Resul
         }
         let name = p.name.as_str();
         if let Some(old) = nl.ifindex(name)? {
-            let tun_flags = std::path::Path::new("/sys/class/net").join(name).join("tun_flags");
+            let tun_flags = std::path::Path::new("/sys/class/net")
+                .join(name)
+                .join("tun_flags");
             if !tun_flags.exists() {
                 bail!("port '{name}': an interface named {name} exists and is not a TAP: rename it, or set kernel-interface: false on the port");
             }
@@ -199,8 +201,9 @@ pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Resul
         }
         let mut cfg = tun::Configuration::default();
         cfg.tun_name(name).layer(tun::Layer::L2).mtu(p.mtu);
-        let dev = tun::Device::new(&cfg)
-            .with_context(|| format!("port '{name}': creating its kernel interface (TAP) {name}"))?;
+        let dev = tun::Device::new(&cfg).with_context(|| {
+            format!("port '{name}': creating its kernel interface (TAP) {name}")
+        })?;
         dev.set_nonblock()
             .with_context(|| format!("port '{name}': making {name} non-blocking"))?;
         let ifindex = nl
@@ -250,7 +253,9 @@ impl Io {
         let nl = match Netlink::new() {
             Ok(n) => Some(n),
             Err(e) => {
-                tracing::error!("kernel interfaces: no netlink ({e:#}): their carrier stays as it is");
+                tracing::error!(
+                    "kernel interfaces: no netlink ({e:#}): their carrier stays as it is"
+                );
                 None
             }
         };
@@ -280,20 +285,27 @@ impl Io {
                         continue;
                     };
                     let port = port_of.get(m.port() as usize).copied();
-                    let Some(k) = port.and_then(|p| by_port.get(p).copied()).filter(|&k| k != usize::MAX) else {
+                    let Some(k) = port
+                        .and_then(|p| by_port.get(p).copied())
+                        .filter(|&k| k != usize::MAX)
+                    else {
                         continue;
                     };
                     let kif = &self.ifs[k];
                     let data = dataplane::PacketBuf::data(&m);
                     match kif.dev.send(data) {
                         Ok(_) => {
-                            kif.counters.to_kernel_packets.fetch_add(1, Ordering::Relaxed);
+                            kif.counters
+                                .to_kernel_packets
+                                .fetch_add(1, Ordering::Relaxed);
                             kif.counters
                                 .to_kernel_bytes
                                 .fetch_add(data.len() as u64, Ordering::Relaxed);
                         }
                         Err(_) => {
-                            kif.counters.to_kernel_dropped.fetch_add(1, Ordering::Relaxed);
+                            kif.counters
+                                .to_kernel_dropped
+                                .fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
@@ -309,8 +321,12 @@ impl Io {
                     if let Some((peer, gtsm)) = dataplane::punt::learned_peer(frame) {
                         if self.peers.get(peer) != Some(gtsm) {
                             match self.peers.learn(peer, gtsm) {
-                                Learned::Added => tracing::info!(%peer, gtsm, interface = %kif.name, "routing peer learned"),
-                                Learned::Known => tracing::info!(%peer, gtsm, "routing peer's GTSM changed"),
+                                Learned::Added => {
+                                    tracing::info!(%peer, gtsm, interface = %kif.name, "routing peer learned")
+                                }
+                                Learned::Known => {
+                                    tracing::info!(%peer, gtsm, "routing peer's GTSM changed")
+                                }
                                 Learned::Full => {}
                             }
                         }
@@ -346,7 +362,9 @@ impl Io {
                         kif.carrier = up;
                         if let Some(nl) = &nl {
                             match nl.set_carrier(kif.ifindex, up) {
-                                Ok(()) => tracing::info!(interface = %kif.name, up, "kernel interface carrier follows the port"),
+                                Ok(()) => {
+                                    tracing::info!(interface = %kif.name, up, "kernel interface carrier follows the port")
+                                }
                                 Err(e) => tracing::warn!(interface = %kif.name, "carrier: {e:#}"),
                             }
                         }

@@ -804,6 +804,9 @@ fn route_json(v: &control::state::RouteView, ports: &[String]) -> serde_json::Va
     });
     match group {
         None | Some(RouteGroup::Reject(_)) | Some(RouteGroup::Object(_)) => {}
+        Some(RouteGroup::Connected(p)) => {
+            o["dev"] = serde_json::json!(ports.get(p.index()).cloned().unwrap_or_default());
+        }
         Some(RouteGroup::Named(n)) => o["nexthop-group"] = serde_json::json!(n),
         Some(RouteGroup::Inline(g)) => {
             o["group"] = serde_json::json!(g.algorithm.name());
@@ -1177,7 +1180,11 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     // workers (worker::Steer), and room for the control thread's frames.
     let steering = nq as u32 * (nq as u32 - 1) * STEER_RING;
     let with_kernel = cfg.ports.iter().any(|p| p.kernel_interface);
-    let kernel_rings = if with_kernel { 2 * nq as u32 * kernel::RING } else { 0 };
+    let kernel_rings = if with_kernel {
+        2 * nq as u32 * kernel::RING
+    } else {
+        0
+    };
     let mbufs = (nports * 2 * QUEUE_DESC as u32 * nq as u32 + steering + kernel_rings + 4096)
         .next_power_of_two()
         - 1;
@@ -1216,6 +1223,10 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     } else {
         kernel::rings(nq).context("kernel interface rings")?
     };
+    let kernel_ifindex: Vec<(u32, dataplane::PortId)> = kifs
+        .iter()
+        .map(|k| (k.ifindex, dataplane::PortId(k.port as u16)))
+        .collect();
     let peers = Arc::new(dataplane::punt::Peers::default());
     for &p in &cfg.punt_policer.peers {
         peers.learn(p, false);
@@ -1257,6 +1268,8 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     );
     // Neighbour states see traffic through the workers' per-nexthop counters.
     cp.set_traffic(stats.clone());
+    // FPM paths name their port by the kernel interface's ifindex.
+    cp.set_kernel_interfaces(kernel_ifindex);
     let stop = Arc::new(AtomicBool::new(false));
     let fib = cp.fib_handle();
     let snat = cp.snat();

@@ -1510,6 +1510,35 @@ impl ControlPlane {
         }
     }
 
+    /// A neighbour from the kernel's table on a kernel interface (the RFC
+    /// 5549 gateway zebra installs): `Some(mac)` makes it a permanent
+    /// neighbour on `port`, which the router never solicits; `None` hands it
+    /// back to the router's own resolution.
+    pub fn set_kernel_neighbor(&mut self, port: PortId, addr: IpAddr, mac: Option<MacAddr>) {
+        match mac {
+            Some(mac) => {
+                let kind = if self.index.contains_key(&(port, addr)) {
+                    self.entries[self.index[&(port, addr)].index()].kind
+                } else {
+                    NexthopKind::Host
+                };
+                if let Some(id) = self.add_nexthop(port, addr, kind) {
+                    self.entries[id.index()].permanent = true;
+                    self.neighbors.set(id, mac);
+                    self.neighbors.set_down(id, DownFlag::Unreachable, false);
+                    tracing::info!(port = %self.config.ports[port.index()].name, %addr, %mac, "kernel neighbour mirrored");
+                }
+            }
+            None => {
+                if let Some(&id) = self.index.get(&(port, addr)) {
+                    self.entries[id.index()].permanent = false;
+                    self.neighbors.clear(id);
+                }
+            }
+        }
+        self.commit();
+    }
+
     /// The router's kernel interfaces (`kernel-interfaces`), by ifindex: FPM
     /// paths then name their port exactly (RTA_OIF / NHA_OIF), and the
     /// subnet guess is only for paths without an interface.
@@ -4591,6 +4620,17 @@ neighbors:
         };
         let n = &gc.nexthops[0];
         assert_eq!((n.via, n.port), (ip("169.254.0.1"), PortId(1)));
+        // Its MAC comes from the kernel's neighbour (zebra's PERMANENT entry):
+        // then traffic flows, and nobody is asked for 169.254.0.1.
+        let get = |cp: &ControlPlane| cp.route_get(ip("203.0.113.1"), ip("10.0.0.2"), 6, 1, 2).nexthop;
+        assert_eq!(get(&cp), None);
+        cp.set_kernel_neighbor(PortId(1), ip("169.254.0.1"), Some(MacAddr([2, 0, 0, 0, 1, 9])));
+        assert_eq!(get(&cp), Some((ip("169.254.0.1"), "srv1".into())));
+        let nb = cp.nexthops();
+        let e = nb.iter().find(|n| n.addr == ip("169.254.0.1")).unwrap();
+        assert_eq!(e.state, NudState::Permanent);
+        cp.set_kernel_neighbor(PortId(1), ip("169.254.0.1"), None);
+        assert_eq!(get(&cp), None);
         let ni = cp.fpm_not_installed();
         assert_eq!(ni.len(), 1, "{ni:?}");
         assert_eq!(ni[0].reason, NotInstalled::NoPortForGateway);

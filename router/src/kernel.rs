@@ -377,3 +377,103 @@ impl Io {
         }
     }
 }
+
+/// A kernel neighbour the router mirrors: the RFC 5549 gateway 169.254.0.1
+/// that zebra installs (PERMANENT, with the BGP peer's MAC) on a kernel
+/// interface for IPv4 routes over an IPv6 link-local nexthop. FPM does not
+/// carry it, and nobody answers ARP for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelNeighbor {
+    /// Config port of the kernel interface.
+    pub port: usize,
+    /// Its address.
+    pub addr: std::net::IpAddr,
+    /// Its MAC; `None`: gone (or no longer usable).
+    pub mac: Option<MacAddr>,
+}
+
+/// Which kernel neighbours are mirrored (see [`KernelNeighbor`]).
+pub fn mirrored(addr: std::net::IpAddr) -> bool {
+    addr == std::net::IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 0, 1))
+}
+
+fn neighbor_of(
+    msg: &rtnetlink::packet_route::neighbour::NeighbourMessage,
+    del: bool,
+    ports: &std::collections::HashMap<u32, usize>,
+) -> Option<KernelNeighbor> {
+    use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourState};
+    let port = *ports.get(&msg.header.ifindex)?;
+    let mut addr = None;
+    let mut mac = None;
+    for a in &msg.attributes {
+        match a {
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(v)) => addr = Some((*v).into()),
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v)) => addr = Some((*v).into()),
+            NeighbourAttribute::LinkLayerAddress(l) if l.len() == 6 => {
+                mac = Some(MacAddr([l[0], l[1], l[2], l[3], l[4], l[5]]))
+            }
+            _ => {}
+        }
+    }
+    let addr = addr.filter(|a| mirrored(*a))?;
+    let usable = !del
+        && !matches!(
+            msg.header.state,
+            NeighbourState::Failed | NeighbourState::Incomplete | NeighbourState::None
+        );
+    Some(KernelNeighbor {
+        port,
+        addr,
+        mac: mac.filter(|_| usable),
+    })
+}
+
+/// Follows the kernel's neighbour table on the kernel interfaces (`ports`:
+/// ifindex -> config port) on a thread of its own, from a dump and then its
+/// notifications, and sends what [`mirrored`] selects to `tx`.
+pub fn watch_neighbors(
+    ports: std::collections::HashMap<u32, usize>,
+    tx: std::sync::mpsc::Sender<KernelNeighbor>,
+) -> Result<std::thread::JoinHandle<()>> {
+    use futures_util::StreamExt;
+    use rtnetlink::packet_core::NetlinkPayload;
+    use rtnetlink::packet_route::RouteNetlinkMessage;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .context("starting the neighbour watcher's runtime")?;
+    let (conn, handle, mut messages) = rt
+        .block_on(async { rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Neigh]) })
+        .context("subscribing to the kernel's neighbours")?;
+    std::thread::Builder::new()
+        .name("kernel-neigh".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                tokio::spawn(conn);
+                let mut dump = handle.neighbours().get().execute();
+                while let Ok(Some(m)) = dump.try_next().await {
+                    if let Some(n) = neighbor_of(&m, false, &ports) {
+                        let _ = tx.send(n);
+                    }
+                }
+                while let Some((m, _)) = messages.next().await {
+                    let n = match &m.payload {
+                        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNeighbour(n)) => {
+                            neighbor_of(n, false, &ports)
+                        }
+                        NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelNeighbour(n)) => {
+                            neighbor_of(n, true, &ports)
+                        }
+                        _ => None,
+                    };
+                    if let Some(n) = n {
+                        if tx.send(n).is_err() {
+                            return;
+                        }
+                    }
+                }
+            })
+        })
+        .context("starting the neighbour watcher")
+}

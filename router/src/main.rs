@@ -139,6 +139,8 @@ struct Shared {
     api_closed: Arc<http_server::Closed>,
     ports: Vec<dpdk::Port>,
     lcores: Vec<Arc<LcoreStats>>,
+    /// Kernel neighbours to mirror (kernel::watch_neighbors).
+    kernel_neighbors: Mutex<std::sync::mpsc::Receiver<kernel::KernelNeighbor>>,
     /// Effective link state of each port, which the kernel interfaces' carrier follows.
     kernel_links: Arc<Vec<AtomicBool>>,
     /// Each port's kernel interface counters (none: no kernel interface).
@@ -172,6 +174,11 @@ fn control_thread(shared: &Shared, stop: &AtomicBool) {
             let monitored = cp.config().ports.get(i).is_some_and(|p| p.monitor_link);
             if let Some(k) = shared.kernel_links.get(i) {
                 k.store(!monitored || up, Ordering::Relaxed);
+            }
+        }
+        if let Ok(rx) = shared.kernel_neighbors.try_lock() {
+            while let Ok(n) = rx.try_recv() {
+                cp.set_kernel_neighbor(dataplane::PortId(n.port as u16), n.addr, n.mac);
             }
         }
         cp.poll(now);
@@ -1227,6 +1234,12 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         .iter()
         .map(|k| (k.ifindex, dataplane::PortId(k.port as u16)))
         .collect();
+    // The kernel's neighbours on the kernel interfaces that the router mirrors (RFC 5549).
+    let (neigh_tx, neigh_rx) = std::sync::mpsc::channel();
+    if !kifs.is_empty() {
+        let by_ifindex = kifs.iter().map(|k| (k.ifindex, k.port)).collect();
+        kernel::watch_neighbors(by_ifindex, neigh_tx).context("kernel neighbours")?;
+    }
     let peers = Arc::new(dataplane::punt::Peers::default());
     for &p in &cfg.punt_policer.peers {
         peers.learn(p, false);
@@ -1340,6 +1353,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     };
 
     let shared = Arc::new(Shared {
+        kernel_neighbors: Mutex::new(neigh_rx),
         kernel_links,
         kernel_counters,
         cp: Mutex::new(cp),

@@ -15,6 +15,11 @@
 # LEAF_BFD=1: every BGP session also runs BFD (bfdd, 100 ms x 3) with a hold
 # time of 9 s and reconnects at once; the leaf's FRR config is then the
 # example's plus those lines, and the spines run zebra and bfdd too.
+#
+# LEAF_UNNUMBERED=1: the session with spine1 is BGP unnumbered (`neighbor
+# spine1 interface remote-as external`, IPv6 link-local), carrying IPv4
+# routes over the link-local nexthop (RFC 5549) and an IPv6 service prefix;
+# spine1 runs zebra too.
 
 LEAF_SERVICE=203.0.113.10
 LEAF_SERVICE_PORT=8080
@@ -69,6 +74,7 @@ leaf_wire() {
     ip -n "$LEAF_HOSTS_NS" addr replace 10.100.0.2/24 dev "$ifn"
     ip -n "$LEAF_HOSTS_NS" addr replace fd64::2/64 dev "$ifn" nodad
     ip -n "$LEAF_HOSTS_NS" route replace default via 10.100.0.1
+    ip -n "$LEAF_HOSTS_NS" -6 route replace default via fd64::1
 }
 
 # leaf_start_frr: zebra (dplane_fpm_nl) and bgpd on the router's host, with
@@ -78,6 +84,15 @@ leaf_start_frr() {
     d=$(_leaf_frrdir "$LAB_TAG-leaf")
     sed "s/fpm address 127.0.0.1 port 2620/fpm address 127.0.0.1 port $((LEAF_API + 1))/" "$ROOT/deploy/examples/frr/leaf-frr.conf" >"$d/frr.conf"
     grep -E '^(hostname|fpm)' "$d/frr.conf" >"$d/zebra.conf"; grep -v '^fpm' "$d/frr.conf" >"$d/bgpd.conf"
+    if [ -n "${LEAF_UNNUMBERED:-}" ]; then
+        python3 - "$d/bgpd.conf" <<'PY'
+import re, sys
+p = sys.argv[1]; s = open(p).read()
+s = s.replace(" neighbor 10.1.0.2 remote-as 65100\n", " neighbor spine1 interface remote-as external\n")
+s = s.replace(" exit-address-family\n", " exit-address-family\n !\n address-family ipv6 unicast\n  neighbor spine1 activate\n  network fd64::/64\n  maximum-paths 8\n exit-address-family\n", 1)
+open(p, "w").write(s)
+PY
+    fi
     if [ -n "${LEAF_BFD:-}" ]; then
         python3 - "$d/bgpd.conf" <<'PY'
 import re, sys
@@ -144,6 +159,35 @@ router bgp 65${k}00
   network 203.0.113.0/24
  exit-address-family
 C
+        if [ -n "${LEAF_UNNUMBERED:-}" ] && [ "$k" = 1 ]; then
+            cat >"$d/bgpd.conf" <<C
+hostname spine1
+router bgp 65100
+ bgp router-id 10.1.0.2
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor ${LAB_TAG}w1 interface remote-as external
+ address-family ipv4 unicast
+  network 203.0.113.0/24
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor ${LAB_TAG}w1 activate
+  network 2001:db8:203::/48
+ exit-address-family
+C
+            ip -n "$ns" addr add 2001:db8:203::10/128 dev lo
+            ip -n "$ns" -6 route replace fd64::/64 via fd01::1
+            ip netns exec "$ns" socat TCP6-LISTEN:$LEAF_SERVICE_PORT,bind=[2001:db8:203::10],fork,reuseaddr SYSTEM:"echo spine1" >/dev/null 2>&1 &
+            LAB_PIDS+=($!)
+            echo "hostname spine1" >"$d/zebra.conf"
+            chown frr:frr "$d"/*.conf
+            ip netns exec "$ns" /usr/lib/frr/zebra -f "$d/zebra.conf" -N "$LAB_TAG-sp1" -u frr -g frr -i "$d/zebra.pid" >"$d/zebra.out" 2>&1 &
+            LAB_PIDS+=($!)
+            lab_wait 10 "spine1 zebra" test -S "$d/zebra.vty" || return 1
+            ip netns exec "$ns" /usr/lib/frr/bgpd -f "$d/bgpd.conf" -N "$LAB_TAG-sp1" -u frr -g frr -i "$d/bgpd.pid" >"$d/out" 2>&1 &
+            LAB_PIDS+=($!)
+            continue
+        fi
         if [ -n "${LEAF_BFD:-}" ]; then
             sed -i "s/^ neighbor 10.$k.0.1 remote-as 65001$/&\n neighbor 10.$k.0.1 bfd profile fast\n neighbor 10.$k.0.1 timers 3 9\n neighbor 10.$k.0.1 timers connect 1/" "$d/bgpd.conf"
             _leaf_bfdd_conf "$d" "spine$k"

@@ -130,12 +130,15 @@ impl Netlink {
 
 /// The sysctls of a kernel interface: a router's interface, not a host's.
 /// `ipv6` off: the kernel has no IPv6 (only the IPv4 ones are set).
-const SYSCTLS: [(&str, &str); 10] = [
+const SYSCTLS: [(&str, &str); 11] = [
     // No SLAAC or default routes from RAs: routes come from the daemons.
     ("ipv6/conf/{}/accept_ra", "0"),
     ("ipv6/conf/{}/autoconf", "0"),
     ("ipv6/conf/{}/accept_redirects", "0"),
-    // The router answers for these addresses already: no DAD delay.
+    // The router answers for these addresses already: no DAD, so no
+    // tentative address that a stray NS or NA could mark dadfailed (a lab's
+    // net_tap has the port's MAC, so its link-local, for a moment).
+    ("ipv6/conf/{}/accept_dad", "0"),
     ("ipv6/conf/{}/dad_transmits", "0"),
     // Carrier down must not drop the IPv6 addresses (zebra would see them go).
     ("ipv6/conf/{}/keep_addr_on_down", "1"),

@@ -9,14 +9,14 @@ set -euo pipefail
 need=()
 pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev build-essential \
-         iproute2 ethtool iputils-ping socat curl python3 python3-scapy tcpdump prometheus frr ca-certificates; do
+         iproute2 ethtool iputils-ping socat curl python3 python3-scapy tcpdump prometheus frr bird2 ca-certificates; do
     pkg_missing "$p" && need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # prometheus and frr are used by the tests, which start their own instances; keep the services from starting.
+    # prometheus, frr and bird2 are used by the tests, which start their own instances; keep the services from starting.
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     rm -f /usr/sbin/policy-rc.d

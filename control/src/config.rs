@@ -72,6 +72,8 @@ struct RawConfig {
     kernel_interfaces: Option<Spanned<bool>>,
     #[serde(default, rename = "punt-policer")]
     punt_policer: Option<RawPuntPolicer>,
+    #[serde(default, rename = "kernel-routes")]
+    kernel_routes: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -676,6 +678,9 @@ pub struct Config {
     pub tables: BTreeMap<String, u32>,
     /// `punt-policer`.
     pub punt_policer: PuntPolicerConfig,
+    /// `kernel-routes`: mirror the kernel's main table (routes through the
+    /// kernel interfaces) into the RIB, origin `kernel`.
+    pub kernel_routes: bool,
 }
 
 /// Where a policy rule sends packets.
@@ -2600,7 +2605,20 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         }
     };
 
+    let kernel_routes = match &raw.kernel_routes {
+        Some(k) if k.value && !ports.iter().any(|p| p.kernel_interface) => {
+            return Err(cx.err(
+                k.referenced,
+                "kernel-routes",
+                "kernel-routes mirrors routes through the kernel interfaces, and no port has one (set kernel-interfaces: true)",
+            ))
+        }
+        Some(k) => k.value,
+        None => false,
+    };
+
     Ok(Config {
+        kernel_routes,
         punt_policer,
         rules,
         last_resort,
@@ -3071,6 +3089,19 @@ api: { listen: 127.0.0.1:9464 }
         let e = err("kernel-interfaces: true\nports:\n  - { name: spine1, device: \"net_tap0,iface=spine1\" }\n");
         assert_eq!(e.key, "ports[0].device");
         assert!(e.message.contains("another iface="), "{}", e.message);
+    }
+
+    #[test]
+    fn kernel_routes_need_kernel_interfaces() {
+        let e = err("kernel-routes: true\nports:\n  - { name: a, device: net_null0 }\n");
+        assert_eq!(e.key, "kernel-routes");
+        let c = parse("kernel-interfaces: true\nkernel-routes: true\nports:\n  - { name: a, device: net_null0 }\n", "t").unwrap();
+        assert!(c.kernel_routes);
+        assert!(
+            !parse("ports:\n  - { name: a, device: net_null0 }\n", "t")
+                .unwrap()
+                .kernel_routes
+        );
     }
 
     #[test]

@@ -442,6 +442,7 @@ pub fn render(
         ("fpm_refused_route_limit", k.fpm_refused_route_limit),
         ("fpm_refused_nexthop_limit", k.fpm_refused_nexthop_limit),
         ("fpm_unresolvable_route", k.fpm_unresolvable),
+        ("kernel_route_ignored", k.kernel_routes_ignored),
         ("fpm_not_installed_onlink", k.fpm_not_installed_onlink),
         ("fpm_not_installed_route_type", k.fpm_not_installed_type),
         (

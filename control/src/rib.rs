@@ -10,6 +10,10 @@ use std::collections::BTreeMap;
 /// runtime change beats the file, and both beat a routing daemon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Origin {
+    /// Mirrored from the kernel's routing table (`kernel-routes`): BIRD,
+    /// `ip route`, any daemon that writes the kernel. The lowest: zebra
+    /// writes both the kernel and FPM, and its FPM route wins.
+    Kernel,
     /// Pushed by FRR over FPM.
     Fpm,
     /// From the config file.
@@ -22,6 +26,7 @@ impl Origin {
     /// The API spelling.
     pub fn name(self) -> &'static str {
         match self {
+            Origin::Kernel => "kernel",
             Origin::Fpm => "fpm",
             Origin::Config => "config",
             Origin::Api => "api",

@@ -241,6 +241,9 @@ pub struct ControlCounters {
     pub last_build_us: u64,
     /// FPM routes whose gateways are on no port's subnet (not installed).
     pub fpm_unresolvable: u64,
+    /// Kernel routes (`kernel-routes`) with no path on a kernel interface:
+    /// the host's own, not mirrored.
+    pub kernel_routes_ignored: u64,
     /// FPM routes via 169.254.0.1 onlink (RFC 5549 from FRR; not installed).
     pub fpm_not_installed_onlink: u64,
     /// FPM routes of a type the router does not install (local, broadcast, ...).
@@ -533,6 +536,11 @@ pub struct ControlPlane {
     fpm_objects: HashMap<u32, FpmObject>,
     /// The kernel interfaces' ifindexes and their ports.
     kernel_ifindex: HashMap<u32, PortId>,
+    /// `kernel-routes`: the kernel's routes as last resolved, its nexthop
+    /// objects, and the routes that use each object.
+    kernel_routes: HashMap<(u32, Prefix), crate::fpm::Resolved>,
+    kernel_objects: HashMap<u32, crate::fpm::Object>,
+    kernel_object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
     fpm_stale_objects: std::collections::HashSet<u32>,
     /// The FPM routes that use each nexthop object.
     fpm_object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
@@ -597,6 +605,20 @@ pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.fpm != new.fpm {
         keys.push("fpm");
+    }
+    if old
+        .ports
+        .iter()
+        .map(|p| p.kernel_interface)
+        .ne(new.ports.iter().map(|p| p.kernel_interface))
+    {
+        keys.push("kernel-interfaces");
+    }
+    if old.kernel_routes != new.kernel_routes {
+        keys.push("kernel-routes");
+    }
+    if old.punt_policer != new.punt_policer {
+        keys.push("punt-policer");
     }
     if old.flows != new.flows {
         keys.push("flows");
@@ -762,6 +784,9 @@ impl ControlPlane {
             traffic: Vec::new(),
             fpm_objects: HashMap::new(),
             kernel_ifindex: HashMap::new(),
+            kernel_routes: HashMap::new(),
+            kernel_objects: HashMap::new(),
+            kernel_object_routes: HashMap::new(),
             fpm_stale_objects: Default::default(),
             fpm_object_routes: HashMap::new(),
             fpm_not_installed: BTreeMap::new(),
@@ -1537,6 +1562,108 @@ impl ControlPlane {
             }
         }
         self.commit();
+    }
+
+    /// Applies changes of the kernel's routing table (`kernel-routes`), then
+    /// publishes once. Routes install with origin `kernel`, below FPM, the
+    /// config and the API. A route through a kernel nexthop object gets the
+    /// object's paths; when the object changes, its routes follow. Routes
+    /// with no path on a kernel interface (the host's own) are ignored,
+    /// counted in `kernel_routes_ignored`.
+    pub fn apply_kernel(&mut self, changes: impl IntoIterator<Item = crate::fpm::Change>) {
+        use crate::fpm::Change;
+        let mut any = false;
+        for c in changes {
+            any = true;
+            match c {
+                Change::Route(r) => {
+                    let key = r.key;
+                    let old_obj = self.kernel_routes.get(&key).and_then(|o| o.object);
+                    if let Some(id) = old_obj {
+                        if let Some(set) = self.kernel_object_routes.get_mut(&id) {
+                            set.remove(&key);
+                        }
+                    }
+                    let withdrawn =
+                        r.members.is_empty() && r.reject.is_none() && r.object.is_none();
+                    if withdrawn {
+                        self.kernel_routes.remove(&key);
+                    } else {
+                        if let Some(id) = r.object {
+                            self.kernel_object_routes.entry(id).or_default().insert(key);
+                        }
+                        self.kernel_routes.insert(key, r);
+                    }
+                    self.sync_kernel_route(key);
+                }
+                Change::Object(o) => {
+                    let id = o.id;
+                    if o.exists {
+                        self.kernel_objects.insert(id, o);
+                    } else {
+                        self.kernel_objects.remove(&id);
+                    }
+                    let keys: Vec<_> = self
+                        .kernel_object_routes
+                        .get(&id)
+                        .map(|s| s.iter().copied().collect())
+                        .unwrap_or_default();
+                    for k in keys {
+                        self.sync_kernel_route(k);
+                    }
+                }
+            }
+        }
+        if any {
+            self.commit();
+        }
+    }
+
+    /// Installs (or removes) the kernel's route at `key` as it is now.
+    fn sync_kernel_route(&mut self, key: (u32, Prefix)) {
+        let (table, prefix) = key;
+        let group = self.kernel_routes.get(&key).and_then(|r| {
+            if let Some(x) = r.reject {
+                return Some(RouteGroup::Reject(x));
+            }
+            let (members, blackhole) = match r.object {
+                Some(id) => {
+                    let o = self.kernel_objects.get(&id)?;
+                    (o.members.as_slice(), o.blackhole)
+                }
+                None => (r.members.as_slice(), false),
+            };
+            if blackhole {
+                return Some(RouteGroup::Reject(crate::config::Reject::Blackhole));
+            }
+            if let Some(port) = self.fpm_device(members) {
+                return Some(RouteGroup::Connected(port));
+            }
+            let nexthops = self.fpm_nexthops(members);
+            (!nexthops.is_empty()).then(|| RouteGroup::Inline(Self::fpm_group(nexthops)))
+        });
+        match group {
+            Some(group) => {
+                let r = &self.kernel_routes[&key];
+                let spec = RouteSpec {
+                    table,
+                    prefix,
+                    group,
+                    hash: self.config.hash,
+                    sticky: false,
+                    protocol: r.protocol,
+                    metric: r.metric,
+                };
+                self.rib.set(key, Origin::Kernel, spec);
+            }
+            None => {
+                if self.kernel_routes.contains_key(&key) {
+                    self.counters.kernel_routes_ignored += 1;
+                }
+                self.rib.remove(key, Origin::Kernel);
+            }
+        }
+        self.sync_at(table, prefix);
     }
 
     /// The router's kernel interfaces (`kernel-interfaces`), by ifindex: FPM
@@ -4558,6 +4685,81 @@ neighbors:
     }
 
     #[test]
+    fn kernel_routes_install_below_fpm_and_follow_their_objects() {
+        use crate::fpm::{Change, Hop, Object, Resolved};
+        let (mut cp, _) = plane();
+        cp.set_kernel_interfaces([(7, PortId(1)), (8, PortId(2))]);
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let hop = |via: &str, ifindex: u32, weight: u32| Hop {
+            via: Some(ip(via)),
+            ifindex,
+            weight,
+        };
+        let key = (MAIN_TABLE, p("203.0.113.0/24"));
+        cp.apply_kernel(vec![
+            Change::Object(Object {
+                id: 5,
+                members: vec![hop("10.1.0.2", 7, 1)],
+                blackhole: false,
+                exists: true,
+            }),
+            Change::Route(Resolved {
+                object: Some(5),
+                ..Resolved::withdrawn(key)
+            }),
+            // The host's own route, through an interface that is not the router's.
+            Change::Route(Resolved {
+                members: vec![hop("192.168.1.1", 2, 1)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("0.0.0.0/0")))
+            }),
+        ]);
+        let via = |cp: &ControlPlane| {
+            let v = cp.routes();
+            let r = v.iter().find(|r| r.spec.prefix == key.1).unwrap().clone();
+            let RouteGroup::Inline(gc) = &r.spec.group else {
+                panic!("{r:?}")
+            };
+            (
+                r.origin,
+                gc.nexthops.iter().map(|n| n.via).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(via(&cp), (Origin::Kernel, vec![ip("10.1.0.2")]));
+        assert_eq!(cp.counters.kernel_routes_ignored, 1);
+        assert!(cp.routes().iter().all(|r| r.spec.prefix != p("0.0.0.0/0")));
+        // The object changes: its route follows.
+        cp.apply_kernel(vec![Change::Object(Object {
+            id: 5,
+            members: vec![hop("10.1.0.2", 7, 1), hop("10.2.0.2", 8, 3)],
+            blackhole: false,
+            exists: true,
+        })]);
+        assert_eq!(via(&cp).1, vec![ip("10.1.0.2"), ip("10.2.0.2")]);
+        // zebra writes the same route to FPM: one route, FPM's, active.
+        cp.apply_fpm(vec![Resolved {
+            members: vec![hop("10.2.0.2", 8, 1)],
+            ..Resolved::withdrawn(key)
+        }]);
+        let v = cp.routes();
+        let active: Vec<_> = v
+            .iter()
+            .filter(|r| r.spec.prefix == key.1 && r.active)
+            .map(|r| r.origin)
+            .collect();
+        assert_eq!(active, [Origin::Fpm]);
+        // Withdrawn from the kernel: the FPM route stays.
+        cp.apply_kernel(vec![Change::Route(Resolved::withdrawn(key))]);
+        let v = cp.routes();
+        let left: Vec<_> = v
+            .iter()
+            .filter(|r| r.spec.prefix == key.1)
+            .map(|r| r.origin)
+            .collect();
+        assert_eq!(left, [Origin::Fpm]);
+    }
+
+    #[test]
     fn with_kernel_interfaces_fpm_paths_map_to_ports_by_ifindex() {
         use crate::fpm::{Hop, Resolved};
         let (mut cp, _) = plane();
@@ -4622,9 +4824,16 @@ neighbors:
         assert_eq!((n.via, n.port), (ip("169.254.0.1"), PortId(1)));
         // Its MAC comes from the kernel's neighbour (zebra's PERMANENT entry):
         // then traffic flows, and nobody is asked for 169.254.0.1.
-        let get = |cp: &ControlPlane| cp.route_get(ip("203.0.113.1"), ip("10.0.0.2"), 6, 1, 2).nexthop;
+        let get = |cp: &ControlPlane| {
+            cp.route_get(ip("203.0.113.1"), ip("10.0.0.2"), 6, 1, 2)
+                .nexthop
+        };
         assert_eq!(get(&cp), None);
-        cp.set_kernel_neighbor(PortId(1), ip("169.254.0.1"), Some(MacAddr([2, 0, 0, 0, 1, 9])));
+        cp.set_kernel_neighbor(
+            PortId(1),
+            ip("169.254.0.1"),
+            Some(MacAddr([2, 0, 0, 0, 1, 9])),
+        );
         assert_eq!(get(&cp), Some((ip("169.254.0.1"), "srv1".into())));
         let nb = cp.nexthops();
         let e = nb.iter().find(|n| n.addr == ip("169.254.0.1")).unwrap();

@@ -405,7 +405,9 @@ fn neighbor_of(
     del: bool,
     ports: &std::collections::HashMap<u32, usize>,
 ) -> Option<KernelNeighbor> {
-    use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourState};
+    use rtnetlink::packet_route::neighbour::{
+        NeighbourAddress, NeighbourAttribute, NeighbourState,
+    };
     let port = *ports.get(&msg.header.ifindex)?;
     let mut addr = None;
     let mut mac = None;
@@ -447,7 +449,9 @@ pub fn watch_neighbors(
         .build()
         .context("starting the neighbour watcher's runtime")?;
     let (conn, handle, mut messages) = rt
-        .block_on(async { rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Neigh]) })
+        .block_on(async {
+            rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Neigh])
+        })
         .context("subscribing to the kernel's neighbours")?;
     std::thread::Builder::new()
         .name("kernel-neigh".into())
@@ -479,4 +483,136 @@ pub fn watch_neighbors(
             })
         })
         .context("starting the neighbour watcher")
+}
+
+const RTM_GETROUTE: u16 = 26;
+const RTM_GETNEXTHOP: u16 = 106;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const RTNLGRP_IPV4_ROUTE: u32 = 7;
+const RTNLGRP_IPV6_ROUTE: u32 = 11;
+const RTNLGRP_NEXTHOP: u32 = 32;
+const RTPROT_KERNEL: u8 = 2;
+const MAIN_TABLE: u32 = 254;
+
+/// A netlink dump request: `kind`, with a zeroed family header of `body` bytes.
+fn dump_request(kind: u16, body: usize, seq: u32) -> Vec<u8> {
+    let len = 16 + body;
+    let mut m = Vec::with_capacity(len);
+    m.extend_from_slice(&(len as u32).to_ne_bytes());
+    m.extend_from_slice(&kind.to_ne_bytes());
+    // NLM_F_REQUEST | NLM_F_DUMP
+    m.extend_from_slice(&(0x1u16 | 0x300).to_ne_bytes());
+    m.extend_from_slice(&seq.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.resize(len, 0);
+    m
+}
+
+/// Whether a kernel route message is one `kernel-routes` mirrors: the main
+/// table, not the kernel's own (`proto kernel`: connected and link-local
+/// routes), not link-local or multicast, and unicast or a reject type.
+pub fn mirrors(m: &control::fpm::Message) -> bool {
+    use control::fpm::{Message, Target};
+    match m {
+        Message::Route {
+            table,
+            prefix,
+            protocol,
+            target,
+            ..
+        } => {
+            let addr = prefix.addr();
+            let link_local = match addr {
+                std::net::IpAddr::V6(a) => (a.segments()[0] & 0xffc0) == 0xfe80 || a.is_multicast(),
+                std::net::IpAddr::V4(a) => a.is_multicast() || a.is_link_local(),
+            };
+            let special_ok = match target {
+                Some(Target::Special(t)) => matches!(t, 6..=8),
+                _ => true,
+            };
+            *table == MAIN_TABLE && *protocol != RTPROT_KERNEL && !link_local && special_ok
+        }
+        Message::Nexthop { .. } => true,
+        Message::Ignored(_) => false,
+    }
+}
+
+/// Follows the kernel's main routing table and its nexthop objects
+/// (`kernel-routes`) on a thread of its own: a dump, then notifications,
+/// through a session like an FPM one, whose changes go to `tx`. When the
+/// socket overruns (ENOBUFS), it dumps again.
+pub fn watch_routes(
+    tx: std::sync::mpsc::Sender<Vec<control::fpm::Change>>,
+) -> Result<std::thread::JoinHandle<()>> {
+    use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
+    let mut sock =
+        Socket::new(NETLINK_ROUTE).context("opening rtnetlink for the kernel's routes")?;
+    sock.bind_auto().context("binding rtnetlink")?;
+    let _ = sock.set_rx_buf_sz(8usize << 20);
+    for g in [RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP] {
+        sock.add_membership(g)
+            .context("subscribing to the kernel's routes")?;
+    }
+    std::thread::Builder::new()
+        .name("kernel-routes".into())
+        .spawn(move || {
+            let mut session = control::fpm::Session::default();
+            let mut seq = 1u32;
+            let mut dump = true;
+            loop {
+                if dump {
+                    dump = false;
+                    // Nexthop objects first: routes name them.
+                    for (kind, body) in [(RTM_GETNEXTHOP, 8), (RTM_GETROUTE, 12)] {
+                        seq += 1;
+                        if let Err(e) = sock.send(&dump_request(kind, body, seq), 0) {
+                            tracing::warn!("kernel routes: dump request: {e}");
+                        }
+                    }
+                }
+                let buf = match sock.recv_from_full() {
+                    Ok((b, _)) => b,
+                    Err(e) if e.raw_os_error() == Some(105) => {
+                        tracing::warn!(
+                            "kernel routes: notifications overran (ENOBUFS): dumping again"
+                        );
+                        dump = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!("kernel routes: {e}: no longer followed");
+                        return;
+                    }
+                };
+                let mut changes = Vec::new();
+                let mut rest = buf.as_slice();
+                while rest.len() >= 16 {
+                    let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                    if len < 16 || len > rest.len() {
+                        break;
+                    }
+                    let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+                    let msg = &rest[..len];
+                    rest = &rest[((len + 3) & !3).min(rest.len())..];
+                    if kind == NLMSG_DONE || kind == NLMSG_ERROR {
+                        continue;
+                    }
+                    match control::fpm::decode(msg) {
+                        Ok(m) if mirrors(&m) => match session.apply(m) {
+                            Ok(c) => changes.extend(c),
+                            Err(e) => tracing::warn!("kernel routes: {e}"),
+                        },
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!("kernel routes: a message the router cannot read: {e}")
+                        }
+                    }
+                }
+                if !changes.is_empty() && tx.send(changes).is_err() {
+                    return;
+                }
+            }
+        })
+        .context("starting the kernel routes' thread")
 }

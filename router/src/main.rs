@@ -139,6 +139,8 @@ struct Shared {
     api_closed: Arc<http_server::Closed>,
     ports: Vec<dpdk::Port>,
     lcores: Vec<Arc<LcoreStats>>,
+    /// Changes of the kernel's routes to mirror (kernel::watch_routes).
+    kernel_routes: Mutex<std::sync::mpsc::Receiver<Vec<control::fpm::Change>>>,
     /// Kernel neighbours to mirror (kernel::watch_neighbors).
     kernel_neighbors: Mutex<std::sync::mpsc::Receiver<kernel::KernelNeighbor>>,
     /// Effective link state of each port, which the kernel interfaces' carrier follows.
@@ -174,6 +176,13 @@ fn control_thread(shared: &Shared, stop: &AtomicBool) {
             let monitored = cp.config().ports.get(i).is_some_and(|p| p.monitor_link);
             if let Some(k) = shared.kernel_links.get(i) {
                 k.store(!monitored || up, Ordering::Relaxed);
+            }
+        }
+        if let Ok(rx) = shared.kernel_routes.try_lock() {
+            // A bounded batch per pass: a full table's dump does not hold the loop.
+            for _ in 0..64 {
+                let Ok(c) = rx.try_recv() else { break };
+                cp.apply_kernel(c);
             }
         }
         if let Ok(rx) = shared.kernel_neighbors.try_lock() {
@@ -851,7 +860,7 @@ async fn list_routes(
     };
     let origin = match q.get("origin").map(String::as_str) {
         None => None,
-        Some(o @ ("api" | "config" | "fpm")) => Some(o.to_owned()),
+        Some(o @ ("api" | "config" | "fpm" | "kernel")) => Some(o.to_owned()),
         Some(o) => {
             return field_error(
                 StatusCode::BAD_REQUEST,
@@ -1240,6 +1249,11 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         let by_ifindex = kifs.iter().map(|k| (k.ifindex, k.port)).collect();
         kernel::watch_neighbors(by_ifindex, neigh_tx).context("kernel neighbours")?;
     }
+    // kernel-routes: the kernel's main table, mirrored (BIRD, ip route, ...).
+    let (routes_tx, routes_rx) = std::sync::mpsc::channel();
+    if cfg.kernel_routes {
+        kernel::watch_routes(routes_tx).context("kernel routes")?;
+    }
     let peers = Arc::new(dataplane::punt::Peers::default());
     for &p in &cfg.punt_policer.peers {
         peers.learn(p, false);
@@ -1354,6 +1368,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
 
     let shared = Arc::new(Shared {
         kernel_neighbors: Mutex::new(neigh_rx),
+        kernel_routes: Mutex::new(routes_rx),
         kernel_links,
         kernel_counters,
         cp: Mutex::new(cp),

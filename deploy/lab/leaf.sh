@@ -20,6 +20,10 @@
 # spine1 interface remote-as external`, IPv6 link-local), carrying IPv4
 # routes over the link-local nexthop (RFC 5549) and an IPv6 service prefix;
 # spine1 runs zebra too.
+#
+# LEAF_DAEMON=bird: deploy/examples/leaf-bird.yaml and bird/leaf-bird.conf,
+# BIRD 2 instead of FRR on the router's host; routes reach the router
+# through the kernel's table (kernel-routes) instead of FPM.
 
 LEAF_SERVICE=203.0.113.10
 LEAF_SERVICE_PORT=8080
@@ -28,7 +32,7 @@ _leaf_frrdir() { local d=/var/run/frr/$1; mkdir -p "$d"; chown frr:frr "$d"; LAB
 
 # leaf_config OUT: the example with lab devices, no hugepages and free ports.
 leaf_config() {
-    python3 - "$ROOT/deploy/examples/leaf-frr.yaml" "$1" "$LAB_API_PORT" "$((LAB_API_PORT + 1))" "$LAB_TAG" <<'PY'
+    python3 - "$ROOT/deploy/examples/leaf-${LEAF_DAEMON:-frr}.yaml" "$1" "$LAB_API_PORT" "$((LAB_API_PORT + 1))" "$LAB_TAG" <<'PY'
 import re, sys
 src, out, api, fpm, tag = sys.argv[1:]
 s = open(src).read()
@@ -128,6 +132,16 @@ exit
 C
 }
 
+# leaf_start_bird: BIRD 2 on the router's host with the example's config.
+leaf_start_bird() {
+    local d
+    d=$(_leaf_frrdir "$LAB_TAG-bird")
+    cp "$ROOT/deploy/examples/bird/leaf-bird.conf" "$d/bird.conf"
+    ip netns exec "$LEAF_NS" bird -f -c "$d/bird.conf" -s "$d/bird.ctl" -P "$d/bird.pid" >"$d/bird.out" 2>&1 &
+    LAB_PIDS+=($!)
+    LEAF_BIRD_CTL=$d/bird.ctl
+}
+
 leaf_vtysh() { local who=$1; shift; ip netns exec "$LEAF_NS" vtysh -N "$LAB_TAG-$who" "$@"; }
 
 # leaf_up: the whole lab, BGP sessions included (not waited for).
@@ -206,11 +220,15 @@ C
         ip netns exec "$ns" /usr/lib/frr/bgpd -Z -f "$d/bgpd.conf" -N "$LAB_TAG-sp$k" -u frr -g frr -i "$d/bgpd.pid" -l "10.$k.0.2" >"$d/out" 2>&1 &
         LAB_PIDS+=($!)
     done
-    leaf_start_frr
+    if [ "${LEAF_DAEMON:-frr}" = bird ]; then leaf_start_bird; else leaf_start_frr; fi
 }
 
 # leaf_sessions_up: both of the leaf's BGP sessions are Established.
 leaf_sessions_up() {
+    if [ "${LEAF_DAEMON:-frr}" = bird ]; then
+        [ "$(ip netns exec "$LEAF_NS" birdc -s "$LEAF_BIRD_CTL" show protocols 2>/dev/null | grep -c 'BGP .* Established')" = 2 ]
+        return
+    fi
     [ "$(leaf_vtysh leaf -c 'show bgp ipv4 unicast summary json' 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for p in d.get("peers", {}).values() if p.get("state") == "Established"))' 2>/dev/null)" = 2 ]
 }
 
@@ -224,7 +242,9 @@ leaf_bfd_up() {
 
 # leaf_route_nexthops: the router's FPM route to the service, "via@port,...".
 leaf_route_nexthops() {
-    leaf_api "routes?prefix=203.0.113.0/24" | python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["origin"] == "fpm"]; print(",".join(sorted(n["via"] + "@" + n["port"] for n in r[0]["nexthops"])) if r else "none")'
+    local origin=fpm
+    [ "${LEAF_DAEMON:-frr}" = bird ] && origin=kernel
+    leaf_api "routes?prefix=203.0.113.0/24" | python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["origin"] == sys.argv[1]]; print(",".join(sorted(n["via"] + "@" + n["port"] for n in r[0]["nexthops"])) if r else "none")' "$origin"
 }
 
 # leaf_spine_learned K: what spine K's bgpd has for the leaf's prefix: its nexthop.

@@ -16,7 +16,11 @@ source "$ROOT/deploy/lab/lib.sh"
 source "$ROOT/deploy/lab/leaf.sh"
 source "$HERE/assert.sh"
 [ -x /usr/lib/frr/bgpd ] || { echo "FRR's bgpd is not installed (bash scripts/setup.sh)"; exit 1; }
-lab_init leaf
+# LEAF_DAEMON=bird (tests/e2e/leaf_bird.sh): BIRD 2 on the leaf instead of FRR,
+# its routes through the kernel's table (kernel-routes) instead of FPM.
+DAEMON=${LEAF_DAEMON:-frr}
+if [ "$DAEMON" = bird ]; then WHO="BIRD"; VIA="the kernel's table (kernel-routes)"; else WHO="bgpd"; VIA="FPM"; fi
+lab_init "leaf-$DAEMON"
 trap 'leaf_down; lab_down' EXIT
 N=${LEAF_CONNECTIONS:-200}
 
@@ -28,7 +32,7 @@ check "the router's ports have kernel interfaces with their names, MACs and addr
     [ \"\$(ip -n $LEAF_NS -j link show spine1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0][\"address\"])')\" = \"\$(ip netns exec $LEAF_NS curl -sf http://127.0.0.1:$LEAF_API/api/v1/ports | python3 -c 'import json,sys; print([p[\"mac\"] for p in json.load(sys.stdin) if p[\"name\"] == \"spine1\"][0])')\" ]"
 check "the kernel interfaces are up on moved taps (monitor-link auto: net_tap's link is not the wire's)" bash -c "ip -n $LEAF_NS link show spine1 | grep -q LOWER_UP"
 lab_wait 90 "both BGP sessions of the leaf" leaf_sessions_up || leaf_vtysh leaf -c "show bgp summary" || true
-check "bgpd on the router's host peers with both spines through the router's ports" leaf_sessions_up
+check "$WHO on the router's host peers with both spines through the router's ports" leaf_sessions_up
 for k in 1 2; do
     lab_wait 30 "spine$k learns 10.100.0.0/24" bash -c "[ \"\$(source $ROOT/deploy/lab/lib.sh; source $ROOT/deploy/lab/leaf.sh; LEAF_SPINE_NS=([1]=${LEAF_SPINE_NS[1]} [2]=${LEAF_SPINE_NS[2]}); LAB_TAG=$LAB_TAG; leaf_spine_learned $k)\" = 10.$k.0.1 ]" || true
     got=$(leaf_spine_learned "$k")
@@ -36,7 +40,7 @@ for k in 1 2; do
 done
 lab_wait 30 "the service route over FPM" bash -c "[ \"\$(ip netns exec $LEAF_NS curl -sf 'http://127.0.0.1:$LEAF_API/api/v1/routes?prefix=203.0.113.0/24' | grep -o '10\.[12]\.0\.2' | sort -u | wc -l)\" = 2 ]" || true
 nh=$(leaf_route_nexthops)
-check "BGP's ECMP route from both spines reaches the router over FPM ($nh)" test "$nh" = "10.1.0.2@spine1,10.2.0.2@spine2"
+check "BGP's ECMP route from both spines reaches the router through $VIA ($nh)" test "$nh" = "10.1.0.2@spine1,10.2.0.2@spine2"
 
 split=$(leaf_connections "$N")
 read -r _ s1 _ s2 _ failed <<<"$split"
@@ -58,7 +62,7 @@ from_k=$(awk '/^ecmp_router_kernel_interface_packets_total\{direction="from_kern
 check "frames to and from spine1's kernel interface are counted ($to_k to, $from_k from)" bash -c "[ ${to_k:-0} -gt 0 ] && [ ${from_k:-0} -gt 0 ]"
 routing=$(awk '/^ecmp_router_punt_packets_total\{class="routing"\}/ {print $2}' <<<"$m")
 check "BGP from the learned peers is policed as routing protocol traffic ($routing packets)" test "${routing:-0}" -gt 0
-check "the peers were learned from what bgpd sent" bash -c "grep 'routing peer learned' '$LAB_DIR/router.log' | grep -q 10.1.0.2"
+check "the peers were learned from what $WHO sent" bash -c "grep 'routing peer learned' '$LAB_DIR/router.log' | grep -q 10.1.0.2"
 
 echo "-- kill -9 and restart"
 kill -9 "$LAB_ROUTER_PID"; wait "$LAB_ROUTER_PID" 2>/dev/null || true

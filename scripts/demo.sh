@@ -11,6 +11,41 @@ cargo build --release --locked -p router
 source deploy/lab/lib.sh
 N=${DEMO_CONNECTIONS:-1000}
 
+if [ "${1:-}" = bgp ]; then
+    # The leaf lab: FRR's zebra and bgpd on the router's host peer with two spine
+    # bgpds through the router's own ports (kernel-interfaces), and BGP's ECMP
+    # route reaches the router over FPM.
+    ROOT=$(pwd)
+    source deploy/lab/leaf.sh
+    lab_init demo-bgp
+    trap 'leaf_down; lab_down' EXIT
+    echo "== router config: deploy/examples/leaf-frr.yaml (lab devices), FRR: deploy/examples/frr/leaf-frr.conf"
+    leaf_up
+    lab_wait 90 "both BGP sessions" leaf_sessions_up || true
+    lab_wait 30 "the service route" bash -c "ip netns exec $LEAF_NS curl -sf 'http://127.0.0.1:$LEAF_API/api/v1/routes?prefix=203.0.113.0/24' | grep -q 10.2.0.2" || true
+    echo
+    echo "== the router's kernel interfaces (ip -br addr, in the router's namespace)"
+    ip -n "$LEAF_NS" -br addr show | grep -E '^(spine1|spine2|hosts) '
+    echo
+    echo "== BGP sessions of the leaf's bgpd, through the router's ports"
+    leaf_vtysh leaf -c "show bgp ipv4 unicast summary" 2>/dev/null | grep -E '^(Neighbor|10\.)'
+    echo
+    echo "== what the spines learned from the leaf"
+    for k in 1 2; do echo "  spine$k: 10.100.0.0/24 via $(leaf_spine_learned $k)"; done
+    echo
+    echo "== the route BGP chose, in the router (ecmpctl route show)"
+    ip netns exec "$LEAF_NS" target/release/ecmpctl --api "127.0.0.1:$LEAF_API" route show 2>/dev/null | grep -E '203\.0\.113' || leaf_route_nexthops
+    echo
+    echo "== $((N / 5)) TCP connections from the hosts to the service behind both spines"
+    echo "  $(leaf_connections $((N / 5)))"
+    echo
+    echo "== the exception path's counters"
+    ip netns exec "$LEAF_NS" curl -sf "http://127.0.0.1:$LEAF_API/metrics" | grep -E '^ecmp_router_(kernel_interface_packets_total|punt_packets_total)' | grep -v ' 0$'
+    echo
+    echo "demo finished; tearing the lab down"
+    exit 0
+fi
+
 lab_init demo
 lab_config --policy l4 --weights "1 2"
 echo "== router config ($LAB_DIR/router.yaml)"

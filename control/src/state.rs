@@ -212,6 +212,24 @@ fn table_members(
         .collect()
 }
 
+/// The stable key of each member of a resilient table: a hash of its
+/// address (and port index), the same on every router with the same config,
+/// unlike the nexthop id, which is this router's own.
+fn member_keys(entries: &[Entry], members: &[(NexthopId, u32)]) -> Vec<u64> {
+    members
+        .iter()
+        .map(|m| {
+            let nh = entries[m.0.index()].nh;
+            let a = match nh.addr {
+                IpAddr::V4(v) => u32::from(v) as u128,
+                IpAddr::V6(v) => u128::from(v) ^ (1 << 127),
+            };
+            let k = (a as u64) ^ ((a >> 64) as u64).rotate_left(17) ^ ((nh.port.0 as u64) << 48);
+            k.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        })
+        .collect()
+}
+
 /// Control-plane event counters (exported as `ecmp_router_control_*`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ControlCounters {
@@ -995,6 +1013,8 @@ impl ControlPlane {
                 let now_ms = self.now_ms();
                 let g = self.groups[slot].as_mut().expect("indexed groups exist");
                 let live = table_members(&members, &mut g.seen_live, &self.neighbors);
+                let over = if live.is_empty() { &members } else { &live };
+                let keys = member_keys(&self.entries, over);
                 if g.cfg.algorithm != gc.algorithm || g.cfg.buckets != gc.buckets {
                     g.table = None;
                 }
@@ -1003,7 +1023,7 @@ impl ControlPlane {
                         ResilientTable::new(gc.buckets, gc.idle_timer_ms, gc.unbalanced_timer_ms)
                             .expect("config validated the bucket count")
                     });
-                    t.update(if live.is_empty() { &members } else { &live }, now_ms);
+                    t.update_keyed(over, &keys, now_ms);
                 }
                 g.built = Arc::new(build_group(gc, &members, g.table.as_ref()));
                 g.cfg = gc.clone();
@@ -1022,7 +1042,7 @@ impl ControlPlane {
         let table = (gc.algorithm == Algorithm::Resilient).then(|| {
             let mut t = ResilientTable::new(gc.buckets, gc.idle_timer_ms, gc.unbalanced_timer_ms)
                 .expect("config validated the bucket count");
-            t.update(&members, now_ms);
+            t.update_keyed(&members, &member_keys(&self.entries, &members), now_ms);
             t
         });
         let built = Arc::new(build_group(gc, &members, table.as_ref()));
@@ -2425,7 +2445,8 @@ impl ControlPlane {
         for g in self.groups.iter_mut().flatten() {
             let Some(t) = g.table.as_mut() else { continue };
             let live = table_members(&g.members, &mut g.seen_live, &self.neighbors);
-            if t.update(&live, now_ms) {
+            let keys = member_keys(&self.entries, &live);
+            if t.update_keyed(&live, &keys, now_ms) {
                 g.built = Arc::new(build_group(&g.cfg, &g.members, Some(t)));
                 changed = true;
                 self.counters.resilient_rebalances += 1;
@@ -4068,13 +4089,13 @@ routes:
 
     #[test]
     fn resilient_group_moves_only_the_dead_members_buckets() {
+        // The default idle timer (120 s): busy buckets stay with their owner.
         let cfg = "ports:
   - { name: a, device: x, addresses: [10.0.0.1/24] }
 nexthop-groups:
   - name: web
     group: resilient
     buckets: 64
-    idle-timer: 0
     nexthops: [{ via: 10.0.0.2, port: a }, { via: 10.0.0.3, port: a }, { via: 10.0.0.4, port: a }]
 routes:
   - { prefix: 198.51.100.0/24, nexthop-group: web, hash: { policy: l3 } }
@@ -4087,21 +4108,40 @@ neighbors:
         let mut cp = ControlPlane::new(c, &[MACS[0]], vec![], Channels::default(), 16);
         let before: Vec<NexthopId> = cp.fib().group(GroupId(0)).unwrap().buckets().to_vec();
         assert_eq!(before.len(), 64);
+        // Traffic on every bucket, as the workers mark it.
+        let busy = |cp: &ControlPlane| {
+            let fib = cp.fib();
+            let g = fib.group(GroupId(0)).unwrap();
+            for h in 0..1024u32 {
+                g.select_live(h << 22, &fib.neighbors);
+            }
+        };
+        busy(&cp);
         let dead = cp
             .nexthop_id(PortId(0), "10.0.0.3".parse().unwrap())
             .unwrap();
         cp.set_enabled("a", "10.0.0.3".parse().unwrap(), false)
             .unwrap();
-        cp.poll(Instant::now() + Duration::from_secs(1));
+        let t0 = Instant::now();
+        cp.poll(t0 + Duration::from_secs(1));
         let after = cp.fib().group(GroupId(0)).unwrap().buckets().to_vec();
         for (b, a) in before.iter().zip(&after) {
             if *b == dead {
                 assert_ne!(a, b);
             } else {
-                assert_eq!(a, b, "a live member's bucket moved");
+                assert_eq!(a, b, "a live member's busy bucket moved");
             }
         }
         assert_eq!(cp.counters.resilient_rebalances, 1);
+        // Idle past the timer: the table settles on the survivors' exact shares.
+        cp.poll(t0 + Duration::from_secs(200));
+        let settled = cp.fib().group(GroupId(0)).unwrap().buckets().to_vec();
+        let count = |id: NexthopId| settled.iter().filter(|&&b| b == id).count();
+        assert_eq!(count(dead), 0);
+        for a in ["10.0.0.2", "10.0.0.4"] {
+            let id = cp.nexthop_id(PortId(0), a.parse().unwrap()).unwrap();
+            assert_eq!(count(id), 32, "{a}");
+        }
         assert_eq!(
             cp.fib()
                 .routes
@@ -4111,6 +4151,90 @@ neighbors:
                 .policy,
             dataplane::hash::HashPolicy::L3
         );
+    }
+
+    #[test]
+    fn two_routers_with_the_same_config_settle_on_the_same_resilient_table() {
+        // One router sees a member flap and its gateways resolve in one order;
+        // the other sees no flap and another order. Once idle, same table.
+        let cfg = "ports:
+  - { name: a, device: x, addresses: [10.0.0.1/24] }
+nexthop-groups:
+  - name: web
+    group: resilient
+    buckets: 128
+    idle-timer: 1
+    nexthops: [{ via: 10.0.0.2, port: a }, { via: 10.0.0.3, port: a, weight: 2 }, { via: 10.0.0.4, port: a }, { via: 10.0.0.5, port: a }]
+routes:
+  - { prefix: 198.51.100.0/24, nexthop-group: web }
+";
+        let table = |cp: &ControlPlane| -> Vec<IpAddr> {
+            let fib = cp.fib();
+            fib.group(GroupId(0))
+                .unwrap()
+                .buckets()
+                .iter()
+                .map(|id| fib.nexthop(*id).unwrap().addr)
+                .collect()
+        };
+        let run = |order: [u8; 4], flap: Option<&str>| {
+            let ch = Channels::default();
+            let mut cp = ControlPlane::new(
+                config::parse(cfg, "t").unwrap(),
+                &[MACS[0]],
+                vec![],
+                ch.clone(),
+                16,
+            );
+            let mut t = Instant::now();
+            for last in order {
+                arp_reply(
+                    &ch,
+                    0,
+                    MacAddr([2, 0, 0, 0, 0, last]),
+                    Ipv4Addr::new(10, 0, 0, last),
+                    "10.0.0.1",
+                );
+                for _ in 0..3 {
+                    t += Duration::from_millis(20);
+                    cp.poll(t);
+                    drain(&ch);
+                }
+            }
+            // Every gateway answers its probes; time passes in steps of 0.5 s.
+            let answer = |cp: &mut ControlPlane, t: &mut Instant| {
+                for k in 2..=5u8 {
+                    arp_reply(
+                        &ch,
+                        0,
+                        MacAddr([2, 0, 0, 0, 0, k]),
+                        Ipv4Addr::new(10, 0, 0, k),
+                        "10.0.0.1",
+                    );
+                }
+                *t += Duration::from_millis(500);
+                cp.poll(*t);
+                drain(&ch);
+            };
+            if let Some(a) = flap {
+                cp.set_enabled("a", a.parse().unwrap(), false).unwrap();
+                for _ in 0..4 {
+                    answer(&mut cp, &mut t);
+                }
+                cp.set_enabled("a", a.parse().unwrap(), true).unwrap();
+            }
+            for _ in 0..6 {
+                answer(&mut cp, &mut t);
+            }
+            assert!(
+                cp.nexthops().iter().all(|n| n.live),
+                "every gateway is live"
+            );
+            table(&cp)
+        };
+        let one = run([2, 3, 4, 5], Some("10.0.0.3"));
+        let two = run([5, 3, 2, 4], None);
+        assert_eq!(one, two);
     }
 
     #[test]

@@ -305,12 +305,29 @@ impl Group {
 ///
 /// Fair shares: member *i* wants `floor(n * w_i / W)` buckets, and the
 /// remainder goes one each to the largest fractional parts (ties: member order).
-/// Reassignment walks buckets in index order and gives each to the member
-/// furthest below its share (ties: member order): the result depends only on
-/// the members, never on the order of events' arrival within one update.
+/// Where buckets go is [`ResilientTable::target`]: a pure function of the
+/// members (their stable keys and weights) and the bucket count. Orphans go
+/// to their target owner at once; other buckets whose owner differs from
+/// their target move when idle (or when forced by the unbalanced timer). So
+/// once no bucket is held back, the table is the target, whatever the
+/// history that led there: two routers with the same config and the same
+/// live members have the same table (ARCHITECTURE.md invariant 5).
+/// A member set (members, keys) and the table it converges to.
+type Target = (Vec<(NexthopId, u32)>, Vec<u64>, Vec<NexthopId>);
+
+/// SplitMix64's finalizer: a fixed, well-mixed 64-bit hash.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 #[derive(Debug)]
 pub struct ResilientTable {
     buckets: Vec<Option<NexthopId>>,
+    /// The target of the last member set, and that set.
+    target: Option<Target>,
     last_active: Vec<Option<u64>>,
     activity: Arc<[AtomicU8]>,
     idle_ms: u64,
@@ -329,6 +346,7 @@ impl ResilientTable {
         }
         Ok(ResilientTable {
             buckets: vec![None; n],
+            target: None,
             last_active: vec![None; n],
             activity: (0..n).map(|_| AtomicU8::new(0)).collect(),
             idle_ms,
@@ -360,9 +378,78 @@ impl ResilientTable {
         w
     }
 
-    /// Brings the table towards the fair shares of `members` (the live members,
-    /// canonical order) at time `now_ms`. Returns true when a bucket changed owner.
+    /// The table `members` converge to over `n` buckets, as member indexes.
+    /// `keys[i]` is member i's stable key (the same on every router: a hash
+    /// of its address, not its nexthop id).
+    ///
+    /// Each bucket prefers members by a weighted rendezvous score of (key,
+    /// bucket); every member gets exactly its fair share ([`Self::wants`]):
+    /// 1. each bucket goes to its best-scoring member;
+    /// 2. a member over its share keeps its best-scoring buckets and lets
+    ///    the rest go (ties: bucket index);
+    /// 3. those go, in bucket order, to their best-scoring member with room.
+    ///
+    /// When a member leaves, its buckets go to their next choice, and other
+    /// buckets move only where shares force it. The result depends on the
+    /// members, their weights and keys, and `n` only.
+    pub fn target(n: usize, members: &[(NexthopId, u32)], keys: &[u64]) -> Vec<usize> {
+        let m = members.len();
+        if m == 0 {
+            return Vec::new();
+        }
+        let wants = Self::wants(n, members);
+        let score = |b: usize, i: usize| -> f64 {
+            let h = splitmix(keys[i] ^ splitmix(b as u64 ^ 0x9e37_79b9_7f4a_7c15));
+            // u in (0, 1]; weighted rendezvous: w / -ln(u), larger is better.
+            let u = ((h >> 11) + 1) as f64 / (1u64 << 53) as f64;
+            members[i].1 as f64 / -u.ln().min(-f64::MIN_POSITIVE)
+        };
+        let best = |b: usize, room: &dyn Fn(usize) -> bool| -> Option<usize> {
+            (0..m)
+                .filter(|&i| room(i))
+                .max_by(|&x, &y| score(b, x).total_cmp(&score(b, y)).then(y.cmp(&x)))
+        };
+        let mut owner: Vec<usize> = (0..n).map(|b| best(b, &|_| true).unwrap_or(0)).collect();
+        let mut counts = vec![0usize; m];
+        for &o in &owner {
+            counts[o] += 1;
+        }
+        let mut released = Vec::new();
+        for i in 0..m {
+            if counts[i] <= wants[i] {
+                continue;
+            }
+            let mut mine: Vec<usize> = (0..n).filter(|&b| owner[b] == i).collect();
+            mine.sort_by(|&x, &y| score(y, i).total_cmp(&score(x, i)).then(x.cmp(&y)));
+            released.extend_from_slice(&mine[wants[i]..]);
+            counts[i] = wants[i];
+        }
+        released.sort_unstable();
+        for b in released {
+            let room = |i: usize| counts[i] < wants[i];
+            let i = best(b, &room).unwrap_or(owner[b]);
+            owner[b] = i;
+            counts[i] += 1;
+        }
+        owner
+    }
+
+    /// [`Self::update_keyed`] with each member's nexthop id as its key (for
+    /// tests and benchmarks: ids are one router's own).
     pub fn update(&mut self, members: &[(NexthopId, u32)], now_ms: u64) -> bool {
+        let keys: Vec<u64> = members.iter().map(|m| m.0 .0 as u64).collect();
+        self.update_keyed(members, &keys, now_ms)
+    }
+
+    /// Brings the table towards the target of `members` (the live members,
+    /// canonical order, with their stable `keys`) at time `now_ms`. Returns
+    /// true when a bucket changed owner.
+    pub fn update_keyed(
+        &mut self,
+        members: &[(NexthopId, u32)],
+        keys: &[u64],
+        now_ms: u64,
+    ) -> bool {
         for (i, a) in self.activity.iter().enumerate() {
             if a.swap(0, Ordering::Relaxed) != 0 {
                 self.last_active[i] = Some(now_ms);
@@ -372,26 +459,24 @@ impl ResilientTable {
             return false;
         }
         let n = self.buckets.len();
-        let wants = Self::wants(n, members);
-        let index = |id: NexthopId| members.iter().position(|m| m.0 == id);
-        let mut counts = vec![0usize; members.len()];
-        for b in self.buckets.iter().flatten() {
-            if let Some(i) = index(*b) {
-                counts[i] += 1;
-            }
+        let fresh = self
+            .target
+            .as_ref()
+            .is_none_or(|(m, k, _)| m.as_slice() != members || k.as_slice() != keys);
+        if fresh {
+            let t = Self::target(n, members, keys)
+                .into_iter()
+                .map(|i| members[i].0)
+                .collect();
+            self.target = Some((members.to_vec(), keys.to_vec(), t));
         }
-        let neediest = |counts: &[usize]| -> Option<usize> {
-            (0..members.len())
-                .filter(|&i| counts[i] < wants[i])
-                .max_by_key(|&i| (wants[i] - counts[i], std::cmp::Reverse(i)))
-        };
+        let target = &self.target.as_ref().expect("set above").2;
+        let live = |id: NexthopId| members.iter().any(|m| m.0 == id);
         let mut changed = false;
-        // Orphans first: buckets whose owner left.
-        for b in 0..n {
-            if self.buckets[b].and_then(index).is_none() {
-                let Some(i) = neediest(&counts) else { break };
-                self.buckets[b] = Some(members[i].0);
-                counts[i] += 1;
+        // Orphans first, at once: buckets whose owner left.
+        for (slot, &want) in self.buckets.iter_mut().zip(target) {
+            if !slot.is_some_and(live) {
+                *slot = Some(want);
                 changed = true;
             }
         }
@@ -399,28 +484,30 @@ impl ResilientTable {
             && self
                 .unbalanced_since
                 .is_some_and(|t| now_ms.saturating_sub(t) >= self.unbalanced_ms);
-        for b in 0..n {
-            let Some(owner) = self.buckets[b].and_then(index) else {
-                continue;
-            };
-            if counts[owner] <= wants[owner] {
+        let mut held = false;
+        let idle_ms = self.idle_ms;
+        for ((slot, last), &want) in self
+            .buckets
+            .iter_mut()
+            .zip(&mut self.last_active)
+            .zip(target)
+        {
+            if *slot == Some(want) {
                 continue;
             }
-            let idle = self.last_active[b].is_none_or(|t| now_ms.saturating_sub(t) >= self.idle_ms);
+            let idle = last.is_none_or(|t| now_ms.saturating_sub(t) >= idle_ms);
             if !idle && !force {
+                held = true;
                 continue;
             }
-            let Some(i) = neediest(&counts) else { break };
-            self.buckets[b] = Some(members[i].0);
-            self.last_active[b] = None;
-            counts[owner] -= 1;
-            counts[i] += 1;
+            *slot = Some(want);
+            *last = None;
             changed = true;
         }
-        if counts == wants {
-            self.unbalanced_since = None;
-        } else {
+        if held {
             self.unbalanced_since.get_or_insert(now_ms);
+        } else {
+            self.unbalanced_since = None;
         }
         changed
     }
@@ -437,7 +524,7 @@ impl ResilientTable {
         self.activity.clone()
     }
 
-    /// True while the table is away from the fair shares.
+    /// True while some bucket is held away from its target (busy).
     pub fn is_unbalanced(&self) -> bool {
         self.unbalanced_since.is_some()
     }
@@ -676,7 +763,12 @@ mod tests {
                 (m - theory).abs() < 0.02,
                 "modulo n={n}: moved {m}, theory {theory}"
             );
-            // Resilient moves exactly the removed member's share, nothing else.
+            // Resilient moves the removed member's share. With the idle timer
+            // at 0 (every bucket idle, so none carries a flow that a move
+            // would break), a few more buckets move so that the table is its
+            // target (exact shares, a pure function of the members): under
+            // 5% of the survivors' buckets (about 0.1% with 4 members, 3.7%
+            // with 8). Busy buckets never move: see the next test.
             let mut t = ResilientTable::new(DEFAULT_BUCKETS, 0, 0).unwrap();
             t.update(&all, 0);
             let before = Group::resilient(&all, &t.buckets(&all), t.activity()).unwrap();
@@ -689,25 +781,71 @@ mod tests {
                 .count() as f64
                 / DEFAULT_BUCKETS as f64;
             let (m, s) = disruption(&before, &after, 200_000);
-            assert_eq!(s, 0.0, "resilient n={n}: a surviving flow moved");
             assert!(
-                (m - removed_share).abs() < 0.01,
+                s < 0.05,
+                "resilient n={n}: {s} of the surviving flows moved"
+            );
+            assert!(
+                m >= removed_share - 0.01 && m < removed_share + 0.05,
                 "resilient n={n}: moved {m}, share {removed_share}"
             );
-            // Adding a member back moves only what it takes (idle timer 0).
+            // Adding the member back restores the table exactly (the target
+            // of the same members), so the member gets its own buckets back.
             t.update(&all, 2);
-            let back = Group::resilient(&all, &t.buckets(&all), t.activity()).unwrap();
-            let taken = back
-                .buckets()
-                .iter()
-                .zip(after.buckets())
-                .filter(|(a, b)| a != b)
-                .count();
-            assert_eq!(
-                taken,
-                ResilientTable::wants(DEFAULT_BUCKETS, &all)[n - 1],
-                "resilient n={n}: only the new member's buckets change"
-            );
+            assert_eq!(t.buckets(&all), before.buckets(), "resilient n={n}");
+        }
+    }
+
+    #[test]
+    fn busy_survivors_never_move_and_the_table_converges_to_its_target() {
+        let all = ids(&[1, 2, 1, 1]);
+        let fewer: Vec<_> = all
+            .iter()
+            .copied()
+            .filter(|m| m.0 != NexthopId(1))
+            .collect();
+        let keys =
+            |m: &[(NexthopId, u32)]| m.iter().map(|x| 1000 + x.0 .0 as u64).collect::<Vec<_>>();
+        let mut t = ResilientTable::new(256, 1000, 0).unwrap();
+        t.update_keyed(&all, &keys(&all), 0);
+        let before = t.buckets(&all);
+        let g = Group::resilient(&all, &before, t.activity()).unwrap();
+        let nb = live_all(4);
+        let busy = |g: &Group| {
+            for h in 0..4096u32 {
+                g.select_live(h << 20, &nb);
+            }
+        };
+        busy(&g);
+        // Member 1 dies: only its buckets move, busy as the rest are.
+        t.update_keyed(&fewer, &keys(&fewer), 10);
+        let after = t.buckets(&fewer);
+        for (b, a) in before.iter().zip(&after) {
+            if *b != NexthopId(1) {
+                assert_eq!(a, b, "a busy survivor's bucket moved");
+            } else {
+                assert_ne!(a, b);
+            }
+        }
+        // Once idle, the table is the target: the same as a table that
+        // never saw member 1, built with other nexthop ids for the same keys.
+        t.update_keyed(&fewer, &keys(&fewer), 5000);
+        let settled = t.buckets(&fewer);
+        let renumber = |id: NexthopId| NexthopId(id.0 + 50);
+        let other: Vec<_> = fewer.iter().map(|m| (renumber(m.0), m.1)).collect();
+        let mut fresh = ResilientTable::new(256, 1000, 0).unwrap();
+        fresh.update_keyed(&other, &keys(&fewer), 0);
+        let fresh: Vec<_> = fresh
+            .buckets(&other)
+            .iter()
+            .map(|id| NexthopId(id.0 - 50))
+            .collect();
+        assert_eq!(settled, fresh, "the settled table depends on the history");
+        assert!(!t.is_unbalanced());
+        // Exact shares.
+        let wants = ResilientTable::wants(256, &fewer);
+        for (i, m) in fewer.iter().enumerate() {
+            assert_eq!(settled.iter().filter(|&&b| b == m.0).count(), wants[i]);
         }
     }
 

@@ -262,6 +262,9 @@ fn print_routes(v: &Value) {
         if !r["active"].as_bool().unwrap_or(false) {
             line.push_str(" (inactive: overridden)");
         }
+        if let Some(d) = r["dev"].as_str() {
+            line.push_str(&format!(" dev {d} scope link"));
+        }
         if let Some(g) = r["nexthop-group"].as_str() {
             line.push_str(&format!(" nhg {g}"));
         }

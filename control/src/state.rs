@@ -4154,6 +4154,86 @@ neighbors:
     }
 
     #[test]
+    fn a_tier_of_routers_sends_every_flow_to_the_same_server() {
+        // Two routers with the same routes, group, seed and buckets; their own
+        // port addresses differ, and the second made other nexthops first
+        // (its nexthop ids differ) and resolved its servers in another order.
+        let cfg = |addr: &str, extra: bool| {
+            let hosts = if extra {
+                "neighbors:\n  - { address: 10.5.0.100, mac: \"02:00:00:00:05:64\", port: servers }\n  - { address: 10.5.0.101, mac: \"02:00:00:00:05:65\", port: servers }\n"
+            } else {
+                ""
+            };
+            format!(
+                "ports:
+  - {{ name: servers, device: x, addresses: [{addr}/24] }}
+hash: {{ policy: l4, seed: 77 }}
+nexthop-groups:
+  - name: vip
+    group: resilient
+    buckets: 256
+    idle-timer: 1
+    nexthops: [{{ via: 10.5.0.11, port: servers }}, {{ via: 10.5.0.12, port: servers }}, {{ via: 10.5.0.13, port: servers }}, {{ via: 10.5.0.14, port: servers }}]
+routes:
+  - {{ prefix: 198.51.100.0/24, nexthop-group: vip }}
+{hosts}"
+            )
+        };
+        let router = |addr: &str, order: [u8; 4], extra: bool| {
+            let ch = Channels::default();
+            let mut cp = ControlPlane::new(
+                config::parse(&cfg(addr, extra), "t").unwrap(),
+                &[MACS[0]],
+                vec![],
+                ch.clone(),
+                64,
+            );
+            let mut t = Instant::now();
+            let answer = |cp: &mut ControlPlane, t: &mut Instant, which: &[u8]| {
+                for &k in which {
+                    arp_reply(
+                        &ch,
+                        0,
+                        MacAddr([2, 0, 0, 0, 5, k]),
+                        Ipv4Addr::new(10, 5, 0, k),
+                        addr,
+                    );
+                }
+                *t += Duration::from_millis(400);
+                cp.poll(*t);
+                drain(&ch);
+            };
+            for k in order {
+                answer(&mut cp, &mut t, &[k]);
+            }
+            for _ in 0..8 {
+                answer(&mut cp, &mut t, &order);
+            }
+            cp
+        };
+        let one = router("10.5.0.1", [11, 12, 13, 14], false);
+        let two = router("10.5.0.2", [14, 12, 11, 13], true);
+        let server = |cp: &ControlPlane, i: u16| {
+            let g = cp.route_get(
+                "198.51.100.10".parse().unwrap(),
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, (i % 200) as u8 + 1)),
+                6,
+                10_000 + i,
+                443,
+            );
+            g.nexthop.map(|n| n.0)
+        };
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..400u16 {
+            let (a, b) = (server(&one, i), server(&two, i));
+            assert!(a.is_some(), "flow {i} has a server");
+            assert_eq!(a, b, "flow {i} reaches different servers");
+            seen.insert(a);
+        }
+        assert_eq!(seen.len(), 4, "the flows spread over every server");
+    }
+
+    #[test]
     fn two_routers_with_the_same_config_settle_on_the_same_resilient_table() {
         // One router sees a member flap and its gateways resolve in one order;
         // the other sees no flap and another order. Once idle, same table.

@@ -1724,24 +1724,23 @@ impl ControlPlane {
     fn fpm_nexthops(&self, members: &[crate::fpm::Hop]) -> Vec<crate::config::NexthopConfig> {
         let mut nexthops: Vec<crate::config::NexthopConfig> = Vec::new();
         for h in members {
-            let (Some(gw), w) = (h.via, &h.weight) else {
+            let (Some(gw), w) = (h.via, h.weight) else {
                 continue;
             };
-            let gw = &gw;
             // An IPv4 route over the RFC 5549 gateway is usable only on a
             // kernel interface, whose kernel neighbour gives its MAC.
-            if *gw == RFC5549_GATEWAY && (self.kernel_ifindex.is_empty() || h.ifindex == 0) {
+            if gw == RFC5549_GATEWAY && (self.kernel_ifindex.is_empty() || h.ifindex == 0) {
                 continue;
             }
             let Some(port) = self.fpm_port(h) else {
                 continue;
             };
-            match nexthops.iter_mut().find(|n| n.via == *gw && n.port == port) {
+            match nexthops.iter_mut().find(|n| n.via == gw && n.port == port) {
                 Some(n) => n.weight = (n.weight + w).min(dataplane::nhg::MAX_WEIGHT),
                 None => nexthops.push(crate::config::NexthopConfig {
-                    via: *gw,
+                    via: gw,
                     port,
-                    weight: (*w).clamp(1, dataplane::nhg::MAX_WEIGHT),
+                    weight: w.clamp(1, dataplane::nhg::MAX_WEIGHT),
                 }),
             }
         }
@@ -3281,6 +3280,17 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         ControlPlane::new(c, &MACS, vec![], Channels::default(), 64)
     }
 
+    /// Group 0's bucket table as addresses (NexthopIds are one router's own).
+    fn bucket_addrs(cp: &ControlPlane) -> Vec<IpAddr> {
+        let fib = cp.fib();
+        fib.group(GroupId(0))
+            .unwrap()
+            .buckets()
+            .iter()
+            .map(|id| fib.nexthop(*id).unwrap().addr)
+            .collect()
+    }
+
     /// Queues, as punted on `port`, the ARP reply of neighbour `ip` with `mac`
     /// to the router's `router` address there.
     fn arp_reply(ch: &Channels, port: u16, mac: MacAddr, ip: Ipv4Addr, router: &str) {
@@ -4046,16 +4056,6 @@ nexthop-groups:
 routes:
   - { prefix: 198.51.100.0/24, nexthop-group: web }
 ";
-        // The table as addresses: NexthopIds are the router's own.
-        let table = |cp: &ControlPlane| -> Vec<IpAddr> {
-            let fib = cp.fib();
-            fib.group(GroupId(0))
-                .unwrap()
-                .buckets()
-                .iter()
-                .map(|id| fib.nexthop(*id).unwrap().addr)
-                .collect()
-        };
         let resolve_in = |order: [u8; 3]| {
             let ch = Channels::default();
             let mut cp = ControlPlane::new(
@@ -4065,7 +4065,7 @@ routes:
                 ch.clone(),
                 16,
             );
-            let initial = table(&cp);
+            let initial = bucket_addrs(&cp);
             let t0 = Instant::now();
             let mut t = t0;
             for last in order {
@@ -4078,7 +4078,7 @@ routes:
                 }
             }
             assert!(cp.gateways_resolved());
-            (initial, table(&cp))
+            (initial, bucket_addrs(&cp))
         };
         let (init1, one) = resolve_in([2, 3, 4]);
         let (init2, two) = resolve_in([4, 3, 2]);
@@ -4248,15 +4248,6 @@ nexthop-groups:
 routes:
   - { prefix: 198.51.100.0/24, nexthop-group: web }
 ";
-        let table = |cp: &ControlPlane| -> Vec<IpAddr> {
-            let fib = cp.fib();
-            fib.group(GroupId(0))
-                .unwrap()
-                .buckets()
-                .iter()
-                .map(|id| fib.nexthop(*id).unwrap().addr)
-                .collect()
-        };
         let run = |order: [u8; 4], flap: Option<&str>| {
             let ch = Channels::default();
             let mut cp = ControlPlane::new(
@@ -4310,7 +4301,7 @@ routes:
                 cp.nexthops().iter().all(|n| n.live),
                 "every gateway is live"
             );
-            table(&cp)
+            bucket_addrs(&cp)
         };
         let one = run([2, 3, 4, 5], Some("10.0.0.3"));
         let two = run([5, 3, 2, 4], None);

@@ -2,8 +2,10 @@
 """Traffic for the lab's end-to-end tests. Real sockets of the Linux stack.
 
   flows.py tcp HOST PORT N              N connections; JSON: answers, failed, conns [[lport, server], ...]
-  flows.py hold HOST PORT N TRIGGER     N echo connections kept open; prints them (JSON line), waits
-                                        for the file TRIGGER, then pings each; JSON: [[lport, server, ok], ...]
+  flows.py hold HOST PORT N TRIGGER [TIMEOUT]
+                                        N echo connections kept open; prints them (JSON line), waits
+                                        for the file TRIGGER, then pings all at once and waits TIMEOUT s
+                                        (default 3) for the echoes; JSON: [[lport, server, ok], ...]
   flows.py stream HOST PORT SECONDS     new connections back to back; JSON: [[t_start, t_end, server|null], ...]
   flows.py udp HOST PORT N VARY         N one-datagram flows varying VARY: saddr | sport | flowlabel |
                                         inner-saddr | inner-sport | none (one flow, N packets);
@@ -58,7 +60,7 @@ def cmd_tcp(host, port, n):
     print(json.dumps({"answers": answers, "failed": len(errors), "errors": sorted(set(errors))[:5], "conns": conns}))
 
 
-def cmd_hold(host, port, n, trigger):
+def cmd_hold(host, port, n, trigger, timeout=3.0):
     held = []
     for _ in range(n):
         s, lport, name = one_tcp(host, port)
@@ -66,12 +68,21 @@ def cmd_hold(host, port, n, trigger):
     print(json.dumps([[lp, name] for _, lp, name in held]), flush=True)
     while not os.path.exists(trigger):
         time.sleep(0.05)
-    out = []
+    # Every ping leaves at once; then each echo gets TIMEOUT seconds from the
+    # send (room for TCP's retransmissions when a path changed under it).
+    sent = []
     for s, lport, name in held:
         try:
-            s.settimeout(3)
             s.sendall(b"ping\n")
-            ok = read_line(s) == "ping"
+            sent.append(True)
+        except OSError:
+            sent.append(False)
+    deadline = time.monotonic() + timeout
+    out = []
+    for (s, lport, name), ok in zip(held, sent):
+        try:
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            ok = ok and read_line(s) == "ping"
         except OSError:
             ok = False
         out.append([lport, name, ok])
@@ -191,7 +202,7 @@ def main():
     if cmd == "tcp":
         cmd_tcp(a[1], int(a[2]), int(a[3]))
     elif cmd == "hold":
-        cmd_hold(a[1], int(a[2]), int(a[3]), a[4])
+        cmd_hold(a[1], int(a[2]), int(a[3]), a[4], float(a[5]) if len(a) > 5 else 3.0)
     elif cmd == "stream":
         cmd_stream(a[1], int(a[2]), float(a[3]))
     elif cmd == "udp":

@@ -2,7 +2,7 @@
 # Every shipped example config runs (issue 8). Each file in deploy/examples/
 # is started with its NICs replaced by virtual ports (net_null) and checked
 # against what it declares. The data-centre leaf (leaf-frr.yaml) needs FRR
-# and real ports: tests/e2e/leaf_bgp.sh runs it.
+# and real ports: tests/e2e/leaf_bgp.sh runs it; tier.sh runs tier.yaml.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -56,7 +56,7 @@ stop() { kill -TERM "$RPID"; local rc=0; wait "$RPID" || rc=$?; return $rc; }
 
 for f in "$ROOT"/deploy/examples/*.yaml; do
     name=$(basename "$f" .yaml)
-    case "$name" in leaf-*) continue ;; esac  # tests/e2e/leaf_bgp.sh, leaf_bird.sh
+    case "$name" in leaf-*|tier) continue ;; esac  # tests/e2e/leaf_bgp.sh, leaf_bird.sh, tier.sh
     echo "-- $name"
     virtualize "$f" "$LAB_DIR/$name.yaml" "$API_PORT" $((API_PORT + 1))
     run "$name"

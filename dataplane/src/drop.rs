@@ -92,7 +92,8 @@ reasons! {
     PuntQueueFull => "punt_queue_full",
     /// NIC transmit queue full.
     TxQueueFull => "tx_queue_full",
-    /// Multi-segment mbuf (jumbo frames are not supported yet).
+    /// A frame the PMD scattered over several mbufs. The router sizes its
+    /// mbufs for the largest port MTU, so only a PMD that ignores that does.
     MultiSegment => "multi_segment",
     /// No mbuf available for a packet the router generates.
     MbufAllocFailed => "mbuf_alloc_failed",

@@ -52,6 +52,7 @@ lab_init() {
     LAB_ROUTE_POLICIES=()
     LAB_RTR_NS=
     LAB_AFP=
+    LAB_AFP_LAN=
     LAB_PIDS=()
     LAB_ROUTER_PID=
     LAB_NAMESPACES=()
@@ -67,6 +68,7 @@ lab_if_srv() { echo "${LAB_TAG}s$1"; }
 #            [--af-packet-servers] [--srv1-addresses "A/L, ..."] [--extra YAML]
 # --srv1-addresses: more addresses on the router's srv1 port (a connected
 # subnet on the server side, such as a /16 for a neighbour flood).
+# --af-packet: every port (lan too) is net_af_packet on a veth, as below.
 # --af-packet-servers: the server ports are net_af_packet on one end of a veth
 # pair (the other end goes into the server's namespace) instead of net_tap.
 # With several queues, AF_PACKET fanout spreads received packets by a hash of
@@ -89,6 +91,7 @@ lab_config() {
             --probe) probe=$2; shift 2 ;;
             --extra) extra=$2; shift 2 ;;
             --af-packet-servers) LAB_AFP=1; shift ;;
+            --af-packet) LAB_AFP=1; LAB_AFP_LAN=1; shift ;;
             --srv1-addresses) srv1_more=", $2"; shift 2 ;;
             *) echo "lab_config: unknown option $1" >&2; return 2 ;;
         esac
@@ -101,9 +104,11 @@ lab_config() {
         echo "eal: [--no-huge, --no-shconf, --no-pci, -m, \"512\", --file-prefix, $LAB_TAG]"
         echo "# Every port keeps the default monitor-link (auto): ignored for net_tap, used for net_af_packet."
         echo "ports:"
-        echo "  - { name: lan, device: \"net_tap_${LAB_TAG}0,iface=$LAB_IF_LAN\", addresses: [10.0.0.1/16, fd00::1/64] }"
         # AF_PACKET has as many queues as its qpairs: one per worker.
         local qpairs; qpairs=$(sed -n 's/^workers: *\([0-9]*\).*/\1/p' <<<"$extra"); qpairs=${qpairs:-1}
+        local lan="net_tap_${LAB_TAG}0,iface=$LAB_IF_LAN"
+        [ -z "$LAB_AFP_LAN" ] || lan="net_af_packet${LAB_TAG}0,iface=${LAB_IF_LAN}r,qpairs=$qpairs"
+        echo "  - { name: lan, device: \"$lan\", addresses: [10.0.0.1/16, fd00::1/64] }"
         for k in $(seq "$LAB_SERVERS"); do
             local dev="net_tap_${LAB_TAG}$k,iface=$(lab_if_srv "$k")"
             [ -z "$LAB_AFP" ] || dev="net_af_packet${LAB_TAG}$k,iface=$(lab_if_srv "$k")r,qpairs=$qpairs"
@@ -243,8 +248,8 @@ lab_up() {
     fi
     if [ -n "$LAB_AFP" ]; then
         local k ifn
-        for k in $(seq "$LAB_SERVERS"); do
-            ifn=$(lab_if_srv "$k")
+        for k in ${LAB_AFP_LAN:+lan} $(seq "$LAB_SERVERS"); do
+            if [ "$k" = lan ]; then ifn=$LAB_IF_LAN; else ifn=$(lab_if_srv "$k"); fi
             _lab_rtr ip link add "$ifn" type veth peer name "${ifn}r"
             # Full-size frames with full checksums, as a NIC would deliver them.
             _lab_rtr ethtool -K "$ifn" tx off tso off gso off gro off >/dev/null 2>&1 || true

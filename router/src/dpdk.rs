@@ -171,10 +171,24 @@ pub fn rdtsc() -> u64 {
     unsafe { sys::shim_rte_rdtsc() }
 }
 
+/// The mbuf data room (headroom included) that holds a whole frame of a
+/// port with IP MTU `mtu` in one segment: Ethernet header, two VLAN tags and
+/// the CRC on top. Never less than DPDK's default (2048 + headroom). One
+/// segment per frame is what the pipeline reads, so jumbo MTUs get big mbufs
+/// rather than scattered rx (which the worker would drop).
+pub fn data_room_for_mtu(mtu: u16) -> u16 {
+    let frame = mtu as u32 + 14 + 8 + 4;
+    let room = (sys::RTE_PKTMBUF_HEADROOM + frame).next_multiple_of(64);
+    room.max(sys::RTE_MBUF_DEFAULT_BUF_SIZE)
+        .min(u16::MAX as u32) as u16
+}
+
 /// A packet mempool.
 #[derive(Debug)]
 pub struct Mempool {
     ptr: NonNull<sys::rte_mempool>,
+    /// Bytes per mbuf, headroom included, as created.
+    data_room: u16,
 }
 
 // SAFETY: DPDK mempools are multi-producer/multi-consumer safe; allocation
@@ -184,29 +198,26 @@ unsafe impl Send for Mempool {}
 unsafe impl Sync for Mempool {}
 
 impl Mempool {
-    /// Creates a pool of `n` mbufs with the default data room (2048 + headroom).
+    /// Creates a pool of `n` mbufs of `data_room` bytes each (headroom
+    /// included; see [`data_room_for_mtu`]).
     ///
     /// # Errors
     /// When DPDK cannot allocate the pool (too little memory for `-m`).
-    pub fn new(name: &str, n: u32, cache: u32) -> Result<Mempool, DpdkError> {
+    pub fn new(name: &str, n: u32, cache: u32, data_room: u16) -> Result<Mempool, DpdkError> {
         let cname = CString::new(name).expect("pool name has no NUL");
         // SAFETY: cname is a valid C string; sizes are in range.
-        let p = unsafe {
-            sys::rte_pktmbuf_pool_create(
-                cname.as_ptr(),
-                n,
-                cache,
-                0,
-                sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16,
-                -1,
-            )
-        };
+        let p = unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, data_room, -1) };
         NonNull::new(p)
-            .map(|ptr| Mempool { ptr })
+            .map(|ptr| Mempool { ptr, data_room })
             .ok_or_else(|| DpdkError {
                 op: format!("rte_pktmbuf_pool_create({name}, {n} mbufs)"),
                 errno: rte_errno(),
             })
+    }
+
+    /// Bytes of data room per mbuf, after the headroom.
+    pub fn data_room(&self) -> u32 {
+        (self.data_room as u32).saturating_sub(sys::RTE_PKTMBUF_HEADROOM)
     }
 
     /// Allocates one mbuf.
@@ -641,7 +652,20 @@ impl Port {
             let rc = unsafe {
                 sys::rte_eth_rx_queue_setup(self.id, q, desc, socket, std::ptr::null(), mp)
             };
-            check(rc, format!("rx queue {q} of port {}", self.id))?;
+            // ENOMEM here is also a PMD whose frames do not fit in the
+            // pool's mbufs (ethdev logs the sizes just before).
+            check(
+                rc,
+                if rc == -12 {
+                    format!(
+                        "rx queue {q} of port {} (out of mbufs, or the PMD's frames are larger than the mbufs' {} bytes of data room for MTU {mtu}: see the EAL's message above)",
+                        self.id,
+                        pool.data_room()
+                    )
+                } else {
+                    format!("rx queue {q} of port {}", self.id)
+                },
+            )?;
             // SAFETY: as above.
             let rc =
                 unsafe { sys::rte_eth_tx_queue_setup(self.id, q, desc, socket, std::ptr::null()) };

@@ -1204,8 +1204,20 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let mbufs = (nports * 2 * QUEUE_DESC as u32 * nq as u32 + steering + kernel_rings + 4096)
         .next_power_of_two()
         - 1;
-    let pool =
-        Arc::new(dpdk::Mempool::new("ecmp_pkt", mbufs, 256).context("creating the packet pool")?);
+    let max_mtu = cfg.ports.iter().map(|p| p.mtu).max().unwrap_or(1500);
+    let data_room = dpdk::data_room_for_mtu(max_mtu);
+    if data_room as u32 > dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE {
+        tracing::info!(
+            mtu = max_mtu,
+            data_room,
+            mbufs,
+            "jumbo MTU: mbufs sized for a whole frame"
+        );
+    }
+    let pool = Arc::new(
+        dpdk::Mempool::new("ecmp_pkt", mbufs, 256, data_room)
+            .context("creating the packet pool")?,
+    );
 
     let mut ports = Vec::new();
     let mut macs = Vec::new();

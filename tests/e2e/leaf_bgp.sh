@@ -7,7 +7,7 @@
 # leaf's prefix with the router's port address as nexthop; TCP from the
 # hosts behind the leaf to the anycast service behind both spines completes
 # and splits over both; a TCP service on the router's host answers on the
-# port address; and after kill -9 and a restart no stale interface is left
+# port address, and so do ssh and nc; and after kill -9 and a restart no stale interface is left
 # and the sessions come back.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -53,6 +53,30 @@ LAB_PIDS+=($!)
 lab_wait 5 "the host's listener" ip netns exec "$LEAF_NS" ss -ltn 'sport = :2222' || true
 got=$(ip netns exec "${LEAF_SPINE_NS[1]}" timeout 5 socat -u TCP:10.1.0.1:2222,connect-timeout=3 STDOUT 2>/dev/null || true)
 check "a TCP service on the router's host answers on the port address, from spine1 ($got)" test "$got" = leaf-host
+# ssh to the port address: an sshd on the router's host (its own config and
+# keys, port 2022), a key login from spine1, through the router's ports.
+mkdir -p /run/sshd "$LAB_DIR/ssh"; chmod 700 "$LAB_DIR/ssh"
+ssh-keygen -q -t ed25519 -N '' -f "$LAB_DIR/ssh/host"
+ssh-keygen -q -t ed25519 -N '' -f "$LAB_DIR/ssh/user"
+cp "$LAB_DIR/ssh/user.pub" "$LAB_DIR/ssh/authorized_keys"
+cat >"$LAB_DIR/ssh/sshd_config" <<C
+ListenAddress 10.1.0.1:2022
+ListenAddress 10.2.0.1:2022
+HostKey $LAB_DIR/ssh/host
+AuthorizedKeysFile $LAB_DIR/ssh/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+StrictModes no
+PidFile $LAB_DIR/ssh/sshd.pid
+C
+ip netns exec "$LEAF_NS" /usr/sbin/sshd -D -e -f "$LAB_DIR/ssh/sshd_config" >"$LAB_DIR/sshd.log" 2>&1 &
+LAB_PIDS+=($!)
+lab_wait 5 "sshd" ip netns exec "$LEAF_NS" ss -ltn 'sport = :2022' || cat "$LAB_DIR/sshd.log"
+got=$(ip netns exec "${LEAF_SPINE_NS[1]}" timeout 15 ssh -n -i "$LAB_DIR/ssh/user" -p 2022 -o BatchMode=yes -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR root@10.1.0.1 'cat /proc/sys/kernel/hostname; ip -br link show spine1' 2>&1 || true)
+check "ssh from spine1 to the port address logs in on the router's host and sees its kernel interface ($(tr '\n' ' ' <<<"$got"))" contains "$got" "spine1"
+got=$(ip netns exec "${LEAF_SPINE_NS[2]}" nc -z -w 3 10.2.0.1 2022 2>&1 && echo open || echo closed)
+check "nc from spine2 to the other port address reaches the same sshd ($got)" test "$got" = open
 ping6=$(ip netns exec "${LEAF_SPINE_NS[2]}" ping -6 -c2 -i0.2 -W2 fd02::1 2>&1 | grep -c 'bytes from' || true)
 check "the router answers IPv6 on its port address ($ping6 replies)" test "$ping6" -ge 1
 

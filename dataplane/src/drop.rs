@@ -95,6 +95,10 @@ reasons! {
     /// A frame the PMD scattered over several mbufs. The router sizes its
     /// mbufs for the largest port MTU, so only a PMD that ignores that does.
     MultiSegment => "multi_segment",
+    /// A route, group or binding points at a group, nexthop or port id
+    /// that its FIB generation does not hold: a control-plane bug, never a
+    /// routing outcome (it used to be counted as `no_route`).
+    DanglingId => "dangling_id",
     /// No mbuf available for a packet the router generates.
     MbufAllocFailed => "mbuf_alloc_failed",
     /// A new flow to an SNAT uplink found no free source port on its addresses.

@@ -275,7 +275,57 @@ pub struct Fib {
     pub snat: Arc<crate::nat::Snat>,
 }
 
+/// Where a forwarded packet goes: the nexthop, its port and its MAC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hop {
+    /// The nexthop (for its counters).
+    pub nh: NexthopId,
+    /// Egress port.
+    pub port: PortId,
+    /// The neighbour's MAC, as [`MacAddr::to_u64`] gives it (it stays in a
+    /// register where a 6-byte array would go through memory).
+    pub mac: u64,
+}
+
+/// Why [`Fib::resolve`] or [`Fib::pick`] found no hop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoHop {
+    /// The nexthop (every member, for a pick) is down or unresolved.
+    Down,
+    /// The id is not in this generation (`dangling_id`).
+    Dangling,
+}
+
 impl Fib {
+    /// The hop of nexthop `nh` if it is live. The one place that turns a
+    /// nexthop id into a port and a MAC.
+    #[inline(always)]
+    pub fn resolve(&self, nh: NexthopId) -> Result<Hop, NoHop> {
+        let mac = self.neighbors.live_u64(nh).ok_or(NoHop::Down)?;
+        self.hop(nh, mac)
+    }
+
+    /// A live member of `group` for flow hash `hash`, and its hop.
+    #[inline(always)]
+    pub fn pick(&self, group: &Group, hash: u32) -> Result<Hop, NoHop> {
+        let (nh, mac) = group
+            .select_live_u64(hash, &self.neighbors)
+            .ok_or(NoHop::Down)?;
+        self.hop(nh, mac)
+    }
+
+    #[inline(always)]
+    fn hop(&self, nh: NexthopId, mac: u64) -> Result<Hop, NoHop> {
+        match self.nexthop(nh) {
+            Some(n) => Ok(Hop {
+                nh,
+                port: n.port,
+                mac,
+            }),
+            None => Err(NoHop::Dangling),
+        }
+    }
+
     /// A nexthop by id.
     #[inline]
     pub fn nexthop(&self, id: NexthopId) -> Option<&Nexthop> {

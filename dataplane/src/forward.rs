@@ -14,7 +14,7 @@
 
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
-use crate::fib::{Fib, PortInfo, Route, Target};
+use crate::fib::{Fib, Hop, NoHop, PortInfo, Route, Target};
 use crate::flow;
 use crate::flowtable::FlowTable;
 use crate::hash::flow_hash;
@@ -392,23 +392,19 @@ fn finish_v4<B: PacketBuf>(
                     }
                     _ => {
                         let h = flow_hash(&route.hash, &key, ctx.spray);
-                        match group.select_live_u64(h, &fib.neighbors) {
+                        match fib.pick(group, h) {
                             // The common case goes straight to the rewrite: no
                             // result through memory (a store-forwarding stall
                             // on the 6-byte MAC cost 10 % of the worker).
-                            Some((nh, mac)) => match fib.nexthop(nh) {
-                                Some(n) => {
-                                    return rewrite_v4(ctx, port, pkt, l, fam, nh, n.port, mac)
-                                }
-                                None => Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute))),
-                            },
-                            None => Err(Miss::AllDown),
+                            Ok(hop) => return rewrite_v4(ctx, port, pkt, l, fam, hop),
+                            Err(e) => Err(e.into()),
                         }
                     }
                 };
                 return match hop {
-                    Ok((nh, out, mac)) => rewrite_v4(ctx, port, pkt, l, fam, nh, out, mac.to_u64()),
+                    Ok(hop) => rewrite_v4(ctx, port, pkt, l, fam, hop),
                     Err(Miss::Verdict(v)) => v,
+                    Err(Miss::Dangling) => dropped(ctx.stats, DropReason::DanglingId),
                     Err(Miss::AllDown) => {
                         let e = fam.unreachable();
                         icmp_error(ctx, pkt, port, DropReason::AllNexthopsDown, e, false)
@@ -435,7 +431,6 @@ fn finish_v4<B: PacketBuf>(
 }
 
 /// The end of [`finish_v4`]: egress MTU, TTL decrement, MAC rewrite, count.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn rewrite_v4<B: PacketBuf>(
     ctx: &mut Ctx<'_>,
@@ -443,14 +438,13 @@ fn rewrite_v4<B: PacketBuf>(
     pkt: &mut B,
     l: &Lane,
     fam: Fam,
-    nh: NexthopId,
-    out: PortId,
-    mac: u64,
+    hop: Hop,
 ) -> Verdict {
     ctx.stats.stage_end(Stage::Select);
     let eth_len = ethernet::HEADER_LEN;
+    let Hop { nh, port: out, mac } = hop;
     let Some(o) = ctx.fib.port(out) else {
-        return dropped(ctx.stats, DropReason::NoRoute);
+        return dropped(ctx.stats, DropReason::DanglingId);
     };
     if l.total > o.mtu {
         return too_big(ctx, pkt, port, fam, o.mtu, false);
@@ -614,9 +608,10 @@ fn forward_tail<B: PacketBuf>(
         next_hop(ctx, route, dst, &pkt.data()[eth_len..])
     };
     ctx.stats.stage_end(Stage::Select);
-    let (nh, out, mac) = match hop {
+    let Hop { nh, port: out, mac } = match hop {
         Ok(x) => x,
         Err(Miss::Verdict(v)) => return v,
+        Err(Miss::Dangling) => return dropped(ctx.stats, DropReason::DanglingId),
         Err(Miss::AllDown) => {
             return icmp_error(
                 ctx,
@@ -632,7 +627,7 @@ fn forward_tail<B: PacketBuf>(
         }
     };
     let Some(out_info) = ctx.fib.port(out) else {
-        return dropped(ctx.stats, DropReason::NoRoute);
+        return dropped(ctx.stats, DropReason::DanglingId);
     };
     if total > out_info.mtu as usize {
         return too_big(ctx, pkt, port, fam, out_info.mtu, l2_multicast);
@@ -659,7 +654,7 @@ fn forward_tail<B: PacketBuf>(
             ethernet::ethertype::IPV6
         }
     };
-    ethernet::write_header_unchecked(d, mac, out_info.mac, ethertype);
+    ethernet::write_header_unchecked(d, MacAddr::from_u64(mac), out_info.mac, ethertype);
     ctx.stats.nexthop(nh, eth_len + total);
     ctx.stats.stage_end(Stage::Rewrite);
     Verdict::Forward(out)
@@ -709,11 +704,7 @@ struct SnatState {
 /// (like `ip rule from A lookup T`), and a flow with a binding keeps its
 /// uplink. `None`: routing decides (and [`snat_out`] binds if needed).
 #[inline(never)]
-fn snat_hop(
-    ctx: &mut Ctx<'_>,
-    ip: &[u8],
-    st: &mut SnatState,
-) -> Option<Result<(NexthopId, PortId, MacAddr), Miss>> {
+fn snat_hop(ctx: &mut Ctx<'_>, ip: &[u8], st: &mut SnatState) -> Option<Result<Hop, Miss>> {
     let fib = ctx.fib;
     let snat = &*fib.snat;
     let src = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
@@ -721,8 +712,8 @@ fn snat_hop(
         st.pass = true;
         let port = snat.addrs[i].1;
         let gw = snat.ports.get(port.index()).and_then(|p| p.gateway)?;
-        return Some(match fib.neighbors.live(gw) {
-            Some(mac) => Ok((gw, port, mac)),
+        return Some(match fib.neighbors.live_u64(gw) {
+            Some(mac) => Ok(Hop { nh: gw, port, mac }),
             None => Err(Miss::AllDown),
         });
     }
@@ -736,17 +727,17 @@ fn snat_hop(
             st.orphan_error = true;
             return None;
         };
-        let (mac, n) = (fib.neighbors.live(b.nh)?, fib.nexthop(b.nh)?);
+        let hop = fib.resolve(b.nh).ok()?;
         st.binding = Some(b.id);
         st.error = true;
-        return Some(Ok((b.nh, n.port, mac)));
+        return Some(Ok(hop));
     };
     let (now, on_down) = (ctx.now_ms, snat.on_down);
     let nat = ctx.nat.as_deref_mut()?;
     let b = nat.lookup_out(&k, flags, now)?;
-    if let (Some(mac), Some(n)) = (fib.neighbors.live(b.nh), fib.nexthop(b.nh)) {
+    if let Ok(hop) = fib.resolve(b.nh) {
         st.binding = Some(b.id);
-        return Some(Ok((b.nh, n.port, mac)));
+        return Some(Ok(hop));
     }
     // Its uplink is down.
     nat.remove(b.id);
@@ -815,8 +806,20 @@ fn snat_out(
 enum Miss {
     Verdict(Verdict),
     AllDown,
+    /// An id the FIB generation does not hold (`dangling_id`).
+    Dangling,
     /// An `unreachable` or `prohibit` route: an ICMP error under its own reason.
     Reject(DropReason),
+}
+
+impl From<NoHop> for Miss {
+    #[inline(always)]
+    fn from(e: NoHop) -> Self {
+        match e {
+            NoHop::Down => Miss::AllDown,
+            NoHop::Dangling => Miss::Dangling,
+        }
+    }
 }
 
 /// The ICMP error a kernel sends for a reject route or a down group
@@ -845,17 +848,12 @@ fn miss_error(fam: Fam, miss_reason: DropReason) -> ErrorKind {
 /// Picks the nexthop, egress port and MAC for a forwarded packet. `ip` is the
 /// IP packet, parsed for the flow hash only when the route has a group.
 #[inline]
-fn next_hop(
-    ctx: &mut Ctx<'_>,
-    route: &Route,
-    dst: IpAddr,
-    ip: &[u8],
-) -> Result<(NexthopId, PortId, MacAddr), Miss> {
+fn next_hop(ctx: &mut Ctx<'_>, route: &Route, dst: IpAddr, ip: &[u8]) -> Result<Hop, Miss> {
     let fib = ctx.fib;
     match route.target {
         Target::Group(g) => {
             let Some(group) = fib.group(g) else {
-                return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
+                return Err(Miss::Dangling);
             };
             ctx.spray = ctx.spray.wrapping_add(1);
             if !fib.policy.rules.is_empty() {
@@ -878,23 +876,23 @@ fn next_hop(
                 ),
                 None => {
                     let Some((key, notes)) = flow::extract_general(ip) else {
-                        return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
+                        return Err(Miss::Verdict(dropped(ctx.stats, unparsable(ip))));
                     };
                     count_notes(ctx.stats, &notes);
                     flow_hash(&route.hash, &key, ctx.spray)
                 }
             };
-            let (nh, mac) = group.select_live(h, &fib.neighbors).ok_or(Miss::AllDown)?;
-            match fib.nexthop(nh) {
-                Some(n) => Ok((nh, n.port, mac)),
-                None => Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute))),
-            }
+            Ok(fib.pick(group, h)?)
         }
         Target::Connected(p) => {
             let resolve = |_: &Ctx<'_>| Err(Miss::Verdict(Verdict::Resolve { port: p, addr: dst }));
             match fib.hosts.get(&dst) {
                 Some(&nh) => match fib.neighbors.get(nh) {
-                    Some(mac) => Ok((nh, p, mac)),
+                    Some(mac) => Ok(Hop {
+                        nh,
+                        port: p,
+                        mac: mac.to_u64(),
+                    }),
                     // FAILED: the control plane gave up on it for a while.
                     None if fib
                         .neighbors
@@ -921,11 +919,7 @@ fn next_hop(
 /// a live member. `None` sends the packet along its route (no rule matched,
 /// or `last_resort: default`).
 #[inline(never)]
-fn policy_hop(
-    ctx: &mut Ctx<'_>,
-    route: &Route,
-    ip: &[u8],
-) -> Result<Option<(NexthopId, PortId, MacAddr)>, Miss> {
+fn policy_hop(ctx: &mut Ctx<'_>, route: &Route, ip: &[u8]) -> Result<Option<Hop>, Miss> {
     let fib = ctx.fib;
     let Some((key, notes)) = flow::extract(ip) else {
         return Ok(None);
@@ -966,13 +960,7 @@ fn policy_hop(
             (true, Some(ft)) => sticky_hop(ctx, ft, via, group, ip),
             _ => {
                 let h = flow_hash(&via.hash, &key, ctx.spray);
-                match group.select_live(h, &fib.neighbors) {
-                    Some((nh, mac)) => match fib.nexthop(nh) {
-                        Some(n) => Ok((nh, n.port, mac)),
-                        None => Err(Miss::AllDown),
-                    },
-                    None => Err(Miss::AllDown),
-                }
+                fib.pick(group, h).map_err(Miss::from)
             }
         };
         match picked {
@@ -993,6 +981,16 @@ fn policy_hop(
         crate::policy::LastResort::Blackhole => {
             Err(Miss::Verdict(dropped(ctx.stats, DropReason::Blackhole)))
         }
+    }
+}
+
+/// Why a packet whose IP header passed validation gave no flow key: its
+/// header, read again by the flow parser, is cut short.
+#[cold]
+fn unparsable(ip: &[u8]) -> DropReason {
+    match ip.first().map(|b| b >> 4) {
+        Some(6) => DropReason::Ipv6Truncated,
+        _ => DropReason::Ipv4Truncated,
     }
 }
 
@@ -1032,9 +1030,9 @@ fn sticky_hop(
     route: &Route,
     group: &crate::nhg::Group,
     ip: &[u8],
-) -> Result<(NexthopId, PortId, MacAddr), Miss> {
+) -> Result<Hop, Miss> {
     let Some((key, notes)) = flow::extract(ip) else {
-        return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
+        return Err(Miss::Verdict(dropped(ctx.stats, unparsable(ip))));
     };
     count_notes(ctx.stats, &notes);
     let flags = if notes.icmp_error { 0 } else { tcp_flags(ip) };
@@ -1052,12 +1050,12 @@ fn sticky_pick(
     key: &flow::FlowKey,
     flags: u8,
     icmp_error: bool,
-) -> Result<(NexthopId, PortId, MacAddr), Miss> {
+) -> Result<Hop, Miss> {
     let fib = ctx.fib;
     let found = ft.lookup(&key.outer, flags, ctx.now_ms);
     if let crate::flowtable::Found::Hit(nh) = found {
-        if let (Some(mac), Some(n)) = (fib.neighbors.live(nh), fib.nexthop(nh)) {
-            return Ok((nh, n.port, mac));
+        if let Ok(hop) = fib.resolve(nh) {
+            return Ok(hop);
         }
         if fib.snat.on_down == OnDown::Flush {
             ft.expire(&key.outer, ctx.now_ms);
@@ -1071,14 +1069,11 @@ fn sticky_pick(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let h = flow_hash(&route.hash, key, ctx.spray);
-    let (nh, mac) = group.select_live(h, &fib.neighbors).ok_or(Miss::AllDown)?;
-    let Some(n) = fib.nexthop(nh) else {
-        return Err(Miss::Verdict(dropped(ctx.stats, DropReason::NoRoute)));
-    };
+    let hop = fib.pick(group, h)?;
     if !icmp_error {
-        ft.insert(&key.outer, flags, nh, ctx.now_ms);
+        ft.insert(&key.outer, flags, hop.nh, ctx.now_ms);
     }
-    Ok((nh, n.port, mac))
+    Ok(hop)
 }
 
 fn local_v4<B: PacketBuf>(
@@ -1537,6 +1532,63 @@ mod tests {
         let m = icmpv6::Packet::new_checked(ip.payload()).unwrap();
         assert_eq!(m.msg_type(), icmpv6::kind::TIME_EXCEEDED);
         assert!(m.verify_checksum(&ip.src(), &ip.dst()));
+    }
+
+    #[test]
+    fn a_dangling_group_or_nexthop_id_is_counted_as_such_not_as_no_route() {
+        let mut fib = lab_fib();
+        // Group 2's only member is nexthop 9, live but absent from this
+        // generation's nexthops; 198.51.101.0/24 uses it, 198.51.102.0/24
+        // points at group 7, which does not exist.
+        let mut groups = fib.groups.to_vec();
+        groups.push(Some(Arc::new(Group::new(&[(NexthopId(9), 1)]).unwrap())));
+        fib.groups = groups.into();
+        fib.neighbors.set(NexthopId(9), SRV1_MAC);
+        for sticky in [false, true] {
+            let mut t = crate::fib::RouteTable::default();
+            for (p, g) in [("198.51.101.0/24", 2), ("198.51.102.0/24", 7)] {
+                let target = Target::Group(crate::types::GroupId(g));
+                let hash = crate::hash::HashConfig::default();
+                t.apply(crate::fib::RouteOp::Set(
+                    p.parse().unwrap(),
+                    Route {
+                        target,
+                        hash,
+                        sticky,
+                    },
+                ));
+            }
+            fib.routes = Arc::new(t);
+            for dst in ["198.51.101.10", "198.51.102.10"] {
+                let st = LcoreStats::new(16);
+                let f = frames::ipv4(
+                    CLIENT_MAC,
+                    LAN_MAC,
+                    ip4("10.0.0.2"),
+                    ip4(dst),
+                    proto::UDP,
+                    64,
+                    &[0; 8],
+                );
+                let flows = FlowTable::new(64, crate::flowtable::Timeouts::default());
+                let mut icmp = IcmpLimiter::new(1000);
+                let mut ctx = Ctx {
+                    flows: Some(&flows),
+                    ..Ctx::new(&fib, &st, &mut icmp)
+                };
+                let mut one = [VecBuf::new(&f)];
+                let mut out = [Verdict::Reply];
+                process_burst(&mut ctx, PortId(0), &mut one, &mut out);
+                let v = process(&mut ctx, PortId(0), &mut VecBuf::new(&f));
+                assert_eq!(
+                    (v, out[0]),
+                    (Verdict::Drop(DropReason::DanglingId), v),
+                    "{dst} sticky={sticky}"
+                );
+                assert_eq!(st.drops_of(DropReason::DanglingId), 2, "{dst}");
+                assert_eq!(st.drops_of(DropReason::NoRoute), 0, "{dst}");
+            }
+        }
     }
 
     #[test]

@@ -243,7 +243,7 @@ impl Drop for Mempool {
 /// An owned single-segment-view mbuf, freed on drop.
 ///
 /// `repr(transparent)` over a non-null pointer, so a received burst can be
-/// viewed as `&mut [Mbuf]` ([`burst_view`]).
+/// viewed as `&mut [Mbuf]` ([`Burst::mbufs`]).
 #[derive(Debug)]
 #[repr(transparent)]
 pub struct Mbuf {
@@ -256,13 +256,13 @@ impl Mbuf {
     /// # Safety
     /// `p` must be a valid mbuf that nobody else owns.
     #[inline]
-    pub unsafe fn from_raw(p: *mut sys::rte_mbuf) -> Option<Mbuf> {
+    unsafe fn from_raw(p: *mut sys::rte_mbuf) -> Option<Mbuf> {
         NonNull::new(p).map(|ptr| Mbuf { ptr })
     }
 
     /// Gives up ownership (to tx_burst).
     #[inline]
-    pub fn into_raw(self) -> *mut sys::rte_mbuf {
+    fn into_raw(self) -> *mut sys::rte_mbuf {
         let p = self.ptr.as_ptr();
         std::mem::forget(self);
         p
@@ -405,30 +405,183 @@ impl PacketBuf for Mbuf {
     }
 }
 
-/// Views the first entries of an rx array, as filled by [`rx_burst`], as
-/// borrowed mbufs: the caller keeps ownership of the raw pointers (nothing is
-/// freed when the view ends) and hands them on with [`Mbuf::from_raw`] or
-/// [`free_raw`] afterwards.
-///
-/// Panics if an entry is null.
-#[inline]
-pub fn burst_view(raw: &mut [*mut sys::rte_mbuf]) -> &mut [Mbuf] {
-    assert!(raw.iter().all(|p| !p.is_null()), "null mbuf in a burst");
-    // SAFETY: Mbuf is repr(transparent) over NonNull<rte_mbuf>, which has the
-    // layout of *mut rte_mbuf; every entry was just checked to be non-null.
-    // The slice borrows `raw`, so the pointers cannot be used meanwhile, and
-    // a slice never drops its elements.
-    unsafe { std::slice::from_raw_parts_mut(raw.as_mut_ptr() as *mut Mbuf, raw.len()) }
+/// Up to `N` owned mbufs: what `rte_eth_rx_burst` or a ring hands over, or
+/// what waits for `rte_eth_tx_burst`. The first `len` entries are valid
+/// mbufs that nobody else owns; they are viewed as `&mut [Mbuf]`, taken out
+/// one by one, or handed on in bulk, and whatever is left is freed in bulk
+/// when the burst is cleared or dropped. Raw mbuf pointers never leave this
+/// module.
+pub struct Burst<const N: usize> {
+    ptrs: [*mut sys::rte_mbuf; N],
+    len: usize,
 }
 
-/// Prefetches the first cache line of each packet's data (rte_prefetch0).
-#[inline]
-pub fn prefetch_data(raw: &[*mut sys::rte_mbuf]) {
-    for &p in raw {
-        // SAFETY: non-null received mbufs (rx_burst); a field read, and a
-        // prefetch is only a hint that cannot fault.
-        unsafe {
-            if let Some(m) = p.as_ref() {
+impl<const N: usize> Default for Burst<N> {
+    fn default() -> Self {
+        Burst {
+            ptrs: [std::ptr::null_mut(); N],
+            len: 0,
+        }
+    }
+}
+
+impl<const N: usize> Burst<N> {
+    /// How many mbufs the burst holds.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the burst holds none.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True when the burst has no room left.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.len == N
+    }
+
+    /// The mbufs, to read and rewrite in place.
+    #[inline]
+    pub fn mbufs(&mut self) -> &mut [Mbuf] {
+        // SAFETY: Mbuf is repr(transparent) over NonNull<rte_mbuf>, which has
+        // the layout of *mut rte_mbuf, and the first `len` entries are valid,
+        // non-null, owned mbufs (the type's invariant). The slice borrows
+        // self, and a slice never drops its elements.
+        unsafe { std::slice::from_raw_parts_mut(self.ptrs.as_mut_ptr() as *mut Mbuf, self.len) }
+    }
+
+    /// Receives up to the burst's free room from `port`'s `queue`; returns
+    /// how many arrived. Only the lcore that owns the queue may call this.
+    #[inline]
+    pub fn rx(&mut self, port: u16, queue: u16) -> usize {
+        let room = &mut self.ptrs[self.len..];
+        // SAFETY: the queue is polled by this lcore only; `room` has space
+        // for the count asked, and the PMD fills the first n entries with
+        // mbufs it hands over.
+        let n = unsafe {
+            sys::shim_rte_eth_rx_burst(port, queue, room.as_mut_ptr(), room.len() as u16) as usize
+        };
+        self.len += n;
+        n
+    }
+
+    /// Dequeues up to the burst's free room from `ring`; returns how many.
+    /// Only the ring's one consumer may call this.
+    #[inline]
+    pub fn dequeue(&mut self, ring: &Ring) -> usize {
+        let room = &mut self.ptrs[self.len..];
+        // SAFETY: single consumer (the caller's contract); `room` has space
+        // for the count, and the ring hands over the mbufs it returns.
+        let n = unsafe {
+            sys::shim_rte_ring_sc_dequeue_burst(
+                ring.ptr.as_ptr(),
+                room.as_mut_ptr() as *mut *mut std::ffi::c_void,
+                room.len() as u32,
+            ) as usize
+        };
+        self.len += n;
+        n
+    }
+
+    /// Adds `m` at the end; gives it back when the burst is full.
+    #[inline]
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if self.len == N {
+            return Err(m);
+        }
+        self.ptrs[self.len] = m.into_raw();
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Sends the mbufs on `port`'s `queue`, in order; returns how many the
+    /// PMD took. Those it did not take stay in the burst.
+    #[inline]
+    pub fn tx(&mut self, port: u16, queue: u16) -> usize {
+        // SAFETY: the queue is used by this lcore only; the first `len`
+        // entries are owned mbufs, and the PMD owns the first `sent` after.
+        let sent = unsafe {
+            sys::shim_rte_eth_tx_burst(port, queue, self.ptrs.as_mut_ptr(), self.len as u16)
+                as usize
+        };
+        self.forget_front(sent);
+        sent
+    }
+
+    /// Enqueues the mbufs on `ring`, in order; returns how many it took.
+    /// Those it did not take stay in the burst. Only the ring's one
+    /// producer may call this.
+    #[inline]
+    pub fn enqueue(&mut self, ring: &Ring) -> usize {
+        // SAFETY: single producer (the caller's contract); the ring owns the
+        // first `n` entries after.
+        let n = unsafe {
+            sys::shim_rte_ring_sp_enqueue_burst(
+                ring.ptr.as_ptr(),
+                self.ptrs.as_ptr() as *const *mut std::ffi::c_void,
+                self.len as u32,
+            ) as usize
+        };
+        self.forget_front(n);
+        n
+    }
+
+    /// Moves every mbuf for which `take(index, mbuf)` is true into `into`
+    /// (in order, while it has room), keeping the others in order here.
+    pub fn split_into<const M: usize>(
+        &mut self,
+        into: &mut Burst<M>,
+        mut take: impl FnMut(usize, &Mbuf) -> bool,
+    ) {
+        let mut keep = 0;
+        for i in 0..self.len {
+            let p = self.ptrs[i];
+            // SAFETY: an owned entry of this burst, borrowed for the call only.
+            let moved =
+                !into.is_full() && take(i, unsafe { &*(&self.ptrs[i] as *const _ as *const Mbuf) });
+            if moved {
+                into.ptrs[into.len] = p;
+                into.len += 1;
+            } else {
+                self.ptrs[keep] = p;
+                keep += 1;
+            }
+        }
+        self.len = keep;
+    }
+
+    /// Frees the mbufs for which `keep` is false; returns how many.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Mbuf) -> bool) -> usize {
+        let mut gone: Burst<N> = Burst::default();
+        self.split_into(&mut gone, |_, m| !keep(m));
+        gone.len()
+    }
+
+    /// Takes the mbufs out, in order, leaving the burst empty; those the
+    /// iterator does not yield are freed with it.
+    #[inline]
+    pub fn drain(&mut self) -> Drain<N> {
+        let d = Drain {
+            ptrs: self.ptrs,
+            next: 0,
+            len: self.len,
+        };
+        self.len = 0;
+        d
+    }
+
+    /// Prefetches the first cache line of each packet's data (rte_prefetch0).
+    #[inline]
+    pub fn prefetch(&self) {
+        for &p in &self.ptrs[..self.len] {
+            // SAFETY: an owned, valid mbuf (the invariant); field reads, and
+            // a prefetch is only a hint that cannot fault.
+            unsafe {
+                let m = &*p;
                 let d = (m.buf_addr as *const u8).wrapping_add(m.data_off as usize);
                 #[cfg(target_arch = "x86_64")]
                 std::arch::x86_64::_mm_prefetch(d as *const i8, std::arch::x86_64::_MM_HINT_T0);
@@ -437,32 +590,64 @@ pub fn prefetch_data(raw: &[*mut sys::rte_mbuf]) {
             }
         }
     }
-}
 
-/// Receives up to `bufs.len()` packets. The first `n` entries become owned by the caller.
-#[inline]
-pub fn rx_burst(port: u16, queue: u16, bufs: &mut [*mut sys::rte_mbuf]) -> usize {
-    // SAFETY: the port and queue are started and polled by this lcore only;
-    // bufs has room for the requested count.
-    unsafe {
-        sys::shim_rte_eth_rx_burst(port, queue, bufs.as_mut_ptr(), bufs.len() as u16) as usize
+    /// Frees every mbuf, in bulk; returns how many.
+    #[inline]
+    pub fn clear(&mut self) -> usize {
+        let n = self.len;
+        if n > 0 {
+            // SAFETY: the first `len` entries are owned mbufs, forgotten here.
+            unsafe { sys::shim_rte_pktmbuf_free_bulk(self.ptrs.as_mut_ptr(), n as u32) };
+            self.len = 0;
+        }
+        n
+    }
+
+    /// Drops the first `n` entries from the burst without freeing them
+    /// (someone else owns them now).
+    #[inline]
+    fn forget_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.ptrs.copy_within(n..self.len, 0);
+        self.len -= n;
     }
 }
 
-/// Sends packets; the first returned-count entries now belong to the PMD.
-#[inline]
-pub fn tx_burst(port: u16, queue: u16, bufs: &mut [*mut sys::rte_mbuf]) -> usize {
-    // SAFETY: the queue is used by this lcore only; bufs holds owned mbufs.
-    unsafe {
-        sys::shim_rte_eth_tx_burst(port, queue, bufs.as_mut_ptr(), bufs.len() as u16) as usize
+impl<const N: usize> Drop for Burst<N> {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
-/// Frees raw mbufs the PMD did not take.
-#[inline]
-pub fn free_raw(bufs: &mut [*mut sys::rte_mbuf]) {
-    // SAFETY: the caller owns these mbufs and never uses them again.
-    unsafe { sys::shim_rte_pktmbuf_free_bulk(bufs.as_mut_ptr(), bufs.len() as u32) };
+/// The mbufs of a [`Burst`], taken out one by one ([`Burst::drain`]).
+pub struct Drain<const N: usize> {
+    ptrs: [*mut sys::rte_mbuf; N],
+    next: usize,
+    len: usize,
+}
+
+impl<const N: usize> Iterator for Drain<N> {
+    type Item = Mbuf;
+    #[inline]
+    fn next(&mut self) -> Option<Mbuf> {
+        if self.next == self.len {
+            return None;
+        }
+        let p = self.ptrs[self.next];
+        self.next += 1;
+        // SAFETY: an owned entry of the burst, yielded once.
+        unsafe { Mbuf::from_raw(p) }
+    }
+}
+
+impl<const N: usize> Drop for Drain<N> {
+    fn drop(&mut self) {
+        let left = &mut self.ptrs[self.next..self.len];
+        if !left.is_empty() {
+            // SAFETY: owned entries never yielded.
+            unsafe { sys::shim_rte_pktmbuf_free_bulk(left.as_mut_ptr(), left.len() as u32) };
+        }
+    }
 }
 
 /// A single-producer, single-consumer ring of mbufs between two lcores
@@ -505,33 +690,16 @@ impl Ring {
             })
     }
 
-    /// Enqueues as many of `bufs` as fit, in order; returns how many. Those
-    /// now belong to the ring; the caller still owns the rest.
-    /// Only the ring's one producer lcore may call this.
+    /// Enqueues one mbuf; gives it back when the ring is full. Only the
+    /// ring's one producer may call this.
     #[inline]
-    pub fn enqueue(&self, bufs: &[*mut sys::rte_mbuf]) -> usize {
-        // SAFETY: the ring is valid for our lifetime; single producer (above).
-        unsafe {
-            sys::shim_rte_ring_sp_enqueue_burst(
-                self.ptr.as_ptr(),
-                bufs.as_ptr() as *const *mut std::ffi::c_void,
-                bufs.len() as u32,
-            ) as usize
+    pub fn enqueue_one(&self, m: Mbuf) -> Result<(), Mbuf> {
+        let mut b: Burst<1> = Burst::default();
+        let _ = b.push(m);
+        if b.enqueue(self) == 1 {
+            return Ok(());
         }
-    }
-
-    /// Dequeues up to `bufs.len()` mbufs; the first `n` entries become owned
-    /// by the caller. Only the ring's one consumer lcore may call this.
-    #[inline]
-    pub fn dequeue(&self, bufs: &mut [*mut sys::rte_mbuf]) -> usize {
-        // SAFETY: as for enqueue, single consumer; bufs has room for the count.
-        unsafe {
-            sys::shim_rte_ring_sc_dequeue_burst(
-                self.ptr.as_ptr(),
-                bufs.as_mut_ptr() as *mut *mut std::ffi::c_void,
-                bufs.len() as u32,
-            ) as usize
-        }
+        Err(b.drain().next().expect("the burst holds the mbuf"))
     }
 }
 
@@ -539,24 +707,13 @@ impl Drop for Ring {
     fn drop(&mut self) {
         // Free what is still queued, then the ring (both lcores are done by
         // the time the last reference goes).
-        let mut left = [std::ptr::null_mut(); 32];
-        loop {
-            let n = self.dequeue(&mut left);
-            if n == 0 {
-                break;
-            }
-            free_raw(&mut left[..n]);
+        let mut left: Burst<32> = Burst::default();
+        while left.dequeue(self) > 0 {
+            left.clear();
         }
         // SAFETY: created by rte_ring_create, freed once.
         unsafe { sys::rte_ring_free(self.ptr.as_ptr()) };
     }
-}
-
-/// The DPDK port an mbuf was received on (`mbuf->port`, set by the PMD).
-#[inline]
-pub fn mbuf_port(m: *mut sys::rte_mbuf) -> u16 {
-    // SAFETY: callers pass owned, non-null received mbufs; a field read.
-    unsafe { m.as_ref().map_or(u16::MAX, |m| m.port) }
 }
 
 /// An ethdev port.

@@ -19,13 +19,12 @@
 //! no `unsafe` here. A TAP is not persistent: it goes away when the process
 //! does, crash included.
 
-use crate::dpdk::{Mbuf, Mempool, Ring};
+use crate::dpdk::{Burst, Mbuf, Mempool, Ring};
 use anyhow::{bail, Context, Result};
 use control::config::PortConfig;
 use control::punt::KernelCounters;
 use dataplane::punt::{Learned, Peers};
 use dataplane::MacAddr;
-use dpdk_sys::rte_mbuf;
 use futures_util::stream::TryStreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -273,20 +272,15 @@ impl Io {
         for (i, &id) in self.dpdk_ports.iter().enumerate() {
             port_of[id as usize] = i;
         }
-        let mut raw = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+        let mut burst: Burst<BURST> = Burst::default();
         let mut buf = vec![0u8; 65_536];
         let mut next_worker = 0usize;
         let mut last_links = std::time::Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             let mut work = 0usize;
             for r in &self.rings {
-                let n = r.to_kernel.dequeue(&mut raw);
-                work += n;
-                for &m in &raw[..n] {
-                    // SAFETY: the ring handed us ownership of the first n entries.
-                    let Some(m) = (unsafe { Mbuf::from_raw(m) }) else {
-                        continue;
-                    };
+                work += burst.dequeue(&r.to_kernel);
+                for m in burst.drain() {
                     let port = port_of.get(m.port() as usize).copied();
                     let Some(k) = port
                         .and_then(|p| by_port.get(p).copied())
@@ -339,14 +333,8 @@ impl Io {
                         m.set_port(self.dpdk_ports[kif.port]);
                         let w = next_worker % self.rings.len();
                         next_worker = next_worker.wrapping_add(1);
-                        let p = [m.into_raw()];
-                        if self.rings[w].from_kernel.enqueue(&p) == 1 {
-                            Some(())
-                        } else {
-                            // SAFETY: the ring did not take it: still ours.
-                            drop(unsafe { Mbuf::from_raw(p[0]) });
-                            None
-                        }
+                        // A full ring gives the mbuf back, and it is freed here.
+                        self.rings[w].from_kernel.enqueue_one(m).ok()
                     });
                     let c = &kif.counters;
                     if sent.is_some() {

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[allow(unsafe_code)] // the one module with unsafe code: the safe layer over DPDK
 mod dpdk;
 mod fpm_server;
 mod http_server;

@@ -7,7 +7,7 @@
 //! the rx/tx arrays are fixed, and frames to and from the control thread go
 //! through bounded lock-free queues.
 
-use crate::dpdk::{self, Mbuf, Mempool};
+use crate::dpdk::{self, Burst, Mbuf, Mempool};
 use arc_swap::ArcSwap;
 use control::punt::{Channels, HeldFrame, PuntFrame, ResolveRequest, PUNT_BYTES};
 use control::rcu::Quiescent;
@@ -19,7 +19,6 @@ use dataplane::nat::NatCounters;
 use dataplane::stats::{bump, LcoreStats};
 use dataplane::types::PortId;
 use dataplane::PacketBuf;
-use dpdk_sys::rte_mbuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -77,10 +76,7 @@ fn to_kernel(m: Mbuf, kernel: Option<&crate::kernel::KernelRings>, stats: &Lcore
         stats.count_drop(DropReason::LocalUnhandled);
         return;
     };
-    let p = [m.into_raw()];
-    if k.to_kernel.enqueue(&p) == 0 {
-        // SAFETY: the ring did not take it: still ours.
-        drop(unsafe { Mbuf::from_raw(p[0]) });
+    if k.to_kernel.enqueue_one(m).is_err() {
         stats.count_drop(DropReason::KernelQueueFull);
     }
 }
@@ -122,39 +118,49 @@ fn hand_on(
         return;
     };
     m.set_tag(tried);
-    let raw = [m.into_raw()];
-    if ring.enqueue(&raw) == 0 {
-        // SAFETY: the ring did not take it, so it is still ours.
-        drop(unsafe { Mbuf::from_raw(raw[0]) });
+    if ring.enqueue_one(m).is_err() {
         stats.count_drop(DropReason::SnatSteerQueueFull);
     } else if let Some(c) = nat {
         c.handed_on.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Sends each packet of a processed burst where its verdict says.
-#[allow(clippy::too_many_arguments)]
+/// Where a worker sends what its bursts decide: its tx buffers and its
+/// queues to the control thread, the other workers and the kernel thread.
+struct Outputs<'a> {
+    ports: &'a [u16],
+    q: u16,
+    tx: &'a mut [TxBuf],
+    stats: &'a LcoreStats,
+    channels: &'a Channels,
+    steer: Option<&'a Steer>,
+    nat: Option<&'a NatCounters>,
+    kernel: Option<&'a crate::kernel::KernelRings>,
+}
+
+/// Sends each packet of a processed burst where its verdict says; `port_of`
+/// gives the config port each came in on. The burst is empty after.
 #[inline]
 fn dispatch(
-    raw: &[*mut rte_mbuf],
+    burst: &mut Burst<BURST>,
     verdicts: &[Verdict],
-    pi: usize,
-    ports: &[u16],
-    q: u16,
-    tx: &mut [TxBuf],
-    stats: &LcoreStats,
-    channels: &Channels,
-    steer: Option<&Steer>,
+    port_of: impl Fn(usize) -> usize,
+    out: &mut Outputs<'_>,
     from_ring: bool,
-    nat: Option<&NatCounters>,
-    kernel: Option<&crate::kernel::KernelRings>,
 ) {
-    let in_port = PortId(pi as u16);
-    for (&raw, &verdict) in raw.iter().zip(verdicts) {
-        // SAFETY: still owned by this worker; the burst's view has ended.
-        let Some(m) = (unsafe { Mbuf::from_raw(raw) }) else {
-            continue;
-        };
+    let Outputs {
+        ports,
+        q,
+        ref mut tx,
+        stats,
+        channels,
+        steer,
+        nat,
+        kernel,
+    } = *out;
+    for (i, (m, &verdict)) in burst.drain().zip(verdicts).enumerate() {
+        let pi = port_of(i);
+        let in_port = PortId(pi as u16);
         match verdict {
             Verdict::Forward(out) => {
                 let o = out.index();
@@ -202,94 +208,79 @@ fn dispatch(
     }
 }
 
-/// Hands the packets of `rx` that another worker owns ([`Steer`]) to it,
-/// and keeps the rest at the front; returns how many are kept.
+/// Hands the packets of `rx` that another worker owns ([`Steer`]) to it;
+/// the rest stay in `rx`, in order.
 fn steer_out(
     st: &Steer,
     me: u16,
     snat: &dataplane::nat::Snat,
-    rx: &mut [*mut rte_mbuf],
+    rx: &mut Burst<BURST>,
     stats: &LcoreStats,
     steered: &mut u64,
-) -> usize {
+) {
     const KEEP: u16 = u16::MAX;
     let mut dest = [KEEP; BURST];
-    for (d, m) in dest.iter_mut().zip(dpdk::burst_view(rx).iter()) {
+    for (d, m) in dest.iter_mut().zip(rx.mbufs().iter()) {
         if let Some(w) = dataplane::nat::steer(m.data(), snat, st.workers) {
             if w != me {
                 *d = w;
             }
         }
     }
-    let n = rx.len();
+    let mut n = rx.len();
     if dest[..n].iter().all(|&d| d == KEEP) {
-        return n;
+        return;
     }
-    let mut done = 0u64;
-    let mut out = [std::ptr::null_mut::<rte_mbuf>(); BURST];
-    for i in 0..n {
-        let w = dest[i];
-        if w == KEEP || done >> (w % 64) & 1 != 0 {
+    for w in 0..st.workers {
+        if w == me || !dest[..n].contains(&w) {
             continue;
         }
-        done |= 1 << (w % 64);
+        let mut out: Burst<BURST> = Burst::default();
+        rx.split_into(&mut out, |i, _| dest[i] == w);
+        // What stayed, renumbered in its new order.
         let mut k = 0;
-        for j in i..n {
-            if dest[j] == w {
-                out[k] = rx[j];
+        for j in 0..n {
+            if dest[j] != w {
+                dest[k] = dest[j];
                 k += 1;
             }
         }
+        n = k;
         let sent = match st.to.get(w as usize) {
-            Some(Some(r)) => r.enqueue(&out[..k]),
+            Some(Some(r)) => out.enqueue(r),
             _ => 0,
         };
         *steered += sent as u64;
-        if sent < k {
-            dpdk::free_raw(&mut out[sent..k]);
-            for _ in sent..k {
-                stats.count_drop(DropReason::SnatSteerQueueFull);
-            }
+        for _ in 0..out.clear() {
+            stats.count_drop(DropReason::SnatSteerQueueFull);
         }
     }
-    let mut keep = 0;
-    for i in 0..n {
-        if dest[i] == KEEP {
-            rx[keep] = rx[i];
-            keep += 1;
-        }
-    }
-    keep
 }
 
+/// Packets waiting for one port's tx queue.
+#[derive(Default)]
 struct TxBuf {
-    pkts: [*mut rte_mbuf; TX_CAP],
-    n: usize,
+    pkts: Burst<TX_CAP>,
 }
 
 impl TxBuf {
     fn flush(&mut self, port: u16, queue: u16, stats: &LcoreStats) {
-        if self.n == 0 {
+        if self.pkts.is_empty() {
             return;
         }
-        let sent = dpdk::tx_burst(port, queue, &mut self.pkts[..self.n]);
-        if sent < self.n {
-            let left = self.n - sent;
-            dpdk::free_raw(&mut self.pkts[sent..self.n]);
-            for _ in 0..left {
-                stats.count_drop(DropReason::TxQueueFull);
-            }
+        self.pkts.tx(port, queue);
+        for _ in 0..self.pkts.clear() {
+            stats.count_drop(DropReason::TxQueueFull);
         }
-        self.n = 0;
     }
 
     #[inline]
     fn push(&mut self, m: Mbuf, port: u16, queue: u16, stats: &LcoreStats) {
-        if self.n == TX_CAP {
+        if self.pkts.is_full() {
             self.flush(port, queue, stats);
         }
-        self.pkts[self.n] = m.into_raw();
-        self.n += 1;
+        // Room was just made.
+        let _ = self.pkts.push(m);
     }
 }
 
@@ -298,14 +289,9 @@ impl Worker {
     pub fn run(mut self) {
         let q = self.index;
         let nports = self.ports.len();
-        let mut rx = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+        let mut rx: Burst<BURST> = Burst::default();
         let mut verdicts = [Verdict::Drop(DropReason::NoRoute); BURST];
-        let mut tx: Vec<TxBuf> = (0..nports)
-            .map(|_| TxBuf {
-                pkts: [std::ptr::null_mut(); TX_CAP],
-                n: 0,
-            })
-            .collect();
+        let mut tx: Vec<TxBuf> = (0..nports).map(|_| TxBuf::default()).collect();
         let mut icmp = IcmpLimiter::new(self.icmp_burst);
         let mut policer = dataplane::punt::Policer::new(
             self.punt_limits,
@@ -354,52 +340,36 @@ impl Worker {
                     peers: Some(&self.peers),
                     ..Ctx::new(&fib, &self.stats, &mut icmp)
                 };
+                let mut out = Outputs {
+                    ports: &self.ports,
+                    q,
+                    tx: &mut tx,
+                    stats: &self.stats,
+                    channels: &self.channels,
+                    steer: self.steer.as_ref(),
+                    nat: nat_counters.as_deref(),
+                    kernel: self.kernel.as_ref(),
+                };
                 for (pi, &dport) in self.ports.iter().enumerate() {
-                    let n = dpdk::rx_burst(dport, q, &mut rx);
+                    let n = rx.rx(dport, q);
                     if n == 0 {
                         continue;
                     }
                     got += n;
                     bump(&self.stats.rx_bursts, 1);
                     // The pipeline sees one contiguous buffer per packet:
-                    // multi-segment frames are dropped here.
-                    let mut k = 0;
-                    for i in 0..n {
-                        // SAFETY: rx_burst handed us ownership of the first n entries.
-                        let Some(m) = (unsafe { Mbuf::from_raw(rx[i]) }) else {
-                            continue;
-                        };
-                        if m.segments() != 1 {
-                            self.stats.count_drop(DropReason::MultiSegment);
-                            continue;
-                        }
-                        rx[k] = m.into_raw();
-                        k += 1;
+                    // the mbufs fit the largest frame, so a PMD that still
+                    // scatters one has its frame dropped here.
+                    for _ in 0..rx.retain(|m| m.segments() == 1) {
+                        self.stats.count_drop(DropReason::MultiSegment);
                     }
                     if let Some(st) = &self.steer {
-                        k = steer_out(st, q, &fib.snat, &mut rx[..k], &self.stats, &mut steered);
+                        steer_out(st, q, &fib.snat, &mut rx, &self.stats, &mut steered);
                     }
-                    dpdk::prefetch_data(&rx[..k]);
-                    process_burst(
-                        &mut ctx,
-                        PortId(pi as u16),
-                        dpdk::burst_view(&mut rx[..k]),
-                        &mut verdicts[..k],
-                    );
-                    dispatch(
-                        &rx[..k],
-                        &verdicts[..k],
-                        pi,
-                        &self.ports,
-                        q,
-                        &mut tx,
-                        &self.stats,
-                        &self.channels,
-                        self.steer.as_ref(),
-                        false,
-                        nat_counters.as_deref(),
-                        self.kernel.as_ref(),
-                    );
+                    rx.prefetch();
+                    let k = rx.len();
+                    process_burst(&mut ctx, PortId(pi as u16), rx.mbufs(), &mut verdicts[..k]);
+                    dispatch(&mut rx, &verdicts[..k], |_| pi, &mut out, false);
                 }
                 // Packets other workers received for this worker's SNAT
                 // ports, processed as if received on their own port (the
@@ -407,44 +377,38 @@ impl Worker {
                 if let Some(st) = &self.steer {
                     // The config port a packet came in on (every mbuf on a
                     // ring was received on one of the router's ports).
-                    let port_of = |m: *mut rte_mbuf| {
-                        st.port_index
-                            .get(dpdk::mbuf_port(m) as usize)
-                            .map_or(0, |&p| if (p as usize) < nports { p as usize } else { 0 })
+                    let port_of = |m: &Mbuf| {
+                        st.port_index.get(m.port() as usize).map_or(0, |&p| {
+                            if (p as usize) < nports {
+                                p as usize
+                            } else {
+                                0
+                            }
+                        })
                     };
                     for ring in &st.from {
-                        let n = ring.dequeue(&mut rx);
+                        let n = rx.dequeue(ring);
                         handed += n;
+                        let mut pis = [0usize; BURST];
+                        for (p, m) in pis.iter_mut().zip(rx.mbufs().iter()) {
+                            *p = port_of(m);
+                        }
                         // Runs of packets from one port, each processed as a burst.
                         let mut a = 0;
                         while a < n {
-                            let pi = port_of(rx[a]);
                             let mut b = a + 1;
-                            while b < n && port_of(rx[b]) == pi {
+                            while b < n && pis[b] == pis[a] {
                                 b += 1;
                             }
                             process_burst(
                                 &mut ctx,
-                                PortId(pi as u16),
-                                dpdk::burst_view(&mut rx[a..b]),
+                                PortId(pis[a] as u16),
+                                &mut rx.mbufs()[a..b],
                                 &mut verdicts[a..b],
-                            );
-                            dispatch(
-                                &rx[a..b],
-                                &verdicts[a..b],
-                                pi,
-                                &self.ports,
-                                q,
-                                &mut tx,
-                                &self.stats,
-                                &self.channels,
-                                Some(st),
-                                true,
-                                nat_counters.as_deref(),
-                                self.kernel.as_ref(),
                             );
                             a = b;
                         }
+                        dispatch(&mut rx, &verdicts[..n], |i| pis[i], &mut out, true);
                     }
                 }
                 spray = ctx.spray;
@@ -469,12 +433,8 @@ impl Worker {
             // What the kernel interfaces sent, on this worker's tx queues;
             // the tag is the config port.
             if let Some(k) = &self.kernel {
-                let n = k.from_kernel.dequeue(&mut rx);
-                for &raw in &rx[..n] {
-                    // SAFETY: the ring handed us ownership of the first n entries.
-                    let Some(m) = (unsafe { Mbuf::from_raw(raw) }) else {
-                        continue;
-                    };
+                rx.dequeue(&k.from_kernel);
+                for m in rx.drain() {
                     let o = m.tag() as usize;
                     if o < nports {
                         tx[o].push(m, self.ports[o], q, &self.stats);

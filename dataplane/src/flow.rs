@@ -31,7 +31,7 @@
 //!
 //! Nothing here allocates or panics on any input.
 
-use crate::wire::proto;
+use crate::wire::{ipv4, proto};
 
 /// Most IPv6 extension headers walked before giving up.
 pub const MAX_EXT_HEADERS: usize = 8;
@@ -134,7 +134,7 @@ fn with_ports(mut ep: Endpoints, l4: &[u8], fragment: bool) -> Endpoints {
 /// Parses an IPv4 header (possibly truncated after the header).
 #[inline]
 fn parse_v4(b: &[u8]) -> Option<L3<'_>> {
-    let ihl = (*b.first()? & 0x0f) as usize * 4;
+    let ihl = ipv4::header_len_of(b);
     if *b.first()? >> 4 != 4 || ihl < 20 || b.len() < ihl {
         return None;
     }

@@ -23,7 +23,7 @@ use crate::nat::{self, NatKey, NatTable, OnDown, Untranslatable};
 use crate::punt::{self, Peers, Policer, PuntClass};
 use crate::stats::{bump, LcoreStats, Stage};
 use crate::types::{MacAddr, NexthopId, PortId};
-use crate::wire::{ethernet, icmp, icmpv6, ipv4, ipv6, proto};
+use crate::wire::{ethernet, icmp, icmpv6, ipv4, ipv6, proto, tcp};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What the caller does with the buffer after [`process`].
@@ -385,7 +385,9 @@ fn finish_v4<B: PacketBuf>(
                 let hop = match ctx.flows {
                     Some(ft) if route.sticky => {
                         let flags = match outer.proto {
-                            proto::TCP => pkt.data().get(eth_len + 33).copied().unwrap_or(0),
+                            proto::TCP => {
+                                tcp::flags_of(&pkt.data()[eth_len + ipv4::MIN_HEADER_LEN..])
+                            }
                             _ => 0,
                         };
                         sticky_pick(ctx, ft, route, group, &key, flags, false)
@@ -1011,14 +1013,12 @@ fn count_notes(stats: &LcoreStats, notes: &flow::Notes) {
 /// TCP flags of an IPv4 packet, or of an IPv6 packet with no extension
 /// headers; 0 otherwise (a flow then keeps the transitory or UDP-like timeout).
 fn tcp_flags(ip: &[u8]) -> u8 {
-    match ip.first().map(|b| b >> 4) {
-        Some(4) if ip.get(9) == Some(&6) => {
-            let ihl = (ip[0] & 0x0f) as usize * 4;
-            ip.get(ihl + 13).copied().unwrap_or(0)
-        }
-        Some(6) if ip.get(6) == Some(&6) => ip.get(40 + 13).copied().unwrap_or(0),
-        _ => 0,
-    }
+    let l4 = match ip.first().map(|b| b >> 4) {
+        Some(4) if ip.get(9) == Some(&proto::TCP) => ip.get(ipv4::header_len_of(ip)..),
+        Some(6) if ip.get(6) == Some(&proto::TCP) => ip.get(ipv6::HEADER_LEN..),
+        _ => None,
+    };
+    l4.map_or(0, tcp::flags_of)
 }
 
 /// The nexthop of a packet on a sticky route: the flow's stored choice while

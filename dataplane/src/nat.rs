@@ -49,7 +49,7 @@
 
 use crate::flowtable::Timeouts;
 use crate::types::{NexthopId, PortId};
-use crate::wire::proto;
+use crate::wire::{ipv4, proto, tcp, udp};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -136,7 +136,7 @@ pub fn steer(frame: &[u8], snat: &Snat, workers: u16) -> Option<u16> {
         return None;
     }
     let ip = &frame[ETH..];
-    let hl = (ip[0] & 0x0f) as usize * 4;
+    let hl = ipv4::header_len_of(ip);
     if ip[0] >> 4 != 4 || hl < 20 || be16(ip, 6) & 0x3fff != 0 {
         return None;
     }
@@ -147,7 +147,7 @@ pub fn steer(frame: &[u8], snat: &Snat, workers: u16) -> Option<u16> {
         proto::ICMP if l4.len() >= 8 && l4[0] == 0 => (be16(l4, 4), ICMP_ID_MAX),
         proto::ICMP if l4.len() >= 8 + 20 && matches!(l4[0], 3 | 11 | 12) => {
             let emb = &l4[8..];
-            let ehl = (emb[0] & 0x0f) as usize * 4;
+            let ehl = ipv4::header_len_of(emb);
             let el4 = emb.get(ehl..).filter(|_| ehl >= 20)?;
             match emb[9] {
                 proto::TCP | proto::UDP if el4.len() >= 2 => (be16(el4, 0), u16::MAX),
@@ -312,8 +312,8 @@ impl Delta {
 /// Offset of the transport checksum for `p`, if the protocol has one we update.
 fn l4_check_at(p: u8) -> Option<usize> {
     match p {
-        proto::TCP => Some(16),
-        proto::UDP => Some(6),
+        proto::TCP => Some(tcp::field::CHECKSUM.start),
+        proto::UDP => Some(udp::field::CHECKSUM.start),
         proto::ICMP => Some(2),
         _ => None,
     }
@@ -377,14 +377,14 @@ pub fn key_out(ip: &[u8]) -> Result<(NatKey, u8), Untranslatable> {
     if ip.len() < 20 || ip[0] >> 4 != 4 {
         return Err(u);
     }
-    let hl = (ip[0] & 0x0f) as usize * 4;
+    let hl = ipv4::header_len_of(ip);
     if be16(ip, 6) & 0x3fff != 0 {
         return Err(u); // a fragment: only the first has ports, and no reassembly
     }
     let l4 = ip.get(hl..).ok_or(u)?;
     let (src, dst, p) = (be32(ip, 12), be32(ip, 16), ip[9]);
     let (sport, dport, flags) = match p {
-        proto::TCP if l4.len() >= 20 => (be16(l4, 0), be16(l4, 2), l4[13]),
+        proto::TCP if l4.len() >= tcp::HEADER_LEN => (be16(l4, 0), be16(l4, 2), tcp::flags_of(l4)),
         proto::UDP if l4.len() >= 8 => (be16(l4, 0), be16(l4, 2), 0),
         // Echo request: the identifier is the "port".
         proto::ICMP if l4.len() >= 8 && l4[0] == 8 => (be16(l4, 4), 0, 0),
@@ -411,13 +411,13 @@ pub fn error_key_out(ip: &[u8]) -> Option<NatKey> {
     if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != proto::ICMP || be16(ip, 6) & 0x3fff != 0 {
         return None;
     }
-    let hl = (ip[0] & 0x0f) as usize * 4;
+    let hl = ipv4::header_len_of(ip);
     let icmp = ip.get(hl..).filter(|_| hl >= 20)?;
     if icmp.len() < 8 + 20 || !matches!(icmp[0], 3 | 11 | 12) {
         return None;
     }
     let emb = &icmp[8..];
-    let ehl = (emb[0] & 0x0f) as usize * 4;
+    let ehl = ipv4::header_len_of(emb);
     if emb[0] >> 4 != 4 || ehl < 20 || emb.len() < ehl + 8 {
         return None;
     }
@@ -798,7 +798,7 @@ impl NatTable {
         let Some(&(xaddr, _)) = snat.addrs.get(e.xaddr as usize) else {
             return false;
         };
-        let hl = (ip[0] & 0x0f) as usize * 4;
+        let hl = ipv4::header_len_of(ip);
         let need = match e.proto {
             proto::TCP => 20,
             _ => 8,
@@ -825,7 +825,7 @@ impl NatTable {
             }
         }
         match e.proto {
-            proto::UDP => d.apply_udp_at(l4, 6),
+            proto::UDP => d.apply_udp_at(l4, udp::field::CHECKSUM.start),
             p => {
                 if let Some(at) = l4_check_at(p) {
                     d.apply_at(l4, at)
@@ -861,12 +861,12 @@ impl NatTable {
             return false;
         };
         let x = u32::from(xaddr);
-        let hl = (ip[0] & 0x0f) as usize * 4;
+        let hl = ipv4::header_len_of(ip);
         if ip.len() < hl + 8 + 20 {
             return false;
         }
         let (hdr, icmp) = ip.split_at_mut(hl);
-        let ehl = (icmp[8] & 0x0f) as usize * 4;
+        let ehl = ipv4::header_len_of(&icmp[8..]);
         if icmp.len() < 8 + ehl + 8 || be32(icmp, 8 + 16) != e.src {
             return false;
         }
@@ -889,7 +889,7 @@ impl NatTable {
         if ip.len() < 20 || be16(ip, 6) & 0x3fff != 0 {
             return None;
         }
-        let hl = (ip[0] & 0x0f) as usize * 4;
+        let hl = ipv4::header_len_of(ip);
         if hl < 20 || ip.len() < hl {
             return None;
         }
@@ -928,7 +928,7 @@ impl NatTable {
                 d.word(port, e.sport);
                 set16(l4, 2, e.sport);
                 if p == proto::UDP {
-                    d.apply_udp_at(l4, 6);
+                    d.apply_udp_at(l4, udp::field::CHECKSUM.start);
                 } else {
                     d.apply_at(l4, 16);
                 }
@@ -958,7 +958,7 @@ impl NatTable {
         if emb[0] >> 4 != 4 {
             return None;
         }
-        let ehl = (emb[0] & 0x0f) as usize * 4;
+        let ehl = ipv4::header_len_of(emb);
         if ehl < 20 || emb.len() < ehl + 8 {
             return None;
         }
@@ -1038,7 +1038,7 @@ pub(crate) mod tests {
 
     /// Fills every checksum of an IPv4 packet from scratch (RFC 1071).
     fn fill(ip: &mut [u8]) {
-        let hl = (ip[0] & 0x0f) as usize * 4;
+        let hl = ipv4::header_len_of(ip);
         ip[10..12].fill(0);
         let c = checksum::checksum(&ip[..hl]);
         set16(ip, 10, c);

@@ -23,6 +23,15 @@ mod field {
 /// Length of a header without options.
 pub const MIN_HEADER_LEN: usize = 20;
 
+/// The header length (IHL) of a buffer that starts with an IPv4 header,
+/// checked or not: 0 for an empty buffer. For the code that reads headers
+/// it did not wrap in a [`Packet`] (quoted headers in ICMP errors, the
+/// packets NAT rewrites after validation).
+#[inline]
+pub fn header_len_of(b: &[u8]) -> usize {
+    b.first().map_or(0, |v| (v & 0x0f) as usize * 4)
+}
+
 /// Why an IPv4 packet was refused (RFC 1812 section 5.2.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {

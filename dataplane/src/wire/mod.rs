@@ -11,6 +11,8 @@ pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod tcp;
+pub mod udp;
 
 /// IP protocol numbers used by the dataplane (IANA).
 pub mod proto {

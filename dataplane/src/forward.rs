@@ -259,6 +259,14 @@ struct Lane {
     df: bool,
 }
 
+/// What stage 1 of [`process_burst`] learns about a common IPv6 packet.
+#[derive(Clone, Copy, Default)]
+struct Lane6 {
+    dst: u128,
+    total: u16,
+    hop_limit: u8,
+}
+
 /// Runs a burst of frames received on `in_port` through the pipeline and
 /// writes one verdict per frame into `out` (which must be at least as long).
 ///
@@ -269,13 +277,16 @@ struct Lane {
 ///
 /// 1. classify: unicast Ethernet to this port, IPv4 without options, a
 ///    valid header checksum and length, ordinary addresses, TTL above 1;
+///    or IPv6 with a valid length, global unicast addresses and a hop
+///    limit above 1;
 /// 2. route: the LPM lookups of every classified packet;
 /// 3. select and rewrite: for TCP/UDP on a group route (sticky or not) with
 ///    no policy rules, the flow key is built and hashed in registers, then
 ///    the member is picked, the TTL decremented and the MACs written.
 ///
-/// Everything else (IPv6, ARP, options, errors, local delivery, policy
-/// rules) leaves the fast path at the stage that sees it and continues in
+/// IPv6 then takes the general forwarding tail (its flow key, the group's
+/// pick, the rewrite). Everything else (ARP, options, errors, local
+/// delivery, policy rules) leaves the fast path at the stage that sees it and continues in
 /// the general code, which does the same checks again; the fast path
 /// changes nothing before it is sure, so that is safe.
 pub fn process_burst<B: PacketBuf>(
@@ -300,11 +311,16 @@ pub fn process_burst<B: PacketBuf>(
     {
         ctx.stats.stage_start();
         let mut lanes = [Lane::default(); BURST_MAX];
-        let mut fast = 0u32;
+        let mut lanes6 = [Lane6::default(); BURST_MAX];
+        let (mut fast, mut fast6) = (0u32, 0u32);
         for (i, p) in chunk.iter_mut().enumerate() {
             if let Some(l) = classify_v4(p.data(), port.mac) {
                 lanes[i] = l;
                 fast |= 1 << i;
+                p.truncate(ethernet::HEADER_LEN + l.total as usize);
+            } else if let Some(l) = classify_v6(p.data(), port.mac) {
+                lanes6[i] = l;
+                fast6 |= 1 << i;
                 p.truncate(ethernet::HEADER_LEN + l.total as usize);
             }
         }
@@ -316,11 +332,23 @@ pub fn process_burst<B: PacketBuf>(
             bits &= bits - 1;
             routes[i] = fib.routes.lookup_v4(Ipv4Addr::from(lanes[i].dst));
         }
+        let mut bits = fast6;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            routes[i] = fib.routes.lookup_v6(Ipv6Addr::from(lanes6[i].dst));
+        }
         ctx.stats.stage_end(Stage::Route);
         for (i, (p, v)) in chunk.iter_mut().zip(outs.iter_mut()).enumerate() {
             *v = if fast & (1 << i) != 0 {
                 ctx.in_port = in_port;
                 finish_v4(ctx, &port, p, &lanes[i], routes[i])
+            } else if fast6 & (1 << i) != 0 {
+                ctx.in_port = in_port;
+                match finish_v6(ctx, &port, p, &lanes6[i], routes[i]) {
+                    Some(v) => v,
+                    None => process(ctx, in_port, p),
+                }
             } else {
                 process(ctx, in_port, p)
             };
@@ -356,6 +384,66 @@ fn classify_v4(d: &[u8], mac: MacAddr) -> Option<Lane> {
         proto: ip[9],
         df: ip[6] & 0x40 != 0,
     })
+}
+
+/// Stage 1 of [`process_burst`] for IPv6: the checks of [`process`] and
+/// `process_v6` for a packet to forward that passes them all.
+#[inline(always)]
+fn classify_v6(d: &[u8], mac: MacAddr) -> Option<Lane6> {
+    let h: &[u8; 54] = d.get(..54)?.try_into().ok()?;
+    if h[..6] != mac.0 || h[6] & 1 != 0 || h[12] != 0x86 || h[13] != 0xdd || h[14] >> 4 != 6 {
+        return None;
+    }
+    let ip = &h[14..];
+    let total = ipv6::HEADER_LEN + u16::from_be_bytes([ip[4], ip[5]]) as usize;
+    let hop_limit = ip[7];
+    let src = u128::from_be_bytes(ip[8..24].try_into().ok()?);
+    let dst = u128::from_be_bytes(ip[24..40].try_into().ok()?);
+    // Sources the general path calls martian (multicast, loopback, and the
+    // unspecified address, which only NDP may use), destinations it drops
+    // or delivers specially (multicast, link-local, loopback, unspecified).
+    let (s8, d8, d10) = ((src >> 120) as u8, (dst >> 120) as u8, (dst >> 118) as u16);
+    let odd_src = s8 == 0xff || src <= 1;
+    let odd_dst = d8 == 0xff || d10 == 0xfe80 >> 6 || dst <= 1;
+    if total > d.len() - 14 || hop_limit <= 1 || odd_src || odd_dst {
+        return None;
+    }
+    Some(Lane6 {
+        dst,
+        total: total as u16,
+        hop_limit,
+    })
+}
+
+/// Stages 2 and 3 of [`process_burst`] for a classified IPv6 packet: the
+/// forwarding tail of the general path. `None` for a packet to the router
+/// itself, which the general path takes from the start.
+#[inline]
+fn finish_v6<B: PacketBuf>(
+    ctx: &mut Ctx<'_>,
+    port: &PortInfo,
+    pkt: &mut B,
+    l: &Lane6,
+    route: Option<&Route>,
+) -> Option<Verdict> {
+    let Some(route) = route else {
+        let e = Fam::V6.unreachable();
+        return Some(icmp_error(ctx, pkt, port, DropReason::NoRoute, e, false));
+    };
+    if route.target == Target::Local {
+        return None;
+    }
+    Some(forward_tail(
+        ctx,
+        port,
+        pkt,
+        route,
+        IpAddr::V6(Ipv6Addr::from(l.dst)),
+        l.hop_limit,
+        l.total as usize,
+        Fam::V6,
+        false,
+    ))
 }
 
 /// Stages 2 and 3 of [`process_burst`] for a classified IPv4 packet.
@@ -2035,7 +2123,11 @@ mod tests {
         };
         let net = Ipv4Addr::new(198, 51, 100, a);
         let sticky = Ipv4Addr::new(203, 0, 113, a);
-        let mut f = match kind % 14 {
+        let ip6f = |dst: &str, next: u8, hop: u8, l4: &[u8]| {
+            frames::ipv6(CLIENT_MAC, LAN_MAC, ip6("fd00::2"), ip6(dst), next, hop, l4)
+        };
+        let net6 = format!("2001:db8:100::{a:x}");
+        let mut f = match kind % 22 {
             0 => ip(net, proto::UDP, 64, &frames::udp(b, 53, &[1, 2, 3])),
             1 => ip(net, proto::TCP, 64, &frames::tcp_syn(b, 80)),
             2 => ip(sticky, proto::TCP, 64, &frames::tcp_syn(b, 443)),
@@ -2081,12 +2173,28 @@ mod tests {
                 MacAddr([0; 6]),
                 ip4("10.0.0.1"),
             ),
-            _ => {
+            13 => {
                 // Ethernet padding after a short packet.
                 let mut f = ip(net, proto::UDP, 64, &frames::udp(b, 53, &[]));
                 f.extend_from_slice(&[0; 18]);
                 f
             }
+            14 => ip6f(&net6, proto::TCP, 64, &frames::tcp_syn(b, 443)),
+            15 => ip6f(&net6, proto::UDP, 1, &frames::udp(b, 53, &[])),
+            16 => frames::icmpv6_echo(
+                CLIENT_MAC,
+                LAN_MAC,
+                ip6("fd00::2"),
+                ip6("fd00::1"),
+                64,
+                &[7; 8],
+            ),
+            17 => ip6f("2001:db8:ffff::1", proto::UDP, 64, &frames::udp(b, 53, &[])),
+            18 => ip6f("fe80::1", proto::UDP, 64, &frames::udp(b, 53, &[])),
+            19 => ip6f("2001:db8:dead::1", proto::TCP, 64, &frames::tcp_syn(b, 22)),
+            // Bigger than port 2's MTU of 1400.
+            20 => ip6f(&net6, proto::UDP, 64, &frames::udp(b, 9, &[0; 1400])),
+            _ => ip6f("fd02::7", proto::UDP, 64, &frames::udp(b, 53, &[])),
         };
         if let Some((at, x)) = flip {
             let i = at % f.len();
@@ -2102,7 +2210,7 @@ mod tests {
         #[test]
         fn burst_equals_one_by_one(
             frames_in in proptest::collection::vec(
-                (0u8..14, proptest::prelude::any::<u8>(), proptest::prelude::any::<u16>(),
+                (0u8..22, proptest::prelude::any::<u8>(), proptest::prelude::any::<u16>(),
                  proptest::option::weighted(0.3, (0usize..1500, 1u8..=255))),
                 1..70),
             down in proptest::prelude::any::<bool>(),

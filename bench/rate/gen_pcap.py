@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Writes a pcap of 64-byte UDP/IPv4 frames (60 bytes + FCS on the wire) for
-the packet-rate benchmark: FLOWS flows (distinct source address and port),
-one frame each, to 198.18.1.0/24 (the prefix l3fwd's default table sends to
-port 1, and the benchmark's ECMP route for ecmp-router).
+"""Writes a pcap of small UDP frames for the packet-rate benchmark: FLOWS
+flows (distinct source address and port), one frame each.
 
-  gen_pcap.py OUT DST_MAC [FLOWS]
+  gen_pcap.py OUT DST_MAC [FLOWS] [v6]
+
+IPv4 (the default): 64-byte frames (60 bytes + FCS on the wire) to
+198.18.1.0/24, the prefix l3fwd's default table sends to port 1 and the
+benchmark's ECMP route for ecmp-router.
+v6: 66-byte frames (62 + FCS, the smallest UDP/IPv6) from fd00::/64 to
+2001:200:0:1::/64, the prefix l3fwd's built-in IPv6 table sends to port 1.
 """
 import struct
 import sys
@@ -30,14 +34,27 @@ def frame(dst_mac, i):
     return eth + ip + udp
 
 
+def frame6(dst_mac, i):
+    src_ip = bytes.fromhex("fd000000000000000000000000000000")[:14] + bytes([(i >> 8) & 0xFF, i & 0xFF])
+    dst_ip = bytes.fromhex("20010200000000010000000000000000")[:15] + bytes([1 + i % 250])
+    sport = 1024 + (i * 7) % 60000
+    udp = struct.pack("!HHHH", sport, 9, 8, 0)
+    pseudo = src_ip + dst_ip + struct.pack("!IxxxB", len(udp), 17)
+    udp = udp[:6] + struct.pack("!H", csum(pseudo + udp) or 0xFFFF)
+    ip = struct.pack("!IHBB", 6 << 28, len(udp), 17, 64) + src_ip + dst_ip
+    eth = dst_mac + bytes([0x02, 0, 0, 0, 0, 0x01]) + b"\x86\xdd"
+    return eth + ip + udp
+
+
 def main():
     out, mac = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", ""))
     flows = int(sys.argv[3]) if len(sys.argv) > 3 else 1024
+    v6 = len(sys.argv) > 4 and sys.argv[4] == "v6"
     with open(out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for i in range(flows):
-            fr = frame(mac, i)
-            assert len(fr) == 60
+            fr = frame6(mac, i) if v6 else frame(mac, i)
+            assert len(fr) == (62 if v6 else 60)
             f.write(struct.pack("<IIII", 0, i, len(fr), len(fr)))
             f.write(fr)
 

@@ -20,6 +20,10 @@ so a noisy neighbour on this shared VM hits all of them alike):
   snat      the same route with both out ports SNAT uplinks (masquerade):
             every packet looks up its binding and is rewritten, with its
             checksums (the uplinks' probes are slowed so they never go down)
+  l3fwd6    l3fwd again, on IPv6 frames to its built-in IPv6 routes (LPM mode
+            does both families; 2001:200:0:1::/64 goes to port 1)
+  ecmp6     ecmp-router: the same 8-way weighted route for IPv6
+            (2001:200:0:1::/64), l4 hash, static neighbours, on those frames
   kernel    Linux forwarding between namespaces over an 8-way ECMP route
             (fib_multipath_hash_policy=1), fed by testpmd txonly on
             net_af_packet; its rate is divided by the cores the kernel kept
@@ -122,12 +126,12 @@ def bench_l3fwd(l3fwd, pcap, mem, seconds):
 
 ECMP_CFG = """eal: [{eal}, --no-pci, --file-prefix, be{pid}]
 ports:
-  - {{ name: in, device: "net_pcap0,rx_pcap={pcap},infinite_rx=1,tx_pcap=/dev/null", addresses: [10.0.0.1/16] }}
-  - {{ name: out1, device: "net_null0,no-rx=1", addresses: [10.1.0.1/24] }}
-  - {{ name: out2, device: "net_null1,no-rx=1", addresses: [10.2.0.1/24] }}
+  - {{ name: in, device: "net_pcap0,rx_pcap={pcap},infinite_rx=1,tx_pcap=/dev/null", addresses: [10.0.0.1/16, fd00::1/64] }}
+  - {{ name: out1, device: "net_null0,no-rx=1", addresses: [10.1.0.1/24, fd01::1/64] }}
+  - {{ name: out2, device: "net_null1,no-rx=1", addresses: [10.2.0.1/24, fd02::1/64] }}
 hash: {{ policy: l4 }}
 routes:
-  - prefix: 198.18.1.0/24
+  - prefix: {prefix}
     sticky: {sticky}
     nexthops:
 {nexthops}
@@ -142,14 +146,16 @@ SNAT_UPLINKS = """uplinks:
 """
 
 
-def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False):
+def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False):
     nhs, neigh = [], []
     for port in (1, 2):
         for h in range(2, 6):
-            nhs.append(f"      - {{ via: 10.{port}.0.{h}, port: out{port}, weight: {h - 1} }}")
-            neigh.append(f"  - {{ address: 10.{port}.0.{h}, port: out{port}, mac: \"02:00:00:00:0{port}:0{h}\" }}")
+            via = f"fd0{port}::{h}" if v6 else f"10.{port}.0.{h}"
+            nhs.append(f"      - {{ via: \"{via}\", port: out{port}, weight: {h - 1} }}")
+            neigh.append(f"  - {{ address: \"{via}\", port: out{port}, mac: \"02:00:00:00:0{port}:0{h}\" }}")
     api = 32000 - os.getpid() % 1000  # below the ephemeral range (32768-60999)
     cfg = ECMP_CFG.format(eal=", ".join(json.dumps(m) for m in mem), pid=os.getpid(), pcap=pcap,
+                          prefix='"2001:200:0:1::/64"' if v6 else "198.18.1.0/24",
                           nexthops="\n".join(nhs), neighbors="\n".join(neigh), port=api,
                           sticky="true" if sticky else "false", extra=SNAT_UPLINKS if snat else "")
     path = os.path.join(tmp, "ecmp.yaml")
@@ -261,7 +267,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench", "rate"))
-    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,kernel")
+    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,l3fwd6,ecmp6,kernel")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     mem, memdesc = eal_mem()
@@ -275,7 +281,9 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ecmp-rate-")
     pcap = os.path.join(tmp, "udp64.pcap")
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap, PCAP_MAC, "1024"], check=True)
-    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "snat", "kernel"] if x in a.only.split(",")]
+    pcap6 = os.path.join(tmp, "udp6.pcap")
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap6, PCAP_MAC, "1024", "v6"], check=True)
+    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "snat", "l3fwd6", "ecmp6", "kernel"] if x in a.only.split(",")]
     per = {k: [] for k in order}
     kernel_detail = []
     for r in range(a.rounds):
@@ -291,6 +299,10 @@ def main():
                 v = bench_ecmp(pcap, mem, a.seconds, tmp, sticky=True)
             elif k == "snat":
                 v = bench_ecmp(pcap, mem, a.seconds, tmp, snat=True)
+            elif k == "l3fwd6":
+                v = bench_l3fwd(l3fwd, pcap6, mem, a.seconds)
+            elif k == "ecmp6":
+                v = bench_ecmp(pcap6, mem, a.seconds, tmp, v6=True)
             else:
                 v, pps, busy = bench_kernel(mem, a.seconds)
                 kernel_detail.append({"forwarded_mpps": pps, "softirq_cores": busy})
@@ -299,10 +311,12 @@ def main():
     res = {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "rounds": v} for k, v in per.items()}
     print()
     print(f"Machine: {os.cpu_count()} vCPU, {memdesc}; {a.rounds} rounds of {a.seconds} s; 64-byte UDP, 1024 flows")
-    print(f"{'forwarder':10s} {'Mpps median':>12s} {'range':>15s} {'/ testpmd':>10s} {'/ l3fwd':>8s}")
+    print(f"{'forwarder':10s} {'Mpps median':>12s} {'range':>15s} {'/ testpmd':>10s} {'/ l3fwd':>8s}  (IPv6 rows: / l3fwd6)")
     for k, r in res.items():
         t = r["median"] / res["testpmd"]["median"] if "testpmd" in res else float("nan")
-        l = r["median"] / res["l3fwd"]["median"] if "l3fwd" in res else float("nan")
+        # IPv6 forwarders against l3fwd's own IPv6 run.
+        ref = "l3fwd6" if k.endswith("6") else "l3fwd"
+        l = r["median"] / res[ref]["median"] if ref in res else float("nan")
         print(f"{k:10s} {r['median']:12.2f} {r['min']:7.2f}-{r['max']:<7.2f} {t:10.2f} {l:8.2f}")
     if kernel_detail:
         print("kernel: Mpps per softirq-busy core; detail per round:", json.dumps(kernel_detail))

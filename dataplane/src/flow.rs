@@ -272,10 +272,51 @@ fn icmp_embedded<'a>(l3: &L3<'a>) -> Option<&'a [u8]> {
 /// Returns `None` only for bytes that are not an IP header at all.
 #[inline]
 pub fn extract(ip: &[u8]) -> Option<(FlowKey, Notes)> {
-    match fast_v4(ip) {
+    match fast(ip) {
         Some(outer) => Some((FlowKey { outer, inner: None }, Notes::default())),
         None => extract_general(ip),
     }
+}
+
+/// [`fast_v4`] or [`fast_v6`], whichever family `ip` is.
+#[inline(always)]
+pub fn fast(ip: &[u8]) -> Option<Endpoints> {
+    match ip.first()? >> 4 {
+        4 => fast_v4(ip),
+        6 => fast_v6(ip),
+        _ => None,
+    }
+}
+
+/// The flow key of most IPv6 traffic, with no general parse: no extension
+/// headers, TCP or UDP with both ports inside the payload. `None` for
+/// anything else. It gives the same key as [`extract_general`] (a test
+/// checks), with no inner packet and no notes.
+#[inline(always)]
+pub fn fast_v6(ip: &[u8]) -> Option<Endpoints> {
+    let h: &[u8; 44] = ip.get(..44)?.try_into().ok()?;
+    let next = h[6];
+    if h[0] >> 4 != 6 || (next != proto::TCP && next != proto::UDP) {
+        return None;
+    }
+    if u16::from_be_bytes([h[4], h[5]]) < 4 {
+        return None;
+    }
+    let addr = |at: usize| {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&h[at..at + 16]);
+        u128::from_be_bytes(a)
+    };
+    Some(Endpoints {
+        src: addr(8),
+        dst: addr(24),
+        proto: next,
+        sport: u16::from_be_bytes([h[40], h[41]]),
+        dport: u16::from_be_bytes([h[42], h[43]]),
+        flow_label: u32::from_be_bytes([0, h[1] & 0x0f, h[2], h[3]]),
+        has_ports: true,
+        v6: true,
+    })
 }
 
 /// The flow key of most traffic, with no general parse: IPv4 without options,
@@ -384,6 +425,50 @@ pub(crate) mod tests {
             )
             .unwrap();
     }
+    #[test]
+    fn fast_v6_gives_the_general_key() {
+        use proptest::prelude::*;
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(
+                &(
+                    any::<[u8; 16]>(),
+                    any::<[u8; 16]>(),
+                    prop_oneof![Just(6u8), Just(17), Just(58), Just(0), Just(44), Just(4)],
+                    any::<[u8; 4]>(),
+                    any::<[u8; 4]>(),
+                    prop_oneof![0u16..8, 0u16..60],
+                    prop_oneof![38usize..50, 38usize..90],
+                    prop_oneof![Just(6u8), Just(5)],
+                ),
+                |(src, dst, next, ports, vtcfl, plen, len, ver)| {
+                    let mut b = vec![0u8; len];
+                    b[0] = (ver << 4) | (vtcfl[0] & 0x0f);
+                    b[1..4].copy_from_slice(&vtcfl[1..]);
+                    b[4..6].copy_from_slice(&plen.to_be_bytes());
+                    b[6] = next;
+                    b[8..24].copy_from_slice(&src[..len.min(24) - 8]);
+                    if len >= 40 {
+                        b[24..40].copy_from_slice(&dst);
+                    }
+                    let n = b.len().saturating_sub(40).min(4);
+                    if n > 0 {
+                        b[40..40 + n].copy_from_slice(&ports[..n]);
+                    }
+                    // Extension headers of 8 bytes (hop-by-hop, fragment).
+                    if len >= 48 {
+                        b[41] = 0;
+                    }
+                    prop_assert_eq!(extract(&b), extract_general(&b));
+                    if let Some(k) = fast_v6(&b) {
+                        prop_assert_eq!(Some(k), extract_general(&b).map(|(k, _)| k.outer));
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
+
     use crate::frames;
     use crate::types::MacAddr;
     use std::net::{Ipv4Addr, Ipv6Addr};

@@ -958,7 +958,7 @@ fn next_hop(ctx: &mut Ctx<'_>, route: &Route, dst: IpAddr, ip: &[u8]) -> Result<
             }
             // Most packets take the fast key; its hash is computed where the
             // key is built, so the key never goes through memory.
-            let h = match flow::fast_v4(ip) {
+            let h = match flow::fast(ip) {
                 Some(outer) => flow_hash(
                     &route.hash,
                     &flow::FlowKey { outer, inner: None },

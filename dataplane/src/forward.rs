@@ -1497,6 +1497,19 @@ mod tests {
         }
     }
 
+    /// A small UDP datagram from the client (10.0.0.2, on the LAN port) to `dst`.
+    fn udp_from_client(dst: Ipv4Addr) -> Vec<u8> {
+        frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("10.0.0.2"),
+            dst,
+            proto::UDP,
+            64,
+            &[0; 8],
+        )
+    }
+
     fn run(fib: &Fib, stats: &LcoreStats, port: u16, frame: &[u8]) -> (Verdict, VecBuf) {
         let mut icmp = IcmpLimiter::new(1000);
         let mut ctx = Ctx::new(fib, stats, &mut icmp);
@@ -1649,15 +1662,7 @@ mod tests {
             fib.routes = Arc::new(t);
             for dst in ["198.51.101.10", "198.51.102.10"] {
                 let st = LcoreStats::new(16);
-                let f = frames::ipv4(
-                    CLIENT_MAC,
-                    LAN_MAC,
-                    ip4("10.0.0.2"),
-                    ip4(dst),
-                    proto::UDP,
-                    64,
-                    &[0; 8],
-                );
+                let f = udp_from_client(ip4(dst));
                 let flows = FlowTable::new(64, crate::flowtable::Timeouts::default());
                 let mut icmp = IcmpLimiter::new(1000);
                 let mut ctx = Ctx {
@@ -1683,30 +1688,14 @@ mod tests {
     fn no_route_gets_unreachable_and_blackhole_is_silent() {
         let fib = lab_fib();
         let st = LcoreStats::new(16);
-        let f = frames::ipv4(
-            CLIENT_MAC,
-            LAN_MAC,
-            ip4("10.0.0.2"),
-            ip4("203.0.113.1"),
-            proto::UDP,
-            64,
-            &[0; 8],
-        );
+        let f = udp_from_client(ip4("203.0.113.1"));
         let (v, b) = run(&fib, &st, 0, &f);
         assert_eq!(v, Verdict::Reply);
         let ip = ipv4::Packet::new_checked(&b.data()[14..]).unwrap();
         let m = icmp::Packet::new_checked(ip.payload()).unwrap();
         assert_eq!((m.msg_type(), m.code()), (icmp::kind::DEST_UNREACHABLE, 0));
         assert_eq!(st.drops_of(DropReason::NoRoute), 1);
-        let f = frames::ipv4(
-            CLIENT_MAC,
-            LAN_MAC,
-            ip4("10.0.0.2"),
-            ip4("192.0.2.1"),
-            proto::UDP,
-            64,
-            &[0; 8],
-        );
+        let f = udp_from_client(ip4("192.0.2.1"));
         assert_eq!(
             run(&fib, &st, 0, &f).0,
             Verdict::Drop(DropReason::Blackhole)
@@ -1731,15 +1720,7 @@ mod tests {
             ("198.18.0.9", 1, DropReason::Unreachable),
             ("198.18.1.9", 13, DropReason::Prohibit),
         ] {
-            let f = frames::ipv4(
-                CLIENT_MAC,
-                LAN_MAC,
-                ip4("10.0.0.2"),
-                ip4(dst),
-                proto::UDP,
-                64,
-                &[0; 8],
-            );
+            let f = udp_from_client(ip4(dst));
             let (v, b) = run(&fib, &st, 0, &f);
             assert_eq!(v, Verdict::Reply, "{dst}");
             let ip = ipv4::Packet::new_checked(&b.data()[14..]).unwrap();

@@ -28,6 +28,15 @@
 LEAF_SERVICE=203.0.113.10
 LEAF_SERVICE_PORT=8080
 
+# lab_frr NS PATHSPACE DIR DAEMON [ARGS...]: starts FRR's DAEMON in namespace
+# NS with DIR/DAEMON.conf, under pathspace PATHSPACE (vtysh -N), as the lab's
+# child; its output goes to DIR/DAEMON.out.
+lab_frr() {
+    local ns=$1 name=$2 d=$3 daemon=$4; shift 4
+    ip netns exec "$ns" "/usr/lib/frr/$daemon" -f "$d/$daemon.conf" -N "$name" -u frr -g frr -i "$d/$daemon.pid" "$@" >"$d/$daemon.out" 2>&1 &
+    LAB_PIDS+=($!)
+}
+
 _leaf_frrdir() { local d=/var/run/frr/$1; mkdir -p "$d"; chown frr:frr "$d"; LAB_FRRDIRS+=("$d"); echo "$d"; }
 
 # leaf_config OUT: the example with lab devices, no hugepages and free ports.

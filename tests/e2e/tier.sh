@@ -122,18 +122,15 @@ router bgp 65000
 C
 echo "hostname upstream" >"$d/zebra.conf"
 chown frr:frr "$d"/*.conf
-ip netns exec "$NS_UP" /usr/lib/frr/zebra -f "$d/zebra.conf" -N "$T-up" -u frr -g frr -i "$d/zebra.pid" >"$d/zebra.out" 2>&1 &
-LAB_PIDS+=($!)
+lab_frr "$NS_UP" "$T-up" "$d" zebra
 lab_wait 10 "upstream zebra" test -S "$d/zebra.vty" || exit 1
-ip netns exec "$NS_UP" /usr/lib/frr/bgpd -f "$d/bgpd.conf" -N "$T-up" -u frr -g frr -i "$d/bgpd.pid" >"$d/bgpd.out" 2>&1 &
-LAB_PIDS+=($!)
+lab_frr "$NS_UP" "$T-up" "$d" bgpd
 for r in a b; do
     u=${UPLINK[$r]}
     d=$(_leaf_frrdir "$T-r$r")
     sed -e "s/^hostname tier-a/hostname tier-$r/" -e "s/10\.11\.0\./10.$u.0./g" "$ROOT/deploy/examples/frr/tier-bgpd.conf" >"$d/bgpd.conf"
     chown frr:frr "$d/bgpd.conf"
-    ip netns exec "${NS_R[$r]}" /usr/lib/frr/bgpd -Z -f "$d/bgpd.conf" -N "$T-r$r" -u frr -g frr -i "$d/bgpd.pid" >"$d/bgpd.out" 2>&1 &
-    LAB_PIDS+=($!)
+    lab_frr "${NS_R[$r]}" "$T-r$r" "$d" bgpd -Z
 done
 
 up_paths() { # the upstream kernel's nexthops for the service: "10.11.0.2,10.12.0.2"

@@ -554,8 +554,14 @@ impl<const N: usize> Burst<N> {
         self.len = keep;
     }
 
-    /// Frees the mbufs for which `keep` is false; returns how many.
+    /// Frees the mbufs for which `keep` is false; returns how many. `keep`
+    /// may be asked more than once about an mbuf.
+    #[inline]
     pub fn retain(&mut self, mut keep: impl FnMut(&Mbuf) -> bool) -> usize {
+        // The common case, every mbuf kept, moves nothing.
+        if self.mbufs().iter().all(&mut keep) {
+            return 0;
+        }
         let mut gone: Burst<N> = Burst::default();
         self.split_into(&mut gone, |_, m| !keep(m));
         gone.len()

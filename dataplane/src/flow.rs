@@ -302,14 +302,9 @@ pub fn fast_v6(ip: &[u8]) -> Option<Endpoints> {
     if u16::from_be_bytes([h[4], h[5]]) < 4 {
         return None;
     }
-    let addr = |at: usize| {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&h[at..at + 16]);
-        u128::from_be_bytes(a)
-    };
     Some(Endpoints {
-        src: addr(8),
-        dst: addr(24),
+        src: addr_v6(h, 8)?,
+        dst: addr_v6(h, 24)?,
         proto: next,
         sport: u16::from_be_bytes([h[40], h[41]]),
         dport: u16::from_be_bytes([h[42], h[43]]),

@@ -802,10 +802,7 @@ fn snat_hop(ctx: &mut Ctx<'_>, ip: &[u8], st: &mut SnatState) -> Option<Result<H
         st.pass = true;
         let port = snat.addrs[i].1;
         let gw = snat.ports.get(port.index()).and_then(|p| p.gateway)?;
-        return Some(match fib.neighbors.live_u64(gw) {
-            Some(mac) => Ok(Hop { nh: gw, port, mac }),
-            None => Err(Miss::AllDown),
-        });
+        return Some(fib.resolve(gw).map_err(Miss::from));
     }
     let key = nat::key_out(ip);
     st.key = Some(key);

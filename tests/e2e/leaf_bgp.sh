@@ -95,8 +95,9 @@ check "after kill -9, no kernel interface is left" bash -c "! ip -n $LEAF_NS lin
 leaf_start_router
 leaf_wire
 check "the restarted router has its kernel interfaces again" bash -c "ip -n $LEAF_NS link show spine1 >/dev/null"
+t0=$SECONDS
 lab_wait 150 "both sessions again" leaf_sessions_up || leaf_vtysh leaf -c "show bgp summary" || true
-check "the BGP sessions re-establish after the restart" leaf_sessions_up
+check "the BGP sessions re-establish after the restart (after $((SECONDS - t0)) s)" leaf_sessions_up
 lab_wait 30 "the service route again" bash -c "[ \"\$(ip netns exec $LEAF_NS curl -sf 'http://127.0.0.1:$LEAF_API/api/v1/routes?prefix=203.0.113.0/24' | grep -o '10\.[12]\.0\.2' | sort -u | wc -l)\" = 2 ]" || true
 split=$(leaf_connections 20)
 read -r _ s1 _ s2 _ failed <<<"$split"

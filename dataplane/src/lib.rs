@@ -26,9 +26,12 @@ pub mod nat;
 pub mod neighbor;
 pub mod nhg;
 pub mod policy;
+pub mod poll;
 pub mod punt;
 pub mod stats;
 pub mod tablegen;
+#[cfg(test)]
+mod testlab;
 pub mod types;
 pub mod wire;
 

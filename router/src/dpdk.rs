@@ -356,6 +356,25 @@ impl Drop for Mbuf {
     }
 }
 
+impl dataplane::poll::Owned for Mbuf {
+    #[inline]
+    fn segments(&self) -> u16 {
+        Mbuf::segments(self)
+    }
+    #[inline]
+    fn tag(&self) -> u32 {
+        Mbuf::tag(self)
+    }
+    #[inline]
+    fn set_tag(&mut self, tag: u32) {
+        Mbuf::set_tag(self, tag)
+    }
+    #[inline]
+    fn rx_port(&self) -> u16 {
+        self.port()
+    }
+}
+
 impl PacketBuf for Mbuf {
     #[inline]
     fn data(&self) -> &[u8] {
@@ -430,12 +449,6 @@ impl<const N: usize> Burst<N> {
     #[inline]
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    /// True when the burst holds none.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// True when the burst has no room left.
@@ -622,6 +635,43 @@ impl<const N: usize> Burst<N> {
 impl<const N: usize> Drop for Burst<N> {
     fn drop(&mut self) {
         self.clear();
+    }
+}
+
+impl<const N: usize> dataplane::poll::Burst for Burst<N> {
+    type Pkt = Mbuf;
+    const CAP: usize = N;
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+    #[inline]
+    fn pkts(&mut self) -> &mut [Mbuf] {
+        self.mbufs()
+    }
+    #[inline]
+    fn push(&mut self, p: Mbuf) -> Result<(), Mbuf> {
+        Burst::push(self, p)
+    }
+    #[inline]
+    fn split_into(&mut self, into: &mut Self, take: impl FnMut(usize, &Mbuf) -> bool) {
+        Burst::split_into(self, into, take)
+    }
+    #[inline]
+    fn retain(&mut self, keep: impl FnMut(&Mbuf) -> bool) -> usize {
+        Burst::retain(self, keep)
+    }
+    #[inline]
+    fn drain(&mut self) -> impl Iterator<Item = Mbuf> + '_ {
+        Burst::drain(self)
+    }
+    #[inline]
+    fn clear(&mut self) -> usize {
+        Burst::clear(self)
+    }
+    #[inline]
+    fn prefetch(&self) {
+        Burst::prefetch(self)
     }
 }
 

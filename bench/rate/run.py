@@ -24,6 +24,11 @@ so a noisy neighbour on this shared VM hits all of them alike):
             does both families; 2001:200:0:1::/64 goes to port 1)
   ecmp6     ecmp-router: the same 8-way weighted route for IPv6
             (2001:200:0:1::/64), l4 hash, static neighbours, on those frames
+  ecmp2     ecmp with 2 workers on the machine's two cores (EAL lcores 1
+            and 2 on CPUs 0 and 1; the control thread shares CPU 0 and
+            sleeps): net_pcap has one rx pcap per queue, so each worker has
+            its own source and nothing crosses cores but what workers share
+            (the FIB, the counters' cache lines). Compare with ecmp.
   kernel    Linux forwarding between namespaces over an 8-way ECMP route
             (fib_multipath_hash_policy=1), fed by testpmd txonly on
             net_af_packet; its rate is divided by the cores the kernel kept
@@ -124,9 +129,9 @@ def bench_l3fwd(l3fwd, pcap, mem, seconds):
     return samples_after_warmup(rates) / 1e6
 
 
-ECMP_CFG = """eal: [{eal}, --no-pci, --file-prefix, be{pid}]
-ports:
-  - {{ name: in, device: "net_pcap0,rx_pcap={pcap},infinite_rx=1,tx_pcap=/dev/null", addresses: [10.0.0.1/16, fd00::1/64] }}
+ECMP_CFG = """eal: [{eal}, --no-pci, --file-prefix, be{pid}{lcores}]
+{workers}ports:
+  - {{ name: in, device: "net_pcap0,{rx_pcaps}infinite_rx=1,{tx_pcaps}", addresses: [10.0.0.1/16, fd00::1/64] }}
   - {{ name: out1, device: "net_null0,no-rx=1", addresses: [10.1.0.1/24, fd01::1/64] }}
   - {{ name: out2, device: "net_null1,no-rx=1", addresses: [10.2.0.1/24, fd02::1/64] }}
 hash: {{ policy: l4 }}
@@ -146,7 +151,7 @@ SNAT_UPLINKS = """uplinks:
 """
 
 
-def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False):
+def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, workers=1):
     nhs, neigh = [], []
     for port in (1, 2):
         for h in range(2, 6):
@@ -157,7 +162,10 @@ def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False):
     cfg = ECMP_CFG.format(eal=", ".join(json.dumps(m) for m in mem), pid=os.getpid(), pcap=pcap,
                           prefix='"2001:200:0:1::/64"' if v6 else "198.18.1.0/24",
                           nexthops="\n".join(nhs), neighbors="\n".join(neigh), port=api,
-                          sticky="true" if sticky else "false", extra=SNAT_UPLINKS if snat else "")
+                          sticky="true" if sticky else "false", extra=SNAT_UPLINKS if snat else "",
+                          rx_pcaps=f"rx_pcap={pcap}," * workers, tx_pcaps=",".join(["tx_pcap=/dev/null"] * workers),
+                          lcores="" if workers == 1 else ", --lcores, '0@0,1@0,2@1'",
+                          workers="" if workers == 1 else f"workers: {workers}\n")
     path = os.path.join(tmp, "ecmp.yaml")
     with open(path, "w") as f:
         f.write(cfg)
@@ -267,7 +275,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench", "rate"))
-    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,l3fwd6,ecmp6,kernel")
+    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,l3fwd6,ecmp6,ecmp2,kernel")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     mem, memdesc = eal_mem()
@@ -283,7 +291,7 @@ def main():
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap, PCAP_MAC, "1024"], check=True)
     pcap6 = os.path.join(tmp, "udp6.pcap")
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap6, PCAP_MAC, "1024", "v6"], check=True)
-    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "snat", "l3fwd6", "ecmp6", "kernel"] if x in a.only.split(",")]
+    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "snat", "l3fwd6", "ecmp6", "ecmp2", "kernel"] if x in a.only.split(",")]
     per = {k: [] for k in order}
     kernel_detail = []
     for r in range(a.rounds):
@@ -303,6 +311,8 @@ def main():
                 v = bench_l3fwd(l3fwd, pcap6, mem, a.seconds)
             elif k == "ecmp6":
                 v = bench_ecmp(pcap6, mem, a.seconds, tmp, v6=True)
+            elif k == "ecmp2":
+                v = bench_ecmp(pcap, mem, a.seconds, tmp, workers=2)
             else:
                 v, pps, busy = bench_kernel(mem, a.seconds)
                 kernel_detail.append({"forwarded_mpps": pps, "softirq_cores": busy})

@@ -171,6 +171,9 @@ leaf_up() {
         ip netns exec "$ns" socat TCP-LISTEN:$LEAF_SERVICE_PORT,bind=$LEAF_SERVICE,fork,reuseaddr SYSTEM:"echo spine$k" >/dev/null 2>&1 &
         LAB_PIDS+=($!)
         d=$(_leaf_frrdir "$LAB_TAG-sp$k")
+        # The spines retry a refused connection after 5 s, not FRR's 120:
+        # they start before the leaf's daemon listens, and a slow machine
+        # must not wait two minutes for the leaf's own attempt.
         cat >"$d/bgpd.conf" <<C
 hostname spine$k
 router bgp 65${k}00
@@ -178,6 +181,7 @@ router bgp 65${k}00
  no bgp ebgp-requires-policy
  no bgp network import-check
  neighbor 10.$k.0.1 remote-as 65001
+ neighbor 10.$k.0.1 timers connect 5
  address-family ipv4 unicast
   network 203.0.113.0/24
  exit-address-family
@@ -212,7 +216,7 @@ C
             continue
         fi
         if [ -n "${LEAF_BFD:-}" ]; then
-            sed -i "s/^ neighbor 10.$k.0.1 remote-as 65001$/&\n neighbor 10.$k.0.1 bfd profile fast\n neighbor 10.$k.0.1 timers 3 9\n neighbor 10.$k.0.1 timers connect 1/" "$d/bgpd.conf"
+            sed -i -e "/ timers connect 5$/d" -e "s/^ neighbor 10.$k.0.1 remote-as 65001$/&\n neighbor 10.$k.0.1 bfd profile fast\n neighbor 10.$k.0.1 timers 3 9\n neighbor 10.$k.0.1 timers connect 1/" "$d/bgpd.conf"
             _leaf_bfdd_conf "$d" "spine$k"
             echo "hostname spine$k" >"$d/zebra.conf"
             chown frr:frr "$d"/*.conf

@@ -31,8 +31,9 @@ check "the router's ports have kernel interfaces with their names, MACs and addr
     ip -n $LEAF_NS -6 addr show spine2 | grep -q 'inet6 fd02::1/64' &&
     [ \"\$(ip -n $LEAF_NS -j link show spine1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0][\"address\"])')\" = \"\$(ip netns exec $LEAF_NS curl -sf http://127.0.0.1:$LEAF_API/api/v1/ports | python3 -c 'import json,sys; print([p[\"mac\"] for p in json.load(sys.stdin) if p[\"name\"] == \"spine1\"][0])')\" ]"
 check "the kernel interfaces are up on moved taps (monitor-link auto: net_tap's link is not the wire's)" bash -c "ip -n $LEAF_NS link show spine1 | grep -q LOWER_UP"
+t0=$SECONDS
 lab_wait 90 "both BGP sessions of the leaf" leaf_sessions_up || leaf_vtysh leaf -c "show bgp summary" || true
-check "$WHO on the router's host peers with both spines through the router's ports" leaf_sessions_up
+check "$WHO on the router's host peers with both spines through the router's ports (after $((SECONDS - t0)) s)" leaf_sessions_up
 for k in 1 2; do
     lab_wait 30 "spine$k learns 10.100.0.0/24" bash -c "[ \"\$(source $ROOT/deploy/lab/lib.sh; source $ROOT/deploy/lab/leaf.sh; LEAF_SPINE_NS=([1]=${LEAF_SPINE_NS[1]} [2]=${LEAF_SPINE_NS[2]}); LAB_TAG=$LAB_TAG; leaf_spine_learned $k)\" = 10.$k.0.1 ]" || true
     got=$(leaf_spine_learned "$k")

@@ -52,7 +52,8 @@ import time
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-ROUTER = os.path.join(ROOT, "target", "release", "ecmp-router")
+# ECMP_ROUTER=PATH: another build (A/B runs of two binaries).
+ROUTER = os.environ.get("ECMP_ROUTER") or os.path.join(ROOT, "target", "release", "ecmp-router")
 PCAP_MAC = "02:70:63:61:70:00"  # net_pcap's MAC for the first pcap vdev
 
 

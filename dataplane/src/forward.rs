@@ -339,8 +339,55 @@ pub fn process_burst<B: PacketBuf>(
             routes[i] = fib.routes.lookup_v6(Ipv6Addr::from(lanes6[i].dst));
         }
         ctx.stats.stage_end(Stage::Route);
+        // Stage 3a, hash: every IPv4 TCP/UDP packet to a plain group route
+        // (not sticky, not per-packet, no policy rules) gets its flow hash
+        // in one loop with no side effects, then stage 3b picks every
+        // member in another: the picks' dependent loads (bucket, member,
+        // neighbour, nexthop) of different packets overlap instead of
+        // waiting for each other. Side effects (the spray counter, ICMP
+        // errors, counters) stay in packet order, in the last loop.
+        let mut picked = 0u32;
+        let mut groups: [Option<&crate::nhg::Group>; BURST_MAX] = [None; BURST_MAX];
+        let mut hashes = [0u32; BURST_MAX];
+        if fib.policy.rules.is_empty() {
+            let mut bits = fast;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let Some(r) = routes[i] else { continue };
+                let Target::Group(g) = r.target else { continue };
+                let plain = !(r.sticky && ctx.flows.is_some())
+                    && r.hash.policy != crate::hash::HashPolicy::PerPacket;
+                let ip = &chunk[i].data()[ethernet::HEADER_LEN..];
+                if let (true, Some(group), Some(outer)) = (plain, fib.group(g), flow::fast_v4(ip)) {
+                    let key = flow::FlowKey { outer, inner: None };
+                    hashes[i] = flow_hash(&r.hash, &key, 0);
+                    groups[i] = Some(group);
+                    picked |= 1 << i;
+                }
+            }
+        }
+        let mut hops: [Result<Hop, NoHop>; BURST_MAX] = [Err(NoHop::Down); BURST_MAX];
+        let mut bits = picked;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(group) = groups[i] {
+                hops[i] = fib.pick(group, hashes[i]);
+            }
+        }
         for (i, (p, v)) in chunk.iter_mut().zip(outs.iter_mut()).enumerate() {
-            *v = if fast & (1 << i) != 0 {
+            *v = if picked & (1 << i) != 0 {
+                ctx.in_port = in_port;
+                // The general code counts every group packet here.
+                ctx.spray = ctx.spray.wrapping_add(1);
+                let l = &lanes[i];
+                let fam = Fam::V4 { df: l.df };
+                match hops[i] {
+                    Ok(hop) => rewrite_v4(ctx, &port, p, l, fam, hop),
+                    Err(e) => group_miss(ctx, &port, p, fam, e.into()),
+                }
+            } else if fast & (1 << i) != 0 {
                 ctx.in_port = in_port;
                 finish_v4(ctx, &port, p, &lanes[i], routes[i])
             } else if fast6 & (1 << i) != 0 {
@@ -493,15 +540,7 @@ fn finish_v4<B: PacketBuf>(
                 };
                 return match hop {
                     Ok(hop) => rewrite_v4(ctx, port, pkt, l, fam, hop),
-                    Err(Miss::Verdict(v)) => v,
-                    Err(Miss::Dangling) => dropped(ctx.stats, DropReason::DanglingId),
-                    Err(Miss::AllDown) => {
-                        let e = fam.unreachable();
-                        icmp_error(ctx, pkt, port, DropReason::AllNexthopsDown, e, false)
-                    }
-                    Err(Miss::Reject(r)) => {
-                        icmp_error(ctx, pkt, port, r, miss_error(fam, r), false)
-                    }
+                    Err(miss) => group_miss(ctx, port, pkt, fam, miss),
                 };
             }
         }
@@ -518,6 +557,26 @@ fn finish_v4<B: PacketBuf>(
         Fam::V4 { df: l.df },
         false,
     )
+}
+
+/// What [`finish_v4`] does when a group route gives no hop.
+#[inline(never)]
+fn group_miss<B: PacketBuf>(
+    ctx: &mut Ctx<'_>,
+    port: &PortInfo,
+    pkt: &mut B,
+    fam: Fam,
+    miss: Miss,
+) -> Verdict {
+    match miss {
+        Miss::Verdict(v) => v,
+        Miss::Dangling => dropped(ctx.stats, DropReason::DanglingId),
+        Miss::AllDown => {
+            let e = fam.unreachable();
+            icmp_error(ctx, pkt, port, DropReason::AllNexthopsDown, e, false)
+        }
+        Miss::Reject(r) => icmp_error(ctx, pkt, port, r, miss_error(fam, r), false),
+    }
 }
 
 /// The end of [`finish_v4`]: egress MTU, TTL decrement, MAC rewrite, count.

@@ -64,6 +64,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(Packet { buf })
     }
 
+    /// Wraps `buf` without checks, for a packet already validated or being built.
+    pub fn new_unchecked(buf: T) -> Self {
+        Packet { buf }
+    }
+
     /// Payload length.
     pub fn payload_len(&self) -> usize {
         be16(self.buf.as_ref(), field::PAYLOAD_LEN) as usize

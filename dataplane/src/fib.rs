@@ -235,6 +235,18 @@ impl RouteTable {
         let i = self.v6.lookup(u128::from(dst))?;
         self.routes.get(i as usize)
     }
+    /// [`Self::lookup_v6`] for many destinations at once, the trie walked in
+    /// lock step ([`crate::lpm::Lpm::lookup_bulk`]); `out` gets one answer
+    /// per destination (at most 32 at a time).
+    #[inline]
+    pub fn lookup_v6_bulk<'a>(&'a self, dsts: &[u128], out: &mut [Option<&'a Route>]) {
+        let mut idx = [None; 32];
+        let n = dsts.len().min(out.len()).min(32);
+        self.v6.lookup_bulk(&dsts[..n], &mut idx[..n]);
+        for (o, i) in out[..n].iter_mut().zip(idx) {
+            *o = i.and_then(|i| self.routes.get(i as usize));
+        }
+    }
     /// Longest-prefix match for either family.
     pub fn lookup(&self, dst: IpAddr) -> Option<&Route> {
         match dst {

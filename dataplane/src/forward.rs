@@ -332,11 +332,21 @@ pub fn process_burst<B: PacketBuf>(
             bits &= bits - 1;
             routes[i] = fib.routes.lookup_v4(Ipv4Addr::from(lanes[i].dst));
         }
-        let mut bits = fast6;
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            routes[i] = fib.routes.lookup_v6(Ipv6Addr::from(lanes6[i].dst));
+        if fast6 != 0 {
+            // IPv6's trie is several reads deep: all lanes walk it in lock step.
+            let (mut keys, mut at, mut n6) = ([0u128; BURST_MAX], [0u8; BURST_MAX], 0);
+            let mut bits = fast6;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                (keys[n6], at[n6]) = (lanes6[i].dst, i as u8);
+                n6 += 1;
+            }
+            let mut found: [Option<&Route>; BURST_MAX] = [None; BURST_MAX];
+            fib.routes.lookup_v6_bulk(&keys[..n6], &mut found[..n6]);
+            for (&i, r) in at[..n6].iter().zip(found) {
+                routes[i as usize] = r;
+            }
         }
         ctx.stats.stage_end(Stage::Route);
         // Stage 3a, hash: every IPv4 TCP/UDP packet to a plain group route

@@ -29,6 +29,8 @@ so a noisy neighbour on this shared VM hits all of them alike):
             sleeps): net_pcap has one rx pcap per queue, so each worker has
             its own source and nothing crosses cores but what workers share
             (the FIB, the counters' cache lines). Compare with ecmp.
+  ecmpk     ecmp with kernel-interfaces: true (a TAP per port, the punt
+            policer on; the forwarded packets never reach them)
   kernel    Linux forwarding between namespaces over an 8-way ECMP route
             (fib_multipath_hash_policy=1), fed by testpmd txonly on
             net_af_packet; its rate is divided by the cores the kernel kept
@@ -152,7 +154,7 @@ SNAT_UPLINKS = """uplinks:
 """
 
 
-def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, workers=1):
+def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, workers=1, kernel=False):
     nhs, neigh = [], []
     for port in (1, 2):
         for h in range(2, 6):
@@ -163,7 +165,8 @@ def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, work
     cfg = ECMP_CFG.format(eal=", ".join(json.dumps(m) for m in mem), pid=os.getpid(), pcap=pcap,
                           prefix='"2001:200:0:1::/64"' if v6 else "198.18.1.0/24",
                           nexthops="\n".join(nhs), neighbors="\n".join(neigh), port=api,
-                          sticky="true" if sticky else "false", extra=SNAT_UPLINKS if snat else "",
+                          sticky="true" if sticky else "false",
+                          extra=(SNAT_UPLINKS if snat else "") + ("kernel-interfaces: true\n" if kernel else ""),
                           rx_pcaps=f"rx_pcap={pcap}," * workers, tx_pcaps=",".join(["tx_pcap=/dev/null"] * workers),
                           lcores="" if workers == 1 else ", --lcores, '0@0,1@0,2@1'",
                           workers="" if workers == 1 else f"workers: {workers}\n")
@@ -276,7 +279,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench", "rate"))
-    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,l3fwd6,ecmp6,ecmp2,kernel")
+    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,l3fwd6,ecmp6,ecmp2,ecmpk,kernel")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     mem, memdesc = eal_mem()
@@ -292,7 +295,7 @@ def main():
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap, PCAP_MAC, "1024"], check=True)
     pcap6 = os.path.join(tmp, "udp6.pcap")
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap6, PCAP_MAC, "1024", "v6"], check=True)
-    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "snat", "l3fwd6", "ecmp6", "ecmp2", "kernel"] if x in a.only.split(",")]
+    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "snat", "l3fwd6", "ecmp6", "ecmp2", "ecmpk", "kernel"] if x in a.only.split(",")]
     per = {k: [] for k in order}
     kernel_detail = []
     for r in range(a.rounds):
@@ -314,6 +317,8 @@ def main():
                 v = bench_ecmp(pcap6, mem, a.seconds, tmp, v6=True)
             elif k == "ecmp2":
                 v = bench_ecmp(pcap, mem, a.seconds, tmp, workers=2)
+            elif k == "ecmpk":
+                v = bench_ecmp(pcap, mem, a.seconds, tmp, kernel=True)
             else:
                 v, pps, busy = bench_kernel(mem, a.seconds)
                 kernel_detail.append({"forwarded_mpps": pps, "softirq_cores": busy})

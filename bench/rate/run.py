@@ -24,11 +24,12 @@ so a noisy neighbour on this shared VM hits all of them alike):
             does both families; 2001:200:0:1::/64 goes to port 1)
   ecmp6     ecmp-router: the same 8-way weighted route for IPv6
             (2001:200:0:1::/64), l4 hash, static neighbours, on those frames
-  ecmp2     ecmp with 2 workers on the machine's two cores (EAL lcores 1
-            and 2 on CPUs 0 and 1; the control thread shares CPU 0 and
-            sleeps): net_pcap has one rx pcap per queue, so each worker has
-            its own source and nothing crosses cores but what workers share
-            (the FIB, the counters' cache lines). Compare with ecmp.
+  ecmp2     ecmp with --workers workers (2 by default; on this 2-vCPU
+            machine EAL lcores 1 and 2 on CPUs 0 and 1, the control thread
+            sharing CPU 0 and sleeping): net_pcap has one rx pcap per queue,
+            so each worker has its own source and nothing crosses cores but
+            what workers share (the FIB, the neighbour slots). Compare with
+            ecmp. On a 16-core host: --workers 15 --only ecmp,ecmp2.
   ecmpk     ecmp with kernel-interfaces: true (a TAP per port, the punt
             policer on; the forwarded packets never reach them)
   kernel    Linux forwarding between namespaces over an 8-way ECMP route
@@ -154,6 +155,20 @@ SNAT_UPLINKS = """uplinks:
 """
 
 
+def worker_lcores(workers):
+    """EAL lcores for `workers` workers: with a CPU for each and one for the
+    control thread, lcore i on CPU i (-l 0-N); with fewer (this 2-vCPU
+    machine), workers on CPUs 0..N-1 in turn and the control thread, which
+    mostly sleeps, on CPU 0 with the first."""
+    if workers == 1:
+        return ""
+    if (os.cpu_count() or 1) > workers:
+        return f", -l, 0-{workers}"
+    cpus = os.cpu_count() or 1
+    m = ",".join(["0@0"] + [f"{w + 1}@{w % cpus}" for w in range(workers)])
+    return f", --lcores, '{m}'"
+
+
 def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, workers=1, kernel=False):
     nhs, neigh = [], []
     for port in (1, 2):
@@ -168,7 +183,7 @@ def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, work
                           sticky="true" if sticky else "false",
                           extra=(SNAT_UPLINKS if snat else "") + ("kernel-interfaces: true\n" if kernel else ""),
                           rx_pcaps=f"rx_pcap={pcap}," * workers, tx_pcaps=",".join(["tx_pcap=/dev/null"] * workers),
-                          lcores="" if workers == 1 else ", --lcores, '0@0,1@0,2@1'",
+                          lcores=worker_lcores(workers),
                           workers="" if workers == 1 else f"workers: {workers}\n")
     path = os.path.join(tmp, "ecmp.yaml")
     with open(path, "w") as f:
@@ -279,6 +294,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench", "rate"))
+    ap.add_argument("--workers", type=int, default=2, help="workers of the ecmp2 forwarder")
     ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,l3fwd6,ecmp6,ecmp2,ecmpk,kernel")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -316,7 +332,7 @@ def main():
             elif k == "ecmp6":
                 v = bench_ecmp(pcap6, mem, a.seconds, tmp, v6=True)
             elif k == "ecmp2":
-                v = bench_ecmp(pcap, mem, a.seconds, tmp, workers=2)
+                v = bench_ecmp(pcap, mem, a.seconds, tmp, workers=a.workers)
             elif k == "ecmpk":
                 v = bench_ecmp(pcap, mem, a.seconds, tmp, kernel=True)
             else:

@@ -122,7 +122,7 @@ pub trait Io {
     /// A whole frame for the ingress port's kernel interface.
     fn to_kernel(&mut self, p: Self::Pkt) -> Result<(), Refused>;
     /// Frames the kernel interfaces sent, each tagged with its config port.
-    fn from_kernel(&mut self, into: &mut Self::Rx) -> usize;
+    fn kernel_frames(&mut self, into: &mut Self::Rx) -> usize;
     /// The next frame the control thread asked to send, if any.
     fn inject(&mut self) -> Option<Injected<Self::Pkt>>;
     /// Hands `pkts` to `worker`'s ring; what it did not take stays.
@@ -272,7 +272,7 @@ impl<I: Io> Poller<I> {
             }
         }
         // What the kernel interfaces sent, on this worker's tx queues.
-        if out.io.from_kernel(rx) > 0 {
+        if out.io.kernel_frames(rx) > 0 {
             for m in rx.drain() {
                 let o = m.tag() as usize;
                 if o < nports {
@@ -697,7 +697,7 @@ pub mod mem {
             let k = self.kernel.as_mut().ok_or(Refused::Absent)?;
             k.offer(p).map_err(|_| Refused::Full)
         }
-        fn from_kernel(&mut self, into: &mut Self::Rx) -> usize {
+        fn kernel_frames(&mut self, into: &mut Self::Rx) -> usize {
             fill(&mut self.from_kernel, into)
         }
         fn inject(&mut self) -> Option<Injected<Frame>> {

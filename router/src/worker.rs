@@ -138,7 +138,7 @@ impl Io for DpdkIo {
         k.to_kernel.enqueue_one(p).map_err(|_| Refused::Full)
     }
     #[inline]
-    fn from_kernel(&mut self, into: &mut Self::Rx) -> usize {
+    fn kernel_frames(&mut self, into: &mut Self::Rx) -> usize {
         match &self.kernel {
             Some(k) => into.dequeue(&k.from_kernel),
             None => 0,

@@ -359,11 +359,11 @@ pub fn process_burst<B: PacketBuf>(
         // neighbour, nexthop) of different packets overlap instead of
         // waiting for each other. Side effects (the spray counter, ICMP
         // errors, counters) stay in packet order, in the last loop.
-        let (mut picked, mut picked6) = (0u32, 0u32);
+        let mut picked = 0u32;
         let mut groups: [Option<&crate::nhg::Group>; BURST_MAX] = [None; BURST_MAX];
         let mut hashes = [0u32; BURST_MAX];
         if fib.policy.rules.is_empty() {
-            let mut bits = fast;
+            let mut bits = fast | fast6;
             while bits != 0 {
                 let i = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
@@ -372,32 +372,21 @@ pub fn process_burst<B: PacketBuf>(
                 let plain = !(r.sticky && ctx.flows.is_some())
                     && r.hash.policy != crate::hash::HashPolicy::PerPacket;
                 let ip = &chunk[i].data()[ethernet::HEADER_LEN..];
-                if let (true, Some(group), Some(outer)) = (plain, fib.group(g), flow::fast_v4(ip)) {
+                let outer = if fast & (1 << i) != 0 {
+                    flow::fast_v4(ip)
+                } else {
+                    flow::fast_v6(ip)
+                };
+                if let (true, Some(group), Some(outer)) = (plain, fib.group(g), outer) {
                     let key = flow::FlowKey { outer, inner: None };
                     hashes[i] = flow_hash(&r.hash, &key, 0);
                     groups[i] = Some(group);
                     picked |= 1 << i;
                 }
             }
-            let mut bits = fast6;
-            while bits != 0 {
-                let i = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let Some(r) = routes[i] else { continue };
-                let Target::Group(g) = r.target else { continue };
-                let plain = !(r.sticky && ctx.flows.is_some())
-                    && r.hash.policy != crate::hash::HashPolicy::PerPacket;
-                let ip = &chunk[i].data()[ethernet::HEADER_LEN..];
-                if let (true, Some(group), Some(outer)) = (plain, fib.group(g), flow::fast_v6(ip)) {
-                    let key = flow::FlowKey { outer, inner: None };
-                    hashes[i] = flow_hash(&r.hash, &key, 0);
-                    groups[i] = Some(group);
-                    picked6 |= 1 << i;
-                }
-            }
         }
         let mut hops: [Result<Hop, NoHop>; BURST_MAX] = [Err(NoHop::Down); BURST_MAX];
-        let mut bits = picked | picked6;
+        let mut bits = picked;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
@@ -410,18 +399,16 @@ pub fn process_burst<B: PacketBuf>(
                 ctx.in_port = in_port;
                 // The general code counts every group packet here.
                 ctx.spray = ctx.spray.wrapping_add(1);
-                let l = &lanes[i];
-                let fam = Fam::V4 { df: l.df };
+                let (total, ttl, fam) = if fast & (1 << i) != 0 {
+                    let l = &lanes[i];
+                    (l.total, l.ttl, Fam::V4 { df: l.df })
+                } else {
+                    let l = &lanes6[i];
+                    (l.total, l.hop_limit, Fam::V6)
+                };
                 match hops[i] {
-                    Ok(hop) => rewrite_v4(ctx, &port, p, l, fam, hop),
+                    Ok(hop) => rewrite(ctx, &port, p, total, ttl, fam, hop),
                     Err(e) => group_miss(ctx, &port, p, fam, e.into()),
-                }
-            } else if picked6 & (1 << i) != 0 {
-                ctx.in_port = in_port;
-                ctx.spray = ctx.spray.wrapping_add(1);
-                match hops[i] {
-                    Ok(hop) => rewrite_v6(ctx, &port, p, &lanes6[i], hop),
-                    Err(e) => group_miss(ctx, &port, p, Fam::V6, e.into()),
                 }
             } else if fast & (1 << i) != 0 {
                 ctx.in_port = in_port;
@@ -570,13 +557,13 @@ fn finish_v4<B: PacketBuf>(
                             // The common case goes straight to the rewrite: no
                             // result through memory (a store-forwarding stall
                             // on the 6-byte MAC cost 10 % of the worker).
-                            Ok(hop) => return rewrite_v4(ctx, port, pkt, l, fam, hop),
+                            Ok(hop) => return rewrite(ctx, port, pkt, l.total, l.ttl, fam, hop),
                             Err(e) => Err(e.into()),
                         }
                     }
                 };
                 return match hop {
-                    Ok(hop) => rewrite_v4(ctx, port, pkt, l, fam, hop),
+                    Ok(hop) => rewrite(ctx, port, pkt, l.total, l.ttl, fam, hop),
                     Err(miss) => group_miss(ctx, port, pkt, fam, miss),
                 };
             }
@@ -616,13 +603,16 @@ fn group_miss<B: PacketBuf>(
     }
 }
 
-/// The end of [`finish_v4`]: egress MTU, TTL decrement, MAC rewrite, count.
+/// The end of the staged path for a classified packet of `total` bytes
+/// with TTL or hop limit `ttl` (above 1): egress MTU, TTL or hop limit
+/// decrement (IPv4's checksum patched), MAC rewrite, count.
 #[inline(always)]
-fn rewrite_v4<B: PacketBuf>(
+fn rewrite<B: PacketBuf>(
     ctx: &mut Ctx<'_>,
     port: &PortInfo,
     pkt: &mut B,
-    l: &Lane,
+    total: u16,
+    ttl: u8,
     fam: Fam,
     hop: Hop,
 ) -> Verdict {
@@ -632,43 +622,17 @@ fn rewrite_v4<B: PacketBuf>(
     let Some(o) = ctx.fib.port(out) else {
         return dropped(ctx.stats, DropReason::DanglingId);
     };
-    if l.total > o.mtu {
+    if total > o.mtu {
         return too_big(ctx, pkt, port, fam, o.mtu, false);
     }
     let d = pkt.data_mut();
-    ipv4::Packet::new_unchecked(&mut d[eth_len..]).decrement_ttl();
-    d[..6].copy_from_slice(&mac.to_be_bytes()[2..]);
-    d[6..12].copy_from_slice(&o.mac.0);
-    ctx.stats.nexthop(nh, eth_len + l.total as usize);
-    ctx.stats.stage_end(Stage::Rewrite);
-    Verdict::Forward(out)
-}
-
-/// [`rewrite_v4`] for a classified IPv6 packet: egress MTU, hop limit,
-/// MAC rewrite, count.
-#[inline(always)]
-fn rewrite_v6<B: PacketBuf>(
-    ctx: &mut Ctx<'_>,
-    port: &PortInfo,
-    pkt: &mut B,
-    l: &Lane6,
-    hop: Hop,
-) -> Verdict {
-    ctx.stats.stage_end(Stage::Select);
-    let eth_len = ethernet::HEADER_LEN;
-    let Hop { nh, port: out, mac } = hop;
-    let Some(o) = ctx.fib.port(out) else {
-        return dropped(ctx.stats, DropReason::DanglingId);
-    };
-    if l.total > o.mtu {
-        return too_big(ctx, pkt, port, Fam::V6, o.mtu, false);
+    match fam {
+        Fam::V4 { .. } => ipv4::Packet::new_unchecked(&mut d[eth_len..]).decrement_ttl(),
+        Fam::V6 => ipv6::Packet::new_unchecked(&mut d[eth_len..]).set_hop_limit(ttl - 1),
     }
-    let d = pkt.data_mut();
-    // Classified: a whole IPv6 header with a hop limit above 1.
-    ipv6::Packet::new_unchecked(&mut d[eth_len..]).set_hop_limit(l.hop_limit - 1);
     d[..6].copy_from_slice(&mac.to_be_bytes()[2..]);
     d[6..12].copy_from_slice(&o.mac.0);
-    ctx.stats.nexthop(nh, eth_len + l.total as usize);
+    ctx.stats.nexthop(nh, eth_len + total as usize);
     ctx.stats.stage_end(Stage::Rewrite);
     Verdict::Forward(out)
 }

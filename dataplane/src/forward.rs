@@ -249,46 +249,65 @@ pub fn process<B: PacketBuf>(ctx: &mut Ctx<'_>, in_port: PortId, pkt: &mut B) ->
 /// The most packets [`process_burst`] takes at once.
 pub const BURST_MAX: usize = 32;
 
-/// What stage 1 of [`process_burst`] learns about a common IPv4 packet.
+/// What stage 1 of [`process_burst`] reads from a packet it may forward,
+/// once: every later stage reads this record, not the headers (the route
+/// stage the destination, the select stage the flow key and TCP flags, the
+/// rewrite the length and TTL).
 #[derive(Clone, Copy, Default)]
-struct Lane {
-    dst: u32,
+struct Meta {
+    /// The flow key, as [`flow::fast`] gives it. `has_ports` is false when
+    /// the packet is not TCP or UDP with its ports (a fragment, another
+    /// protocol, a cut header): such a packet takes the general tail.
+    ep: flow::Endpoints,
+    /// IP total length (IPv6: header and payload).
     total: u16,
+    /// TTL or hop limit, above 1.
     ttl: u8,
-    proto: u8,
+    /// IPv4's don't-fragment bit.
     df: bool,
+    /// TCP flags, 0 for UDP or when the header stops before them.
+    tcp_flags: u8,
 }
 
-/// What stage 1 of [`process_burst`] learns about a common IPv6 packet.
-#[derive(Clone, Copy, Default)]
-struct Lane6 {
-    dst: u128,
-    total: u16,
-    hop_limit: u8,
+impl Meta {
+    fn fam(&self) -> Fam {
+        match self.ep.v6 {
+            true => Fam::V6,
+            false => Fam::V4 { df: self.df },
+        }
+    }
+    fn dst(&self) -> IpAddr {
+        match self.ep.v6 {
+            true => IpAddr::V6(Ipv6Addr::from(self.ep.dst)),
+            false => IpAddr::V4(Ipv4Addr::from((self.ep.dst >> 96) as u32)),
+        }
+    }
 }
 
 /// Runs a burst of frames received on `in_port` through the pipeline and
 /// writes one verdict per frame into `out` (which must be at least as long).
 ///
 /// The result is exactly that of calling [`process`] on each frame in
-/// order (a test checks it, counters included), but the common case is
-/// run stage by stage over the whole burst, so each stage's code and data
-/// stay hot and independent packets overlap their memory accesses:
+/// order (a test checks it, counters and flow table included), but the
+/// common case is run stage by stage over the whole burst, so each stage's
+/// code and data stay hot and independent packets overlap their memory
+/// accesses:
+/// 1. parse: IPv4 without options, a valid checksum and length, unicast
+///    addresses and a TTL above 1, or IPv6 with a valid length, global
+///    unicast addresses and a hop limit above 1, each read once into a
+///    [`Meta`] record (addresses, protocol, ports, TCP flags, length, TTL);
+/// 2. route: the LPM lookups of every parsed packet, IPv6's in lock step;
+/// 3. select: for TCP and UDP on a group route, the flow hash of every
+///    plain packet in one loop, then its member in another, so the picks'
+///    dependent loads overlap. A sticky, per-packet or policy-routed packet
+///    takes its side branch ([`group_hop`], which the general path runs
+///    too) in packet order, since it reads or changes shared state;
+/// 4. rewrite: MTU, TTL or hop limit, MACs, counters.
 ///
-/// 1. classify: unicast Ethernet to this port, IPv4 without options, a
-///    valid header checksum and length, ordinary addresses, TTL above 1;
-///    or IPv6 with a valid length, global unicast addresses and a hop
-///    limit above 1;
-/// 2. route: the LPM lookups of every classified packet;
-/// 3. select and rewrite: for TCP/UDP on a group route (sticky or not) with
-///    no policy rules, the flow key is built and hashed in registers, then
-///    the member is picked, the TTL decremented and the MACs written.
-///
-/// IPv6 then takes the general forwarding tail (its flow key, the group's
-/// pick, the rewrite). Everything else (ARP, options, errors, local
-/// delivery, policy rules) leaves the fast path at the stage that sees it and continues in
-/// the general code, which does the same checks again; the fast path
-/// changes nothing before it is sure, so that is safe.
+/// A packet the parse stage does not take (ARP, options, errors, local
+/// delivery, bad headers) runs [`process`], which does every check again;
+/// the stages change nothing before they are sure, so that is safe. SNAT
+/// FIBs run the burst one by one (see the comment inside).
 pub fn process_burst<B: PacketBuf>(
     ctx: &mut Ctx<'_>,
     in_port: PortId,
@@ -308,41 +327,47 @@ pub fn process_burst<B: PacketBuf>(
         }
         return;
     };
+    let rules = !fib.policy.rules.is_empty();
     for (chunk, outs) in pkts[..n]
         .chunks_mut(BURST_MAX)
         .zip(out.chunks_mut(BURST_MAX))
     {
         ctx.stats.stage_start();
-        let mut lanes = [Lane::default(); BURST_MAX];
-        let mut lanes6 = [Lane6::default(); BURST_MAX];
-        let (mut fast, mut fast6) = (0u32, 0u32);
+        let mut metas = [Meta::default(); BURST_MAX];
+        let (mut fast, mut v6) = (0u32, 0u32);
         for (i, p) in chunk.iter_mut().enumerate() {
-            if let Some(l) = classify_v4(p.data(), port.mac) {
-                lanes[i] = l;
-                fast |= 1 << i;
-                p.truncate(ethernet::HEADER_LEN + l.total as usize);
-            } else if let Some(l) = classify_v6(p.data(), port.mac) {
-                lanes6[i] = l;
-                fast6 |= 1 << i;
-                p.truncate(ethernet::HEADER_LEN + l.total as usize);
-            }
+            let m = match classify_v4(p.data(), port.mac) {
+                Some(m) => m,
+                None => match classify_v6(p.data(), port.mac) {
+                    Some(m) => {
+                        v6 |= 1 << i;
+                        m
+                    }
+                    None => continue,
+                },
+            };
+            p.truncate(ethernet::HEADER_LEN + m.total as usize);
+            metas[i] = m;
+            fast |= 1 << i;
         }
         ctx.stats.stage_end(Stage::Parse);
         let mut routes: [Option<&Route>; BURST_MAX] = [None; BURST_MAX];
-        let mut bits = fast;
+        let mut bits = fast & !v6;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            routes[i] = fib.routes.lookup_v4(Ipv4Addr::from(lanes[i].dst));
+            routes[i] = fib
+                .routes
+                .lookup_v4(Ipv4Addr::from((metas[i].ep.dst >> 96) as u32));
         }
-        if fast6 != 0 {
+        if v6 != 0 {
             // IPv6's trie is several reads deep: all lanes walk it in lock step.
             let (mut keys, mut at, mut n6) = ([0u128; BURST_MAX], [0u8; BURST_MAX], 0);
-            let mut bits = fast6;
+            let mut bits = v6;
             while bits != 0 {
                 let i = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                (keys[n6], at[n6]) = (lanes6[i].dst, i as u8);
+                (keys[n6], at[n6]) = (metas[i].ep.dst, i as u8);
                 n6 += 1;
             }
             let mut found: [Option<&Route>; BURST_MAX] = [None; BURST_MAX];
@@ -352,41 +377,40 @@ pub fn process_burst<B: PacketBuf>(
             }
         }
         ctx.stats.stage_end(Stage::Route);
-        // Stage 3a, hash: every IPv4 TCP/UDP packet to a plain group route
-        // (not sticky, not per-packet, no policy rules) gets its flow hash
-        // in one loop with no side effects, then stage 3b picks every
-        // member in another: the picks' dependent loads (bucket, member,
-        // neighbour, nexthop) of different packets overlap instead of
-        // waiting for each other. Side effects (the spray counter, ICMP
+        // Stage 3a, hash: in one loop with no side effects. Stage 3b, pick:
+        // in another. Side effects (the spray counter, the flow table, ICMP
         // errors, counters) stay in packet order, in the last loop.
-        let mut picked = 0u32;
+        let (mut plain, mut side) = (0u32, 0u32);
         let mut groups: [Option<&crate::nhg::Group>; BURST_MAX] = [None; BURST_MAX];
         let mut hashes = [0u32; BURST_MAX];
-        if fib.policy.rules.is_empty() {
-            let mut bits = fast | fast6;
-            while bits != 0 {
-                let i = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let Some(r) = routes[i] else { continue };
-                let Target::Group(g) = r.target else { continue };
-                let plain = !(r.sticky && ctx.flows.is_some())
-                    && r.hash.policy != crate::hash::HashPolicy::PerPacket;
-                let ip = &chunk[i].data()[ethernet::HEADER_LEN..];
-                let outer = if fast & (1 << i) != 0 {
-                    flow::fast_v4(ip)
-                } else {
-                    flow::fast_v6(ip)
+        let mut bits = fast;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let m = &metas[i];
+            let Some(r) = routes[i].filter(|_| m.ep.has_ports) else {
+                continue;
+            };
+            let Target::Group(g) = r.target else { continue };
+            // A dangling group id: the general tail counts it.
+            let Some(group) = fib.group(g) else { continue };
+            groups[i] = Some(group);
+            if rules
+                || (r.sticky && ctx.flows.is_some())
+                || r.hash.policy == crate::hash::HashPolicy::PerPacket
+            {
+                side |= 1 << i;
+            } else {
+                let key = flow::FlowKey {
+                    outer: m.ep,
+                    inner: None,
                 };
-                if let (true, Some(group), Some(outer)) = (plain, fib.group(g), outer) {
-                    let key = flow::FlowKey { outer, inner: None };
-                    hashes[i] = flow_hash(&r.hash, &key, 0);
-                    groups[i] = Some(group);
-                    picked |= 1 << i;
-                }
+                hashes[i] = flow_hash(&r.hash, &key, 0);
+                plain |= 1 << i;
             }
         }
         let mut hops: [Result<Hop, NoHop>; BURST_MAX] = [Err(NoHop::Down); BURST_MAX];
-        let mut bits = picked;
+        let mut bits = plain;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
@@ -395,41 +419,63 @@ pub fn process_burst<B: PacketBuf>(
             }
         }
         for (i, (p, v)) in chunk.iter_mut().zip(outs.iter_mut()).enumerate() {
-            *v = if picked & (1 << i) != 0 {
-                ctx.in_port = in_port;
-                // The general code counts every group packet here.
-                ctx.spray = ctx.spray.wrapping_add(1);
-                let (total, ttl, fam) = if fast & (1 << i) != 0 {
-                    let l = &lanes[i];
-                    (l.total, l.ttl, Fam::V4 { df: l.df })
-                } else {
-                    let l = &lanes6[i];
-                    (l.total, l.hop_limit, Fam::V6)
-                };
-                match hops[i] {
-                    Ok(hop) => rewrite(ctx, &port, p, total, ttl, fam, hop),
-                    Err(e) => group_miss(ctx, &port, p, fam, e.into()),
+            let bit = 1 << i;
+            if fast & bit == 0 {
+                *v = process(ctx, in_port, p);
+                continue;
+            }
+            ctx.in_port = in_port;
+            let m = &metas[i];
+            let fam = m.fam();
+            *v = match (routes[i], groups[i]) {
+                (Some(route), Some(group)) if (plain | side) & bit != 0 => {
+                    // The general code counts every group packet here.
+                    ctx.spray = ctx.spray.wrapping_add(1);
+                    let hop = match plain & bit != 0 {
+                        true => hops[i].map_err(Miss::from),
+                        false => {
+                            let key = flow::FlowKey {
+                                outer: m.ep,
+                                inner: None,
+                            };
+                            group_hop(ctx, route, group, &key, m.tcp_flags, false)
+                        }
+                    };
+                    match hop {
+                        Ok(hop) => rewrite(ctx, &port, p, m.total, m.ttl, fam, hop),
+                        Err(miss) => group_miss(ctx, &port, p, fam, miss),
+                    }
                 }
-            } else if fast & (1 << i) != 0 {
-                ctx.in_port = in_port;
-                finish_v4(ctx, &port, p, &lanes[i], routes[i])
-            } else if fast6 & (1 << i) != 0 {
-                ctx.in_port = in_port;
-                match finish_v6(ctx, &port, p, &lanes6[i], routes[i]) {
-                    Some(v) => v,
-                    None => process(ctx, in_port, p),
+                (None, _) => {
+                    let e = fam.unreachable();
+                    icmp_error(ctx, p, &port, DropReason::NoRoute, e, false)
                 }
-            } else {
-                process(ctx, in_port, p)
+                (Some(route), _) => match (route.target, fam) {
+                    (Target::Local, Fam::V4 { .. }) => local_v4(ctx, &port, p, m.ep.proto),
+                    // IPv6 to the router itself: the general path, from the start.
+                    (Target::Local, Fam::V6) => process(ctx, in_port, p),
+                    _ => forward_tail(
+                        ctx,
+                        &port,
+                        p,
+                        route,
+                        m.dst(),
+                        m.ttl,
+                        m.total as usize,
+                        fam,
+                        false,
+                    ),
+                },
             };
         }
     }
 }
 
 /// Stage 1 of [`process_burst`]: the checks of [`process`] and
-/// `process_v4` for a packet that passes them all without a side road.
+/// `process_v4` for a packet that passes them all without a side road,
+/// and its [`Meta`] record.
 #[inline(always)]
-fn classify_v4(d: &[u8], mac: MacAddr) -> Option<Lane> {
+fn classify_v4(d: &[u8], mac: MacAddr) -> Option<Meta> {
     let h: &[u8; 34] = d.get(..34)?.try_into().ok()?;
     if h[..6] != mac.0 || h[6] & 1 != 0 || h[12] != 0x08 || h[13] != 0x00 || h[14] != 0x45 {
         return None;
@@ -439,7 +485,7 @@ fn classify_v4(d: &[u8], mac: MacAddr) -> Option<Lane> {
         return None;
     }
     let total = u16::from_be_bytes([ip[2], ip[3]]);
-    let (ttl, s0, d0) = (ip[8], ip[12], ip[16]);
+    let (ttl, s0, d0, p) = (ip[8], ip[12], ip[16], ip[9]);
     // Sources the general path calls martian (0/8, 127/8, 224/3 and the
     // broadcast address all have these first octets), destinations it
     // drops or delivers specially (0/8, 127/8, multicast, broadcast, 240/4).
@@ -447,26 +493,54 @@ fn classify_v4(d: &[u8], mac: MacAddr) -> Option<Lane> {
     if total < 20 || total as usize > d.len() - 14 || ttl <= 1 || odd(s0) || odd(d0) {
         return None;
     }
-    Some(Lane {
-        dst: u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]),
+    // flow::fast_v4's key: TCP or UDP, not a fragment, both ports inside.
+    let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff == 0;
+    let ports = match (p == proto::TCP || p == proto::UDP) && first && total >= 24 {
+        true => d.get(34..38),
+        false => None,
+    };
+    let (sport, dport) = ports.map_or((0, 0), |b| {
+        (
+            u16::from_be_bytes([b[0], b[1]]),
+            u16::from_be_bytes([b[2], b[3]]),
+        )
+    });
+    let flags_at = 34 + tcp::field::FLAGS;
+    let tcp_flags = match p == proto::TCP && (total as usize) > flags_at - 14 {
+        true => d[flags_at],
+        false => 0,
+    };
+    Some(Meta {
+        ep: flow::Endpoints {
+            src: (u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]) as u128) << 96,
+            dst: (u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]) as u128) << 96,
+            proto: p,
+            sport,
+            dport,
+            flow_label: 0,
+            has_ports: ports.is_some(),
+            v6: false,
+        },
         total,
         ttl,
-        proto: ip[9],
         df: ip[6] & 0x40 != 0,
+        tcp_flags,
     })
 }
 
 /// Stage 1 of [`process_burst`] for IPv6: the checks of [`process`] and
-/// `process_v6` for a packet to forward that passes them all.
+/// `process_v6` for a packet to forward that passes them all, and its
+/// [`Meta`] record.
 #[inline(always)]
-fn classify_v6(d: &[u8], mac: MacAddr) -> Option<Lane6> {
+fn classify_v6(d: &[u8], mac: MacAddr) -> Option<Meta> {
     let h: &[u8; 54] = d.get(..54)?.try_into().ok()?;
     if h[..6] != mac.0 || h[6] & 1 != 0 || h[12] != 0x86 || h[13] != 0xdd || h[14] >> 4 != 6 {
         return None;
     }
     let ip = &h[14..];
-    let total = ipv6::HEADER_LEN + u16::from_be_bytes([ip[4], ip[5]]) as usize;
-    let hop_limit = ip[7];
+    let payload = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+    let total = ipv6::HEADER_LEN + payload;
+    let (next, hop_limit) = (ip[6], ip[7]);
     let src = u128::from_be_bytes(ip[8..24].try_into().ok()?);
     let dst = u128::from_be_bytes(ip[24..40].try_into().ok()?);
     // Sources the general path calls martian (multicast, loopback, and the
@@ -478,112 +552,41 @@ fn classify_v6(d: &[u8], mac: MacAddr) -> Option<Lane6> {
     if total > d.len() - 14 || hop_limit <= 1 || odd_src || odd_dst {
         return None;
     }
-    Some(Lane6 {
-        dst,
+    // flow::fast_v6's key: no extension header, both ports inside.
+    let ports = match (next == proto::TCP || next == proto::UDP) && payload >= 4 {
+        true => d.get(54..58),
+        false => None,
+    };
+    let (sport, dport) = ports.map_or((0, 0), |b| {
+        (
+            u16::from_be_bytes([b[0], b[1]]),
+            u16::from_be_bytes([b[2], b[3]]),
+        )
+    });
+    let flags_at = 54 + tcp::field::FLAGS;
+    let tcp_flags = match next == proto::TCP && total > flags_at - 14 {
+        true => d[flags_at],
+        false => 0,
+    };
+    Some(Meta {
+        ep: flow::Endpoints {
+            src,
+            dst,
+            proto: next,
+            sport,
+            dport,
+            flow_label: u32::from_be_bytes([0, ip[1] & 0x0f, ip[2], ip[3]]),
+            has_ports: ports.is_some(),
+            v6: true,
+        },
         total: total as u16,
-        hop_limit,
+        ttl: hop_limit,
+        df: false,
+        tcp_flags,
     })
 }
 
-/// Stages 2 and 3 of [`process_burst`] for a classified IPv6 packet: the
-/// forwarding tail of the general path. `None` for a packet to the router
-/// itself, which the general path takes from the start.
-#[inline]
-fn finish_v6<B: PacketBuf>(
-    ctx: &mut Ctx<'_>,
-    port: &PortInfo,
-    pkt: &mut B,
-    l: &Lane6,
-    route: Option<&Route>,
-) -> Option<Verdict> {
-    let Some(route) = route else {
-        let e = Fam::V6.unreachable();
-        return Some(icmp_error(ctx, pkt, port, DropReason::NoRoute, e, false));
-    };
-    if route.target == Target::Local {
-        return None;
-    }
-    Some(forward_tail(
-        ctx,
-        port,
-        pkt,
-        route,
-        IpAddr::V6(Ipv6Addr::from(l.dst)),
-        l.hop_limit,
-        l.total as usize,
-        Fam::V6,
-        false,
-    ))
-}
-
-/// Stages 2 and 3 of [`process_burst`] for a classified IPv4 packet.
-#[inline(always)]
-fn finish_v4<B: PacketBuf>(
-    ctx: &mut Ctx<'_>,
-    port: &PortInfo,
-    pkt: &mut B,
-    l: &Lane,
-    route: Option<&Route>,
-) -> Verdict {
-    let Some(route) = route else {
-        let e = Fam::V4 { df: false }.unreachable();
-        return icmp_error(ctx, pkt, port, DropReason::NoRoute, e, false);
-    };
-    let fib = ctx.fib;
-    match route.target {
-        Target::Local => return local_v4(ctx, port, pkt, l.proto),
-        // SNAT: the general tail, which translates.
-        Target::Group(g) if fib.policy.rules.is_empty() && fib.snat.is_empty() => {
-            let eth_len = ethernet::HEADER_LEN;
-            if let (Some(group), Some(outer)) =
-                (fib.group(g), flow::fast_v4(&pkt.data()[eth_len..]))
-            {
-                ctx.spray = ctx.spray.wrapping_add(1);
-                let key = flow::FlowKey { outer, inner: None };
-                let fam = Fam::V4 { df: l.df };
-                let hop = match ctx.flows {
-                    Some(ft) if route.sticky => {
-                        let flags = match outer.proto {
-                            proto::TCP => {
-                                tcp::flags_of(&pkt.data()[eth_len + ipv4::MIN_HEADER_LEN..])
-                            }
-                            _ => 0,
-                        };
-                        sticky_pick(ctx, ft, route, group, &key, flags, false)
-                    }
-                    _ => {
-                        let h = flow_hash(&route.hash, &key, ctx.spray);
-                        match fib.pick(group, h) {
-                            // The common case goes straight to the rewrite: no
-                            // result through memory (a store-forwarding stall
-                            // on the 6-byte MAC cost 10 % of the worker).
-                            Ok(hop) => return rewrite(ctx, port, pkt, l.total, l.ttl, fam, hop),
-                            Err(e) => Err(e.into()),
-                        }
-                    }
-                };
-                return match hop {
-                    Ok(hop) => rewrite(ctx, port, pkt, l.total, l.ttl, fam, hop),
-                    Err(miss) => group_miss(ctx, port, pkt, fam, miss),
-                };
-            }
-        }
-        _ => {}
-    }
-    forward_tail(
-        ctx,
-        port,
-        pkt,
-        route,
-        IpAddr::V4(Ipv4Addr::from(l.dst)),
-        l.ttl,
-        l.total as usize,
-        Fam::V4 { df: l.df },
-        false,
-    )
-}
-
-/// What [`finish_v4`] does when a group route gives no hop.
+/// What the staged path does when a group route gives no hop.
 #[inline(never)]
 fn group_miss<B: PacketBuf>(
     ctx: &mut Ctx<'_>,
@@ -1032,33 +1035,19 @@ fn next_hop(ctx: &mut Ctx<'_>, route: &Route, dst: IpAddr, ip: &[u8]) -> Result<
                 return Err(Miss::Dangling);
             };
             ctx.spray = ctx.spray.wrapping_add(1);
-            if !fib.policy.rules.is_empty() {
-                if let Some(hop) = policy_hop(ctx, route, ip)? {
-                    return Ok(hop);
-                }
-            }
-            if route.sticky {
-                if let Some(ft) = ctx.flows {
-                    return sticky_hop(ctx, ft, route, group, ip);
-                }
-            }
             // Most packets take the fast key; its hash is computed where the
             // key is built, so the key never goes through memory.
-            let h = match flow::fast(ip) {
-                Some(outer) => flow_hash(
-                    &route.hash,
-                    &flow::FlowKey { outer, inner: None },
-                    ctx.spray,
-                ),
-                None => {
-                    let Some((key, notes)) = flow::extract_general(ip) else {
-                        return Err(Miss::Verdict(dropped(ctx.stats, unparsable(ip))));
-                    };
-                    count_notes(ctx.stats, &notes);
-                    flow_hash(&route.hash, &key, ctx.spray)
-                }
+            let plain = fib.policy.rules.is_empty() && !(route.sticky && ctx.flows.is_some());
+            if let (true, Some(outer)) = (plain, flow::fast(ip)) {
+                let key = flow::FlowKey { outer, inner: None };
+                return Ok(fib.pick(group, flow_hash(&route.hash, &key, ctx.spray))?);
+            }
+            let Some((key, notes)) = flow::extract(ip) else {
+                return Err(Miss::Verdict(dropped(ctx.stats, unparsable(ip))));
             };
-            Ok(fib.pick(group, h)?)
+            count_notes(ctx.stats, &notes);
+            let flags = if notes.icmp_error { 0 } else { tcp_flags(ip) };
+            group_hop(ctx, route, group, &key, flags, notes.icmp_error)
         }
         Target::Connected(p) => {
             let resolve = |_: &Ctx<'_>| Err(Miss::Verdict(Verdict::Resolve { port: p, addr: dst }));
@@ -1091,15 +1080,45 @@ fn next_hop(ctx: &mut Ctx<'_>, route: &Route, dst: IpAddr, ip: &[u8]) -> Result<
     }
 }
 
+/// The hop of a group packet (the spray counter already counted) once its
+/// flow key is known: a policy rule's, else the flow table's for a sticky
+/// route, else a pick by hash. The staged path and the general one both
+/// come here, so the side branches have one implementation.
+#[inline]
+fn group_hop(
+    ctx: &mut Ctx<'_>,
+    route: &Route,
+    group: &crate::nhg::Group,
+    key: &flow::FlowKey,
+    flags: u8,
+    icmp_error: bool,
+) -> Result<Hop, Miss> {
+    if !ctx.fib.policy.rules.is_empty() {
+        if let Some(hop) = policy_hop(ctx, route, key, flags, icmp_error)? {
+            return Ok(hop);
+        }
+    }
+    if route.sticky {
+        if let Some(ft) = ctx.flows {
+            return sticky_pick(ctx, ft, route, group, key, flags, icmp_error);
+        }
+    }
+    let h = flow_hash(&route.hash, key, ctx.spray);
+    Ok(ctx.fib.pick(group, h)?)
+}
+
 /// The nexthop a policy rule gives: the first matching rule whose group has
 /// a live member. `None` sends the packet along its route (no rule matched,
 /// or `last_resort: default`).
 #[inline(never)]
-fn policy_hop(ctx: &mut Ctx<'_>, route: &Route, ip: &[u8]) -> Result<Option<Hop>, Miss> {
+fn policy_hop(
+    ctx: &mut Ctx<'_>,
+    route: &Route,
+    key: &flow::FlowKey,
+    flags: u8,
+    icmp_error: bool,
+) -> Result<Option<Hop>, Miss> {
     let fib = ctx.fib;
-    let Some((key, notes)) = flow::extract(ip) else {
-        return Ok(None);
-    };
     let mut matched = false;
     for rule in fib.policy.rules.iter() {
         if !rule.matches(ctx.in_port, &key.outer) {
@@ -1133,17 +1152,14 @@ fn policy_hop(ctx: &mut Ctx<'_>, route: &Route, ip: &[u8]) -> Result<Option<Hop>
             continue;
         };
         let picked = match (sticky, ctx.flows) {
-            (true, Some(ft)) => sticky_hop(ctx, ft, via, group, ip),
+            (true, Some(ft)) => sticky_pick(ctx, ft, via, group, key, flags, icmp_error),
             _ => {
-                let h = flow_hash(&via.hash, &key, ctx.spray);
+                let h = flow_hash(&via.hash, key, ctx.spray);
                 fib.pick(group, h).map_err(Miss::from)
             }
         };
         match picked {
-            Ok(hop) => {
-                count_notes(ctx.stats, &notes);
-                return Ok(Some(hop));
-            }
+            Ok(hop) => return Ok(Some(hop)),
             Err(Miss::AllDown) => continue,
             Err(other) => return Err(other),
         }
@@ -1195,25 +1211,7 @@ fn tcp_flags(ip: &[u8]) -> u8 {
     l4.map_or(0, tcp::flags_of)
 }
 
-/// The nexthop of a packet on a sticky route: the flow's stored choice while
-/// it lives and its nexthop is up; otherwise a pick by hash, stored. ICMP
-/// errors follow the flow they are about and create none.
-fn sticky_hop(
-    ctx: &mut Ctx<'_>,
-    ft: &FlowTable,
-    route: &Route,
-    group: &crate::nhg::Group,
-    ip: &[u8],
-) -> Result<Hop, Miss> {
-    let Some((key, notes)) = flow::extract(ip) else {
-        return Err(Miss::Verdict(dropped(ctx.stats, unparsable(ip))));
-    };
-    count_notes(ctx.stats, &notes);
-    let flags = if notes.icmp_error { 0 } else { tcp_flags(ip) };
-    sticky_pick(ctx, ft, route, group, &key, flags, notes.icmp_error)
-}
-
-/// [`sticky_hop`] once the flow key is known: the stored choice, or a pick
+/// The hop of a packet on a sticky route, once its flow key is known: the stored choice, or a pick
 /// by hash that is stored unless the packet is an ICMP error.
 #[inline]
 fn sticky_pick(
@@ -2040,7 +2038,9 @@ mod tests {
             frames::ipv6(CLIENT_MAC, LAN_MAC, ip6("fd00::2"), ip6(dst), next, hop, l4)
         };
         let net6 = format!("2001:db8:100::{a:x}");
-        let mut f = match kind % 22 {
+        let sticky6 = format!("2001:db8:5::{a:x}");
+        let spray = Ipv4Addr::new(198, 51, 101, a);
+        let mut f = match kind % 25 {
             0 => ip(net, proto::UDP, 64, &frames::udp(b, 53, &[1, 2, 3])),
             1 => ip(net, proto::TCP, 64, &frames::tcp_syn(b, 80)),
             2 => ip(sticky, proto::TCP, 64, &frames::tcp_syn(b, 443)),
@@ -2107,7 +2107,10 @@ mod tests {
             19 => ip6f("2001:db8:dead::1", proto::TCP, 64, &frames::tcp_syn(b, 22)),
             // Bigger than port 2's MTU of 1400.
             20 => ip6f(&net6, proto::UDP, 64, &frames::udp(b, 9, &[0; 1400])),
-            _ => ip6f("fd02::7", proto::UDP, 64, &frames::udp(b, 53, &[])),
+            21 => ip6f("fd02::7", proto::UDP, 64, &frames::udp(b, 53, &[])),
+            22 => ip6f(&sticky6, proto::TCP, 64, &frames::tcp_syn(b, 443)),
+            23 => ip6f(&sticky6, proto::UDP, 9, &frames::udp(b, 53, &[1])),
+            _ => ip(spray, proto::UDP, 64, &frames::udp(b, 53, &[])),
         };
         if let Some((at, x)) = flip {
             let i = at % f.len();
@@ -2123,11 +2126,12 @@ mod tests {
         #[test]
         fn burst_equals_one_by_one(
             frames_in in proptest::collection::vec(
-                (0u8..22, proptest::prelude::any::<u8>(), proptest::prelude::any::<u16>(),
+                (0u8..25, proptest::prelude::any::<u8>(), proptest::prelude::any::<u16>(),
                  proptest::option::weighted(0.3, (0usize..1500, 1u8..=255))),
                 1..70),
             down in proptest::prelude::any::<bool>(),
             snat in proptest::prelude::any::<bool>(),
+            rules in proptest::prelude::any::<bool>(),
         ) {
             use crate::flowtable::{FlowTable, Timeouts};
             let mut fib = lab_fib();
@@ -2143,7 +2147,22 @@ mod tests {
                 "203.0.113.0/24".parse().unwrap(),
                 Route { target: Target::Group(crate::types::GroupId(0)), hash: Default::default(), sticky: true },
             ));
+            rt.apply(crate::fib::RouteOp::Set(
+                "2001:db8:5::/64".parse().unwrap(),
+                Route { target: Target::Group(crate::types::GroupId(1)), hash: Default::default(), sticky: true },
+            ));
+            let per_packet = crate::hash::HashConfig {
+                policy: crate::hash::HashPolicy::PerPacket,
+                ..Default::default()
+            };
+            rt.apply(crate::fib::RouteOp::Set(
+                "198.51.101.0/24".parse().unwrap(),
+                Route { target: Target::Group(crate::types::GroupId(0)), hash: per_packet, sticky: false },
+            ));
             fib.routes = Arc::new(rt);
+            if rules {
+                fib.policy = Arc::new(policy_rules());
+            }
             if down {
                 fib.neighbors.set_down(NexthopId(0), crate::neighbor::DownFlag::Admin, true);
             }
@@ -2188,6 +2207,52 @@ mod tests {
             let one = run(false);
             let burst = run(true);
             proptest::prop_assert_eq!(one, burst);
+        }
+    }
+
+    /// Rules for the burst proptest: a sticky rule to a group for IPv4 DNS
+    /// to the lower half of 198.51.100.0/24, and IPv6 TCP looked up in a
+    /// table with one default route.
+    fn policy_rules() -> crate::policy::Policy {
+        use crate::policy::{Action, KeyPrefix, Policy, Rule, Table};
+        use crate::types::GroupId;
+        let any = (0, u16::MAX);
+        let dns = Rule {
+            in_port: None,
+            src: None,
+            dst: Some(KeyPrefix {
+                key: 0xc633_6400u128 << 96,
+                len: 25,
+                v6: false,
+            }),
+            proto: Some(proto::UDP),
+            sport: any,
+            dport: (53, 53),
+            action: Action::Group(GroupId(0)),
+            sticky: true,
+        };
+        let tcp6 = Rule {
+            dst: None,
+            proto: Some(proto::TCP),
+            dport: any,
+            action: Action::Table(7),
+            sticky: false,
+            ..dns
+        };
+        let default6 = KeyPrefix {
+            key: 0,
+            len: 0,
+            v6: true,
+        };
+        let route = Route {
+            target: Target::Group(GroupId(1)),
+            hash: Default::default(),
+            sticky: false,
+        };
+        Policy {
+            rules: vec![dns, tcp6].into(),
+            last_resort: Default::default(),
+            tables: vec![Table::new(7, vec![(default6, route)])].into(),
         }
     }
 

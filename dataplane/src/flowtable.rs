@@ -348,7 +348,7 @@ impl FlowTable {
             }
             if self.expired(slot, now_ms) {
                 if pick.is_none() {
-                    self.counters.expiries.fetch_add(1, Relaxed);
+                    crate::stats::bump(&self.counters.expiries, 1);
                     pick = Some(slot);
                 }
                 continue;
@@ -361,7 +361,7 @@ impl FlowTable {
         let slot = match pick {
             Some(s) => s,
             None => {
-                self.counters.evictions.fetch_add(1, Relaxed);
+                crate::stats::bump(&self.counters.evictions, 1);
                 oldest.1
             }
         };
@@ -392,7 +392,7 @@ impl FlowTable {
             Relaxed,
         );
         self.word(slot, 0).store(seq + 2, Release);
-        self.counters.inserts.fetch_add(1, Relaxed);
+        crate::stats::bump(&self.counters.inserts, 1);
     }
 
     /// Reads slot `slot` consistently (control thread): `None` when empty,

@@ -276,6 +276,31 @@ impl Meta {
             false => Fam::V4 { df: self.df },
         }
     }
+    /// [`nat::key_out`] of the packet, for IPv4 TCP and UDP with ports;
+    /// `None` for the rest, whose key SNAT reads from the packet.
+    fn nat_key(&self) -> Option<Result<(NatKey, u8), Untranslatable>> {
+        let e = &self.ep;
+        if e.v6 || !e.has_ports {
+            return None;
+        }
+        // key_out wants the whole TCP or UDP header.
+        let l4 = self.total as usize - ipv4::MIN_HEADER_LEN;
+        let whole = match e.proto {
+            proto::TCP => l4 >= tcp::HEADER_LEN,
+            _ => l4 >= crate::wire::udp::HEADER_LEN,
+        };
+        let key = NatKey {
+            proto: e.proto,
+            src: (e.src >> 96) as u32,
+            dst: (e.dst >> 96) as u32,
+            sport: e.sport,
+            dport: e.dport,
+        };
+        Some(match whole {
+            true => Ok((key, self.tcp_flags)),
+            false => Err(Untranslatable::Unsupported),
+        })
+    }
     fn dst(&self) -> IpAddr {
         match self.ep.v6 {
             true => IpAddr::V6(Ipv6Addr::from(self.ep.dst)),
@@ -306,8 +331,11 @@ impl Meta {
 ///
 /// A packet the parse stage does not take (ARP, options, errors, local
 /// delivery, bad headers) runs [`process`], which does every check again;
-/// the stages change nothing before they are sure, so that is safe. SNAT
-/// FIBs run the burst one by one (see the comment inside).
+/// the stages change nothing before they are sure, so that is safe. With
+/// SNAT on, a reply to an SNAT address runs [`process`] (it is translated
+/// before routing), and other IPv4 packets take the forwarding tail after
+/// stage 2, where SNAT picks the hop of a bound flow and translates, with
+/// the NAT key from stage 1.
 pub fn process_burst<B: PacketBuf>(
     ctx: &mut Ctx<'_>,
     in_port: PortId,
@@ -316,17 +344,18 @@ pub fn process_burst<B: PacketBuf>(
 ) {
     let n = pkts.len().min(out.len());
     let fib = ctx.fib;
-    // SNAT changes packets on both sides of the router: the general path.
-    // (Tried in session 9: staged classify and route, then the general
-    // forwarding tail for SNAT packets. The snat benchmark ran 10-15 %
-    // slower than this, A/B, so the burst goes one by one.)
-    let port = fib.port(in_port).copied().filter(|_| fib.snat.is_empty());
-    let Some(port) = port else {
+    let Some(port) = fib.port(in_port).copied() else {
         for (p, v) in pkts[..n].iter_mut().zip(out.iter_mut()) {
             *v = process(ctx, in_port, p);
         }
         return;
     };
+    // SNAT: replies to its addresses are translated before routing, so they
+    // take the general path; every other IPv4 packet takes the forwarding
+    // tail, which asks SNAT for the hop first, with the NAT key read in
+    // stage 1.
+    let snat = &*fib.snat;
+    let nat_on = !snat.is_empty() && ctx.nat.is_some();
     let rules = !fib.policy.rules.is_empty();
     for (chunk, outs) in pkts[..n]
         .chunks_mut(BURST_MAX)
@@ -337,6 +366,7 @@ pub fn process_burst<B: PacketBuf>(
         let (mut fast, mut v6) = (0u32, 0u32);
         for (i, p) in chunk.iter_mut().enumerate() {
             let m = match classify_v4(p.data(), port.mac) {
+                Some(m) if nat_on && snat.addr_index((m.ep.dst >> 96) as u32).is_some() => continue,
                 Some(m) => m,
                 None => match classify_v6(p.data(), port.mac) {
                     Some(m) => {
@@ -388,7 +418,7 @@ pub fn process_burst<B: PacketBuf>(
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let m = &metas[i];
-            let Some(r) = routes[i].filter(|_| m.ep.has_ports) else {
+            let Some(r) = routes[i].filter(|_| m.ep.has_ports && !(nat_on && !m.ep.v6)) else {
                 continue;
             };
             let Target::Group(g) = r.target else { continue };
@@ -454,17 +484,18 @@ pub fn process_burst<B: PacketBuf>(
                     (Target::Local, Fam::V4 { .. }) => local_v4(ctx, &port, p, m.ep.proto),
                     // IPv6 to the router itself: the general path, from the start.
                     (Target::Local, Fam::V6) => process(ctx, in_port, p),
-                    _ => forward_tail(
-                        ctx,
-                        &port,
-                        p,
-                        route,
-                        m.dst(),
-                        m.ttl,
-                        m.total as usize,
-                        fam,
-                        false,
-                    ),
+                    _ => {
+                        let t = Tail {
+                            route,
+                            dst: m.dst(),
+                            ttl: m.ttl,
+                            total: m.total as usize,
+                            fam,
+                            l2_multicast: false,
+                            nat_key: m.nat_key(),
+                        };
+                        forward_tail(ctx, &port, p, t)
+                    }
                 },
             };
         }
@@ -711,17 +742,16 @@ fn process_v4<B: PacketBuf>(
     if route.target == Target::Local {
         return local_v4(ctx, port, pkt, protocol);
     }
-    forward_tail(
-        ctx,
-        port,
-        pkt,
+    let t = Tail {
         route,
-        IpAddr::V4(dst),
+        dst: IpAddr::V4(dst),
         ttl,
         total,
-        Fam::V4 { df },
+        fam: Fam::V4 { df },
         l2_multicast,
-    )
+        nat_key: None,
+    };
+    forward_tail(ctx, port, pkt, t)
 }
 
 /// The address family of a packet being forwarded, with what differs between them.
@@ -755,21 +785,40 @@ impl Fam {
     }
 }
 
+/// A packet known to be forwarded, as [`forward_tail`] reads it.
+struct Tail<'r> {
+    route: &'r Route,
+    dst: IpAddr,
+    /// TTL or hop limit.
+    ttl: u8,
+    /// IP total length.
+    total: usize,
+    fam: Fam,
+    /// Sent to an Ethernet multicast address (no ICMP errors about it).
+    l2_multicast: bool,
+    /// Its NAT key when the caller has it already (the staged path's
+    /// [`Meta`]); `None`: [`snat_hop`] reads it from the packet.
+    nat_key: Option<Result<(NatKey, u8), Untranslatable>>,
+}
+
 /// What both families share once a packet is known to be forwarded: TTL /
-/// hop limit, nexthop selection, MTU, and the rewrite.
-#[allow(clippy::too_many_arguments)]
+/// hop limit, nexthop selection, MTU, SNAT, and the rewrite.
 #[inline]
 fn forward_tail<B: PacketBuf>(
     ctx: &mut Ctx<'_>,
     port: &PortInfo,
     pkt: &mut B,
-    route: &Route,
-    dst: IpAddr,
-    ttl: u8,
-    total: usize,
-    fam: Fam,
-    l2_multicast: bool,
+    t: Tail<'_>,
 ) -> Verdict {
+    let Tail {
+        route,
+        dst,
+        ttl,
+        total,
+        fam,
+        l2_multicast,
+        nat_key,
+    } = t;
     let eth_len = ethernet::HEADER_LEN;
     if ttl <= 1 {
         let e = fam.error(
@@ -780,7 +829,10 @@ fn forward_tail<B: PacketBuf>(
         return icmp_error(ctx, pkt, port, DropReason::TtlExceeded, e, l2_multicast);
     }
     let nat_on = matches!(fam, Fam::V4 { .. }) && !ctx.fib.snat.is_empty() && ctx.nat.is_some();
-    let mut st = SnatState::default();
+    let mut st = SnatState {
+        key: nat_key,
+        ..Default::default()
+    };
     let hop = if nat_on {
         match snat_hop(ctx, &pkt.data()[eth_len..], &mut st) {
             Some(h) => h,
@@ -896,8 +948,7 @@ fn snat_hop(ctx: &mut Ctx<'_>, ip: &[u8], st: &mut SnatState) -> Option<Result<H
         let gw = snat.ports.get(port.index()).and_then(|p| p.gateway)?;
         return Some(fib.resolve(gw).map_err(Miss::from));
     }
-    let key = nat::key_out(ip);
-    st.key = Some(key);
+    let key = *st.key.get_or_insert_with(|| nat::key_out(ip));
     let Ok((k, flags)) = key else {
         // An ICMP error about a flow that has a binding leaves by its
         // uplink, translated; without one it is not translatable.
@@ -922,15 +973,11 @@ fn snat_hop(ctx: &mut Ctx<'_>, ip: &[u8], st: &mut SnatState) -> Option<Result<H
     nat.remove(b.id);
     match on_down {
         OnDown::Repick => {
-            nat.counters
-                .repicks
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            bump(&nat.counters.repicks, 1);
             None
         }
         OnDown::Flush => {
-            nat.counters
-                .flushed
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            bump(&nat.counters.flushed, 1);
             Some(Err(Miss::Verdict(dropped(
                 ctx.stats,
                 DropReason::FlowFlushed,
@@ -1231,14 +1278,10 @@ fn sticky_pick(
         }
         if fib.snat.on_down == OnDown::Flush {
             ft.expire(&key.outer, ctx.now_ms);
-            ft.counters
-                .flushes
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            bump(&ft.counters.flushes, 1);
             return Err(Miss::Verdict(dropped(ctx.stats, DropReason::FlowFlushed)));
         }
-        ft.counters
-            .repicks
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bump(&ft.counters.repicks, 1);
     }
     let h = flow_hash(&route.hash, key, ctx.spray);
     let hop = fib.pick(group, h)?;
@@ -1376,17 +1419,16 @@ fn process_v6<B: PacketBuf>(
         }
         return local_v6(ctx, port, pkt, next, src, dst);
     }
-    forward_tail(
-        ctx,
-        port,
-        pkt,
+    let t = Tail {
         route,
-        IpAddr::V6(dst),
-        hop_limit,
+        dst: IpAddr::V6(dst),
+        ttl: hop_limit,
         total,
-        Fam::V6,
+        fam: Fam::V6,
         l2_multicast,
-    )
+        nat_key: None,
+    };
+    forward_tail(ctx, port, pkt, t)
 }
 
 fn is_link_local(a: Ipv6Addr) -> bool {
@@ -1454,9 +1496,13 @@ mod tests {
     fn run(fib: &Fib, stats: &LcoreStats, port: u16, frame: &[u8]) -> (Verdict, VecBuf) {
         let mut icmp = IcmpLimiter::new(1000);
         let mut ctx = Ctx::new(fib, stats, &mut icmp);
-        let mut b = VecBuf::new(frame);
-        let v = process(&mut ctx, PortId(port), &mut b);
-        (v, b)
+        // The staged path, as a worker runs it (the burst proptest holds
+        // it equal to `process`).
+        let mut b = [VecBuf::new(frame)];
+        let mut v = [Verdict::Reply];
+        process_burst(&mut ctx, PortId(port), &mut b, &mut v);
+        let [b] = b;
+        (v[0], b)
     }
 
     fn syn4(sport: u16, ttl: u8) -> Vec<u8> {
@@ -2278,9 +2324,13 @@ mod tests {
             nat: Some(nat),
             ..Ctx::new(fib, stats, &mut icmp)
         };
-        let mut b = VecBuf::new(frame);
-        let v = process(&mut ctx, PortId(port), &mut b);
-        (v, b)
+        // The staged path, as a worker runs it (the burst proptest holds
+        // it equal to `process`, but sends nothing in on an uplink).
+        let mut b = [VecBuf::new(frame)];
+        let mut v = [Verdict::Reply];
+        process_burst(&mut ctx, PortId(port), &mut b, &mut v);
+        let [b] = b;
+        (v[0], b)
     }
 
     fn tcp4(

@@ -48,6 +48,7 @@
 //! input.
 
 use crate::flowtable::Timeouts;
+use crate::stats::bump;
 use crate::types::{NexthopId, PortId};
 use crate::wire::{ipv4, proto, tcp, udp};
 use std::net::Ipv4Addr;
@@ -162,7 +163,9 @@ pub fn steer(frame: &[u8], snat: &Snat, workers: u16) -> Option<u16> {
         .then(|| owner(port, workers))
 }
 
-/// Counters of one worker's table, read by the control thread.
+/// Counters of one worker's table, read by the control thread. The worker
+/// is their only writer, so they are bumped with a load and a store, not a
+/// locked read-modify-write ([`bump`]).
 #[derive(Debug, Default)]
 pub struct NatCounters {
     /// Bindings in use.
@@ -580,7 +583,7 @@ impl NatTable {
         let e = self.entries[id as usize];
         if self.expired(&e, now_ms) {
             self.remove(id);
-            self.counters.expired.fetch_add(1, Relaxed);
+            bump(&self.counters.expired, 1);
             return None;
         }
         Self::track(&mut self.entries[id as usize], tcp_flags, false, now_ms);
@@ -708,7 +711,7 @@ impl NatTable {
                 i = (i + 1) & self.out_mask;
             }
             self.out_idx[i] = id;
-            self.counters.created.fetch_add(1, Relaxed);
+            bump(&self.counters.created, 1);
             self.counters.entries.store(self.len() as u64, Relaxed);
             return Ok(Binding { id, nh, out });
         }
@@ -784,7 +787,7 @@ impl NatTable {
             let e = self.entries[self.hand];
             if e.used && self.expired(&e, now_ms) {
                 self.remove(self.hand as u32);
-                self.counters.expired.fetch_add(1, Relaxed);
+                bump(&self.counters.expired, 1);
             }
         }
     }
@@ -832,7 +835,7 @@ impl NatTable {
                 }
             }
         }
-        self.counters.out_packets.fetch_add(1, Relaxed);
+        bump(&self.counters.out_packets, 1);
         true
     }
 
@@ -876,8 +879,8 @@ impl NatTable {
         hdr[12..16].copy_from_slice(&x.to_be_bytes());
         od.apply_at(hdr, 10);
         rewrite_quote(icmp, ehl, e.proto, false, e.src, x, e.xport);
-        self.counters.out_packets.fetch_add(1, Relaxed);
-        self.counters.out_icmp_errors.fetch_add(1, Relaxed);
+        bump(&self.counters.out_packets, 1);
+        bump(&self.counters.out_icmp_errors, 1);
         true
     }
 
@@ -913,7 +916,7 @@ impl NatTable {
         }
         if self.expired(&e, now_ms) {
             self.remove(id);
-            self.counters.expired.fetch_add(1, Relaxed);
+            bump(&self.counters.expired, 1);
             return None;
         }
         Self::track(&mut self.entries[id as usize], flags, true, now_ms);
@@ -939,7 +942,7 @@ impl NatTable {
                 d.apply_at(l4, 2);
             }
         }
-        self.counters.in_packets.fetch_add(1, Relaxed);
+        bump(&self.counters.in_packets, 1);
         Some(Ipv4Addr::from(e.src))
     }
 
@@ -987,8 +990,8 @@ impl NatTable {
         hdr[16..20].copy_from_slice(&e.src.to_be_bytes());
         od.apply_at(hdr, 10);
         rewrite_quote(icmp, ehl, ep, true, esrc, e.src, e.sport);
-        self.counters.in_packets.fetch_add(1, Relaxed);
-        self.counters.in_icmp_errors.fetch_add(1, Relaxed);
+        bump(&self.counters.in_packets, 1);
+        bump(&self.counters.in_icmp_errors, 1);
         Some(Ipv4Addr::from(e.src))
     }
 }

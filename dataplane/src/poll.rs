@@ -24,7 +24,6 @@ use crate::stats::{bump, LcoreStats};
 use crate::types::PortId;
 use crate::PacketBuf;
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// The most packets one receive takes, and so one pass of the pipeline.
@@ -285,7 +284,7 @@ impl<I: Io> Poller<I> {
         }
         if steered > 0 {
             if let Some(c) = &out.nat {
-                c.steered.fetch_add(steered, Ordering::Relaxed);
+                bump(&c.steered, steered);
             }
         }
         if done.received + done.handed > 0 {
@@ -396,7 +395,7 @@ impl<I: Io> Out<I> {
         match self.io.steer_one(next, m) {
             Ok(()) => {
                 if let Some(c) = &self.nat {
-                    c.handed_on.fetch_add(1, Ordering::Relaxed);
+                    bump(&c.handed_on, 1);
                 }
             }
             Err(_) => stats.count_drop(DropReason::SnatSteerQueueFull),
@@ -740,6 +739,7 @@ mod tests {
     use crate::types::NexthopId;
     use crate::wire::{ethernet, proto};
     use std::collections::VecDeque;
+    use std::sync::atomic::Ordering;
 
     /// One pass of worker `me` over `io` with `fib`.
     fn pass(fib: &Fib, st: &LcoreStats, p: &mut Poller<MemIo>) -> Polled {

@@ -3439,9 +3439,10 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         // Five SYNs meet the unresolved host; the worker hands each over.
         for sport in 1..=5 {
             let (v, buf, st) = forward(&cp, 0, &syn(sport));
-            let Verdict::Resolve { port, addr } = v else {
+            let Verdict::Resolve { port } = v else {
                 panic!("{v:?}")
             };
+            let addr = dataplane::forward::resolve_addr(buf.data()).expect("an IP packet");
             assert_eq!(
                 st.drops_of(dataplane::drop::DropReason::NeighborUnresolved),
                 0,

@@ -779,13 +779,18 @@ impl NatTable {
     }
 
     /// Checks up to `budget` bindings from a clock hand and removes the
-    /// expired ones. The worker calls it once per poll.
+    /// expired ones. The worker calls it once a millisecond, 64 bindings per millisecond.
     pub fn sweep(&mut self, now_ms: u32, budget: usize) {
         let n = self.entries.len();
         for _ in 0..budget.min(n) {
-            self.hand = (self.hand + 1) % n;
-            let e = self.entries[self.hand];
-            if e.used && self.expired(&e, now_ms) {
+            // The hand wraps by a compare, not `%`: a division per binding
+            // was 9 % of an SNAT worker's time (perf, issue 15).
+            self.hand += 1;
+            if self.hand >= n {
+                self.hand = 0;
+            }
+            let e = &self.entries[self.hand];
+            if e.used && self.expired(e, now_ms) {
                 self.remove(self.hand as u32);
                 bump(&self.counters.expired, 1);
             }

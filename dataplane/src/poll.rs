@@ -329,11 +329,14 @@ impl<I: Io> Out<I> {
                     }
                 }
                 Verdict::Kernel => self.kernel(m, stats),
-                Verdict::Resolve { port, addr } => {
-                    self.io.resolve(port, addr);
+                Verdict::Resolve { port } => {
                     // The packet waits in the control plane for the answer;
                     // one it cannot take is dropped here.
-                    if !self.io.hold(port, addr, in_port, m.data()) {
+                    let held = crate::forward::resolve_addr(m.data()).is_some_and(|addr| {
+                        self.io.resolve(port, addr);
+                        self.io.hold(port, addr, in_port, m.data())
+                    });
+                    if !held {
                         stats.count_drop(DropReason::NeighborUnresolved);
                     }
                 }

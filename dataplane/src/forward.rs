@@ -389,20 +389,20 @@ pub fn process_burst<B: PacketBuf>(
         ctx.stats.stage_start();
         let mut metas = [Meta::default(); BURST_MAX];
         let (mut fast, mut v6) = (0u32, 0u32);
-        for (i, p) in chunk.iter_mut().enumerate() {
-            let m = match classify_v4(p.data(), port.mac) {
-                Some(m) if nat_on && snat.addr_index((m.ep.dst >> 96) as u32).is_some() => continue,
-                Some(m) => m,
-                None => match classify_v6(p.data(), port.mac) {
-                    Some(m) => {
-                        v6 |= 1 << i;
-                        m
-                    }
-                    None => continue,
-                },
-            };
+        for (i, (p, m)) in chunk.iter_mut().zip(metas.iter_mut()).enumerate() {
+            // The record is written in place: returned, it went through a
+            // stack temporary in pieces and was copied whole, a
+            // store-forwarding stall (the parse stage cost 20-30 cycles more).
+            if classify_v4(p.data(), port.mac, m) {
+                if nat_on && snat.addr_index((m.ep.dst >> 96) as u32).is_some() {
+                    continue;
+                }
+            } else if classify_v6(p.data(), port.mac, m) {
+                v6 |= 1 << i;
+            } else {
+                continue;
+            }
             p.truncate(ethernet::HEADER_LEN + m.total as usize);
-            metas[i] = m;
             fast |= 1 << i;
         }
         ctx.stats.stage_end(Stage::Parse);
@@ -535,14 +535,16 @@ pub fn process_burst<B: PacketBuf>(
 /// `process_v4` for a packet that passes them all without a side road,
 /// and its [`Meta`] record.
 #[inline(always)]
-fn classify_v4(d: &[u8], mac: MacAddr) -> Option<Meta> {
-    let h: &[u8; 34] = d.get(..34)?.try_into().ok()?;
+fn classify_v4(d: &[u8], mac: MacAddr, m: &mut Meta) -> bool {
+    let Some(h) = d.get(..34).and_then(|h| <&[u8; 34]>::try_from(h).ok()) else {
+        return false;
+    };
     if h[..6] != mac.0 || h[6] & 1 != 0 || h[12] != 0x08 || h[13] != 0x00 || h[14] != 0x45 {
-        return None;
+        return false;
     }
     let ip = &h[14..];
     if crate::checksum::checksum(ip) != 0 {
-        return None;
+        return false;
     }
     let total = u16::from_be_bytes([ip[2], ip[3]]);
     let (ttl, s0, d0, p) = (ip[8], ip[12], ip[16], ip[9]);
@@ -551,7 +553,7 @@ fn classify_v4(d: &[u8], mac: MacAddr) -> Option<Meta> {
     // drops or delivers specially (0/8, 127/8, multicast, broadcast, 240/4).
     let odd = |o: u8| o == 0 || o == 127 || o >= 224;
     if total < 20 || total as usize > d.len() - 14 || ttl <= 1 || odd(s0) || odd(d0) {
-        return None;
+        return false;
     }
     // flow::fast_v4's key: TCP or UDP, not a fragment, both ports inside.
     let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff == 0;
@@ -570,7 +572,7 @@ fn classify_v4(d: &[u8], mac: MacAddr) -> Option<Meta> {
         true => d[flags_at],
         false => 0,
     };
-    Some(Meta {
+    *m = Meta {
         ep: flow::Endpoints {
             src: (u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]) as u128) << 96,
             dst: (u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]) as u128) << 96,
@@ -585,24 +587,31 @@ fn classify_v4(d: &[u8], mac: MacAddr) -> Option<Meta> {
         ttl,
         df: ip[6] & 0x40 != 0,
         tcp_flags,
-    })
+    };
+    true
 }
 
 /// Stage 1 of [`process_burst`] for IPv6: the checks of [`process`] and
 /// `process_v6` for a packet to forward that passes them all, and its
 /// [`Meta`] record.
 #[inline(always)]
-fn classify_v6(d: &[u8], mac: MacAddr) -> Option<Meta> {
-    let h: &[u8; 54] = d.get(..54)?.try_into().ok()?;
+fn classify_v6(d: &[u8], mac: MacAddr, m: &mut Meta) -> bool {
+    let Some(h) = d.get(..54).and_then(|h| <&[u8; 54]>::try_from(h).ok()) else {
+        return false;
+    };
     if h[..6] != mac.0 || h[6] & 1 != 0 || h[12] != 0x86 || h[13] != 0xdd || h[14] >> 4 != 6 {
-        return None;
+        return false;
     }
     let ip = &h[14..];
     let payload = u16::from_be_bytes([ip[4], ip[5]]) as usize;
     let total = ipv6::HEADER_LEN + payload;
     let (next, hop_limit) = (ip[6], ip[7]);
-    let src = u128::from_be_bytes(ip[8..24].try_into().ok()?);
-    let dst = u128::from_be_bytes(ip[24..40].try_into().ok()?);
+    let addr = |at: usize| {
+        ip[at..at + 16]
+            .iter()
+            .fold(0u128, |a, &b| a << 8 | b as u128)
+    };
+    let (src, dst) = (addr(8), addr(24));
     // Sources the general path calls martian (multicast, loopback, and the
     // unspecified address, which only NDP may use), destinations it drops
     // or delivers specially (multicast, link-local, loopback, unspecified).
@@ -610,7 +619,7 @@ fn classify_v6(d: &[u8], mac: MacAddr) -> Option<Meta> {
     let odd_src = s8 == 0xff || src <= 1;
     let odd_dst = d8 == 0xff || d10 == 0xfe80 >> 6 || dst <= 1;
     if total > d.len() - 14 || hop_limit <= 1 || odd_src || odd_dst {
-        return None;
+        return false;
     }
     // flow::fast_v6's key: no extension header, both ports inside.
     let ports = match (next == proto::TCP || next == proto::UDP) && payload >= 4 {
@@ -628,7 +637,7 @@ fn classify_v6(d: &[u8], mac: MacAddr) -> Option<Meta> {
         true => d[flags_at],
         false => 0,
     };
-    Some(Meta {
+    *m = Meta {
         ep: flow::Endpoints {
             src,
             dst,
@@ -643,7 +652,8 @@ fn classify_v6(d: &[u8], mac: MacAddr) -> Option<Meta> {
         ttl: hop_limit,
         df: false,
         tcp_flags,
-    })
+    };
+    true
 }
 
 /// What the staged path does when a group route gives no hop.

@@ -557,21 +557,8 @@ fn classify_v4(d: &[u8], mac: MacAddr, m: &mut Meta) -> bool {
     }
     // flow::fast_v4's key: TCP or UDP, not a fragment, both ports inside.
     let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff == 0;
-    let ports = match (p == proto::TCP || p == proto::UDP) && first && total >= 24 {
-        true => d.get(34..38),
-        false => None,
-    };
-    let (sport, dport) = ports.map_or((0, 0), |b| {
-        (
-            u16::from_be_bytes([b[0], b[1]]),
-            u16::from_be_bytes([b[2], b[3]]),
-        )
-    });
-    let flags_at = 34 + tcp::field::FLAGS;
-    let tcp_flags = match p == proto::TCP && (total as usize) > flags_at - 14 {
-        true => d[flags_at],
-        false => 0,
-    };
+    let has = (p == proto::TCP || p == proto::UDP) && first && total >= 24;
+    let (ports, sport, dport, tcp_flags) = l4_of(d, 34, total as usize, p, has);
     *m = Meta {
         ep: flow::Endpoints {
             src: (u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]) as u128) << 96,
@@ -580,7 +567,7 @@ fn classify_v4(d: &[u8], mac: MacAddr, m: &mut Meta) -> bool {
             sport,
             dport,
             flow_label: 0,
-            has_ports: ports.is_some(),
+            has_ports: ports,
             v6: false,
         },
         total,
@@ -589,6 +576,25 @@ fn classify_v4(d: &[u8], mac: MacAddr, m: &mut Meta) -> bool {
         tcp_flags,
     };
     true
+}
+
+/// What stage 1 reads of the TCP or UDP header at `at` in frame `d`, whose
+/// IP packet is `total` bytes: whether the ports are there (`has`, the
+/// caller's check), the ports, and the TCP flags (0 when the header stops
+/// before them, as `tcp::flags_of` gives on the truncated packet).
+#[inline(always)]
+fn l4_of(d: &[u8], at: usize, total: usize, proto: u8, has: bool) -> (bool, u16, u16, u8) {
+    let ports = if has { d.get(at..at + 4) } else { None };
+    let Some(b) = ports else {
+        return (false, 0, 0, 0);
+    };
+    let flags_at = at + tcp::field::FLAGS;
+    let flags = match proto == proto::TCP && total > flags_at - ethernet::HEADER_LEN {
+        true => d.get(flags_at).copied().unwrap_or(0),
+        false => 0,
+    };
+    let be = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    (true, be(0), be(2), flags)
 }
 
 /// Stage 1 of [`process_burst`] for IPv6: the checks of [`process`] and
@@ -622,21 +628,8 @@ fn classify_v6(d: &[u8], mac: MacAddr, m: &mut Meta) -> bool {
         return false;
     }
     // flow::fast_v6's key: no extension header, both ports inside.
-    let ports = match (next == proto::TCP || next == proto::UDP) && payload >= 4 {
-        true => d.get(54..58),
-        false => None,
-    };
-    let (sport, dport) = ports.map_or((0, 0), |b| {
-        (
-            u16::from_be_bytes([b[0], b[1]]),
-            u16::from_be_bytes([b[2], b[3]]),
-        )
-    });
-    let flags_at = 54 + tcp::field::FLAGS;
-    let tcp_flags = match next == proto::TCP && total > flags_at - 14 {
-        true => d[flags_at],
-        false => 0,
-    };
+    let has = (next == proto::TCP || next == proto::UDP) && payload >= 4;
+    let (ports, sport, dport, tcp_flags) = l4_of(d, 54, total, next, has);
     *m = Meta {
         ep: flow::Endpoints {
             src,
@@ -645,7 +638,7 @@ fn classify_v6(d: &[u8], mac: MacAddr, m: &mut Meta) -> bool {
             sport,
             dport,
             flow_label: u32::from_be_bytes([0, ip[1] & 0x0f, ip[2], ip[3]]),
-            has_ports: ports.is_some(),
+            has_ports: ports,
             v6: true,
         },
         total: total as u16,

@@ -117,6 +117,14 @@ impl Netlink {
             .with_context(|| format!("adding {a}/{len}"))
     }
 
+    /// Sets an address the interface already has again (`NLM_F_REPLACE`):
+    /// nothing changes, but the kernel tells every listener once more.
+    fn announce_address(&self, index: u32, a: std::net::IpAddr, len: u8) -> Result<()> {
+        self.rt
+            .block_on(self.handle.address().add(index, a, len).replace().execute())
+            .with_context(|| format!("announcing {a}/{len} again"))
+    }
+
     fn set_carrier(&self, index: u32, on: bool) -> Result<()> {
         let msg = rtnetlink::LinkUnspec::new_with_index(index)
             .carrier(on)
@@ -174,6 +182,8 @@ pub struct KernelIf {
     pub counters: Arc<KernelCounters>,
     dev: tun::Device,
     carrier: bool,
+    /// The port's addresses, as the interface carries them.
+    addresses: Vec<(std::net::IpAddr, u8)>,
 }
 
 /// Creates the kernel interface of every port that has one
@@ -226,6 +236,7 @@ pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Resul
             counters: Arc::default(),
             dev,
             carrier: carrier[i],
+            addresses: p.addresses.iter().map(|a| (a.addr, a.len)).collect(),
         });
     }
     Ok(out)
@@ -276,6 +287,8 @@ impl Io {
         let mut buf = vec![0u8; 65_536];
         let mut next_worker = 0usize;
         let mut last_links = std::time::Instant::now();
+        let started = last_links;
+        let mut announced = 0usize;
         while !self.stop.load(Ordering::Relaxed) {
             let mut work = 0usize;
             for r in &self.rings {
@@ -361,6 +374,24 @@ impl Io {
                         }
                     }
                 }
+                if announced < ANNOUNCE_AFTER.len()
+                    && started.elapsed() >= ANNOUNCE_AFTER[announced]
+                {
+                    announced += 1;
+                    if let Some(nl) = &nl {
+                        for kif in &self.ifs {
+                            for &(a, len) in &kif.addresses {
+                                if let Err(e) = nl.announce_address(kif.ifindex, a, len) {
+                                    tracing::warn!(interface = %kif.name, "{e:#}");
+                                }
+                            }
+                        }
+                        tracing::debug!(
+                            round = announced,
+                            "kernel interface addresses announced again"
+                        );
+                    }
+                }
             }
             if work == 0 {
                 std::thread::sleep(Duration::from_micros(100));
@@ -368,6 +399,24 @@ impl Io {
         }
     }
 }
+
+/// When, after start, the kernel interfaces' addresses are announced again.
+///
+/// zebra (FRR 8.4) reads link events on its main thread and address events
+/// on its dataplane thread, and drops an address whose interface it does not
+/// know yet. After a restart with FRR running, an address added right after
+/// its new interface can so be lost in zebra, and bgpd then waits for the
+/// connected route ("Waiting for NHT") until the address changes again
+/// (tests/e2e/leaf_bgp.sh saw it after about one restart in 13). Announcing
+/// the same addresses again changes nothing in the kernel and lets a daemon
+/// that missed them learn them; the later rounds cover a zebra busy with
+/// the routes it withdrew when the old interfaces went.
+const ANNOUNCE_AFTER: [Duration; 4] = [
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+];
 
 /// A kernel neighbour the router mirrors: the RFC 5549 gateway 169.254.0.1
 /// that zebra installs (PERMANENT, with the BGP peer's MAC) on a kernel

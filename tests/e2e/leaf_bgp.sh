@@ -93,12 +93,26 @@ echo "-- kill -9 and restart"
 kill -9 "$LAB_ROUTER_PID"; wait "$LAB_ROUTER_PID" 2>/dev/null || true
 lab_wait 5 "the kernel interfaces go" bash -c "! ip -n $LEAF_NS link show spine1 2>/dev/null" || true
 check "after kill -9, no kernel interface is left" bash -c "! ip -n $LEAF_NS link show spine1 2>/dev/null && ! ip -n $LEAF_NS link show hosts 2>/dev/null"
+ip netns exec "$LEAF_NS" timeout 40 ip -o monitor address >"$LAB_DIR/addr-events" 2>&1 &
+LAB_PIDS+=($!)
+sleep 0.2
 leaf_start_router
 leaf_wire
 check "the restarted router has its kernel interfaces again" bash -c "ip -n $LEAF_NS link show spine1 >/dev/null"
+# zebra may drop an address that comes before it knows the new interface
+# (its link and address events are read by two threads); the router says
+# its addresses again after 1 s, so that zebra learns them in any order.
+lab_wait 15 "the addresses said again" bash -c "[ \$(grep -c 'spine2 .*inet 10.2.0.1/24' '$LAB_DIR/addr-events') -ge 2 ]" || cat "$LAB_DIR/addr-events"
+check "the restarted router announces its port addresses again after it added them ($(grep -c 'spine2 .*inet 10.2.0.1/24' "$LAB_DIR/addr-events") events)" \
+    bash -c "[ \$(grep -c 'spine2 .*inet 10.2.0.1/24' '$LAB_DIR/addr-events') -ge 2 ]"
 t0=$SECONDS
 lab_wait 150 "both sessions again" leaf_sessions_up || leaf_vtysh leaf -c "show bgp summary" || true
 check "the BGP sessions re-establish after the restart (after $((SECONDS - t0)) s)" leaf_sessions_up
+if [ "$DAEMON" = frr ]; then
+    check "zebra knows every port address again after the restart" bash -c "
+        leaf_if() { ip netns exec $LEAF_NS vtysh -N $LAB_TAG-leaf -c \"show interface \$1\" 2>/dev/null; }
+        leaf_if spine1 | grep -q 'inet 10.1.0.1/24' && leaf_if spine2 | grep -q 'inet 10.2.0.1/24' && leaf_if hosts | grep -q 'inet 10.100.0.1/24'"
+fi
 lab_wait 30 "the service route again" bash -c "[ \"\$(ip netns exec $LEAF_NS curl -sf 'http://127.0.0.1:$LEAF_API/api/v1/routes?prefix=203.0.113.0/24' | grep -o '10\.[12]\.0\.2' | sort -u | wc -l)\" = 2 ]" || true
 split=$(leaf_connections 20)
 read -r _ s1 _ s2 _ failed <<<"$split"

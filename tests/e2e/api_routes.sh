@@ -83,8 +83,10 @@ check "the router is still running" kill -0 "$LAB_ROUTER_PID"
 CTL="$LAB_ROOT/target/release/ecmpctl --api 127.0.0.1:$LAB_API_PORT"
 check "ecmpctl route add (multipath)" $CTL route add 203.0.113.0/24 nexthop via 10.1.0.2 dev srv1 weight 1 nexthop via 10.2.0.2 dev srv2 weight 2
 out=$($CTL route show)
-check "ecmpctl route show prints the route and its nexthops" bash -c '[[ "$1" == *"203.0.113.0/24 proto static origin api table 254 group hash-threshold hash l4"* && "$1" == *"nexthop via 10.2.0.2 dev srv2 weight 2"* ]]' _ "$out"
-check "ecmpctl --json route show is JSON" bash -c "$CTL --json route show | python3 -c 'import json,sys; assert any(r[\"prefix\"] == \"203.0.113.0/24\" for r in json.load(sys.stdin))'"
+check "ecmpctl route show prints the route and its nexthops as ip route does" python3 -c 'import sys; assert "203.0.113.0/24 proto static\n\tnexthop via 10.1.0.2 dev srv1 weight 1\n\tnexthop via 10.2.0.2 dev srv2 weight 2" in sys.argv[1], sys.argv[1]' "$out"
+out=$($CTL -d route show 203.0.113.0/24)
+check "ecmpctl -d route show adds the origin, group and hash" bash -c '[[ "$1" == "203.0.113.0/24 proto static origin api group hash-threshold hash l4"* ]]' _ "$out"
+check "ecmpctl --json route show is iproute2's JSON" bash -c "$CTL --json route show | python3 -c 'import json,sys; assert any(r[\"dst\"] == \"203.0.113.0/24\" and len(r[\"nexthops\"]) == 2 for r in json.load(sys.stdin))'"
 check "ECMP_ROUTER_API selects the router" bash -c "ECMP_ROUTER_API=127.0.0.1:$LAB_API_PORT $LAB_ROOT/target/release/ecmpctl route show | grep -q 203.0.113.0/24"
 conn=$(lab_ns "$LAB_NS_CLIENT" $FLOWS tcp 203.0.113.10 "$SERVICE_PORT" 1 | python3 -c 'import json,sys; p, s = json.load(sys.stdin)["conns"][0]; print(p, s)')
 read -r sport server <<<"$conn"

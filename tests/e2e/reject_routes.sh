@@ -43,8 +43,8 @@ check "unreachable drops counted (4)" test $(( $(drops unreachable) - u0 )) -eq 
 check "prohibit drops counted (4)" test $(( $(drops prohibit) - p0 )) -eq 4
 check "no_route not used for them" test "$(drops no_route)" -eq 0
 
-out=$($CTL route show)
-check "ecmpctl route show names the types" bash -c '[[ "$1" == *"blackhole 192.0.2.0/24 proto static origin config"* && "$1" == *"prohibit 198.18.1.0/24 proto static origin api"* && "$1" == *"unreachable 2001:db8:beef::/48"* ]]' _ "$out"
+out=$($CTL -d route show)
+check "ecmpctl -d route show names the types" bash -c '[[ "$1" == *"blackhole 192.0.2.0/24 proto static origin config"* && "$1" == *"prohibit 198.18.1.0/24 proto static origin api"* && "$1" == *"unreachable 2001:db8:beef::/48"* ]]' _ "$out"
 out=$($CTL route get 198.18.0.9)
 check "ecmpctl route get says unreachable ($out)" contains "$out" "unreachable"
 check "the API lists the route's type" bash -c "curl -sf '$API/routes' | python3 -c 'import json,sys; r={x[\"prefix\"]: x[\"type\"] for x in json.load(sys.stdin)}; sys.exit(0 if r[\"192.0.2.0/24\"] == \"blackhole\" and r[\"198.51.100.0/24\"] == \"unicast\" else 1)'"

@@ -52,7 +52,7 @@ read -r ok2 n2 < <(survivors "$LAB_DIR/h2")
 check "with sticky, every connection keeps its server ($ok2 of $n2)" test "$ok2" = "$n2"
 out=$($CTL --json flow show proto tcp port "$ECHO_PORT")
 check "closed by the client: half-closed, expiring within the transitory timeout" python3 -c 'import json,sys; f=json.loads(sys.argv[1]); assert f and all(x["tcp_state"] in ("half-closed", "closing") and x["expires_in_ms"] <= 120000 for x in f), f[:2]' "$out"
-check "the route shows as sticky" bash -c "$CTL route show | grep -q '203.0.113.0/24 proto static origin api .* sticky'"
+check "the route shows as sticky" bash -c "$CTL -d route show | grep -q '203.0.113.0/24 proto static origin api .* sticky'"
 inserts=$(lab_metric 'ecmp_router_flow_events_total{event="insert",lcore="0"}')
 entries=$(lab_metric 'ecmp_router_flow_entries{lcore="0"}')
 check "metrics: flow inserts ($inserts) and entries ($entries)" python3 -c "import sys; sys.exit(0 if $inserts >= 40 and $entries >= 40 else 1)"

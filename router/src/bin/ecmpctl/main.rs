@@ -1,8 +1,10 @@
 //! `ecmpctl`: drives the ecmp-router API with the syntax operators know from iproute2.
 //!
 //! ```text
-//! ecmpctl [--api ADDR] [--json] route show [table T]
-//! ecmpctl route add|replace PREFIX [table T] [group ALGO] [hash POLICY] [sticky]
+//! ecmpctl [--api ADDR] [-j] [-p] [-d] [-4|-6] route show [table T|all] [proto P] [dev D] [[exact|root|match] PREFIX]
+//!         (as `ip route show`: the main table unless `table` says otherwise; -d adds the
+//!         inactive routes and the router's own attributes: origin, group, hash, sticky)
+//! ecmpctl route add|replace PREFIX [table T] [metric M] [proto static] [group ALGO] [hash POLICY] [sticky]
 //!         nexthop via ADDR dev PORT [weight W] [nexthop via ...]
 //! ecmpctl route add|replace PREFIX via ADDR dev PORT            (single path)
 //! ecmpctl route add|replace PREFIX [table T] [hash POLICY] nhg GROUP  (a named group)
@@ -28,6 +30,8 @@
 //! `ECMP_ROUTER_TOKEN`; never from the command line itself.
 //! Exit status: 0 on success, 1 when the router refused the request, 2 on a usage error
 //! or when the router cannot be reached.
+
+mod route;
 
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -196,18 +200,55 @@ fn enc(s: &str) -> String {
 
 /// `route add|replace` arguments to the API's JSON.
 fn route_body(args: &[String]) -> Result<Value, Usage> {
-    let mut it = args.iter();
-    let prefix = take(&mut it, "route add")?;
+    // iproute2's route types lead: `route add blackhole PREFIX`.
+    let kind = args
+        .first()
+        .map(String::as_str)
+        .filter(|a| matches!(*a, "unicast" | "blackhole" | "unreachable" | "prohibit"));
+    let rest = &args[kind.is_some() as usize..];
+    let prefix = match rest.first().map(String::as_str) {
+        Some("default") => {
+            // The family from the first gateway (`via`), IPv4 when there is none.
+            let v6 = rest
+                .iter()
+                .skip_while(|a| *a != "via")
+                .nth(1)
+                .is_some_and(|g| g.contains(':'));
+            if v6 {
+                "::/0"
+            } else {
+                "0.0.0.0/0"
+            }
+        }
+        Some(p) => p,
+        None => return Err(Usage("route add needs a prefix".into())),
+    };
     let mut body = json!({ "prefix": prefix });
+    if let Some(k) = kind.filter(|k| *k != "unicast") {
+        body["type"] = json!(k);
+    }
+    let mut it = rest[1..].iter();
     let mut nexthops: Vec<Value> = Vec::new();
     let mut cur: Option<Value> = None;
     while let Some(a) = it.next() {
         match a.as_str() {
-            "table" => body["table"] = json!(take(&mut it, "table")?.parse::<u32>().map_err(|_| Usage("table must be a number".into()))?),
+            "table" => {
+                let t = take(&mut it, "table")?;
+                body["table"] = json!(route::table_id(t).ok_or_else(|| Usage(format!("table '{t}': expected main, default, local or an id")))?);
+            }
             "group" => body["group"] = json!(take(&mut it, "group")?),
             "hash" => body["hash"] = json!({ "policy": take(&mut it, "hash")? }),
             "nhg" => body["nexthop-group"] = json!(take(&mut it, "nhg")?),
             "sticky" => body["sticky"] = json!(true),
+            "metric" | "preference" | "priority" => {
+                let m = take(&mut it, a)?;
+                body["metric"] = json!(m.parse::<u32>().map_err(|_| Usage(format!("metric '{m}' is not a number")))?);
+            }
+            // The router's own routes are static, as `proto static` says.
+            "proto" | "protocol" => match take(&mut it, a)? {
+                "static" => {}
+                p => return Err(Usage(format!("proto {p}: routes added here are proto static (FRR's come over FPM)"))),
+            },
             "nexthop" => {
                 if let Some(n) = cur.take() {
                     nexthops.push(n);
@@ -223,13 +264,13 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
                     _ => n["weight"] = json!(v.parse::<u32>().map_err(|_| Usage(format!("weight '{v}' is not a number")))?),
                 }
             }
-            other => return Err(Usage(format!("unexpected '{other}' in route add (expected table, group, hash, sticky, nhg, nexthop, via, dev or weight)"))),
+            other => return Err(Usage(format!("unexpected '{other}' in route add (expected table, group, hash, sticky, metric, proto, nhg, nexthop, via, dev or weight)"))),
         }
     }
     if let Some(n) = cur {
         nexthops.push(n);
     }
-    if nexthops.is_empty() && body.get("nexthop-group").is_some() {
+    if nexthops.is_empty() && (body.get("nexthop-group").is_some() || body.get("type").is_some()) {
         return Ok(body);
     }
     if nexthops.is_empty() {
@@ -240,57 +281,6 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
     }
     body["nexthops"] = json!(nexthops);
     Ok(body)
-}
-
-fn print_routes(v: &Value) {
-    for r in v.as_array().into_iter().flatten() {
-        let kind = match r["type"].as_str() {
-            Some(t @ ("blackhole" | "unreachable" | "prohibit")) => format!("{t} "),
-            _ => String::new(),
-        };
-        let metric = match r["metric"].as_u64() {
-            Some(m) if m > 0 => format!(" metric {m}"),
-            _ => String::new(),
-        };
-        let mut line = format!(
-            "{kind}{} proto {} origin {}{metric} table {}",
-            r["prefix"].as_str().unwrap_or("?"),
-            r["protocol"].as_str().unwrap_or("?"),
-            r["origin"].as_str().unwrap_or("?"),
-            r["table"]
-        );
-        if !r["active"].as_bool().unwrap_or(false) {
-            line.push_str(" (inactive: overridden)");
-        }
-        if let Some(d) = r["dev"].as_str() {
-            line.push_str(&format!(" dev {d} scope link"));
-        }
-        if let Some(g) = r["nexthop-group"].as_str() {
-            line.push_str(&format!(" nhg {g}"));
-        }
-        if let Some(id) = r["nhid"].as_u64() {
-            line.push_str(&format!(" nhid {id}"));
-        }
-        if let Some(g) = r["group"].as_str() {
-            line.push_str(&format!(" group {g}"));
-        }
-        line.push_str(&format!(
-            " hash {}",
-            r["hash"]["policy"].as_str().unwrap_or("?")
-        ));
-        if r["sticky"].as_bool().unwrap_or(false) {
-            line.push_str(" sticky");
-        }
-        println!("{line}");
-        for n in r["nexthops"].as_array().into_iter().flatten() {
-            println!(
-                "\tnexthop via {} dev {} weight {}",
-                n["via"].as_str().unwrap_or("?"),
-                n["port"].as_str().unwrap_or("?"),
-                n["weight"]
-            );
-        }
-    }
 }
 
 fn print_nexthops(v: &Value, neigh: bool) {
@@ -458,43 +448,119 @@ fn print_ports(v: &Value) {
     }
 }
 
-fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>, Usage> {
+/// The options before or between the command's words, as `ip` takes them.
+#[derive(Clone, Copy, Default)]
+struct Opts {
+    /// `-j`, `--json`: JSON out, compact.
+    json: bool,
+    /// `-p`, `--pretty`: JSON indented.
+    pretty: bool,
+    /// `-4` / `-6`.
+    family: Option<u8>,
+    /// `-d`, `--details`.
+    details: bool,
+}
+
+impl Opts {
+    fn print_json(&self, v: &Value) {
+        let s = if self.pretty {
+            serde_json::to_string_pretty(v)
+        } else {
+            serde_json::to_string(v)
+        };
+        println!("{}", s.unwrap_or_default());
+    }
+}
+
+/// `route show`: the routes of the tables `s` names, as `ip route show`.
+fn route_show(api: &str, opts: Opts, s: &route::Show) -> Result<(), String> {
+    use route::{Select, Tables, TABLE_LOCAL, TABLE_MAIN};
+    let mut q = match s.tables {
+        Tables::One(t) => format!("?table={t}"),
+        Tables::All => String::new(),
+    };
+    // The API keeps routes inside a prefix; the exact and root selections
+    // are inside it too, so the router sends only those.
+    if let Some(Select::Exact(p) | Select::Root(p)) = s.select {
+        let sep = if q.is_empty() { '?' } else { '&' };
+        q.push_str(&format!("{sep}prefix={}", enc(&format!("{}/{}", p.addr, p.len))));
+    }
+    let mut objs: Vec<Value> = Vec::new();
+    routes_pages(api, &q, |v| {
+        objs.extend(
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| route::route_object(r, s)),
+        )
+    })?;
+    let system_tables: &[u32] = match s.tables {
+        Tables::One(TABLE_MAIN) => &[TABLE_MAIN],
+        Tables::One(TABLE_LOCAL) => &[TABLE_LOCAL],
+        Tables::One(_) => &[],
+        Tables::All => &[TABLE_MAIN, TABLE_LOCAL],
+    };
+    if !system_tables.is_empty() {
+        let ports = call(api, "GET", "/api/v1/ports", None)?;
+        for &t in system_tables {
+            for mut o in route::system_objects(&ports, t) {
+                if t == TABLE_LOCAL && s.tables == Tables::All {
+                    o["table"] = json!("local");
+                }
+                objs.push(o);
+            }
+        }
+    }
+    objs.retain(|o| route::keep(o, s));
+    objs.iter_mut().for_each(|o| route::trim(o, s));
+    // Main before local, then the kernel's order within a table.
+    objs.sort_by_key(|o| (o["table"].is_string(), route::order(o)));
+    if opts.json {
+        opts.print_json(&Value::Array(objs));
+    } else {
+        for o in &objs {
+            println!("{}", route::text(o));
+        }
+    }
+    Ok(())
+}
+
+fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usage> {
+    let json_out = opts.json;
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let show = |v: Value, pretty: &dyn Fn(&Value)| {
         if json_out {
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            opts.print_json(&v);
         } else {
             pretty(&v);
         }
     };
-    let r = match a.as_slice() {
-        ["route", "show", rest @ ..] | ["route", "list", rest @ ..] | ["route", rest @ ..]
-            if rest.first().is_none_or(|x| *x == "table") =>
-        {
-            let q = match rest {
-                ["table", t] => format!("?table={t}"),
-                [] => String::new(),
-                _ => return Err(Usage("route show [table T]".into())),
-            };
+    // Writes answer too under -j: what the router said, or {} for nothing.
+    let wrote = |r: Result<Value, String>| {
+        r.map(|v| {
             if json_out {
-                let mut all = Vec::new();
-                routes_pages(api, &q, |v| {
-                    all.extend(v.as_array().cloned().unwrap_or_default())
-                })
-                .map(|()| show(Value::Array(all), &print_routes))
-            } else {
-                routes_pages(api, &q, |v| print_routes(&v))
+                let empty = v.is_null() || v == Value::String(String::new());
+                opts.print_json(&if empty { json!({}) } else { v });
             }
+        })
+    };
+    let r = match a.as_slice() {
+        ["route", "show" | "list" | "ls", rest @ ..] => {
+            let sh = route::parse_show(rest, opts.family, opts.details).map_err(Usage)?;
+            route_show(api, opts, &sh)
+        }
+        ["route"] => {
+            let sh = route::parse_show(&[], opts.family, opts.details).map_err(Usage)?;
+            route_show(api, opts, &sh)
         }
         ["route", op @ ("add" | "replace"), ..] => {
             let body = route_body(&args[2..])?;
-            call(
+            wrote(call(
                 api,
                 if *op == "add" { "POST" } else { "PUT" },
                 "/api/v1/routes",
                 Some(&body),
-            )
-            .map(|_| ())
+            ))
         }
         ["route", "del" | "delete", prefix, rest @ ..] => {
             let t = match rest {
@@ -502,13 +568,12 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
                 [] => String::new(),
                 _ => return Err(Usage("route del PREFIX [table T]".into())),
             };
-            call(
+            wrote(call(
                 api,
                 "DELETE",
                 &format!("/api/v1/routes?prefix={}{t}", enc(prefix)),
                 None,
-            )
-            .map(|_| ())
+            ))
         }
         ["route", "get", dst, rest @ ..] => {
             let mut q = format!("dst={}", enc(dst));
@@ -572,7 +637,7 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
             };
             call(api, "POST", &format!("/api/v1/neighbors/flush{q}"), None).map(|v| {
                 if json_out {
-                    println!("{v}");
+                    opts.print_json(&v);
                 } else {
                     println!("flushed {} learned host(s)", v["flushed"]);
                 }
@@ -587,6 +652,9 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
             body["name"] = json!(name);
             let method = if *op == "add" { "POST" } else { "PUT" };
             call(api, method, "/api/v1/groups", Some(&body)).map(|v| {
+                if json_out {
+                    return opts.print_json(&v);
+                }
                 println!(
                     "group {} {} (FIB generation {})",
                     v["name"].as_str().unwrap_or("?"),
@@ -597,6 +665,9 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
         }
         ["group" | "nhg", "del" | "delete", name] => {
             call(api, "DELETE", &format!("/api/v1/groups/{name}"), None).map(|v| {
+                if json_out {
+                    return opts.print_json(&v);
+                }
                 println!(
                     "group {name} deleted (FIB generation {})",
                     v["fib_generation"]
@@ -622,7 +693,10 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
             &format!("/api/v1/nexthops/{port}/{}", enc(addr)),
             None,
         )
-        .map(|_| println!("nexthop {addr} dev {port} deleted")),
+        .map(|v| match json_out {
+            true => opts.print_json(&if v.is_object() { v } else { json!({}) }),
+            false => println!("nexthop {addr} dev {port} deleted"),
+        }),
         ["nexthop" | "nh", op @ ("disable" | "enable"), addr, "dev", port] => call(
             api,
             "POST",
@@ -630,8 +704,10 @@ fn run(api: &str, json_out: bool, args: &[String]) -> Result<Result<(), String>,
             None,
         )
         .map(|v| show(json!([v]), &|v: &Value| print_nexthops(v, false))),
-        ["reload"] => call(api, "POST", "/api/v1/reload", None)
-            .map(|v| println!("reloaded (FIB generation {})", v["fib_generation"])),
+        ["reload"] => call(api, "POST", "/api/v1/reload", None).map(|v| match json_out {
+            true => opts.print_json(&v),
+            false => println!("reloaded (FIB generation {})", v["fib_generation"]),
+        }),
         ["stats"] => http(api, "GET", "/metrics", None).and_then(|(code, text)| {
             if code != 200 {
                 return Err(format!("/metrics answered {code}"));
@@ -688,7 +764,7 @@ fn main() -> ExitCode {
             DEFAULT_API.to_owned()
         }
     });
-    let mut json_out = false;
+    let mut opts = Opts::default();
     let mut token = std::env::var("ECMP_ROUTER_TOKEN").ok();
     let mut rest = Vec::new();
     let mut it = std::env::args().skip(1);
@@ -701,7 +777,27 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             },
-            "--json" | "-j" => json_out = true,
+            "--json" | "-j" => opts.json = true,
+            "--pretty" | "-p" => opts.pretty = true,
+            "-4" => opts.family = Some(4),
+            "-6" => opts.family = Some(6),
+            "--details" | "-d" => opts.details = true,
+            // iproute2's bundles: -dj, -jp, -4j ...
+            f if f.len() > 2
+                && f.starts_with('-')
+                && !f.starts_with("--")
+                && f[1..].chars().all(|c| "jpd46".contains(c)) =>
+            {
+                for c in f[1..].chars() {
+                    match c {
+                        'j' => opts.json = true,
+                        'p' => opts.pretty = true,
+                        'd' => opts.details = true,
+                        '4' => opts.family = Some(4),
+                        _ => opts.family = Some(6),
+                    }
+                }
+            }
             // Never the token itself on the command line: other users see
             // argv in ps and /proc.
             "--token-file" => match it.next().map(|f| (std::fs::read_to_string(&f), f)) {
@@ -722,7 +818,7 @@ fn main() -> ExitCode {
             "-h" | "--help" => {
                 println!(
                     "{}",
-                    include_str!("ecmpctl.rs")
+                    include_str!("main.rs")
                         .lines()
                         .take_while(|l| l.starts_with("//!"))
                         .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
@@ -735,7 +831,7 @@ fn main() -> ExitCode {
         }
     }
     let _ = TOKEN.set(token);
-    match run(&api, json_out, &rest) {
+    match run(&api, opts, &rest) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("Error: {e}");

@@ -446,6 +446,8 @@ impl UplinkState {
 /// A member of a group as the API shows it.
 #[derive(Clone, Debug)]
 pub struct GroupMember {
+    /// Its nexthop's id ([`ControlPlane::listed_nexthop_id`]).
+    pub id: u32,
     /// Gateway address.
     pub via: IpAddr,
     /// Port name.
@@ -459,6 +461,9 @@ pub struct GroupMember {
 /// A nexthop group as the API and metrics show it.
 #[derive(Clone, Debug)]
 pub struct GroupView {
+    /// Its id, as `ip nexthop` numbers groups: stable for the group's life,
+    /// and never a nexthop's ([`ControlPlane::group_id`]).
+    pub id: u32,
     /// Its name (see [`ControlPlane::groups`]).
     pub name: String,
     /// `named`, `shared` (a route's inline members, shared by every route
@@ -1284,11 +1289,23 @@ impl ControlPlane {
     /// Every group in use or defined. Shared inline groups are named by their
     /// members (`ADDR@PORT*WEIGHT,...`), a resilient route's own group by its
     /// route (`PREFIX table T ORIGIN`).
+    /// The id `ip nexthop`-style listings give nexthop `id`: its slot, from 1.
+    pub fn listed_nexthop_id(id: NexthopId) -> u32 {
+        id.index() as u32 + 1
+    }
+
+    /// The id of group slot `index`: after every nexthop id, so the two
+    /// never meet (in Linux, nexthops and groups share one id space).
+    pub fn group_id(&self, index: usize) -> u32 {
+        (self.neighbors.capacity() + 1 + index) as u32
+    }
+
     pub fn groups(&self) -> Vec<GroupView> {
         self.groups
             .iter()
-            .flatten()
-            .map(|g| {
+            .enumerate()
+            .filter_map(|(i, g)| g.as_ref().map(|g| (i, g)))
+            .map(|(index, g)| {
                 let port = |p: PortId| self.config.ports[p.index()].name.clone();
                 let (name, kind, origin) = match &g.key {
                     GroupKey::Named(n) => (
@@ -1320,6 +1337,7 @@ impl ControlPlane {
                     .map(|&(id, weight)| {
                         let nh = self.entries[id.index()].nh;
                         GroupMember {
+                            id: Self::listed_nexthop_id(id),
                             via: nh.addr,
                             port: port(nh.port),
                             weight,
@@ -1329,6 +1347,7 @@ impl ControlPlane {
                     .collect();
                 let pinned = matches!(&g.key, GroupKey::Named(n) if self.pinned.contains(n));
                 GroupView {
+                    id: self.group_id(index),
                     live: members.iter().filter(|m| m.live).count(),
                     name,
                     kind,

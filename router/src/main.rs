@@ -238,6 +238,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
 
 fn nexthop_json(n: &control::state::NexthopView) -> serde_json::Value {
     serde_json::json!({
+        "id": control::state::ControlPlane::listed_nexthop_id(n.id),
         "address": n.addr.to_string(),
         "port": n.port,
         "kind": match n.kind { control::state::NexthopKind::Gateway => "gateway", control::state::NexthopKind::Host => "host" },
@@ -478,12 +479,13 @@ async fn list_ports(State(s): State<Arc<Shared>>) -> impl IntoResponse {
 
 fn group_json(g: &control::state::GroupView) -> serde_json::Value {
     serde_json::json!({
+        "id": g.id,
         "name": g.name,
         "kind": g.kind,
         "origin": g.origin.map(|o| o.name()),
         "algorithm": g.algorithm,
         "members": g.members.iter().map(|m| serde_json::json!({
-            "via": m.via.to_string(), "port": m.port, "weight": m.weight, "live": m.live,
+            "id": m.id, "via": m.via.to_string(), "port": m.port, "weight": m.weight, "live": m.live,
         })).collect::<Vec<_>>(),
         "live": g.live,
         "routes": g.routes,

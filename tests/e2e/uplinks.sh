@@ -45,7 +45,7 @@ lab_wait 5 "isp1 down" down
 check "isp1 goes down, isp2 stays up ($(state))" down
 read -r f a b < <(split)
 check "no new connection goes through isp1 (srv1 $a, srv2 $b, failed $f)" test "$f" = 0 -a "$a" = 0 -a "$b" = 60
-check "the nexthop shows why" bash -c "$CTL nexthop show | grep -q '10.1.0.2 dev srv1 gateway UPLINKDOWN'"
+check "the nexthop shows why" bash -c "$CTL nexthop show | grep -q 'via 10.1.0.2 dev srv1 scope link dead uplinkdown'"
 check "metrics: ecmp_router_uplink_up is 0 for isp1" test "$(lab_metric 'ecmp_router_uplink_up{port="srv1",uplink="isp1"}')" = 0
 check "metrics: loss is counted" python3 -c "import sys; sys.exit(0 if $(lab_metric 'ecmp_router_uplink_loss_percent{uplink="isp1"}') > 0 else 1)"
 

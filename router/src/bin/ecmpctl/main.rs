@@ -31,6 +31,18 @@
 //! Exit status: 0 on success, 1 when the router refused the request, 2 on a usage error
 //! or when the router cannot be reached.
 
+/// `println!` that ends the program quietly when stdout is gone
+/// (`ecmpctl route show | head`): a closed pipe is not an error.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+mod nexthop;
 mod route;
 
 use serde_json::{json, Value};
@@ -283,80 +295,6 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
     Ok(body)
 }
 
-fn print_nexthops(v: &Value, neigh: bool) {
-    for n in v.as_array().into_iter().flatten() {
-        let state = if !n["enabled"].as_bool().unwrap_or(true) {
-            "DISABLED"
-        } else if n["link_down"].as_bool().unwrap_or(false) {
-            "LINKDOWN"
-        } else if n["unreachable"].as_bool().unwrap_or(false) {
-            "UNREACHABLE"
-        } else if n["uplink_down"].as_bool().unwrap_or(false) {
-            "UPLINKDOWN"
-        } else if n["live"].as_bool().unwrap_or(false) {
-            "UP"
-        } else {
-            "INCOMPLETE"
-        };
-        let mac = n["mac"].as_str().unwrap_or("-");
-        if neigh {
-            // As `ip neigh show`: no lladdr for an entry without a MAC, and
-            // the kernel's state names.
-            let lladdr = n["mac"]
-                .as_str()
-                .map(|m| format!(" lladdr {m}"))
-                .unwrap_or_default();
-            println!(
-                "{} dev {}{lladdr} {}",
-                n["address"].as_str().unwrap_or("?"),
-                n["port"].as_str().unwrap_or("?"),
-                n["state"].as_str().unwrap_or(state)
-            );
-        } else {
-            println!(
-                "{} dev {} {} {} lladdr {}",
-                n["address"].as_str().unwrap_or("?"),
-                n["port"].as_str().unwrap_or("?"),
-                n["kind"].as_str().unwrap_or("?"),
-                state,
-                mac
-            );
-        }
-    }
-}
-
-fn print_groups(v: &Value) {
-    for g in v.as_array().into_iter().flatten() {
-        let origin = g["origin"]
-            .as_str()
-            .map(|o| format!(" proto {o}"))
-            .unwrap_or_default();
-        println!(
-            "{} {}{} {} live {}/{} routes {}",
-            g["kind"].as_str().unwrap_or("?"),
-            g["name"].as_str().unwrap_or("?"),
-            origin,
-            g["algorithm"].as_str().unwrap_or("?"),
-            g["live"],
-            g["members"].as_array().map_or(0, Vec::len),
-            g["routes"]
-        );
-        for m in g["members"].as_array().into_iter().flatten() {
-            println!(
-                "\tnexthop via {} dev {} weight {}{}",
-                m["via"].as_str().unwrap_or("?"),
-                m["port"].as_str().unwrap_or("?"),
-                m["weight"],
-                if m["live"].as_bool().unwrap_or(false) {
-                    ""
-                } else {
-                    " (down)"
-                }
-            );
-        }
-    }
-}
-
 fn print_flows(v: &Value) {
     for f in v.as_array().into_iter().flatten() {
         let proto = match f["proto"].as_u64() {
@@ -367,7 +305,7 @@ fn print_flows(v: &Value) {
             None => "?".to_owned(),
         };
         let ep = |e: &Value| format!("{} {}", e["addr"].as_str().unwrap_or("?"), e["port"]);
-        println!(
+        say!(
             "{proto} {} <-> {} via {} dev {} {} packets {} idle {}ms expires {}ms worker {}",
             ep(&f["a"]),
             ep(&f["b"]),
@@ -384,7 +322,7 @@ fn print_flows(v: &Value) {
 
 fn print_uplinks(v: &Value) {
     for u in v.as_array().into_iter().flatten() {
-        println!(
+        say!(
             "{} via {} dev {} {} for {}ms loss {}% rounds {} transitions {}",
             u["name"].as_str().unwrap_or("?"),
             u["gateway"].as_str().unwrap_or("?"),
@@ -399,7 +337,7 @@ fn print_uplinks(v: &Value) {
             let rtt = t["last_rtt_us"]
                 .as_u64()
                 .map_or("-".to_owned(), |r| format!("{:.2}ms", r as f64 / 1000.0));
-            println!(
+            say!(
                 "\tprobe {} sent {} answered {} rtt {}",
                 t["addr"].as_str().unwrap_or("?"),
                 t["sent"],
@@ -418,7 +356,7 @@ fn print_ports(v: &Value) {
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        println!(
+        say!(
             "{}: {} mtu {} link/ether {} device {} monitor-link {} ({})",
             p["name"].as_str().unwrap_or("?"),
             if p["link_up"].as_bool().unwrap_or(false) {
@@ -436,14 +374,20 @@ fn print_ports(v: &Value) {
                 "ignored"
             }
         );
-        println!("\tinet {}", addrs.join(" "));
-        println!(
+        say!("\tinet {}", addrs.join(" "));
+        say!(
             "\tRX: packets {} bytes {} missed {} errors {} nombuf {}",
-            p["rx_packets"], p["rx_bytes"], p["rx_missed"], p["rx_errors"], p["rx_nombuf"]
+            p["rx_packets"],
+            p["rx_bytes"],
+            p["rx_missed"],
+            p["rx_errors"],
+            p["rx_nombuf"]
         );
-        println!(
+        say!(
             "\tTX: packets {} bytes {} errors {}",
-            p["tx_packets"], p["tx_bytes"], p["tx_errors"]
+            p["tx_packets"],
+            p["tx_bytes"],
+            p["tx_errors"]
         );
     }
 }
@@ -468,7 +412,18 @@ impl Opts {
         } else {
             serde_json::to_string(v)
         };
-        println!("{}", s.unwrap_or_default());
+        say!("{}", s.unwrap_or_default());
+    }
+}
+
+/// iproute2-style objects: as a JSON array under `-j`, else a line each.
+fn print_objects(opts: Opts, objs: Vec<Value>, line: fn(&Value) -> String) {
+    if opts.json {
+        opts.print_json(&Value::Array(objs));
+    } else {
+        for o in &objs {
+            say!("{}", line(o));
+        }
     }
 }
 
@@ -483,7 +438,10 @@ fn route_show(api: &str, opts: Opts, s: &route::Show) -> Result<(), String> {
     // are inside it too, so the router sends only those.
     if let Some(Select::Exact(p) | Select::Root(p)) = s.select {
         let sep = if q.is_empty() { '?' } else { '&' };
-        q.push_str(&format!("{sep}prefix={}", enc(&format!("{}/{}", p.addr, p.len))));
+        q.push_str(&format!(
+            "{sep}prefix={}",
+            enc(&format!("{}/{}", p.addr, p.len))
+        ));
     }
     let mut objs: Vec<Value> = Vec::new();
     routes_pages(api, &q, |v| {
@@ -515,13 +473,7 @@ fn route_show(api: &str, opts: Opts, s: &route::Show) -> Result<(), String> {
     objs.iter_mut().for_each(|o| route::trim(o, s));
     // Main before local, then the kernel's order within a table.
     objs.sort_by_key(|o| (o["table"].is_string(), route::order(o)));
-    if opts.json {
-        opts.print_json(&Value::Array(objs));
-    } else {
-        for o in &objs {
-            println!("{}", route::text(o));
-        }
-    }
+    print_objects(opts, objs, route::text);
     Ok(())
 }
 
@@ -613,21 +565,55 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
                     if let Some(h) = v["hash"].as_u64() {
                         line.push_str(&format!(" hash 0x{h:08x}"));
                     }
-                    println!("{line}");
+                    say!("{line}");
                 })
             })
         }
+        // As `ip nexthop show`: the nexthops, then the groups.
         ["nexthop" | "nh", "show"] | ["nexthop" | "nh"] => {
             call(api, "GET", "/api/v1/nexthops", None)
-                .map(|v| show(v, &|v: &Value| print_nexthops(v, false)))
+                .and_then(|n| Ok((n, call(api, "GET", "/api/v1/groups", None)?)))
+                .map(|(n, g)| {
+                    let mut objs: Vec<Value> = n
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|n| nexthop::nexthop_object(n, opts.details))
+                        .collect();
+                    objs.extend(
+                        g.as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|g| nexthop::group_object(g, opts.details)),
+                    );
+                    print_objects(opts, objs, nexthop::text)
+                })
         }
         ["neigh" | "neighbor", "show"] | ["neigh" | "neighbor"] => {
-            call(api, "GET", "/api/v1/neighbors", None)
-                .map(|v| show(v, &|v: &Value| print_nexthops(v, true)))
+            call(api, "GET", "/api/v1/neighbors", None).map(|v| {
+                print_objects(
+                    opts,
+                    v.as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(nexthop::neigh_object)
+                        .collect(),
+                    nexthop::neigh_text,
+                )
+            })
         }
         ["neigh" | "neighbor", "show", "dev", port] => {
-            call(api, "GET", &format!("/api/v1/neighbors?port={port}"), None)
-                .map(|v| show(v, &|v: &Value| print_nexthops(v, true)))
+            call(api, "GET", &format!("/api/v1/neighbors?port={port}"), None).map(|v| {
+                print_objects(
+                    opts,
+                    v.as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(nexthop::neigh_object)
+                        .collect(),
+                    nexthop::neigh_text,
+                )
+            })
         }
         ["neigh" | "neighbor", "flush", rest @ ..] => {
             let q = match rest {
@@ -639,12 +625,23 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
                 if json_out {
                     opts.print_json(&v);
                 } else {
-                    println!("flushed {} learned host(s)", v["flushed"]);
+                    say!("flushed {} learned host(s)", v["flushed"]);
                 }
             })
         }
-        ["group" | "nhg", "show"] | ["group" | "nhg"] => {
-            call(api, "GET", "/api/v1/groups", None).map(|v| show(v, &print_groups))
+        ["group" | "nhg", "show"]
+        | ["group" | "nhg"]
+        | ["nexthop" | "nh", "group" | "groups", "show"]
+        | ["nexthop" | "nh", "show", "groups"] => {
+            call(api, "GET", "/api/v1/groups", None).map(|g| {
+                let objs = g
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|g| nexthop::group_object(g, opts.details))
+                    .collect();
+                print_objects(opts, objs, nexthop::text)
+            })
         }
         ["group" | "nhg", op @ ("add" | "replace"), name, ..] => {
             let mut body = route_body(&args[2..])?;
@@ -655,7 +652,7 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
                 if json_out {
                     return opts.print_json(&v);
                 }
-                println!(
+                say!(
                     "group {} {} (FIB generation {})",
                     v["name"].as_str().unwrap_or("?"),
                     if *op == "add" { "added" } else { "replaced" },
@@ -668,7 +665,7 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
                 if json_out {
                     return opts.print_json(&v);
                 }
-                println!(
+                say!(
                     "group {name} deleted (FIB generation {})",
                     v["fib_generation"]
                 )
@@ -686,7 +683,13 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
             "/api/v1/nexthops",
             Some(&json!({ "via": addr, "port": port })),
         )
-        .map(|v| show(json!([v]), &|v: &Value| print_nexthops(v, false))),
+        .map(|v| {
+            print_objects(
+                opts,
+                vec![nexthop::nexthop_object(&v, opts.details)],
+                nexthop::text,
+            )
+        }),
         ["nexthop" | "nh", "del" | "delete", "via", addr, "dev", port] => call(
             api,
             "DELETE",
@@ -695,7 +698,7 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
         )
         .map(|v| match json_out {
             true => opts.print_json(&if v.is_object() { v } else { json!({}) }),
-            false => println!("nexthop {addr} dev {port} deleted"),
+            false => say!("nexthop {addr} dev {port} deleted"),
         }),
         ["nexthop" | "nh", op @ ("disable" | "enable"), addr, "dev", port] => call(
             api,
@@ -703,10 +706,16 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
             &format!("/api/v1/nexthops/{port}/{}/{op}", enc(addr)),
             None,
         )
-        .map(|v| show(json!([v]), &|v: &Value| print_nexthops(v, false))),
+        .map(|v| {
+            print_objects(
+                opts,
+                vec![nexthop::nexthop_object(&v, opts.details)],
+                nexthop::text,
+            )
+        }),
         ["reload"] => call(api, "POST", "/api/v1/reload", None).map(|v| match json_out {
             true => opts.print_json(&v),
-            false => println!("reloaded (FIB generation {})", v["fib_generation"]),
+            false => say!("reloaded (FIB generation {})", v["fib_generation"]),
         }),
         ["stats"] => http(api, "GET", "/metrics", None).and_then(|(code, text)| {
             if code != 200 {
@@ -716,7 +725,7 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
                 .lines()
                 .filter(|l| !l.starts_with('#') && !l.ends_with(" 0"))
             {
-                println!("{l}");
+                say!("{l}");
             }
             Ok(())
         }),
@@ -816,7 +825,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             "-h" | "--help" => {
-                println!(
+                say!(
                     "{}",
                     include_str!("main.rs")
                         .lines()

@@ -81,7 +81,10 @@ impl Prefix {
         } else {
             IpAddr::V4(((n >> 96) as u32).into())
         };
-        Prefix { addr, len: self.len }
+        Prefix {
+            addr,
+            len: self.len,
+        }
     }
 
     fn text(&self) -> String {
@@ -186,7 +189,11 @@ pub fn parse_show(args: &[&str], family: Option<u8>, details: bool) -> Result<Sh
     if let Some(Select::Exact(p) | Select::Root(p) | Select::Match(p)) = s.select {
         let fam = if p.addr.is_ipv4() { 4 } else { 6 };
         if s.family.is_some_and(|f| f != fam) {
-            return Err(format!("{} is not an IPv{} prefix", p.text(), s.family.unwrap_or(0)));
+            return Err(format!(
+                "{} is not an IPv{} prefix",
+                p.text(),
+                s.family.unwrap_or(0)
+            ));
         }
     }
     Ok(s)
@@ -214,7 +221,10 @@ pub fn route_object(r: &Value, show: &Show) -> Option<Value> {
     if let Some(id) = r["nhid"].as_u64() {
         o.insert("nhid".into(), json!(id));
     }
-    let hops: Vec<&Value> = r["nexthops"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let hops: Vec<&Value> = r["nexthops"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     if let [n] = hops.as_slice() {
         o.insert("gateway".into(), json!(n["via"]));
         o.insert("dev".into(), json!(n["port"]));
@@ -233,7 +243,10 @@ pub fn route_object(r: &Value, show: &Show) -> Option<Value> {
     // IPv4 route only when it is not 0.
     let metric = r["metric"].as_u64().unwrap_or(0);
     if is_v6(&prefix.addr.to_string()) {
-        o.insert("metric".into(), json!(if metric == 0 { 1024 } else { metric }));
+        o.insert(
+            "metric".into(),
+            json!(if metric == 0 { 1024 } else { metric }),
+        );
     } else if metric != 0 {
         o.insert("metric".into(), json!(metric));
     }
@@ -283,7 +296,9 @@ fn table_name(t: u32) -> String {
 pub fn system_objects(ports: &Value, table: u32) -> Vec<Value> {
     let mut out = Vec::new();
     for p in ports.as_array().into_iter().flatten() {
-        let Some(dev) = p["name"].as_str() else { continue };
+        let Some(dev) = p["name"].as_str() else {
+            continue;
+        };
         let addrs: Vec<Prefix> = p["addresses"]
             .as_array()
             .into_iter()
@@ -347,7 +362,11 @@ pub fn keep(o: &Value, show: &Show) -> bool {
     if let Some(sel) = show.select {
         let p = match dst {
             "default" => Prefix {
-                addr: if v6 { IpAddr::V6(0u128.into()) } else { IpAddr::V4(0u32.into()) },
+                addr: if v6 {
+                    IpAddr::V6(0u128.into())
+                } else {
+                    IpAddr::V4(0u32.into())
+                },
                 len: 0,
             },
             d => match Prefix::parse(d) {
@@ -388,7 +407,11 @@ pub fn order(o: &Value) -> (bool, u128, u8) {
             let (v6, a) = p.bits();
             (v6, a, p.len)
         }
-        None => (dst == "default" && o["gateway"].as_str().is_some_and(is_v6), 0, 0),
+        None => (
+            dst == "default" && o["gateway"].as_str().is_some_and(is_v6),
+            0,
+            0,
+        ),
     }
 }
 
@@ -424,7 +447,12 @@ pub fn text(o: &Value) -> String {
     if let Some(m) = o["metric"].as_u64() {
         w.push(format!("metric {m}"));
     }
-    for f in o["flags"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for f in o["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         w.push(f.to_owned());
     }
     if let Some(x) = s("origin") {
@@ -453,7 +481,12 @@ pub fn text(o: &Value) -> String {
             n["dev"].as_str().unwrap_or("?"),
             n["weight"]
         ));
-        for f in n["flags"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for f in n["flags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             out.push(' ');
             out.push_str(f);
         }
@@ -482,7 +515,10 @@ mod tests {
         let r = json!({ "table": 254, "prefix": "203.0.113.0/24", "protocol": "bgp", "metric": 20, "active": true,
             "nexthops": [{ "via": "10.1.0.2", "port": "srv1", "weight": 1 }] });
         let o = route_object(&r, &show(&[])).unwrap();
-        assert_eq!(text(&o), "203.0.113.0/24 via 10.1.0.2 dev srv1 proto bgp metric 20");
+        assert_eq!(
+            text(&o),
+            "203.0.113.0/24 via 10.1.0.2 dev srv1 proto bgp metric 20"
+        );
         assert_eq!(o["gateway"], "10.1.0.2");
         assert!(o.get("nexthops").is_none());
     }
@@ -492,7 +528,10 @@ mod tests {
         let r = json!({ "table": 254, "prefix": "::/0", "protocol": "static", "metric": 0, "active": true,
             "nexthops": [{ "via": "fd01::2", "port": "srv1", "weight": 1 }] });
         let o = route_object(&r, &show(&[])).unwrap();
-        assert_eq!(text(&o), "default via fd01::2 dev srv1 proto static metric 1024");
+        assert_eq!(
+            text(&o),
+            "default via fd01::2 dev srv1 proto static metric 1024"
+        );
         assert!(keep(&o, &parse_show(&[], Some(6), false).unwrap()));
         assert!(!keep(&o, &parse_show(&[], Some(4), false).unwrap()));
     }
@@ -503,13 +542,19 @@ mod tests {
             "active": false, "type": "blackhole", "origin": "config" });
         assert!(route_object(&r, &show(&[])).is_none());
         let o = route_object(&r, &parse_show(&[], None, true).unwrap()).unwrap();
-        assert_eq!(text(&o), "blackhole 192.0.2.0/24 proto static origin config inactive");
+        assert_eq!(
+            text(&o),
+            "blackhole 192.0.2.0/24 proto static origin config inactive"
+        );
     }
 
     #[test]
     fn connected_and_local_routes_follow_the_port_addresses() {
         let ports = json!([{ "name": "srv1", "addresses": ["10.1.0.1/24", "fd01::1/64"] }]);
-        let main: Vec<String> = system_objects(&ports, TABLE_MAIN).iter().map(text).collect();
+        let main: Vec<String> = system_objects(&ports, TABLE_MAIN)
+            .iter()
+            .map(text)
+            .collect();
         assert_eq!(
             main,
             [
@@ -518,7 +563,10 @@ mod tests {
                 "fe80::/64 dev srv1 proto kernel metric 256"
             ]
         );
-        let local: Vec<String> = system_objects(&ports, TABLE_LOCAL).iter().map(text).collect();
+        let local: Vec<String> = system_objects(&ports, TABLE_LOCAL)
+            .iter()
+            .map(text)
+            .collect();
         assert_eq!(
             local,
             [
@@ -535,12 +583,18 @@ mod tests {
             "nexthops": [{ "via": "10.1.0.2", "port": "srv1", "weight": 1 }, { "via": "10.2.0.2", "port": "srv2", "weight": 1 }] });
         let o = route_object(&r, &show(&[])).unwrap();
         assert!(keep(&o, &show(&["198.51.100.0/24"])));
-        assert!(keep(&o, &show(&["198.51.100.7/24"])), "a bare prefix is its network");
+        assert!(
+            keep(&o, &show(&["198.51.100.7/24"])),
+            "a bare prefix is its network"
+        );
         assert!(!keep(&o, &show(&["198.51.100.0/25"])));
         assert!(keep(&o, &show(&["root", "198.51.0.0/16"])));
         assert!(!keep(&o, &show(&["root", "198.51.100.0/25"])));
         assert!(keep(&o, &show(&["match", "198.51.100.9"])));
-        assert!(!keep(&o, &show(&["dev", "srv2"])), "a multipath route has no device of its own");
+        assert!(
+            !keep(&o, &show(&["dev", "srv2"])),
+            "a multipath route has no device of its own"
+        );
         let one = json!({ "dst": "10.1.0.0/24", "dev": "srv1", "protocol": "kernel", "flags": [] });
         assert!(keep(&one, &show(&["dev", "srv1"])));
         let mut t = one.clone();
@@ -552,8 +606,12 @@ mod tests {
 
     #[test]
     fn bad_words_are_named() {
-        assert!(parse_show(&["tabel", "main"], None, false).unwrap_err().contains("'tabel'"));
-        assert!(parse_show(&["table", "nope"], None, false).unwrap_err().contains("'nope'"));
+        assert!(parse_show(&["tabel", "main"], None, false)
+            .unwrap_err()
+            .contains("'tabel'"));
+        assert!(parse_show(&["table", "nope"], None, false)
+            .unwrap_err()
+            .contains("'nope'"));
         assert!(parse_show(&["10.0.0.0/8"], Some(6), false).is_err());
         assert_eq!(show(&["table", "all"]).tables, Tables::All);
         assert_eq!(show(&["table", "local"]).tables, Tables::One(TABLE_LOCAL));

@@ -1,0 +1,239 @@
+//! `ecmpctl nexthop show` and `group show` as `ip nexthop show` prints them.
+//!
+//! A nexthop is `id N via A dev D scope link`, a group `id N group 1/2,3`
+//! (a member's id, then `,weight` when the weight is not 1). The ids are the
+//! router's own: a nexthop's slot, and for groups numbers after every
+//! nexthop's, both stable while the object lives. As for routes, the API's
+//! objects become iproute2's JSON first and the text is printed from it.
+
+use serde_json::{json, Map, Value};
+
+/// Why a nexthop forwards nothing, as a flag word after iproute2's `dead`
+/// (`None` when it forwards).
+fn down_reason(n: &Value) -> Option<&'static str> {
+    let flag = |k: &str| n[k].as_bool().unwrap_or(false);
+    if !n["enabled"].as_bool().unwrap_or(true) {
+        Some("disabled")
+    } else if flag("link_down") {
+        Some("linkdown")
+    } else if flag("unreachable") {
+        Some("unreachable")
+    } else if flag("uplink_down") {
+        Some("uplinkdown")
+    } else if flag("live") {
+        None
+    } else {
+        Some("incomplete")
+    }
+}
+
+/// iproute2's object for one API nexthop.
+pub fn nexthop_object(n: &Value, details: bool) -> Value {
+    let mut o = Map::new();
+    o.insert("id".into(), n["id"].clone());
+    o.insert("gateway".into(), n["address"].clone());
+    o.insert("dev".into(), n["port"].clone());
+    o.insert("scope".into(), json!("link"));
+    let mut flags = Vec::new();
+    if let Some(r) = down_reason(n) {
+        flags.push("dead");
+        if r == "linkdown" {
+            flags.push("linkdown");
+        }
+    }
+    o.insert("flags".into(), json!(flags));
+    if let Some(r) = down_reason(n).filter(|r| *r != "linkdown") {
+        o.insert("reason".into(), json!(r));
+    }
+    if details {
+        o.insert("kind".into(), n["kind"].clone());
+        o.insert("lladdr".into(), n["mac"].clone());
+        o.insert("state".into(), n["state"].clone());
+    }
+    Value::Object(o)
+}
+
+/// iproute2's object for one API group.
+pub fn group_object(g: &Value, details: bool) -> Value {
+    let members: Vec<Value> = g["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| match m["weight"].as_u64() {
+            Some(w) if w != 1 => json!({ "id": m["id"], "weight": w }),
+            _ => json!({ "id": m["id"] }),
+        })
+        .collect();
+    let mut o = Map::new();
+    o.insert("id".into(), g["id"].clone());
+    o.insert("group".into(), Value::Array(members));
+    if g["algorithm"].as_str() == Some("resilient") {
+        o.insert("type".into(), json!("resilient"));
+    }
+    o.insert("flags".into(), json!([]));
+    if details {
+        for k in ["name", "kind", "origin", "algorithm", "live", "routes"] {
+            o.insert(k.into(), g[k].clone());
+        }
+    }
+    Value::Object(o)
+}
+
+/// `ip nexthop show`'s line for an object of [`nexthop_object`] or [`group_object`].
+pub fn text(o: &Value) -> String {
+    let mut w = vec![format!("id {}", o["id"])];
+    if let Some(members) = o["group"].as_array() {
+        let g: Vec<String> = members
+            .iter()
+            .map(|m| match m["weight"].as_u64() {
+                Some(wt) => format!("{},{wt}", m["id"]),
+                None => m["id"].to_string(),
+            })
+            .collect();
+        w.push(format!("group {}", g.join("/")));
+        if let Some(t) = o["type"].as_str() {
+            w.push(format!("type {t}"));
+        }
+    } else {
+        w.push(format!("via {}", o["gateway"].as_str().unwrap_or("?")));
+        w.push(format!("dev {}", o["dev"].as_str().unwrap_or("?")));
+        w.push("scope link".into());
+    }
+    for f in o["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        w.push(f.to_owned());
+    }
+    if let Some(r) = o["reason"].as_str() {
+        w.push(r.to_owned());
+    }
+    // -d: the router's own attributes.
+    for k in ["name", "kind", "origin", "algorithm"] {
+        if let Some(v) = o[k].as_str() {
+            w.push(format!("{k} {v}"));
+        }
+    }
+    if let Some(m) = o.get("lladdr") {
+        w.push(format!("lladdr {}", m.as_str().unwrap_or("-")));
+    }
+    if let Some(s) = o["state"].as_str() {
+        w.push(format!("nud {s}"));
+    }
+    if let (Some(l), Some(m)) = (o["live"].as_u64(), o["group"].as_array()) {
+        w.push(format!("live {l}/{}", m.len()));
+    }
+    if let Some(r) = o["routes"].as_u64() {
+        w.push(format!("routes {r}"));
+    }
+    w.join(" ")
+}
+
+/// `ip -j neigh show`'s object for one API neighbour: `dst`, `dev`,
+/// `lladdr` (absent without a MAC) and `state` (the kernel's names).
+pub fn neigh_object(n: &Value) -> Value {
+    let mut o = Map::new();
+    o.insert("dst".into(), n["address"].clone());
+    o.insert("dev".into(), n["port"].clone());
+    if let Some(m) = n["mac"].as_str() {
+        o.insert("lladdr".into(), json!(m));
+    }
+    o.insert(
+        "state".into(),
+        json!([n["state"].as_str().unwrap_or("NONE")]),
+    );
+    Value::Object(o)
+}
+
+/// `ip neigh show`'s line: no `lladdr` for an entry without a MAC.
+pub fn neigh_text(o: &Value) -> String {
+    let mut w = vec![
+        o["dst"].as_str().unwrap_or("?").to_owned(),
+        format!("dev {}", o["dev"].as_str().unwrap_or("?")),
+    ];
+    if let Some(m) = o["lladdr"].as_str() {
+        w.push(format!("lladdr {m}"));
+    }
+    w.extend(
+        o["state"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned),
+    );
+    w.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nexthops_print_as_ip_nexthop() {
+        let n = json!({ "id": 1, "address": "10.1.0.2", "port": "srv1", "kind": "gateway", "mac": "02:00:00:00:01:02",
+            "live": true, "enabled": true, "link_down": false, "unreachable": false, "uplink_down": false, "state": "REACHABLE" });
+        assert_eq!(
+            text(&nexthop_object(&n, false)),
+            "id 1 via 10.1.0.2 dev srv1 scope link"
+        );
+        assert_eq!(
+            text(&nexthop_object(&n, true)),
+            "id 1 via 10.1.0.2 dev srv1 scope link kind gateway lladdr 02:00:00:00:01:02 nud REACHABLE"
+        );
+        let mut down = n.clone();
+        down["live"] = json!(false);
+        down["unreachable"] = json!(true);
+        assert_eq!(
+            text(&nexthop_object(&down, false)),
+            "id 1 via 10.1.0.2 dev srv1 scope link dead unreachable"
+        );
+        down["link_down"] = json!(true);
+        assert_eq!(
+            text(&nexthop_object(&down, false)),
+            "id 1 via 10.1.0.2 dev srv1 scope link dead linkdown"
+        );
+        let mut off = n.clone();
+        off["enabled"] = json!(false);
+        assert_eq!(
+            text(&nexthop_object(&off, false)),
+            "id 1 via 10.1.0.2 dev srv1 scope link dead disabled"
+        );
+    }
+
+    #[test]
+    fn neighbours_print_as_ip_neigh() {
+        let n =
+            json!({ "address": "10.1.0.9", "port": "srv1", "mac": null, "state": "INCOMPLETE" });
+        assert_eq!(
+            neigh_text(&neigh_object(&n)),
+            "10.1.0.9 dev srv1 INCOMPLETE"
+        );
+        let n = json!({ "address": "10.1.0.2", "port": "srv1", "mac": "02:00:00:00:01:02", "state": "STALE" });
+        let o = neigh_object(&n);
+        assert_eq!(
+            neigh_text(&o),
+            "10.1.0.2 dev srv1 lladdr 02:00:00:00:01:02 STALE"
+        );
+        assert_eq!(o["state"], json!(["STALE"]));
+    }
+
+    #[test]
+    fn groups_print_member_ids_and_weights() {
+        let g = json!({ "id": 65537, "name": "web", "kind": "named", "origin": "api", "algorithm": "hash-threshold",
+            "members": [{ "id": 1, "weight": 1 }, { "id": 2, "weight": 3 }], "live": 2, "routes": 1 });
+        assert_eq!(text(&group_object(&g, false)), "id 65537 group 1/2,3");
+        assert_eq!(
+            text(&group_object(&g, true)),
+            "id 65537 group 1/2,3 name web kind named origin api algorithm hash-threshold live 2/2 routes 1"
+        );
+        let mut r = g.clone();
+        r["algorithm"] = json!("resilient");
+        assert_eq!(
+            text(&group_object(&r, false)),
+            "id 65537 group 1/2,3 type resilient"
+        );
+    }
+}

@@ -2124,6 +2124,20 @@ impl ControlPlane {
         sport: u16,
         dport: u16,
     ) -> RouteGet {
+        self.route_get_from(dst, src, proto, sport, dport, None)
+    }
+
+    /// [`Self::route_get`] for a flow arriving on `iif`: with a port, the
+    /// policy rules apply as in the worker (`ecmpctl route get ... iif P`).
+    pub fn route_get_from(
+        &self,
+        dst: IpAddr,
+        src: IpAddr,
+        proto: u8,
+        sport: u16,
+        dport: u16,
+        iif: Option<PortId>,
+    ) -> RouteGet {
         let fib = self.fib();
         let Some(route) = fib.routes.lookup(dst) else {
             return RouteGet {
@@ -2153,10 +2167,16 @@ impl ControlPlane {
                     inner: None,
                 };
                 let h = dataplane::hash::flow_hash(&route.hash, &key, 0);
-                let nh = fib
-                    .group(g)
-                    .and_then(|grp| grp.select_live(h, &fib.neighbors))
-                    .and_then(|(id, _)| fib.nexthop(id).copied());
+                // The worker's own code: the policy rules, then the hash.
+                // Without `iif`, no rule that names an in-port matches.
+                let _ = g;
+                let nh = dataplane::forward::pick_for(
+                    &fib,
+                    iif.unwrap_or(PortId(u16::MAX)),
+                    route,
+                    &key,
+                )
+                .and_then(|hop| fib.nexthop(hop.nh).copied());
                 RouteGet {
                     route: prefix.zip(origin),
                     kind: "group",

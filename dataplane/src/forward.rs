@@ -1189,6 +1189,25 @@ fn group_hop(
     Ok(ctx.fib.pick(group, h)?)
 }
 
+/// The nexthop the dataplane gives a flow with `key` arriving on `in_port`
+/// whose route is `route`: the policy rules first, then the route's hash, by
+/// the code [`process`] runs. No flow table is read or written (a sticky
+/// route's stored choice is `ecmpctl flow show`'s), and nothing is counted
+/// anywhere a worker reads. `None` when the route is not a group route, or
+/// no member is live. For the control plane: `ecmpctl route get`.
+pub fn pick_for(fib: &Fib, in_port: PortId, route: &Route, key: &flow::FlowKey) -> Option<Hop> {
+    let Target::Group(g) = route.target else {
+        return None;
+    };
+    let group = fib.group(g)?;
+    let stats = LcoreStats::new(0);
+    let mut icmp = IcmpLimiter::new(0);
+    let mut ctx = Ctx::new(fib, &stats, &mut icmp);
+    ctx.in_port = in_port;
+    // TCP flags matter only to the flow table, which is not here.
+    group_hop(&mut ctx, route, group, key, 0, false).ok()
+}
+
 /// The nexthop a policy rule gives: the first matching rule whose group has
 /// a live member. `None` sends the packet along its route (no rule matched,
 /// or `last_resort: default`).

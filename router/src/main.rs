@@ -1101,7 +1101,20 @@ async fn route_get(
         Err(e) => return api_error(StatusCode::BAD_REQUEST, e),
     };
     let cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
-    let g = cp.route_get(dst, src, proto, sport, dport);
+    let iif = match q.get("iif") {
+        None => None,
+        Some(name) => match cp.config().port_id(name) {
+            Some(p) => Some(p),
+            None => {
+                return field_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("iif: unknown port '{name}'"),
+                    "iif",
+                )
+            }
+        },
+    };
+    let g = cp.route_get_from(dst, src, proto, sport, dport, iif);
     Json(serde_json::json!({
         "prefix": g.route.map(|r| r.0.to_string()),
         "origin": g.route.map(|r| r.1.name()),

@@ -31,6 +31,16 @@ read -r f a b < <(split "$SERVICE_PORT")
 check "tcp/8080 follows the rule: all 40 through isp1 (srv1 $a, srv2 $b, failed $f)" test "$a" = 40 -a "$f" = 0
 read -r f a b < <(split "$ECHO_PORT")
 check "other traffic follows the route over both (srv1 $a, srv2 $b)" test "$f" = 0 -a "$a" -gt 3 -a "$b" -gt 3
+CTL="$LAB_ROOT/target/release/ecmpctl --api 127.0.0.1:$LAB_API_PORT"
+rule=""; route=""
+for s in $(seq 1000 1019); do
+    rule+=$($CTL route get "$ANYCAST4" from 10.0.0.2 iif lan ipproto tcp sport "$s" dport "$SERVICE_PORT" | grep -o 'dev srv[12]')
+    route+=$($CTL route get "$ANYCAST4" from 10.0.0.2 iif lan ipproto tcp sport "$s" dport "$ECHO_PORT" | grep -o 'dev srv[12]')
+done
+check "ecmpctl route get follows the rule: tcp/8080 names isp1's port for 20 source ports" test "$(grep -o srv1 <<<"$rule" | wc -l)" = 20
+check "and the route's hash for other ports (both members named)" bash -c "grep -q srv1 <<<'$route' && grep -q srv2 <<<'$route'"
+rc=0; out=$($CTL route get "$ANYCAST4" iif nope 2>&1) || rc=$?
+check "route get iif names an unknown port ($out)" bash -c '[ "$1" = 1 ] && [[ "$2" == *"nope"* ]]' _ "$rc" "$out"
 
 echo "-- isp1's probes fail"
 lab_ns "$(lab_ns_srv 1)" ip addr del 192.0.2.1/32 dev lo

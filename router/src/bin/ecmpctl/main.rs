@@ -9,7 +9,7 @@
 //! ecmpctl route add|replace PREFIX via ADDR dev PORT            (single path)
 //! ecmpctl route add|replace PREFIX [table T] [hash POLICY] nhg GROUP  (a named group)
 //! ecmpctl route del PREFIX [table T]
-//! ecmpctl route get ADDR [from SRC] [proto tcp|udp|sctp|icmp|N] [sport N] [dport N]
+//! ecmpctl route get ADDR [from SRC] [iif PORT] [ipproto tcp|udp|sctp|icmp|N] [sport N] [dport N]
 //! ecmpctl nexthop show | nexthop disable|enable ADDR dev PORT
 //! ecmpctl nexthop add|del via ADDR dev PORT
 //! ecmpctl group show
@@ -533,10 +533,12 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
             while let Some(k) = it.next() {
                 let key = match *k {
                     "from" => "src",
-                    "proto" | "sport" | "dport" => k,
+                    // iproute2's word for the protocol; `proto` stays.
+                    "ipproto" | "proto" => "proto",
+                    "sport" | "dport" | "iif" => k,
                     other => {
                         return Err(Usage(format!(
-                        "unexpected '{other}' in route get (expected from, proto, sport or dport)"
+                        "unexpected '{other}' in route get (expected from, iif, ipproto, sport or dport)"
                     )))
                     }
                 };
@@ -547,20 +549,35 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
             }
             call(api, "GET", &format!("/api/v1/route/get?{q}"), None).map(|v| {
                 show(v, &|v: &Value| {
+                    // As `ip route get`: DST [from SRC] via GW dev D [iif P],
+                    // then what the router adds: the route, its origin, the hash.
                     let nh = &v["nexthop"];
                     let mut line = dst.to_string();
-                    if let Some(p) = v["prefix"].as_str() {
-                        line.push_str(&format!(
-                            " route {p} origin {}",
-                            v["origin"].as_str().unwrap_or("?")
-                        ));
+                    let word = |w: &str| {
+                        rest.iter()
+                            .position(|x| *x == w)
+                            .and_then(|i| rest.get(i + 1))
+                    };
+                    if let Some(s) = word("from") {
+                        line.push_str(&format!(" from {s}"));
                     }
                     match (nh["via"].as_str(), nh["port"].as_str()) {
-                        (Some(via), Some(dev)) if v["kind"] == "connected" => {
-                            line.push_str(&format!(" dev {dev} (connected, neighbour {via})"))
+                        (Some(_), Some(dev)) if v["kind"] == "connected" => {
+                            line.push_str(&format!(" dev {dev}"))
                         }
                         (Some(via), Some(dev)) => line.push_str(&format!(" via {via} dev {dev}")),
                         _ => line.push_str(&format!(" {}", v["kind"].as_str().unwrap_or("?"))),
+                    }
+                    if let Some(p) = word("iif") {
+                        line.push_str(&format!(" iif {p}"));
+                    }
+                    match v["prefix"].as_str() {
+                        Some(p) => line.push_str(&format!(
+                            " route {p} origin {}",
+                            v["origin"].as_str().unwrap_or("?")
+                        )),
+                        None if v["kind"] == "connected" => line.push_str(" route connected"),
+                        None => {}
                     }
                     if let Some(h) = v["hash"].as_u64() {
                         line.push_str(&format!(" hash 0x{h:08x}"));

@@ -430,8 +430,10 @@ pub fn render(
         ("adverts_sent", k.adverts_sent),
         ("inject_queue_full", k.inject_full),
         ("nexthop_table_full", k.nexthop_table_full),
-        ("nexthop_down", k.nexthop_down_events),
-        ("nexthop_up", k.nexthop_up_events),
+        // Events, not states: the gauges ecmp_router_nexthop_up and
+        // ecmp_router_nexthop_down hold the states.
+        ("nexthop_went_down", k.nexthop_down_events),
+        ("nexthop_came_up", k.nexthop_up_events),
         ("resilient_rebalance", k.resilient_rebalances),
         ("fpm_connection", k.fpm_connections),
         ("fpm_message", k.fpm_messages),

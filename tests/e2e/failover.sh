@@ -34,6 +34,8 @@ lab_wait 10 "the router to take srv2 down" srv2_is 0
 t_detect=$(mono)
 echo "        srv2 detected down after $(python3 -c "print(f'{$t_detect - $t_down:.2f}')") s (probes: 100 ms x 3)"
 check "metrics say why: unreachable" test "$(lab_metric 'ecmp_router_nexthop_down{kind="gateway",nexthop="10.2.0.2",port="srv2",reason="unreachable"}')" = 1
+check "ecmpctl stats shows the alarm at 0" bash -c "$LAB_ROOT/target/release/ecmpctl --api 127.0.0.1:$LAB_API_PORT stats | grep -qx 'ecmp_router_nexthop_up{kind=\"gateway\",nexthop=\"10.2.0.2\",port=\"srv2\"} 0'"
+check "the down event is counted under its own name" test "$(lab_metric 'ecmp_router_control_events_total{event="nexthop_went_down"}')" -ge 1
 sleep 2
 t_up=$(mono)
 touch "$trigger"

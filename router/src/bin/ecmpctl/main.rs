@@ -738,9 +738,16 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
             if code != 200 {
                 return Err(format!("/metrics answered {code}"));
             }
+            // Every non-zero counter, and the alarms even at 0: a link down,
+            // zebra not connected, a nexthop down are what an operator looks for.
+            let alarm = |l: &str| {
+                ["ecmp_router_port_link_up", "ecmp_router_fpm_connected", "ecmp_router_nexthop_up"]
+                    .iter()
+                    .any(|a| l.strip_prefix(a).is_some_and(|r| r.starts_with(['{', ' '])))
+            };
             for l in text
                 .lines()
-                .filter(|l| !l.starts_with('#') && !l.ends_with(" 0"))
+                .filter(|l| !l.starts_with('#') && (!l.ends_with(" 0") || alarm(l)))
             {
                 say!("{l}");
             }

@@ -42,36 +42,17 @@ macro_rules! say {
     }};
 }
 
+mod client;
 mod nexthop;
 mod route;
 
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
-use std::time::Duration;
 
 const DEFAULT_API: &str = "127.0.0.1:9464";
 /// The socket of the shipped config and systemd unit (`api.socket`).
 const DEFAULT_SOCKET: &str = "/run/ecmp-router/api.sock";
-
-/// A connection to the API: its Unix socket or TCP.
-trait Conn: Read + Write {}
-impl<T: Read + Write> Conn for T {}
-
-/// `api` is a socket path (it starts with `/`) or ADDR:PORT.
-fn connect(api: &str) -> std::io::Result<Box<dyn Conn>> {
-    if api.starts_with('/') {
-        let s = UnixStream::connect(api)?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Box::new(s))
-    } else {
-        let s = TcpStream::connect(api)?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Box::new(s))
-    }
-}
 
 static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
@@ -87,53 +68,22 @@ fn http(
     http_with_head(api, method, path, body).map(|(s, _, b)| (s, b))
 }
 
-/// One HTTP/1.1 request; returns (status, lower-cased head, body).
+/// One HTTP/1.1 request; returns (status, head with lower-case names, body).
 fn http_with_head(
     api: &str,
     method: &str,
     path: &str,
     body: Option<&Value>,
 ) -> Result<(u16, String, String), String> {
-    let mut s = connect(api).map_err(|e| {
-        format!("cannot reach the router API at {api}: {e} (set --api or ECMP_ROUTER_API)")
-    })?;
-    let host = if api.starts_with('/') {
-        "localhost"
-    } else {
-        api
-    };
-    let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = TOKEN
-        .get()
-        .cloned()
-        .flatten()
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-        payload.len()
-    );
-    s.write_all(req.as_bytes())
-        .map_err(|e| format!("sending to {api}: {e}"))?;
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp)
-        .map_err(|e| format!("reading from {api}: {e}"))?;
-    let text = String::from_utf8_lossy(&resp);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or("malformed HTTP response")?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or("malformed HTTP status line")?;
-    let head = head.to_ascii_lowercase();
-    let body = if head.contains("transfer-encoding: chunked") {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    Ok((status, head, body))
+    let token = TOKEN.get().cloned().flatten();
+    let r = client::request(
+        api,
+        method,
+        path,
+        body.map(Value::to_string),
+        token.as_deref(),
+    )?;
+    Ok((r.status, r.head, r.body))
 }
 
 /// Every page of `/api/v1/routes` (`query` starts with `?` or is empty),
@@ -169,19 +119,6 @@ fn pages(api: &str, base: &str, query: &str, mut each: impl FnMut(Value)) -> Res
             return Ok(());
         }
     }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((len, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 fn call(api: &str, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
@@ -741,9 +678,13 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
             // Every non-zero counter, and the alarms even at 0: a link down,
             // zebra not connected, a nexthop down are what an operator looks for.
             let alarm = |l: &str| {
-                ["ecmp_router_port_link_up", "ecmp_router_fpm_connected", "ecmp_router_nexthop_up"]
-                    .iter()
-                    .any(|a| l.strip_prefix(a).is_some_and(|r| r.starts_with(['{', ' '])))
+                [
+                    "ecmp_router_port_link_up",
+                    "ecmp_router_fpm_connected",
+                    "ecmp_router_nexthop_up",
+                ]
+                .iter()
+                .any(|a| l.strip_prefix(a).is_some_and(|r| r.starts_with(['{', ' '])))
             };
             for l in text
                 .lines()
@@ -788,83 +729,113 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
     Ok(r)
 }
 
+/// The command words of `ecmpctl --help`: this file's opening comment.
+fn words_help() -> String {
+    include_str!("main.rs")
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `ecmpctl`'s options. They come before the command words, as `ip`'s do;
+/// short ones bundle (`-dj`, `-6jp`).
+#[derive(clap::Parser)]
+#[command(
+    name = "ecmpctl",
+    version,
+    about = "Drives a running ecmp-router through its API, with iproute2's words.",
+    after_long_help = words_help(),
+    after_help = "Commands: route, nexthop, group, neigh, uplink, port, flow, stats, reload (--help lists their words)."
+)]
+struct Cli {
+    /// The API: ADDR:PORT, or the path of its Unix socket [default: $ECMP_ROUTER_API, else
+    /// /run/ecmp-router/api.sock when a router answers there, else 127.0.0.1:9464].
+    #[arg(long, value_name = "ADDR")]
+    api: Option<String>,
+    /// JSON out (iproute2's keys for route, nexthop and neigh), compact.
+    #[arg(short = 'j', long)]
+    json: bool,
+    /// Indented JSON.
+    #[arg(short = 'p', long)]
+    pretty: bool,
+    /// The router's own attributes and the inactive routes too.
+    #[arg(short = 'd', long)]
+    details: bool,
+    /// IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
+    /// A file holding the API's bearer token [default: $ECMP_ROUTER_TOKEN].
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
+    /// Refused: a token on the command line is visible to every user (ps).
+    #[arg(long, hide = true, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Prints a completion script for SHELL and exits.
+    #[arg(long, value_name = "SHELL")]
+    completions: Option<clap_complete::Shell>,
+    /// The command, in iproute2's words (route show, nexthop show, ...).
+    #[arg(trailing_var_arg = true, value_name = "WORDS")]
+    words: Vec<String>,
+}
+
 fn main() -> ExitCode {
+    use clap::{CommandFactory, Parser};
+    let cli = Cli::parse();
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "ecmpctl",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    if cli.token.is_some() {
+        eprintln!("Error: --token is gone: a token on the command line is visible to every user (ps); use ECMP_ROUTER_TOKEN or --token-file FILE");
+        return ExitCode::from(2);
+    }
     // The socket first (file permissions are its access control), then TCP.
-    let mut api = std::env::var("ECMP_ROUTER_API").unwrap_or_else(|_| {
-        if UnixStream::connect(DEFAULT_SOCKET).is_ok() {
-            DEFAULT_SOCKET.to_owned()
-        } else {
-            DEFAULT_API.to_owned()
-        }
-    });
-    let mut opts = Opts::default();
-    let mut token = std::env::var("ECMP_ROUTER_TOKEN").ok();
-    let mut rest = Vec::new();
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--api" => match it.next() {
-                Some(v) => api = v,
-                None => {
-                    eprintln!("Error: --api needs ADDR:PORT");
-                    return ExitCode::from(2);
-                }
-            },
-            "--json" | "-j" => opts.json = true,
-            "--pretty" | "-p" => opts.pretty = true,
-            "-4" => opts.family = Some(4),
-            "-6" => opts.family = Some(6),
-            "--details" | "-d" => opts.details = true,
-            // iproute2's bundles: -dj, -jp, -4j ...
-            f if f.len() > 2
-                && f.starts_with('-')
-                && !f.starts_with("--")
-                && f[1..].chars().all(|c| "jpd46".contains(c)) =>
-            {
-                for c in f[1..].chars() {
-                    match c {
-                        'j' => opts.json = true,
-                        'p' => opts.pretty = true,
-                        'd' => opts.details = true,
-                        '4' => opts.family = Some(4),
-                        _ => opts.family = Some(6),
-                    }
-                }
+    let api = cli
+        .api
+        .or_else(|| std::env::var("ECMP_ROUTER_API").ok())
+        .unwrap_or_else(|| {
+            if UnixStream::connect(DEFAULT_SOCKET).is_ok() {
+                DEFAULT_SOCKET.to_owned()
+            } else {
+                DEFAULT_API.to_owned()
             }
-            // Never the token itself on the command line: other users see
-            // argv in ps and /proc.
-            "--token-file" => match it.next().map(|f| (std::fs::read_to_string(&f), f)) {
-                Some((Ok(t), _)) => token = Some(t.trim().to_owned()),
-                Some((Err(e), f)) => {
-                    eprintln!("Error: --token-file {f}: {e}");
-                    return ExitCode::from(2);
-                }
-                None => {
-                    eprintln!("Error: --token-file needs a file");
-                    return ExitCode::from(2);
-                }
-            },
-            "--token" => {
-                eprintln!("Error: --token is gone: a token on the command line is visible to every user (ps); use ECMP_ROUTER_TOKEN or --token-file FILE");
+        });
+    let token = match &cli.token_file {
+        Some(f) => match std::fs::read_to_string(f) {
+            Ok(t) => Some(t.trim().to_owned()),
+            Err(e) => {
+                eprintln!("Error: --token-file {}: {e}", f.display());
                 return ExitCode::from(2);
             }
-            "-h" | "--help" => {
-                say!(
-                    "{}",
-                    include_str!("main.rs")
-                        .lines()
-                        .take_while(|l| l.starts_with("//!"))
-                        .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
-                return ExitCode::SUCCESS;
-            }
-            _ => rest.push(a),
-        }
+        },
+        None => std::env::var("ECMP_ROUTER_TOKEN").ok(),
+    };
+    let opts = Opts {
+        json: cli.json,
+        pretty: cli.pretty,
+        family: match (cli.ipv4, cli.ipv6) {
+            (true, _) => Some(4),
+            (_, true) => Some(6),
+            _ => None,
+        },
+        details: cli.details,
+    };
+    if cli.words.is_empty() {
+        let _ = Cli::command().print_help();
+        return ExitCode::from(2);
     }
     let _ = TOKEN.set(token);
-    match run(&api, opts, &rest) {
+    match run(&api, opts, &cli.words) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("Error: {e}");

@@ -29,6 +29,7 @@ mod dpdk;
 mod fpm_server;
 mod http_server;
 mod kernel;
+mod systemd;
 mod worker;
 
 #[global_allocator]
@@ -72,13 +73,23 @@ fn main() -> ExitCode {
             }
         };
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if systemd::stderr_is_journal() {
+        // The journal stamps and ranks each line itself: priorities, no times.
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .event_format(systemd::Journal)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     let path = args.config.expect("clap requires --config");
     let cfg = match config::load(&path) {
         Ok(c) => c,
@@ -1535,6 +1546,10 @@ fn control_loop(
                 .name("control".into())
                 .spawn(move || control_thread(&shared, &stop))?
         };
+        // The ports are started and the config's routes are in the FIB (not
+        // carrier up: a NIC with no cable must not hold start-up).
+        systemd::notify("READY=1");
+        tracing::info!("ready");
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
@@ -1542,6 +1557,7 @@ fn control_loop(
                 _ = hup.recv() => { tracing::info!("SIGHUP: reloading the config"); let _ = do_reload(&shared); }
             }
         }
+        systemd::notify("STOPPING=1");
         control_stop.store(true, Ordering::Release);
         let _ = control.join();
         server.abort();

@@ -61,7 +61,12 @@ up=0; for _ in \$(seq 100); do curl -sf http://127.0.0.1:$PORT/metrics >/dev/nul
 [ \$up = 1 ] && say ok "the installed router starts and serves /metrics" || say FAIL "router: \$(tail -3 /tmp/router.log)"
 c ecmpctl --api 127.0.0.1:$PORT route show 2>&1 | grep -q 198.51.100.0/24 && say ok "ecmpctl talks to it" || say FAIL "ecmpctl"
 kill -HUP \$pid; sleep 0.5
-grep -q "config reloaded" /tmp/router.log && say ok "SIGHUP (systemctl reload) reloads the config" || say FAIL "no reload: \$(tail -2 /tmp/router.log)"
+grep -q "config reloaded" /tmp/router.log && say ok "SIGHUP reloads the config" || say FAIL "no reload: \$(tail -2 /tmp/router.log)"
+# The unit's ExecReload: ecmpctl reload; a refused reload must fail it.
+c ecmpctl --api 127.0.0.1:$PORT reload >/dev/null 2>&1 && say ok "ecmpctl reload (the unit's ExecReload) reloads the config" || say FAIL "ecmpctl reload"
+sed -i 's/port: b }] }/port: nope }] }/' "\$R/etc/ecmp-router/test.yaml"
+rc=0; c ecmpctl --api 127.0.0.1:$PORT reload >/dev/null 2>&1 || rc=\$?
+[ \$rc = 1 ] && say ok "a refused reload fails ecmpctl reload (exit 1), so systemctl reload fails" || say FAIL "a bad reload: exit \$rc"
 kill -TERM \$pid; rc=0; wait \$pid || rc=\$?
 [ \$rc = 0 ] && say ok "SIGTERM stops it, status 0" || say FAIL "stop status \$rc"
 c dpkg -r ecmp-router >/dev/null 2>&1 && [ ! -e "\$R/usr/bin/ecmp-router" ] && [ -e "\$R/etc/ecmp-router/router.yaml" ] && say ok "dpkg -r removes it, keeping the conffile" || say FAIL "dpkg -r"

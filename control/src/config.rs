@@ -782,6 +782,11 @@ pub struct FpmConfig {
 
 /// Default `fpm.max-routes`: a full Internet table in both families, twice over.
 pub const DEFAULT_FPM_MAX_ROUTES: usize = 4_000_000;
+/// Table names and ids iproute2 reserves (`/etc/iproute2/rt_tables`); `all`
+/// has no id (`ip route show table all`).
+const RESERVED_TABLES: [(&str, u32); 4] =
+    [("main", 254), ("default", 253), ("local", 255), ("all", 0)];
+
 /// Default `fpm.max-nexthops`.
 pub const DEFAULT_FPM_MAX_NEXTHOPS: usize = 65_536;
 
@@ -1774,18 +1779,26 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     let mut tables = BTreeMap::new();
     for (name, id) in &raw.tables {
         let key = format!("tables.{name}");
-        if name == "main" || name.is_empty() || name.parse::<u32>().is_ok() {
+        // iproute2's reserved names and ids (rt_tables): ecmpctl and
+        // operators read them as `ip route show table ...` does.
+        if RESERVED_TABLES.iter().any(|(n, _)| n == name)
+            || name.is_empty()
+            || name.parse::<u32>().is_ok()
+        {
             return Err(cx.err(
                 id.referenced,
                 key,
-                format!("'{name}' cannot name a table (main is 254; a name is not a number)"),
+                format!("'{name}' cannot name a table (main 254, default 253, local 255 and all are iproute2's; a name is not a number)"),
             ));
         }
-        if id.value == 0 || id.value == MAIN_TABLE {
+        if id.value == 0 {
+            return Err(cx.err(id.referenced, key, "table ids are 1 or more"));
+        }
+        if let Some((n, _)) = RESERVED_TABLES.iter().find(|(_, v)| *v == id.value) {
             return Err(cx.err(
                 id.referenced,
                 key,
-                format!("{}: table ids are 1 or more, and 254 is main", id.value),
+                format!("{}: that id is iproute2's table '{n}'", id.value),
             ));
         }
         if let Some((other, _)) = tables.iter().find(|(_, &v)| v == id.value) {
@@ -2855,6 +2868,20 @@ api: { listen: 127.0.0.1:9464 }
         assert!(e.message.contains("also table 'guest'"), "{}", e.message);
         let e = err(&with("tables: { guest: 254 }\n"));
         assert_eq!(e.key, "tables.guest");
+        for (t, says) in [
+            ("{ guest: 200, local: 201 }", "'local' cannot name a table"),
+            (
+                "{ guest: 200, default: 201 }",
+                "'default' cannot name a table",
+            ),
+            ("{ guest: 200, all: 201 }", "'all' cannot name a table"),
+            ("{ guest: 255 }", "iproute2's table 'local'"),
+            ("{ guest: 253 }", "iproute2's table 'default'"),
+        ] {
+            let e = err(&with(&format!("tables: {t}\n")));
+            assert!(e.message.contains(says), "{t}: {}", e.message);
+            assert!(e.key.starts_with("tables."), "{t}: {}", e.key);
+        }
         let e = err(&EXAMPLE.replace(
             "api:",
             "rules:\n  - { match: { proto: udp }, action: { table: main } }\napi:",

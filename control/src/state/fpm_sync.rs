@@ -1,0 +1,300 @@
+//! Routes and nexthop objects from FRR over FPM, into the RIB.
+
+use super::*;
+
+impl ControlPlane {
+    /// Applies what an FPM session resolved, then publishes once. A gateway
+    /// maps to the port whose subnet holds it (FRR's ifindexes belong to its
+    /// own namespace). Routes with no mappable gateway are withdrawn, counted
+    /// and listed with the reason. A nexthop object that stays a group is
+    /// changed in place: one group update, whatever the routes that use it.
+    pub fn apply_fpm<C: Into<crate::fpm::Change>>(&mut self, changes: impl IntoIterator<Item = C>) {
+        use crate::fpm::Change;
+        let mut any = false;
+        for c in changes {
+            any = true;
+            match c.into() {
+                Change::Route(r) => self.apply_fpm_route(r),
+                Change::Object(o) => self.apply_fpm_object(o),
+            }
+        }
+        if any {
+            self.commit();
+        }
+    }
+
+    /// The port of an FPM path: its interface when the router has kernel
+    /// interfaces (an interface that is not one of them: none), else the
+    /// port whose subnet holds its gateway.
+    pub(super) fn fpm_port(&self, h: &crate::fpm::Hop) -> Option<PortId> {
+        if !self.kernel_ifindex.is_empty() && h.ifindex != 0 {
+            return self.kernel_ifindex.get(&h.ifindex).copied();
+        }
+        let gw = h.via?;
+        self.config
+            .ports
+            .iter()
+            .position(|p| p.addresses.iter().any(|a| a.subnet().contains(gw)))
+            .map(|i| PortId(i as u16))
+    }
+
+    /// A device route (`dev X`, no gateway) on one of the router's
+    /// interfaces: the port it is connected on.
+    pub(super) fn fpm_device(&self, members: &[crate::fpm::Hop]) -> Option<PortId> {
+        match members {
+            [h] if h.via.is_none() && h.ifindex != 0 => {
+                self.kernel_ifindex.get(&h.ifindex).copied()
+            }
+            _ => None,
+        }
+    }
+
+    /// FPM gateways as nexthops on their ports (see [`Self::fpm_port`]);
+    /// repeated ones add up their weights. Paths without a gateway are left out.
+    pub(super) fn fpm_nexthops(
+        &self,
+        members: &[crate::fpm::Hop],
+    ) -> Vec<crate::config::NexthopConfig> {
+        let mut nexthops: Vec<crate::config::NexthopConfig> = Vec::new();
+        for h in members {
+            let (Some(gw), w) = (h.via, h.weight) else {
+                continue;
+            };
+            // An IPv4 route over the RFC 5549 gateway is usable only on a
+            // kernel interface, whose kernel neighbour gives its MAC.
+            if gw == RFC5549_GATEWAY && (self.kernel_ifindex.is_empty() || h.ifindex == 0) {
+                continue;
+            }
+            let Some(port) = self.fpm_port(h) else {
+                continue;
+            };
+            match nexthops.iter_mut().find(|n| n.via == gw && n.port == port) {
+                Some(n) => n.weight = (n.weight + w).min(dataplane::nhg::MAX_WEIGHT),
+                None => nexthops.push(crate::config::NexthopConfig {
+                    via: gw,
+                    port,
+                    weight: w.clamp(1, dataplane::nhg::MAX_WEIGHT),
+                }),
+            }
+        }
+        nexthops
+    }
+
+    /// Why gateways `members` install nothing (`None`: there were none).
+    pub(super) fn fpm_unusable(members: &[crate::fpm::Hop]) -> Option<NotInstalled> {
+        if members.iter().any(|h| h.via == Some(RFC5549_GATEWAY)) {
+            Some(NotInstalled::Ipv6NexthopOnlink)
+        } else if members.iter().any(|h| h.via.is_some()) {
+            Some(NotInstalled::NoPortForGateway)
+        } else {
+            None
+        }
+    }
+
+    /// The hash-threshold group FPM nexthops make (zebra has no other kind here).
+    pub(super) fn fpm_group(nexthops: Vec<crate::config::NexthopConfig>) -> GroupConfig {
+        GroupConfig {
+            name: None,
+            algorithm: Algorithm::HashThreshold,
+            buckets: dataplane::nhg::DEFAULT_BUCKETS,
+            idle_timer_ms: crate::config::DEFAULT_IDLE_TIMER_S * 1000,
+            unbalanced_timer_ms: 0,
+            nexthops,
+        }
+    }
+
+    /// Lists an FPM route as not installed, counted by reason.
+    pub(super) fn fpm_not_installed_as(&mut self, key: (u32, Prefix), why: NotInstalled) {
+        match why {
+            NotInstalled::NoPortForGateway => self.counters.fpm_unresolvable += 1,
+            NotInstalled::Ipv6NexthopOnlink => self.counters.fpm_not_installed_onlink += 1,
+            NotInstalled::RouteType(_) => self.counters.fpm_not_installed_type += 1,
+            NotInstalled::UnknownNexthopObject => self.counters.fpm_not_installed_object += 1,
+        }
+        self.fpm_not_installed.insert(key, why);
+    }
+
+    /// Why a route through FPM object `id` installs nothing, if it does not.
+    pub(super) fn fpm_object_unusable(&self, id: u32) -> Option<NotInstalled> {
+        match self.fpm_objects.get(&id) {
+            None => Some(NotInstalled::UnknownNexthopObject),
+            Some(FpmObject::Unusable(why)) => *why,
+            Some(_) => None,
+        }
+    }
+
+    /// Sets (or with `None`, removes) the FPM entry of `key` in the RIB,
+    /// keeping the index of routes by nexthop object.
+    pub(super) fn set_fpm_spec(&mut self, key: (u32, Prefix), spec: Option<RouteSpec>) {
+        let fpm_group = |rib: &Rib| {
+            rib.get(&key).and_then(|by| {
+                by.iter()
+                    .find(|(o, _)| **o == Origin::Fpm)
+                    .map(|(_, s)| s.group.clone())
+            })
+        };
+        let old = fpm_group(&self.rib);
+        match spec {
+            Some(s) => {
+                if let RouteGroup::Object(id) = s.group {
+                    self.fpm_object_routes.entry(id).or_default().insert(key);
+                }
+                self.rib.set(key, Origin::Fpm, s);
+            }
+            None => {
+                self.rib.remove(key, Origin::Fpm);
+            }
+        }
+        if let Some(RouteGroup::Object(id)) = old {
+            if fpm_group(&self.rib) != Some(RouteGroup::Object(id)) {
+                if let Some(set) = self.fpm_object_routes.get_mut(&id) {
+                    set.remove(&key);
+                    if set.is_empty() {
+                        self.fpm_object_routes.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn apply_fpm_route(&mut self, r: crate::fpm::Resolved) {
+        self.fpm_stale.remove(&r.key);
+        self.fpm_not_installed.remove(&r.key);
+        let (table, prefix) = r.key;
+        let group = if let Some(id) = r.object {
+            if let Some(why) = self.fpm_object_unusable(id) {
+                self.fpm_not_installed_as(r.key, why);
+            }
+            RouteGroup::Object(id)
+        } else if let Some(x) = r.reject {
+            RouteGroup::Reject(x)
+        } else if let Some(port) = self.fpm_device(&r.members) {
+            RouteGroup::Connected(port)
+        } else {
+            let nexthops = self.fpm_nexthops(&r.members);
+            if nexthops.is_empty() {
+                let why = match r.unsupported_type {
+                    Some(t) => Some(NotInstalled::RouteType(t)),
+                    None => Self::fpm_unusable(&r.members),
+                };
+                if let Some(why) = why {
+                    self.fpm_not_installed_as(r.key, why);
+                }
+                self.set_fpm_spec(r.key, None);
+                self.sync_at(table, prefix);
+                return;
+            }
+            RouteGroup::Inline(Self::fpm_group(nexthops))
+        };
+        let spec = RouteSpec {
+            table,
+            prefix,
+            group,
+            hash: self.config.hash,
+            sticky: false,
+            protocol: r.protocol,
+            metric: r.metric,
+        };
+        self.set_fpm_spec(r.key, Some(spec));
+        self.sync_at(table, prefix);
+    }
+
+    /// A nexthop object changed. While it stays a group, its group changes in
+    /// place and no route is touched. When it changes kind (group, blackhole,
+    /// nothing installable, deleted), the routes that use it are synced.
+    pub(super) fn apply_fpm_object(&mut self, o: crate::fpm::Object) {
+        self.fpm_stale_objects.remove(&o.id);
+        let new = o.exists.then(|| {
+            if o.blackhole {
+                return FpmObject::Reject(crate::config::Reject::Blackhole);
+            }
+            let nexthops = self.fpm_nexthops(&o.members);
+            if nexthops.is_empty() {
+                FpmObject::Unusable(Self::fpm_unusable(&o.members))
+            } else {
+                FpmObject::Group(Self::fpm_group(nexthops))
+            }
+        });
+        let old = match &new {
+            Some(n) => self.fpm_objects.insert(o.id, n.clone()),
+            None => self.fpm_objects.remove(&o.id),
+        };
+        if old == new {
+            return;
+        }
+        if let (Some(FpmObject::Group(_)), Some(FpmObject::Group(gc))) = (&old, &new) {
+            let key = GroupKey::Object(o.id);
+            if self.group_index.contains_key(&key) {
+                if let Some(slot) = self.acquire_group(key, gc) {
+                    self.release_group(slot);
+                }
+            }
+            return;
+        }
+        if old.is_some() {
+            self.counters.fpm_object_kind_changes += 1;
+        }
+        let users: Vec<(u32, Prefix)> = self
+            .fpm_object_routes
+            .get(&o.id)
+            .map(|u| u.iter().copied().collect())
+            .unwrap_or_default();
+        let why = self.fpm_object_unusable(o.id);
+        for k in users {
+            self.fpm_not_installed.remove(&k);
+            if let Some(why) = why {
+                self.fpm_not_installed_as(k, why);
+            }
+            self.sync_at(k.0, k.1);
+        }
+    }
+
+    /// An FPM session ended: every FPM route becomes stale, to be swept by
+    /// [`ControlPlane::fpm_sweep`] after `fpm.stale-time` unless a new
+    /// session re-sends it first (zebra's graceful restart).
+    pub fn fpm_session_end(&mut self) {
+        self.fpm_stale_objects = self.fpm_objects.keys().copied().collect();
+        self.fpm_stale = self
+            .rib
+            .iter()
+            .filter(|(_, by)| by.contains_key(&Origin::Fpm))
+            .map(|(k, _)| *k)
+            .collect();
+    }
+
+    /// FPM routes held but not installed, and why.
+    pub fn fpm_not_installed(&self) -> Vec<NotInstalledView> {
+        self.fpm_not_installed
+            .iter()
+            .map(|(&(table, prefix), &reason)| NotInstalledView {
+                table,
+                prefix,
+                reason,
+            })
+            .collect()
+    }
+
+    /// Removes the stale FPM routes no session has re-sent. Returns how many.
+    pub fn fpm_sweep(&mut self) -> usize {
+        let stale: Vec<_> = self.fpm_stale.drain().collect();
+        for k in &stale {
+            self.fpm_not_installed.remove(k);
+            self.set_fpm_spec(*k, None);
+            self.sync_at(k.0, k.1);
+        }
+        let objects: Vec<u32> = self.fpm_stale_objects.drain().collect();
+        for id in &objects {
+            self.apply_fpm_object(crate::fpm::Object {
+                id: *id,
+                members: Vec::new(),
+                blackhole: false,
+                exists: false,
+            });
+        }
+        if !stale.is_empty() || !objects.is_empty() {
+            self.counters.fpm_swept += stale.len() as u64;
+            self.commit();
+        }
+        stale.len()
+    }
+}

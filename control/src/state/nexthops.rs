@@ -1,0 +1,295 @@
+//! The nexthop registry: gateways and hosts, their ids, the API's nexthop objects and operator liveness.
+
+use super::*;
+
+impl ControlPlane {
+    pub(super) fn add_nexthop(
+        &mut self,
+        port: PortId,
+        addr: IpAddr,
+        kind: NexthopKind,
+    ) -> Option<NexthopId> {
+        if let Some(&id) = self.index.get(&(port, addr)) {
+            let e = &mut self.entries[id.index()];
+            if e.removed {
+                *e = Entry::fresh(e.nh, kind);
+            }
+            if kind == NexthopKind::Gateway {
+                e.kind = NexthopKind::Gateway;
+                self.pool.forget(id);
+            }
+            return Some(id);
+        }
+        if self.entries.len() >= self.neighbors.capacity() {
+            self.counters.nexthop_table_full += 1;
+            return None;
+        }
+        let id = NexthopId(self.entries.len() as u32);
+        self.entries
+            .push(Entry::fresh(Nexthop { port, addr }, kind));
+        self.index.insert((port, addr), id);
+        Some(id)
+    }
+
+    /// A host entry for `addr` on `port`, from the pool: revived if it was
+    /// flushed, else a free slot, else a new one, else the least recently
+    /// used host's slot (re-keyed). Nexthops are never taken.
+    pub(super) fn new_host(&mut self, port: PortId, addr: IpAddr) -> Option<NexthopId> {
+        if let Some(&id) = self.index.get(&(port, addr)) {
+            let was_removed = self.entries[id.index()].removed;
+            let id = self.add_nexthop(port, addr, NexthopKind::Host)?;
+            let e = &self.entries[id.index()];
+            if was_removed && e.kind == NexthopKind::Host && !self.pool.contains(id) {
+                self.pool.adopt(id);
+            }
+            return Some(id);
+        }
+        let slot = if self.pool.full() {
+            let entries = &self.entries;
+            let v = self.pool.victim(|id| {
+                let e = &entries[id.index()];
+                e.kind == NexthopKind::Host && !e.permanent && !e.pinned && !e.removed
+            });
+            if v.is_some() {
+                self.counters.neighbor_evictions += 1;
+            }
+            v
+        } else {
+            self.pool.free_slot()
+        };
+        let id = match slot {
+            Some(v) => {
+                self.rekey(v, port, addr);
+                v
+            }
+            None if self.pool.full() => {
+                self.counters.nexthop_table_full += 1;
+                return None;
+            }
+            None => self.add_nexthop(port, addr, NexthopKind::Host)?,
+        };
+        self.pool.adopt(id);
+        Some(id)
+    }
+
+    /// Gives host slot `id` to `addr` on `port`: the old host is forgotten.
+    pub(super) fn rekey(&mut self, id: NexthopId, port: PortId, addr: IpAddr) {
+        self.drop_held(id);
+        let old = self.entries[id.index()].nh;
+        if self.index.get(&(old.port, old.addr)) == Some(&id) {
+            self.index.remove(&(old.port, old.addr));
+        }
+        if self.hosts.get(&old.addr) == Some(&id) {
+            self.hosts.remove(&old.addr);
+        }
+        self.neighbors.clear(id);
+        self.neighbors.set_down(id, DownFlag::Unreachable, false);
+        self.neighbors.set_down(id, DownFlag::Admin, false);
+        self.entries[id.index()] = Entry::fresh(Nexthop { port, addr }, NexthopKind::Host);
+        self.index.insert((port, addr), id);
+    }
+
+    /// Host `id` answered none of its solicitations: FAILED. Packets to it get
+    /// ICMP Host Unreachable from the workers (drop reason `neighbor_failed`)
+    /// until the hold runs out, as from a kernel.
+    pub(super) fn host_failed(&mut self, id: NexthopId) {
+        self.counters.neighbor_failed += 1;
+        self.drop_held(id);
+        self.neighbors.set_down(id, DownFlag::Unreachable, true);
+        let addr = self.entries[id.index()].nh.addr;
+        if self.hosts.get(&addr) != Some(&id) {
+            self.hosts.insert(addr, id);
+            self.publish();
+        }
+    }
+
+    /// Removes the learned hosts (on `port`, or everywhere), like `ip neigh
+    /// flush`: nexthops and permanent entries stay. Returns how many.
+    pub fn flush_neighbors(&mut self, port: Option<PortId>) -> usize {
+        let ids: Vec<NexthopId> = (0..self.entries.len())
+            .map(|i| NexthopId(i as u32))
+            .filter(|&id| {
+                let e = &self.entries[id.index()];
+                self.pool.contains(id)
+                    && !e.removed
+                    && e.kind == NexthopKind::Host
+                    && port.is_none_or(|p| e.nh.port == p)
+            })
+            .collect();
+        for &id in &ids {
+            let addr = self.entries[id.index()].nh.addr;
+            self.entries[id.index()].removed = true;
+            self.drop_held(id);
+            self.neighbors.clear(id);
+            self.neighbors.set_down(id, DownFlag::Unreachable, false);
+            if self.hosts.get(&addr) == Some(&id) {
+                self.hosts.remove(&addr);
+            }
+            self.pool.release(id);
+        }
+        self.counters.neighbor_flushed += ids.len() as u64;
+        if !ids.is_empty() {
+            self.publish();
+        }
+        ids.len()
+    }
+
+    /// Every group in use or defined. Shared inline groups are named by their
+    /// members (`ADDR@PORT*WEIGHT,...`), a resilient route's own group by its
+    /// route (`PREFIX table T ORIGIN`).
+    /// The id `ip nexthop`-style listings give nexthop `id`: its slot, from 1.
+    pub fn listed_nexthop_id(id: NexthopId) -> u32 {
+        id.index() as u32 + 1
+    }
+
+    /// Every nexthop with its state.
+    pub fn nexthops(&self) -> Vec<NexthopView> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.removed)
+            .map(|(i, e)| NexthopView {
+                id: NexthopId(i as u32),
+                addr: e.nh.addr,
+                port: self.config.ports[e.nh.port.index()].name.clone(),
+                kind: e.kind,
+                mac: self.neighbors.get(NexthopId(i as u32)),
+                live: self.neighbors.live(NexthopId(i as u32)).is_some(),
+                admin_down: self.neighbors.is_down(NexthopId(i as u32), DownFlag::Admin),
+                link_down: self.neighbors.is_down(NexthopId(i as u32), DownFlag::Link),
+                unreachable: self
+                    .neighbors
+                    .is_down(NexthopId(i as u32), DownFlag::Unreachable),
+                uplink_down: self
+                    .neighbors
+                    .is_down(NexthopId(i as u32), DownFlag::Uplink),
+                permanent: e.permanent,
+                last_seen_ms: e.last_seen.map(|t| t.elapsed().as_millis() as u64),
+                probes_unanswered: e.unanswered,
+                state: self.nud_state(NexthopId(i as u32), Instant::now()),
+            })
+            .collect()
+    }
+
+    /// True when every gateway of a configured route has a MAC.
+    pub fn gateways_resolved(&self) -> bool {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == NexthopKind::Gateway && !e.removed)
+            .all(|(i, _)| self.neighbors.get(NexthopId(i as u32)).is_some())
+    }
+
+    /// Creates a nexthop through the API (`ip nexthop add`): resolved and
+    /// probed like a gateway, kept while no group uses it.
+    ///
+    /// # Errors
+    /// A message naming what is wrong; nothing changes.
+    pub fn add_nexthop_api(&mut self, port: &str, addr: IpAddr) -> Result<NexthopView, String> {
+        let pid = self
+            .config
+            .port_id(port)
+            .ok_or_else(|| format!("unknown port '{port}'"))?;
+        if !self.on_subnet(pid, addr) {
+            return Err(format!("{addr} is not on a subnet of port '{port}'"));
+        }
+        if self.is_local(pid, addr) {
+            return Err(format!("{addr} is the router's own address on '{port}'"));
+        }
+        if let Some(&id) = self.index.get(&(pid, addr)) {
+            if !self.entries[id.index()].removed {
+                return Err(format!("nexthop {addr} on port '{port}' exists"));
+            }
+        }
+        let id = self
+            .add_nexthop(pid, addr, NexthopKind::Gateway)
+            .ok_or("the nexthop table is full")?;
+        self.entries[id.index()].pinned = true;
+        self.publish();
+        self.nexthops()
+            .into_iter()
+            .find(|n| n.id == id)
+            .ok_or_else(|| "nexthop vanished".to_owned())
+    }
+
+    /// Deletes a nexthop no group uses (`ip nexthop del`, or `ip neigh del`
+    /// for a learned host). Static neighbours are the config's.
+    ///
+    /// # Errors
+    /// A message naming what holds it; nothing changes.
+    pub fn delete_nexthop_api(&mut self, port: &str, addr: IpAddr) -> Result<(), String> {
+        let pid = self
+            .config
+            .port_id(port)
+            .ok_or_else(|| format!("unknown port '{port}'"))?;
+        let id = match self.index.get(&(pid, addr)) {
+            Some(&id) if !self.entries[id.index()].removed => id,
+            _ => return Err(format!("no nexthop {addr} on port '{port}'")),
+        };
+        if self.entries[id.index()].permanent {
+            return Err(format!(
+                "{addr} on '{port}' is a static neighbour of the config file: edit the file and reload"
+            ));
+        }
+        if let Some(g) = self
+            .groups
+            .iter()
+            .flatten()
+            .find(|g| g.members.iter().any(|m| m.0 == id))
+        {
+            let name = self
+                .groups()
+                .into_iter()
+                .find(|v| v.members.iter().any(|m| m.via == addr && m.port == port))
+                .map_or_else(|| format!("{:?}", g.key), |v| v.name);
+            return Err(format!(
+                "nexthop {addr} on '{port}' is a member of group '{name}': remove it there first"
+            ));
+        }
+        let e = &mut self.entries[id.index()];
+        e.removed = true;
+        e.pinned = false;
+        self.neighbors.clear(id);
+        if self.hosts.get(&addr) == Some(&id) {
+            self.hosts.remove(&addr);
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// Enables or disables the nexthop `addr` on the port named `port`.
+    ///
+    /// # Errors
+    /// A message naming what is unknown.
+    pub fn set_enabled(
+        &mut self,
+        port: &str,
+        addr: IpAddr,
+        enabled: bool,
+    ) -> Result<NexthopView, String> {
+        let pid = self
+            .config
+            .port_id(port)
+            .ok_or_else(|| format!("unknown port '{port}'"))?;
+        let id = self
+            .nexthop_id(pid, addr)
+            .ok_or_else(|| format!("no nexthop {addr} on port '{port}'"))?;
+        if self.neighbors.set_down(id, DownFlag::Admin, !enabled) {
+            tracing::info!(nexthop = %addr, port, enabled, "nexthop administratively {}", if enabled { "enabled" } else { "disabled" });
+            if enabled {
+                self.counters.nexthop_up_events += 1;
+            } else {
+                self.counters.nexthop_down_events += 1;
+            }
+        }
+        self.nexthops()
+            .into_iter()
+            .find(|n| n.id == id)
+            .ok_or_else(|| format!("no nexthop {addr} on port '{port}'"))
+    }
+
+    /// The nexthop id for `addr` on `port`, if any.
+    pub fn nexthop_id(&self, port: PortId, addr: IpAddr) -> Option<NexthopId> {
+        self.index.get(&(port, addr)).copied()
+    }
+}

@@ -1,0 +1,289 @@
+//! The route API: routes added and deleted, their views and pages, reload, and route get.
+
+use super::*;
+
+impl ControlPlane {
+    /// Adds a route of `origin`. With `replace`, an existing entry of the same
+    /// origin is replaced; without, it is an error (like `ip route add`).
+    ///
+    /// # Errors
+    /// A message saying the route exists.
+    pub fn add_route(
+        &mut self,
+        spec: RouteSpec,
+        origin: Origin,
+        replace: bool,
+    ) -> Result<(), String> {
+        let key = (spec.table, spec.prefix);
+        if !replace
+            && self
+                .rib
+                .get(&key)
+                .is_some_and(|by| by.contains_key(&origin))
+        {
+            return Err(format!(
+                "route {} in table {} from {} exists; use replace",
+                spec.prefix,
+                spec.table,
+                origin.name()
+            ));
+        }
+        let (table, prefix) = (spec.table, spec.prefix);
+        self.rib.set(key, origin, spec);
+        self.sync_at(table, prefix);
+        self.commit();
+        Ok(())
+    }
+
+    /// Deletes the route of `origin` for `prefix` in `table`.
+    ///
+    /// # Errors
+    /// A message saying there is no such route.
+    pub fn delete_route(
+        &mut self,
+        table: u32,
+        prefix: Prefix,
+        origin: Origin,
+    ) -> Result<(), String> {
+        let Some(by) = self.rib.get(&(table, prefix)) else {
+            return Err(format!("no route {prefix} in table {table}"));
+        };
+        if !by.contains_key(&origin) {
+            let have: Vec<&str> = by.keys().map(|o| o.name()).collect();
+            return Err(format!(
+                "no route {prefix} in table {table} from {} (it has: {})",
+                origin.name(),
+                have.join(", ")
+            ));
+        }
+        self.rib.remove((table, prefix), origin);
+        self.sync_at(table, prefix);
+        self.commit();
+        Ok(())
+    }
+
+    /// A RIB entry as the API shows it.
+    pub(super) fn view(&self, origin: Origin, active: bool, spec: &RouteSpec) -> RouteView {
+        let resolved = match &spec.group {
+            RouteGroup::Object(id) => match self.fpm_objects.get(id) {
+                Some(FpmObject::Group(gc)) => Some(RouteGroup::Inline(gc.clone())),
+                Some(FpmObject::Reject(x)) => Some(RouteGroup::Reject(*x)),
+                _ => None,
+            },
+            _ => None,
+        };
+        RouteView {
+            origin,
+            active,
+            spec: spec.clone(),
+            resolved,
+        }
+    }
+
+    /// Routes per (table, origin), active or not, kept as the RIB changes.
+    pub fn rib_counts(&self) -> &BTreeMap<(u32, Origin), usize> {
+        self.rib.counts()
+    }
+
+    /// Every route of every table and origin, in (table, prefix) order.
+    pub fn routes(&self) -> Vec<RouteView> {
+        self.rib
+            .values()
+            .flat_map(|by| {
+                let top = by.keys().next_back().copied();
+                by.iter()
+                    .map(move |(o, s)| self.view(*o, Some(*o) == top, s))
+            })
+            .collect()
+    }
+
+    /// One page of routes in (table, prefix) order, after the prefix `after`:
+    /// at most `limit` prefixes (with every origin of each) that pass `keep`,
+    /// and the cursor of the next page when there is one. The cost is that of
+    /// the prefixes read, not of the table; with `table`, the scan stops
+    /// after that table (lower tables, few in practice, are skipped over).
+    pub fn routes_page(
+        &self,
+        table: Option<u32>,
+        after: Option<(u32, Prefix)>,
+        limit: usize,
+        keep: impl Fn(&RouteView) -> bool,
+    ) -> (Vec<RouteView>, Option<(u32, Prefix)>) {
+        use std::ops::Bound;
+        let start = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Unbounded,
+        };
+        let (mut out, mut prefixes, mut last) = (Vec::new(), 0usize, None);
+        for (k, by) in self.rib.range((start, Bound::Unbounded)) {
+            if table.is_some_and(|t| k.0 != t) {
+                if table.is_some_and(|t| k.0 > t) {
+                    break;
+                }
+                continue;
+            }
+            if prefixes == limit {
+                return (out, last);
+            }
+            let top = by.keys().next_back().copied();
+            let before = out.len();
+            out.extend(
+                by.iter()
+                    .map(|(o, s)| self.view(*o, Some(*o) == top, s))
+                    .filter(&keep),
+            );
+            if out.len() > before {
+                prefixes += 1;
+                last = Some(*k);
+            }
+        }
+        (out, None)
+    }
+
+    /// Applies a new config without a restart: routes, named groups, static
+    /// neighbours, the default hash and liveness. Ports, workers, EAL arguments
+    /// and the API address need a restart; a config that changes them is refused
+    /// and nothing changes. Routes added through the API or FPM stay.
+    ///
+    /// # Errors
+    /// What cannot change at runtime.
+    pub fn reload(&mut self, new: Config) -> Result<(), String> {
+        let keys = restart_keys(&self.config, &new);
+        if !keys.is_empty() {
+            return Err(format!(
+                "{} changed, which needs a restart: nothing was applied (restart the router, or put the old values back)",
+                keys.join(", ")
+            ));
+        }
+        let old = &self.config;
+        // Static neighbours: drop the old permanence, apply the new.
+        for s in &old.neighbors {
+            if let Some(&id) = self.index.get(&(s.port, s.address)) {
+                self.entries[id.index()].permanent = false;
+            }
+        }
+        for s in &new.neighbors {
+            if let Some(id) = self.add_nexthop(s.port, s.address, NexthopKind::Host) {
+                self.entries[id.index()].permanent = true;
+                self.neighbors.set(id, s.mac);
+                self.hosts.entry(s.address).or_insert(id);
+            }
+        }
+        self.rib.remove_origin(Origin::Config);
+        for (k, spec) in rib_of(&new) {
+            self.rib.set(k, Origin::Config, spec);
+        }
+        for (i, p) in new.ports.iter().enumerate() {
+            if !p.monitor_link {
+                for (j, e) in self.entries.iter().enumerate() {
+                    if e.nh.port.index() == i {
+                        self.neighbors
+                            .set_down(NexthopId(j as u32), DownFlag::Link, false);
+                    }
+                }
+            }
+        }
+        self.pool.set_config(new.neighbor_table);
+        self.config = new;
+        self.set_uplinks();
+        self.refresh_named();
+        self.set_policy();
+        self.sync_all();
+        self.commit();
+        Ok(())
+    }
+
+    /// Which route, group and nexthop a flow takes, computed like a worker would.
+    pub fn route_get(
+        &self,
+        dst: IpAddr,
+        src: IpAddr,
+        proto: u8,
+        sport: u16,
+        dport: u16,
+    ) -> RouteGet {
+        self.route_get_from(dst, src, proto, sport, dport, None)
+    }
+
+    /// [`Self::route_get`] for a flow arriving on `iif`: with a port, the
+    /// policy rules apply as in the worker (`ecmpctl route get ... iif P`).
+    pub fn route_get_from(
+        &self,
+        dst: IpAddr,
+        src: IpAddr,
+        proto: u8,
+        sport: u16,
+        dport: u16,
+        iif: Option<PortId>,
+    ) -> RouteGet {
+        let fib = self.fib();
+        let Some(route) = fib.routes.lookup(dst) else {
+            return RouteGet {
+                route: None,
+                kind: "none",
+                hash: None,
+                nexthop: None,
+            };
+        };
+        let prefix = fib.routes.matching(dst).map(|(p, _)| p);
+        let origin = prefix
+            .and_then(|p| self.rib.get(&(MAIN_TABLE, p)))
+            .and_then(|by| by.keys().next_back().copied());
+        match route.target {
+            Target::Group(g) => {
+                let key = dataplane::flow::FlowKey {
+                    outer: dataplane::flow::Endpoints {
+                        src: dataplane::types::key_of(src),
+                        dst: dataplane::types::key_of(dst),
+                        proto,
+                        sport,
+                        dport,
+                        flow_label: 0,
+                        has_ports: matches!(proto, 6 | 17 | 132),
+                        v6: dst.is_ipv6(),
+                    },
+                    inner: None,
+                };
+                let h = dataplane::hash::flow_hash(&route.hash, &key, 0);
+                // The worker's own code: the policy rules, then the hash.
+                // Without `iif`, no rule that names an in-port matches.
+                let _ = g;
+                let nh = dataplane::forward::pick_for(
+                    &fib,
+                    iif.unwrap_or(PortId(u16::MAX)),
+                    route,
+                    &key,
+                )
+                .and_then(|hop| fib.nexthop(hop.nh).copied());
+                RouteGet {
+                    route: prefix.zip(origin),
+                    kind: "group",
+                    hash: Some(h),
+                    nexthop: nh.map(|n| (n.addr, self.config.ports[n.port.index()].name.clone())),
+                }
+            }
+            Target::Connected(p) => RouteGet {
+                route: None,
+                kind: "connected",
+                hash: None,
+                nexthop: Some((dst, self.config.ports[p.index()].name.clone())),
+            },
+            Target::Local => RouteGet {
+                route: None,
+                kind: "local",
+                hash: None,
+                nexthop: None,
+            },
+            t @ (Target::Blackhole | Target::Unreachable | Target::Prohibit) => RouteGet {
+                route: prefix.zip(origin),
+                kind: match t {
+                    Target::Unreachable => "unreachable",
+                    Target::Prohibit => "prohibit",
+                    _ => "blackhole",
+                },
+                hash: None,
+                nexthop: None,
+            },
+        }
+    }
+}

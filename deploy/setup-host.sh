@@ -6,7 +6,10 @@
 #   --check          change nothing: report what is there and what is missing
 #   --hugepages N    2 MiB hugepages to reserve (default 1024, i.e. 2 GiB), and
 #                    hugetlbfs mounted on /dev/hugepages
-#   --persistent     also keep them across reboots (/etc/sysctl.d/80-ecmp-router.conf)
+#   --persistent     also keep them across reboots (/etc/sysctl.d/80-ecmp-router.conf),
+#                    and the --bind NICs' binding: driverctl's override when
+#                    driverctl is installed, else a line in /etc/dpdk/interfaces
+#                    (which the dpdk package's dpdk.service binds at boot)
 #   --bind PCI       bind this NIC (e.g. 0000:03:00.0) to vfio-pci; repeat for each
 #   --workers CPUS   the CPUs the workers will use (e.g. 2-5): checks and suggests
 #                    their isolation (default: every CPU but the first)
@@ -95,6 +98,33 @@ else
 fi
 
 # --- NICs
+# persist_binding PCI: the vfio-pci binding of PCI survives a reboot.
+ifaces=/etc/dpdk/interfaces
+persist_binding() {
+    local pci=$1
+    if command -v driverctl >/dev/null 2>&1; then
+        if [ "$(driverctl list-overrides 2>/dev/null | awk -v p="$pci" '$1 == p {print $2}')" = vfio-pci ]; then
+            ok "$pci stays on vfio-pci across reboots (driverctl override)"
+        elif [ -n "$PERSIST" ] && [ -z "$CHECK" ]; then
+            driverctl set-override "$pci" vfio-pci && changed "driverctl set-override $pci vfio-pci" || missing "driverctl could not set the override of $pci"
+        else
+            info "$pci's binding is not persistent: add --persistent (driverctl set-override)"
+        fi
+    elif [ -f "$ifaces" ] && grep -Eq "^pci[[:space:]]+$pci[[:space:]]+vfio-pci[[:space:]]*$" "$ifaces"; then
+        ok "$pci stays on vfio-pci across reboots ($ifaces)"
+    elif [ -n "$PERSIST" ] && [ -z "$CHECK" ]; then
+        mkdir -p "$(dirname "$ifaces")"
+        # Another driver for the same device would fight this one at boot.
+        [ ! -f "$ifaces" ] || sed -i -E "/^pci[[:space:]]+$pci[[:space:]]/d" "$ifaces"
+        printf '# Added by ecmp-router-setup-host (dpdk-init reads three words a line).\npci\t%s\tvfio-pci\n' "$pci" >>"$ifaces"
+        changed "added '$pci vfio-pci' to $ifaces"
+        if [ -e /lib/systemd/system/dpdk.service ] && ! systemctl -q is-enabled dpdk.service 2>/dev/null; then
+            systemctl enable dpdk.service >/dev/null 2>&1 && changed "enabled dpdk.service (it binds $ifaces at boot)" || missing "could not enable dpdk.service: run systemctl enable dpdk.service"
+        fi
+    else
+        info "$pci's binding is not persistent: add --persistent (writes $ifaces)"
+    fi
+}
 devbind=$(command -v dpdk-devbind.py || true)
 [ -n "$devbind" ] && ok "dpdk-devbind.py at $devbind" || missing "dpdk-devbind.py not found (apt-get install dpdk)"
 for pci in "${BIND[@]}"; do
@@ -111,6 +141,7 @@ for pci in "${BIND[@]}"; do
         modprobe vfio-pci
         "$devbind" -b vfio-pci "$pci" && changed "bound $pci to vfio-pci (was $drv)" || missing "could not bind $pci (is it up or in use? take its interface down first)"
     fi
+    persist_binding "$pci"
 done
 [ ${#BIND[@]} -gt 0 ] || info "no NIC given (--bind PCI); the router can also use virtual devices (net_tap, net_af_packet)"
 exit $MISSING

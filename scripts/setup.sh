@@ -2,14 +2,15 @@
 # Installs what ecmp-router needs on Debian 12 (as root), only what is missing:
 # DPDK 22.11 (Debian's shared build, PMDs loaded from its plugin directory),
 # clang/libclang for bindgen, the lab tools (iproute2, ethtool, socat, ping, curl, scapy, tcpdump,
-# python3), promtool, FRR, BIRD 2, sshd and nc, and Rust when there is no cargo.
+# python3), promtool, FRR, BIRD 2, sshd and nc, lintian (the package test), and Rust
+# when there is no cargo.
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "setup.sh: run as root (it installs packages and builds namespaces)" >&2; exit 1; }
 
 need=()
 pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev build-essential \
-         iproute2 ethtool iputils-ping socat curl python3 python3-scapy tcpdump prometheus frr bird2 openssh-server openssh-client netcat-openbsd ca-certificates; do
+         iproute2 ethtool iputils-ping socat curl python3 python3-scapy tcpdump prometheus frr bird2 openssh-server openssh-client netcat-openbsd ca-certificates lintian; do
     pkg_missing "$p" && need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -880,6 +880,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     parse(&src, &file)
 }
 
+/// The API token systemd passed as the credential `api-token` (the unit's
+/// `LoadCredential=api-token:/etc/ecmp-router/api-token`), when it is not
+/// empty. The unit's `SetCredential=api-token:` is the empty fallback that
+/// lets a fresh install without a token file start.
+fn credential_token() -> Option<String> {
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY")?;
+    let text = std::fs::read_to_string(Path::new(&dir).join("api-token")).ok()?;
+    let token = text.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
 /// Parses and validates config text; `file` names it in errors.
 ///
 /// # Errors
@@ -2532,7 +2543,12 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 defined: f.defined,
             })
         }
-        (None, None) => None,
+        // Neither in the config: the unit's credential, when systemd passed one.
+        (None, None) => credential_token().map(|value| Spanned {
+            value,
+            referenced: Location::UNKNOWN,
+            defined: Location::UNKNOWN,
+        }),
     };
     let listen_at = listen_raw.as_ref().map(|l| l.referenced);
     let listen: SocketAddr = match listen_raw {
@@ -2554,7 +2570,11 @@ fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         Some(t) => {
             return Err(cx.err(
                 t.referenced,
-                "api.token",
+                if t.referenced == Location::UNKNOWN {
+                    "api.token (the systemd credential api-token)"
+                } else {
+                    "api.token"
+                },
                 "the token must be at least 16 characters",
             ))
         }

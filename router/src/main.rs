@@ -44,15 +44,29 @@ const QUEUE_DESC: u16 = 1024;
 #[command(name = "ecmp-router", version, about = "DPDK ECMP router")]
 struct Args {
     /// Run the router with this YAML config.
-    #[arg(long, value_name = "FILE", required_unless_present = "check_config")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["check_config", "man"])]
     config: Option<PathBuf>,
     /// Validate this config and exit (0 when valid, 1 with the error when not).
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     check_config: Option<PathBuf>,
+    /// Prints the manual page, ecmp-router(8), in roff and exits (the package's build runs it).
+    #[arg(long, hide = true)]
+    man: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.man {
+        use clap::CommandFactory;
+        let page = clap_mangen::Man::new(Args::command()).section("8");
+        return match page.render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: writing the manual page: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(path) = args.check_config {
         return match config::load(&path) {
             Ok(c) => {

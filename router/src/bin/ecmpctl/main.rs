@@ -778,6 +778,9 @@ struct Cli {
     /// Prints a completion script for SHELL and exits.
     #[arg(long, value_name = "SHELL")]
     completions: Option<clap_complete::Shell>,
+    /// Prints the manual page, ecmpctl(8), in roff and exits (the package's build runs it).
+    #[arg(long, hide = true)]
+    man: bool,
     /// The command, in iproute2's words (route show, nexthop show, ...).
     #[arg(trailing_var_arg = true, value_name = "WORDS")]
     words: Vec<String>,
@@ -794,6 +797,16 @@ fn main() -> ExitCode {
             &mut std::io::stdout(),
         );
         return ExitCode::SUCCESS;
+    }
+    if cli.man {
+        let page = clap_mangen::Man::new(Cli::command()).section("8");
+        return match page.render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: writing the manual page: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     if cli.token.is_some() {
         eprintln!("Error: --token is gone: a token on the command line is visible to every user (ps); use ECMP_ROUTER_TOKEN or --token-file FILE");

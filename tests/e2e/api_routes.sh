@@ -217,6 +217,11 @@ check "the old token gets 401 afterwards" test "$(status -H "$T" "$API/routes")"
 check "the new one 200" test "$(status -H 'Authorization: Bearer n3w-token-abcdef0123456789' "$API/routes")" = 200
 check "API writes are logged with method, path and status" bash -c "grep 'API write' '$LAB_DIR/router.log' | grep 'path=/api/v1/reload' | grep -q 'status=200'"
 
+echo "-- the served OpenAPI description is docs/openapi.json, and snake_case bodies are taken"
+check "GET /api/v1/openapi.json equals docs/openapi.json" bash -c "curl -sf -H 'Authorization: Bearer n3w-token-abcdef0123456789' '$API/openapi.json' | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin) == json.load(open(\"$LAB_ROOT/docs/openapi.json\")) else 1)'"
+code=$(status -H 'Authorization: Bearer n3w-token-abcdef0123456789' -H 'Content-Type: application/json' -X POST -d '{"name": "snake", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}], "group": "resilient", "idle_timer": 7}' "$API/groups")
+check "a group body with snake_case keys (idle_timer) is taken: $code" test "$code" = 201
+
 echo "-- reload refuses what it cannot apply, naming the key"
 sed -i 's|^api: \(.*\) }$|api: \1 }\nicmp: { rate: 5, burst: 5 }|' "$LAB_DIR/router.yaml"
 code=$(status -H 'Authorization: Bearer n3w-token-abcdef0123456789' -X POST "$API/reload")

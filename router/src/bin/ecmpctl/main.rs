@@ -187,7 +187,7 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
             }
             "group" => body["group"] = json!(take(&mut it, "group")?),
             "hash" => body["hash"] = json!({ "policy": take(&mut it, "hash")? }),
-            "nhg" => body["nexthop-group"] = json!(take(&mut it, "nhg")?),
+            "nhg" => body["nexthop_group"] = json!(take(&mut it, "nhg")?),
             "sticky" => body["sticky"] = json!(true),
             "metric" | "preference" | "priority" => {
                 let m = take(&mut it, a)?;
@@ -219,7 +219,7 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
     if let Some(n) = cur {
         nexthops.push(n);
     }
-    if nexthops.is_empty() && (body.get("nexthop-group").is_some() || body.get("type").is_some()) {
+    if nexthops.is_empty() && (body.get("nexthop_group").is_some() || body.get("type").is_some()) {
         return Ok(body);
     }
     if nexthops.is_empty() {

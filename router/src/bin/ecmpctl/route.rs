@@ -267,7 +267,7 @@ pub fn route_object(r: &Value, show: &Show) -> Option<Value> {
         if let Some(g) = r["group"].as_str() {
             o.insert("group".into(), json!(g));
         }
-        if let Some(g) = r["nexthop-group"].as_str() {
+        if let Some(g) = r["nexthop_group"].as_str() {
             o.insert("nexthop_group".into(), json!(g));
         }
         if let Some(h) = r["hash"]["policy"].as_str() {

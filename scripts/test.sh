@@ -7,28 +7,29 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
-echo "== unit and property tests"
+echo "== unit and property tests (at $SECONDS s)"
 cargo test --workspace --locked --quiet
 
-echo "== release build"
+echo "== release build (at $SECONDS s)"
 cargo build --release --locked -p router
 
-echo "== fuzzing (each target 20 s; saved inputs also replay in the unit tests above)"
+echo "== fuzzing (at $SECONDS s; each target 20 s; saved inputs also replay in the unit tests above)"
 fuzz_failed=
 bash scripts/fuzz.sh 20 || fuzz_failed=1
 
-echo "== end-to-end tests"
+echo "== end-to-end tests (at $SECONDS s)"
 failed=()
 logs=$(mktemp -d /tmp/ecmp-e2e-logs.XXXXXX)
 # run_e2e SCRIPT [ARGS]: runs one test, keeps its output in $logs and shows
 # it when the test ends (a file, not a pipe: a daemon a test leaves behind
 # cannot hold the run up).
 run_e2e() {
-    local t=$1 rc=0 log; shift
+    local t=$1 rc=0 log start=$SECONDS; shift
     log=$logs/$(basename "$t").log
     echo "-- $t $*"
     bash "$t" "$@" >"$log" 2>&1 || rc=$?
     cat "$log"
+    echo "-- $t: $((SECONDS - start)) s, rc $rc"
     [ "$rc" -eq 0 ] || failed+=("$t")
 }
 for t in tests/e2e/readme_config.sh tests/e2e/link_monitor.sh tests/e2e/config_errors.sh tests/e2e/static_neighbors.sh tests/e2e/neighbor_flood.sh tests/e2e/neighbor_states.sh tests/e2e/ttl_echo.sh tests/e2e/weighted_split.sh \
@@ -52,4 +53,4 @@ if [ ${#failed[@]} -ne 0 ]; then
     echo "FAILED: ${failed[*]}"
     exit 1
 fi
-echo "ALL TESTS PASSED"
+echo "ALL TESTS PASSED (in $SECONDS s)"

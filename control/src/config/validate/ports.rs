@@ -1,0 +1,197 @@
+//! `ports:` and `tables:`.
+
+use super::super::raw::{RawConfig, RawMonitorLink};
+use super::super::{
+    interface_name_problem, ConfigError, Ctx, IfAddr, MonitorLink, PortConfig, DEFAULT_MTU,
+    RESERVED_TABLES,
+};
+use dataplane::types::PortId;
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+
+/// The ports, in order (a port's id is its index).
+pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, ConfigError> {
+    if raw.ports.value.is_empty() {
+        return Err(cx.err(
+            raw.ports.referenced,
+            "ports",
+            "at least one port is required",
+        ));
+    }
+    let mut ports = Vec::new();
+    let mut names: HashMap<String, PortId> = HashMap::new();
+    let mut all_addrs: HashSet<IpAddr> = HashSet::new();
+    for (i, p) in raw.ports.value.iter().enumerate() {
+        let k = |f: &str| format!("ports[{i}].{f}");
+        let name = p.name.value.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return Err(cx.err(
+                p.name.referenced,
+                k("name"),
+                format!(
+                    "'{}' is not a valid port name (letters, digits, '-', '_', '.')",
+                    p.name.value
+                ),
+            ));
+        }
+        if names.insert(name.to_owned(), PortId(i as u16)).is_some() {
+            return Err(cx.err(
+                p.name.referenced,
+                k("name"),
+                format!("port '{name}' is defined twice"),
+            ));
+        }
+        if p.device.value.trim().is_empty() {
+            return Err(cx.err(
+                p.device.referenced,
+                k("device"),
+                "device (DPDK devargs) is empty",
+            ));
+        }
+        let mtu = match &p.mtu {
+            None => DEFAULT_MTU,
+            Some(m) if (68..=9600).contains(&m.value) => m.value as u16,
+            Some(m) => {
+                return Err(cx.err(
+                    m.referenced,
+                    k("mtu"),
+                    format!("{} is outside 68..=9600", m.value),
+                ))
+            }
+        };
+        let mut addresses = Vec::new();
+        for (j, a) in p.addresses.iter().enumerate() {
+            let Some(ia) = parse_ifaddr(&a.value) else {
+                return Err(cx.err(
+                    a.referenced,
+                    format!("ports[{i}].addresses[{j}]"),
+                    format!(
+                        "'{}' is not an interface address like 10.0.0.1/24 or fd00::1/64",
+                        a.value
+                    ),
+                ));
+            };
+            if !all_addrs.insert(ia.addr) {
+                return Err(cx.err(
+                    a.referenced,
+                    format!("ports[{i}].addresses[{j}]"),
+                    format!("address {} is already used", ia.addr),
+                ));
+            }
+            if ia.addr.is_ipv6() && mtu < 1280 {
+                return Err(cx.err(
+                    a.referenced,
+                    format!("ports[{i}].addresses[{j}]"),
+                    format!("IPv6 needs an MTU of at least 1280, port has {mtu}"),
+                ));
+            }
+            addresses.push(ia);
+        }
+        let monitor_link_setting = match p.monitor_link.as_ref() {
+            None => MonitorLink::Auto,
+            Some(m) => match &m.value {
+                RawMonitorLink::Flag(true) => MonitorLink::On,
+                RawMonitorLink::Flag(false) => MonitorLink::Off,
+                RawMonitorLink::Word(w) if w == "auto" => MonitorLink::Auto,
+                RawMonitorLink::Word(w) => {
+                    return Err(cx.err(
+                        m.referenced,
+                        k("monitor-link"),
+                        format!(
+                            "'{w}' is not a monitor-link setting (expected true, false or auto)"
+                        ),
+                    ))
+                }
+            },
+        };
+        let kernel_interface = raw.kernel_interfaces.as_ref().is_some_and(|k| k.value)
+            && p.kernel_interface.as_ref().is_none_or(|k| k.value);
+        if kernel_interface {
+            if let Some(why) = interface_name_problem(name) {
+                return Err(cx.err(
+                    p.name.referenced,
+                    k("name"),
+                    format!("'{name}' {why}: with kernel-interfaces the port's kernel interface has its name (or set kernel-interface: false on the port)"),
+                ));
+            }
+            let iface = p
+                .device
+                .value
+                .split(',')
+                .find_map(|kv| kv.trim().strip_prefix("iface="));
+            if iface == Some(name) {
+                return Err(cx.err(
+                    p.device.referenced,
+                    k("device"),
+                    format!("the PMD's own interface is named '{name}' too (iface=): with kernel-interfaces, '{name}' is the router's kernel interface; give the PMD another iface= name"),
+                ));
+            }
+        }
+        ports.push(PortConfig {
+            kernel_interface,
+            name: name.to_owned(),
+            device: p.device.value.trim().to_owned(),
+            addresses,
+            mtu,
+            monitor_link_setting,
+            monitor_link: monitor_link_setting.effective(p.device.value.trim()),
+        });
+    }
+    Ok(ports)
+}
+
+/// `tables:`, with iproute2's reserved names and ids refused.
+pub(super) fn tables(
+    cx: &Ctx<'_>,
+    raw: &BTreeMap<String, Spanned<u32>>,
+) -> Result<BTreeMap<String, u32>, ConfigError> {
+    let mut tables = BTreeMap::new();
+    for (name, id) in raw {
+        let key = format!("tables.{name}");
+        // iproute2's reserved names and ids (rt_tables): ecmpctl and
+        // operators read them as `ip route show table ...` does.
+        if RESERVED_TABLES.iter().any(|(n, _)| n == name)
+            || name.is_empty()
+            || name.parse::<u32>().is_ok()
+        {
+            return Err(cx.err(
+                id.referenced,
+                key,
+                format!("'{name}' cannot name a table (main 254, default 253, local 255 and all are iproute2's; a name is not a number)"),
+            ));
+        }
+        if id.value == 0 {
+            return Err(cx.err(id.referenced, key, "table ids are 1 or more"));
+        }
+        if let Some((n, _)) = RESERVED_TABLES.iter().find(|(_, v)| *v == id.value) {
+            return Err(cx.err(
+                id.referenced,
+                key,
+                format!("{}: that id is iproute2's table '{n}'", id.value),
+            ));
+        }
+        if let Some((other, _)) = tables.iter().find(|(_, &v)| v == id.value) {
+            return Err(cx.err(
+                id.referenced,
+                key,
+                format!("id {} is also table '{other}'", id.value),
+            ));
+        }
+        tables.insert(name.clone(), id.value);
+    }
+    Ok(tables)
+}
+
+fn parse_ifaddr(s: &str) -> Option<IfAddr> {
+    let (a, l) = s.split_once('/')?;
+    let addr: IpAddr = a.parse().ok()?;
+    let len: u8 = l.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    (len <= max && !addr.is_unspecified() && !addr.is_multicast() && !addr.is_loopback())
+        .then_some(IfAddr { addr, len })
+}

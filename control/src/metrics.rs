@@ -91,9 +91,36 @@ pub fn render(
     nat: &[Arc<dataplane::nat::NatCounters>],
     now_ms: u32,
 ) -> String {
-    let reg = Registry::new();
+    let reg = &Registry::new();
+    let kernel_full = port_metrics(reg, cp, ports);
+    punt_metrics(reg, lcores);
+    drop_metrics(reg, cp, lcores, kernel_full);
+    nexthop_metrics(reg, cp, lcores);
+    lcore_metrics(reg, lcores);
+    group_metrics(reg, cp);
+    control_metrics(reg, cp);
+    flow_metrics(reg, flows, now_ms);
+    snat_metrics(reg, cp, nat);
+    uplink_metrics(reg, cp);
+    fib_metrics(reg, cp);
 
-    let pc = |n: &str, h: &str| counter(&reg, n, h, &["port"]);
+    let mut out = Vec::new();
+    TextEncoder::new()
+        .encode(&reg.gather(), &mut out)
+        .expect("text encoding cannot fail");
+    String::from_utf8(out).expect("text format is UTF-8")
+}
+
+fn gauge_vec(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid");
+    reg.register(Box::new(g.clone())).expect("unique");
+    g
+}
+
+/// The ports' PMD counters, link state and kernel interfaces; returns the
+/// packets the kernel interfaces' full queues dropped (a drop reason).
+fn port_metrics(reg: &Registry, cp: &Snapshot, ports: &[PortCounters]) -> u64 {
+    let pc = |n: &str, h: &str| counter(reg, n, h, &["port"]);
     let rx_p = pc(
         "ecmp_router_port_rx_packets_total",
         "Packets received by the port (PMD counter).",
@@ -146,7 +173,7 @@ pub fn render(
         link.with_label_values(&[p.as_str()]).set(c.link_up as i64);
     }
 
-    let kc = |n: &str, h: &str| counter(&reg, n, h, &["port", "direction"]);
+    let kc = |n: &str, h: &str| counter(reg, n, h, &["port", "direction"]);
     let k_p = kc(
         "ecmp_router_kernel_interface_packets_total",
         "Frames between a port and its kernel interface: to_kernel (for the router, not consumed by it) and from_kernel (sent by the host on the interface, put on the port).",
@@ -183,7 +210,12 @@ pub fn render(
         }
         kernel_full += k.to_kernel_dropped;
     }
-    let pclass = |n: &str, h: &str| counter(&reg, n, h, &["class"]);
+    kernel_full
+}
+
+/// The punt policer, per class.
+fn punt_metrics(reg: &Registry, lcores: &[Arc<LcoreStats>]) {
+    let pclass = |n: &str, h: &str| counter(reg, n, h, &["class"]);
     let punt_p = pclass(
         "ecmp_router_punt_packets_total",
         "Packets the punt policer let through to a kernel interface, by class (routing, arp-nd, icmp, other).",
@@ -203,9 +235,12 @@ pub fn render(
             .with_label_values(&[c.name()])
             .inc_by(sum(|s| &s.kernel_policed));
     }
+}
 
+/// The drops, by reason.
+fn drop_metrics(reg: &Registry, cp: &Snapshot, lcores: &[Arc<LcoreStats>], kernel_full: u64) {
     let drops = counter(
-        &reg,
+        reg,
         "ecmp_router_drops_total",
         "Packets dropped by the router, by reason (one reason per packet).",
         &["reason"],
@@ -224,35 +259,36 @@ pub fn render(
         }
         drops.with_label_values(&[r.name()]).inc_by(v);
     }
+}
 
+/// The nexthops: traffic, resolution and liveness.
+fn nexthop_metrics(reg: &Registry, cp: &Snapshot, lcores: &[Arc<LcoreStats>]) {
     let nh_p = counter(
-        &reg,
+        reg,
         "ecmp_router_nexthop_packets_total",
         "Packets forwarded through the nexthop.",
         &["nexthop", "port", "kind"],
     );
     let nh_b = counter(
-        &reg,
+        reg,
         "ecmp_router_nexthop_bytes_total",
         "Bytes (Ethernet frames) forwarded through the nexthop.",
         &["nexthop", "port", "kind"],
     );
-    let gv = |name: &str, help: &str, labels: &[&str]| {
-        let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid");
-        reg.register(Box::new(g.clone())).expect("unique");
-        g
-    };
-    let nh_res = gv(
+    let nh_res = gauge_vec(
+        reg,
         "ecmp_router_nexthop_resolved",
         "1 when the nexthop's MAC address is known.",
         &["nexthop", "port", "kind"],
     );
-    let nh_up = gv(
+    let nh_up = gauge_vec(
+        reg,
         "ecmp_router_nexthop_up",
         "1 when the nexthop is live: resolved and not down for any reason.",
         &["nexthop", "port", "kind"],
     );
-    let nh_down = gv(
+    let nh_down = gauge_vec(
+        reg,
         "ecmp_router_nexthop_down",
         "1 when the nexthop is down for this reason (admin, link, unreachable, uplink).",
         &["nexthop", "port", "kind", "reason"],
@@ -286,9 +322,12 @@ pub fn render(
                 .set(down as i64);
         }
     }
+}
 
+/// The workers' own counters.
+fn lcore_metrics(reg: &Registry, lcores: &[Arc<LcoreStats>]) {
     let lc = |n: &str, h: &str, f: fn(&LcoreStats) -> u64| {
-        let c = counter(&reg, n, h, &[]);
+        let c = counter(reg, n, h, &[]);
         c.with_label_values(&[] as &[&str])
             .inc_by(lcores.iter().map(|s| f(s)).sum());
     };
@@ -313,7 +352,7 @@ pub fn render(
         |s| s.icmp_rate_limited.load(Relaxed),
     );
 
-    let he = counter(&reg, "ecmp_router_hash_events_total", "Flow-hash events: ICMP errors steered by their embedded packet, embedded packets too short (fallback), IPv6 extension-header walks stopped at the limit.", &["event"]);
+    let he = counter(reg, "ecmp_router_hash_events_total", "Flow-hash events: ICMP errors steered by their embedded packet, embedded packets too short (fallback), IPv6 extension-header walks stopped at the limit.", &["event"]);
     for (e, f) in [
         (
             "icmp_steered",
@@ -327,19 +366,19 @@ pub fn render(
     }
 
     let lp = counter(
-        &reg,
+        reg,
         "ecmp_router_lcore_polls_total",
         "Worker poll-loop iterations, busy (received packets) or idle.",
         &["lcore", "state"],
     );
     let lr = counter(
-        &reg,
+        reg,
         "ecmp_router_lcore_rx_packets_total",
         "Packets received by the worker.",
         &["lcore"],
     );
     let lb = counter(
-        &reg,
+        reg,
         "ecmp_router_lcore_rx_bursts_total",
         "Non-empty rx bursts of the worker (packets per burst = rx_packets / rx_bursts).",
         &["lcore"],
@@ -361,7 +400,7 @@ pub fn render(
         .any(|st| st.stage_cycles.iter().any(|c| c.load(Relaxed) != 0))
     {
         let sc = counter(
-            &reg,
+            reg,
             "ecmp_router_lcore_stage_cycles_total",
             "TSC cycles per pipeline stage (a stage-cycles build); divide by rx_packets for cycles per packet.",
             &["lcore", "stage"],
@@ -373,13 +412,18 @@ pub fn render(
             }
         }
     }
+}
 
-    let gm = gv(
+/// The groups and the RIB.
+fn group_metrics(reg: &Registry, cp: &Snapshot) {
+    let gm = gauge_vec(
+        reg,
         "ecmp_router_group_members",
         "Members of the nexthop group.",
         &["group", "algorithm"],
     );
-    let gl = gv(
+    let gl = gauge_vec(
+        reg,
         "ecmp_router_group_live_members",
         "Live members of the nexthop group.",
         &["group", "algorithm"],
@@ -391,7 +435,8 @@ pub fn render(
         gl.with_label_values(&[name.as_str(), alg]).set(live as i64);
     }
 
-    let rib = gv(
+    let rib = gauge_vec(
+        reg,
         "ecmp_router_rib_routes",
         "Routes in the RIB by table and origin (active or overridden).",
         &["table", "origin"],
@@ -400,10 +445,13 @@ pub fn render(
         rib.with_label_values(&[t.to_string().as_str(), o.name()])
             .set(n as i64);
     }
+}
 
+/// The control thread's counters and gauges.
+fn control_metrics(reg: &Registry, cp: &Snapshot) {
     let k = cp.counters;
     gauge(
-        &reg,
+        reg,
         "ecmp_router_fpm_connected",
         "1 while FRR's zebra is connected over FPM.",
     )
@@ -416,7 +464,7 @@ pub fn render(
     reg.register(Box::new(lbs.clone())).expect("unique");
     lbs.set(k.last_build_us as f64 / 1e6);
     let cc = counter(
-        &reg,
+        reg,
         "ecmp_router_control_events_total",
         "Control-plane events by kind.",
         &["event"],
@@ -469,7 +517,10 @@ pub fn render(
     ] {
         cc.with_label_values(&[e]).inc_by(v);
     }
+}
 
+/// The workers' flow tables.
+fn flow_metrics(reg: &Registry, flows: &[Arc<dataplane::flowtable::FlowTable>], now_ms: u32) {
     let fe = IntGaugeVec::new(
         Opts::new(
             "ecmp_router_flow_entries",
@@ -489,7 +540,7 @@ pub fn render(
     .expect("valid");
     reg.register(Box::new(fcap.clone())).expect("unique");
     let fev = counter(
-        &reg,
+        reg,
         "ecmp_router_flow_events_total",
         "Flow-table events: insert, expiry (a timed-out flow's slot reused), eviction (a live flow pushed out of a full bucket), repick (a flow's nexthop went down, so it was picked again), flush (a flow's nexthop went down and on-uplink-down: flush ended it).",
         &["lcore", "event"],
@@ -512,7 +563,10 @@ pub fn render(
                 .inc_by(v.load(Relaxed));
         }
     }
+}
 
+/// SNAT bindings, translations and addresses.
+fn snat_metrics(reg: &Registry, cp: &Snapshot, nat: &[Arc<dataplane::nat::NatCounters>]) {
     let snat = cp.snat.clone();
     if !snat.is_empty() {
         let sb = IntGaugeVec::new(
@@ -525,25 +579,25 @@ pub fn render(
         .expect("valid");
         reg.register(Box::new(sb.clone())).expect("unique");
         let sev = counter(
-            &reg,
+            reg,
             "ecmp_router_snat_events_total",
             "SNAT binding events: create, expiry (idle timeout), repick (its uplink went down; bound again elsewhere), flush (its uplink went down; removed, on-uplink-down: flush).",
             &["lcore", "event"],
         );
         let spk = counter(
-            &reg,
+            reg,
             "ecmp_router_snat_packets_total",
             "Packets translated, by direction: out (source rewritten), in (destination rewritten back; ICMP errors included).",
             &["lcore", "direction"],
         );
         let serr = counter(
-            &reg,
+            reg,
             "ecmp_router_snat_icmp_errors_total",
             "ICMP errors about translated flows, translated with their embedded header: in (from outside, delivered to the inside host), out (from inside, about a packet that came in translated).",
             &["lcore", "direction"],
         );
         let ssteer = counter(
-            &reg,
+            reg,
             "ecmp_router_snat_steered_total",
             "Packets handed to another worker (several workers only): reply (from outside, for a translated port another worker owns), error (an ICMP error from inside about a flow this worker holds no binding for, passed to the next worker).",
             &["lcore", "kind"],
@@ -590,7 +644,10 @@ pub fn render(
             sa.with_label_values(&[a.to_string().as_str(), pn]).set(1);
         }
     }
+}
 
+/// The uplinks and their probes.
+fn uplink_metrics(reg: &Registry, cp: &Snapshot) {
     let uup = IntGaugeVec::new(
         Opts::new(
             "ecmp_router_uplink_up",
@@ -619,13 +676,13 @@ pub fn render(
     .expect("valid");
     reg.register(Box::new(urtt.clone())).expect("unique");
     let uprobes = counter(
-        &reg,
+        reg,
         "ecmp_router_uplink_probes_total",
         "Uplink probes per target: sent, and answered.",
         &["uplink", "target", "result"],
     );
     let utrans = counter(
-        &reg,
+        reg,
         "ecmp_router_uplink_transitions_total",
         "Uplink state changes (up to down and back).",
         &["uplink"],
@@ -653,10 +710,13 @@ pub fn render(
             }
         }
     }
+}
 
+/// The published FIB.
+fn fib_metrics(reg: &Registry, cp: &Snapshot) {
     let fib = cp.fib.clone();
     gauge(
-        &reg,
+        reg,
         "ecmp_router_fib_generation",
         "Current FIB generation number.",
     )
@@ -670,12 +730,6 @@ pub fn render(
     let (v4, v6) = fib.routes.counts();
     routes.with_label_values(&["ipv4"]).set(v4 as i64);
     routes.with_label_values(&["ipv6"]).set(v6 as i64);
-
-    let mut out = Vec::new();
-    TextEncoder::new()
-        .encode(&reg.gather(), &mut out)
-        .expect("text encoding cannot fail");
-    String::from_utf8(out).expect("text format is UTF-8")
 }
 
 /// The metrics reference (`docs/metrics-reference.md`), generated from an

@@ -443,7 +443,7 @@ pub fn process_burst<B: PacketBuf>(
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let m = &metas[i];
-            let Some(r) = routes[i].filter(|_| m.ep.has_ports && !(nat_on && !m.ep.v6)) else {
+            let Some(r) = routes[i].filter(|_| m.ep.has_ports && (!nat_on || m.ep.v6)) else {
                 continue;
             };
             let Target::Group(g) = r.target else { continue };

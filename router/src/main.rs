@@ -275,14 +275,9 @@ fn steer_rings(
         .collect())
 }
 
-fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
-    let eal = dpdk::Eal::init(&eal_args(&cfg)).context("starting DPDK")?;
-    dataplane::stats::set_stage_clock(dpdk::rdtsc);
-    let lcores = eal.worker_lcores();
-    if lcores.len() < cfg.workers as usize {
-        bail!("the EAL has {} worker lcore(s) but the config asks for workers: {} (give more cores with eal: [-l, ...])", lcores.len(), cfg.workers);
-    }
-    let nq = cfg.workers as u16;
+/// The packet pool: room for every rx and tx ring, the SNAT steering rings
+/// and the kernel interfaces' rings; mbufs sized for the largest MTU.
+fn packet_pool(cfg: &Config, nq: u16) -> Result<Arc<dpdk::Mempool>> {
     let nports = cfg.ports.len() as u32;
     // Rx and tx rings of every queue, the SNAT steering rings between
     // workers (worker::Steer), and room for the control thread's frames.
@@ -306,31 +301,58 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
             "jumbo MTU: mbufs sized for a whole frame"
         );
     }
-    let pool = Arc::new(
+    Ok(Arc::new(
         dpdk::Mempool::new("ecmp_pkt", mbufs, 256, data_room)
             .context("creating the packet pool")?,
-    );
+    ))
+}
 
+/// Probes, configures and starts every port: the ports and their MACs.
+fn start_ports(
+    cfg: &Config,
+    nq: u16,
+    pool: &dpdk::Mempool,
+) -> Result<(Vec<dpdk::Port>, Vec<dataplane::MacAddr>)> {
     let mut ports = Vec::new();
     let mut macs = Vec::new();
     for p in &cfg.ports {
         let port = dpdk::Port::probe(&p.device).with_context(|| format!("port '{}'", p.name))?;
-        port.configure_and_start(nq, QUEUE_DESC, p.mtu, &pool)
+        port.configure_and_start(nq, QUEUE_DESC, p.mtu, pool)
             .with_context(|| format!("port '{}'", p.name))?;
         tracing::info!(port = %p.name, dpdk_port = port.id, mac = %port.mac(), device = %p.device, "port up");
         macs.push(port.mac());
         ports.push(port);
     }
+    Ok((ports, macs))
+}
 
+/// The kernel side of the ports: their kernel interfaces and rings, and the
+/// kernel's neighbours and routes as the router mirrors them.
+struct KernelSide {
+    ifs: Vec<kernel::KernelIf>,
+    links: Arc<Vec<AtomicBool>>,
+    counters: Vec<Option<Arc<control::punt::KernelCounters>>>,
+    rings: Vec<kernel::KernelRings>,
+    ifindex: Vec<(u32, dataplane::PortId)>,
+    neighbors: std::sync::mpsc::Receiver<kernel::KernelNeighbor>,
+    routes: std::sync::mpsc::Receiver<Vec<control::fpm::Change>>,
+}
+
+fn kernel_side(
+    cfg: &Config,
+    ports: &[dpdk::Port],
+    macs: &[dataplane::MacAddr],
+    nq: u16,
+) -> Result<KernelSide> {
     // Kernel interfaces: their carrier starts as the port's effective link
     // state (monitor-link off: always up).
     let effective: Vec<bool> = cfg
         .ports
         .iter()
-        .zip(&ports)
+        .zip(ports)
         .map(|(c, p)| !c.monitor_link || p.link_up())
         .collect();
-    let kifs = kernel::create(&cfg.ports, &macs, &effective).context("kernel interfaces")?;
+    let kifs = kernel::create(&cfg.ports, macs, &effective).context("kernel interfaces")?;
     let kernel_links: Arc<Vec<AtomicBool>> =
         Arc::new(effective.iter().map(|&u| AtomicBool::new(u)).collect());
     let mut kernel_counters: Vec<Option<Arc<control::punt::KernelCounters>>> =
@@ -358,6 +380,84 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     if cfg.kernel_routes {
         kernel::watch_routes(routes_tx).context("kernel routes")?;
     }
+    Ok(KernelSide {
+        ifs: kifs,
+        links: kernel_links,
+        counters: kernel_counters,
+        rings: krings,
+        ifindex: kernel_ifindex,
+        neighbors: neigh_rx,
+        routes: routes_rx,
+    })
+}
+
+/// Per worker: its flow table, its NAT table (with SNAT), its steering
+/// rings; and the NAT tables' counters for the metrics.
+type FlowTables = (
+    Vec<Arc<dataplane::flowtable::FlowTable>>,
+    Vec<Option<dataplane::nat::NatTable>>,
+    Vec<Option<worker::Steer>>,
+    Vec<Arc<dataplane::nat::NatCounters>>,
+);
+
+fn flow_tables(
+    flow_cfg: &control::config::FlowsConfig,
+    snat: &dataplane::nat::Snat,
+    nq: u16,
+    ports: &[dpdk::Port],
+) -> Result<FlowTables> {
+    let flows: Vec<Arc<dataplane::flowtable::FlowTable>> = (0..nq)
+        .map(|_| {
+            Arc::new(dataplane::flowtable::FlowTable::new(
+                flow_cfg.capacity,
+                flow_cfg.timeouts,
+            ))
+        })
+        .collect();
+    // Each worker's table hands out only its share of the ports, so a reply
+    // that reaches another worker can be steered back (dataplane::nat).
+    let nat_tables: Vec<Option<dataplane::nat::NatTable>> = (0..nq)
+        .map(|i| {
+            (!snat.is_empty()).then(|| {
+                dataplane::nat::NatTable::new(
+                    flow_cfg.capacity,
+                    snat.addrs.len(),
+                    flow_cfg.timeouts,
+                )
+                .shared(i, nq)
+            })
+        })
+        .collect();
+    let steer = steer_rings(snat, nq, ports)?;
+    let nat: Vec<Arc<dataplane::nat::NatCounters>> = nat_tables
+        .iter()
+        .flatten()
+        .map(|t| t.counters.clone())
+        .collect();
+    Ok((flows, nat_tables, steer, nat))
+}
+
+fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
+    let eal = dpdk::Eal::init(&eal_args(&cfg)).context("starting DPDK")?;
+    dataplane::stats::set_stage_clock(dpdk::rdtsc);
+    let lcores = eal.worker_lcores();
+    if lcores.len() < cfg.workers as usize {
+        bail!("the EAL has {} worker lcore(s) but the config asks for workers: {} (give more cores with eal: [-l, ...])", lcores.len(), cfg.workers);
+    }
+    let nq = cfg.workers as u16;
+    let pool = packet_pool(&cfg, nq)?;
+
+    let (ports, macs) = start_ports(&cfg, nq, &pool)?;
+
+    let KernelSide {
+        ifs: kifs,
+        links: kernel_links,
+        counters: kernel_counters,
+        rings: krings,
+        ifindex: kernel_ifindex,
+        neighbors: neigh_rx,
+        routes: routes_rx,
+    } = kernel_side(&cfg, &ports, &macs, nq)?;
     let peers = Arc::new(dataplane::punt::Peers::default());
     for &p in &cfg.punt_policer.peers {
         peers.learn(p, false);
@@ -378,14 +478,6 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let fpm = cfg.fpm;
     let flow_cfg = cfg.flows;
     let (icmp_rate, icmp_burst) = (cfg.icmp_rate, cfg.icmp_burst);
-    let flows: Vec<Arc<dataplane::flowtable::FlowTable>> = (0..nq)
-        .map(|_| {
-            Arc::new(dataplane::flowtable::FlowTable::new(
-                flow_cfg.capacity,
-                flow_cfg.timeouts,
-            ))
-        })
-        .collect();
     let clock = Clock {
         epoch: dpdk::rdtsc(),
         ticks_per_ms: (eal.tsc_hz() / 1000).max(1),
@@ -404,26 +496,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let fib = cp.fib_handle();
     let snat = cp.snat();
-    // Each worker's table hands out only its share of the ports, so a reply
-    // that reaches another worker can be steered back (dataplane::nat).
-    let mut nat_tables: Vec<Option<dataplane::nat::NatTable>> = (0..nq)
-        .map(|i| {
-            (!snat.is_empty()).then(|| {
-                dataplane::nat::NatTable::new(
-                    flow_cfg.capacity,
-                    snat.addrs.len(),
-                    flow_cfg.timeouts,
-                )
-                .shared(i, nq)
-            })
-        })
-        .collect();
-    let mut steer = steer_rings(&snat, nq, &ports)?;
-    let nat: Vec<Arc<dataplane::nat::NatCounters>> = nat_tables
-        .iter()
-        .flatten()
-        .map(|t| t.counters.clone())
-        .collect();
+    let (flows, mut nat_tables, mut steer, nat) = flow_tables(&flow_cfg, &snat, nq, &ports)?;
     for (i, &lcore) in lcores.iter().take(nq as usize).enumerate() {
         let w = worker::Worker {
             index: i as u16,

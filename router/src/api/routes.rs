@@ -74,7 +74,7 @@ fn route_body(v: &control::state::RouteView, ports: &[String]) -> Route {
                     .map(|n| Member {
                         via: n.via.to_string(),
                         port: port(n.port.index()),
-                        weight: Some(n.weight.into()),
+                        weight: Some(n.weight),
                     })
                     .collect(),
             );

@@ -414,26 +414,51 @@ fn route_show(api: &str, opts: Opts, s: &route::Show) -> Result<(), String> {
     Ok(())
 }
 
-fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usage> {
-    let json_out = opts.json;
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let show = |v: Value, pretty: &dyn Fn(&Value)| {
-        if json_out {
-            opts.print_json(&v);
-        } else {
-            pretty(&v);
+/// `other` is no command: the whole command line, as typed.
+fn unknown(other: &[&str]) -> Usage {
+    Usage(format!("unknown command '{}'", other.join(" ")))
+}
+
+/// A read's answer: JSON under -j, else `pretty`.
+fn show(opts: Opts, v: Value, pretty: &dyn Fn(&Value)) {
+    if opts.json {
+        opts.print_json(&v);
+    } else {
+        pretty(&v);
+    }
+}
+
+/// A write's answer: under -j, what the router said, or {} for nothing.
+fn wrote(opts: Opts, r: Result<Value, String>) -> Result<(), String> {
+    r.map(|v| {
+        if opts.json {
+            let empty = v.is_null() || v == Value::String(String::new());
+            opts.print_json(&if empty { json!({}) } else { v });
         }
-    };
-    // Writes answer too under -j: what the router said, or {} for nothing.
-    let wrote = |r: Result<Value, String>| {
-        r.map(|v| {
-            if json_out {
-                let empty = v.is_null() || v == Value::String(String::new());
-                opts.print_json(&if empty { json!({}) } else { v });
-            }
-        })
-    };
-    let r = match a.as_slice() {
+    })
+}
+
+fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usage> {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    match a.as_slice() {
+        ["route", ..] => route_cmd(api, opts, args, &a),
+        ["nexthop" | "nh", "group" | "groups", "show"]
+        | ["nexthop" | "nh", "show", "groups"]
+        | ["group" | "nhg", ..] => group_cmd(api, opts, args, &a),
+        ["nexthop" | "nh", ..] => nexthop_cmd(api, opts, &a),
+        ["neigh" | "neighbor", ..] => neigh_cmd(api, opts, &a),
+        _ => other_cmd(api, opts, &a),
+    }
+}
+
+/// `route ...`: show, add, replace, del, get.
+fn route_cmd(
+    api: &str,
+    opts: Opts,
+    args: &[String],
+    a: &[&str],
+) -> Result<Result<(), String>, Usage> {
+    let r = match a {
         ["route", "show" | "list" | "ls", rest @ ..] => {
             let sh = route::parse_show(rest, opts.family, opts.details).map_err(Usage)?;
             route_show(api, opts, &sh)
@@ -444,12 +469,15 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
         }
         ["route", op @ ("add" | "replace"), ..] => {
             let body = route_body(&args[2..])?;
-            wrote(call(
-                api,
-                if *op == "add" { "POST" } else { "PUT" },
-                "/api/v1/routes",
-                Some(&body),
-            ))
+            wrote(
+                opts,
+                call(
+                    api,
+                    if *op == "add" { "POST" } else { "PUT" },
+                    "/api/v1/routes",
+                    Some(&body),
+                ),
+            )
         }
         ["route", "del" | "delete", prefix, rest @ ..] => {
             let t = match rest {
@@ -457,73 +485,89 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
                 [] => String::new(),
                 _ => return Err(Usage("route del PREFIX [table T]".into())),
             };
-            wrote(call(
-                api,
-                "DELETE",
-                &format!("/api/v1/routes?prefix={}{t}", enc(prefix)),
-                None,
-            ))
+            wrote(
+                opts,
+                call(
+                    api,
+                    "DELETE",
+                    &format!("/api/v1/routes?prefix={}{t}", enc(prefix)),
+                    None,
+                ),
+            )
         }
-        ["route", "get", dst, rest @ ..] => {
-            let mut q = format!("dst={}", enc(dst));
-            let mut it = rest.iter();
-            while let Some(k) = it.next() {
-                let key = match *k {
-                    "from" => "src",
-                    // iproute2's word for the protocol; `proto` stays.
-                    "ipproto" | "proto" => "proto",
-                    "sport" | "dport" | "iif" => k,
-                    other => {
-                        return Err(Usage(format!(
-                        "unexpected '{other}' in route get (expected from, iif, ipproto, sport or dport)"
-                    )))
-                    }
-                };
-                let v = it
-                    .next()
-                    .ok_or_else(|| Usage(format!("{k} needs a value")))?;
-                q.push_str(&format!("&{key}={}", enc(v)));
+        ["route", "get", dst, rest @ ..] => route_get(api, opts, dst, rest)?,
+        other => return Err(unknown(other)),
+    };
+    Ok(r)
+}
+
+/// `route get DST [from S] [iif P] [ipproto P] [sport N] [dport N]`, as
+/// `ip route get` prints it, with the route, its origin and the hash.
+fn route_get(api: &str, opts: Opts, dst: &str, rest: &[&str]) -> Result<Result<(), String>, Usage> {
+    let mut q = format!("dst={}", enc(dst));
+    let mut it = rest.iter();
+    while let Some(k) = it.next() {
+        let key = match *k {
+            "from" => "src",
+            // iproute2's word for the protocol; `proto` stays.
+            "ipproto" | "proto" => "proto",
+            "sport" | "dport" | "iif" => k,
+            other => {
+                return Err(Usage(format!(
+                "unexpected '{other}' in route get (expected from, iif, ipproto, sport or dport)"
+            )))
             }
-            call(api, "GET", &format!("/api/v1/route/get?{q}"), None).map(|v| {
-                show(v, &|v: &Value| {
-                    // As `ip route get`: DST [from SRC] via GW dev D [iif P],
-                    // then what the router adds: the route, its origin, the hash.
-                    let nh = &v["nexthop"];
-                    let mut line = dst.to_string();
-                    let word = |w: &str| {
-                        rest.iter()
-                            .position(|x| *x == w)
-                            .and_then(|i| rest.get(i + 1))
-                    };
-                    if let Some(s) = word("from") {
-                        line.push_str(&format!(" from {s}"));
+        };
+        let v = it
+            .next()
+            .ok_or_else(|| Usage(format!("{k} needs a value")))?;
+        q.push_str(&format!("&{key}={}", enc(v)));
+    }
+    Ok(
+        call(api, "GET", &format!("/api/v1/route/get?{q}"), None).map(|v| {
+            show(opts, v, &|v: &Value| {
+                // As `ip route get`: DST [from SRC] via GW dev D [iif P],
+                // then what the router adds: the route, its origin, the hash.
+                let nh = &v["nexthop"];
+                let mut line = dst.to_string();
+                let word = |w: &str| {
+                    rest.iter()
+                        .position(|x| *x == w)
+                        .and_then(|i| rest.get(i + 1))
+                };
+                if let Some(s) = word("from") {
+                    line.push_str(&format!(" from {s}"));
+                }
+                match (nh["via"].as_str(), nh["port"].as_str()) {
+                    (Some(_), Some(dev)) if v["kind"] == "connected" => {
+                        line.push_str(&format!(" dev {dev}"))
                     }
-                    match (nh["via"].as_str(), nh["port"].as_str()) {
-                        (Some(_), Some(dev)) if v["kind"] == "connected" => {
-                            line.push_str(&format!(" dev {dev}"))
-                        }
-                        (Some(via), Some(dev)) => line.push_str(&format!(" via {via} dev {dev}")),
-                        _ => line.push_str(&format!(" {}", v["kind"].as_str().unwrap_or("?"))),
-                    }
-                    if let Some(p) = word("iif") {
-                        line.push_str(&format!(" iif {p}"));
-                    }
-                    match v["prefix"].as_str() {
-                        Some(p) => line.push_str(&format!(
-                            " route {p} origin {}",
-                            v["origin"].as_str().unwrap_or("?")
-                        )),
-                        None if v["kind"] == "connected" => line.push_str(" route connected"),
-                        None => {}
-                    }
-                    if let Some(h) = v["hash"].as_u64() {
-                        line.push_str(&format!(" hash 0x{h:08x}"));
-                    }
-                    say!("{line}");
-                })
+                    (Some(via), Some(dev)) => line.push_str(&format!(" via {via} dev {dev}")),
+                    _ => line.push_str(&format!(" {}", v["kind"].as_str().unwrap_or("?"))),
+                }
+                if let Some(p) = word("iif") {
+                    line.push_str(&format!(" iif {p}"));
+                }
+                match v["prefix"].as_str() {
+                    Some(p) => line.push_str(&format!(
+                        " route {p} origin {}",
+                        v["origin"].as_str().unwrap_or("?")
+                    )),
+                    None if v["kind"] == "connected" => line.push_str(" route connected"),
+                    None => {}
+                }
+                if let Some(h) = v["hash"].as_u64() {
+                    line.push_str(&format!(" hash 0x{h:08x}"));
+                }
+                say!("{line}");
             })
-        }
-        // As `ip nexthop show`: the nexthops, then the groups.
+        }),
+    )
+}
+
+/// `nexthop ...`: show (as `ip nexthop show`: the nexthops, then the groups), add, del, disable, enable.
+fn nexthop_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, Usage> {
+    let r = match a {
         ["nexthop" | "nh", "show"] | ["nexthop" | "nh"] => {
             call(api, "GET", "/api/v1/nexthops", None)
                 .and_then(|n| Ok((n, call(api, "GET", "/api/v1/groups", None)?)))
@@ -542,94 +586,6 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
                     );
                     print_objects(opts, objs, nexthop::text)
                 })
-        }
-        ["neigh" | "neighbor", "show"] | ["neigh" | "neighbor"] => {
-            call(api, "GET", "/api/v1/neighbors", None).map(|v| {
-                print_objects(
-                    opts,
-                    v.as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(nexthop::neigh_object)
-                        .collect(),
-                    nexthop::neigh_text,
-                )
-            })
-        }
-        ["neigh" | "neighbor", "show", "dev", port] => {
-            call(api, "GET", &format!("/api/v1/neighbors?port={port}"), None).map(|v| {
-                print_objects(
-                    opts,
-                    v.as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(nexthop::neigh_object)
-                        .collect(),
-                    nexthop::neigh_text,
-                )
-            })
-        }
-        ["neigh" | "neighbor", "flush", rest @ ..] => {
-            let q = match rest {
-                [] | ["all"] => String::new(),
-                ["dev", port] => format!("?dev={port}"),
-                _ => return Err(Usage("neigh flush [dev PORT]".into())),
-            };
-            call(api, "POST", &format!("/api/v1/neighbors/flush{q}"), None).map(|v| {
-                if json_out {
-                    opts.print_json(&v);
-                } else {
-                    say!("flushed {} learned host(s)", v["flushed"]);
-                }
-            })
-        }
-        ["group" | "nhg", "show"]
-        | ["group" | "nhg"]
-        | ["nexthop" | "nh", "group" | "groups", "show"]
-        | ["nexthop" | "nh", "show", "groups"] => {
-            call(api, "GET", "/api/v1/groups", None).map(|g| {
-                let objs = g
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|g| nexthop::group_object(g, opts.details))
-                    .collect();
-                print_objects(opts, objs, nexthop::text)
-            })
-        }
-        ["group" | "nhg", op @ ("add" | "replace"), name, ..] => {
-            let mut body = route_body(&args[2..])?;
-            body.as_object_mut().map(|o| o.remove("prefix"));
-            body["name"] = json!(name);
-            let method = if *op == "add" { "POST" } else { "PUT" };
-            call(api, method, "/api/v1/groups", Some(&body)).map(|v| {
-                if json_out {
-                    return opts.print_json(&v);
-                }
-                say!(
-                    "group {} {} (FIB generation {})",
-                    v["name"].as_str().unwrap_or("?"),
-                    if *op == "add" { "added" } else { "replaced" },
-                    v["fib_generation"]
-                )
-            })
-        }
-        ["group" | "nhg", "del" | "delete", name] => {
-            call(api, "DELETE", &format!("/api/v1/groups/{name}"), None).map(|v| {
-                if json_out {
-                    return opts.print_json(&v);
-                }
-                say!(
-                    "group {name} deleted (FIB generation {})",
-                    v["fib_generation"]
-                )
-            })
-        }
-        ["uplink" | "uplinks", "show"] | ["uplink" | "uplinks"] => {
-            call(api, "GET", "/api/v1/uplinks", None).map(|v| show(v, &print_uplinks))
-        }
-        ["port" | "link", "show"] | ["port" | "link"] => {
-            call(api, "GET", "/api/v1/ports", None).map(|v| show(v, &print_ports))
         }
         ["nexthop" | "nh", "add", "via", addr, "dev", port] => call(
             api,
@@ -650,7 +606,7 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
             &format!("/api/v1/nexthops/{port}/{}", enc(addr)),
             None,
         )
-        .map(|v| match json_out {
+        .map(|v| match opts.json {
             true => opts.print_json(&if v.is_object() { v } else { json!({}) }),
             false => say!("nexthop {addr} dev {port} deleted"),
         }),
@@ -667,7 +623,117 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
                 nexthop::text,
             )
         }),
-        ["reload"] => call(api, "POST", "/api/v1/reload", None).map(|v| match json_out {
+        other => return Err(unknown(other)),
+    };
+    Ok(r)
+}
+
+/// `neigh show`, as `ip neigh show`; `q` picks a port.
+fn neigh_show(api: &str, opts: Opts, q: &str) -> Result<(), String> {
+    call(api, "GET", &format!("/api/v1/neighbors{q}"), None).map(|v| {
+        print_objects(
+            opts,
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(nexthop::neigh_object)
+                .collect(),
+            nexthop::neigh_text,
+        )
+    })
+}
+
+/// `neigh ...`: show [dev PORT], flush [dev PORT].
+fn neigh_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, Usage> {
+    let r = match a {
+        ["neigh" | "neighbor"] | ["neigh" | "neighbor", "show"] => neigh_show(api, opts, ""),
+        ["neigh" | "neighbor", "show", "dev", port] => {
+            neigh_show(api, opts, &format!("?port={port}"))
+        }
+        ["neigh" | "neighbor", "flush", rest @ ..] => {
+            let q = match rest {
+                [] | ["all"] => String::new(),
+                ["dev", port] => format!("?dev={port}"),
+                _ => return Err(Usage("neigh flush [dev PORT]".into())),
+            };
+            call(api, "POST", &format!("/api/v1/neighbors/flush{q}"), None).map(|v| {
+                if opts.json {
+                    opts.print_json(&v);
+                } else {
+                    say!("flushed {} learned host(s)", v["flushed"]);
+                }
+            })
+        }
+        other => return Err(unknown(other)),
+    };
+    Ok(r)
+}
+
+/// `group ...` (and `nexthop group show`): show, add, replace, del.
+fn group_cmd(
+    api: &str,
+    opts: Opts,
+    args: &[String],
+    a: &[&str],
+) -> Result<Result<(), String>, Usage> {
+    let r = match a {
+        ["group" | "nhg", "show"]
+        | ["group" | "nhg"]
+        | ["nexthop" | "nh", "group" | "groups", "show"]
+        | ["nexthop" | "nh", "show", "groups"] => {
+            call(api, "GET", "/api/v1/groups", None).map(|g| {
+                let objs = g
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|g| nexthop::group_object(g, opts.details))
+                    .collect();
+                print_objects(opts, objs, nexthop::text)
+            })
+        }
+        ["group" | "nhg", op @ ("add" | "replace"), name, ..] => {
+            let mut body = route_body(&args[2..])?;
+            body.as_object_mut().map(|o| o.remove("prefix"));
+            body["name"] = json!(name);
+            let method = if *op == "add" { "POST" } else { "PUT" };
+            call(api, method, "/api/v1/groups", Some(&body)).map(|v| {
+                if opts.json {
+                    return opts.print_json(&v);
+                }
+                say!(
+                    "group {} {} (FIB generation {})",
+                    v["name"].as_str().unwrap_or("?"),
+                    if *op == "add" { "added" } else { "replaced" },
+                    v["fib_generation"]
+                )
+            })
+        }
+        ["group" | "nhg", "del" | "delete", name] => {
+            call(api, "DELETE", &format!("/api/v1/groups/{name}"), None).map(|v| {
+                if opts.json {
+                    return opts.print_json(&v);
+                }
+                say!(
+                    "group {name} deleted (FIB generation {})",
+                    v["fib_generation"]
+                )
+            })
+        }
+        other => return Err(unknown(other)),
+    };
+    Ok(r)
+}
+
+/// `uplink`, `port`, `reload`, `stats` and `flow`.
+fn other_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, Usage> {
+    let r = match a {
+        ["uplink" | "uplinks", "show"] | ["uplink" | "uplinks"] => {
+            call(api, "GET", "/api/v1/uplinks", None).map(|v| show(opts, v, &print_uplinks))
+        }
+        ["port" | "link", "show"] | ["port" | "link"] => {
+            call(api, "GET", "/api/v1/ports", None).map(|v| show(opts, v, &print_ports))
+        }
+        ["reload"] => call(api, "POST", "/api/v1/reload", None).map(|v| match opts.json {
             true => opts.print_json(&v),
             false => say!("reloaded (FIB generation {})", v["fib_generation"]),
         }),
@@ -713,18 +779,18 @@ fn run(api: &str, opts: Opts, args: &[String]) -> Result<Result<(), String>, Usa
             } else {
                 format!("?{}", qs.join("&"))
             };
-            if json_out {
+            if opts.json {
                 let mut all = Vec::new();
                 pages(api, "/api/v1/flows", &q, |v| {
                     all.extend(v.as_array().cloned().unwrap_or_default())
                 })
-                .map(|()| show(Value::Array(all), &print_flows))
+                .map(|()| show(opts, Value::Array(all), &print_flows))
             } else {
                 pages(api, "/api/v1/flows", &q, |v| print_flows(&v))
             }
         }
         [] => return Err(Usage("a command is needed".into())),
-        other => return Err(Usage(format!("unknown command '{}'", other.join(" ")))),
+        other => return Err(unknown(other)),
     };
     Ok(r)
 }

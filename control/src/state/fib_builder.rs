@@ -2,11 +2,38 @@
 
 use super::*;
 
+/// What the FIB is built from and how it is published: the two route
+/// tables, the main table as the control plane wants it, the other tables,
+/// the system routes, the policy, and the publisher.
+pub(super) struct FibBuilder {
+    /// The route table the current generation uses.
+    pub(super) routes: Arc<RouteTable>,
+    /// The other copy: behind `routes` by `lag`, and changed only once no
+    /// reader holds it (see `commit`).
+    pub(super) spare: Option<Arc<RouteTable>>,
+    pub(super) lag: Vec<RouteOp>,
+    /// Changes not yet published.
+    pub(super) pending: Vec<RouteOp>,
+    /// The main table as the control plane wants it (what `routes` holds after `commit`).
+    pub(super) installed: HashMap<Prefix, Route>,
+    /// Routes installed in tables other than main (rules look up in them).
+    pub(super) installed_other: HashMap<(u32, Prefix), Route>,
+    /// `installed_other` changed since the policy's tables were built.
+    pub(super) tables_dirty: bool,
+    /// Connected subnets and the router's own addresses.
+    pub(super) system: HashMap<Prefix, Target>,
+    /// The policy rules workers see, and the group slots they hold.
+    pub(super) policy: Arc<dataplane::policy::Policy>,
+    pub(super) policy_groups: Vec<usize>,
+    pub(super) publisher: Publisher<Fib>,
+    pub(super) generation: u64,
+}
+
 impl ControlPlane {
     /// Brings the FIB entry of main-table prefix `p` in line with the RIB and
     /// queues the change for the next `commit`.
     pub(super) fn sync(&mut self, p: Prefix) {
-        let new = if let Some(&target) = self.system.get(&p) {
+        let new = if let Some(&target) = self.build.system.get(&p) {
             Some(Route {
                 target,
                 hash: HashConfig::default(),
@@ -16,12 +43,12 @@ impl ControlPlane {
             self.rib_route(MAIN_TABLE, p)
         };
         let old = match new {
-            Some(r) => self.installed.insert(p, r),
-            None => self.installed.remove(&p),
+            Some(r) => self.build.installed.insert(p, r),
+            None => self.build.installed.remove(&p),
         };
         self.release_route(old);
         if old != new {
-            self.pending.push(match new {
+            self.build.pending.push(match new {
                 Some(r) => RouteOp::Set(p, r),
                 None => RouteOp::Remove(p),
             });
@@ -56,7 +83,7 @@ impl ControlPlane {
                     sticky: false,
                 })
             }
-            RouteGroup::Object(id) => match self.fpm_objects.get(id) {
+            RouteGroup::Object(id) => match self.fpm.objects.get(id) {
                 Some(FpmObject::Group(gc)) => {
                     let gc = gc.clone();
                     self.acquire_group(GroupKey::Object(*id), &gc)
@@ -98,12 +125,12 @@ impl ControlPlane {
         }
         let new = self.rib_route(table, p);
         let old = match new {
-            Some(r) => self.installed_other.insert((table, p), r),
-            None => self.installed_other.remove(&(table, p)),
+            Some(r) => self.build.installed_other.insert((table, p), r),
+            None => self.build.installed_other.remove(&(table, p)),
         };
         self.release_route(old);
         if old != new {
-            self.tables_dirty = true;
+            self.build.tables_dirty = true;
         }
     }
 
@@ -114,8 +141,8 @@ impl ControlPlane {
             .keys()
             .filter(|(t, _)| *t == MAIN_TABLE)
             .map(|(_, p)| *p)
-            .chain(self.installed.keys().copied())
-            .chain(self.system.keys().copied())
+            .chain(self.build.installed.keys().copied())
+            .chain(self.build.system.keys().copied())
             .collect();
         all.sort_unstable();
         all.dedup();
@@ -127,7 +154,7 @@ impl ControlPlane {
             .keys()
             .filter(|(t, _)| *t != MAIN_TABLE)
             .copied()
-            .chain(self.installed_other.keys().copied())
+            .chain(self.build.installed_other.keys().copied())
             .collect();
         other.sort_unstable();
         other.dedup();
@@ -144,26 +171,26 @@ impl ControlPlane {
     /// becomes current, and the previous one catches up with the same changes
     /// at the next commit.
     pub(super) fn commit(&mut self) {
-        if self.tables_dirty {
-            self.tables_dirty = false;
+        if self.build.tables_dirty {
+            self.build.tables_dirty = false;
             self.refresh_tables();
         }
-        if self.pending.is_empty() {
-            if self.groups_dirty {
+        if self.build.pending.is_empty() {
+            if self.groups.dirty {
                 self.publish();
             }
             return;
         }
         let started = Instant::now();
-        let ops = std::mem::take(&mut self.pending);
+        let ops = std::mem::take(&mut self.build.pending);
         let mut next = self.take_spare();
-        for op in self.lag.drain(..).chain(ops.iter().copied()) {
+        for op in self.build.lag.drain(..).chain(ops.iter().copied()) {
             next.apply(op);
         }
         self.counters.fib_route_ops += ops.len() as u64;
-        self.lag = ops;
-        let old = std::mem::replace(&mut self.routes, Arc::new(next));
-        self.spare = Some(old);
+        self.build.lag = ops;
+        let old = std::mem::replace(&mut self.build.routes, Arc::new(next));
+        self.build.spare = Some(old);
         self.publish();
         self.counters.last_build_us = started.elapsed().as_micros() as u64;
     }
@@ -173,59 +200,64 @@ impl ControlPlane {
     /// A reader that holds it longer (an API request mid-answer) costs a copy.
     pub(super) fn take_spare(&mut self) -> RouteTable {
         let deadline = Instant::now() + Duration::from_millis(200);
-        let mut spare = self.spare.take().expect("a spare table outside commit");
+        let mut spare = self
+            .build
+            .spare
+            .take()
+            .expect("a spare table outside commit");
         loop {
             match Arc::try_unwrap(spare) {
                 Ok(t) => return t,
                 Err(a) => spare = a,
             }
-            self.publisher.reclaim();
+            self.build.publisher.reclaim();
             if Instant::now() >= deadline {
                 self.counters.fib_copies += 1;
-                self.lag.clear();
-                return (*self.routes).clone();
+                self.build.lag.clear();
+                return (*self.build.routes).clone();
             }
             std::thread::sleep(Duration::from_micros(20));
         }
     }
 
     pub(super) fn publish(&mut self) {
-        self.generation += 1;
+        self.build.generation += 1;
         let fib = Fib {
-            generation: self.generation,
-            routes: self.routes.clone(),
+            generation: self.build.generation,
+            routes: self.build.routes.clone(),
             groups: self
                 .groups
+                .slots
                 .iter()
                 .map(|g| g.as_ref().map(|g| g.built.clone()))
                 .collect(),
-            nexthops: self.entries.iter().map(|e| e.nh).collect(),
-            hosts: Arc::new(self.hosts.clone()),
+            nexthops: self.registry.entries.iter().map(|e| e.nh).collect(),
+            hosts: Arc::new(self.registry.hosts.clone()),
             ports: self.ports.clone(),
             neighbors: self.neighbors.clone(),
-            policy: self.policy.clone(),
+            policy: self.build.policy.clone(),
             snat: self.snat.clone(),
         };
-        self.publisher.publish(fib);
-        self.groups_dirty = false;
+        self.build.publisher.publish(fib);
+        self.groups.dirty = false;
         self.counters.fib_publishes += 1;
     }
 
     /// The handle workers load FIB generations from.
     pub fn fib_handle(&self) -> Arc<arc_swap::ArcSwap<Fib>> {
-        self.publisher.handle()
+        self.build.publisher.handle()
     }
 
     /// The current FIB generation.
     pub fn fib(&self) -> Arc<Fib> {
-        self.publisher.current()
+        self.build.publisher.current()
     }
 
     /// Builds the workers' policy rules from the config: a rule's uplink is a
     /// shared group of its gateway, a named group its slot. Rules whose group
     /// cannot be built (the nexthop table is full) are left out and logged.
     pub(super) fn set_policy(&mut self) {
-        let old = std::mem::take(&mut self.policy_groups);
+        let old = std::mem::take(&mut self.build.policy_groups);
         let mut rules = Vec::new();
         for r in self.config.rules.clone() {
             let slot = match &r.action {
@@ -261,7 +293,7 @@ impl ControlPlane {
             let action = match r.action {
                 crate::config::RuleAction::Table(t) => dataplane::policy::Action::Table(t),
                 _ => {
-                    self.policy_groups.push(slot);
+                    self.build.policy_groups.push(slot);
                     dataplane::policy::Action::Group(GroupId(slot as u32))
                 }
             };
@@ -284,18 +316,18 @@ impl ControlPlane {
         for slot in old {
             self.release_group(slot);
         }
-        self.policy = Arc::new(dataplane::policy::Policy {
+        self.build.policy = Arc::new(dataplane::policy::Policy {
             rules: rules.into(),
             last_resort: self.config.last_resort,
             tables: self.build_tables(),
         });
-        self.groups_dirty = true;
+        self.groups.dirty = true;
     }
 
     /// The routing tables other than main, as rules see them.
     pub(super) fn build_tables(&self) -> Box<[dataplane::policy::Table]> {
         let mut by: BTreeMap<u32, Vec<(dataplane::policy::KeyPrefix, Route)>> = BTreeMap::new();
-        for (&(t, p), r) in &self.installed_other {
+        for (&(t, p), r) in &self.build.installed_other {
             by.entry(t).or_default().push((
                 dataplane::policy::KeyPrefix {
                     key: p.key(),
@@ -313,12 +345,12 @@ impl ControlPlane {
     /// Rebuilds the tables part of the policy after a route in a table other
     /// than main changed.
     pub(super) fn refresh_tables(&mut self) {
-        let p = &*self.policy;
-        self.policy = Arc::new(dataplane::policy::Policy {
+        let p = &*self.build.policy;
+        self.build.policy = Arc::new(dataplane::policy::Policy {
             rules: p.rules.clone(),
             last_resort: p.last_resort,
             tables: self.build_tables(),
         });
-        self.groups_dirty = true;
+        self.groups.dirty = true;
     }
 }

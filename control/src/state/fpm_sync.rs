@@ -2,6 +2,22 @@
 
 use super::*;
 
+/// What the FPM session gave: its nexthop objects, the routes that use
+/// each, what is stale since the session ended, and the routes not installed.
+#[derive(Default)]
+pub(super) struct FpmState {
+    /// FPM routes not yet re-sent since the last (re)connect.
+    pub(super) stale: std::collections::HashSet<(u32, Prefix)>,
+    /// FPM nexthop objects, by id.
+    pub(super) objects: HashMap<u32, FpmObject>,
+    /// The objects not re-sent since the session ended.
+    pub(super) stale_objects: std::collections::HashSet<u32>,
+    /// The FPM routes that use each nexthop object.
+    pub(super) object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
+    /// FPM routes the session holds that are not installed, and why.
+    pub(super) not_installed: BTreeMap<(u32, Prefix), NotInstalled>,
+}
+
 impl ControlPlane {
     /// Applies what an FPM session resolved, then publishes once. A gateway
     /// maps to the port whose subnet holds it (FRR's ifindexes belong to its
@@ -27,8 +43,8 @@ impl ControlPlane {
     /// interfaces (an interface that is not one of them: none), else the
     /// port whose subnet holds its gateway.
     pub(super) fn fpm_port(&self, h: &crate::fpm::Hop) -> Option<PortId> {
-        if !self.kernel_ifindex.is_empty() && h.ifindex != 0 {
-            return self.kernel_ifindex.get(&h.ifindex).copied();
+        if !self.kernel.ifindex.is_empty() && h.ifindex != 0 {
+            return self.kernel.ifindex.get(&h.ifindex).copied();
         }
         let gw = h.via?;
         self.config
@@ -43,7 +59,7 @@ impl ControlPlane {
     pub(super) fn fpm_device(&self, members: &[crate::fpm::Hop]) -> Option<PortId> {
         match members {
             [h] if h.via.is_none() && h.ifindex != 0 => {
-                self.kernel_ifindex.get(&h.ifindex).copied()
+                self.kernel.ifindex.get(&h.ifindex).copied()
             }
             _ => None,
         }
@@ -62,7 +78,7 @@ impl ControlPlane {
             };
             // An IPv4 route over the RFC 5549 gateway is usable only on a
             // kernel interface, whose kernel neighbour gives its MAC.
-            if gw == RFC5549_GATEWAY && (self.kernel_ifindex.is_empty() || h.ifindex == 0) {
+            if gw == RFC5549_GATEWAY && (self.kernel.ifindex.is_empty() || h.ifindex == 0) {
                 continue;
             }
             let Some(port) = self.fpm_port(h) else {
@@ -111,12 +127,12 @@ impl ControlPlane {
             NotInstalled::RouteType(_) => self.counters.fpm_not_installed_type += 1,
             NotInstalled::UnknownNexthopObject => self.counters.fpm_not_installed_object += 1,
         }
-        self.fpm_not_installed.insert(key, why);
+        self.fpm.not_installed.insert(key, why);
     }
 
     /// Why a route through FPM object `id` installs nothing, if it does not.
     pub(super) fn fpm_object_unusable(&self, id: u32) -> Option<NotInstalled> {
-        match self.fpm_objects.get(&id) {
+        match self.fpm.objects.get(&id) {
             None => Some(NotInstalled::UnknownNexthopObject),
             Some(FpmObject::Unusable(why)) => *why,
             Some(_) => None,
@@ -137,7 +153,7 @@ impl ControlPlane {
         match spec {
             Some(s) => {
                 if let RouteGroup::Object(id) = s.group {
-                    self.fpm_object_routes.entry(id).or_default().insert(key);
+                    self.fpm.object_routes.entry(id).or_default().insert(key);
                 }
                 self.rib.set(key, Origin::Fpm, s);
             }
@@ -147,10 +163,10 @@ impl ControlPlane {
         }
         if let Some(RouteGroup::Object(id)) = old {
             if fpm_group(&self.rib) != Some(RouteGroup::Object(id)) {
-                if let Some(set) = self.fpm_object_routes.get_mut(&id) {
+                if let Some(set) = self.fpm.object_routes.get_mut(&id) {
                     set.remove(&key);
                     if set.is_empty() {
-                        self.fpm_object_routes.remove(&id);
+                        self.fpm.object_routes.remove(&id);
                     }
                 }
             }
@@ -158,8 +174,8 @@ impl ControlPlane {
     }
 
     pub(super) fn apply_fpm_route(&mut self, r: crate::fpm::Resolved) {
-        self.fpm_stale.remove(&r.key);
-        self.fpm_not_installed.remove(&r.key);
+        self.fpm.stale.remove(&r.key);
+        self.fpm.not_installed.remove(&r.key);
         let (table, prefix) = r.key;
         let group = if let Some(id) = r.object {
             if let Some(why) = self.fpm_object_unusable(id) {
@@ -203,7 +219,7 @@ impl ControlPlane {
     /// place and no route is touched. When it changes kind (group, blackhole,
     /// nothing installable, deleted), the routes that use it are synced.
     pub(super) fn apply_fpm_object(&mut self, o: crate::fpm::Object) {
-        self.fpm_stale_objects.remove(&o.id);
+        self.fpm.stale_objects.remove(&o.id);
         let new = o.exists.then(|| {
             if o.blackhole {
                 return FpmObject::Reject(crate::config::Reject::Blackhole);
@@ -216,15 +232,15 @@ impl ControlPlane {
             }
         });
         let old = match &new {
-            Some(n) => self.fpm_objects.insert(o.id, n.clone()),
-            None => self.fpm_objects.remove(&o.id),
+            Some(n) => self.fpm.objects.insert(o.id, n.clone()),
+            None => self.fpm.objects.remove(&o.id),
         };
         if old == new {
             return;
         }
         if let (Some(FpmObject::Group(_)), Some(FpmObject::Group(gc))) = (&old, &new) {
             let key = GroupKey::Object(o.id);
-            if self.group_index.contains_key(&key) {
+            if self.groups.index.contains_key(&key) {
                 if let Some(slot) = self.acquire_group(key, gc) {
                     self.release_group(slot);
                 }
@@ -235,13 +251,14 @@ impl ControlPlane {
             self.counters.fpm_object_kind_changes += 1;
         }
         let users: Vec<(u32, Prefix)> = self
-            .fpm_object_routes
+            .fpm
+            .object_routes
             .get(&o.id)
             .map(|u| u.iter().copied().collect())
             .unwrap_or_default();
         let why = self.fpm_object_unusable(o.id);
         for k in users {
-            self.fpm_not_installed.remove(&k);
+            self.fpm.not_installed.remove(&k);
             if let Some(why) = why {
                 self.fpm_not_installed_as(k, why);
             }
@@ -253,8 +270,8 @@ impl ControlPlane {
     /// [`ControlPlane::fpm_sweep`] after `fpm.stale-time` unless a new
     /// session re-sends it first (zebra's graceful restart).
     pub fn fpm_session_end(&mut self) {
-        self.fpm_stale_objects = self.fpm_objects.keys().copied().collect();
-        self.fpm_stale = self
+        self.fpm.stale_objects = self.fpm.objects.keys().copied().collect();
+        self.fpm.stale = self
             .rib
             .iter()
             .filter(|(_, by)| by.contains_key(&Origin::Fpm))
@@ -264,7 +281,8 @@ impl ControlPlane {
 
     /// FPM routes held but not installed, and why.
     pub fn fpm_not_installed(&self) -> Vec<NotInstalledView> {
-        self.fpm_not_installed
+        self.fpm
+            .not_installed
             .iter()
             .map(|(&(table, prefix), &reason)| NotInstalledView {
                 table,
@@ -276,13 +294,13 @@ impl ControlPlane {
 
     /// Removes the stale FPM routes no session has re-sent. Returns how many.
     pub fn fpm_sweep(&mut self) -> usize {
-        let stale: Vec<_> = self.fpm_stale.drain().collect();
+        let stale: Vec<_> = self.fpm.stale.drain().collect();
         for k in &stale {
-            self.fpm_not_installed.remove(k);
+            self.fpm.not_installed.remove(k);
             self.set_fpm_spec(*k, None);
             self.sync_at(k.0, k.1);
         }
-        let objects: Vec<u32> = self.fpm_stale_objects.drain().collect();
+        let objects: Vec<u32> = self.fpm.stale_objects.drain().collect();
         for id in &objects {
             self.apply_fpm_object(crate::fpm::Object {
                 id: *id,

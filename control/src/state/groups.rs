@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// The groups: slots the FIB's group ids index, shared by key, with their
+/// reference counts; the API's named groups and the definitions' pins.
+#[derive(Default)]
+pub(super) struct Groups {
+    pub(super) slots: Vec<Option<GroupState>>,
+    pub(super) index: HashMap<GroupKey, usize>,
+    pub(super) free: Vec<usize>,
+    /// A group changed since the last publication.
+    pub(super) dirty: bool,
+    /// Named groups defined through the API (they win over the config's).
+    pub(super) api: BTreeMap<String, GroupConfig>,
+    /// Named groups holding their definition's pin (one user each).
+    pub(super) pinned: std::collections::HashSet<String>,
+}
+
 impl ControlPlane {
     /// Members of `gc` as nexthop ids, in canonical order (address, then port):
     /// the same members give the same group on every router.
@@ -21,18 +36,22 @@ impl ControlPlane {
     /// A user more for the group `key`, created or updated to `gc`. None when
     /// no member could be added (the nexthop table is full).
     pub(super) fn acquire_group(&mut self, key: GroupKey, gc: &GroupConfig) -> Option<usize> {
-        if let Some(&slot) = self.group_index.get(&key) {
-            let changed = self.groups[slot].as_ref().is_some_and(|g| g.cfg != *gc);
+        if let Some(&slot) = self.groups.index.get(&key) {
+            let changed = self.groups.slots[slot]
+                .as_ref()
+                .is_some_and(|g| g.cfg != *gc);
             if changed {
                 let members = self.members_of(gc);
                 if members.is_empty() {
                     return None;
                 }
                 let now_ms = self.now_ms();
-                let g = self.groups[slot].as_mut().expect("indexed groups exist");
+                let g = self.groups.slots[slot]
+                    .as_mut()
+                    .expect("indexed groups exist");
                 let live = table_members(&members, &mut g.seen_live, &self.neighbors);
                 let over = if live.is_empty() { &members } else { &live };
-                let keys = member_keys(&self.entries, over);
+                let keys = member_keys(&self.registry.entries, over);
                 if g.cfg.algorithm != gc.algorithm || g.cfg.buckets != gc.buckets {
                     g.table = None;
                 }
@@ -46,9 +65,11 @@ impl ControlPlane {
                 g.built = Arc::new(build_group(gc, &members, g.table.as_ref()));
                 g.cfg = gc.clone();
                 g.members = members;
-                self.groups_dirty = true;
+                self.groups.dirty = true;
             }
-            let g = self.groups[slot].as_mut().expect("indexed groups exist");
+            let g = self.groups.slots[slot]
+                .as_mut()
+                .expect("indexed groups exist");
             g.users += 1;
             return Some(slot);
         }
@@ -60,7 +81,11 @@ impl ControlPlane {
         let table = (gc.algorithm == Algorithm::Resilient).then(|| {
             let mut t = ResilientTable::new(gc.buckets, gc.idle_timer_ms, gc.unbalanced_timer_ms)
                 .expect("config validated the bucket count");
-            t.update_keyed(&members, &member_keys(&self.entries, &members), now_ms);
+            t.update_keyed(
+                &members,
+                &member_keys(&self.registry.entries, &members),
+                now_ms,
+            );
             t
         });
         let built = Arc::new(build_group(gc, &members, table.as_ref()));
@@ -73,32 +98,32 @@ impl ControlPlane {
             users: 1,
             seen_live: Default::default(),
         };
-        let slot = match self.group_free.pop() {
+        let slot = match self.groups.free.pop() {
             Some(s) => {
-                self.groups[s] = Some(state);
+                self.groups.slots[s] = Some(state);
                 s
             }
             None => {
-                self.groups.push(Some(state));
-                self.groups.len() - 1
+                self.groups.slots.push(Some(state));
+                self.groups.slots.len() - 1
             }
         };
-        self.group_index.insert(key, slot);
-        self.groups_dirty = true;
+        self.groups.index.insert(key, slot);
+        self.groups.dirty = true;
         Some(slot)
     }
 
     pub(super) fn release_group(&mut self, slot: usize) {
-        let Some(g) = self.groups.get_mut(slot).and_then(|g| g.as_mut()) else {
+        let Some(g) = self.groups.slots.get_mut(slot).and_then(|g| g.as_mut()) else {
             return;
         };
         g.users -= 1;
         if g.users == 0 {
             let key = g.key.clone();
-            self.group_index.remove(&key);
-            self.groups[slot] = None;
-            self.group_free.push(slot);
-            self.groups_dirty = true;
+            self.groups.index.remove(&key);
+            self.groups.slots[slot] = None;
+            self.groups.free.push(slot);
+            self.groups.dirty = true;
         }
     }
 
@@ -121,6 +146,7 @@ impl ControlPlane {
 
     pub fn groups(&self) -> Vec<GroupView> {
         self.groups
+            .slots
             .iter()
             .enumerate()
             .filter_map(|(i, g)| g.as_ref().map(|g| (i, g)))
@@ -130,7 +156,7 @@ impl ControlPlane {
                     GroupKey::Named(n) => (
                         n.clone(),
                         "named",
-                        Some(if self.api_groups.contains_key(n) {
+                        Some(if self.groups.api.contains_key(n) {
                             Origin::Api
                         } else {
                             Origin::Config
@@ -154,7 +180,7 @@ impl ControlPlane {
                     .members
                     .iter()
                     .map(|&(id, weight)| {
-                        let nh = self.entries[id.index()].nh;
+                        let nh = self.registry.entries[id.index()].nh;
                         GroupMember {
                             id: Self::listed_nexthop_id(id),
                             via: nh.addr,
@@ -164,7 +190,7 @@ impl ControlPlane {
                         }
                     })
                     .collect();
-                let pinned = matches!(&g.key, GroupKey::Named(n) if self.pinned.contains(n));
+                let pinned = matches!(&g.key, GroupKey::Named(n) if self.groups.pinned.contains(n));
                 GroupView {
                     id: self.group_id(index),
                     live: members.iter().filter(|m| m.live).count(),
@@ -181,7 +207,7 @@ impl ControlPlane {
 
     /// A named group's definition: the API's, else the config's.
     pub(super) fn named_group(&self, n: &str) -> Option<GroupConfig> {
-        self.api_groups.get(n).cloned().or_else(|| {
+        self.groups.api.get(n).cloned().or_else(|| {
             self.config
                 .groups
                 .iter()
@@ -198,7 +224,7 @@ impl ControlPlane {
             .iter()
             .filter_map(|g| g.name.clone().map(|n| (n, g.clone())))
             .collect();
-        d.extend(self.api_groups.clone());
+        d.extend(self.groups.api.clone());
         d
     }
 
@@ -208,24 +234,25 @@ impl ControlPlane {
         let defined = self.named_definitions();
         for (n, gc) in &defined {
             match self.acquire_group(GroupKey::Named(n.clone()), gc) {
-                Some(s) if self.pinned.contains(n) => self.release_group(s),
+                Some(s) if self.groups.pinned.contains(n) => self.release_group(s),
                 Some(_) => {
-                    self.pinned.insert(n.clone());
+                    self.groups.pinned.insert(n.clone());
                 }
                 None => {}
             }
         }
         let gone: Vec<String> = self
+            .groups
             .pinned
             .iter()
             .filter(|n| !defined.contains_key(*n))
             .cloned()
             .collect();
         for n in gone {
-            if let Some(&slot) = self.group_index.get(&GroupKey::Named(n.clone())) {
+            if let Some(&slot) = self.groups.index.get(&GroupKey::Named(n.clone())) {
                 self.release_group(slot);
             }
-            self.pinned.remove(&n);
+            self.groups.pinned.remove(&n);
         }
     }
 
@@ -243,7 +270,7 @@ impl ControlPlane {
 
     /// Named groups defined through the API (for validating API routes).
     pub fn api_groups(&self) -> Vec<GroupConfig> {
-        self.api_groups.values().cloned().collect()
+        self.groups.api.values().cloned().collect()
     }
 
     /// Adds (or with `replace`, replaces) a named group through the API. A
@@ -267,7 +294,7 @@ impl ControlPlane {
                 ));
             }
         }
-        self.api_groups.insert(n.clone(), gc);
+        self.groups.api.insert(n.clone(), gc);
         self.refresh_named();
         for (t, p) in self.routes_using(&n) {
             self.sync_at(t, p);
@@ -287,7 +314,7 @@ impl ControlPlane {
             .groups
             .iter()
             .any(|g| g.name.as_deref() == Some(n));
-        if !self.api_groups.contains_key(n) {
+        if !self.groups.api.contains_key(n) {
             return Err(if in_config {
                 format!(
                     "nexthop group '{n}' is defined in the config file: edit the file and reload"
@@ -305,7 +332,7 @@ impl ControlPlane {
                 users[0].0
             ));
         }
-        self.api_groups.remove(n);
+        self.groups.api.remove(n);
         self.refresh_named();
         for (t, p) in users {
             self.sync_at(t, p);
@@ -318,10 +345,10 @@ impl ControlPlane {
     pub(super) fn rebalance(&mut self, now: Instant) {
         let now_ms = now.duration_since(self.start).as_millis() as u64;
         let mut changed = false;
-        for g in self.groups.iter_mut().flatten() {
+        for g in self.groups.slots.iter_mut().flatten() {
             let Some(t) = g.table.as_mut() else { continue };
             let live = table_members(&g.members, &mut g.seen_live, &self.neighbors);
-            let keys = member_keys(&self.entries, &live);
+            let keys = member_keys(&self.registry.entries, &live);
             if t.update_keyed(&live, &keys, now_ms) {
                 g.built = Arc::new(build_group(&g.cfg, &g.members, Some(t)));
                 changed = true;

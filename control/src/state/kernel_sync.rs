@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// The kernel side: the kernel interfaces' ifindexes, and with
+/// `kernel-routes` the kernel's routes as last resolved, its nexthop objects
+/// and the routes that use each object.
+#[derive(Default)]
+pub(super) struct KernelState {
+    pub(super) ifindex: HashMap<u32, PortId>,
+    pub(super) routes: HashMap<(u32, Prefix), crate::fpm::Resolved>,
+    pub(super) objects: HashMap<u32, crate::fpm::Object>,
+    pub(super) object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
+}
+
 impl ControlPlane {
     /// A neighbour from the kernel's table on a kernel interface (the RFC
     /// 5549 gateway zebra installs): `Some(mac)` makes it a permanent
@@ -10,21 +21,21 @@ impl ControlPlane {
     pub fn set_kernel_neighbor(&mut self, port: PortId, addr: IpAddr, mac: Option<MacAddr>) {
         match mac {
             Some(mac) => {
-                let kind = if self.index.contains_key(&(port, addr)) {
-                    self.entries[self.index[&(port, addr)].index()].kind
+                let kind = if self.registry.index.contains_key(&(port, addr)) {
+                    self.registry.entries[self.registry.index[&(port, addr)].index()].kind
                 } else {
                     NexthopKind::Host
                 };
                 if let Some(id) = self.add_nexthop(port, addr, kind) {
-                    self.entries[id.index()].permanent = true;
+                    self.registry.entries[id.index()].permanent = true;
                     self.neighbors.set(id, mac);
                     self.neighbors.set_down(id, DownFlag::Unreachable, false);
                     tracing::info!(port = %self.config.ports[port.index()].name, %addr, %mac, "kernel neighbour mirrored");
                 }
             }
             None => {
-                if let Some(&id) = self.index.get(&(port, addr)) {
-                    self.entries[id.index()].permanent = false;
+                if let Some(&id) = self.registry.index.get(&(port, addr)) {
+                    self.registry.entries[id.index()].permanent = false;
                     self.neighbors.clear(id);
                 }
             }
@@ -46,33 +57,34 @@ impl ControlPlane {
             match c {
                 Change::Route(r) => {
                     let key = r.key;
-                    let old_obj = self.kernel_routes.get(&key).and_then(|o| o.object);
+                    let old_obj = self.kernel.routes.get(&key).and_then(|o| o.object);
                     if let Some(id) = old_obj {
-                        if let Some(set) = self.kernel_object_routes.get_mut(&id) {
+                        if let Some(set) = self.kernel.object_routes.get_mut(&id) {
                             set.remove(&key);
                         }
                     }
                     let withdrawn =
                         r.members.is_empty() && r.reject.is_none() && r.object.is_none();
                     if withdrawn {
-                        self.kernel_routes.remove(&key);
+                        self.kernel.routes.remove(&key);
                     } else {
                         if let Some(id) = r.object {
-                            self.kernel_object_routes.entry(id).or_default().insert(key);
+                            self.kernel.object_routes.entry(id).or_default().insert(key);
                         }
-                        self.kernel_routes.insert(key, r);
+                        self.kernel.routes.insert(key, r);
                     }
                     self.sync_kernel_route(key);
                 }
                 Change::Object(o) => {
                     let id = o.id;
                     if o.exists {
-                        self.kernel_objects.insert(id, o);
+                        self.kernel.objects.insert(id, o);
                     } else {
-                        self.kernel_objects.remove(&id);
+                        self.kernel.objects.remove(&id);
                     }
                     let keys: Vec<_> = self
-                        .kernel_object_routes
+                        .kernel
+                        .object_routes
                         .get(&id)
                         .map(|s| s.iter().copied().collect())
                         .unwrap_or_default();
@@ -90,13 +102,13 @@ impl ControlPlane {
     /// Installs (or removes) the kernel's route at `key` as it is now.
     pub(super) fn sync_kernel_route(&mut self, key: (u32, Prefix)) {
         let (table, prefix) = key;
-        let group = self.kernel_routes.get(&key).and_then(|r| {
+        let group = self.kernel.routes.get(&key).and_then(|r| {
             if let Some(x) = r.reject {
                 return Some(RouteGroup::Reject(x));
             }
             let (members, blackhole) = match r.object {
                 Some(id) => {
-                    let o = self.kernel_objects.get(&id)?;
+                    let o = self.kernel.objects.get(&id)?;
                     (o.members.as_slice(), o.blackhole)
                 }
                 None => (r.members.as_slice(), false),
@@ -112,7 +124,7 @@ impl ControlPlane {
         });
         match group {
             Some(group) => {
-                let r = &self.kernel_routes[&key];
+                let r = &self.kernel.routes[&key];
                 let spec = RouteSpec {
                     table,
                     prefix,
@@ -125,7 +137,7 @@ impl ControlPlane {
                 self.rib.set(key, Origin::Kernel, spec);
             }
             None => {
-                if self.kernel_routes.contains_key(&key) {
+                if self.kernel.routes.contains_key(&key) {
                     self.counters.kernel_routes_ignored += 1;
                 }
                 self.rib.remove(key, Origin::Kernel);
@@ -138,6 +150,6 @@ impl ControlPlane {
     /// paths then name their port exactly (RTA_OIF / NHA_OIF), and the
     /// subnet guess is only for paths without an interface.
     pub fn set_kernel_interfaces(&mut self, ifs: impl IntoIterator<Item = (u32, PortId)>) {
-        self.kernel_ifindex = ifs.into_iter().collect();
+        self.kernel.ifindex = ifs.into_iter().collect();
     }
 }

@@ -526,69 +526,29 @@ pub struct NexthopView {
 /// The control plane.
 pub struct ControlPlane {
     config: Config,
-    /// Routes installed in tables other than main (rules look up in them).
-    installed_other: HashMap<(u32, Prefix), Route>,
-    /// `installed_other` changed since the policy's tables were built.
-    tables_dirty: bool,
     /// SNAT addresses and ports, fixed at start (workers size their tables by it).
     snat: Arc<dataplane::nat::Snat>,
     ports: Arc<[PortInfo]>,
-    entries: Vec<Entry>,
-    index: HashMap<(PortId, IpAddr), NexthopId>,
-    hosts: HashMap<IpAddr, NexthopId>,
-    /// The route table the current generation uses.
-    routes: Arc<RouteTable>,
-    /// The other copy: behind `routes` by `lag`, and changed only once no
-    /// reader holds it (see `commit`).
-    spare: Option<Arc<RouteTable>>,
-    lag: Vec<RouteOp>,
-    /// Changes not yet published.
-    pending: Vec<RouteOp>,
-    /// The main table as the control plane wants it (what `routes` holds after `commit`).
-    installed: HashMap<Prefix, Route>,
-    /// Connected subnets and the router's own addresses.
-    system: HashMap<Prefix, Target>,
+    /// The nexthops (`nexthops.rs`).
+    registry: nexthops::Registry,
+    /// The groups (`groups.rs`).
+    groups: groups::Groups,
     /// Every route of every table and origin.
     rib: Rib,
-    groups: Vec<Option<GroupState>>,
-    group_index: HashMap<GroupKey, usize>,
-    group_free: Vec<usize>,
-    groups_dirty: bool,
-    /// Named groups defined through the API (they win over the config's).
-    api_groups: BTreeMap<String, GroupConfig>,
-    /// Named groups holding their definition's pin (one user each).
-    pinned: std::collections::HashSet<String>,
+    /// The FIB's build and publication (`fib_builder.rs`).
+    build: fib_builder::FibBuilder,
+    /// The uplinks and their probes (`prober.rs`).
     uplinks: Vec<UplinkState>,
-    /// The policy rules workers see, and the group slots they hold.
-    policy: Arc<dataplane::policy::Policy>,
-    policy_groups: Vec<usize>,
-    /// FPM routes not yet re-sent since the last (re)connect.
-    fpm_stale: std::collections::HashSet<(u32, Prefix)>,
-    /// FPM nexthop objects, by id, and those not re-sent since the session ended.
-    fpm_objects: HashMap<u32, FpmObject>,
-    /// The kernel interfaces' ifindexes and their ports.
-    kernel_ifindex: HashMap<u32, PortId>,
-    /// `kernel-routes`: the kernel's routes as last resolved, its nexthop
-    /// objects, and the routes that use each object.
-    kernel_routes: HashMap<(u32, Prefix), crate::fpm::Resolved>,
-    kernel_objects: HashMap<u32, crate::fpm::Object>,
-    kernel_object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
-    fpm_stale_objects: std::collections::HashSet<u32>,
-    /// The FPM routes that use each nexthop object.
-    fpm_object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
-    /// Hosts learned on connected subnets: bounded, LRU-evicted.
-    pool: crate::host_pool::HostPool,
-    /// Packets waiting for a neighbour to answer.
-    hold: crate::hold::HoldQueue,
-    /// The workers' counters: traffic to a STALE host makes it DELAY.
-    traffic: Vec<Arc<dataplane::stats::LcoreStats>>,
-    /// FPM routes the session holds that are not installed, and why.
-    fpm_not_installed: BTreeMap<(u32, Prefix), NotInstalled>,
+    /// The FPM session's objects and routes (`fpm_sync.rs`).
+    fpm: fpm_sync::FpmState,
+    /// The kernel interfaces and the kernel's routes (`kernel_sync.rs`).
+    kernel: kernel_sync::KernelState,
+    /// Learned hosts and held packets (`neighbors.rs`).
+    neigh: neighbors::NeighborState,
+    /// The neighbour table the workers read.
     neighbors: Arc<Neighbors>,
-    publisher: Publisher<Fib>,
     start: Instant,
     link_up: Vec<Option<bool>>,
-    generation: u64,
     channels: Channels,
     /// Event counters.
     pub counters: ControlCounters,
@@ -598,8 +558,8 @@ pub struct ControlPlane {
 impl std::fmt::Debug for ControlPlane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ControlPlane")
-            .field("generation", &self.generation)
-            .field("nexthops", &self.entries.len())
+            .field("generation", &self.build.generation)
+            .field("nexthops", &self.registry.entries.len())
             .finish()
     }
 }
@@ -789,73 +749,63 @@ impl ControlPlane {
         }
         let mut cp = ControlPlane {
             ports,
-            entries: Vec::new(),
-            index: HashMap::new(),
-            hosts: HashMap::new(),
-            routes: routes.clone(),
-            spare: Some(Arc::new(RouteTable::default())),
-            lag: Vec::new(),
-            pending: Vec::new(),
-            installed: HashMap::new(),
-            system,
+            registry: Default::default(),
+            groups: Default::default(),
             rib: Rib::default(),
-            groups: Vec::new(),
-            group_index: HashMap::new(),
-            group_free: Vec::new(),
-            groups_dirty: false,
-            api_groups: BTreeMap::new(),
-            pinned: Default::default(),
+            build: fib_builder::FibBuilder {
+                routes: routes.clone(),
+                spare: Some(Arc::new(RouteTable::default())),
+                lag: Vec::new(),
+                pending: Vec::new(),
+                installed: HashMap::new(),
+                installed_other: HashMap::new(),
+                tables_dirty: false,
+                system,
+                policy: Default::default(),
+                policy_groups: Vec::new(),
+                publisher: Publisher::new(
+                    Fib {
+                        generation: 0,
+                        routes,
+                        groups: Arc::new([]),
+                        nexthops: Arc::new([]),
+                        hosts: Arc::new(HostTable::new()),
+                        ports: Arc::new([]),
+                        neighbors: neighbors.clone(),
+                        policy: Default::default(),
+                        snat: Default::default(),
+                    },
+                    readers,
+                ),
+                generation: 0,
+            },
             uplinks: Vec::new(),
-            policy: Default::default(),
             snat: Arc::new(snat_of(&config)),
-            installed_other: HashMap::new(),
-            tables_dirty: false,
-            policy_groups: Vec::new(),
-            fpm_stale: Default::default(),
-            hold: Default::default(),
-            traffic: Vec::new(),
-            fpm_objects: HashMap::new(),
-            kernel_ifindex: HashMap::new(),
-            kernel_routes: HashMap::new(),
-            kernel_objects: HashMap::new(),
-            kernel_object_routes: HashMap::new(),
-            fpm_stale_objects: Default::default(),
-            fpm_object_routes: HashMap::new(),
-            fpm_not_installed: BTreeMap::new(),
-            pool: crate::host_pool::HostPool::new(config.neighbor_table, max_nexthops),
-            neighbors: neighbors.clone(),
-            publisher: Publisher::new(
-                Fib {
-                    generation: 0,
-                    routes,
-                    groups: Arc::new([]),
-                    nexthops: Arc::new([]),
-                    hosts: Arc::new(HostTable::new()),
-                    ports: Arc::new([]),
-                    neighbors,
-                    policy: Default::default(),
-                    snat: Default::default(),
-                },
-                readers,
-            ),
+            fpm: Default::default(),
+            kernel: Default::default(),
+            neigh: neighbors::NeighborState {
+                pool: crate::host_pool::HostPool::new(config.neighbor_table, max_nexthops),
+                hold: Default::default(),
+                traffic: Vec::new(),
+            },
+            neighbors,
             start: Instant::now(),
             link_up: vec![None; config.ports.len()],
-            generation: 0,
             channels,
             counters: ControlCounters::default(),
             config,
             last_timer: None,
         };
         for s in cp.config.neighbors.clone() {
-            let kind = if cp.index.contains_key(&(s.port, s.address)) {
+            let kind = if cp.registry.index.contains_key(&(s.port, s.address)) {
                 NexthopKind::Gateway
             } else {
                 NexthopKind::Host
             };
             if let Some(id) = cp.add_nexthop(s.port, s.address, kind) {
-                cp.entries[id.index()].permanent = true;
+                cp.registry.entries[id.index()].permanent = true;
                 cp.neighbors.set(id, s.mac);
-                cp.hosts.entry(s.address).or_insert(id);
+                cp.registry.hosts.entry(s.address).or_insert(id);
             }
         }
         for (k, spec) in rib_of(&cp.config) {
@@ -900,7 +850,7 @@ impl ControlPlane {
             self.timers(now);
         }
         self.uplink_tick(now);
-        self.publisher.reclaim();
+        self.build.publisher.reclaim();
     }
 
     /// Records the link state of `port` (from the PMD). With `monitor-link`,
@@ -919,7 +869,7 @@ impl ControlPlane {
             return;
         }
         let mut changed = 0u32;
-        for (i, e) in self.entries.iter().enumerate() {
+        for (i, e) in self.registry.entries.iter().enumerate() {
             if e.nh.port == port
                 && self
                     .neighbors
@@ -1226,7 +1176,7 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         }
         assert_eq!(cp.counters.neighbor_failed, 1);
         assert_eq!(cp.counters.neighbor_hold_dropped, 3);
-        assert_eq!(cp.hold.len(), 0);
+        assert_eq!(cp.neigh.hold.len(), 0);
     }
 
     #[test]
@@ -1501,8 +1451,12 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             cp.poll(t);
             solicits += drain(&ch).len();
         }
-        assert!(cp.entries.len() <= 64, "{} entries", cp.entries.len());
-        assert!(cp.pool.len() <= 32);
+        assert!(
+            cp.registry.entries.len() <= 64,
+            "{} entries",
+            cp.registry.entries.len()
+        );
+        assert!(cp.neigh.pool.len() <= 32);
         assert!(cp.counters.neighbor_evictions > 0 || cp.counters.neighbor_incomplete_full > 0);
         // 2 s of flood at solicit-rate 100/s: at most the burst and 2 s of refill (gateway probes aside).
         assert!(solicits <= 100 + 2 * 100 + 10, "{solicits} solicitations");
@@ -1518,7 +1472,7 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
             .filter(|n| n.kind == NexthopKind::Gateway)
             .count();
         assert!(cp.flush_neighbors(None) > 0);
-        assert_eq!(cp.pool.len(), 0);
+        assert_eq!(cp.neigh.pool.len(), 0);
         assert_eq!(
             cp.nexthops()
                 .iter()
@@ -2588,8 +2542,8 @@ routes:
         cp.fpm_session_end();
         assert_eq!(cp.fpm_sweep(), 50);
         assert!(cp.groups().iter().all(|g| g.kind != "object"));
-        assert!(cp.fpm_objects.is_empty());
-        assert!(cp.fpm_object_routes.is_empty());
+        assert!(cp.fpm.objects.is_empty());
+        assert!(cp.fpm.object_routes.is_empty());
     }
 
     #[test]

@@ -2,13 +2,22 @@
 
 use super::*;
 
+/// Learned hosts and what waits for them: the bounded host pool, the
+/// packets held for a neighbour, and the workers' counters (traffic to a
+/// STALE host makes it DELAY).
+pub(super) struct NeighborState {
+    pub(super) pool: crate::host_pool::HostPool,
+    pub(super) hold: crate::hold::HoldQueue,
+    pub(super) traffic: Vec<Arc<dataplane::stats::LcoreStats>>,
+}
+
 impl ControlPlane {
     pub(super) fn timers(&mut self, now: Instant) {
         let interval = Duration::from_millis(self.config.liveness.probe_interval_ms);
         let failures = self.config.liveness.probe_failures;
-        for i in 0..self.entries.len() {
+        for i in 0..self.registry.entries.len() {
             let id = NexthopId(i as u32);
-            let e = &self.entries[i];
+            let e = &self.registry.entries[i];
             if e.permanent || e.removed {
                 continue;
             }
@@ -29,35 +38,36 @@ impl ControlPlane {
                         tracing::warn!(nexthop = %nh.addr, port = %self.config.ports[nh.port.index()].name, probes = e.unanswered, "nexthop unreachable: down");
                     }
                     let unicast = self.neighbors.get(id);
-                    self.entries[i].last_asked = Some(now);
-                    self.entries[i].unanswered = self.entries[i].unanswered.saturating_add(1);
+                    self.registry.entries[i].last_asked = Some(now);
+                    self.registry.entries[i].unanswered =
+                        self.registry.entries[i].unanswered.saturating_add(1);
                     self.solicit(nh.port, nh.addr, unicast);
                 }
                 // Hosts: asked while unresolved, forgotten when silent.
                 NexthopKind::Host => {
                     if !resolved
                         && self.neighbors.is_down(id, DownFlag::Unreachable)
-                        && !self.pool.failed(id, now)
+                        && !self.neigh.pool.failed(id, now)
                     {
                         // FAILED ran out: the next packet asks again.
                         self.neighbors.set_down(id, DownFlag::Unreachable, false);
-                        if self.hosts.get(&nh.addr) == Some(&id) {
-                            self.hosts.remove(&nh.addr);
+                        if self.registry.hosts.get(&nh.addr) == Some(&id) {
+                            self.registry.hosts.remove(&nh.addr);
                             self.publish();
                         }
                     } else if resolved {
                         self.host_nud(id, now);
                     } else if !resolved
-                        && !self.pool.failed(id, now)
+                        && !self.neigh.pool.failed(id, now)
                         && e.last_asked.is_none_or(|t| now.duration_since(t) >= RETRY)
                     {
-                        self.entries[i].last_asked = Some(now);
+                        self.registry.entries[i].last_asked = Some(now);
                         // Given up after `retries`, like the kernel's FAILED state.
-                        if self.pool.contains(id) && !self.pool.try_solicit(id, now) {
+                        if self.neigh.pool.contains(id) && !self.neigh.pool.try_solicit(id, now) {
                             self.host_failed(id);
                             continue;
                         }
-                        if !self.pool.take_token(now) {
+                        if !self.neigh.pool.take_token(now) {
                             self.counters.solicits_rate_limited += 1;
                             continue;
                         }
@@ -66,8 +76,8 @@ impl ControlPlane {
                 }
             }
         }
-        if !self.hold.is_empty() {
-            for id in self.hold.ids() {
+        if !self.neigh.hold.is_empty() {
+            for id in self.neigh.hold.ids() {
                 if self.neighbors.is_down(id, DownFlag::Unreachable) {
                     self.drop_held(id);
                 }
@@ -78,7 +88,8 @@ impl ControlPlane {
 
     /// Packets the workers forwarded to `id` so far.
     pub(super) fn traffic_of(&self, id: NexthopId) -> u64 {
-        self.traffic
+        self.neigh
+            .traffic
             .iter()
             .filter_map(|s| s.nh_packets.get(id.index()))
             .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
@@ -88,7 +99,7 @@ impl ControlPlane {
     /// Gives the control plane the workers' counters (neighbour states use
     /// the per-nexthop packets to see traffic to a STALE host).
     pub fn set_traffic(&mut self, lcores: Vec<Arc<dataplane::stats::LcoreStats>>) {
-        self.traffic = lcores;
+        self.neigh.traffic = lcores;
     }
 
     /// A resolved host past REACHABLE, as the kernel's NUD runs it: STALE
@@ -98,7 +109,7 @@ impl ControlPlane {
     pub(super) fn host_nud(&mut self, id: NexthopId, now: Instant) {
         let reachable = Duration::from_secs(self.config.neighbor_table.reachable_time_s.into());
         let tx = self.traffic_of(id);
-        let e = &mut self.entries[id.index()];
+        let e = &mut self.registry.entries[id.index()];
         let age = e.last_seen.map_or(Duration::MAX, |t| now.duration_since(t));
         let moved = tx != e.tx_seen;
         e.tx_seen = tx;
@@ -121,11 +132,11 @@ impl ControlPlane {
                 if probes >= self.config.neighbor_table.retries {
                     e.nud = None;
                     self.neighbors.clear(id);
-                    self.pool.mark_failed(id, now);
+                    self.neigh.pool.mark_failed(id, now);
                     self.host_failed(id);
                     return;
                 }
-                if !self.pool.take_token(now) {
+                if !self.neigh.pool.take_token(now) {
                     self.counters.solicits_rate_limited += 1;
                     return;
                 }
@@ -139,7 +150,7 @@ impl ControlPlane {
 
     /// The kernel's name for `id`'s state.
     pub(super) fn nud_state(&self, id: NexthopId, now: Instant) -> NudState {
-        let e = &self.entries[id.index()];
+        let e = &self.registry.entries[id.index()];
         let mac = self.neighbors.get(id).is_some();
         let unreachable = self.neighbors.is_down(id, DownFlag::Unreachable);
         if e.permanent {
@@ -150,7 +161,7 @@ impl ControlPlane {
             NexthopKind::Gateway if !mac => NudState::Incomplete,
             NexthopKind::Gateway if e.unanswered > 1 => NudState::Probe,
             NexthopKind::Gateway => NudState::Reachable,
-            NexthopKind::Host if unreachable || self.pool.failed(id, now) => NudState::Failed,
+            NexthopKind::Host if unreachable || self.neigh.pool.failed(id, now) => NudState::Failed,
             NexthopKind::Host if !mac => NudState::Incomplete,
             NexthopKind::Host => {
                 let reachable =
@@ -171,20 +182,20 @@ impl ControlPlane {
     }
 
     pub(super) fn handle_resolve(&mut self, r: ResolveRequest, now: Instant) {
-        if let Some(&id) = self.index.get(&(r.port, r.addr)) {
-            if self.entries[id.index()].removed {
+        if let Some(&id) = self.registry.index.get(&(r.port, r.addr)) {
+            if self.registry.entries[id.index()].removed {
                 self.new_host(r.port, r.addr);
             }
-            if self.pool.failed(id, now) {
+            if self.neigh.pool.failed(id, now) {
                 return;
             }
-            let e = &mut self.entries[id.index()];
+            let e = &mut self.registry.entries[id.index()];
             if e.last_asked.is_some_and(|t| now.duration_since(t) < RETRY) {
                 return;
             }
             e.last_asked = Some(now);
             let unresolved = self.neighbors.get(id).is_none();
-            if self.pool.contains(id) && unresolved && !self.pool.try_solicit(id, now) {
+            if self.neigh.pool.contains(id) && unresolved && !self.neigh.pool.try_solicit(id, now) {
                 self.host_failed(id);
                 return;
             }
@@ -194,17 +205,17 @@ impl ControlPlane {
             if !self.on_subnet(r.port, r.addr) {
                 return;
             }
-            if self.pool.incomplete_full() {
+            if self.neigh.pool.incomplete_full() {
                 self.counters.neighbor_incomplete_full += 1;
                 return;
             }
             let Some(id) = self.new_host(r.port, r.addr) else {
                 return;
             };
-            self.entries[id.index()].last_asked = Some(now);
-            self.pool.try_solicit(id, now);
+            self.registry.entries[id.index()].last_asked = Some(now);
+            self.neigh.pool.try_solicit(id, now);
         }
-        if !self.pool.take_token(now) {
+        if !self.neigh.pool.take_token(now) {
             self.counters.solicits_rate_limited += 1;
             return;
         }
@@ -297,8 +308,8 @@ impl ControlPlane {
             tracing::warn!(address = %addr, %mac, port = %self.config.ports[port.index()].name, "another host claims one of the router's addresses: ignored");
             return;
         }
-        let id = match self.index.get(&(port, addr)) {
-            Some(&id) if !self.entries[id.index()].removed => id,
+        let id = match self.registry.index.get(&(port, addr)) {
+            Some(&id) if !self.registry.entries[id.index()].removed => id,
             Some(_) if !create => return,
             Some(_) | None if create && self.on_subnet(port, addr) => {
                 match self.new_host(port, addr) {
@@ -308,13 +319,13 @@ impl ControlPlane {
             }
             _ => return,
         };
-        let e = &mut self.entries[id.index()];
+        let e = &mut self.registry.entries[id.index()];
         if e.permanent {
             return;
         }
         e.last_seen = Some(now);
         e.unanswered = 0;
-        self.pool.resolved(id);
+        self.neigh.pool.resolved(id);
         if self.neighbors.get(id) != Some(mac) {
             self.neighbors.set(id, mac);
         }
@@ -324,8 +335,8 @@ impl ControlPlane {
         }
         // One entry per (port, address), whatever uses it: a gateway on a
         // connected subnet is also the host adjacency for its own address.
-        if self.hosts.get(&addr) != Some(&id) && self.on_subnet(port, addr) {
-            self.hosts.insert(addr, id);
+        if self.registry.hosts.get(&addr) != Some(&id) && self.on_subnet(port, addr) {
+            self.registry.hosts.insert(addr, id);
             self.publish();
         }
         self.release_held(id, mac);
@@ -336,10 +347,11 @@ impl ControlPlane {
     pub(super) fn handle_held(&mut self, h: HeldFrame) {
         use crate::hold::Held;
         let id = self
+            .registry
             .index
             .get(&(h.port, h.addr))
             .copied()
-            .filter(|id| !self.entries[id.index()].removed);
+            .filter(|id| !self.registry.entries[id.index()].removed);
         // No entry (max-incomplete reached, or off every subnet), a FAILED
         // host, or an SNAT uplink (the packet would leave untranslated).
         let snat_port = self
@@ -357,7 +369,7 @@ impl ControlPlane {
             self.send_held(id, h.frame, mac);
             return;
         }
-        match self.hold.hold(id, h.frame) {
+        match self.neigh.hold.hold(id, h.frame) {
             Held::Queued => self.counters.neighbor_held += 1,
             Held::PushedOut => {
                 self.counters.neighbor_held += 1;
@@ -369,7 +381,7 @@ impl ControlPlane {
 
     /// Sends a held packet to `mac`, rewritten as the worker would have.
     pub(super) fn send_held(&mut self, id: NexthopId, mut f: PuntFrame, mac: MacAddr) {
-        let port = self.entries[id.index()].nh.port;
+        let port = self.registry.entries[id.index()].nh.port;
         let n = f.len as usize;
         if crate::hold::rewrite(&mut f.data[..n], mac, self.ports[port.index()].mac)
             && self.send(port, &f.data[..n])
@@ -382,14 +394,14 @@ impl ControlPlane {
 
     /// Neighbour `id` answered with `mac`: its held packets go, oldest first.
     pub(super) fn release_held(&mut self, id: NexthopId, mac: MacAddr) {
-        for f in self.hold.take(id) {
+        for f in self.neigh.hold.take(id) {
             self.send_held(id, f, mac);
         }
     }
 
     /// Neighbour `id` will not answer (FAILED, flushed, re-keyed): its held packets are dropped.
     pub(super) fn drop_held(&mut self, id: NexthopId) {
-        self.counters.neighbor_hold_dropped += self.hold.take(id).len() as u64;
+        self.counters.neighbor_hold_dropped += self.neigh.hold.take(id).len() as u64;
     }
 
     pub(super) fn handle_punt(&mut self, f: &PuntFrame, now: Instant) {

@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// The nexthop registry: every nexthop (gateway or learned host), by
+/// id, by (port, address), and the hosts by address.
+#[derive(Default)]
+pub(super) struct Registry {
+    pub(super) entries: Vec<Entry>,
+    pub(super) index: HashMap<(PortId, IpAddr), NexthopId>,
+    pub(super) hosts: HashMap<IpAddr, NexthopId>,
+}
+
 impl ControlPlane {
     pub(super) fn add_nexthop(
         &mut self,
@@ -9,25 +18,26 @@ impl ControlPlane {
         addr: IpAddr,
         kind: NexthopKind,
     ) -> Option<NexthopId> {
-        if let Some(&id) = self.index.get(&(port, addr)) {
-            let e = &mut self.entries[id.index()];
+        if let Some(&id) = self.registry.index.get(&(port, addr)) {
+            let e = &mut self.registry.entries[id.index()];
             if e.removed {
                 *e = Entry::fresh(e.nh, kind);
             }
             if kind == NexthopKind::Gateway {
                 e.kind = NexthopKind::Gateway;
-                self.pool.forget(id);
+                self.neigh.pool.forget(id);
             }
             return Some(id);
         }
-        if self.entries.len() >= self.neighbors.capacity() {
+        if self.registry.entries.len() >= self.neighbors.capacity() {
             self.counters.nexthop_table_full += 1;
             return None;
         }
-        let id = NexthopId(self.entries.len() as u32);
-        self.entries
+        let id = NexthopId(self.registry.entries.len() as u32);
+        self.registry
+            .entries
             .push(Entry::fresh(Nexthop { port, addr }, kind));
-        self.index.insert((port, addr), id);
+        self.registry.index.insert((port, addr), id);
         Some(id)
     }
 
@@ -35,18 +45,18 @@ impl ControlPlane {
     /// flushed, else a free slot, else a new one, else the least recently
     /// used host's slot (re-keyed). Nexthops are never taken.
     pub(super) fn new_host(&mut self, port: PortId, addr: IpAddr) -> Option<NexthopId> {
-        if let Some(&id) = self.index.get(&(port, addr)) {
-            let was_removed = self.entries[id.index()].removed;
+        if let Some(&id) = self.registry.index.get(&(port, addr)) {
+            let was_removed = self.registry.entries[id.index()].removed;
             let id = self.add_nexthop(port, addr, NexthopKind::Host)?;
-            let e = &self.entries[id.index()];
-            if was_removed && e.kind == NexthopKind::Host && !self.pool.contains(id) {
-                self.pool.adopt(id);
+            let e = &self.registry.entries[id.index()];
+            if was_removed && e.kind == NexthopKind::Host && !self.neigh.pool.contains(id) {
+                self.neigh.pool.adopt(id);
             }
             return Some(id);
         }
-        let slot = if self.pool.full() {
-            let entries = &self.entries;
-            let v = self.pool.victim(|id| {
+        let slot = if self.neigh.pool.full() {
+            let entries = &self.registry.entries;
+            let v = self.neigh.pool.victim(|id| {
                 let e = &entries[id.index()];
                 e.kind == NexthopKind::Host && !e.permanent && !e.pinned && !e.removed
             });
@@ -55,38 +65,38 @@ impl ControlPlane {
             }
             v
         } else {
-            self.pool.free_slot()
+            self.neigh.pool.free_slot()
         };
         let id = match slot {
             Some(v) => {
                 self.rekey(v, port, addr);
                 v
             }
-            None if self.pool.full() => {
+            None if self.neigh.pool.full() => {
                 self.counters.nexthop_table_full += 1;
                 return None;
             }
             None => self.add_nexthop(port, addr, NexthopKind::Host)?,
         };
-        self.pool.adopt(id);
+        self.neigh.pool.adopt(id);
         Some(id)
     }
 
     /// Gives host slot `id` to `addr` on `port`: the old host is forgotten.
     pub(super) fn rekey(&mut self, id: NexthopId, port: PortId, addr: IpAddr) {
         self.drop_held(id);
-        let old = self.entries[id.index()].nh;
-        if self.index.get(&(old.port, old.addr)) == Some(&id) {
-            self.index.remove(&(old.port, old.addr));
+        let old = self.registry.entries[id.index()].nh;
+        if self.registry.index.get(&(old.port, old.addr)) == Some(&id) {
+            self.registry.index.remove(&(old.port, old.addr));
         }
-        if self.hosts.get(&old.addr) == Some(&id) {
-            self.hosts.remove(&old.addr);
+        if self.registry.hosts.get(&old.addr) == Some(&id) {
+            self.registry.hosts.remove(&old.addr);
         }
         self.neighbors.clear(id);
         self.neighbors.set_down(id, DownFlag::Unreachable, false);
         self.neighbors.set_down(id, DownFlag::Admin, false);
-        self.entries[id.index()] = Entry::fresh(Nexthop { port, addr }, NexthopKind::Host);
-        self.index.insert((port, addr), id);
+        self.registry.entries[id.index()] = Entry::fresh(Nexthop { port, addr }, NexthopKind::Host);
+        self.registry.index.insert((port, addr), id);
     }
 
     /// Host `id` answered none of its solicitations: FAILED. Packets to it get
@@ -96,9 +106,9 @@ impl ControlPlane {
         self.counters.neighbor_failed += 1;
         self.drop_held(id);
         self.neighbors.set_down(id, DownFlag::Unreachable, true);
-        let addr = self.entries[id.index()].nh.addr;
-        if self.hosts.get(&addr) != Some(&id) {
-            self.hosts.insert(addr, id);
+        let addr = self.registry.entries[id.index()].nh.addr;
+        if self.registry.hosts.get(&addr) != Some(&id) {
+            self.registry.hosts.insert(addr, id);
             self.publish();
         }
     }
@@ -106,26 +116,26 @@ impl ControlPlane {
     /// Removes the learned hosts (on `port`, or everywhere), like `ip neigh
     /// flush`: nexthops and permanent entries stay. Returns how many.
     pub fn flush_neighbors(&mut self, port: Option<PortId>) -> usize {
-        let ids: Vec<NexthopId> = (0..self.entries.len())
+        let ids: Vec<NexthopId> = (0..self.registry.entries.len())
             .map(|i| NexthopId(i as u32))
             .filter(|&id| {
-                let e = &self.entries[id.index()];
-                self.pool.contains(id)
+                let e = &self.registry.entries[id.index()];
+                self.neigh.pool.contains(id)
                     && !e.removed
                     && e.kind == NexthopKind::Host
                     && port.is_none_or(|p| e.nh.port == p)
             })
             .collect();
         for &id in &ids {
-            let addr = self.entries[id.index()].nh.addr;
-            self.entries[id.index()].removed = true;
+            let addr = self.registry.entries[id.index()].nh.addr;
+            self.registry.entries[id.index()].removed = true;
             self.drop_held(id);
             self.neighbors.clear(id);
             self.neighbors.set_down(id, DownFlag::Unreachable, false);
-            if self.hosts.get(&addr) == Some(&id) {
-                self.hosts.remove(&addr);
+            if self.registry.hosts.get(&addr) == Some(&id) {
+                self.registry.hosts.remove(&addr);
             }
-            self.pool.release(id);
+            self.neigh.pool.release(id);
         }
         self.counters.neighbor_flushed += ids.len() as u64;
         if !ids.is_empty() {
@@ -144,7 +154,8 @@ impl ControlPlane {
 
     /// Every nexthop with its state.
     pub fn nexthops(&self) -> Vec<NexthopView> {
-        self.entries
+        self.registry
+            .entries
             .iter()
             .enumerate()
             .filter(|(_, e)| !e.removed)
@@ -173,7 +184,8 @@ impl ControlPlane {
 
     /// True when every gateway of a configured route has a MAC.
     pub fn gateways_resolved(&self) -> bool {
-        self.entries
+        self.registry
+            .entries
             .iter()
             .enumerate()
             .filter(|(_, e)| e.kind == NexthopKind::Gateway && !e.removed)
@@ -196,15 +208,15 @@ impl ControlPlane {
         if self.is_local(pid, addr) {
             return Err(format!("{addr} is the router's own address on '{port}'"));
         }
-        if let Some(&id) = self.index.get(&(pid, addr)) {
-            if !self.entries[id.index()].removed {
+        if let Some(&id) = self.registry.index.get(&(pid, addr)) {
+            if !self.registry.entries[id.index()].removed {
                 return Err(format!("nexthop {addr} on port '{port}' exists"));
             }
         }
         let id = self
             .add_nexthop(pid, addr, NexthopKind::Gateway)
             .ok_or("the nexthop table is full")?;
-        self.entries[id.index()].pinned = true;
+        self.registry.entries[id.index()].pinned = true;
         self.publish();
         self.nexthops()
             .into_iter()
@@ -222,17 +234,18 @@ impl ControlPlane {
             .config
             .port_id(port)
             .ok_or_else(|| format!("unknown port '{port}'"))?;
-        let id = match self.index.get(&(pid, addr)) {
-            Some(&id) if !self.entries[id.index()].removed => id,
+        let id = match self.registry.index.get(&(pid, addr)) {
+            Some(&id) if !self.registry.entries[id.index()].removed => id,
             _ => return Err(format!("no nexthop {addr} on port '{port}'")),
         };
-        if self.entries[id.index()].permanent {
+        if self.registry.entries[id.index()].permanent {
             return Err(format!(
                 "{addr} on '{port}' is a static neighbour of the config file: edit the file and reload"
             ));
         }
         if let Some(g) = self
             .groups
+            .slots
             .iter()
             .flatten()
             .find(|g| g.members.iter().any(|m| m.0 == id))
@@ -246,12 +259,12 @@ impl ControlPlane {
                 "nexthop {addr} on '{port}' is a member of group '{name}': remove it there first"
             ));
         }
-        let e = &mut self.entries[id.index()];
+        let e = &mut self.registry.entries[id.index()];
         e.removed = true;
         e.pinned = false;
         self.neighbors.clear(id);
-        if self.hosts.get(&addr) == Some(&id) {
-            self.hosts.remove(&addr);
+        if self.registry.hosts.get(&addr) == Some(&id) {
+            self.registry.hosts.remove(&addr);
         }
         self.publish();
         Ok(())
@@ -290,6 +303,6 @@ impl ControlPlane {
 
     /// The nexthop id for `addr` on `port`, if any.
     pub fn nexthop_id(&self, port: PortId, addr: IpAddr) -> Option<NexthopId> {
-        self.index.get(&(port, addr)).copied()
+        self.registry.index.get(&(port, addr)).copied()
     }
 }

@@ -160,15 +160,12 @@ fn port_metrics(reg: &Registry, cp: &Snapshot, ports: &[PortCounters]) -> u64 {
         tx_e.with_label_values(&l).inc_by(c.tx_errors);
     }
 
-    let link = IntGaugeVec::new(
-        Opts::new(
-            "ecmp_router_port_link_up",
-            "1 when the PMD reports the port's link up.",
-        ),
+    let link = gauge_vec(
+        reg,
+        "ecmp_router_port_link_up",
+        "1 when the PMD reports the port's link up.",
         &["port"],
-    )
-    .expect("valid");
-    reg.register(Box::new(link.clone())).expect("unique");
+    );
     for (p, c) in cp.port_names.iter().zip(ports) {
         link.with_label_values(&[p.as_str()]).set(c.link_up as i64);
     }
@@ -521,24 +518,18 @@ fn control_metrics(reg: &Registry, cp: &Snapshot) {
 
 /// The workers' flow tables.
 fn flow_metrics(reg: &Registry, flows: &[Arc<dataplane::flowtable::FlowTable>], now_ms: u32) {
-    let fe = IntGaugeVec::new(
-        Opts::new(
-            "ecmp_router_flow_entries",
-            "Live flows in each worker's flow table (sticky routes).",
-        ),
+    let fe = gauge_vec(
+        reg,
+        "ecmp_router_flow_entries",
+        "Live flows in each worker's flow table (sticky routes).",
         &["lcore"],
-    )
-    .expect("valid");
-    reg.register(Box::new(fe.clone())).expect("unique");
-    let fcap = IntGaugeVec::new(
-        Opts::new(
-            "ecmp_router_flow_capacity",
-            "Flows each worker's table can hold.",
-        ),
+    );
+    let fcap = gauge_vec(
+        reg,
+        "ecmp_router_flow_capacity",
+        "Flows each worker's table can hold.",
         &["lcore"],
-    )
-    .expect("valid");
-    reg.register(Box::new(fcap.clone())).expect("unique");
+    );
     let fev = counter(
         reg,
         "ecmp_router_flow_events_total",
@@ -569,15 +560,12 @@ fn flow_metrics(reg: &Registry, flows: &[Arc<dataplane::flowtable::FlowTable>], 
 fn snat_metrics(reg: &Registry, cp: &Snapshot, nat: &[Arc<dataplane::nat::NatCounters>]) {
     let snat = cp.snat.clone();
     if !snat.is_empty() {
-        let sb = IntGaugeVec::new(
-            Opts::new(
-                "ecmp_router_snat_bindings",
-                "SNAT bindings (translated flows) in each worker's NAT table.",
-            ),
+        let sb = gauge_vec(
+            reg,
+            "ecmp_router_snat_bindings",
+            "SNAT bindings (translated flows) in each worker's NAT table.",
             &["lcore"],
-        )
-        .expect("valid");
-        reg.register(Box::new(sb.clone())).expect("unique");
+        );
         let sev = counter(
             reg,
             "ecmp_router_snat_events_total",
@@ -630,15 +618,12 @@ fn snat_metrics(reg: &Registry, cp: &Snapshot, nat: &[Arc<dataplane::nat::NatCou
             serr.with_label_values(&[w.as_str(), "out"])
                 .inc_by(c.out_icmp_errors.load(Relaxed));
         }
-        let sa = IntGaugeVec::new(
-            Opts::new(
-                "ecmp_router_snat_address_info",
-                "Each SNAT address and the uplink port it belongs to (value 1).",
-            ),
+        let sa = gauge_vec(
+            reg,
+            "ecmp_router_snat_address_info",
+            "Each SNAT address and the uplink port it belongs to (value 1).",
             &["address", "port"],
-        )
-        .expect("valid");
-        reg.register(Box::new(sa.clone())).expect("unique");
+        );
         for (a, p) in snat.addrs.iter() {
             let pn = cp.port_names.get(p.index()).map_or("?", |x| x.as_str());
             sa.with_label_values(&[a.to_string().as_str(), pn]).set(1);
@@ -648,24 +633,18 @@ fn snat_metrics(reg: &Registry, cp: &Snapshot, nat: &[Arc<dataplane::nat::NatCou
 
 /// The uplinks and their probes.
 fn uplink_metrics(reg: &Registry, cp: &Snapshot) {
-    let uup = IntGaugeVec::new(
-        Opts::new(
-            "ecmp_router_uplink_up",
-            "1 while the uplink's health probes pass (it takes new flows).",
-        ),
+    let uup = gauge_vec(
+        reg,
+        "ecmp_router_uplink_up",
+        "1 while the uplink's health probes pass (it takes new flows).",
         &["uplink", "port"],
-    )
-    .expect("valid");
-    reg.register(Box::new(uup.clone())).expect("unique");
-    let uloss = IntGaugeVec::new(
-        Opts::new(
-            "ecmp_router_uplink_loss_percent",
-            "Failed probe rounds among the last 10.",
-        ),
+    );
+    let uloss = gauge_vec(
+        reg,
+        "ecmp_router_uplink_loss_percent",
+        "Failed probe rounds among the last 10.",
         &["uplink"],
-    )
-    .expect("valid");
-    reg.register(Box::new(uloss.clone())).expect("unique");
+    );
     let urtt = prometheus::GaugeVec::new(
         Opts::new(
             "ecmp_router_uplink_rtt_seconds",
@@ -721,12 +700,12 @@ fn fib_metrics(reg: &Registry, cp: &Snapshot) {
         "Current FIB generation number.",
     )
     .set(fib.generation as i64);
-    let routes = IntGaugeVec::new(
-        Opts::new("ecmp_router_fib_routes", "Prefixes in the FIB, by family."),
+    let routes = gauge_vec(
+        reg,
+        "ecmp_router_fib_routes",
+        "Prefixes in the FIB, by family.",
         &["family"],
-    )
-    .expect("valid");
-    reg.register(Box::new(routes.clone())).expect("unique");
+    );
     let (v4, v6) = fib.routes.counts();
     routes.with_label_values(&["ipv4"]).set(v4 as i64);
     routes.with_label_values(&["ipv6"]).set(v6 as i64);

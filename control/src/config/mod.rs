@@ -238,12 +238,7 @@ pub fn parse_route_with(
         file: "<request>",
         src,
     };
-    let env = Env {
-        cx: &cx,
-        ports: &config.ports,
-        default_hash: config.hash,
-        tables: &config.tables,
-    };
+    let env = Env::of(&cx, config);
     let named: Vec<GroupConfig> = extra
         .iter()
         .chain(
@@ -268,12 +263,7 @@ pub fn parse_named_group(src: &str, config: &Config) -> Result<GroupConfig, Conf
         file: "<request>",
         src,
     };
-    let env = Env {
-        cx: &cx,
-        ports: &config.ports,
-        default_hash: config.hash,
-        tables: &config.tables,
-    };
+    let env = Env::of(&cx, config);
     let name = g.name.value.trim().to_owned();
     if name.is_empty() || name.len() > 64 || name.contains(['/', '?', '#', ' ']) {
         return Err(cx.err(

@@ -19,6 +19,25 @@ pub(super) struct FpmState {
 }
 
 impl ControlPlane {
+    /// A route zebra or the kernel gave: the default hash, not sticky.
+    pub(super) fn learned_spec(
+        &self,
+        (table, prefix): (u32, Prefix),
+        group: RouteGroup,
+        protocol: u8,
+        metric: u32,
+    ) -> RouteSpec {
+        RouteSpec {
+            table,
+            prefix,
+            group,
+            hash: self.config.hash,
+            sticky: false,
+            protocol,
+            metric,
+        }
+    }
+
     /// Applies what an FPM session resolved, then publishes once. A gateway
     /// maps to the port whose subnet holds it (FRR's ifindexes belong to its
     /// own namespace). Routes with no mappable gateway are withdrawn, counted
@@ -202,15 +221,7 @@ impl ControlPlane {
             }
             RouteGroup::Inline(Self::fpm_group(nexthops))
         };
-        let spec = RouteSpec {
-            table,
-            prefix,
-            group,
-            hash: self.config.hash,
-            sticky: false,
-            protocol: r.protocol,
-            metric: r.metric,
-        };
+        let spec = self.learned_spec((table, prefix), group, r.protocol, r.metric);
         self.set_fpm_spec(r.key, Some(spec));
         self.sync_at(table, prefix);
     }

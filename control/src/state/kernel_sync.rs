@@ -125,15 +125,7 @@ impl ControlPlane {
         match group {
             Some(group) => {
                 let r = &self.kernel.routes[&key];
-                let spec = RouteSpec {
-                    table,
-                    prefix,
-                    group,
-                    hash: self.config.hash,
-                    sticky: false,
-                    protocol: r.protocol,
-                    metric: r.metric,
-                };
+                let spec = self.learned_spec(key, group, r.protocol, r.metric);
                 self.rib.set(key, Origin::Kernel, spec);
             }
             None => {

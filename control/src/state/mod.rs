@@ -926,6 +926,26 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
     ];
     const CLIENT: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xc1]);
 
+    /// The MAC of 10.2.0.2, srv2's gateway.
+    const SRV2_GW_MAC: MacAddr = MacAddr([2, 0, 0, 0, 2, 2]);
+
+    /// 10.2.0.2 (srv2's gateway) answers the router's ARP request on port 2.
+    fn srv2_answers(ch: &Channels) {
+        let srv2 = SRV2_GW_MAC;
+        let reply = frames::arp(
+            arp::OP_REPLY,
+            srv2,
+            MACS[2],
+            srv2,
+            "10.2.0.2".parse().unwrap(),
+            MACS[2],
+            "10.2.0.1".parse().unwrap(),
+        );
+        ch.punt
+            .push(PuntFrame::copy_from(PortId(2), &reply))
+            .unwrap();
+    }
+
     fn plane() -> (ControlPlane, Channels) {
         let c = config::parse(CFG, "t").unwrap();
         let ch = Channels::default();
@@ -1296,19 +1316,8 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         );
         assert_eq!(sent[0].port, PortId(2));
         // The gateway answers.
-        let srv2 = MacAddr([2, 0, 0, 0, 2, 2]);
-        let reply = frames::arp(
-            arp::OP_REPLY,
-            srv2,
-            MACS[2],
-            srv2,
-            "10.2.0.2".parse().unwrap(),
-            MACS[2],
-            "10.2.0.1".parse().unwrap(),
-        );
-        ch.punt
-            .push(PuntFrame::copy_from(PortId(2), &reply))
-            .unwrap();
+        srv2_answers(&ch);
+        let srv2 = SRV2_GW_MAC;
         cp.poll(t0 + Duration::from_millis(10));
         assert!(cp.gateways_resolved());
         // The gateway is also a host on a connected subnet: traffic to its own
@@ -1571,21 +1580,7 @@ neighbors: [{ address: 10.1.0.2, mac: \"02:00:00:00:01:02\", port: srv1 }]
         let id = cp
             .nexthop_id(PortId(2), "10.2.0.2".parse().unwrap())
             .unwrap();
-        let srv2 = MacAddr([2, 0, 0, 0, 2, 2]);
-        let answer = |ch: &Channels| {
-            let reply = frames::arp(
-                arp::OP_REPLY,
-                srv2,
-                MACS[2],
-                srv2,
-                "10.2.0.2".parse().unwrap(),
-                MACS[2],
-                "10.2.0.1".parse().unwrap(),
-            );
-            ch.punt
-                .push(PuntFrame::copy_from(PortId(2), &reply))
-                .unwrap();
-        };
+        let answer = srv2_answers;
         let t0 = Instant::now();
         cp.poll(t0);
         answer(&ch);

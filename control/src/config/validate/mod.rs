@@ -107,7 +107,17 @@ pub(super) struct Env<'a> {
     pub(super) tables: &'a BTreeMap<String, u32>,
 }
 
-impl Env<'_> {
+impl<'a> Env<'a> {
+    /// What a request's one entry is checked against: a running config.
+    pub(in crate::config) fn of(cx: &'a Ctx<'a>, config: &'a Config) -> Env<'a> {
+        Env {
+            cx,
+            ports: &config.ports,
+            default_hash: config.hash,
+            tables: &config.tables,
+        }
+    }
+
     /// A table id, or a name from `tables:`.
     pub(super) fn table(&self, t: &Spanned<RawTable>, key: String) -> Result<u32, ConfigError> {
         match &t.value {

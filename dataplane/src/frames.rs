@@ -23,7 +23,8 @@ pub fn arp(
     f
 }
 
-fn ipv6_icmp(
+/// An IPv6 frame carrying the ICMPv6 message `msg`, its checksum filled in.
+pub fn ipv6_icmp(
     src_mac: MacAddr,
     dst_mac: MacAddr,
     src: Ipv6Addr,
@@ -168,23 +169,14 @@ pub fn icmp_echo(id: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
     m
 }
 
-/// An ICMPv6 echo request frame with identifier `id` and sequence `seq`.
-#[allow(clippy::too_many_arguments)]
-pub fn icmpv6_echo_with(
-    src_mac: MacAddr,
-    dst_mac: MacAddr,
-    src: Ipv6Addr,
-    dst: Ipv6Addr,
-    hop_limit: u8,
-    id: u16,
-    seq: u16,
-    payload: &[u8],
-) -> Vec<u8> {
+/// An ICMPv6 echo request message (no checksum: [`ipv6_icmp`] fills it)
+/// with identifier `id` and sequence `seq`.
+pub fn icmpv6_echo_message(id: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
     let mut m = vec![icmpv6::kind::ECHO_REQUEST, 0, 0, 0];
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(&seq.to_be_bytes());
     m.extend_from_slice(payload);
-    ipv6_icmp(src_mac, dst_mac, src, dst, hop_limit, &m)
+    m
 }
 
 /// An ICMPv6 echo request frame with a valid checksum.

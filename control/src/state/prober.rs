@@ -115,9 +115,14 @@ impl ControlPlane {
                     64,
                     &frames::icmp_echo(id, round, b"ecmp-probe"),
                 ),
-                (IpAddr::V6(s), IpAddr::V6(d)) => {
-                    frames::icmpv6_echo_with(mac, gw_mac, s, *d, 64, id, round, b"ecmp-probe")
-                }
+                (IpAddr::V6(s), IpAddr::V6(d)) => frames::ipv6_icmp(
+                    mac,
+                    gw_mac,
+                    s,
+                    *d,
+                    64,
+                    &frames::icmpv6_echo_message(id, round, b"ecmp-probe"),
+                ),
                 _ => continue,
             };
             if self.send(port, &frame) {

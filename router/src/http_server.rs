@@ -9,6 +9,8 @@
 //!   cannot lock an operator's `ecmpctl` out.
 //!
 //! Evictions and timeouts are counted (`ecmp_router_api_connections_closed_total{reason}`).
+//!
+//! The Unix socket's listener ([`bind_socket`]) is bound here too.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -180,4 +182,49 @@ async fn connection<I>(
     // Let a request in flight finish, briefly; then drop the connection.
     conn.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+}
+
+/// Binds the API's Unix socket at `path`, mode 0660, group `group`. A socket
+/// file left by a crash is replaced; one a live router answers on is not.
+pub fn bind_socket(
+    path: &std::path::Path,
+    group: Option<&str>,
+) -> anyhow::Result<tokio::net::UnixListener> {
+    use anyhow::{bail, Context};
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating {} (api.socket)", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("api.socket: another router answers on {}", path.display());
+        }
+        tracing::info!(socket = %path.display(), "removing a stale API socket");
+        std::fs::remove_file(path)
+            .with_context(|| format!("removing the stale {} (api.socket)", path.display()))?;
+    }
+    let l = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("binding {} (api.socket)", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("chmod 0660 {} (api.socket)", path.display()))?;
+    if let Some(g) = group {
+        let gid = group_id(g)
+            .with_context(|| format!("api.socket-group: no group '{g}' in /etc/group"))?;
+        std::os::unix::fs::chown(path, None, Some(gid))
+            .with_context(|| format!("chgrp {g} {} (api.socket-group)", path.display()))?;
+    }
+    Ok(l)
+}
+
+/// The id of group `name`, from /etc/group.
+fn group_id(name: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/group")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            (f.next()? == name).then_some(())?;
+            f.nth(1)?.parse().ok()
+        })
 }

@@ -576,47 +576,6 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     result
 }
 
-/// Binds the API's Unix socket at `path`, mode 0660, group `group`. A socket
-/// file left by a crash is replaced; one a live router answers on is not.
-fn bind_socket(path: &std::path::Path, group: Option<&str>) -> Result<tokio::net::UnixListener> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating {} (api.socket)", dir.display()))?;
-    }
-    if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            bail!("api.socket: another router answers on {}", path.display());
-        }
-        tracing::info!(socket = %path.display(), "removing a stale API socket");
-        std::fs::remove_file(path)
-            .with_context(|| format!("removing the stale {} (api.socket)", path.display()))?;
-    }
-    let l = tokio::net::UnixListener::bind(path)
-        .with_context(|| format!("binding {} (api.socket)", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .with_context(|| format!("chmod 0660 {} (api.socket)", path.display()))?;
-    if let Some(g) = group {
-        let gid = group_id(g)
-            .with_context(|| format!("api.socket-group: no group '{g}' in /etc/group"))?;
-        std::os::unix::fs::chown(path, None, Some(gid))
-            .with_context(|| format!("chgrp {g} {} (api.socket-group)", path.display()))?;
-    }
-    Ok(l)
-}
-
-/// The id of group `name`, from /etc/group.
-fn group_id(name: &str) -> Option<u32> {
-    std::fs::read_to_string("/etc/group")
-        .ok()?
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split(':');
-            (f.next()? == name).then_some(())?;
-            f.nth(1)?.parse().ok()
-        })
-}
-
 fn control_loop(
     shared: Arc<Shared>,
     listen: std::net::SocketAddr,
@@ -631,7 +590,7 @@ fn control_loop(
         let (app, unix_app) = api::apps(&shared, socket.is_some());
         let unix_server = match (&socket, unix_app) {
             (Some((path, group)), Some(app)) => {
-                let l = bind_socket(path, group.as_deref())?;
+                let l = http_server::bind_socket(path, group.as_deref())?;
                 tracing::info!(socket = %path.display(), "serving the API on a Unix socket");
                 Some(tokio::spawn(async move { axum::serve(l, app).await }))
             }

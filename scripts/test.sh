@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
+echo "== code limits (files, functions; scripts/limits.py)"
+limits_failed=
+python3 scripts/limits.py || limits_failed=1
+
 echo "== unit and property tests (at $SECONDS s)"
 cargo test --workspace --locked --quiet
 
@@ -41,6 +45,7 @@ run_e2e tests/deb/install.sh
 echo "   (tests/soak/soak.sh 120: the 2-minute soak; the full one is 30 minutes)"
 run_e2e tests/soak/soak.sh 120
 [ -z "$fuzz_failed" ] || failed+=("scripts/fuzz.sh")
+[ -z "$limits_failed" ] || failed+=("scripts/limits.py")
 if [ ${#failed[@]} -ne 0 ]; then
     # A long run's log may reach the reader cut in the middle: the failed
     # tests' own output comes again here, at the end.

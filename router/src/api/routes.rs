@@ -49,7 +49,7 @@ fn route_body(v: &control::state::RouteView, ports: &[String]) -> Route {
         hash: Hash {
             policy: s.hash.policy.name().to_owned(),
             fields,
-            seed: Some(s.hash.seed),
+            seed: s.hash.seed,
         },
         sticky: s.sticky.then_some(true),
         nhid,

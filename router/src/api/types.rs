@@ -227,13 +227,26 @@ pub struct Member {
 }
 
 /// A route's flow hash.
-#[derive(Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct Hash {
     /// `l3`, `l4`, `l3-inner`, `l4-inner`, `fields`, `flowlabel` or `per-packet`.
     pub policy: String,
     /// With `fields`: the fields hashed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
+    pub seed: u32,
+}
+
+/// A route's flow hash, as a request gives it (a config `hash:` entry).
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema only: the config's own parser reads the body
+pub struct HashInput {
+    /// `l3`, `l4`, `l3-inner`, `l4-inner`, `fields`, `flowlabel` or `per-packet`
+    /// (default: the config's `hash`).
+    pub policy: Option<String>,
+    /// With `fields`: the fields hashed.
+    pub fields: Option<Vec<String>>,
+    /// Default: the config's seed.
     pub seed: Option<u32>,
 }
 
@@ -284,7 +297,7 @@ pub struct RouteInput {
     pub table: Option<serde_json::Value>,
     pub nexthops: Option<Vec<Member>>,
     pub nexthop_group: Option<String>,
-    pub hash: Option<Hash>,
+    pub hash: Option<HashInput>,
     /// `unicast` (the default), `blackhole`, `unreachable` or `prohibit`.
     #[serde(rename = "type")]
     pub kind: Option<String>,

@@ -449,15 +449,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
 
     let (ports, macs) = start_ports(&cfg, nq, &pool)?;
 
-    let KernelSide {
-        ifs: kifs,
-        links: kernel_links,
-        counters: kernel_counters,
-        rings: krings,
-        ifindex: kernel_ifindex,
-        neighbors: neigh_rx,
-        routes: routes_rx,
-    } = kernel_side(&cfg, &ports, &macs, nq)?;
+    let ks = kernel_side(&cfg, &ports, &macs, nq)?;
     let peers = Arc::new(dataplane::punt::Peers::default());
     for &p in &cfg.punt_policer.peers {
         peers.learn(p, false);
@@ -492,7 +484,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     // Neighbour states see traffic through the workers' per-nexthop counters.
     cp.set_traffic(stats.clone());
     // FPM paths name their port by the kernel interface's ifindex.
-    cp.set_kernel_interfaces(kernel_ifindex);
+    cp.set_kernel_interfaces(ks.ifindex);
     let stop = Arc::new(AtomicBool::new(false));
     let fib = cp.fib_handle();
     let snat = cp.snat();
@@ -514,7 +506,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
             clock_epoch: clock.epoch,
             icmp_rate,
             icmp_burst,
-            kernel: krings.get(i).cloned(),
+            kernel: ks.rings.get(i).cloned(),
             punt_limits,
             workers: nq,
             peers: peers.clone(),
@@ -523,16 +515,16 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         tracing::info!(worker = i, lcore, "worker started");
     }
 
-    let kernel_thread = if kifs.is_empty() {
+    let kernel_thread = if ks.ifs.is_empty() {
         None
     } else {
         let io = kernel::Io {
-            ifs: kifs,
-            rings: krings,
+            ifs: ks.ifs,
+            rings: ks.rings,
             pool: pool.clone(),
             dpdk_ports: ports.iter().map(|p| p.id).collect(),
             peers: peers.clone(),
-            links: kernel_links.clone(),
+            links: ks.links.clone(),
             stop: stop.clone(),
         };
         Some(
@@ -544,10 +536,10 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     };
 
     let shared = Arc::new(Shared {
-        kernel_neighbors: Mutex::new(neigh_rx),
-        kernel_routes: Mutex::new(routes_rx),
-        kernel_links,
-        kernel_counters,
+        kernel_neighbors: Mutex::new(ks.neighbors),
+        kernel_routes: Mutex::new(ks.routes),
+        kernel_links: ks.links,
+        kernel_counters: ks.counters,
         cp: Mutex::new(cp),
         config_path,
         token: std::sync::RwLock::new(token),

@@ -163,6 +163,12 @@ lab_policy_anycast() { if [ "$2" = 4 ]; then echo "198.18.$1.10"; else echo "200
 
 lab_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
+# lab_listening NS PORT [N]: N (default 1) TCP sockets listen on PORT in
+# namespace NS. (`ss` itself exits 0 with no socket: it cannot be the test.)
+lab_listening() {
+    [ "$(ip netns exec "$1" ss -Hltn "sport = :$2" | wc -l)" -ge "${3:-1}" ]
+}
+
 lab_wait() { # lab_wait SECONDS DESCRIPTION CMD...
     local t=$1 what=$2; shift 2
     local end=$(( SECONDS + t ))

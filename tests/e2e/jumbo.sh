@@ -48,7 +48,7 @@ check "the router answers a 9000-byte echo request to its own address ($got of 3
 # 4 MiB to a service on the router's host, through the kernel interface.
 ip netns exec "$LAB_RTR_NS" bash -c "socat -u TCP-LISTEN:2222,bind=10.0.0.1,reuseaddr - | wc -c >$LAB_DIR/in.count" &
 LAB_PIDS+=($!)
-lab_wait 5 "the host's listener" ip netns exec "$LAB_RTR_NS" ss -ltn 'sport = :2222' || true
+lab_wait 5 "the host's listener" lab_listening "$LAB_RTR_NS" 2222 || true
 before=$(lab_metric 'ecmp_router_kernel_interface_packets_total{direction="to_kernel",port="lan"}')
 before_b=$(lab_metric 'ecmp_router_kernel_interface_bytes_total{direction="to_kernel",port="lan"}')
 head -c 4194304 /dev/urandom >"$LAB_DIR/blob"
@@ -63,7 +63,7 @@ check "they reached the kernel interface as jumbo frames ($pk frames, $((by / (p
 # And 4 MiB back, from the router's host: jumbo frames from the kernel interface.
 ip netns exec "$LAB_RTR_NS" socat -u "OPEN:$LAB_DIR/blob" TCP-LISTEN:2223,bind=10.0.0.1,reuseaddr &
 LAB_PIDS+=($!)
-lab_wait 5 "the host's sender" ip netns exec "$LAB_RTR_NS" ss -ltn 'sport = :2223' || true
+lab_wait 5 "the host's sender" lab_listening "$LAB_RTR_NS" 2223 || true
 before=$(lab_metric 'ecmp_router_kernel_interface_packets_total{direction="from_kernel",port="lan"}')
 before_b=$(lab_metric 'ecmp_router_kernel_interface_bytes_total{direction="from_kernel",port="lan"}')
 got=$(lab_ns "$LAB_NS_CLIENT" timeout 20 socat -u TCP:10.0.0.1:2223,connect-timeout=3 STDOUT | wc -c || echo 0)

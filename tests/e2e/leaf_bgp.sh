@@ -51,7 +51,7 @@ check "they split over both spines" bash -c "[ $s1 -ge $((N / 5)) ] && [ $s2 -ge
 # A TCP service on the router's host, reached on the port address from a spine (nc/ssh alike).
 ip netns exec "$LEAF_NS" socat TCP-LISTEN:2222,bind=10.1.0.1,fork,reuseaddr SYSTEM:"echo leaf-host" >/dev/null 2>&1 &
 LAB_PIDS+=($!)
-lab_wait 5 "the host's listener" ip netns exec "$LEAF_NS" ss -ltn 'sport = :2222' || true
+lab_wait 5 "the host's listener" lab_listening "$LEAF_NS" 2222 || true
 got=$(ip netns exec "${LEAF_SPINE_NS[1]}" timeout 5 socat -u TCP:10.1.0.1:2222,connect-timeout=3 STDOUT 2>/dev/null || true)
 check "a TCP service on the router's host answers on the port address, from spine1 ($got)" test "$got" = leaf-host
 # ssh to the port address: an sshd on the router's host (its own config and
@@ -72,7 +72,7 @@ PidFile $LAB_DIR/ssh/sshd.pid
 C
 ip netns exec "$LEAF_NS" /usr/sbin/sshd -D -e -f "$LAB_DIR/ssh/sshd_config" >"$LAB_DIR/sshd.log" 2>&1 &
 LAB_PIDS+=($!)
-lab_wait 5 "sshd" ip netns exec "$LEAF_NS" ss -ltn 'sport = :2022' || cat "$LAB_DIR/sshd.log"
+lab_wait 5 "sshd" lab_listening "$LEAF_NS" 2022 2 || cat "$LAB_DIR/sshd.log"
 got=$(ip netns exec "${LEAF_SPINE_NS[1]}" timeout 15 ssh -n -i "$LAB_DIR/ssh/user" -p 2022 -o BatchMode=yes -o StrictHostKeyChecking=no \
     -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR root@10.1.0.1 'cat /proc/sys/kernel/hostname; ip -br link show spine1' 2>&1 || true)
 check "ssh from spine1 to the port address logs in on the router's host and sees its kernel interface ($(tr '\n' ' ' <<<"$got"))" contains "$got" "spine1"

@@ -22,8 +22,10 @@ FN = re.compile(r'^(\s*)(pub(\([a-z: ]+\))? )?(const )?(async )?(unsafe )?(exter
 def code_lines(lines):
     """The lines before the file's test module."""
     for i, line in enumerate(lines):
+        # `mod tests {` here, not `mod tests;` (that one is a file of its own,
+        # declared among the modules at the top).
         if line.startswith("#[cfg(test)]") and i + 1 < len(lines) and lines[i + 1].startswith(
-            ("mod tests", "pub(crate) mod tests", "pub mod tests")
+            ("mod tests {", "pub(crate) mod tests {", "pub mod tests {")
         ):
             return lines[:i]
     return lines

@@ -51,7 +51,13 @@ warnings=$(journal -p warning -o cat)
 check "journalctl -p warning shows the router's warning (a nexthop down)" grep -q 'nexthop unreachable' <<<"$warnings"
 check "and none of its info lines (port up)" bash -c '! grep -q "port up" <<<"$1"' _ "$warnings"
 check "journalctl -p info shows the info lines" bash -c "journalctl --no-pager -t ecmp-router -p info -o cat | grep -q 'port up'"
-check "the warning's entry has PRIORITY=4" bash -c "journalctl --no-pager -t ecmp-router -o verbose | grep -B20 'nexthop unreachable' | grep -q 'PRIORITY=4'"
+# Each entry's own PRIORITY field (one JSON object a line).
+prio_of() { journalctl --no-pager -t ecmp-router -o json | python3 -c '
+import json, sys
+p = {json.loads(l).get("PRIORITY") for l in sys.stdin if sys.argv[1] in str(json.loads(l).get("MESSAGE"))}
+print(",".join(sorted(x for x in p if x)))' "$1"; }
+check "the warning's entry has PRIORITY=4 ($(prio_of 'nexthop unreachable'))" test "$(prio_of 'nexthop unreachable')" = 4
+check "an info entry has PRIORITY=6 ($(prio_of 'port up'))" test "$(prio_of 'port up')" = 6
 check "the journal took the prefix off: no <N> left in a message" bash -c '! journalctl --no-pager -t ecmp-router -o cat | grep -Eq "^<[0-7]>"'
 check "no timestamp of the router's own in a message (the journal stamps entries)" bash -c '! journalctl --no-pager -t ecmp-router -o cat | grep -Eq "^[0-9]{4}-[0-9]{2}-[0-9]{2}T"'
 

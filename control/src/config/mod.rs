@@ -21,8 +21,8 @@ mod tests;
 mod validate;
 
 pub use model::*;
-use raw::{RawConfig, RawGroup, RawRoute};
-use validate::{parse_group, validate, Env, GroupParams};
+use raw::{GroupParams, RawConfig, RawGroup, RawRoute};
+use validate::{parse_group, validate, Env};
 
 use serde_saphyr::Location;
 use std::fmt;

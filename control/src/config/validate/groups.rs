@@ -1,6 +1,6 @@
 //! `nexthop-groups:`, the members of any group, and `hash:`.
 
-pub(in crate::config) use super::super::raw::GroupParams;
+use super::super::raw::GroupParams;
 use super::super::raw::{RawGroup, RawHash, RawNexthop};
 use super::super::{join, ConfigError, Ctx, GroupConfig, NexthopConfig, DEFAULT_IDLE_TIMER_S};
 use super::Env;

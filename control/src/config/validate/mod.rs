@@ -20,7 +20,7 @@ use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-pub(super) use groups::{parse_group, GroupParams};
+pub(super) use groups::parse_group;
 
 /// Validates a whole file: every section, in the order later ones need
 /// (ports, then tables and groups, then routes, uplinks and rules).

@@ -10,6 +10,7 @@ pub mod fpm;
 pub mod fuzz;
 pub mod hold;
 pub mod host_pool;
+pub mod loglimit;
 pub mod metrics;
 pub mod punt;
 pub mod rcu;

@@ -103,6 +103,7 @@ pub fn render(
     snat_metrics(reg, cp, nat);
     uplink_metrics(reg, cp);
     fib_metrics(reg, cp);
+    log_metrics(reg, &crate::loglimit::LIMITER);
 
     let mut out = Vec::new();
     TextEncoder::new()
@@ -508,11 +509,30 @@ fn control_metrics(reg: &Registry, cp: &Snapshot) {
         ("neighbor_hold_dropped", k.neighbor_hold_dropped),
         ("api_connection_evicted", k.api_evicted),
         ("api_connection_idle_closed", k.api_idle_closed),
+        ("api_refused_host", k.api_refused_host),
+        ("api_refused_content_type", k.api_refused_content_type),
+        ("api_refused_token", k.api_refused_token),
+        ("api_write_ok", k.api_write_ok),
+        ("api_write_failed", k.api_write_failed),
         ("fib_publish", k.fib_publishes),
         ("fib_route_change", k.fib_route_ops),
         ("fib_copy", k.fib_copies),
     ] {
         cc.with_label_values(&[e]).inc_by(v);
+    }
+}
+
+/// Log lines the rate limits suppressed, by kind (every kind, 0 too).
+fn log_metrics(reg: &Registry, limiter: &crate::loglimit::Limiter) {
+    let c = counter(
+        reg,
+        "ecmp_router_log_suppressed_total",
+        "Log lines that the network or a client triggered and the rate limit suppressed, by kind (the first lines of each interval pass, then one line tells the count).",
+        &["kind"],
+    );
+    for &k in crate::loglimit::Kind::ALL {
+        c.with_label_values(&[k.name()])
+            .inc_by(limiter.suppressed(k));
     }
 }
 

@@ -87,21 +87,21 @@ pub async fn serve(shared: Arc<Shared>, listener: tokio::net::TcpListener, setti
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
-                tracing::warn!("FPM accept: {e}");
+                control::log_limited!(warn, control::loglimit::Kind::Accept, control::loglimit::source("fpm"); "FPM accept: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
         if server.live.load(Ordering::Acquire) {
             server.shared.cp().counters.fpm_refused_busy += 1;
-            tracing::warn!(%peer, "FPM: connection refused, a session is live");
+            control::log_limited!(warn, control::loglimit::Kind::FpmConnection, control::loglimit::source(peer.ip()); %peer, "FPM: connection refused, a session is live");
             drop(sock);
             continue;
         }
         if let Err(e) = keepalive(&sock) {
-            tracing::warn!(%peer, "FPM: cannot set TCP keepalive: {e}");
+            control::log_limited!(warn, control::loglimit::Kind::FpmConnection, control::loglimit::source(peer.ip()); %peer, "FPM: cannot set TCP keepalive: {e}");
         }
-        tracing::info!(%peer, "FPM: connection accepted");
+        control::log_limited!(info, control::loglimit::Kind::FpmConnection, control::loglimit::source(peer.ip()); %peer, "FPM: connection accepted");
         let server = server.clone();
         tokio::spawn(async move {
             let end = connection(&server, sock).await;
@@ -121,19 +121,23 @@ fn keepalive(sock: &tokio::net::TcpStream) -> std::io::Result<()> {
 fn log_end(server: &Server, peer: std::net::SocketAddr, end: End) {
     let mut cp = server.shared.cp();
     match end {
-        End::Eof => tracing::info!(%peer, "FPM: zebra disconnected"),
-        End::Io(e) => tracing::warn!(%peer, "FPM: connection lost: {e}"),
+        End::Eof => {
+            control::log_limited!(info, control::loglimit::Kind::FpmConnection, control::loglimit::source(peer.ip()); %peer, "FPM: zebra disconnected")
+        }
+        End::Io(e) => {
+            control::log_limited!(warn, control::loglimit::Kind::FpmConnection, control::loglimit::source(peer.ip()); %peer, "FPM: connection lost: {e}")
+        }
         End::Malformed(e) => {
             cp.counters.fpm_errors += 1;
-            tracing::warn!(%peer, "FPM: connection reset after malformed input: {e}")
+            control::log_limited!(warn, control::loglimit::Kind::FpmMalformed, control::loglimit::source(peer.ip()); %peer, "FPM: connection reset after malformed input: {e}")
         }
         End::Silent => {
             cp.counters.fpm_refused_silent += 1;
-            tracing::warn!(%peer, "FPM: no valid frame within {FIRST_FRAME_TIMEOUT:?}: closed, nothing changed")
+            control::log_limited!(warn, control::loglimit::Kind::FpmConnection, control::loglimit::source(peer.ip()); %peer, "FPM: no valid frame within {FIRST_FRAME_TIMEOUT:?}: closed, nothing changed")
         }
         End::Busy => {
             cp.counters.fpm_refused_busy += 1;
-            tracing::warn!(%peer, "FPM: connection refused, a session is live")
+            control::log_limited!(warn, control::loglimit::Kind::FpmConnection, control::loglimit::source(peer.ip()); %peer, "FPM: connection refused, a session is live")
         }
     }
 }
@@ -169,7 +173,7 @@ async fn connection(server: &Arc<Server>, mut sock: tokio::net::TcpStream) -> En
             let mut cp = server.shared.cp();
             cp.counters.fpm_connections += 1;
             cp.counters.fpm_connected = 1;
-            tracing::info!("FPM: session begun");
+            control::log_limited!(info, control::loglimit::Kind::FpmSession, control::loglimit::source("session"); "FPM: session begun");
         }
         if live {
             apply(server, &mut session, batch.messages);
@@ -262,12 +266,12 @@ fn session_ended(server: &Arc<Server>) {
     }
     server.live.store(false, Ordering::Release);
     let stale = server.settings.stale;
-    tracing::info!(stale_time = ?stale, "FPM: session ended; its routes are kept until the stale time, unless re-sent");
+    control::log_limited!(info, control::loglimit::Kind::FpmSession, control::loglimit::source("session"); stale_time = ?stale, "FPM: session ended; its routes are kept until the stale time, unless re-sent");
     let s2 = server.clone();
     let task = tokio::spawn(async move {
         tokio::time::sleep(stale).await;
         let n = s2.shared.cp().fpm_sweep();
-        tracing::info!(removed = n, "FPM: stale routes swept");
+        control::log_limited!(info, control::loglimit::Kind::FpmSession, control::loglimit::source("session"); removed = n, "FPM: stale routes swept");
     });
     if let Some(old) = server
         .sweep

@@ -103,7 +103,7 @@ pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router, closed:
         let (sock, _) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
-                tracing::warn!("API accept: {e}");
+                control::log_limited!(warn, control::loglimit::Kind::Accept, control::loglimit::source("api"); "API accept: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }

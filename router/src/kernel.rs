@@ -332,10 +332,10 @@ impl Io {
                         if self.peers.get(peer) != Some(gtsm) {
                             match self.peers.learn(peer, gtsm) {
                                 Learned::Added => {
-                                    tracing::info!(%peer, gtsm, interface = %kif.name, "routing peer learned")
+                                    control::log_limited!(info, control::loglimit::Kind::KernelNetlink, control::loglimit::source(peer); %peer, gtsm, interface = %kif.name, "routing peer learned")
                                 }
                                 Learned::Known => {
-                                    tracing::info!(%peer, gtsm, "routing peer's GTSM changed")
+                                    control::log_limited!(info, control::loglimit::Kind::KernelNetlink, control::loglimit::source(peer); %peer, gtsm, "routing peer's GTSM changed")
                                 }
                                 Learned::Full => {}
                             }
@@ -367,9 +367,11 @@ impl Io {
                         if let Some(nl) = &nl {
                             match nl.set_carrier(kif.ifindex, up) {
                                 Ok(()) => {
-                                    tracing::info!(interface = %kif.name, up, "kernel interface carrier follows the port")
+                                    control::log_limited!(info, control::loglimit::Kind::LinkState, control::loglimit::source(kif.port); interface = %kif.name, up, "kernel interface carrier follows the port")
                                 }
-                                Err(e) => tracing::warn!(interface = %kif.name, "carrier: {e:#}"),
+                                Err(e) => {
+                                    control::log_limited!(warn, control::loglimit::Kind::KernelNetlink, control::loglimit::source(kif.port); interface = %kif.name, "carrier: {e:#}")
+                                }
                             }
                         }
                     }
@@ -382,7 +384,7 @@ impl Io {
                         for kif in &self.ifs {
                             for &(a, len) in &kif.addresses {
                                 if let Err(e) = nl.announce_address(kif.ifindex, a, len) {
-                                    tracing::warn!(interface = %kif.name, "{e:#}");
+                                    control::log_limited!(warn, control::loglimit::Kind::KernelNetlink, control::loglimit::source(kif.port); interface = %kif.name, "{e:#}");
                                 }
                             }
                         }
@@ -604,14 +606,14 @@ pub fn watch_routes(
                     for (kind, body) in [(RTM_GETNEXTHOP, 8), (RTM_GETROUTE, 12)] {
                         seq += 1;
                         if let Err(e) = sock.send(&dump_request(kind, body, seq), 0) {
-                            tracing::warn!("kernel routes: dump request: {e}");
+                            control::log_limited!(warn, control::loglimit::Kind::KernelNetlink, control::loglimit::source("dump"); "kernel routes: dump request: {e}");
                         }
                     }
                 }
                 let buf = match sock.recv_from_full() {
                     Ok((b, _)) => b,
                     Err(e) if e.raw_os_error() == Some(105) => {
-                        tracing::warn!(
+                        control::log_limited!(warn, control::loglimit::Kind::KernelNetlink, control::loglimit::source("enobufs");
                             "kernel routes: notifications overran (ENOBUFS): dumping again"
                         );
                         dump = true;
@@ -638,11 +640,11 @@ pub fn watch_routes(
                     match control::fpm::decode(msg) {
                         Ok(m) if mirrors(&m) => match session.apply(m) {
                             Ok(c) => changes.extend(c),
-                            Err(e) => tracing::warn!("kernel routes: {e}"),
+                            Err(e) => control::log_limited!(warn, control::loglimit::Kind::KernelNetlink, control::loglimit::source("route"); "kernel routes: {e}"),
                         },
                         Ok(_) => {}
                         Err(e) => {
-                            tracing::warn!("kernel routes: a message the router cannot read: {e}")
+                            control::log_limited!(warn, control::loglimit::Kind::KernelNetlink, control::loglimit::source("unreadable"); "kernel routes: a message the router cannot read: {e}")
                         }
                     }
                 }

@@ -173,6 +173,8 @@ struct Shared {
     api_hosts: Vec<String>,
     /// Connections the TCP API server closed, by reason.
     api_closed: Arc<http_server::Closed>,
+    /// What the API's guard refused, and the writes by outcome.
+    api_counters: api::Counters,
     ports: Vec<dpdk::Port>,
     lcores: Vec<Arc<LcoreStats>>,
     /// Changes of the kernel's routes to mirror (kernel::watch_routes).
@@ -198,6 +200,7 @@ impl Shared {
 fn control_thread(shared: &Shared, stop: &AtomicBool) {
     let mut announced = false;
     let mut last_link = Instant::now() - Duration::from_secs(1);
+    let mut last_flush = Instant::now();
     while !stop.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(1));
         let now = Instant::now();
@@ -230,6 +233,12 @@ fn control_thread(shared: &Shared, stop: &AtomicBool) {
         if !announced && cp.gateways_resolved() {
             announced = true;
             tracing::info!("all route gateways resolved");
+        }
+        drop(cp);
+        // The rate-limited lines' summaries, once their interval is over.
+        if now.duration_since(last_flush) >= Duration::from_secs(1) {
+            last_flush = now;
+            control::loglimit::flush();
         }
     }
 }
@@ -545,6 +554,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         token: std::sync::RwLock::new(token),
         api_hosts: cfg_api_hosts,
         api_closed: Arc::default(),
+        api_counters: api::Counters::default(),
         ports: ports.clone(),
         lcores: stats,
         flows,

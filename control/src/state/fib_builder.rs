@@ -287,7 +287,7 @@ impl ControlPlane {
                 }
             };
             let Some(slot) = slot else {
-                tracing::warn!(?r.action, "policy rule left out: its group could not be built");
+                crate::log_limited!(warn, crate::loglimit::Kind::PolicyRule, crate::loglimit::source(format!("{:?}", r.action)); ?r.action, "policy rule left out: its group could not be built");
                 continue;
             };
             let action = match r.action {

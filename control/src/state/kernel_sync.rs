@@ -30,7 +30,7 @@ impl ControlPlane {
                     self.registry.entries[id.index()].permanent = true;
                     self.neighbors.set(id, mac);
                     self.neighbors.set_down(id, DownFlag::Unreachable, false);
-                    tracing::info!(port = %self.config.ports[port.index()].name, %addr, %mac, "kernel neighbour mirrored");
+                    crate::log_limited!(info, crate::loglimit::Kind::KernelNeighbor, crate::loglimit::source(addr); port = %self.config.ports[port.index()].name, %addr, %mac, "kernel neighbour mirrored");
                 }
             }
             None => {

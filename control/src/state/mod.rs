@@ -322,6 +322,16 @@ pub struct ControlCounters {
     pub api_evicted: u64,
     /// TCP API connections closed after the idle timeout.
     pub api_idle_closed: u64,
+    /// API requests refused: a `Host` that is not this router (421).
+    pub api_refused_host: u64,
+    /// API writes refused: not `Content-Type: application/json` (415).
+    pub api_refused_content_type: u64,
+    /// API requests refused: a missing or wrong token (401).
+    pub api_refused_token: u64,
+    /// API writes answered 2xx.
+    pub api_write_ok: u64,
+    /// API writes answered 4xx or 5xx (a bad body, an unknown object).
+    pub api_write_failed: u64,
     /// FIB generations published.
     pub fib_publishes: u64,
     /// Route changes applied to the FIB (adds, replacements, removals).
@@ -864,7 +874,7 @@ impl ControlPlane {
         }
         *slot = Some(up);
         let pc = &self.config.ports[port.index()];
-        tracing::info!(port = %pc.name, up, monitored = pc.monitor_link, "link state");
+        crate::log_limited!(info, crate::loglimit::Kind::LinkState, crate::loglimit::source(port.0); port = %pc.name, up, monitored = pc.monitor_link, "link state");
         if !pc.monitor_link {
             return;
         }
@@ -885,7 +895,8 @@ impl ControlPlane {
         }
         if !up && changed > 0 {
             let pc = &self.config.ports[port.index()];
-            tracing::warn!(
+            crate::log_limited!(
+                warn, crate::loglimit::Kind::LinkState, crate::loglimit::source(port.0);
                 port = %pc.name,
                 device = %pc.device,
                 nexthops = changed,

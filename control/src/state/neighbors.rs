@@ -35,7 +35,7 @@ impl ControlPlane {
                         && self.neighbors.set_down(id, DownFlag::Unreachable, true)
                     {
                         self.counters.nexthop_down_events += 1;
-                        tracing::warn!(nexthop = %nh.addr, port = %self.config.ports[nh.port.index()].name, probes = e.unanswered, "nexthop unreachable: down");
+                        crate::log_limited!(warn, crate::loglimit::Kind::NeighborState, crate::loglimit::source(nh.addr); nexthop = %nh.addr, port = %self.config.ports[nh.port.index()].name, probes = e.unanswered, "nexthop unreachable: down");
                     }
                     let unicast = self.neighbors.get(id);
                     self.registry.entries[i].last_asked = Some(now);
@@ -305,7 +305,7 @@ impl ControlPlane {
         // an address conflict): never learned, counted and logged.
         if (0..self.config.ports.len()).any(|p| self.is_local(PortId(p as u16), addr)) {
             self.counters.own_address_claims += 1;
-            tracing::warn!(address = %addr, %mac, port = %self.config.ports[port.index()].name, "another host claims one of the router's addresses: ignored");
+            crate::log_limited!(warn, crate::loglimit::Kind::AddressClaim, crate::loglimit::source((port.0, mac.0)); address = %addr, %mac, port = %self.config.ports[port.index()].name, "another host claims one of the router's addresses: ignored");
             return;
         }
         let id = match self.registry.index.get(&(port, addr)) {
@@ -331,7 +331,7 @@ impl ControlPlane {
         }
         if self.neighbors.set_down(id, DownFlag::Unreachable, false) {
             self.counters.nexthop_up_events += 1;
-            tracing::info!(nexthop = %addr, port = %self.config.ports[port.index()].name, "nexthop reachable again: up");
+            crate::log_limited!(info, crate::loglimit::Kind::NeighborState, crate::loglimit::source(addr); nexthop = %addr, port = %self.config.ports[port.index()].name, "nexthop reachable again: up");
         }
         // One entry per (port, address), whatever uses it: a gateway on a
         // connected subnet is also the host adjacency for its own address.

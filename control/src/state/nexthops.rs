@@ -288,7 +288,7 @@ impl ControlPlane {
             .nexthop_id(pid, addr)
             .ok_or_else(|| format!("no nexthop {addr} on port '{port}'"))?;
         if self.neighbors.set_down(id, DownFlag::Admin, !enabled) {
-            tracing::info!(nexthop = %addr, port, enabled, "nexthop administratively {}", if enabled { "enabled" } else { "disabled" });
+            crate::log_limited!(info, crate::loglimit::Kind::ApiWrite, crate::loglimit::source(addr); nexthop = %addr, port, enabled, "nexthop administratively {}", if enabled { "enabled" } else { "disabled" });
             if enabled {
                 self.counters.nexthop_up_events += 1;
             } else {

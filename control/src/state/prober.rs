@@ -80,10 +80,10 @@ impl ControlPlane {
             }
             if up {
                 self.counters.nexthop_up_events += 1;
-                tracing::info!(uplink = %name, loss_pct = loss, "uplink probes answered again: up");
+                crate::log_limited!(info, crate::loglimit::Kind::UplinkState, crate::loglimit::source(&name); uplink = %name, loss_pct = loss, "uplink probes answered again: up");
             } else {
                 self.counters.nexthop_down_events += 1;
-                tracing::warn!(uplink = %name, loss_pct = loss, "uplink probes failing: down, no new flows");
+                crate::log_limited!(warn, crate::loglimit::Kind::UplinkState, crate::loglimit::source(&name); uplink = %name, loss_pct = loss, "uplink probes failing: down, no new flows");
             }
         }
     }

@@ -7,6 +7,7 @@ use crate::Shared;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// Whether `got` equals `want`, in time that depends only on `want`'s
@@ -90,7 +91,8 @@ async fn guard(
         .filter(|_| tcp)
     {
         if !host_allowed(host, &s.api_hosts) {
-            tracing::warn!(%method, %path, host, "API: refused, Host is not this router (421)");
+            s.api_counters.refused_host.fetch_add(1, Relaxed);
+            control::log_limited!(warn, control::loglimit::Kind::ApiRefused, control::loglimit::source(421u16); %method, %path, host, "API: refused, Host is not this router (421)");
             return error(
                 StatusCode::MISDIRECTED_REQUEST,
                 "the Host header names neither an IP address, localhost, nor one of api.hosts",
@@ -106,7 +108,8 @@ async fn guard(
             .and_then(|v| v.split(';').next())
             .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
         if !json {
-            tracing::warn!(%method, %path, "API: write refused, not Content-Type: application/json (415)");
+            s.api_counters.refused_content_type.fetch_add(1, Relaxed);
+            control::log_limited!(warn, control::loglimit::Kind::ApiRefused, control::loglimit::source(415u16); %method, %path, "API: write refused, not Content-Type: application/json (415)");
             return error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "writes need Content-Type: application/json (bodiless ones too)",
@@ -127,8 +130,9 @@ async fn guard(
             .and_then(|v| v.to_str().ok())
             .and_then(bearer);
         if !got.is_some_and(|g| token_matches(g.as_bytes(), want.as_bytes())) {
+            s.api_counters.refused_token.fetch_add(1, Relaxed);
             if write {
-                tracing::warn!(%method, %path, "API: write refused, missing or wrong token (401)");
+                control::log_limited!(warn, control::loglimit::Kind::ApiRefused, control::loglimit::source(401u16); %method, %path, "API: write refused, missing or wrong token (401)");
             }
             return error(
                 StatusCode::UNAUTHORIZED,
@@ -139,8 +143,15 @@ async fn guard(
     }
     let resp = next.run(req).await;
     if write {
+        let c = &s.api_counters;
+        let n = if resp.status().is_success() {
+            &c.write_ok
+        } else {
+            &c.write_failed
+        };
+        n.fetch_add(1, Relaxed);
         let via = if tcp { "tcp" } else { "unix" };
-        tracing::info!(%method, %path, status = resp.status().as_u16(), via, "API write");
+        control::log_limited!(info, control::loglimit::Kind::ApiWrite, control::loglimit::source((method.as_str(), path.as_str())); %method, %path, status = resp.status().as_u16(), via, "API write");
     }
     resp
 }

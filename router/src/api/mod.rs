@@ -30,6 +30,22 @@ use utoipa_axum::routes;
 
 pub(crate) use status::do_reload;
 
+/// What the API's guard refused and the writes it let through, by outcome
+/// (every one is also a line of the rate-limited log).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// 421: a `Host` that is not this router.
+    pub refused_host: std::sync::atomic::AtomicU64,
+    /// 415: a write without the JSON content type.
+    pub refused_content_type: std::sync::atomic::AtomicU64,
+    /// 401: a missing or wrong token.
+    pub refused_token: std::sync::atomic::AtomicU64,
+    /// Writes answered 2xx.
+    pub write_ok: std::sync::atomic::AtomicU64,
+    /// Writes answered 4xx or 5xx (a bad body, an unknown object).
+    pub write_failed: std::sync::atomic::AtomicU64,
+}
+
 /// The description's fixed part; the paths and schemas come from the handlers.
 #[derive(OpenApi)]
 #[openapi(

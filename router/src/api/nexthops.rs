@@ -214,7 +214,7 @@ pub(super) async fn flush_neighbors(
         })?),
     };
     let n = cp.flush_neighbors(port);
-    tracing::info!(flushed = n, "neighbours flushed");
+    control::log_limited!(info, control::loglimit::Kind::ApiWrite, control::loglimit::source("flush"); flushed = n, "neighbours flushed");
     Ok(Json(Flushed { flushed: n }))
 }
 

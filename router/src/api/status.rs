@@ -35,6 +35,12 @@ pub(super) async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         let mut cp = s.cp.lock().unwrap_or_else(|e| e.into_inner());
         cp.counters.api_evicted = s.api_closed.evicted.load(Ordering::Relaxed);
         cp.counters.api_idle_closed = s.api_closed.idle.load(Ordering::Relaxed);
+        let a = &s.api_counters;
+        cp.counters.api_refused_host = a.refused_host.load(Ordering::Relaxed);
+        cp.counters.api_refused_content_type = a.refused_content_type.load(Ordering::Relaxed);
+        cp.counters.api_refused_token = a.refused_token.load(Ordering::Relaxed);
+        cp.counters.api_write_ok = a.write_ok.load(Ordering::Relaxed);
+        cp.counters.api_write_failed = a.write_failed.load(Ordering::Relaxed);
         control::metrics::Snapshot::of(&cp)
     };
     // On a blocking thread, so that the runtime's own tasks (FPM, the API)
@@ -259,21 +265,21 @@ pub(super) async fn list_ports(State(s): State<Arc<Shared>>) -> Json<Vec<Port>> 
 /// error to answer with; nothing changed.
 pub(crate) fn do_reload(s: &Shared) -> Result<u64, ApiError> {
     let new = control::config::load(&s.config_path).map_err(|e| {
-        tracing::warn!("reload refused: {e}");
+        control::log_limited!(warn, control::loglimit::Kind::ApiWrite, control::loglimit::source("reload"); "reload refused: {e}");
         field_error(StatusCode::BAD_REQUEST, e.to_string(), &e.key)
     })?;
     let token = new.token.clone();
     let mut cp = s.cp();
     cp.reload(new).map_err(|e| {
-        tracing::warn!("reload refused: {e}");
+        control::log_limited!(warn, control::loglimit::Kind::ApiWrite, control::loglimit::source("reload"); "reload refused: {e}");
         error(StatusCode::CONFLICT, e)
     })?;
     let mut t = s.token.write().unwrap_or_else(|e| e.into_inner());
     if *t != token {
-        tracing::info!("reload: api.token replaced");
+        control::log_limited!(info, control::loglimit::Kind::ApiWrite, control::loglimit::source("reload"); "reload: api.token replaced");
         *t = token;
     }
-    tracing::info!(generation = cp.fib().generation, "config reloaded");
+    control::log_limited!(info, control::loglimit::Kind::ApiWrite, control::loglimit::source("reload"); generation = cp.fib().generation, "config reloaded");
     Ok(cp.fib().generation)
 }
 

@@ -34,7 +34,8 @@ if [ "${1:-}" = bgp ]; then
     for k in 1 2; do echo "  spine$k: 10.100.0.0/24 via $(leaf_spine_learned $k)"; done
     echo
     echo "== the route BGP chose, in the router (ecmpctl route show)"
-    ip netns exec "$LEAF_NS" target/release/ecmpctl --api "127.0.0.1:$LEAF_API" route show 2>/dev/null | grep -E '203\.0\.113' || leaf_route_nexthops
+    # The route and its nexthop lines, as ecmpctl prints them (one per spine).
+    ip netns exec "$LEAF_NS" target/release/ecmpctl --api "127.0.0.1:$LEAF_API" route show 203.0.113.0/24 2>/dev/null | grep . || leaf_route_nexthops
     echo
     echo "== $((N / 5)) TCP connections from the hosts to the service behind both spines"
     echo "  $(leaf_connections $((N / 5)))"

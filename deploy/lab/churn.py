@@ -7,7 +7,9 @@
   churn.py api URL N                                  N route replacements over one HTTP/1.1 connection
   churn.py flips URL N GAP_MS OUT                     flip 203.0.113.0/24 between srv1 and srv2, log return times
   churn.py report OUT...                              combine recv and flips logs into figures (JSON)
-  churn.py fpm-table HOST:PORT PREFIXES               send every prefix of a file (one per line) as RTM_NEWROUTE
+  churn.py fpm-table HOST:PORT [wait=FILE] PREFIXES ...
+                                                      send every prefix of each file (one per line) as RTM_NEWROUTE,
+                                                      on one session; after wait=FILE, encoded first and sent once FILE exists
 
 Clocks: arrival and return times are CLOCK_MONOTONIC, which network
 namespaces share, so times from different namespaces compare directly.
@@ -141,31 +143,37 @@ def cmd_fpm(addr, rate, seconds):
     print(json.dumps({"changes": sent, "seconds": el, "rate": sent / el}))
 
 
-def cmd_fpm_table(addr, path):
-    """Sends every prefix of PATH over two gateways per family, as fast as
-    the router reads them."""
+def cmd_fpm_table(addr, *args):
+    """Sends every prefix of each PREFIXES file over two gateways per family,
+    as fast as the router reads them, on one session. `wait=FILE` before a
+    file: its messages are encoded first, then sent once FILE exists (so the
+    sender's own encoding is not in the time a caller measures)."""
     host, port = addr.rsplit(":", 1)
     gw4 = [("10.1.0.2", 1), ("10.2.0.2", 2)]
     gw6 = [("fd01::2", 1), ("fd02::2", 2)]
     s = socket.create_connection((host, int(port)))
-    start = time.monotonic()
-    n = 0
-    batch = []
-    with open(path) as f:
-        for line in f:
-            p = line.strip()
-            if not p:
-                continue
-            batch.append(fpm_route(True, p, gw6 if ":" in p else gw4))
-            n += 1
-            if len(batch) == 2000:
-                s.sendall(b"".join(batch))
-                batch = []
-    s.sendall(b"".join(batch))
-    el = time.monotonic() - start
-    print(json.dumps({"routes": n, "send_seconds": el}))
+    wait = None
+    for a in args:
+        if a.startswith("wait="):
+            wait = a[5:]
+            continue
+        with open(a) as f:
+            prefixes = [p for p in (line.strip() for line in f) if p]
+        if wait:
+            msgs = [fpm_route(True, p, gw6 if ":" in p else gw4) for p in prefixes]
+            while not os.path.exists(wait):
+                time.sleep(0.005)
+            start = time.monotonic()
+            for i in range(0, len(msgs), 2000):
+                s.sendall(b"".join(msgs[i:i + 2000]))
+        else:
+            start = time.monotonic()
+            for i in range(0, len(prefixes), 2000):
+                s.sendall(b"".join(fpm_route(True, p, gw6 if ":" in p else gw4) for p in prefixes[i:i + 2000]))
+        el = time.monotonic() - start
+        print(json.dumps({"routes": len(prefixes), "send_seconds": el}), flush=True)
+        wait = None
     # Keep the session open: closing it would start the stale-route timer.
-    sys.stdout.flush()
     time.sleep(float(os.environ.get("FPM_HOLD", "3600")))
 
 

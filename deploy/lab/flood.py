@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
 """A packet flood from a lab namespace, as fast as one AF_PACKET socket goes.
 
-flood.py IFACE DST_MAC DST_IP SECONDS KIND[,KIND...] [net=SRC_NET] [pps=RATE]
+flood.py IFACE DST_MAC DST_IP SECONDS KIND[,KIND...] [net=SRC_NET] [pps=RATE] [ip6=ADDR]
 
 KIND: synN (TCP SYNs to port N) or udp (UDP to ports 33434-33689). Sources
 are random addresses of SRC_NET (a /24, default DST_IP's) and random ports,
 so that every packet is a new flow. pps: at most this rate (default: as
-fast as the socket goes). Prints one JSON line: packets sent, seconds, rate."""
+fast as the socket goes). Prints one JSON line: packets sent, seconds, rate.
+
+ARP and NDP kinds (DST_IP and ip6= are the router's addresses; every frame
+comes from a random MAC):
+  arp-claim   ARP replies claiming DST_IP, to the router's MAC
+  arp-request ARP requests (broadcast) between random addresses of SRC_NET
+  arp-garp    gratuitous ARP replies (broadcast) for random addresses of SRC_NET
+  na-claim    Neighbour Advertisements (to ff02::1, override) claiming ip6=
+  ns          Neighbour Solicitations for random addresses of ip6='s /64"""
 import json, os, random, socket, struct, sys, time
 
 def csum(b):
@@ -16,6 +24,49 @@ def csum(b):
     s = (s >> 16) + (s & 0xFFFF)
     s += s >> 16
     return ~s & 0xFFFF
+
+BCAST = b"\xff" * 6
+
+
+def rand_mac():
+    return bytes([0x02]) + random.randbytes(5)
+
+
+def arp(op, sha, spa, tha, tpa, eth_dst):
+    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, sha, spa, tha, tpa)
+    return eth_dst + sha + b"\x08\x06" + body + b"\0" * 18
+
+
+def icmp6(src, dst, body, eth_dst, eth_src):
+    pseudo = src + dst + struct.pack("!IxxxB", len(body), 58)
+    c = csum(pseudo + body)
+    body = body[:2] + struct.pack("!H", c) + body[4:]
+    ip = struct.pack("!IHBB16s16s", 6 << 28, len(body), 58, 255, src, dst)
+    return eth_dst + eth_src + b"\x86\xdd" + ip + body
+
+
+def neighbor_frame(dst_mac, dst_ip, net, ip6, kind):
+    mac = rand_mac()
+    rnd = lambda: net + bytes([random.randint(10, 250)])
+    if kind == "arp-claim":
+        return arp(2, mac, dst_ip, dst_mac, dst_ip, dst_mac)
+    if kind == "arp-request":
+        return arp(1, mac, rnd(), b"\0" * 6, rnd(), BCAST)
+    if kind == "arp-garp":
+        a = rnd()
+        return arp(2, mac, a, BCAST, a, BCAST)
+    lladdr = socket.inet_pton(socket.AF_INET6, "fe80::" + ":".join(f"{random.getrandbits(16):x}" for _ in range(2)))
+    if kind == "na-claim":
+        allnodes = socket.inet_pton(socket.AF_INET6, "ff02::1")
+        body = struct.pack("!BBHI16s", 136, 0, 0, 0x20000000, ip6) + struct.pack("!BB6s", 2, 1, mac)
+        return icmp6(lladdr, allnodes, body, b"\x33\x33\x00\x00\x00\x01", mac)
+    if kind == "ns":
+        target = ip6[:8] + random.randbytes(8)
+        snm = socket.inet_pton(socket.AF_INET6, "ff02::1:ff00:0")[:13] + target[13:]
+        body = struct.pack("!BBHI16s", 135, 0, 0, 0, target) + struct.pack("!BB6s", 1, 1, mac)
+        return icmp6(lladdr, snm, body, b"\x33\x33\xff" + target[13:], mac)
+    raise SystemExit(f"flood.py: unknown kind {kind}")
+
 
 def frame(src_mac, dst_mac, src, dst, kind):
     sport = random.randint(1024, 65535)
@@ -44,7 +95,13 @@ def main():
     base = socket.inet_aton(net)[:3]
     dst = socket.inet_aton(dst_ip)
     kinds = kinds.split(",")
-    frames = [frame(mac, dmac, base + bytes([random.randint(10, 250)]), dst, kinds[i % len(kinds)]) for i in range(4096)]
+    ip6 = socket.inet_pton(socket.AF_INET6, opts.get("ip6", "::"))
+
+    def one(kind):
+        if kind.startswith(("arp", "na", "ns")):
+            return neighbor_frame(dmac, dst, base, ip6, kind)
+        return frame(mac, dmac, base + bytes([random.randint(10, 250)]), dst, kind)
+    frames = [one(kinds[i % len(kinds)]) for i in range(4096)]
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)

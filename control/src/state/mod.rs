@@ -239,6 +239,11 @@ fn member_keys(entries: &[Entry], members: &[(NexthopId, u32)]) -> Vec<u64> {
         .collect()
 }
 
+/// Punted frames handled per [`ControlPlane::poll`]: with a pass a
+/// millisecond, up to 256,000 ARP/NDP frames a second, and the lock held for
+/// a bounded time (a quarter of the punt queue).
+pub const PUNTS_PER_PASS: usize = 256;
+
 /// Control-plane event counters (exported as `ecmp_router_control_*`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ControlCounters {
@@ -841,13 +846,21 @@ impl ControlPlane {
     /// Runs everything that is due: punted frames, resolution requests,
     /// neighbour timers, and reclamation of old FIB generations.
     pub fn poll(&mut self, now: Instant) {
-        while let Some(f) = self.channels.punt.pop() {
+        // A bounded batch of each queue per pass: the caller holds the
+        // control plane's lock meanwhile, and a flood that fills the queues
+        // as fast as they drain must not hold it (FPM and the API wait on
+        // it). What does not fit waits for the next pass, or is a counted
+        // drop (`punt_queue_full`) at the worker.
+        for _ in 0..PUNTS_PER_PASS {
+            let Some(f) = self.channels.punt.pop() else { break };
             self.handle_punt(&f, now);
         }
-        while let Some(r) = self.channels.resolve.pop() {
+        for _ in 0..crate::punt::QUEUE_LEN {
+            let Some(r) = self.channels.resolve.pop() else { break };
             self.handle_resolve(r, now);
         }
-        while let Some(h) = self.channels.hold.pop() {
+        for _ in 0..crate::punt::QUEUE_LEN {
+            let Some(h) = self.channels.hold.pop() else { break };
             self.handle_held(h);
         }
         // Timers run at a quarter of the probe interval (at most every 50 ms).

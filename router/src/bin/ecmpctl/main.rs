@@ -852,9 +852,40 @@ struct Cli {
     words: Vec<String>,
 }
 
+/// The arguments with every option that came among the command words moved
+/// before them (`ecmpctl route show -j` is `ecmpctl -j route show`), so that
+/// clap checks them as it checks the leading ones: an unknown option is a
+/// usage error, never a word. `None`: no option among the words.
+fn options_first(args: &[String], words: &[String]) -> Option<Vec<String>> {
+    const VALUED: [&str; 3] = ["--api", "--token-file", "--completions"];
+    let (mut opts, mut rest) = (Vec::new(), Vec::new());
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        if w.len() > 1 && w.starts_with('-') {
+            opts.push(w.clone());
+            if VALUED.contains(&w.as_str()) {
+                opts.extend(it.next().cloned());
+            }
+        } else {
+            rest.push(w.clone());
+        }
+    }
+    if opts.is_empty() {
+        return None;
+    }
+    let lead = &args[..args.len() - words.len()];
+    Some(lead.iter().cloned().chain(opts).chain(["--".to_owned()]).chain(rest).collect())
+}
+
 fn main() -> ExitCode {
     use clap::{CommandFactory, Parser};
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let Some(a) = options_first(&args, &cli.words) {
+        cli = Cli::parse_from(a);
+    }
     if let Some(shell) = cli.completions {
         clap_complete::generate(
             shell,
@@ -924,5 +955,43 @@ fn main() -> ExitCode {
             eprintln!("Usage error: {u}. See ecmpctl --help.");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::options_first;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn options_after_the_object_move_before_the_words() {
+        let args = v("ecmpctl route show --json");
+        assert_eq!(
+            options_first(&args, &args[1..]),
+            Some(v("ecmpctl --json -- route show"))
+        );
+        let args = v("ecmpctl -6 neigh show dev lan -j");
+        assert_eq!(
+            options_first(&args, &args[2..]),
+            Some(v("ecmpctl -6 -j -- neigh show dev lan"))
+        );
+    }
+
+    #[test]
+    fn a_valued_option_keeps_its_value() {
+        let args = v("ecmpctl route show --api 127.0.0.1:1 -dj");
+        assert_eq!(
+            options_first(&args, &args[1..]),
+            Some(v("ecmpctl --api 127.0.0.1:1 -dj -- route show"))
+        );
+    }
+
+    #[test]
+    fn words_without_options_are_left_alone() {
+        let args = v("ecmpctl -j route show table all");
+        assert_eq!(options_first(&args, &args[2..]), None);
     }
 }

@@ -18,7 +18,7 @@
 //! ecmpctl uplink show
 //! ecmpctl port show
 //! ecmpctl neigh show [dev PORT] | neigh flush [dev PORT]
-//! ecmpctl flow show [addr A] [port N] [proto P] [worker W] [limit N] [offset N]
+//! ecmpctl flow show [addr A] [port N] [proto P] [worker W] [limit N]
 //! ecmpctl stats
 //! ecmpctl reload
 //! ```
@@ -481,7 +481,10 @@ fn route_cmd(
         }
         ["route", "del" | "delete", prefix, rest @ ..] => {
             let t = match rest {
-                ["table", t] => format!("&table={t}"),
+                ["table", t] => format!(
+                    "&table={}",
+                    route::table_id(t).ok_or_else(|| Usage(format!("table '{t}': expected main, default, local or an id")))?
+                ),
                 [] => String::new(),
                 _ => return Err(Usage("route del PREFIX [table T]".into())),
             };
@@ -805,8 +808,8 @@ fn words_help() -> String {
         .join("\n")
 }
 
-/// `ecmpctl`'s options. They come before the command words, as `ip`'s do;
-/// short ones bundle (`-dj`, `-6jp`).
+/// `ecmpctl`'s options. They come before the command words, as `ip`'s do,
+/// or among them (see [`options_first`]); short ones bundle (`-dj`, `-6jp`).
 #[derive(clap::Parser)]
 #[command(
     name = "ecmpctl",

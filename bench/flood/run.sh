@@ -47,6 +47,7 @@ RMAC=$(lab_ns "$LAB_NS_SRV2" ip neigh show 10.2.0.1 | awk '{ print $5 }')
 python3 deploy/lab/churn.py fpm-table "127.0.0.1:$FPM" "wait=$LAB_DIR/go-off" "$LAB_DIR/prefixes-off.txt" \
     "wait=$LAB_DIR/go-on" "$LAB_DIR/prefixes-on.txt" >"$LAB_DIR/fpm.json" &
 LAB_PIDS+=($!)
+until [ -e "$LAB_DIR/go-on.ready" ]; do sleep 0.1; done
 v4() { lab_metric 'ecmp_router_fib_routes{family="ipv4"}'; }
 # CPU seconds of the router's threads by name: "control" (punts, timers),
 # "ecmp-router" (the runtime: FPM and the API), the rest.
@@ -73,7 +74,7 @@ phase() { # off|on
         sleep 2
     fi
     local m0; m0=$(lab_metrics)
-    local c0; c0=$(cpu)
+    local c0
     lab_ns "$LAB_NS_SRV1" python3 deploy/lab/churn.py recv 9100 40 "$LAB_DIR/recv-$name.json" &
     local recv=$!
     sleep 0.5
@@ -81,6 +82,7 @@ phase() { # off|on
     local send=$!
     base=$(v4)
     want=$((base + ROUTES))
+    c0=$(cpu)
     t0=$(date +%s.%N)
     touch "$LAB_DIR/go-$name"
     until [ "$(v4)" -ge "$want" ]; do

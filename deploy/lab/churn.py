@@ -146,33 +146,37 @@ def cmd_fpm(addr, rate, seconds):
 def cmd_fpm_table(addr, *args):
     """Sends every prefix of each PREFIXES file over two gateways per family,
     as fast as the router reads them, on one session. `wait=FILE` before a
-    file: its messages are encoded first, then sent once FILE exists (so the
-    sender's own encoding is not in the time a caller measures)."""
+    file: its messages are encoded before anything is sent (then FILE.ready
+    is created), and sent once FILE exists, so that the sender's own encoding
+    is not in the time a caller measures."""
     host, port = addr.rsplit(":", 1)
     gw4 = [("10.1.0.2", 1), ("10.2.0.2", 2)]
     gw6 = [("fd01::2", 1), ("fd02::2", 2)]
-    s = socket.create_connection((host, int(port)))
-    wait = None
+    encode = lambda ps: [fpm_route(True, p, gw6 if ":" in p else gw4) for p in ps]
+    steps, wait = [], None
     for a in args:
         if a.startswith("wait="):
             wait = a[5:]
             continue
         with open(a) as f:
             prefixes = [p for p in (line.strip() for line in f) if p]
+        steps.append((wait, prefixes, encode(prefixes) if wait else None))
+        wait = None
+    for wait, _, _ in steps:
         if wait:
-            msgs = [fpm_route(True, p, gw6 if ":" in p else gw4) for p in prefixes]
-            while not os.path.exists(wait):
-                time.sleep(0.005)
-            start = time.monotonic()
-            for i in range(0, len(msgs), 2000):
-                s.sendall(b"".join(msgs[i:i + 2000]))
-        else:
-            start = time.monotonic()
-            for i in range(0, len(prefixes), 2000):
-                s.sendall(b"".join(fpm_route(True, p, gw6 if ":" in p else gw4) for p in prefixes[i:i + 2000]))
+            open(wait + ".ready", "w").close()
+    s = None
+    for wait, prefixes, msgs in steps:
+        while wait and not os.path.exists(wait):
+            time.sleep(0.005)
+        # Connected only now: the router closes a connection silent for 5 s.
+        s = s or socket.create_connection((host, int(port)))
+        start = time.monotonic()
+        for i in range(0, len(prefixes), 2000):
+            chunk = msgs[i:i + 2000] if msgs else encode(prefixes[i:i + 2000])
+            s.sendall(b"".join(chunk))
         el = time.monotonic() - start
         print(json.dumps({"routes": len(prefixes), "send_seconds": el}), flush=True)
-        wait = None
     # Keep the session open: closing it would start the stale-route timer.
     time.sleep(float(os.environ.get("FPM_HOLD", "3600")))
 

@@ -6,11 +6,18 @@
 #   bash tests/bench/full_table.sh                 # 1,000,000 IPv4 + 250,000 IPv6
 #   V4=100000 V6=25000 bash tests/bench/full_table.sh
 #
-# The ports are net_null (no namespaces needed); gateways stay unresolved, which
-# changes nothing for loading. The table comes from dataplane::tablegen.
+# The ports are net_null with no-rx=1 (without it, net_null hands the router
+# its own transmitted frames back: its ARP requests, claims of its own
+# address); gateways stay unresolved, which changes nothing for loading. The
+# table comes from dataplane::tablegen.
+#
+# A third phase pushes the same table over FPM while a host floods a third
+# port (net_tap) with ARP and NDP at $PPS packets/s (default 60,000): claims of
+# the router's addresses, requests for random addresses, gratuitous replies,
+# NAs and NSs (deploy/lab/flood.py), and reports both FPM rates.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-: "${V4:=1000000}" "${V6:=250000}"
+: "${V4:=1000000}" "${V6:=250000}" "${PPS:=60000}"
 cd "$ROOT"
 cargo build --release --quiet -p router -p control --example table_scale
 DIR=$(mktemp -d /tmp/ecmp-full-table.XXXXXX)
@@ -22,8 +29,9 @@ head() { # NAME EXTRA
     cat <<YAML
 eal: [--no-huge, --no-shconf, --no-pci, -m, "512", --file-prefix, ft$1$$]
 ports:
-  - { name: up1, device: net_null_ft$1$$0, addresses: [10.1.0.1/24, fd01::1/64] }
-  - { name: up2, device: net_null_ft$1$$1, addresses: [10.2.0.1/24, fd02::1/64] }
+  - { name: up1, device: "net_null_ft$1$$0,no-rx=1", addresses: [10.1.0.1/24, fd01::1/64] }
+  - { name: up2, device: "net_null_ft$1$$1,no-rx=1", addresses: [10.2.0.1/24, fd02::1/64] }
+${4:-}
 nexthop-groups:
   - name: transit4
     nexthops: [{ via: 10.1.0.2, port: up1 }, { via: 10.2.0.2, port: up2, weight: 2 }]
@@ -67,11 +75,43 @@ RUST_LOG=warn ./target/release/ecmp-router --config "$DIR/fpm.yaml" >"$DIR/fpm.l
 PIDS+=($!); pid=$!
 until curl -sf "http://127.0.0.1:$((PORT + 1))/metrics" >/dev/null; do kill -0 "$pid"; sleep 0.2; done
 base=$(rss "$pid")
-start=$(date +%s.%N)
-python3 deploy/lab/churn.py fpm-table "127.0.0.1:$((PORT + 2))" "$DIR/prefixes.txt" >"$DIR/push.json" &
+# The messages are encoded first; the clock starts when they are sent.
+python3 deploy/lab/churn.py fpm-table "127.0.0.1:$((PORT + 2))" "wait=$DIR/go-fpm" "$DIR/prefixes.txt" >"$DIR/push.json" &
 PIDS+=($!)
+until [ -e "$DIR/go-fpm.ready" ]; do sleep 0.2; done
+start=$(date +%s.%N)
+touch "$DIR/go-fpm"
 wait_routes "$((PORT + 1))" "$((n4 + 4))" "$((n6 + 4))" "$pid"
 t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
 echo "   first message to full FIB: ${t} s ($(python3 -c "print(round(($n4 + $n6) / $t))") routes/s, Python sender included); RSS ${base} -> $(rss "$pid") MiB"
 echo "   sender: $(cat "$DIR/push.json")"
 echo "   publications: $(metric "$((PORT + 1))" 'ecmp_router_control_events_total{event="fib_publish"}')"
+fpm_rate=$(python3 -c "print(round(($n4 + $n6) / $t))")
+kill "$pid"; wait "$pid" 2>/dev/null || true; PIDS=()
+
+echo "-- FPM under an ARP/NDP flood of ${PPS} packets/s on a third port"
+TAP=ftflood$$
+head g "$((PORT + 1))" "fpm: { listen: 127.0.0.1:$((PORT + 2)) }" \
+    "  - { name: flood, device: \"net_tap_ftg$$,iface=$TAP\", addresses: [10.3.0.1/24, fd03::1/64] }" >"$DIR/flood.yaml"
+RUST_LOG=warn ./target/release/ecmp-router --config "$DIR/flood.yaml" >"$DIR/flood.log" 2>&1 &
+PIDS+=($!); pid=$!
+until curl -sf "http://127.0.0.1:$((PORT + 1))/metrics" >/dev/null; do kill -0 "$pid"; sleep 0.2; done
+ip link set "$TAP" up
+RMAC=$(cat "/sys/class/net/$TAP/address")
+python3 deploy/lab/flood.py "$TAP" "$RMAC" 10.3.0.1 3600 arp-claim,arp-request,arp-garp,na-claim,ns \
+    net=10.3.0.0 ip6=fd03::1 pps="$PPS" >/dev/null &
+PIDS+=($!)
+sleep 2
+python3 deploy/lab/churn.py fpm-table "127.0.0.1:$((PORT + 2))" "wait=$DIR/go-flood" "$DIR/prefixes.txt" >"$DIR/push-flood.json" &
+PIDS+=($!)
+until [ -e "$DIR/go-flood.ready" ]; do sleep 0.2; done
+rx0=$(metric "$((PORT + 1))" 'ecmp_router_port_rx_packets_total{port="flood"}')
+start=$(date +%s.%N)
+touch "$DIR/go-flood"
+wait_routes "$((PORT + 1))" "$((n4 + 4))" "$((n6 + 4))" "$pid"
+t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
+rx1=$(metric "$((PORT + 1))" 'ecmp_router_port_rx_packets_total{port="flood"}')
+flood_rate=$(python3 -c "print(round(($n4 + $n6) / $t))")
+echo "   first message to full FIB: ${t} s (${flood_rate} routes/s) while the port received $(python3 -c "print(round(($rx1 - $rx0) / $t))") packets/s"
+echo "   claims counted: $(metric "$((PORT + 1))" 'ecmp_router_control_events_total{event="own_address_claim"}'), log lines suppressed: $(metric "$((PORT + 1))" 'ecmp_router_log_suppressed_total{kind="address_claim"}'), router log: $(wc -l <"$DIR/flood.log") lines"
+echo "   FPM rate under the flood / without: $(python3 -c "print(round($flood_rate / $fpm_rate, 3))")"

@@ -852,15 +852,21 @@ impl ControlPlane {
         // it). What does not fit waits for the next pass, or is a counted
         // drop (`punt_queue_full`) at the worker.
         for _ in 0..PUNTS_PER_PASS {
-            let Some(f) = self.channels.punt.pop() else { break };
+            let Some(f) = self.channels.punt.pop() else {
+                break;
+            };
             self.handle_punt(&f, now);
         }
         for _ in 0..crate::punt::QUEUE_LEN {
-            let Some(r) = self.channels.resolve.pop() else { break };
+            let Some(r) = self.channels.resolve.pop() else {
+                break;
+            };
             self.handle_resolve(r, now);
         }
         for _ in 0..crate::punt::QUEUE_LEN {
-            let Some(h) = self.channels.hold.pop() else { break };
+            let Some(h) = self.channels.hold.pop() else {
+                break;
+            };
             self.handle_held(h);
         }
         // Timers run at a quarter of the probe interval (at most every 50 ms).

@@ -483,7 +483,9 @@ fn route_cmd(
             let t = match rest {
                 ["table", t] => format!(
                     "&table={}",
-                    route::table_id(t).ok_or_else(|| Usage(format!("table '{t}': expected main, default, local or an id")))?
+                    route::table_id(t).ok_or_else(|| Usage(format!(
+                        "table '{t}': expected main, default, local or an id"
+                    )))?
                 ),
                 [] => String::new(),
                 _ => return Err(Usage("route del PREFIX [table T]".into())),
@@ -877,7 +879,14 @@ fn options_first(args: &[String], words: &[String]) -> Option<Vec<String>> {
         return None;
     }
     let lead = &args[..args.len() - words.len()];
-    Some(lead.iter().cloned().chain(opts).chain(["--".to_owned()]).chain(rest).collect())
+    Some(
+        lead.iter()
+            .cloned()
+            .chain(opts)
+            .chain(["--".to_owned()])
+            .chain(rest)
+            .collect(),
+    )
 }
 
 fn main() -> ExitCode {

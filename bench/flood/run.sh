@@ -64,9 +64,28 @@ until [ -e "$LAB_DIR/go-${PHASES[-1]}.ready" ]; do sleep 0.1; done
 lab_ns "$LAB_NS_SRV2" ping -c 1 -W 1 10.2.0.1 >/dev/null
 RMAC=$(lab_ns "$LAB_NS_SRV2" ip neigh show 10.2.0.1 | awk '{ print $5 }')
 v4() { lab_metric 'ecmp_router_fib_routes{family="ipv4"}'; }
-# The last prefix of a set is in the FIB (FPM messages apply in order): a
-# cheap poll, where /metrics would cost the router more than what it measures.
-landed() { curl -sf "$API/api/v1/route/get?dst=$1" | grep -q "\"$2\""; }
+# go_and_time GO ADDR PREFIX: creates GO (the sender starts), then waits
+# until ADDR's route is PREFIX, the last prefix of the set (FPM messages apply
+# in order), asking every 10 ms over one keep-alive connection (a curl a poll,
+# or /metrics, would cost more than what is measured); prints the seconds.
+go_and_time() {
+    python3 - "$API" "$@" "${STUCK:-300}" <<'PY'
+import http.client, sys, time
+api, go, addr, prefix, stuck = sys.argv[1:]
+host, port = api.split("//")[1].split(":")
+c = http.client.HTTPConnection(host, int(port), timeout=10)
+c.connect()
+t0 = time.monotonic()
+open(go, "w").close()
+while time.monotonic() - t0 < float(stuck):
+    c.request("GET", f"/api/v1/route/get?dst={addr}")
+    if f'"{prefix}"' in c.getresponse().read().decode():
+        print(round(time.monotonic() - t0, 3))
+        sys.exit(0)
+    time.sleep(0.01)
+sys.exit(f"the last prefix is not in after {stuck} s")
+PY
+}
 # CPU seconds of a process's threads by name (PID [PID...]).
 cpu() {
     python3 - "$@" <<'PY'
@@ -84,7 +103,7 @@ PY
 }
 
 phase() { # off|udp|arp ROUND
-    local name=$1 flood_pid="" sender="" t0 t1 want last c0 c1 m0 m1 api
+    local name=$1 flood_pid="" sender="" t0 t1 secs want last c0 c1 m0 m1 api
     if [ "${name%[0-9]*}" != off ]; then
         local kinds=arp-claim,arp-request,arp-garp,na-claim,ns dst=10.2.0.1
         [ "${name%[0-9]*}" = arp ] || { kinds=udp; dst=192.0.2.77; }
@@ -105,11 +124,7 @@ phase() { # off|udp|arp ROUND
     sleep 1
     c0=$(cpu "$LAB_ROUTER_PID" $sender)
     t0=$(date +%s.%N)
-    touch "$LAB_DIR/go-$name"
-    until landed "${last%/*}" "$last"; do
-        sleep 0.02
-        python3 -c "import sys,time; sys.exit(0 if time.time() - $t0 < ${STUCK:-300} else 1)" || { echo "phase $name: the last prefix is not in after ${STUCK:-300} s" >&2; break; }
-    done
+    secs=$(go_and_time "$LAB_DIR/go-$name" "${last%/*}" "$last") || { echo "phase $name: stuck" >&2; secs=${STUCK:-300}; }
     t1=$(date +%s.%N)
     c1=$(cpu "$LAB_ROUTER_PID" $sender)
     [ "$(v4)" -ge "$want" ] || echo "phase $name: the FIB holds $(v4) IPv4 routes, not $want" >&2
@@ -135,9 +150,10 @@ PY
     wait "$recv"
     m1=$(lab_metrics)
     [ -z "$flood_pid" ] || { kill $sender "$flood_pid" 2>/dev/null; wait "$flood_pid" 2>/dev/null || true; }
-    python3 - "$name" "$ROUTES" "$t0" "$t1" "$api" "$LAB_DIR" "$c0" "$c1" "$m0" "$m1" >"$LAB_DIR/phase-$name.json" <<'PY'
+    python3 - "$name" "$ROUTES" "$t0" "$t1" "$api" "$LAB_DIR" "$c0" "$c1" "$m0" "$m1" "$secs" >"$LAB_DIR/phase-$name.json" <<'PY'
 import json, sys
 name, n, t0, t1, api, d = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), json.loads(sys.argv[5]), sys.argv[6]
+secs = float(sys.argv[11])
 c0, c1 = json.loads(sys.argv[7]), json.loads(sys.argv[8])
 # Threads' CPU over the FPM load, in % of one core ("python3": the flood sender).
 cpu = {k: round(100 * (c1[k] - c0.get(k, 0)) / (t1 - t0)) for k in c1 if c1[k] - c0.get(k, 0) > 0}
@@ -152,7 +168,7 @@ def metrics(text):
     return out
 m0, m1 = metrics(sys.argv[9]), metrics(sys.argv[10])
 delta = lambda k: int(m1.get(k, 0) - m0.get(k, 0))
-print(json.dumps({"phase": name, "routes": n, "fpm_seconds": round(t1 - t0, 2), "routes_per_s": round(n / (t1 - t0)),
+print(json.dumps({"phase": name, "routes": n, "fpm_seconds": secs, "routes_per_s": round(n / secs),
                   "cpu_pct_during_load": cpu, "api": api, "stream": {"sent": sent, "received": got, "lost": sent - got},
                   "srv2_rx": delta('ecmp_router_port_rx_packets_total{port="srv2"}'),
                   "punted_arp_nd": delta('ecmp_router_control_events_total{event="arp_rx"}') + delta('ecmp_router_control_events_total{event="ndp_rx"}'),

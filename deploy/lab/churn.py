@@ -2,7 +2,8 @@
 """Route-churn tools for the lab (used by tests/e2e/route_churn.sh).
 
   churn.py send DST PORT PPS SECONDS FLOW [SPORTS]   numbered UDP datagrams, paced
-  churn.py recv PORT SECONDS OUT                      record (flow, seq, arrival ns) to OUT
+  churn.py recv PORT SECONDS OUT                      record (flow, seq, arrival ns) to OUT (for SECONDS,
+                                                      or until the file $STOP exists)
   churn.py fpm HOST:PORT RATE SECONDS                 zebra-style FPM route changes at RATE/s
   churn.py api URL N                                  N route replacements over one HTTP/1.1 connection
   churn.py flips URL N GAP_MS OUT                     flip 203.0.113.0/24 between srv1 and srv2, log return times
@@ -66,8 +67,10 @@ def cmd_recv(port, seconds, out):
     s4.bind(("::", int(port)))
     s4.settimeout(0.2)
     end = time.monotonic() + float(seconds)
+    # STOP: a file whose creation ends the receiver before SECONDS.
+    stop = os.environ.get("STOP")
     rows = []
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (stop and os.path.exists(stop)):
         try:
             b = s4.recv(64)
         except socket.timeout:

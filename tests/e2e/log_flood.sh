@@ -81,11 +81,14 @@ limited "NA claims" address_claim own_address_claim "claims one of the router's 
 
 echo "-- FPM clients sending garbage for ${SECS} s"
 m0=$m; l0=$(lines "FPM: connection reset after malformed input")
-python3 "$LAB_ROOT/deploy/lab/abuse.py" fpm "127.0.0.1:$FPM" "$SECS" >"$LAB_DIR/fpm.json" &
-f=$!; during "FPM garbage"; wait "$f"; sleep 1
+# Two client processes: one Python process alone is near 10,000 connections/s.
+python3 "$LAB_ROOT/deploy/lab/abuse.py" fpm "127.0.0.1:$FPM" "$SECS" >"$LAB_DIR/fpm1.json" &
+f=$!
+python3 "$LAB_ROOT/deploy/lab/abuse.py" fpm "127.0.0.1:$FPM" "$SECS" >"$LAB_DIR/fpm2.json" &
+f2=$!; during "FPM garbage"; wait "$f" "$f2"; sleep 1
 m=$(lab_metrics)
-echo "        clients: $(cat "$LAB_DIR/fpm.json")"
-read_n=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["garbage_read"])' "$LAB_DIR/fpm.json")
+echo "        clients: $(cat "$LAB_DIR/fpm1.json") $(cat "$LAB_DIR/fpm2.json")"
+read_n=$(python3 -c 'import json,sys; print(sum(json.load(open(f))["garbage_read"] for f in sys.argv[1:]))' "$LAB_DIR/fpm1.json" "$LAB_DIR/fpm2.json")
 check "FPM garbage: each connection reset counted ($read_n resets, fpm_error +$(( $(ev fpm_error "$m") - $(ev fpm_error "$m0") )))" \
     test "$(( $(ev fpm_error "$m") - $(ev fpm_error "$m0") ))" -eq "$read_n"
 limited "FPM garbage" fpm_malformed fpm_error "FPM: connection reset after malformed input" \

@@ -10,9 +10,10 @@
 # run of each says little; the medians are the figures):
 # - off: no flood;
 # - udp: the anchor: UDP from srv2's namespace at the same rate and from the
-#   same sender, to an address with no route, which the worker drops (no
-#   punt, no control-plane work): what the flood costs this 2-core machine
-#   (the sender, the kernel's tap) apart from the router's control plane;
+#   same sender, from off-subnet sources to an address with no route, which
+#   the worker drops (no punt, no neighbour to resolve, no control-plane
+#   work): what the flood costs this 2-core machine (the sender, the kernel's
+#   tap) apart from the router's control plane;
 # - arp: the flood from srv2's namespace: a mix of ARP replies claiming the
 #   router's address, ARP requests for random addresses, gratuitous ARP
 #   replies, NAs claiming the router's IPv6 address and NSs for random
@@ -105,10 +106,12 @@ PY
 phase() { # off|udp|arp ROUND
     local name=$1 flood_pid="" sender="" t0 t1 secs want last c0 c1 m0 m1 api
     if [ "${name%[0-9]*}" != off ]; then
-        local kinds=arp-claim,arp-request,arp-garp,na-claim,ns dst=10.2.0.1
-        [ "${name%[0-9]*}" = arp ] || { kinds=udp; dst=192.0.2.77; }
+        local kinds=arp-claim,arp-request,arp-garp,na-claim,ns dst=10.2.0.1 net=10.2.0.0
+        # The anchor's sources are off every subnet: the worker's ICMP errors
+        # for them have no route either, so no neighbour is resolved.
+        [ "${name%[0-9]*}" = arp ] || { kinds=udp; dst=192.0.2.77; net=172.31.0.0; }
         lab_ns "$LAB_NS_SRV2" python3 deploy/lab/flood.py "$LAB_IF_SRV2" "$RMAC" "$dst" 600 \
-            "$kinds" net=10.2.0.0 ip6=fd02::1 pps="$PPS" >/dev/null &
+            "$kinds" net="$net" ip6=fd02::1 pps="$PPS" >/dev/null &
         flood_pid=$!; LAB_PIDS+=("$flood_pid")
         sleep 2
         sender=$(pgrep -f "flood.py $LAB_IF_SRV2" | head -1)

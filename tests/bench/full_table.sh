@@ -67,7 +67,7 @@ PIDS+=($!); pid=$!
 wait_routes "$PORT" "$((n4 + 4))" "$((n6 + 4))" "$pid"
 t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
 echo "   start to full FIB: ${t} s; router RSS $(rss "$pid") MiB"
-kill "$pid"; wait "$pid" 2>/dev/null || true; PIDS=()
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "$pid" 2>/dev/null || true; PIDS=()
 
 echo "-- FPM: the same routes pushed into a running router"
 head f "$((PORT + 1))" "fpm: { listen: 127.0.0.1:$((PORT + 2)) }" >"$DIR/fpm.yaml"
@@ -83,11 +83,11 @@ start=$(date +%s.%N)
 touch "$DIR/go-fpm"
 wait_routes "$((PORT + 1))" "$((n4 + 4))" "$((n6 + 4))" "$pid"
 t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
-echo "   first message to full FIB: ${t} s ($(python3 -c "print(round(($n4 + $n6) / $t))") routes/s, Python sender included); RSS ${base} -> $(rss "$pid") MiB"
+echo "   first message to full FIB: ${t} s ($(python3 -c "print(round(($n4 + $n6) / $t))") routes/s, sent as fast as the router reads); RSS ${base} -> $(rss "$pid") MiB"
 echo "   sender: $(cat "$DIR/push.json")"
 echo "   publications: $(metric "$((PORT + 1))" 'ecmp_router_control_events_total{event="fib_publish"}')"
 fpm_rate=$(python3 -c "print(round(($n4 + $n6) / $t))")
-kill "$pid"; wait "$pid" 2>/dev/null || true; PIDS=()
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "$pid" 2>/dev/null || true; PIDS=()
 
 echo "-- FPM under an ARP/NDP flood of ${PPS} packets/s on a third port"
 TAP=ftflood$$

@@ -278,20 +278,21 @@ impl ControlPlane {
     /// at once. Returns true when the group is new.
     ///
     /// # Errors
-    /// A message saying why nothing changed.
-    pub fn set_named_group(&mut self, gc: GroupConfig, replace: bool) -> Result<bool, String> {
-        let n = gc.name.clone().ok_or("a named group needs a name")?;
+    /// Why nothing changed: [`GroupError::Unnamed`], [`GroupError::Exists`],
+    /// [`GroupError::FamilyInUse`].
+    pub fn set_named_group(&mut self, gc: GroupConfig, replace: bool) -> Result<bool, GroupError> {
+        let n = gc.name.clone().ok_or(GroupError::Unnamed)?;
         let old = self.named_group(&n);
         if old.is_some() && !replace {
-            return Err(format!("nexthop group '{n}' exists; use replace"));
+            return Err(GroupError::Exists(n));
         }
         if let Some(o) = &old {
             let users = self.routes_using(&n);
             if o.nexthops[0].via.is_ipv4() != gc.nexthops[0].via.is_ipv4() && !users.is_empty() {
-                return Err(format!(
-                    "nexthop group '{n}' is used by {} route(s) of the other address family",
-                    users.len()
-                ));
+                return Err(GroupError::FamilyInUse {
+                    name: n,
+                    routes: users.len(),
+                });
             }
         }
         self.groups.api.insert(n.clone(), gc);
@@ -307,8 +308,9 @@ impl ControlPlane {
     /// defines goes back to the config's definition.
     ///
     /// # Errors
-    /// A message saying why nothing changed (unknown, only in the config, or in use).
-    pub fn delete_named_group(&mut self, n: &str) -> Result<(), String> {
+    /// Why nothing changed: [`GroupError::NotFound`], [`GroupError::InConfig`]
+    /// (only the config defines it), [`GroupError::InUse`].
+    pub fn delete_named_group(&mut self, n: &str) -> Result<(), GroupError> {
         let in_config = self
             .config
             .groups
@@ -316,21 +318,18 @@ impl ControlPlane {
             .any(|g| g.name.as_deref() == Some(n));
         if !self.groups.api.contains_key(n) {
             return Err(if in_config {
-                format!(
-                    "nexthop group '{n}' is defined in the config file: edit the file and reload"
-                )
+                GroupError::InConfig(n.to_owned())
             } else {
-                format!("no nexthop group '{n}'")
+                GroupError::NotFound(n.to_owned())
             });
         }
         let users = self.routes_using(n);
         if !in_config && !users.is_empty() {
-            return Err(format!(
-                "nexthop group '{n}' is used by {} route(s) (first: {} table {}); delete or change them first",
-                users.len(),
-                users[0].1,
-                users[0].0
-            ));
+            return Err(GroupError::InUse {
+                name: n.to_owned(),
+                routes: users.len(),
+                first: users[0],
+            });
         }
         self.groups.api.remove(n);
         self.refresh_named();

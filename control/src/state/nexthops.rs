@@ -154,32 +154,32 @@ impl ControlPlane {
 
     /// Every nexthop with its state.
     pub fn nexthops(&self) -> Vec<NexthopView> {
-        self.registry
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| !e.removed)
-            .map(|(i, e)| NexthopView {
-                id: NexthopId(i as u32),
-                addr: e.nh.addr,
-                port: self.config.ports[e.nh.port.index()].name.clone(),
-                kind: e.kind,
-                mac: self.neighbors.get(NexthopId(i as u32)),
-                live: self.neighbors.live(NexthopId(i as u32)).is_some(),
-                admin_down: self.neighbors.is_down(NexthopId(i as u32), DownFlag::Admin),
-                link_down: self.neighbors.is_down(NexthopId(i as u32), DownFlag::Link),
-                unreachable: self
-                    .neighbors
-                    .is_down(NexthopId(i as u32), DownFlag::Unreachable),
-                uplink_down: self
-                    .neighbors
-                    .is_down(NexthopId(i as u32), DownFlag::Uplink),
-                permanent: e.permanent,
-                last_seen_ms: e.last_seen.map(|t| t.elapsed().as_millis() as u64),
-                probes_unanswered: e.unanswered,
-                state: self.nud_state(NexthopId(i as u32), Instant::now()),
-            })
+        (0..self.registry.entries.len() as u32)
+            .map(NexthopId)
+            .filter(|id| !self.registry.entries[id.index()].removed)
+            .map(|id| self.nexthop_view(id))
             .collect()
+    }
+
+    /// One nexthop with its state.
+    fn nexthop_view(&self, id: NexthopId) -> NexthopView {
+        let e = &self.registry.entries[id.index()];
+        NexthopView {
+            id,
+            addr: e.nh.addr,
+            port: self.config.ports[e.nh.port.index()].name.clone(),
+            kind: e.kind,
+            mac: self.neighbors.get(id),
+            live: self.neighbors.live(id).is_some(),
+            admin_down: self.neighbors.is_down(id, DownFlag::Admin),
+            link_down: self.neighbors.is_down(id, DownFlag::Link),
+            unreachable: self.neighbors.is_down(id, DownFlag::Unreachable),
+            uplink_down: self.neighbors.is_down(id, DownFlag::Uplink),
+            permanent: e.permanent,
+            last_seen_ms: e.last_seen.map(|t| t.elapsed().as_millis() as u64),
+            probes_unanswered: e.unanswered,
+            state: self.nud_state(id, Instant::now()),
+        }
     }
 
     /// True when every gateway of a configured route has a MAC.
@@ -196,52 +196,64 @@ impl ControlPlane {
     /// probed like a gateway, kept while no group uses it.
     ///
     /// # Errors
-    /// A message naming what is wrong; nothing changes.
-    pub fn add_nexthop_api(&mut self, port: &str, addr: IpAddr) -> Result<NexthopView, String> {
-        let pid = self
-            .config
-            .port_id(port)
-            .ok_or_else(|| format!("unknown port '{port}'"))?;
+    /// What is wrong; nothing changes.
+    pub fn add_nexthop_api(
+        &mut self,
+        port: &str,
+        addr: IpAddr,
+    ) -> Result<NexthopView, NexthopError> {
+        let pid = self.port_named(port)?;
+        let at = || (addr, port.to_owned());
         if !self.on_subnet(pid, addr) {
-            return Err(format!("{addr} is not on a subnet of port '{port}'"));
+            let (addr, port) = at();
+            return Err(NexthopError::NotOnSubnet { addr, port });
         }
         if self.is_local(pid, addr) {
-            return Err(format!("{addr} is the router's own address on '{port}'"));
+            let (addr, port) = at();
+            return Err(NexthopError::Local { addr, port });
         }
         if let Some(&id) = self.registry.index.get(&(pid, addr)) {
             if !self.registry.entries[id.index()].removed {
-                return Err(format!("nexthop {addr} on port '{port}' exists"));
+                let (addr, port) = at();
+                return Err(NexthopError::Exists { addr, port });
             }
         }
         let id = self
             .add_nexthop(pid, addr, NexthopKind::Gateway)
-            .ok_or("the nexthop table is full")?;
+            .ok_or(NexthopError::TableFull)?;
         self.registry.entries[id.index()].pinned = true;
         self.publish();
-        self.nexthops()
-            .into_iter()
-            .find(|n| n.id == id)
-            .ok_or_else(|| "nexthop vanished".to_owned())
+        Ok(self.nexthop_view(id))
+    }
+
+    /// The port named `port`.
+    fn port_named(&self, port: &str) -> Result<PortId, NexthopError> {
+        self.config
+            .port_id(port)
+            .ok_or_else(|| NexthopError::UnknownPort(port.to_owned()))
     }
 
     /// Deletes a nexthop no group uses (`ip nexthop del`, or `ip neigh del`
     /// for a learned host). Static neighbours are the config's.
     ///
     /// # Errors
-    /// A message naming what holds it; nothing changes.
-    pub fn delete_nexthop_api(&mut self, port: &str, addr: IpAddr) -> Result<(), String> {
-        let pid = self
-            .config
-            .port_id(port)
-            .ok_or_else(|| format!("unknown port '{port}'"))?;
+    /// What holds it, or that it does not exist; nothing changes.
+    pub fn delete_nexthop_api(&mut self, port: &str, addr: IpAddr) -> Result<(), NexthopError> {
+        let pid = self.port_named(port)?;
         let id = match self.registry.index.get(&(pid, addr)) {
             Some(&id) if !self.registry.entries[id.index()].removed => id,
-            _ => return Err(format!("no nexthop {addr} on port '{port}'")),
+            _ => {
+                return Err(NexthopError::NotFound {
+                    addr,
+                    port: port.to_owned(),
+                })
+            }
         };
         if self.registry.entries[id.index()].permanent {
-            return Err(format!(
-                "{addr} on '{port}' is a static neighbour of the config file: edit the file and reload"
-            ));
+            return Err(NexthopError::Static {
+                addr,
+                port: port.to_owned(),
+            });
         }
         if let Some(g) = self
             .groups
@@ -255,9 +267,11 @@ impl ControlPlane {
                 .into_iter()
                 .find(|v| v.members.iter().any(|m| m.via == addr && m.port == port))
                 .map_or_else(|| format!("{:?}", g.key), |v| v.name);
-            return Err(format!(
-                "nexthop {addr} on '{port}' is a member of group '{name}': remove it there first"
-            ));
+            return Err(NexthopError::InGroup {
+                addr,
+                port: port.to_owned(),
+                group: name,
+            });
         }
         let e = &mut self.registry.entries[id.index()];
         e.removed = true;
@@ -273,20 +287,20 @@ impl ControlPlane {
     /// Enables or disables the nexthop `addr` on the port named `port`.
     ///
     /// # Errors
-    /// A message naming what is unknown.
+    /// [`NexthopError::UnknownPort`], [`NexthopError::NotFound`].
     pub fn set_enabled(
         &mut self,
         port: &str,
         addr: IpAddr,
         enabled: bool,
-    ) -> Result<NexthopView, String> {
-        let pid = self
-            .config
-            .port_id(port)
-            .ok_or_else(|| format!("unknown port '{port}'"))?;
+    ) -> Result<NexthopView, NexthopError> {
+        let pid = self.port_named(port)?;
         let id = self
             .nexthop_id(pid, addr)
-            .ok_or_else(|| format!("no nexthop {addr} on port '{port}'"))?;
+            .ok_or_else(|| NexthopError::NotFound {
+                addr,
+                port: port.to_owned(),
+            })?;
         if self.neighbors.set_down(id, DownFlag::Admin, !enabled) {
             crate::log_limited!(info, crate::loglimit::Kind::ApiWrite, crate::loglimit::source(addr); nexthop = %addr, port, enabled, "nexthop administratively {}", if enabled { "enabled" } else { "disabled" });
             if enabled {
@@ -295,10 +309,7 @@ impl ControlPlane {
                 self.counters.nexthop_down_events += 1;
             }
         }
-        self.nexthops()
-            .into_iter()
-            .find(|n| n.id == id)
-            .ok_or_else(|| format!("no nexthop {addr} on port '{port}'"))
+        Ok(self.nexthop_view(id))
     }
 
     /// The nexthop id for `addr` on `port`, if any.

@@ -7,13 +7,13 @@ impl ControlPlane {
     /// origin is replaced; without, it is an error (like `ip route add`).
     ///
     /// # Errors
-    /// A message saying the route exists.
+    /// [`RouteError::Exists`].
     pub fn add_route(
         &mut self,
         spec: RouteSpec,
         origin: Origin,
         replace: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), RouteError> {
         let key = (spec.table, spec.prefix);
         if !replace
             && self
@@ -21,12 +21,11 @@ impl ControlPlane {
                 .get(&key)
                 .is_some_and(|by| by.contains_key(&origin))
         {
-            return Err(format!(
-                "route {} in table {} from {} exists; use replace",
-                spec.prefix,
-                spec.table,
-                origin.name()
-            ));
+            return Err(RouteError::Exists {
+                table: spec.table,
+                prefix: spec.prefix,
+                origin: origin.name(),
+            });
         }
         let (table, prefix) = (spec.table, spec.prefix);
         self.rib.set(key, origin, spec);
@@ -38,23 +37,24 @@ impl ControlPlane {
     /// Deletes the route of `origin` for `prefix` in `table`.
     ///
     /// # Errors
-    /// A message saying there is no such route.
+    /// [`RouteError::NotFound`], or [`RouteError::NotFromOrigin`] when other
+    /// origins have the prefix.
     pub fn delete_route(
         &mut self,
         table: u32,
         prefix: Prefix,
         origin: Origin,
-    ) -> Result<(), String> {
+    ) -> Result<(), RouteError> {
         let Some(by) = self.rib.get(&(table, prefix)) else {
-            return Err(format!("no route {prefix} in table {table}"));
+            return Err(RouteError::NotFound { table, prefix });
         };
         if !by.contains_key(&origin) {
-            let have: Vec<&str> = by.keys().map(|o| o.name()).collect();
-            return Err(format!(
-                "no route {prefix} in table {table} from {} (it has: {})",
-                origin.name(),
-                have.join(", ")
-            ));
+            return Err(RouteError::NotFromOrigin {
+                table,
+                prefix,
+                origin: origin.name(),
+                have: by.keys().map(|o| o.name()).collect(),
+            });
         }
         self.rib.remove((table, prefix), origin);
         self.sync_at(table, prefix);
@@ -146,14 +146,11 @@ impl ControlPlane {
     /// and nothing changes. Routes added through the API or FPM stay.
     ///
     /// # Errors
-    /// What cannot change at runtime.
-    pub fn reload(&mut self, new: Config) -> Result<(), String> {
+    /// [`ReloadError::NeedsRestart`], naming what cannot change at runtime.
+    pub fn reload(&mut self, new: Config) -> Result<(), ReloadError> {
         let keys = restart_keys(&self.config, &new);
         if !keys.is_empty() {
-            return Err(format!(
-                "{} changed, which needs a restart: nothing was applied (restart the router, or put the old values back)",
-                keys.join(", ")
-            ));
+            return Err(ReloadError::NeedsRestart(keys));
         }
         let old = &self.config;
         // Static neighbours: drop the old permanence, apply the new.

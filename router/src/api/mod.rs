@@ -5,13 +5,16 @@
 //! - `routes`: routes, route lookups, FPM routes not installed;
 //! - `nexthops`: nexthops, neighbours and groups;
 //! - `status`: ports, flows, uplinks, reload, `/metrics`;
-//! - `guard`: the `Host`, content-type and token checks.
+//! - `guard`: the `Host`, content-type and token checks;
+//! - `error`: the error answer, and the one place where each control-plane
+//!   error becomes an HTTP status.
 //!
 //! Each handler carries its `#[utoipa::path]`, and [`build`] registers them
 //! through utoipa-axum: what is served and what `/api/v1/openapi.json`
 //! describes come from one list. docs/openapi.json is that description
 //! (`ecmp-router --openapi`); a test fails when the two differ.
 
+mod error;
 mod guard;
 mod nexthops;
 mod routes;
@@ -19,7 +22,6 @@ mod status;
 pub(crate) mod types;
 
 use crate::Shared;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::sync::Arc;
@@ -28,6 +30,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub(crate) use error::ApiError;
+use error::{config_error, error, field_error};
 pub(crate) use status::do_reload;
 
 /// What the API's guard refused and the writes it let through, by outcome
@@ -148,42 +152,6 @@ pub(crate) fn apps(shared: &Arc<Shared>, unix: bool) -> (axum::Router, Option<ax
         .merge(api.route_layer(from_fn_with_state(shared.clone(), guard::auth_tcp)))
         .with_state(shared.clone());
     (tcp, unix_app)
-}
-
-/// An error answer: a status and an [`ErrorBody`].
-pub(crate) struct ApiError(StatusCode, ErrorBody);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(self.1)).into_response()
-    }
-}
-
-/// An error without a field.
-fn error(status: StatusCode, msg: impl Into<String>) -> ApiError {
-    ApiError(
-        status,
-        ErrorBody {
-            error: msg.into(),
-            field: None,
-        },
-    )
-}
-
-/// An error that names the bad field.
-fn field_error(status: StatusCode, msg: impl Into<String>, field: &str) -> ApiError {
-    ApiError(
-        status,
-        ErrorBody {
-            error: msg.into(),
-            field: Some(field.to_owned()),
-        },
-    )
-}
-
-/// A config error of a request body (400, with the key).
-fn config_error(e: &control::config::ConfigError) -> ApiError {
-    field_error(StatusCode::BAD_REQUEST, e.message.clone(), &e.key)
 }
 
 /// A route or group body with its keys in the config's spelling: the config

@@ -81,7 +81,7 @@ pub(super) async fn list_nexthops(State(s): State<Arc<Shared>>) -> Json<Vec<Next
     responses(
         (status = 201, description = "Created.", body = Nexthop),
         (status = 400, description = "A bad field: `field` names it.", body = ErrorBody),
-        (status = 409, description = "It exists.", body = ErrorBody)))]
+        (status = 409, description = "It exists, or the nexthop table is full.", body = ErrorBody)))]
 pub(super) async fn add_nexthop(
     State(s): State<Arc<Shared>>,
     body: String,
@@ -105,14 +105,13 @@ pub(super) async fn add_nexthop(
         )
     })?;
     let mut cp = s.cp();
-    match cp.add_nexthop_api(&input.port, addr) {
-        Ok(n) => Ok((StatusCode::CREATED, Json(nexthop_body(&n))).into_response()),
-        Err(e) if e.contains("exists") => Err(error(StatusCode::CONFLICT, e)),
-        Err(e) if e.starts_with("unknown port") => {
-            Err(field_error(StatusCode::BAD_REQUEST, e, "port"))
-        }
-        Err(e) => Err(field_error(StatusCode::BAD_REQUEST, e, "via")),
+    // The port is a field of the body here (elsewhere it is in the path, a 404).
+    if cp.config().port_id(&input.port).is_none() {
+        let e = control::state::NexthopError::UnknownPort(input.port);
+        return Err(field_error(StatusCode::BAD_REQUEST, e.to_string(), "port"));
     }
+    let n = cp.add_nexthop_api(&input.port, addr)?;
+    Ok((StatusCode::CREATED, Json(nexthop_body(&n))).into_response())
 }
 
 /// Delete a nexthop that no group uses.
@@ -127,13 +126,8 @@ pub(super) async fn delete_nexthop(
     Path((port, address)): Path<(String, String)>,
 ) -> Result<Json<Done>, ApiError> {
     let addr = path_addr(&address)?;
-    match s.cp().delete_nexthop_api(&port, addr) {
-        Ok(()) => Ok(Json(Done { ok: true })),
-        Err(e) if e.starts_with("no nexthop") || e.starts_with("unknown port") => {
-            Err(error(StatusCode::NOT_FOUND, e))
-        }
-        Err(e) => Err(error(StatusCode::CONFLICT, e)),
-    }
+    s.cp().delete_nexthop_api(&port, addr)?;
+    Ok(Json(Done { ok: true }))
 }
 
 /// Enable or disable a nexthop (a disabled one takes no new traffic).
@@ -158,10 +152,7 @@ pub(super) async fn set_nexthop(
         }
     };
     let addr = path_addr(&address)?;
-    let n = s
-        .cp()
-        .set_enabled(&port, addr, enabled)
-        .map_err(|e| error(StatusCode::NOT_FOUND, e))?;
+    let n = s.cp().set_enabled(&port, addr, enabled)?;
     Ok(Json(nexthop_body(&n)))
 }
 
@@ -230,9 +221,7 @@ async fn put_group(s: Arc<Shared>, body: String, replace: bool) -> Result<Respon
     let gc = control::config::parse_named_group(&kebab_keys(&body), cp.config())
         .map_err(|e| config_error(&e))?;
     let name = gc.name.clone().unwrap_or_default();
-    let created = cp
-        .set_named_group(gc, replace)
-        .map_err(|e| error(StatusCode::CONFLICT, e))?;
+    let created = cp.set_named_group(gc, replace)?;
     let group = cp.groups().iter().find(|g| g.name == name).map(group_body);
     let code = if created {
         StatusCode::CREATED
@@ -288,12 +277,9 @@ pub(super) async fn delete_group(
     Path(name): Path<String>,
 ) -> Result<Json<Written>, ApiError> {
     let mut cp = s.cp();
-    match cp.delete_named_group(&name) {
-        Ok(()) => Ok(Json(Written {
-            ok: true,
-            fib_generation: cp.fib().generation,
-        })),
-        Err(e) if e.starts_with("no nexthop group") => Err(error(StatusCode::NOT_FOUND, e)),
-        Err(e) => Err(error(StatusCode::CONFLICT, e)),
-    }
+    cp.delete_named_group(&name)?;
+    Ok(Json(Written {
+        ok: true,
+        fib_generation: cp.fib().generation,
+    }))
 }

@@ -177,8 +177,7 @@ async fn put_route(s: Arc<Shared>, body: String, replace: bool) -> Result<Respon
     let mut cp = s.cp();
     let spec = control::config::parse_route_with(&kebab_keys(&body), cp.config(), &cp.api_groups())
         .map_err(|e| config_error(&e))?;
-    cp.add_route(spec, control::state::Origin::Api, replace)
-        .map_err(|e| error(StatusCode::CONFLICT, e))?;
+    cp.add_route(spec, control::state::Origin::Api, replace)?;
     let code = if replace {
         StatusCode::OK
     } else {
@@ -251,8 +250,7 @@ pub(super) async fn delete_route(
         }
     };
     let mut cp = s.cp();
-    cp.delete_route(table, prefix, control::state::Origin::Api)
-        .map_err(|e| error(StatusCode::NOT_FOUND, e))?;
+    cp.delete_route(table, prefix, control::state::Origin::Api)?;
     Ok(Json(Written {
         ok: true,
         fib_generation: cp.fib().generation,

@@ -3,7 +3,7 @@
 use super::types::{
     Endpoint, ErrorBody, Flow, FlowsQuery, Port, Uplink, UplinkTarget, Via, Written,
 };
-use super::{error, field_error, page, ApiError};
+use super::{field_error, page, ApiError};
 use crate::Shared;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
@@ -272,7 +272,7 @@ pub(crate) fn do_reload(s: &Shared) -> Result<u64, ApiError> {
     let mut cp = s.cp();
     cp.reload(new).map_err(|e| {
         control::log_limited!(warn, control::loglimit::Kind::ApiWrite, control::loglimit::source("reload"); "reload refused: {e}");
-        error(StatusCode::CONFLICT, e)
+        ApiError::from(e)
     })?;
     let mut t = s.token.write().unwrap_or_else(|e| e.into_inner());
     if *t != token {

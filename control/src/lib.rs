@@ -7,7 +7,6 @@
 
 pub mod config;
 pub mod fpm;
-pub mod fuzz;
 pub mod hold;
 pub mod host_pool;
 pub mod loglimit;
@@ -16,3 +15,5 @@ pub mod punt;
 pub mod rcu;
 pub mod rib;
 pub mod state;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;

@@ -864,9 +864,9 @@ mod tests {
     /// Every metric family the router can export, with SNAT, uplinks, flows
     /// and per-lcore counters all present.
     fn everything() -> String {
-        let c = config::parse(&crate::fuzz::fixture_config(true), "t").unwrap();
+        let c = config::parse(&crate::testkit::fuzz::fixture_config(true), "t").unwrap();
         let ch = Channels::default();
-        let mut cp = ControlPlane::new(c, &crate::fuzz::MACS, vec![], ch.clone(), 64);
+        let mut cp = ControlPlane::new(c, &crate::testkit::fuzz::MACS, vec![], ch.clone(), 64);
         // One probe round, answered, so the uplinks' round-trip gauges exist.
         let t0 = std::time::Instant::now();
         cp.poll(t0);

@@ -1,5 +1,5 @@
 //! Replays every saved fuzz input through the fuzz targets' functions
-//! (`control::fuzz`), on stable Rust, in every `cargo test`: the seeds in
+//! (`control::testkit::fuzz`), on stable Rust, in every `cargo test`: the seeds in
 //! `fuzz/seeds/TARGET/`, the kept corpus in `fuzz/corpus/TARGET/` (minimized
 //! with libFuzzer's `-merge=1`), and every input that once crashed, kept in
 //! `fuzz/regressions/TARGET/`. A target that panics on one fails the test,
@@ -31,12 +31,12 @@ fn replay(target: &str, f: fn(&[u8])) -> usize {
 fn saved_fuzz_inputs_do_not_crash() {
     let mut total = 0;
     for (t, f) in [
-        ("packet", control::fuzz::packet as fn(&[u8])),
-        ("wire", control::fuzz::wire),
-        ("fpm", control::fuzz::fpm),
-        ("config", control::fuzz::config),
-        ("api", control::fuzz::api),
-        ("punt", control::fuzz::punt),
+        ("packet", control::testkit::fuzz::packet as fn(&[u8])),
+        ("wire", control::testkit::fuzz::wire),
+        ("fpm", control::testkit::fuzz::fpm),
+        ("config", control::testkit::fuzz::config),
+        ("api", control::testkit::fuzz::api),
+        ("punt", control::testkit::fuzz::punt),
     ] {
         let n = replay(t, f);
         assert!(n > 0, "no saved inputs for {t}");

@@ -13,7 +13,6 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use dataplane::drop::DropReason;
-use dataplane::fib::{Fib, Nexthop, PortInfo, RouteTableBuilder, Target};
 use dataplane::flow::{Endpoints, FlowKey};
 use dataplane::forward::{process, process_burst, Ctx, IcmpLimiter, Verdict};
 use dataplane::hash::{flow_hash, HashConfig};
@@ -21,97 +20,10 @@ use dataplane::lpm::Lpm;
 use dataplane::neighbor::Neighbors;
 use dataplane::nhg::{Group, ResilientTable};
 use dataplane::stats::LcoreStats;
-use dataplane::types::{GroupId, MacAddr, NexthopId, PortId, Prefix};
+use dataplane::types::{MacAddr, NexthopId, PortId};
 use dataplane::{frames, PacketBuf, VecBuf};
-use std::collections::HashMap;
-use std::sync::Arc;
 
-const LAN: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xa0]);
-const CLIENT: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xc1]);
-
-/// xorshift, so the benchmark needs no RNG crate.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-fn fib(extra_routes: usize) -> Fib {
-    let ports: Arc<[PortInfo]> = (0..3)
-        .map(|i| PortInfo {
-            mac: MacAddr([2, 0, 0, 0, 0, 0xa0 + i]),
-            mtu: 1500,
-            v4: Some([10, i, 0, 1].into()),
-            v6: Some(format!("fd0{i}::1").parse().unwrap()),
-            kernel: false,
-            link_local: dataplane::punt::link_local(MacAddr([2, 0, 0, 0, 0, 0xa0 + i])),
-        })
-        .collect();
-    let nexthops: Arc<[Nexthop]> = Arc::new([
-        Nexthop {
-            port: PortId(1),
-            addr: "10.1.0.2".parse().unwrap(),
-        },
-        Nexthop {
-            port: PortId(2),
-            addr: "10.2.0.2".parse().unwrap(),
-        },
-        Nexthop {
-            port: PortId(1),
-            addr: "fd01::2".parse().unwrap(),
-        },
-        Nexthop {
-            port: PortId(2),
-            addr: "fd02::2".parse().unwrap(),
-        },
-    ]);
-    let groups: Arc<[Option<Arc<Group>>]> = Arc::new([
-        Some(Arc::new(
-            Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap(),
-        )),
-        Some(Arc::new(
-            Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap(),
-        )),
-    ]);
-    let mut b = RouteTableBuilder::default();
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
-    for _ in 0..extra_routes {
-        let a = r.next() as u32;
-        let len = 8 + (r.next() % 17) as u8;
-        b.add_route(
-            Prefix::new_truncating(std::net::Ipv4Addr::from(a).into(), len),
-            Target::Group(GroupId(0)),
-        );
-    }
-    b.add_route(
-        "198.51.100.0/24".parse().unwrap(),
-        Target::Group(GroupId(0)),
-    );
-    b.add_route(
-        "2001:db8:100::/64".parse().unwrap(),
-        Target::Group(GroupId(1)),
-    );
-    b.add_route("10.0.0.0/24".parse().unwrap(), Target::Connected(PortId(0)));
-    let neighbors = Arc::new(Neighbors::new(8));
-    for i in 0..4 {
-        neighbors.set(NexthopId(i), MacAddr([2, 0, 0, 0, 9, i as u8]));
-    }
-    Fib {
-        generation: 1,
-        routes: Arc::new(b.build()),
-        groups,
-        nexthops,
-        hosts: Arc::new(HashMap::new()),
-        ports,
-        neighbors,
-        policy: Default::default(),
-        snat: Default::default(),
-    }
-}
+use dataplane::testkit::lab::{lab_fib_with_routes as fib, CLIENT_MAC as CLIENT, LAN_MAC as LAN};
 
 fn bench_pipeline(c: &mut Criterion) {
     let fib = fib(100_000);

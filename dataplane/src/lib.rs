@@ -30,8 +30,8 @@ pub mod poll;
 pub mod punt;
 pub mod stats;
 pub mod tablegen;
-#[cfg(test)]
-mod testlab;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod types;
 pub mod wire;
 

@@ -5,89 +5,12 @@
 //! no route, garbage).
 
 use dataplane::drop::DropReason;
-use dataplane::fib::{Fib, Nexthop, PortInfo, RouteTableBuilder, Target};
 use dataplane::forward::{process, process_burst, Ctx, IcmpLimiter};
-use dataplane::neighbor::Neighbors;
-use dataplane::nhg::Group;
 use dataplane::stats::LcoreStats;
-use dataplane::types::{GroupId, MacAddr, NexthopId, PortId};
+use dataplane::types::{MacAddr, PortId};
 use dataplane::{frames, VecBuf};
-use std::collections::HashMap;
-use std::sync::Arc;
 
-const LAN: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xa0]);
-const CLIENT: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xc1]);
-
-fn fib() -> Fib {
-    let ports: Arc<[PortInfo]> = (0..3u8)
-        .map(|i| PortInfo {
-            mac: MacAddr([2, 0, 0, 0, 0, 0xa0 + i]),
-            mtu: 1500,
-            v4: Some([10, i, 0, 1].into()),
-            v6: Some(format!("fd0{i}::1").parse().unwrap()),
-            kernel: false,
-            link_local: dataplane::punt::link_local(MacAddr([2, 0, 0, 0, 0, 0xa0 + i])),
-        })
-        .collect();
-    let nexthops: Arc<[Nexthop]> = Arc::new([
-        Nexthop {
-            port: PortId(1),
-            addr: "10.1.0.2".parse().unwrap(),
-        },
-        Nexthop {
-            port: PortId(2),
-            addr: "10.2.0.2".parse().unwrap(),
-        },
-        Nexthop {
-            port: PortId(1),
-            addr: "fd01::2".parse().unwrap(),
-        },
-        Nexthop {
-            port: PortId(2),
-            addr: "fd02::2".parse().unwrap(),
-        },
-        Nexthop {
-            port: PortId(0),
-            addr: "10.0.0.2".parse().unwrap(),
-        },
-    ]);
-    let groups = Arc::new([
-        Some(Arc::new(
-            Group::new(&[(NexthopId(0), 1), (NexthopId(1), 2)]).unwrap(),
-        )),
-        Some(Arc::new(
-            Group::new(&[(NexthopId(2), 1), (NexthopId(3), 2)]).unwrap(),
-        )),
-    ]);
-    let mut b = RouteTableBuilder::default();
-    b.add_route(
-        "198.51.100.0/24".parse().unwrap(),
-        Target::Group(GroupId(0)),
-    );
-    b.add_route(
-        "2001:db8:100::/64".parse().unwrap(),
-        Target::Group(GroupId(1)),
-    );
-    b.add_route("10.0.0.0/24".parse().unwrap(), Target::Connected(PortId(0)));
-    b.add_route("10.0.0.1/32".parse().unwrap(), Target::Local);
-    let neighbors = Arc::new(Neighbors::new(8));
-    for i in 0..5 {
-        neighbors.set(NexthopId(i), MacAddr([2, 0, 0, 0, 9, i as u8]));
-    }
-    let mut hosts = HashMap::new();
-    hosts.insert("10.0.0.2".parse().unwrap(), NexthopId(4));
-    Fib {
-        generation: 1,
-        routes: Arc::new(b.build()),
-        groups,
-        nexthops,
-        hosts: Arc::new(hosts),
-        ports,
-        neighbors,
-        policy: Default::default(),
-        snat: Default::default(),
-    }
-}
+use dataplane::testkit::lab::{lab_fib as fib, CLIENT_MAC as CLIENT, LAN_MAC as LAN};
 
 #[test]
 fn a_burst_of_every_kind_allocates_nothing() {

@@ -1,3 +1,3 @@
-//! libFuzzer target: `control::fuzz::api` (see its docs).
+//! libFuzzer target: `control::testkit::fuzz::api` (see its docs).
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| control::fuzz::api(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| control::testkit::fuzz::api(data));

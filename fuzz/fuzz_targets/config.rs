@@ -1,3 +1,3 @@
-//! libFuzzer target: `control::fuzz::config` (see its docs).
+//! libFuzzer target: `control::testkit::fuzz::config` (see its docs).
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| control::fuzz::config(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| control::testkit::fuzz::config(data));

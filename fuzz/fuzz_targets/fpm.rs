@@ -1,3 +1,3 @@
-//! libFuzzer target: `control::fuzz::fpm` (see its docs).
+//! libFuzzer target: `control::testkit::fuzz::fpm` (see its docs).
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| control::fuzz::fpm(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| control::testkit::fuzz::fpm(data));

@@ -1,3 +1,3 @@
-//! libFuzzer target: `control::fuzz::packet` (see its docs).
+//! libFuzzer target: `control::testkit::fuzz::packet` (see its docs).
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| control::fuzz::packet(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| control::testkit::fuzz::packet(data));

@@ -1,3 +1,3 @@
-//! libFuzzer target: `control::fuzz::punt` (see its docs).
+//! libFuzzer target: `control::testkit::fuzz::punt` (see its docs).
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| control::fuzz::punt(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| control::testkit::fuzz::punt(data));

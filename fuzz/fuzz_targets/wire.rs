@@ -1,3 +1,3 @@
-//! libFuzzer target: `control::fuzz::wire` (see its docs).
+//! libFuzzer target: `control::testkit::fuzz::wire` (see its docs).
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| control::fuzz::wire(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| control::testkit::fuzz::wire(data));

@@ -2,7 +2,7 @@ use super::*;
 use crate::buf::VecBuf;
 use crate::frames;
 use crate::nhg::Group;
-use crate::testlab::*;
+use crate::testkit::lab::*;
 use crate::types::MacAddr;
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! The README's lab as a FIB, and frames of its client: what the unit
-//! tests of the pipeline and of the poll loop run on.
+//! tests of the pipeline and of the poll loop, the no-allocation test and
+//! the forwarding benchmark run on. The one lab FIB of the workspace.
 
 use crate::fib::{Fib, Nexthop, PortInfo, RouteTableBuilder, Target};
 use crate::frames;
@@ -11,14 +12,20 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+/// The router's MAC on the LAN port.
 pub const LAN_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xa0]);
+/// The client's MAC (10.0.0.2 and fd00::2 on the LAN).
 pub const CLIENT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xc1]);
+/// The MAC of srv1's gateway (10.1.0.2, fd01::2).
 pub const SRV1_MAC: MacAddr = MacAddr([2, 0, 0, 0, 1, 2]);
+/// The MAC of srv2's gateway (10.2.0.2, fd02::2).
 pub const SRV2_MAC: MacAddr = MacAddr([2, 0, 0, 0, 2, 2]);
 
+/// An IPv4 address from its text (panics on a typo: for tests).
 pub fn ip4(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
+/// An IPv6 address from its text (panics on a typo: for tests).
 pub fn ip6(s: &str) -> Ipv6Addr {
     s.parse().unwrap()
 }
@@ -26,6 +33,14 @@ pub fn ip6(s: &str) -> Ipv6Addr {
 /// The lab of the README: lan 10.0.0.1/fd00::1, srv1 10.1.0.1, srv2 10.2.0.1,
 /// 198.51.100.0/24 and 2001:db8:100::/64 over srv1:srv2 with weights 1:2.
 pub fn lab_fib() -> Fib {
+    lab_fib_with_routes(0)
+}
+
+/// `lab_fib` with `extra` more IPv4 routes over the IPv4 group: random
+/// prefixes of /8 to /24 from a fixed seed (xorshift), as a table of that
+/// size would shape the LPM. The lab's own routes are added after them and
+/// win where they overlap.
+pub fn lab_fib_with_routes(extra: usize) -> Fib {
     let ports: Arc<[PortInfo]> = Arc::new([
         PortInfo {
             mac: LAN_MAC,
@@ -88,6 +103,21 @@ pub fn lab_fib() -> Fib {
         )),
     ]);
     let (g4, g6) = (crate::types::GroupId(0), crate::types::GroupId(1));
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..extra {
+        let a = next() as u32;
+        let len = 8 + (next() % 17) as u8;
+        b.add_route(
+            Prefix::new_truncating(Ipv4Addr::from(a).into(), len),
+            Target::Group(g4),
+        );
+    }
     b.add_route("198.51.100.0/24".parse().unwrap(), Target::Group(g4));
     b.add_route("2001:db8:100::/64".parse().unwrap(), Target::Group(g6));
     b.add_route("192.0.2.0/24".parse().unwrap(), Target::Blackhole);

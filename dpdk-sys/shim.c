@@ -10,17 +10,9 @@ uint16_t shim_rte_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_m
 struct rte_mbuf *shim_rte_pktmbuf_alloc(struct rte_mempool *mp) { return rte_pktmbuf_alloc(mp); }
 void shim_rte_pktmbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
 void shim_rte_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned int count) { rte_pktmbuf_free_bulk(mbufs, count); }
-char *shim_rte_pktmbuf_mtod(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, char *); }
-uint16_t shim_rte_pktmbuf_data_len(const struct rte_mbuf *m) { return rte_pktmbuf_data_len(m); }
-uint32_t shim_rte_pktmbuf_pkt_len(const struct rte_mbuf *m) { return rte_pktmbuf_pkt_len(m); }
-uint16_t shim_rte_pktmbuf_headroom(const struct rte_mbuf *m) { return rte_pktmbuf_headroom(m); }
 uint16_t shim_rte_pktmbuf_tailroom(const struct rte_mbuf *m) { return rte_pktmbuf_tailroom(m); }
-uint16_t shim_rte_mbuf_nb_segs(const struct rte_mbuf *m) { return m->nb_segs; }
 char *shim_rte_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_prepend(m, len); }
 char *shim_rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_append(m, len); }
-char *shim_rte_pktmbuf_adj(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_adj(m, len); }
-int shim_rte_pktmbuf_trim(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_trim(m, len); }
-void shim_rte_mbuf_prefetch(const struct rte_mbuf *m) { rte_prefetch0(rte_pktmbuf_mtod(m, const void *)); }
 unsigned shim_rte_lcore_id(void) { return rte_lcore_id(); }
 uint64_t shim_rte_rdtsc(void) { return rte_rdtsc(); }
 unsigned shim_rte_ring_sp_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n) { return rte_ring_sp_enqueue_burst(r, objs, n, NULL); }
@@ -28,27 +20,8 @@ unsigned shim_rte_ring_sc_dequeue_burst(struct rte_ring *r, void **objs, unsigne
 void shim_mbuf_set_usr(struct rte_mbuf *m, uint32_t v) { m->hash.usr = v; }
 uint32_t shim_mbuf_usr(const struct rte_mbuf *m) { return m->hash.usr; }
 
-static uint8_t shim_sym_key[40] = {
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-};
-
-uint64_t shim_configure_rss(uint16_t port, struct rte_eth_conf *conf, uint16_t queues)
-{
-    struct rte_eth_dev_info info;
-    if (queues < 2 || rte_eth_dev_info_get(port, &info) != 0)
-        return 0;
-    uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
-    if (hf == 0)
-        return 0;
-    conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf->rx_adv_conf.rss_conf.rss_hf = hf;
-    if (info.hash_key_size == sizeof(shim_sym_key)) {
-        conf->rx_adv_conf.rss_conf.rss_key = shim_sym_key;
-        conf->rx_adv_conf.rss_conf.rss_key_len = sizeof(shim_sym_key);
-    }
-    return hf;
-}
+/* RSS hash types (composite macros bindgen cannot expand); the RSS policy
+ * itself is Rust's (the dpdk crate's rss module). */
+uint64_t shim_rss_ip_tcp_udp(void) { return RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP; }
 int shim_rte_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail) { return rte_pktmbuf_chain(head, tail); }
 void shim_mbuf_set_port(struct rte_mbuf *m, uint16_t port) { m->port = port; }

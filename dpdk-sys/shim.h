@@ -18,19 +18,11 @@ uint16_t shim_rte_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_m
 struct rte_mbuf *shim_rte_pktmbuf_alloc(struct rte_mempool *mp);
 void shim_rte_pktmbuf_free(struct rte_mbuf *m);
 void shim_rte_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned int count);
-char *shim_rte_pktmbuf_mtod(struct rte_mbuf *m);
-uint16_t shim_rte_pktmbuf_data_len(const struct rte_mbuf *m);
-uint32_t shim_rte_pktmbuf_pkt_len(const struct rte_mbuf *m);
-uint16_t shim_rte_pktmbuf_headroom(const struct rte_mbuf *m);
 uint16_t shim_rte_pktmbuf_tailroom(const struct rte_mbuf *m);
-uint16_t shim_rte_mbuf_nb_segs(const struct rte_mbuf *m);
 int shim_rte_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
 void shim_mbuf_set_port(struct rte_mbuf *m, uint16_t port);
 char *shim_rte_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
 char *shim_rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
-char *shim_rte_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
-int shim_rte_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
-void shim_rte_mbuf_prefetch(const struct rte_mbuf *m);
 unsigned shim_rte_lcore_id(void);
 uint64_t shim_rte_rdtsc(void);
 unsigned shim_rte_ring_sp_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n);
@@ -39,9 +31,5 @@ unsigned shim_rte_ring_sc_dequeue_burst(struct rte_ring *r, void **objs, unsigne
 void shim_mbuf_set_usr(struct rte_mbuf *m, uint32_t v);
 uint32_t shim_mbuf_usr(const struct rte_mbuf *m);
 
-/* Sets RSS in `conf` when `queues` > 1 and the port supports it: IP, TCP and
- * UDP hash types the device offers, with a symmetric Toeplitz key (0x6d5a
- * repeated) so both directions of a flow reach the same queue. Returns the
- * hash types configured, 0 when the port has no RSS (then every packet
- * arrives on queue 0). */
-uint64_t shim_configure_rss(uint16_t port, struct rte_eth_conf *conf, uint16_t queues);
+/* RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP (composite macros). */
+uint64_t shim_rss_ip_tcp_udp(void);

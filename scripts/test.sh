@@ -36,14 +36,20 @@ run_e2e() {
     echo "-- $t: $((SECONDS - start)) s, rc $rc"
     [ "$rc" -eq 0 ] || failed+=("$t")
 }
-for t in tests/e2e/readme_config.sh tests/e2e/link_monitor.sh tests/e2e/config_errors.sh tests/e2e/static_neighbors.sh tests/e2e/neighbor_flood.sh tests/e2e/neighbor_states.sh tests/e2e/ttl_echo.sh tests/e2e/weighted_split.sh \
-         tests/e2e/spread.sh tests/e2e/icmp_steering.sh tests/e2e/failover.sh tests/e2e/api_routes.sh tests/e2e/cli.sh tests/e2e/iproute_compare.sh tests/e2e/systemd.sh tests/e2e/journal.sh tests/e2e/api_socket.sh tests/e2e/api_limits.sh tests/e2e/log_flood.sh \
-         tests/e2e/prometheus_scrape.sh tests/e2e/frr_fpm.sh tests/e2e/fpm_sessions.sh tests/e2e/reject_routes.sh tests/e2e/route_churn.sh tests/e2e/multi_worker.sh tests/e2e/sticky.sh tests/e2e/uplinks.sh tests/e2e/icmp_ratelimit.sh tests/e2e/policy.sh tests/e2e/dual_wan.sh tests/e2e/dual_wan_workers.sh tests/e2e/malformed.sh tests/e2e/restart.sh tests/e2e/examples.sh tests/e2e/leaf_bgp.sh tests/e2e/demo_bgp.sh tests/e2e/leaf_bird.sh tests/e2e/bgp_unnumbered.sh tests/e2e/bfd_policer.sh tests/e2e/tier.sh tests/e2e/jumbo.sh; do
-    run_e2e "$t"
+# Every tests/e2e/*.sh is a test (adding a test is adding a file; the shared
+# preamble is tests/kit/e2e.sh). E2E_MATCH and E2E_SKIP, extended regular
+# expressions over the name (spread, sticky, ...), narrow the run:
+#   E2E_MATCH='^(spread|sticky)$' bash scripts/test.sh
+wanted() { [[ "$1" =~ ${E2E_MATCH:-.} ]] && ! { [ -n "${E2E_SKIP:-}" ] && [[ "$1" =~ $E2E_SKIP ]]; }; }
+for t in tests/e2e/*.sh; do
+    if wanted "$(basename "$t" .sh)"; then run_e2e "$t"; fi
 done
-run_e2e tests/deb/install.sh
-echo "   (tests/soak/soak.sh 120: the 2-minute soak; the full one is 30 minutes)"
-run_e2e tests/soak/soak.sh 120
+# The package install and the short soak, narrowed by the same names.
+if wanted deb; then run_e2e tests/deb/install.sh; fi
+if wanted soak; then
+    echo "   (tests/soak/soak.sh 120: the 2-minute soak; the full one is 30 minutes)"
+    run_e2e tests/soak/soak.sh 120
+fi
 [ -z "$fuzz_failed" ] || failed+=("scripts/fuzz.sh")
 [ -z "$limits_failed" ] || failed+=("scripts/limits.py")
 if [ ${#failed[@]} -ne 0 ]; then

@@ -5,7 +5,7 @@
 #   lab_init NAME            # unique names, trap that tears everything down
 #   lab_config [opts]        # write $LAB_DIR/router.yaml (see lab_config below)
 #   lab_up                   # start the router, build the namespaces, start services
-#   lab_metrics / lab_metric # read /metrics
+#   lab_metrics / lab_metric / lab_metric_sum # read /metrics
 #   lab_down                 # (automatic on exit, even on failure)
 #
 # Addressing:
@@ -192,6 +192,26 @@ _lab_gateways_up() {
 lab_metric() {
     lab_metrics | awk -v k="$1" '$1 == k { print $2; found=1 } END { if (!found) print 0 }'
 }
+
+# metric_sum NAME [LABELS]: from the exposition on stdin, the sum of the
+# samples of metric NAME (any labels) that carry every label of LABELS
+# (`k="v"` pairs, comma-separated); 0 when none does.
+#   lab_metrics | metric_sum ecmp_router_snat_events_total 'event="create"'
+metric_sum() {
+    awk -v name="$1" -v want="${2:-}" '
+        BEGIN { n = split(want, w, ",") }
+        /^#/ { next }
+        {
+            i = index($1, "{"); m = i ? substr($1, 1, i - 1) : $1
+            if (m != name) next
+            for (j = 1; j <= n; j++) if (index($1, w[j]) == 0) next
+            s += $2
+        }
+        END { print s + 0 }'
+}
+
+# lab_metric_sum NAME [LABELS]: metric_sum over the lab router's /metrics.
+lab_metric_sum() { lab_metrics | metric_sum "$@"; }
 
 _lab_host() { # ns ifname mac addr4 addr6 gw4 gw6
     ip netns add "$1"

@@ -3,7 +3,7 @@
 //! DPDK's `static inline` functions (`rte_eth_rx_burst`, `rte_pktmbuf_alloc`, ...).
 //!
 //! Nothing here is safe to call directly; the safe layer lives in
-//! `router::dpdk`.
+//! the `dpdk` crate.
 #![allow(
     non_upper_case_globals,
     non_camel_case_types,

@@ -19,12 +19,12 @@
 //! no `unsafe` here. A TAP is not persistent: it goes away when the process
 //! does, crash included.
 
-use crate::dpdk::{Burst, Mbuf, Mempool, Ring};
 use anyhow::{bail, Context, Result};
 use control::config::PortConfig;
 use control::punt::KernelCounters;
 use dataplane::punt::{Learned, Peers};
 use dataplane::MacAddr;
+use dpdk::{Burst, Consumer, Eal, Mbuf, Mempool, Producer, Ring};
 use futures_util::stream::TryStreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -36,26 +36,40 @@ const BURST: usize = 32;
 /// Frames read from one TAP per pass, so that one busy TAP does not starve the rest.
 const READ_BUDGET: usize = 64;
 
-/// A worker's two rings to and from the kernel thread.
-#[derive(Clone)]
+/// A worker's ends of its two rings to and from the kernel thread.
 pub struct KernelRings {
     /// Worker -> kernel thread: frames for a kernel interface.
-    pub to_kernel: Arc<Ring>,
+    pub to_kernel: Producer,
     /// Kernel thread -> worker: frames to put on a port; the mbuf's tag
     /// holds the config port index.
-    pub from_kernel: Arc<Ring>,
+    pub from_kernel: Consumer,
 }
 
-/// The rings of `workers` workers.
-pub fn rings(workers: u16) -> Result<Vec<KernelRings>> {
-    (0..workers)
-        .map(|w| {
-            Ok(KernelRings {
-                to_kernel: Arc::new(Ring::new(&format!("k2k{w}"), RING)?),
-                from_kernel: Arc::new(Ring::new(&format!("kfk{w}"), RING)?),
-            })
-        })
-        .collect()
+/// The kernel thread's ends of one worker's two rings.
+pub struct ThreadRings {
+    /// Frames from the worker for a kernel interface.
+    pub to_kernel: Consumer,
+    /// Frames for the worker to put on a port.
+    pub from_kernel: Producer,
+}
+
+/// The rings of `workers` workers: each worker's ends, and the thread's.
+pub fn rings(eal: &Eal, workers: u16) -> Result<(Vec<KernelRings>, Vec<ThreadRings>)> {
+    let mut w_ends = Vec::new();
+    let mut t_ends = Vec::new();
+    for w in 0..workers {
+        let (to_p, to_c) = Ring::create(eal, &format!("k2k{w}"), RING)?;
+        let (from_p, from_c) = Ring::create(eal, &format!("kfk{w}"), RING)?;
+        w_ends.push(KernelRings {
+            to_kernel: to_p,
+            from_kernel: from_c,
+        });
+        t_ends.push(ThreadRings {
+            to_kernel: to_c,
+            from_kernel: from_p,
+        });
+    }
+    Ok((w_ends, t_ends))
 }
 
 /// rtnetlink on a small runtime of its own (setup and carrier changes are rare).
@@ -246,8 +260,8 @@ pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Resul
 pub struct Io {
     /// The kernel interfaces.
     pub ifs: Vec<KernelIf>,
-    /// Each worker's rings.
-    pub rings: Vec<KernelRings>,
+    /// The thread's ends of each worker's rings.
+    pub rings: Vec<ThreadRings>,
     /// Pool for frames from the kernel.
     pub pool: Arc<Mempool>,
     /// DPDK port id of each config port.
@@ -291,8 +305,8 @@ impl Io {
         let mut announced = 0usize;
         while !self.stop.load(Ordering::Relaxed) {
             let mut work = 0usize;
-            for r in &self.rings {
-                work += burst.dequeue(&r.to_kernel);
+            for r in &mut self.rings {
+                work += burst.dequeue(&mut r.to_kernel);
                 for m in burst.drain() {
                     let port = port_of.get(m.port() as usize).copied();
                     let Some(k) = port

@@ -19,8 +19,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod api;
-#[allow(unsafe_code)] // the one module with unsafe code: the safe layer over DPDK
-mod dpdk;
 mod fpm_server;
 mod http_server;
 mod kernel;
@@ -249,6 +247,7 @@ const STEER_RING: u32 = 512;
 /// With SNAT and several workers: a ring from every worker to every other,
 /// and each worker's [`worker::Steer`]. `None`s otherwise.
 fn steer_rings(
+    eal: &dpdk::Eal,
     snat: &dataplane::nat::Snat,
     nq: u16,
     ports: &[dpdk::Port],
@@ -259,34 +258,31 @@ fn steer_rings(
     let n = nq as usize;
     let mut port_index = vec![u16::MAX; dpdk_sys::RTE_MAX_ETHPORTS as usize];
     for (i, p) in ports.iter().enumerate() {
-        port_index[p.id as usize] = i as u16;
+        port_index[p.id() as usize] = i as u16;
     }
-    // rings[a][b]: from worker a to worker b.
-    let mut rings: Vec<Vec<Option<Arc<dpdk::Ring>>>> = vec![vec![None; n]; n];
-    for (a, row) in rings.iter_mut().enumerate() {
-        for (b, slot) in row.iter_mut().enumerate() {
-            if a != b {
-                let r = dpdk::Ring::new(&format!("steer_{a}_{b}"), STEER_RING)
-                    .context("creating the SNAT steering rings")?;
-                *slot = Some(Arc::new(r));
-            }
+    let mut steer: Vec<worker::Steer> = (0..n)
+        .map(|_| worker::Steer {
+            workers: nq,
+            to: (0..n).map(|_| None).collect(),
+            from: Vec::new(),
+            port_index: port_index.clone(),
+        })
+        .collect();
+    // The ring from worker a to worker b: a holds its producer, b its consumer.
+    for a in 0..n {
+        for b in (0..n).filter(|&b| b != a) {
+            let (p, c) = dpdk::Ring::create(eal, &format!("steer_{a}_{b}"), STEER_RING)
+                .context("creating the SNAT steering rings")?;
+            steer[a].to[b] = Some(p);
+            steer[b].from.push(c);
         }
     }
-    Ok((0..n)
-        .map(|w| {
-            Some(worker::Steer {
-                workers: nq,
-                to: rings[w].clone(),
-                from: (0..n).filter_map(|a| rings[a][w].clone()).collect(),
-                port_index: port_index.clone(),
-            })
-        })
-        .collect())
+    Ok(steer.into_iter().map(Some).collect())
 }
 
 /// The packet pool: room for every rx and tx ring, the SNAT steering rings
 /// and the kernel interfaces' rings; mbufs sized for the largest MTU.
-fn packet_pool(cfg: &Config, nq: u16) -> Result<Arc<dpdk::Mempool>> {
+fn packet_pool(eal: &dpdk::Eal, cfg: &Config, nq: u16) -> Result<Arc<dpdk::Mempool>> {
     let nports = cfg.ports.len() as u32;
     // Rx and tx rings of every queue, the SNAT steering rings between
     // workers (worker::Steer), and room for the control thread's frames.
@@ -311,28 +307,45 @@ fn packet_pool(cfg: &Config, nq: u16) -> Result<Arc<dpdk::Mempool>> {
         );
     }
     Ok(Arc::new(
-        dpdk::Mempool::new("ecmp_pkt", mbufs, 256, data_room)
+        dpdk::Mempool::new(eal, "ecmp_pkt", mbufs, 256, data_room)
             .context("creating the packet pool")?,
     ))
 }
 
-/// Probes, configures and starts every port: the ports and their MACs.
+/// The started ports: their handles, their MACs, and each worker's queues
+/// (`queues[worker][config port]`).
+struct Started {
+    ports: Vec<dpdk::Port>,
+    macs: Vec<dataplane::MacAddr>,
+    queues: Vec<Vec<(dpdk::RxQueue, dpdk::TxQueue)>>,
+}
+
+/// Probes, configures and starts every port.
 fn start_ports(
+    eal: &dpdk::Eal,
     cfg: &Config,
     nq: u16,
-    pool: &dpdk::Mempool,
-) -> Result<(Vec<dpdk::Port>, Vec<dataplane::MacAddr>)> {
-    let mut ports = Vec::new();
-    let mut macs = Vec::new();
+    pool: &Arc<dpdk::Mempool>,
+) -> Result<Started> {
+    let mut st = Started {
+        ports: Vec::new(),
+        macs: Vec::new(),
+        queues: (0..nq).map(|_| Vec::new()).collect(),
+    };
     for p in &cfg.ports {
-        let port = dpdk::Port::probe(&p.device).with_context(|| format!("port '{}'", p.name))?;
-        port.configure_and_start(nq, QUEUE_DESC, p.mtu, pool)
+        let port =
+            dpdk::Port::probe(eal, &p.device).with_context(|| format!("port '{}'", p.name))?;
+        let queues = port
+            .start(nq, QUEUE_DESC, p.mtu, pool)
             .with_context(|| format!("port '{}'", p.name))?;
-        tracing::info!(port = %p.name, dpdk_port = port.id, mac = %port.mac(), device = %p.device, "port up");
-        macs.push(port.mac());
-        ports.push(port);
+        for (w, q) in queues.into_iter().enumerate() {
+            st.queues[w].push(q);
+        }
+        tracing::info!(port = %p.name, dpdk_port = port.id(), mac = %port.mac(), device = %p.device, "port up");
+        st.macs.push(port.mac());
+        st.ports.push(port);
     }
-    Ok((ports, macs))
+    Ok(st)
 }
 
 /// The kernel side of the ports: their kernel interfaces and rings, and the
@@ -342,12 +355,14 @@ struct KernelSide {
     links: Arc<Vec<AtomicBool>>,
     counters: Vec<Option<Arc<control::punt::KernelCounters>>>,
     rings: Vec<kernel::KernelRings>,
+    thread_rings: Vec<kernel::ThreadRings>,
     ifindex: Vec<(u32, dataplane::PortId)>,
     neighbors: std::sync::mpsc::Receiver<kernel::KernelNeighbor>,
     routes: std::sync::mpsc::Receiver<Vec<control::fpm::Change>>,
 }
 
 fn kernel_side(
+    eal: &dpdk::Eal,
     cfg: &Config,
     ports: &[dpdk::Port],
     macs: &[dataplane::MacAddr],
@@ -369,10 +384,10 @@ fn kernel_side(
     for k in &kifs {
         kernel_counters[k.port] = Some(k.counters.clone());
     }
-    let krings = if kifs.is_empty() {
-        Vec::new()
+    let (krings, thread_rings) = if kifs.is_empty() {
+        (Vec::new(), Vec::new())
     } else {
-        kernel::rings(nq).context("kernel interface rings")?
+        kernel::rings(eal, nq).context("kernel interface rings")?
     };
     let kernel_ifindex: Vec<(u32, dataplane::PortId)> = kifs
         .iter()
@@ -394,6 +409,7 @@ fn kernel_side(
         links: kernel_links,
         counters: kernel_counters,
         rings: krings,
+        thread_rings,
         ifindex: kernel_ifindex,
         neighbors: neigh_rx,
         routes: routes_rx,
@@ -410,6 +426,7 @@ type FlowTables = (
 );
 
 fn flow_tables(
+    eal: &dpdk::Eal,
     flow_cfg: &control::config::FlowsConfig,
     snat: &dataplane::nat::Snat,
     nq: u16,
@@ -437,7 +454,7 @@ fn flow_tables(
             })
         })
         .collect();
-    let steer = steer_rings(snat, nq, ports)?;
+    let steer = steer_rings(eal, snat, nq, ports)?;
     let nat: Vec<Arc<dataplane::nat::NatCounters>> = nat_tables
         .iter()
         .flatten()
@@ -454,11 +471,15 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
         bail!("the EAL has {} worker lcore(s) but the config asks for workers: {} (give more cores with eal: [-l, ...])", lcores.len(), cfg.workers);
     }
     let nq = cfg.workers as u16;
-    let pool = packet_pool(&cfg, nq)?;
+    let pool = packet_pool(&eal, &cfg, nq)?;
 
-    let (ports, macs) = start_ports(&cfg, nq, &pool)?;
+    let Started {
+        ports,
+        macs,
+        queues,
+    } = start_ports(&eal, &cfg, nq, &pool)?;
 
-    let ks = kernel_side(&cfg, &ports, &macs, nq)?;
+    let mut ks = kernel_side(&eal, &cfg, &ports, &macs, nq)?;
     let peers = Arc::new(dataplane::punt::Peers::default());
     for &p in &cfg.punt_policer.peers {
         peers.learn(p, false);
@@ -497,11 +518,12 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let fib = cp.fib_handle();
     let snat = cp.snat();
-    let (flows, mut nat_tables, mut steer, nat) = flow_tables(&flow_cfg, &snat, nq, &ports)?;
-    for (i, &lcore) in lcores.iter().take(nq as usize).enumerate() {
+    let (flows, mut nat_tables, mut steer, nat) = flow_tables(&eal, &flow_cfg, &snat, nq, &ports)?;
+    let mut kernel_rings = std::mem::take(&mut ks.rings).into_iter();
+    for ((i, &lcore), queues) in lcores.iter().take(nq as usize).enumerate().zip(queues) {
         let w = worker::Worker {
             index: i as u16,
-            ports: ports.iter().map(|p| p.id).collect(),
+            queues,
             fib: fib.clone(),
             stats: stats[i].clone(),
             quiescent: quiescent[i].clone(),
@@ -515,7 +537,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
             clock_epoch: clock.epoch,
             icmp_rate,
             icmp_burst,
-            kernel: ks.rings.get(i).cloned(),
+            kernel: kernel_rings.next(),
             punt_limits,
             workers: nq,
             peers: peers.clone(),
@@ -529,9 +551,9 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     } else {
         let io = kernel::Io {
             ifs: ks.ifs,
-            rings: ks.rings,
+            rings: ks.thread_rings,
             pool: pool.clone(),
-            dpdk_ports: ports.iter().map(|p| p.id).collect(),
+            dpdk_ports: ports.iter().map(|p| p.id()).collect(),
             peers: peers.clone(),
             links: ks.links.clone(),
             stop: stop.clone(),
@@ -568,10 +590,10 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     if let Some(t) = kernel_thread {
         let _ = t.join();
     }
-    for p in &ports {
-        p.stop_and_close();
-    }
+    // The ports close when their last handles go (the workers' queues went
+    // with the workers), their pool after them, and the EAL last.
     drop(shared);
+    drop(ports);
     drop(pool);
     drop(eal);
     tracing::info!("stopped");

@@ -8,7 +8,6 @@
 //! the rx/tx arrays are fixed, and frames to and from the control thread go
 //! through bounded lock-free queues.
 
-use crate::dpdk::{self, Burst, Mbuf, Mempool};
 use arc_swap::ArcSwap;
 use control::punt::{Channels, HeldFrame, PuntFrame, ResolveRequest, PUNT_BYTES};
 use control::rcu::Quiescent;
@@ -18,6 +17,7 @@ use dataplane::forward::{Ctx, IcmpLimiter};
 use dataplane::poll::{Injected, Io, Poller, Refused, Steering, BURST};
 use dataplane::stats::LcoreStats;
 use dataplane::types::PortId;
+use dpdk::{self, Burst, Mbuf, Mempool};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,8 +26,8 @@ use std::sync::Arc;
 pub struct Worker {
     /// Worker index, which is also its rx/tx queue id on every port.
     pub index: u16,
-    /// DPDK port id of each config port.
-    pub ports: Vec<u16>,
+    /// Its rx and tx queue of each config port, in config order.
+    pub queues: Vec<(dpdk::RxQueue, dpdk::TxQueue)>,
     /// Current FIB.
     pub fib: Arc<ArcSwap<Fib>>,
     /// This worker's counters.
@@ -72,25 +72,23 @@ pub struct Steer {
     /// Workers in all.
     pub workers: u16,
     /// `to[w]`: the ring to worker `w` (`None` at this worker's own index).
-    pub to: Vec<Option<Arc<dpdk::Ring>>>,
+    pub to: Vec<Option<dpdk::Producer>>,
     /// The rings from every other worker.
-    pub from: Vec<Arc<dpdk::Ring>>,
+    pub from: Vec<dpdk::Consumer>,
     /// Config port index of each DPDK port id (`u16::MAX`: not a router port).
     pub port_index: Vec<u16>,
 }
 
 /// A worker's queues over DPDK.
 pub struct DpdkIo {
-    /// DPDK port id of each config port.
-    ports: Vec<u16>,
-    /// The worker's queue id on every port.
-    q: u16,
+    /// Its rx and tx queue of each config port.
+    queues: Vec<(dpdk::RxQueue, dpdk::TxQueue)>,
     channels: Channels,
     pool: Arc<Mempool>,
     kernel: Option<crate::kernel::KernelRings>,
     /// `steer_to[w]`: the ring to worker `w`.
-    steer_to: Vec<Option<Arc<dpdk::Ring>>>,
-    steer_from: Vec<Arc<dpdk::Ring>>,
+    steer_to: Vec<Option<dpdk::Producer>>,
+    steer_from: Vec<dpdk::Consumer>,
 }
 
 impl Io for DpdkIo {
@@ -100,11 +98,11 @@ impl Io for DpdkIo {
 
     #[inline]
     fn rx(&mut self, port: usize, into: &mut Self::Rx) -> usize {
-        into.rx(self.ports[port], self.q)
+        into.rx(&mut self.queues[port].0)
     }
     #[inline]
     fn tx(&mut self, port: usize, pkts: &mut Self::Tx) {
-        pkts.tx(self.ports[port], self.q);
+        pkts.tx(&mut self.queues[port].1);
     }
     #[inline]
     fn punt(&mut self, in_port: PortId, frame: &[u8]) -> bool {
@@ -134,13 +132,13 @@ impl Io for DpdkIo {
     }
     #[inline]
     fn to_kernel(&mut self, p: Mbuf) -> Result<(), Refused> {
-        let k = self.kernel.as_ref().ok_or(Refused::Absent)?;
+        let k = self.kernel.as_mut().ok_or(Refused::Absent)?;
         k.to_kernel.enqueue_one(p).map_err(|_| Refused::Full)
     }
     #[inline]
     fn kernel_frames(&mut self, into: &mut Self::Rx) -> usize {
-        match &self.kernel {
-            Some(k) => into.dequeue(&k.from_kernel),
+        match &mut self.kernel {
+            Some(k) => into.dequeue(&mut k.from_kernel),
             None => 0,
         }
     }
@@ -159,14 +157,14 @@ impl Io for DpdkIo {
     }
     #[inline]
     fn steer(&mut self, worker: u16, pkts: &mut Self::Rx) -> usize {
-        match self.steer_to.get(worker as usize) {
+        match self.steer_to.get_mut(worker as usize) {
             Some(Some(r)) => pkts.enqueue(r),
             _ => 0,
         }
     }
     #[inline]
     fn steer_one(&mut self, worker: u16, p: Mbuf) -> Result<(), Mbuf> {
-        match self.steer_to.get(worker as usize) {
+        match self.steer_to.get_mut(worker as usize) {
             Some(Some(r)) => r.enqueue_one(p),
             _ => Err(p),
         }
@@ -177,14 +175,14 @@ impl Io for DpdkIo {
     }
     #[inline]
     fn steered(&mut self, ring: usize, into: &mut Self::Rx) -> usize {
-        into.dequeue(&self.steer_from[ring])
+        into.dequeue(&mut self.steer_from[ring])
     }
 }
 
 impl Worker {
     /// The poll loop; returns when `stop` is set.
     pub fn run(mut self) {
-        let nports = self.ports.len();
+        let nports = self.queues.len();
         let mut icmp = IcmpLimiter::new(self.icmp_burst);
         let mut policer = dataplane::punt::Policer::new(
             self.punt_limits,
@@ -214,8 +212,7 @@ impl Worker {
         };
         let snat_peers = steering.is_some();
         let io = DpdkIo {
-            ports: self.ports.clone(),
-            q: self.index,
+            queues: std::mem::take(&mut self.queues),
             channels: self.channels.clone(),
             pool: self.pool.clone(),
             kernel: self.kernel.take(),

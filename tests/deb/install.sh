@@ -15,7 +15,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-source "$ROOT/tests/e2e/assert.sh"
+source "$ROOT/tests/kit/assert.sh"
 DEB=$(bash "$ROOT/deploy/deb/build.sh" | tail -1)
 check "the package builds ($(basename "$DEB"), $(du -h "$DEB" | cut -f1))" test -f "$DEB"
 check "it is not installed on this machine (so the namespace starts clean)" bash -c "! dpkg -s ecmp-router >/dev/null 2>&1"

@@ -4,10 +4,7 @@
 # throughout (the cap evicts the connection idle the longest instead of
 # refusing the new one), slow-header connections are closed by the header
 # timeout (5 s), and the evictions are counted.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init apilimits
 lab_config

@@ -4,11 +4,7 @@
 # "route get" names the nexthop each real connection took; bad requests name
 # the bad field and change nothing; a config reload (API and SIGHUP) applies a
 # good file and refuses a bad one, keeping the old config running.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-FLOWS="python3 $(cd "$HERE/../../deploy/lab" && pwd)/flows.py"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init api
 lab_config

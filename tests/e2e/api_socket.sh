@@ -4,10 +4,7 @@
 # token applies to TCP only; writes still need the JSON content type;
 # ecmpctl finds the socket by itself before TCP; a socket file left by a
 # crash (kill -9) is replaced when the router starts again.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 SOCK=/run/ecmp-router/api.sock
 [ ! -S "$SOCK" ] || ! curl -s --unix-socket "$SOCK" http://localhost/metrics >/dev/null || { echo "a router already answers on $SOCK"; exit 1; }

@@ -13,12 +13,8 @@
 #    change) under a UDP stream to the service. The time from then to the
 #    last stream packet the router sends through that spine, captured at
 #    the spine, is under 1 s; median and max are reported.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-source "$ROOT/deploy/lab/lib.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 source "$ROOT/deploy/lab/leaf.sh"
-source "$HERE/assert.sh"
 [ -x /usr/lib/frr/bfdd ] || { echo "FRR's bfdd is not installed (bash scripts/setup.sh)"; exit 1; }
 lab_init bfd
 trap 'leaf_down; lab_down' EXIT

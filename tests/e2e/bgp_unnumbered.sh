@@ -6,12 +6,8 @@
 # peer's MAC in a kernel neighbour, which the router mirrors) and an IPv6
 # prefix with a link-local nexthop. Traffic to both uses spine1; spine2
 # stays a numbered session.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-source "$ROOT/deploy/lab/lib.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 source "$ROOT/deploy/lab/leaf.sh"
-source "$HERE/assert.sh"
 lab_init unnumbered
 trap 'leaf_down; lab_down' EXIT
 export LEAF_UNNUMBERED=1

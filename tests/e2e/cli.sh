@@ -6,10 +6,7 @@
 # `-dj`) print exactly what the same options before it print; an unknown option
 # is a usage error (2) wherever it is. Last, every command row of docs/cli.md's
 # table must have been run here.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init cli
 lab_config

@@ -2,10 +2,8 @@
 # A bad config is refused at start with the key, line and column, and the
 # router does not start half-configured; --check-config validates without
 # starting anything.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/assert.sh"
-BIN=${ECMP_ROUTER:-$HERE/../../target/release/ecmp-router}
+source "$(dirname "$0")/../kit/e2e.sh"
+BIN=${ECMP_ROUTER:-$ROOT/target/release/ecmp-router}
 FIX=$HERE/fixtures
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 

@@ -2,10 +2,8 @@
 # The README's `bash scripts/demo.sh bgp`, run as written: it must show the
 # BGP sessions, and the route BGP chose with a `nexthop via` line for each
 # spine (10.1.0.2 and 10.2.0.2), as ecmpctl prints it, and the connections.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/assert.sh"
-cd "$HERE/../.."
+source "$(dirname "$0")/../kit/e2e.sh"
+cd "$ROOT"
 out=$(bash scripts/demo.sh bgp 2>&1) || { echo "$out"; fail "demo.sh bgp exited non-zero"; finish; }
 echo "$out" | grep -v '^\[lab' | sed 's/^/        /'
 route=$(sed -n '/^== the route BGP chose/,/^$/p' <<<"$out")

@@ -23,11 +23,8 @@
 # DUAL_WAN_WORKERS=N runs the same with N workers: each worker owns its own
 # blocks of ports, and replies that reach another worker are steered to the
 # owner (docs/edge.md); the test then also checks that steering happened.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-WAN="python3 $(cd "$HERE/../../deploy/lab" && pwd)/wan.py"
+source "$(dirname "$0")/../kit/e2e.sh"
+WAN="python3 $LAB_TOOLS/wan.py"
 INET_ADDR=198.51.100.10
 X1=10.1.0.1
 X2=10.2.0.100
@@ -51,8 +48,6 @@ if [ "$WORKERS" -gt 1 ]; then
     sed -i "s|^eal: \\[|eal: [--lcores, \"$lcores\", |" "$LAB_DIR/router.yaml"
 fi
 lab_up
-# msum NAME: a metric summed over its label sets (every worker).
-msum() { lab_metrics | awk -v k="$1" 'index($1, k "{") == 1 || $1 == k { s += $2 } END { print s + 0 }'; }
 API="http://127.0.0.1:$LAB_API_PORT/api/v1"
 
 # The internet: one namespace behind both ISPs. The ISPs' namespaces lose the
@@ -180,20 +175,20 @@ for s in ss:
     wait "$BACK" || true
     u1=$(unreach)
     check "12 more: every port unreachable from inside reached the remote end ($(cat "$LAB_DIR/back12.out") flows, $((u1 - u0)) errors)" test "$((u1 - u0))" -ge 12
-    eout=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_icmp_errors_total\{direction="out"/ { s += $2 } END { print s + 0 }')
+    eout=$(lab_metric_sum ecmp_router_snat_icmp_errors_total 'direction="out"')
     check "metrics: translated outbound ICMP errors counted ($eout)" test "$eout" -ge 13
     if [ "$WORKERS" -gt 1 ]; then
-        handed=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_steered_total\{kind="error"/ { s += $2 } END { print s + 0 }')
+        handed=$(lab_metric_sum ecmp_router_snat_steered_total 'kind="error"')
         check "errors that reached a worker without their binding were handed on ($handed)" test "$handed" -gt 0
     fi
 }
-check "metrics: translated ICMP errors counted" test "$(msum ecmp_router_snat_icmp_errors_total)" -ge 1
-created=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_events_total\{event="create"/ { s += $2 } END { print s + 0 }')
+check "metrics: translated ICMP errors counted" test "$(lab_metric_sum ecmp_router_snat_icmp_errors_total)" -ge 1
+created=$(lab_metric_sum ecmp_router_snat_events_total 'event="create"')
 check "metrics: bindings created ($created)" test "$created" -ge 400
 if [ "$WORKERS" -gt 1 ]; then
     per=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_events_total\{event="create"/ { printf "%s ", $2 }')
     check "every worker made bindings ($per)" python3 -c "import sys; v = [float(x) for x in '$per'.split()]; sys.exit(0 if len(v) == $WORKERS and min(v) > 0 else 1)"
-    steered=$(lab_metrics | awk '$1 ~ /^ecmp_router_snat_steered_total\{kind="reply"/ { s += $2 } END { print s + 0 }')
+    steered=$(lab_metric_sum ecmp_router_snat_steered_total 'kind="reply"')
     check "replies that reached another worker were steered to their binding's ($steered)" test "$steered" -gt 0
 fi
 
@@ -252,7 +247,7 @@ res=$(lab_ns "$LAB_NS_CLIENT" $WAN conns "$INET_ADDR" 80 30)
 read -r a b other ok failed < <(count <<<"$res")
 check "TCP 80: all 30 connections by isp1 (isp1 $a, isp2 $b, failed $failed)" test "$a" = 30
 
-drops=$(lab_metrics | grep -E '^ecmp_router_drops_total\{.*reason="snat_(exhausted|unsupported|steer_queue_full)"' | awk '{s += $2} END {print s + 0}')
+drops=$(( $(lab_metric_sum ecmp_router_drops_total 'reason="snat_exhausted"') + $(lab_metric_sum ecmp_router_drops_total 'reason="snat_unsupported"') + $(lab_metric_sum ecmp_router_drops_total 'reason="snat_steer_queue_full"') ))
 check "no SNAT drops ($drops)" test "$drops" = 0
 promtool_out=$(lab_metrics | promtool check metrics 2>&1 || true)
 check "metrics pass promtool" test -z "$promtool_out"

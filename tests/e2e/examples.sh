@@ -3,11 +3,7 @@
 # is started with its NICs replaced by virtual ports (net_null) and checked
 # against what it declares. The data-centre leaf (leaf-frr.yaml) needs FRR
 # and real ports: tests/e2e/leaf_bgp.sh runs it; tier.sh runs tier.yaml.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-source "$ROOT/deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 lab_init examples
 BIN=$ROOT/target/release/ecmp-router
 PIDS=()

@@ -6,11 +6,7 @@
 # router detects it: no new connection goes to srv2, every new connection
 # succeeds, and every established connection to srv1 and srv3 still works.
 # When srv2 comes back, it gets new connections again.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-FLOWS="python3 $(cd "$HERE/../../deploy/lab" && pwd)/flows.py"
+source "$(dirname "$0")/../kit/e2e.sh"
 mono() { python3 -c 'import time; print(time.monotonic())'; }
 
 lab_init failover

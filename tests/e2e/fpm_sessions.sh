@@ -10,10 +10,7 @@
 #   changes nothing, and does not keep a real session from starting;
 # - a new session that re-sends a route within the stale time keeps it.
 # (tests/e2e/frr_fpm.sh does the same kill -9 with the real zebra.)
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init fpmsess
 FPM=127.0.0.1:$(( LAB_API_PORT + 1 ))

@@ -12,11 +12,7 @@
 # swept, and killing zebra with kill -9 has its routes swept after stale-time.
 # Garbage sent to the FPM port is counted, resets the connection, and
 # changes nothing.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-FLOWS="python3 $(cd "$HERE/../../deploy/lab" && pwd)/flows.py"
+source "$(dirname "$0")/../kit/e2e.sh"
 [ -x /usr/lib/frr/zebra ] || { echo "FRR is not installed (apt-get install frr)"; exit 1; }
 
 lab_init frr

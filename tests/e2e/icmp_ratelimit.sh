@@ -2,10 +2,7 @@
 # ICMP errors go through a per-worker token bucket (icmp: { rate, burst }),
 # and what it suppresses is counted: 300 packets with TTL 1 in 1.5 s get at
 # most burst + rate x time Time Exceeded answers.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init icmprl
 lab_config --extra "icmp: { rate: 10, burst: 5 }"

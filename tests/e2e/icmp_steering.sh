@@ -6,10 +6,7 @@
 # packets: IPv4 Fragmentation Needed, ICMPv6 Packet Too Big. Every error must
 # reach the server that holds the connection, which the test checks inside the
 # server namespaces (their own ICMP counters), one connection at a time.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 N=${STEERING_CONNECTIONS:-60}
 
 lab_init steering

@@ -5,10 +5,7 @@
 # `ip route add LINE` in the namespace, `ecmpctl route add LINE` to the router.
 # The text is compared line by line (the kernel's `pref medium` and trailing
 # spaces removed), then the -j keys of each route, then the filters.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init iproute
 lab_config

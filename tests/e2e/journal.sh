@@ -11,14 +11,11 @@
 # Then `journalctl -p warning` must show the router's warnings and none of its
 # info lines, and each entry must carry the priority the router gave it.
 # (tests/e2e/systemd.sh checks the prefixes and sd_notify without a journal.)
-set -euo pipefail
+source "$(dirname "$0")/../kit/e2e.sh"
 if [ -z "${ECMP_JOURNAL_NS:-}" ]; then
     export ECMP_JOURNAL_NS=1
     exec unshare --mount --propagation private bash "$0" "$@"
 fi
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
 
 lab_init journal
 lab_config

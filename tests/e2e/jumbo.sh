@@ -5,10 +5,7 @@
 # (echo to the router's address), handed whole to the kernel interface (a
 # TCP bulk transfer to a service on the router's host, with a 8960-byte
 # MSS), and sent whole from it (the transfer back).
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 lab_init jumbo
 # net_tap caps frames at 1522 bytes (its max_rx_pktlen), so the ports are
 # net_af_packet on veths, with 9 KiB frames in their rings (they must fit in the mbufs).

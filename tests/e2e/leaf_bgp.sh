@@ -9,12 +9,8 @@
 # and splits over both; a TCP service on the router's host answers on the
 # port address, and so do ssh and nc; and after kill -9 and a restart no stale interface is left
 # and the sessions come back.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-source "$ROOT/deploy/lab/lib.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 source "$ROOT/deploy/lab/leaf.sh"
-source "$HERE/assert.sh"
 [ -x /usr/lib/frr/bgpd ] || { echo "FRR's bgpd is not installed (bash scripts/setup.sh)"; exit 1; }
 # LEAF_DAEMON=bird (tests/e2e/leaf_bird.sh): BIRD 2 on the leaf instead of FRR,
 # its routes through the kernel's table (kernel-routes) instead of FPM.

@@ -10,10 +10,7 @@
 #
 # (DPDK 22.11's net_af_packet always reports its link up, so the lab has no
 # device whose link state both means something and can be taken down.)
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init linkmon
 lab_config

@@ -11,10 +11,7 @@
 # event is counted (each suppressed line in ecmp_router_log_suppressed_total:
 # lines logged + lines suppressed = events, per kind), and that forwarding
 # (200 TCP connections during each flood) and the API keep working.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 SECS=${FLOOD_SECONDS:-10}
 RATE=${FLOOD_RATE:-12000}
 MIN_RATE=10000

@@ -5,11 +5,8 @@
 # right reason counter, never send an ICMP error about an ICMP error or to a
 # broadcast/multicast source (RFC 1812 4.3.2.7, RFC 4443 2.4), and ignore
 # ARP/NDP that claims its own addresses.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-MAL="/usr/bin/python3 $(cd "$HERE/../../deploy/lab" && pwd)/malformed.py"
+source "$(dirname "$0")/../kit/e2e.sh"
+MAL="/usr/bin/python3 $LAB_TOOLS/malformed.py"
 
 lab_init malformed
 lab_config --weights "1 1"

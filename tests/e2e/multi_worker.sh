@@ -3,11 +3,7 @@
 # --lcores), each polling its own queue on every port and sending on its own
 # tx queue. net_tap spreads flows over its queues, so both workers carry
 # traffic; real TCP connections all succeed, with the configured weights.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-FLOWS="python3 $(cd "$HERE/../../deploy/lab" && pwd)/flows.py"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init workers
 lab_config --extra "workers: 2"

@@ -9,10 +9,7 @@
 # - the router's RSS grew by less than 64 MiB;
 # - solicitations on the wire (captured in srv1's namespace, with no capture
 #   drops) stayed under the configured rate.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 N=${FLOOD_ADDRESSES:-200000}
 M=${FLOOD_ADDRESSES_V4:-60000}
 

@@ -9,10 +9,7 @@
 #   host's MAC), and its answer makes it REACHABLE again.
 # - When it stops answering (the address is removed), traffic takes it through
 #   DELAY and PROBE to FAILED, and pings get Destination Host Unreachable.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init nud
 lab_config --extra "neighbor-table: { reachable-time: 2 }"

@@ -5,11 +5,7 @@
 # `unreachable` those connections are refused by ICMP; after a reload to
 # `default` they take the route (its live member). When isp1 recovers, the
 # rule applies again.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-FLOWS="python3 $(cd "$HERE/../../deploy/lab" && pwd)/flows.py"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init policy
 lab_config --weights "1 1" --extra "uplinks:

@@ -4,11 +4,7 @@
 # drop series arrive with the values the router counted. The shipped scrape
 # config and every PromQL expression of the shipped Grafana dashboard are
 # checked by Prometheus itself.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-FLOWS="python3 $(cd "$HERE/../../deploy/lab" && pwd)/flows.py"
+source "$(dirname "$0")/../kit/e2e.sh"
 PROM=$(command -v prometheus || echo /usr/bin/prometheus)
 
 check "the shipped scrape config is valid" promtool check config "$LAB_ROOT/deploy/prometheus/prometheus.yml"

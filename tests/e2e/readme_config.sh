@@ -8,10 +8,7 @@
 #
 # The router runs in a namespace of its own so that the README's interface
 # names (lan, srv1, srv2) and API port (9464) cannot clash with the host's.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 N=${README_CONNECTIONS:-600}
 
 lab_init readme

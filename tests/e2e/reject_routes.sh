@@ -6,10 +6,7 @@
 # prohibited, code 13; IPv6: no route, code 0, and administratively
 # prohibited, code 1). Each is counted under its own drop reason.
 # (tests/e2e/frr_fpm.sh checks the same route types arriving from zebra.)
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init reject
 lab_config

@@ -2,11 +2,7 @@
 # Shutdown and restart (issue 7): SIGTERM stops the router gracefully (workers
 # joined, ports stopped and closed, EAL cleaned up, exit status 0, nothing
 # left behind), and a restart with the same config forwards again.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-FLOWS="python3 $(cd "$HERE/../../deploy/lab" && pwd)/flows.py"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init restart
 lab_config --weights "1 1"

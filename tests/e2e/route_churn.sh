@@ -15,11 +15,8 @@
 # nothing across 20 nexthop changes, no packet was dropped for want of a
 # route, and every FPM change was applied and then withdrawn. The figures are
 # printed; docs/performance.md records them. Usage: bash tests/e2e/route_churn.sh
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-CHURN="python3 $(cd "$HERE/../../deploy/lab" && pwd)/churn.py"
+source "$(dirname "$0")/../kit/e2e.sh"
+CHURN="python3 $LAB_TOOLS/churn.py"
 : "${CHURN_SECONDS:=10}" "${CHURN_RATE:=10000}"
 
 lab_init churn

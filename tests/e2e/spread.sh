@@ -7,10 +7,7 @@
 # [src-port]), the inner packet of GRE (l3-inner, l4-inner), the flow label
 # (flowlabel; IPv4 falls back to l4), nothing at all (per-packet). Counted by
 # the router's per-nexthop counters; every datagram must be accounted for.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 N=${SPREAD_FLOWS:-2000}
 POLICIES="l3 l4 l3-inner l4-inner fields:src-port flowlabel per-packet"
 declare -A VARY=([l3]=saddr [l4]=sport [l3-inner]=inner-saddr [l4-inner]=inner-sport [fields:src-port]=sport [flowlabel]=flowlabel [per-packet]=none)

@@ -3,10 +3,8 @@
 # answer): a configured entry is resolved from the start, a dynamic
 # gateway stays unresolved while ARP requests go out, and
 # SIGINT stops the router with status 0.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/assert.sh"
-BIN=${ECMP_ROUTER:-$HERE/../../target/release/ecmp-router}
+source "$(dirname "$0")/../kit/e2e.sh"
+BIN=${ECMP_ROUTER:-$ROOT/target/release/ecmp-router}
 TMP=$(mktemp -d)
 PORT=$(( 40000 + $$ % 20000 ))
 TAG="sn$$"

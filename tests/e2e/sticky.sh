@@ -4,11 +4,7 @@
 # route that is not sticky breaks connections (so this test can fail). A flow
 # whose nexthop goes down is picked again and counted. Flows show in the API,
 # in ecmpctl and in /metrics.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-FLOWS="python3 $(cd "$HERE/../../deploy/lab" && pwd)/flows.py"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init sticky
 lab_config

@@ -6,10 +6,7 @@
 # the FIB; every log line has its syslog priority (<6> info, <4> warning)
 # and no timestamp of its own, so journalctl -p warning selects the
 # warnings; SIGTERM says STOPPING=1.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init systemd
 lab_config

@@ -16,12 +16,8 @@
 # picked; then router a is stopped (SIGSTOP, so its links stay up and BGP
 # has to detect it), the upstream moves its flows to router b, and every
 # established connection, a's included, carries on with no state shared.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-source "$ROOT/deploy/lab/lib.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 source "$ROOT/deploy/lab/leaf.sh"
-source "$HERE/assert.sh"
 [ -x /usr/lib/frr/bgpd ] || { echo "FRR's bgpd is not installed (bash scripts/setup.sh)"; exit 1; }
 FLOWS="python3 $ROOT/deploy/lab/flows.py"
 N=${TIER_CONNECTIONS:-240}

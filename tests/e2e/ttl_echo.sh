@@ -4,10 +4,7 @@
 # unroutable destinations get Destination Unreachable; TTL=2 still reaches
 # the servers (so the router decrements by exactly one); SIGTERM stops the
 # router cleanly.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init ttl
 lab_config

@@ -6,11 +6,7 @@
 # answers ARP), uplink isp1 goes down within its probe rounds and takes no new
 # connections; when it answers again it comes back. State shows in the API,
 # ecmpctl and /metrics.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
-FLOWS="python3 $(cd "$HERE/../../deploy/lab" && pwd)/flows.py"
+source "$(dirname "$0")/../kit/e2e.sh"
 
 lab_init uplinks
 lab_config --weights "1 1" --extra "uplinks:

@@ -5,10 +5,7 @@
 # selftests' tolerance |w_ratio - p_ratio| / w_ratio <= 0.15, and the
 # per-nexthop packet counters in /metrics must show the same split.
 # Afterwards /metrics must pass `promtool check metrics`.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/assert.sh"
+source "$(dirname "$0")/../kit/e2e.sh"
 N=${SPLIT_CONNECTIONS:-3000}
 
 lab_init split

@@ -25,7 +25,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../../deploy/lab/lib.sh"
-source "$HERE/../e2e/assert.sh"
+source "$HERE/../kit/assert.sh"
 LABPY=$(cd "$HERE/../../deploy/lab" && pwd)
 SECS=${1:-1800}
 [ "$SECS" -ge 60 ] || { echo "soak: at least 60 s" >&2; exit 2; }

@@ -1,50 +1,216 @@
 //! The safe layer over DPDK: EAL, mempool, owned mbuf, port, rx/tx queues,
-//! lcore launch. Every `unsafe` block of the product outside `dpdk-sys` is
-//! here, each with a `// SAFETY:` comment.
+//! rings, lcore launch. Every `unsafe` block of the product outside
+//! `dpdk-sys` is here, each with a `// SAFETY:` comment.
 //!
-//! Teardown order matters and is the caller's job: stop the workers, then
-//! [`Port::stop_and_close`], then drop the [`Mempool`], then the [`Eal`].
+//! DPDK's rules are kept by the types, not by the caller:
+//! - **One lcore per queue.** [`Port::start`] hands out one [`RxQueue`] and
+//!   one [`TxQueue`] per queue id. They are not `Clone` and not `Sync`: the
+//!   thread that owns one is the only one that can poll it.
+//! - **One producer and one consumer per ring.** [`Ring::create`] returns a
+//!   [`Producer`] and a [`Consumer`], each not `Clone` and not `Sync`.
+//! - **Teardown order.** Every mempool, ring and port holds the [`Eal`], a
+//!   port holds its mempool, a queue holds its port. A port stops and
+//!   closes when its last handle goes (no queue can be polled by then), its
+//!   pool is freed after it, and `rte_eal_cleanup` runs after all of them.
+//!
+//! The compiler refuses to share a queue or a ring's end between threads:
+//!
+//! ```compile_fail
+//! fn shared<T: Sync>() {}
+//! shared::<dpdk::RxQueue>();
+//! ```
+//! ```compile_fail
+//! fn shared<T: Sync>() {}
+//! shared::<dpdk::Producer>();
+//! ```
+//! ```compile_fail
+//! fn copied<T: Clone>() {}
+//! copied::<dpdk::TxQueue>();
+//! ```
+//! ```
+//! fn moved<T: Send>() {}
+//! moved::<dpdk::RxQueue>();
+//! moved::<dpdk::Consumer>();
+//! ```
+//!
+//! One rule is left to the program: an [`Mbuf`] must not outlive the EAL
+//! (an mbuf is a pointer; holding the EAL in each would cost a reference
+//! count per packet). The router drops its last handles on the main lcore
+//! after the workers and threads that hold mbufs have returned.
+#![allow(unsafe_code)] // the one crate with unsafe code
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use dataplane::PacketBuf;
 use dpdk_sys as sys;
 use std::ffi::{c_void, CStr, CString};
-use std::fmt;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
-/// A failed DPDK call: the operation and DPDK's explanation.
+/// The RSS policy of a port with several queues.
+mod rss {
+    use super::sys;
+
+    /// A symmetric Toeplitz key (0x6d5a repeated): both directions of a flow
+    /// hash alike, so they reach the same queue (and worker).
+    static SYMMETRIC_KEY: [u8; 40] = {
+        let mut k = [0u8; 40];
+        let mut i = 0;
+        while i < 40 {
+            k[i] = if i % 2 == 0 { 0x6d } else { 0x5a };
+            i += 1;
+        }
+        k
+    };
+
+    /// Sets RSS in `conf` when `queues` > 1 and the port supports it: the IP,
+    /// TCP and UDP hash types the device offers, with the symmetric key when
+    /// the device takes a 40-byte key. Returns the hash types configured; 0
+    /// when the port has no RSS (then every packet arrives on queue 0).
+    pub(super) fn configure(
+        info: &sys::rte_eth_dev_info,
+        conf: &mut sys::rte_eth_conf,
+        queues: u16,
+    ) -> u64 {
+        // SAFETY: a constant of the shim, no preconditions.
+        let wanted = unsafe { sys::shim_rss_ip_tcp_udp() };
+        let hf = wanted & info.flow_type_rss_offloads;
+        if queues < 2 || hf == 0 {
+            return 0;
+        }
+        conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf = hf;
+        if usize::from(info.hash_key_size) == SYMMETRIC_KEY.len() {
+            // DPDK reads the key and never writes it (rte_eth_dev_configure copies it).
+            conf.rx_adv_conf.rss_conf.rss_key = SYMMETRIC_KEY.as_ptr() as *mut u8;
+            conf.rx_adv_conf.rss_conf.rss_key_len = SYMMETRIC_KEY.len() as u8;
+        }
+        hf
+    }
+}
+
+/// DPDK's explanation of an errno.
+fn strerror(errno: i32) -> String {
+    // SAFETY: rte_strerror accepts any errno and returns a pointer to a
+    // static or thread-local NUL-terminated string.
+    let msg = unsafe { CStr::from_ptr(sys::rte_strerror(errno)) };
+    format!("{} (errno {errno})", msg.to_string_lossy())
+}
+
+/// Why the EAL did not start or launch.
 #[derive(Debug, thiserror::Error)]
-pub struct DpdkError {
-    /// What was being done.
-    pub op: String,
-    /// The (positive) errno.
-    pub errno: i32,
+pub enum EalError {
+    /// An argument with a NUL byte.
+    #[error("EAL argument {0:?} contains NUL")]
+    Argument(String),
+    /// `rte_eal_init` refused.
+    #[error("rte_eal_init({args}): {}", strerror(*errno))]
+    Init {
+        /// The arguments after the program name.
+        args: String,
+        /// The errno.
+        errno: i32,
+    },
+    /// `rte_eal_remote_launch` refused (the lcore is not a free worker).
+    #[error("rte_eal_remote_launch(lcore {lcore}): {}", strerror(*errno))]
+    Launch {
+        /// The lcore.
+        lcore: u32,
+        /// The errno.
+        errno: i32,
+    },
 }
 
-impl fmt::Display for DpdkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // SAFETY: rte_strerror accepts any errno and returns a pointer to a
-        // static or thread-local NUL-terminated string.
-        let msg = unsafe { CStr::from_ptr(sys::rte_strerror(self.errno)) };
-        write!(
-            f,
-            "{}: {} (errno {})",
-            self.op,
-            msg.to_string_lossy(),
-            self.errno
-        )
-    }
+/// Why a mempool or a ring was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// A name with a NUL byte.
+    #[error("the name {0:?} contains NUL")]
+    Name(String),
+    /// `rte_pktmbuf_pool_create` failed (too little memory for `-m`, or the name is taken).
+    #[error("rte_pktmbuf_pool_create({name}, {n} mbufs): {}", strerror(*errno))]
+    Mempool {
+        /// The pool's name.
+        name: String,
+        /// Its size.
+        n: u32,
+        /// The errno.
+        errno: i32,
+    },
+    /// `rte_ring_create` failed (no memory, a size that is not a power of two, the name is taken).
+    #[error("rte_ring_create({name}, {size}): {}", strerror(*errno))]
+    Ring {
+        /// The ring's name.
+        name: String,
+        /// Its size.
+        size: u32,
+        /// The errno.
+        errno: i32,
+    },
 }
 
-fn check(rc: i32, op: impl Into<String>) -> Result<i32, DpdkError> {
-    if rc < 0 {
-        Err(DpdkError {
-            op: op.into(),
-            errno: -rc,
-        })
-    } else {
-        Ok(rc)
-    }
+/// Why a port was not probed, configured or started.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// Devargs with a NUL byte.
+    #[error("device {0:?} contains NUL")]
+    Devargs(String),
+    /// `rte_dev_probe` failed.
+    #[error("probing device '{devargs}': {}", strerror(*errno))]
+    Probe {
+        /// The devargs.
+        devargs: String,
+        /// The errno.
+        errno: i32,
+    },
+    /// The probe succeeded but no port has the device's name.
+    #[error("device '{devargs}' probed but no port named '{name}' appeared")]
+    NoPort {
+        /// The devargs.
+        devargs: String,
+        /// The name looked up.
+        name: String,
+    },
+    /// The port was started already (its queues have their owners).
+    #[error("port {0} is started already")]
+    Started(u16),
+    /// The device has fewer queues than workers.
+    #[error("port {port} offers {rx} rx and {tx} tx queues, and each of the {wanted} workers needs its own (lower `workers:`, or give the device more queues: for net_pcap one rx_pcap/tx_pcap pair per queue)")]
+    TooFewQueues {
+        /// The port.
+        port: u16,
+        /// Its rx queues.
+        rx: u16,
+        /// Its tx queues.
+        tx: u16,
+        /// The queues asked for.
+        wanted: u16,
+    },
+    /// A step of configuring the port failed.
+    #[error("{step} of port {port}: {}", strerror(*errno))]
+    Setup {
+        /// The port.
+        port: u16,
+        /// What was being done: "reading the info", "configuring", "starting".
+        step: &'static str,
+        /// The errno.
+        errno: i32,
+    },
+    /// An rx or tx queue's setup failed.
+    #[error("{dir} queue {queue} of port {port}: {}{}", strerror(*errno), if *errno == 12 && *dir == "rx" { format!(" (out of mbufs, or the PMD's frames are larger than the mbufs' {data_room} bytes of data room for MTU {mtu}: see the EAL's message above)") } else { String::new() })]
+    Queue {
+        /// The port.
+        port: u16,
+        /// "rx" or "tx".
+        dir: &'static str,
+        /// The queue.
+        queue: u16,
+        /// The errno.
+        errno: i32,
+        /// The pool's data room (an rx ENOMEM is often a frame larger than it).
+        data_room: u32,
+        /// The port's MTU.
+        mtu: u16,
+    },
 }
 
 fn rte_errno() -> i32 {
@@ -52,27 +218,39 @@ fn rte_errno() -> i32 {
     unsafe { sys::shim_rte_errno() }
 }
 
-/// The initialised Environment Abstraction Layer. Dropping it runs `rte_eal_cleanup`.
-#[derive(Debug)]
+/// The initialised Environment Abstraction Layer. Cloning it is cheap:
+/// every mempool, ring and port holds one. When the last goes, it waits for
+/// the worker lcores and runs `rte_eal_cleanup`.
+#[derive(Debug, Clone)]
 pub struct Eal {
+    _inner: Arc<EalInner>,
+}
+
+/// The EAL itself: cleaned up when the last handle goes.
+#[derive(Debug)]
+struct EalInner {
     _private: (),
 }
+
+/// True while an EAL is initialised in this process (`rte_eal_init` may run once).
+static EAL_UP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 impl Eal {
     /// Runs `rte_eal_init` with `args` (the first is the program name).
     ///
     /// # Errors
     /// When the EAL refuses the arguments or cannot start.
-    pub fn init(args: &[String]) -> Result<Eal, DpdkError> {
+    pub fn init(args: &[String]) -> Result<Eal, EalError> {
         let cargs: Vec<CString> = args
             .iter()
-            .map(|a| {
-                CString::new(a.as_str()).map_err(|_| DpdkError {
-                    op: format!("EAL argument {a:?} contains NUL"),
-                    errno: 22,
-                })
-            })
+            .map(|a| CString::new(a.as_str()).map_err(|_| EalError::Argument(a.clone())))
             .collect::<Result<_, _>>()?;
+        if EAL_UP.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(EalError::Init {
+                args: args.get(1..).unwrap_or_default().join(" "),
+                errno: 114, // EALREADY, as rte_eal_init says it
+            });
+        }
         let mut argv: Vec<*mut std::os::raw::c_char> =
             cargs.iter().map(|c| c.as_ptr() as *mut _).collect();
         // SAFETY: argv holds argc valid NUL-terminated strings that outlive the
@@ -80,12 +258,15 @@ impl Eal {
         // it copies what it keeps).
         let rc = unsafe { sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
         if rc < 0 {
-            return Err(DpdkError {
-                op: format!("rte_eal_init({})", args[1..].join(" ")),
+            EAL_UP.store(false, std::sync::atomic::Ordering::SeqCst);
+            return Err(EalError::Init {
+                args: args.get(1..).unwrap_or_default().join(" "),
                 errno: rte_errno(),
             });
         }
-        Ok(Eal { _private: () })
+        Ok(Eal {
+            _inner: Arc::new(EalInner { _private: () }),
+        })
     }
 
     /// The worker lcores (all enabled lcores but the main one).
@@ -106,7 +287,7 @@ impl Eal {
     ///
     /// # Errors
     /// When the lcore is not a free worker.
-    pub fn launch(&self, lcore: u32, f: Box<dyn FnOnce() + Send>) -> Result<(), DpdkError> {
+    pub fn launch(&self, lcore: u32, f: Box<dyn FnOnce() + Send>) -> Result<(), EalError> {
         unsafe extern "C" fn trampoline(arg: *mut c_void) -> i32 {
             // SAFETY: `arg` is the Box<Box<dyn FnOnce>> leaked below, passed
             // exactly once to exactly one lcore.
@@ -121,10 +302,7 @@ impl Eal {
         if rc < 0 {
             // SAFETY: the launch failed, so nobody else owns `arg`.
             drop(unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) });
-            return Err(DpdkError {
-                op: format!("rte_eal_remote_launch(lcore {lcore})"),
-                errno: -rc,
-            });
+            return Err(EalError::Launch { lcore, errno: -rc });
         }
         Ok(())
     }
@@ -142,14 +320,25 @@ impl Eal {
     }
 }
 
-impl Drop for Eal {
+impl Drop for EalInner {
     fn drop(&mut self) {
+        // SAFETY: plain reads, valid after init.
+        let (me, main) = unsafe { (sys::shim_rte_lcore_id(), sys::rte_get_main_lcore()) };
+        if me != main && me != u32::MAX {
+            // A worker lcore let the last handle go: it cannot wait for
+            // itself, and cleanup belongs to the main lcore. The EAL stays up
+            // until the process ends.
+            return;
+        }
+        // SAFETY: valid after init, on the main lcore or a non-EAL thread.
+        unsafe { sys::rte_eal_mp_wait_lcore() };
         // SAFETY: valid after init; DPDK returns a NUL-terminated path it owns.
         let dir = unsafe {
             let p = sys::rte_eal_get_runtime_dir();
             (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
         };
-        // SAFETY: called once, after every DPDK object is gone (caller's order).
+        // SAFETY: called once (the last handle), after every mempool, ring
+        // and port is gone (each holds a handle) and the workers returned.
         unsafe { sys::rte_eal_cleanup() };
         // rte_eal_cleanup leaves the runtime directory (/var/run/dpdk/PREFIX)
         // behind, with the telemetry socket that an exit handler unlinks
@@ -189,6 +378,8 @@ pub struct Mempool {
     ptr: NonNull<sys::rte_mempool>,
     /// Bytes per mbuf, headroom included, as created.
     data_room: u16,
+    /// Freed before the EAL.
+    _eal: Eal,
 }
 
 // SAFETY: DPDK mempools are multi-producer/multi-consumer safe; allocation
@@ -203,14 +394,25 @@ impl Mempool {
     ///
     /// # Errors
     /// When DPDK cannot allocate the pool (too little memory for `-m`).
-    pub fn new(name: &str, n: u32, cache: u32, data_room: u16) -> Result<Mempool, DpdkError> {
-        let cname = CString::new(name).expect("pool name has no NUL");
-        // SAFETY: cname is a valid C string; sizes are in range.
+    pub fn new(
+        eal: &Eal,
+        name: &str,
+        n: u32,
+        cache: u32,
+        data_room: u16,
+    ) -> Result<Mempool, CreateError> {
+        let cname = CString::new(name).map_err(|_| CreateError::Name(name.to_owned()))?;
+        // SAFETY: the EAL is up (`eal`); cname is a valid C string; sizes are in range.
         let p = unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, data_room, -1) };
         NonNull::new(p)
-            .map(|ptr| Mempool { ptr, data_room })
-            .ok_or_else(|| DpdkError {
-                op: format!("rte_pktmbuf_pool_create({name}, {n} mbufs)"),
+            .map(|ptr| Mempool {
+                ptr,
+                data_room,
+                _eal: eal.clone(),
+            })
+            .ok_or_else(|| CreateError::Mempool {
+                name: name.to_owned(),
+                n,
                 errno: rte_errno(),
             })
     }
@@ -235,7 +437,8 @@ impl Mempool {
 
 impl Drop for Mempool {
     fn drop(&mut self) {
-        // SAFETY: every port using the pool is closed by now (teardown order).
+        // SAFETY: every port using the pool is closed by now: each holds
+        // the pool (Arc) until it has closed.
         unsafe { sys::rte_mempool_free(self.ptr.as_ptr()) };
     }
 }
@@ -451,6 +654,12 @@ impl<const N: usize> Burst<N> {
         self.len
     }
 
+    /// True when the burst holds no mbuf.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// True when the burst has no room left.
     #[inline]
     pub fn is_full(&self) -> bool {
@@ -467,31 +676,33 @@ impl<const N: usize> Burst<N> {
         unsafe { std::slice::from_raw_parts_mut(self.ptrs.as_mut_ptr() as *mut Mbuf, self.len) }
     }
 
-    /// Receives up to the burst's free room from `port`'s `queue`; returns
-    /// how many arrived. Only the lcore that owns the queue may call this.
+    /// Receives up to the burst's free room from the queue; returns how
+    /// many arrived.
     #[inline]
-    pub fn rx(&mut self, port: u16, queue: u16) -> usize {
+    pub fn rx(&mut self, q: &mut RxQueue) -> usize {
         let room = &mut self.ptrs[self.len..];
-        // SAFETY: the queue is polled by this lcore only; `room` has space
-        // for the count asked, and the PMD fills the first n entries with
-        // mbufs it hands over.
+        // SAFETY: `q` is the only handle of the queue and `&mut` (one thread
+        // polls it); the port is started while `q` lives (it holds the port);
+        // `room` has space for the count asked, and the PMD fills the first
+        // n entries with mbufs it hands over.
         let n = unsafe {
-            sys::shim_rte_eth_rx_burst(port, queue, room.as_mut_ptr(), room.len() as u16) as usize
+            sys::shim_rte_eth_rx_burst(q.port.id, q.queue, room.as_mut_ptr(), room.len() as u16)
+                as usize
         };
         self.len += n;
         n
     }
 
-    /// Dequeues up to the burst's free room from `ring`; returns how many.
-    /// Only the ring's one consumer may call this.
+    /// Dequeues up to the burst's free room from the ring; returns how many.
     #[inline]
-    pub fn dequeue(&mut self, ring: &Ring) -> usize {
+    pub fn dequeue(&mut self, ring: &mut Consumer) -> usize {
         let room = &mut self.ptrs[self.len..];
-        // SAFETY: single consumer (the caller's contract); `room` has space
-        // for the count, and the ring hands over the mbufs it returns.
+        // SAFETY: `ring` is the ring's one Consumer, and `&mut`: a single
+        // consumer; `room` has space for the count, and the ring hands over
+        // the mbufs it returns.
         let n = unsafe {
             sys::shim_rte_ring_sc_dequeue_burst(
-                ring.ptr.as_ptr(),
+                ring.0.ptr.as_ptr(),
                 room.as_mut_ptr() as *mut *mut std::ffi::c_void,
                 room.len() as u32,
             ) as usize
@@ -511,30 +722,30 @@ impl<const N: usize> Burst<N> {
         Ok(())
     }
 
-    /// Sends the mbufs on `port`'s `queue`, in order; returns how many the
-    /// PMD took. Those it did not take stay in the burst.
+    /// Sends the mbufs on the queue, in order; returns how many the PMD
+    /// took. Those it did not take stay in the burst.
     #[inline]
-    pub fn tx(&mut self, port: u16, queue: u16) -> usize {
-        // SAFETY: the queue is used by this lcore only; the first `len`
+    pub fn tx(&mut self, q: &mut TxQueue) -> usize {
+        // SAFETY: `q` is the only handle of the queue and `&mut` (one thread
+        // uses it); the port is started while `q` lives; the first `len`
         // entries are owned mbufs, and the PMD owns the first `sent` after.
         let sent = unsafe {
-            sys::shim_rte_eth_tx_burst(port, queue, self.ptrs.as_mut_ptr(), self.len as u16)
+            sys::shim_rte_eth_tx_burst(q.port.id, q.queue, self.ptrs.as_mut_ptr(), self.len as u16)
                 as usize
         };
         self.forget_front(sent);
         sent
     }
 
-    /// Enqueues the mbufs on `ring`, in order; returns how many it took.
-    /// Those it did not take stay in the burst. Only the ring's one
-    /// producer may call this.
+    /// Enqueues the mbufs on the ring, in order; returns how many it took.
+    /// Those it did not take stay in the burst.
     #[inline]
-    pub fn enqueue(&mut self, ring: &Ring) -> usize {
-        // SAFETY: single producer (the caller's contract); the ring owns the
-        // first `n` entries after.
+    pub fn enqueue(&mut self, ring: &mut Producer) -> usize {
+        // SAFETY: `ring` is the ring's one Producer, and `&mut`: a single
+        // producer; the ring owns the first `n` entries after.
         let n = unsafe {
             sys::shim_rte_ring_sp_enqueue_burst(
-                ring.ptr.as_ptr(),
+                ring.0.ptr.as_ptr(),
                 self.ptrs.as_ptr() as *const *mut std::ffi::c_void,
                 self.len as u32,
             ) as usize
@@ -706,30 +917,44 @@ impl<const N: usize> Drop for Drain<N> {
     }
 }
 
-/// A single-producer, single-consumer ring of mbufs between two lcores
+/// A single-producer, single-consumer ring of mbufs between two threads
 /// (`rte_ring` with `RING_F_SP_ENQ | RING_F_SC_DEQ`): lock-free, fixed
-/// size, no allocation after creation. Workers hand packets to each other
-/// through these (SNAT reply steering).
+/// size, no allocation after creation. [`Ring::create`] gives its two ends.
 #[derive(Debug)]
 pub struct Ring {
     ptr: NonNull<sys::rte_ring>,
+    /// Freed before the EAL.
+    _eal: Eal,
 }
 
-// SAFETY: one lcore enqueues and one dequeues (the SP/SC contract, kept by
-// the worker set-up, which gives each ring one sender and one receiver);
-// rte_ring synchronises the two with its head/tail indexes.
+// SAFETY: the ring is only reached through its one Producer and one
+// Consumer (neither Clone nor Sync); rte_ring synchronises the two with its
+// head/tail indexes. Ring itself is only shared (Arc) by the two ends, and
+// dropped by the last.
 unsafe impl Send for Ring {}
-// SAFETY: as above.
+// SAFETY: as above: &Ring offers nothing but its drop.
 unsafe impl Sync for Ring {}
 
+/// The sending end of a [`Ring`]: one thread owns it.
+#[derive(Debug)]
+pub struct Producer(Arc<Ring>, OneThread);
+
+/// The receiving end of a [`Ring`]: one thread owns it.
+#[derive(Debug)]
+pub struct Consumer(Arc<Ring>, OneThread);
+
+/// Makes a handle `Send` but not `Sync`: one thread at a time owns it.
+type OneThread = std::marker::PhantomData<std::cell::Cell<()>>;
+
 impl Ring {
-    /// A ring of `size` slots (a power of two; it holds `size - 1`).
+    /// A ring of `size` slots (a power of two; it holds `size - 1`): its
+    /// producer and its consumer.
     ///
     /// # Errors
     /// When DPDK cannot allocate it, or the name is taken.
-    pub fn new(name: &str, size: u32) -> Result<Ring, DpdkError> {
-        let cname = CString::new(name).expect("ring name has no NUL");
-        // SAFETY: cname is a valid C string; the flags are DPDK's own.
+    pub fn create(eal: &Eal, name: &str, size: u32) -> Result<(Producer, Consumer), CreateError> {
+        let cname = CString::new(name).map_err(|_| CreateError::Name(name.to_owned()))?;
+        // SAFETY: the EAL is up (`eal`); cname is a valid C string; the flags are DPDK's own.
         let p = unsafe {
             sys::rte_ring_create(
                 cname.as_ptr(),
@@ -738,18 +963,28 @@ impl Ring {
                 sys::RING_F_SP_ENQ | sys::RING_F_SC_DEQ,
             )
         };
-        NonNull::new(p)
-            .map(|ptr| Ring { ptr })
-            .ok_or_else(|| DpdkError {
-                op: format!("rte_ring_create({name}, {size})"),
-                errno: rte_errno(),
+        let ring = NonNull::new(p)
+            .map(|ptr| Ring {
+                ptr,
+                _eal: eal.clone(),
             })
+            .ok_or_else(|| CreateError::Ring {
+                name: name.to_owned(),
+                size,
+                errno: rte_errno(),
+            })?;
+        let ring = Arc::new(ring);
+        Ok((
+            Producer(ring.clone(), OneThread::default()),
+            Consumer(ring, OneThread::default()),
+        ))
     }
+}
 
-    /// Enqueues one mbuf; gives it back when the ring is full. Only the
-    /// ring's one producer may call this.
+impl Producer {
+    /// Enqueues one mbuf; gives it back when the ring is full.
     #[inline]
-    pub fn enqueue_one(&self, m: Mbuf) -> Result<(), Mbuf> {
+    pub fn enqueue_one(&mut self, m: Mbuf) -> Result<(), Mbuf> {
         let mut b: Burst<1> = Burst::default();
         let _ = b.push(m);
         if b.enqueue(self) == 1 {
@@ -761,156 +996,287 @@ impl Ring {
 
 impl Drop for Ring {
     fn drop(&mut self) {
-        // Free what is still queued, then the ring (both lcores are done by
-        // the time the last reference goes).
-        let mut left: Burst<32> = Burst::default();
-        while left.dequeue(self) > 0 {
-            left.clear();
+        // Both ends are gone: free what is still queued, then the ring.
+        let mut left = [std::ptr::null_mut::<c_void>(); 32];
+        loop {
+            // SAFETY: no end is left, so this is the only consumer; `left`
+            // has room for 32, and the ring hands over what it returns.
+            let n = unsafe {
+                sys::shim_rte_ring_sc_dequeue_burst(self.ptr.as_ptr(), left.as_mut_ptr(), 32)
+            };
+            if n == 0 {
+                break;
+            }
+            // SAFETY: the n pointers are mbufs the ring owned, now ours.
+            unsafe {
+                sys::shim_rte_pktmbuf_free_bulk(left.as_mut_ptr() as *mut *mut sys::rte_mbuf, n)
+            };
         }
         // SAFETY: created by rte_ring_create, freed once.
         unsafe { sys::rte_ring_free(self.ptr.as_ptr()) };
     }
 }
 
-/// An ethdev port.
-#[derive(Debug, Clone, Copy)]
+/// A port's counters, as the PMD keeps them (`rte_eth_stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortStats {
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets the NIC dropped: no free rx descriptor.
+    pub rx_missed: u64,
+    /// Erroneous packets received.
+    pub rx_errors: u64,
+    /// Receive failures: no mbuf.
+    pub rx_nombuf: u64,
+    /// Failed transmissions.
+    pub tx_errors: u64,
+}
+
+/// An ethdev port. Cloning it is cheap (the API reads its MAC, link and
+/// counters from any thread). It stops and closes when its last handle,
+/// queues included, goes.
+#[derive(Debug, Clone)]
 pub struct Port {
-    /// DPDK port id.
-    pub id: u16,
+    inner: Arc<PortInner>,
+}
+
+#[derive(Debug)]
+struct PortInner {
+    id: u16,
+    /// The rx queues' pool, once started: freed after the port closes.
+    pool: std::sync::OnceLock<Arc<Mempool>>,
+    /// Closed before the EAL.
+    _eal: Eal,
+}
+
+/// The ports a [`Port`] handle owns, by id: one owner per port, so no
+/// other handle can close it under its queues.
+static OWNED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+
+/// A port's rx queue: the one thread that owns it polls it
+/// ([`Burst::rx`]). Not `Clone`, not `Sync`.
+#[derive(Debug)]
+pub struct RxQueue {
+    port: Arc<PortInner>,
+    queue: u16,
+    _one: OneThread,
+}
+
+/// A port's tx queue: the one thread that owns it sends on it
+/// ([`Burst::tx`]). Not `Clone`, not `Sync`.
+#[derive(Debug)]
+pub struct TxQueue {
+    port: Arc<PortInner>,
+    queue: u16,
+    _one: OneThread,
+}
+
+impl RxQueue {
+    /// The DPDK port id.
+    pub fn port_id(&self) -> u16 {
+        self.port.id
+    }
+    /// The queue id.
+    pub fn queue_id(&self) -> u16 {
+        self.queue
+    }
+}
+
+impl TxQueue {
+    /// The DPDK port id.
+    pub fn port_id(&self) -> u16 {
+        self.port.id
+    }
+    /// The queue id.
+    pub fn queue_id(&self) -> u16 {
+        self.queue
+    }
 }
 
 impl Port {
     /// Finds or hot-plugs the device `devargs` (e.g. `net_tap0,iface=lan` or a PCI address).
     ///
     /// # Errors
-    /// When the device cannot be probed.
-    pub fn probe(devargs: &str) -> Result<Port, DpdkError> {
+    /// When the device cannot be probed, or another handle owns it.
+    pub fn probe(eal: &Eal, devargs: &str) -> Result<Port, PortError> {
         let name = devargs.split(',').next().unwrap_or(devargs);
-        if let Some(p) = Self::by_name(name) {
-            return Ok(p);
+        let id = match Self::by_name(name) {
+            Some(id) => id,
+            None => {
+                let c = CString::new(devargs).map_err(|_| PortError::Devargs(devargs.into()))?;
+                // SAFETY: the EAL is up (`eal`); c is a valid C string.
+                let rc = unsafe { sys::rte_dev_probe(c.as_ptr()) };
+                if rc < 0 {
+                    return Err(PortError::Probe {
+                        devargs: devargs.into(),
+                        errno: -rc,
+                    });
+                }
+                Self::by_name(name).ok_or_else(|| PortError::NoPort {
+                    devargs: devargs.into(),
+                    name: name.into(),
+                })?
+            }
+        };
+        let mut owned = OWNED.lock().unwrap_or_else(|e| e.into_inner());
+        if owned.contains(&id) {
+            return Err(PortError::Started(id));
         }
-        let c = CString::new(devargs).map_err(|_| DpdkError {
-            op: "device contains NUL".into(),
-            errno: 22,
-        })?;
-        // SAFETY: c is a valid C string; probing is allowed on the main lcore.
-        let rc = unsafe { sys::rte_dev_probe(c.as_ptr()) };
-        check(rc, format!("probing device '{devargs}'"))?;
-        Self::by_name(name).ok_or_else(|| DpdkError {
-            op: format!("device '{devargs}' probed but no port named '{name}' appeared"),
-            errno: 19,
+        owned.push(id);
+        Ok(Port {
+            inner: Arc::new(PortInner {
+                id,
+                pool: std::sync::OnceLock::new(),
+                _eal: eal.clone(),
+            }),
         })
     }
 
-    fn by_name(name: &str) -> Option<Port> {
+    fn by_name(name: &str) -> Option<u16> {
         let c = CString::new(name).ok()?;
         let mut id = 0u16;
         // SAFETY: c is valid; id is a valid out-pointer.
-        (unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) } == 0)
-            .then_some(Port { id })
+        (unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) } == 0).then_some(id)
     }
 
-    /// Configures `queues` rx and tx queues with `desc` descriptors each, sets the MTU, and starts the port.
+    /// The DPDK port id.
+    pub fn id(&self) -> u16 {
+        self.inner.id
+    }
+
+    /// Configures `queues` rx and tx queues with `desc` descriptors each,
+    /// sets the MTU, and starts the port: the queues' handles, by queue id.
+    /// A port starts once.
     ///
     /// # Errors
-    /// When the PMD refuses the configuration.
-    pub fn configure_and_start(
+    /// When the PMD refuses the configuration, or the port was started.
+    pub fn start(
         &self,
         queues: u16,
         desc: u16,
         mtu: u16,
-        pool: &Mempool,
-    ) -> Result<(), DpdkError> {
+        pool: &Arc<Mempool>,
+    ) -> Result<Vec<(RxQueue, TxQueue)>, PortError> {
+        let id = self.inner.id;
+        if self.inner.pool.set(pool.clone()).is_err() {
+            return Err(PortError::Started(id));
+        }
+        let setup = |step, rc: i32| {
+            if rc < 0 {
+                Err(PortError::Setup {
+                    port: id,
+                    step,
+                    errno: -rc,
+                })
+            } else {
+                Ok(())
+            }
+        };
         let mut info = sys::rte_eth_dev_info::default();
         // SAFETY: valid port id and out-pointer.
-        let rc = unsafe { sys::rte_eth_dev_info_get(self.id, &mut info) };
-        check(rc, format!("reading port {} info", self.id))?;
+        setup("reading the info", unsafe {
+            sys::rte_eth_dev_info_get(id, &mut info)
+        })?;
         if info.max_rx_queues < queues || info.max_tx_queues < queues {
-            return Err(DpdkError {
-                op: format!(
-                    "port {} offers {} rx and {} tx queues, and each of the {queues} workers needs its own (lower `workers:`, or give the device more queues: for net_pcap one rx_pcap/tx_pcap pair per queue)",
-                    self.id, info.max_rx_queues, info.max_tx_queues
-                ),
-                errno: 22,
+            return Err(PortError::TooFewQueues {
+                port: id,
+                rx: info.max_rx_queues,
+                tx: info.max_tx_queues,
+                wanted: queues,
             });
         }
         let mut conf = sys::rte_eth_conf::default();
-        // SAFETY: valid port id and config.
-        let rss = unsafe { sys::shim_configure_rss(self.id, &mut conf, queues) };
+        let rss = rss::configure(&info, &mut conf, queues);
         if queues > 1 {
             if rss == 0 {
                 tracing::warn!(
-                    port = self.id,
+                    port = id,
                     queues,
                     "the port has no RSS: every packet arrives on queue 0, so worker 0 does all of this port's work"
                 );
             } else {
                 tracing::info!(
-                    port = self.id,
+                    port = id,
                     queues,
                     rss_hf = format!("{rss:#x}"),
                     "RSS over the workers' queues (symmetric key)"
                 );
             }
         }
-        // SAFETY: conf is a valid config; the port is stopped.
-        let rc = unsafe { sys::rte_eth_dev_configure(self.id, queues, queues, &conf) };
-        check(rc, format!("configuring port {}", self.id))?;
+        // SAFETY: conf is a valid config (its key, if any, is static); the port is stopped.
+        setup("configuring", unsafe {
+            sys::rte_eth_dev_configure(id, queues, queues, &conf)
+        })?;
         // SAFETY: the port is configured and stopped.
-        let socket = unsafe { sys::rte_eth_dev_socket_id(self.id) };
+        let socket = unsafe { sys::rte_eth_dev_socket_id(id) };
         let socket = if socket < 0 { 0 } else { socket as u32 };
+        let queue_error = |dir, queue, rc: i32| PortError::Queue {
+            port: id,
+            dir,
+            queue,
+            errno: -rc,
+            data_room: pool.data_room(),
+            mtu,
+        };
         for q in 0..queues {
-            let mp = pool.as_ptr();
-            // SAFETY: q < queues; NULL conf selects the PMD defaults; the pool outlives the port.
+            // SAFETY: q < queues; NULL conf selects the PMD defaults; the
+            // pool outlives the port (the port holds it).
             let rc = unsafe {
-                sys::rte_eth_rx_queue_setup(self.id, q, desc, socket, std::ptr::null(), mp)
+                sys::rte_eth_rx_queue_setup(id, q, desc, socket, std::ptr::null(), pool.as_ptr())
             };
-            // ENOMEM here is also a PMD whose frames do not fit in the
-            // pool's mbufs (ethdev logs the sizes just before).
-            check(
-                rc,
-                if rc == -12 {
-                    format!(
-                        "rx queue {q} of port {} (out of mbufs, or the PMD's frames are larger than the mbufs' {} bytes of data room for MTU {mtu}: see the EAL's message above)",
-                        self.id,
-                        pool.data_room()
-                    )
-                } else {
-                    format!("rx queue {q} of port {}", self.id)
-                },
-            )?;
+            if rc < 0 {
+                return Err(queue_error("rx", q, rc));
+            }
             // SAFETY: as above.
-            let rc =
-                unsafe { sys::rte_eth_tx_queue_setup(self.id, q, desc, socket, std::ptr::null()) };
-            check(rc, format!("tx queue {q} of port {}", self.id))?;
+            let rc = unsafe { sys::rte_eth_tx_queue_setup(id, q, desc, socket, std::ptr::null()) };
+            if rc < 0 {
+                return Err(queue_error("tx", q, rc));
+            }
         }
         // SAFETY: valid port; some PMDs do not support MTU changes, which we log and accept.
-        let rc = unsafe { sys::rte_eth_dev_set_mtu(self.id, mtu) };
+        let rc = unsafe { sys::rte_eth_dev_set_mtu(id, mtu) };
         if rc < 0 {
             tracing::warn!(
-                port = self.id,
+                port = id,
                 mtu,
                 "PMD did not accept the MTU: {}",
-                DpdkError {
-                    op: "rte_eth_dev_set_mtu".into(),
-                    errno: -rc
-                }
+                strerror(-rc)
             );
         }
         // SAFETY: configured port with its queues set up.
-        let rc = unsafe { sys::rte_eth_dev_start(self.id) };
-        check(rc, format!("starting port {}", self.id))?;
+        setup("starting", unsafe { sys::rte_eth_dev_start(id) })?;
         // Multicast is needed for NDP (solicited-node addresses). Not every PMD supports it.
         // SAFETY: started port.
-        let _ = unsafe { sys::rte_eth_allmulticast_enable(self.id) };
-        Ok(())
+        let _ = unsafe { sys::rte_eth_allmulticast_enable(id) };
+        Ok((0..queues)
+            .map(|queue| {
+                (
+                    RxQueue {
+                        port: self.inner.clone(),
+                        queue,
+                        _one: OneThread::default(),
+                    },
+                    TxQueue {
+                        port: self.inner.clone(),
+                        queue,
+                        _one: OneThread::default(),
+                    },
+                )
+            })
+            .collect())
     }
 
     /// The port's MAC address.
     pub fn mac(&self) -> dataplane::MacAddr {
         let mut a = sys::rte_ether_addr::default();
         // SAFETY: valid port id and out-pointer.
-        unsafe { sys::rte_eth_macaddr_get(self.id, &mut a) };
+        unsafe { sys::rte_eth_macaddr_get(self.inner.id, &mut a) };
         dataplane::MacAddr(a.addr_bytes)
     }
 
@@ -918,16 +1284,16 @@ impl Port {
     pub fn link_up(&self) -> bool {
         let mut l = sys::rte_eth_link::default();
         // SAFETY: valid port id and out-pointer; the nowait variant never sleeps.
-        let rc = unsafe { sys::rte_eth_link_get_nowait(self.id, &mut l) };
+        let rc = unsafe { sys::rte_eth_link_get_nowait(self.inner.id, &mut l) };
         rc == 0 && l.link_status() != 0
     }
 
     /// The PMD's counters.
-    pub fn stats(&self) -> control::metrics::PortCounters {
+    pub fn stats(&self) -> PortStats {
         let mut s = sys::rte_eth_stats::default();
         // SAFETY: valid port id and out-pointer; callable from any thread.
-        unsafe { sys::rte_eth_stats_get(self.id, &mut s) };
-        control::metrics::PortCounters {
+        unsafe { sys::rte_eth_stats_get(self.inner.id, &mut s) };
+        PortStats {
             rx_packets: s.ipackets,
             rx_bytes: s.ibytes,
             tx_packets: s.opackets,
@@ -936,17 +1302,23 @@ impl Port {
             rx_errors: s.ierrors,
             rx_nombuf: s.rx_nombuf,
             tx_errors: s.oerrors,
-            link_up: false,
-            kernel: None,
         }
     }
+}
 
-    /// Stops and closes the port (the workers must be stopped).
-    pub fn stop_and_close(&self) {
-        // SAFETY: no lcore polls the port any more (teardown order).
-        unsafe {
-            sys::rte_eth_dev_stop(self.id);
-            sys::rte_eth_dev_close(self.id);
+impl Drop for PortInner {
+    fn drop(&mut self) {
+        if self.pool.get().is_some() {
+            // SAFETY: this is the last handle: no queue of the port is left,
+            // so nothing polls it. Its pool drops after (a field).
+            unsafe {
+                sys::rte_eth_dev_stop(self.id);
+                sys::rte_eth_dev_close(self.id);
+            }
         }
+        OWNED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&i| i != self.id);
     }
 }

@@ -327,3 +327,248 @@ impl ControlPlane {
         stale.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+
+    #[test]
+    fn fpm_reject_routes_install_and_unusable_ones_are_listed_with_a_reason() {
+        use crate::config::Reject;
+        use crate::fpm::Resolved;
+        let (mut cp, _) = plane();
+        let p = |s: &str| -> Prefix { s.parse().unwrap() };
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let r = |pfx: &str, members: Vec<(IpAddr, u32)>, reject: Option<Reject>, t: Option<u8>| {
+            Resolved {
+                members: members.into_iter().map(Into::into).collect(),
+                reject,
+                unsupported_type: t,
+                protocol: 186,
+                metric: 20,
+                ..Resolved::withdrawn((MAIN_TABLE, p(pfx)))
+            }
+        };
+        cp.apply_fpm(vec![
+            r("192.0.2.0/24", vec![], Some(Reject::Unreachable), None),
+            r("198.18.0.0/24", vec![(ip("169.254.0.1"), 1)], None, None),
+            r("198.18.1.0/24", vec![(ip("192.168.77.1"), 1)], None, None),
+            r("198.18.2.0/24", vec![], None, Some(2)),
+        ]);
+        let g = cp.route_get(ip("192.0.2.9"), ip("10.0.0.2"), 17, 1, 2);
+        assert_eq!(g.kind, "unreachable");
+        let v = cp.routes();
+        let u = v
+            .iter()
+            .find(|x| x.spec.prefix == p("192.0.2.0/24"))
+            .unwrap();
+        assert_eq!((u.spec.protocol, u.spec.metric), (186, 20));
+        let not: Vec<_> = cp
+            .fpm_not_installed()
+            .into_iter()
+            .map(|n| (n.prefix.to_string(), n.reason.name()))
+            .collect();
+        assert_eq!(
+            not,
+            [
+                ("198.18.0.0/24".to_owned(), "ipv6_nexthop_onlink"),
+                ("198.18.1.0/24".to_owned(), "no_port_for_gateway"),
+                ("198.18.2.0/24".to_owned(), "route_type"),
+            ]
+        );
+        assert_eq!(
+            (
+                cp.counters.fpm_not_installed_onlink,
+                cp.counters.fpm_unresolvable,
+                cp.counters.fpm_not_installed_type
+            ),
+            (1, 1, 1)
+        );
+        // A withdraw clears the listing.
+        cp.apply_fpm(vec![Resolved::withdrawn((MAIN_TABLE, p("198.18.2.0/24")))]);
+        assert_eq!(cp.fpm_not_installed().len(), 2);
+    }
+
+    #[test]
+    fn an_fpm_nexthop_object_is_one_group_whatever_the_routes_that_use_it() {
+        use crate::fpm::{Change, Object, Resolved};
+        let (mut cp, _) = plane();
+        let p = |i: u8| format!("100.64.{i}.0/24").parse::<Prefix>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let obj = |id: u32, members: &[(&str, u32)]| {
+            Change::Object(Object {
+                id,
+                members: members.iter().map(|(a, w)| (ip(a), *w).into()).collect(),
+                blackhole: false,
+                exists: true,
+            })
+        };
+        let mut changes = vec![
+            obj(1, &[("10.1.0.2", 1)]),
+            obj(2, &[("10.2.0.2", 1)]),
+            obj(10, &[("10.1.0.2", 1), ("10.2.0.2", 1)]),
+        ];
+        for i in 0..50 {
+            changes.push(Change::Route(Resolved {
+                object: Some(10),
+                protocol: 186,
+                ..Resolved::withdrawn((MAIN_TABLE, p(i)))
+            }));
+        }
+        cp.apply_fpm(changes);
+        let group = |cp: &ControlPlane| {
+            cp.groups()
+                .into_iter()
+                .find(|g| g.name == "fpm nhid 10")
+                .expect("the object's group")
+        };
+        assert_eq!(group(&cp).routes, 50, "one group for all of them");
+        let ops = cp.counters.fib_route_ops;
+        // A member changes: the group changes in place, no route does.
+        cp.apply_fpm(vec![
+            obj(2, &[("10.2.0.9", 1)]),
+            obj(10, &[("10.1.0.2", 1), ("10.2.0.9", 1)]),
+        ]);
+        assert_eq!(cp.counters.fib_route_ops, ops, "no route was touched");
+        let vias: Vec<IpAddr> = group(&cp).members.iter().map(|m| m.via).collect();
+        assert_eq!(vias, [ip("10.1.0.2"), ip("10.2.0.9")]);
+        let fib = cp.fib();
+        let r = fib.routes.lookup(ip("100.64.7.1")).unwrap();
+        let Target::Group(g) = r.target else {
+            panic!("{r:?}")
+        };
+        let members: Vec<IpAddr> = fib
+            .group(g)
+            .unwrap()
+            .members()
+            .iter()
+            .map(|m| fib.nexthop(*m).unwrap().addr)
+            .collect();
+        assert!(members.contains(&ip("10.2.0.9")), "{members:?}");
+        // The API shows the object's id and its gateways now.
+        let v = cp.routes();
+        assert!(matches!(&v[0].resolved, Some(RouteGroup::Inline(g)) if g.nexthops.len() == 2));
+        assert_eq!(v[0].spec.group, RouteGroup::Object(10));
+        // The object becomes a blackhole: its routes follow (a change of kind).
+        cp.apply_fpm(vec![Change::Object(Object {
+            id: 10,
+            members: vec![],
+            blackhole: true,
+            exists: true,
+        })]);
+        assert_eq!(cp.counters.fpm_object_kind_changes, 1);
+        assert_eq!(
+            cp.route_get(ip("100.64.7.1"), ip("10.0.0.2"), 6, 1, 2).kind,
+            "blackhole"
+        );
+        // Deleted while routes still use it: they are listed, with the reason.
+        cp.apply_fpm(vec![Change::Object(Object {
+            id: 10,
+            members: vec![],
+            blackhole: false,
+            exists: false,
+        })]);
+        let ni = cp.fpm_not_installed();
+        assert_eq!(ni.len(), 50);
+        assert!(ni
+            .iter()
+            .all(|n| n.reason == NotInstalled::UnknownNexthopObject));
+        assert_eq!(
+            cp.route_get(ip("100.64.7.1"), ip("10.0.0.2"), 6, 1, 2).kind,
+            "none"
+        );
+        // It comes back: the routes install again, and leave the list.
+        cp.apply_fpm(vec![obj(10, &[("10.1.0.2", 1)])]);
+        assert!(cp.fpm_not_installed().is_empty());
+        assert_eq!(group(&cp).routes, 50);
+        // A session ends and the next one sends none of it: all is swept.
+        cp.fpm_session_end();
+        assert_eq!(cp.fpm_sweep(), 50);
+        assert!(cp.groups().iter().all(|g| g.kind != "object"));
+        assert!(cp.fpm.objects.is_empty());
+        assert!(cp.fpm.object_routes.is_empty());
+    }
+
+    #[test]
+    fn fpm_routes_map_gateways_to_ports_and_sweep_after_reconnect() {
+        use crate::fpm::Resolved;
+        let (mut cp, _) = plane();
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        cp.apply_fpm(vec![
+            Resolved {
+                members: vec![(ip("10.1.0.2"), 1).into(), (ip("10.2.0.2"), 3).into()],
+                ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
+            },
+            Resolved {
+                members: vec![(ip("172.16.0.1"), 1).into()],
+                ..Resolved::withdrawn((MAIN_TABLE, p("192.0.2.0/24")))
+            },
+            // FRR's own version of a config route: the config wins.
+            Resolved {
+                members: vec![(ip("10.1.0.2"), 1).into()],
+                ..Resolved::withdrawn((MAIN_TABLE, p("198.51.100.0/24")))
+            },
+        ]);
+        assert_eq!(cp.counters.fpm_unresolvable, 1, "no port holds 172.16.0.1");
+        let v = cp.routes();
+        let fpm: Vec<_> = v
+            .iter()
+            .filter(|r| r.origin == Origin::Fpm)
+            .map(|r| (r.spec.prefix.to_string(), r.active))
+            .collect();
+        assert_eq!(
+            fpm,
+            [
+                ("198.51.100.0/24".to_owned(), false),
+                ("203.0.113.0/24".to_owned(), true)
+            ]
+        );
+        let RouteGroup::Inline(g) = &v
+            .iter()
+            .find(|r| r.spec.prefix == p("203.0.113.0/24"))
+            .unwrap()
+            .spec
+            .group
+        else {
+            panic!()
+        };
+        assert_eq!(
+            g.nexthops
+                .iter()
+                .map(|n| (n.port, n.weight))
+                .collect::<Vec<_>>(),
+            [(PortId(1), 1), (PortId(2), 3)]
+        );
+        assert_eq!(
+            cp.route_get(ip("203.0.113.9"), ip("10.0.0.2"), 6, 1, 2)
+                .kind,
+            "group"
+        );
+        // Reconnect: FRR re-sends only 203.0.113.0/24; the sweep removes the rest.
+        cp.fpm_session_end();
+        cp.apply_fpm(vec![Resolved {
+            members: vec![(ip("10.1.0.2"), 1).into()],
+            ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
+        }]);
+        assert_eq!(cp.fpm_sweep(), 1);
+        let fpm: Vec<_> = cp
+            .routes()
+            .into_iter()
+            .filter(|r| r.origin == Origin::Fpm)
+            .map(|r| r.spec.prefix.to_string())
+            .collect();
+        assert_eq!(fpm, ["203.0.113.0/24"]);
+        // A withdraw removes it.
+        cp.apply_fpm(vec![Resolved {
+            members: vec![],
+            ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
+        }]);
+        assert!(cp.routes().iter().all(|r| r.origin != Origin::Fpm));
+        assert_eq!(
+            cp.route_get(ip("203.0.113.9"), ip("10.0.0.2"), 6, 1, 2)
+                .kind,
+            "none"
+        );
+    }
+}

@@ -359,3 +359,369 @@ impl ControlPlane {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+
+    #[test]
+    fn group_order_is_canonical_and_static_neighbor_is_resolved() {
+        let (cp, _) = plane();
+        let fib = cp.fib();
+        let id1 = cp
+            .nexthop_id(PortId(1), "10.1.0.2".parse().unwrap())
+            .unwrap();
+        let id2 = cp
+            .nexthop_id(PortId(2), "10.2.0.2".parse().unwrap())
+            .unwrap();
+        let Some(Target::Group(g)) = fib
+            .routes
+            .lookup("198.51.100.9".parse().unwrap())
+            .map(|r| r.target)
+        else {
+            panic!()
+        };
+        let g = fib.group(g).unwrap();
+        assert_eq!(
+            g.members(),
+            &[id1, id2],
+            "sorted by address, not YAML order"
+        );
+        assert_eq!(g.weights(), &[1, 2]);
+        assert_eq!(fib.neighbors.get(id1), Some(MacAddr([2, 0, 0, 0, 1, 2])));
+        assert!(!cp.gateways_resolved());
+    }
+
+    #[test]
+    fn a_resilient_table_does_not_depend_on_the_order_its_members_resolve_in() {
+        let cfg = "ports:
+  - { name: a, device: x, addresses: [10.0.0.1/24] }
+nexthop-groups:
+  - name: web
+    group: resilient
+    buckets: 64
+    nexthops: [{ via: 10.0.0.2, port: a }, { via: 10.0.0.3, port: a, weight: 2 }, { via: 10.0.0.4, port: a }]
+routes:
+  - { prefix: 198.51.100.0/24, nexthop-group: web }
+";
+        let resolve_in = |order: [u8; 3]| {
+            let ch = Channels::default();
+            let mut cp = ControlPlane::new(
+                config::parse(cfg, "t").unwrap(),
+                &[MACS[0]],
+                vec![],
+                ch.clone(),
+                16,
+            );
+            let initial = bucket_addrs(&cp);
+            let t0 = Instant::now();
+            let mut t = t0;
+            for last in order {
+                let mac = MacAddr([2, 0, 0, 0, 0, last]);
+                arp_reply(&ch, 0, mac, Ipv4Addr::new(10, 0, 0, last), "10.0.0.1");
+                for _ in 0..4 {
+                    t += Duration::from_millis(20);
+                    cp.poll(t);
+                    drain(&ch);
+                }
+            }
+            assert!(cp.gateways_resolved());
+            (initial, bucket_addrs(&cp))
+        };
+        let (init1, one) = resolve_in([2, 3, 4]);
+        let (init2, two) = resolve_in([4, 3, 2]);
+        assert_eq!(init1, init2, "the first table is the config's");
+        assert_eq!(one, init1, "resolving A, B, C kept the table");
+        assert_eq!(two, init1, "resolving C, B, A kept the table");
+    }
+
+    #[test]
+    fn resilient_group_moves_only_the_dead_members_buckets() {
+        // The default idle timer (120 s): busy buckets stay with their owner.
+        let cfg = "ports:
+  - { name: a, device: x, addresses: [10.0.0.1/24] }
+nexthop-groups:
+  - name: web
+    group: resilient
+    buckets: 64
+    nexthops: [{ via: 10.0.0.2, port: a }, { via: 10.0.0.3, port: a }, { via: 10.0.0.4, port: a }]
+routes:
+  - { prefix: 198.51.100.0/24, nexthop-group: web, hash: { policy: l3 } }
+neighbors:
+  - { address: 10.0.0.2, mac: \"02:00:00:00:00:02\", port: a }
+  - { address: 10.0.0.3, mac: \"02:00:00:00:00:03\", port: a }
+  - { address: 10.0.0.4, mac: \"02:00:00:00:00:04\", port: a }
+";
+        let c = config::parse(cfg, "t").unwrap();
+        let mut cp = ControlPlane::new(c, &[MACS[0]], vec![], Channels::default(), 16);
+        let before: Vec<NexthopId> = cp.fib().group(GroupId(0)).unwrap().buckets().to_vec();
+        assert_eq!(before.len(), 64);
+        // Traffic on every bucket, as the workers mark it.
+        let busy = |cp: &ControlPlane| {
+            let fib = cp.fib();
+            let g = fib.group(GroupId(0)).unwrap();
+            for h in 0..1024u32 {
+                g.select_live(h << 22, &fib.neighbors);
+            }
+        };
+        busy(&cp);
+        let dead = cp
+            .nexthop_id(PortId(0), "10.0.0.3".parse().unwrap())
+            .unwrap();
+        cp.set_enabled("a", "10.0.0.3".parse().unwrap(), false)
+            .unwrap();
+        let t0 = Instant::now();
+        cp.poll(t0 + Duration::from_secs(1));
+        let after = cp.fib().group(GroupId(0)).unwrap().buckets().to_vec();
+        for (b, a) in before.iter().zip(&after) {
+            if *b == dead {
+                assert_ne!(a, b);
+            } else {
+                assert_eq!(a, b, "a live member's busy bucket moved");
+            }
+        }
+        assert_eq!(cp.counters.resilient_rebalances, 1);
+        // Idle past the timer: the table settles on the survivors' exact shares.
+        cp.poll(t0 + Duration::from_secs(200));
+        let settled = cp.fib().group(GroupId(0)).unwrap().buckets().to_vec();
+        let count = |id: NexthopId| settled.iter().filter(|&&b| b == id).count();
+        assert_eq!(count(dead), 0);
+        for a in ["10.0.0.2", "10.0.0.4"] {
+            let id = cp.nexthop_id(PortId(0), a.parse().unwrap()).unwrap();
+            assert_eq!(count(id), 32, "{a}");
+        }
+        assert_eq!(
+            cp.fib()
+                .routes
+                .lookup("198.51.100.1".parse().unwrap())
+                .unwrap()
+                .hash
+                .policy,
+            dataplane::hash::HashPolicy::L3
+        );
+    }
+
+    #[test]
+    fn a_tier_of_routers_sends_every_flow_to_the_same_server() {
+        // Two routers with the same routes, group, seed and buckets; their own
+        // port addresses differ, and the second made other nexthops first
+        // (its nexthop ids differ) and resolved its servers in another order.
+        let cfg = |addr: &str, extra: bool| {
+            let hosts = if extra {
+                "neighbors:\n  - { address: 10.5.0.100, mac: \"02:00:00:00:05:64\", port: servers }\n  - { address: 10.5.0.101, mac: \"02:00:00:00:05:65\", port: servers }\n"
+            } else {
+                ""
+            };
+            format!(
+                "ports:
+  - {{ name: servers, device: x, addresses: [{addr}/24] }}
+hash: {{ policy: l4, seed: 77 }}
+nexthop-groups:
+  - name: vip
+    group: resilient
+    buckets: 256
+    idle-timer: 1
+    nexthops: [{{ via: 10.5.0.11, port: servers }}, {{ via: 10.5.0.12, port: servers }}, {{ via: 10.5.0.13, port: servers }}, {{ via: 10.5.0.14, port: servers }}]
+routes:
+  - {{ prefix: 198.51.100.0/24, nexthop-group: vip }}
+{hosts}"
+            )
+        };
+        let router = |addr: &str, order: [u8; 4], extra: bool| {
+            let ch = Channels::default();
+            let mut cp = ControlPlane::new(
+                config::parse(&cfg(addr, extra), "t").unwrap(),
+                &[MACS[0]],
+                vec![],
+                ch.clone(),
+                64,
+            );
+            let mut t = Instant::now();
+            let answer = |cp: &mut ControlPlane, t: &mut Instant, which: &[u8]| {
+                for &k in which {
+                    arp_reply(
+                        &ch,
+                        0,
+                        MacAddr([2, 0, 0, 0, 5, k]),
+                        Ipv4Addr::new(10, 5, 0, k),
+                        addr,
+                    );
+                }
+                *t += Duration::from_millis(400);
+                cp.poll(*t);
+                drain(&ch);
+            };
+            for k in order {
+                answer(&mut cp, &mut t, &[k]);
+            }
+            for _ in 0..8 {
+                answer(&mut cp, &mut t, &order);
+            }
+            cp
+        };
+        let one = router("10.5.0.1", [11, 12, 13, 14], false);
+        let two = router("10.5.0.2", [14, 12, 11, 13], true);
+        let server = |cp: &ControlPlane, i: u16| {
+            let g = cp.route_get(
+                "198.51.100.10".parse().unwrap(),
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, (i % 200) as u8 + 1)),
+                6,
+                10_000 + i,
+                443,
+            );
+            g.nexthop.map(|n| n.0)
+        };
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..400u16 {
+            let (a, b) = (server(&one, i), server(&two, i));
+            assert!(a.is_some(), "flow {i} has a server");
+            assert_eq!(a, b, "flow {i} reaches different servers");
+            seen.insert(a);
+        }
+        assert_eq!(seen.len(), 4, "the flows spread over every server");
+    }
+
+    #[test]
+    fn two_routers_with_the_same_config_settle_on_the_same_resilient_table() {
+        // One router sees a member flap and its gateways resolve in one order;
+        // the other sees no flap and another order. Once idle, same table.
+        let cfg = "ports:
+  - { name: a, device: x, addresses: [10.0.0.1/24] }
+nexthop-groups:
+  - name: web
+    group: resilient
+    buckets: 128
+    idle-timer: 1
+    nexthops: [{ via: 10.0.0.2, port: a }, { via: 10.0.0.3, port: a, weight: 2 }, { via: 10.0.0.4, port: a }, { via: 10.0.0.5, port: a }]
+routes:
+  - { prefix: 198.51.100.0/24, nexthop-group: web }
+";
+        let run = |order: [u8; 4], flap: Option<&str>| {
+            let ch = Channels::default();
+            let mut cp = ControlPlane::new(
+                config::parse(cfg, "t").unwrap(),
+                &[MACS[0]],
+                vec![],
+                ch.clone(),
+                16,
+            );
+            let mut t = Instant::now();
+            for last in order {
+                arp_reply(
+                    &ch,
+                    0,
+                    MacAddr([2, 0, 0, 0, 0, last]),
+                    Ipv4Addr::new(10, 0, 0, last),
+                    "10.0.0.1",
+                );
+                for _ in 0..3 {
+                    t += Duration::from_millis(20);
+                    cp.poll(t);
+                    drain(&ch);
+                }
+            }
+            // Every gateway answers its probes; time passes in steps of 0.5 s.
+            let answer = |cp: &mut ControlPlane, t: &mut Instant| {
+                for k in 2..=5u8 {
+                    arp_reply(
+                        &ch,
+                        0,
+                        MacAddr([2, 0, 0, 0, 0, k]),
+                        Ipv4Addr::new(10, 0, 0, k),
+                        "10.0.0.1",
+                    );
+                }
+                *t += Duration::from_millis(500);
+                cp.poll(*t);
+                drain(&ch);
+            };
+            if let Some(a) = flap {
+                cp.set_enabled("a", a.parse().unwrap(), false).unwrap();
+                for _ in 0..4 {
+                    answer(&mut cp, &mut t);
+                }
+                cp.set_enabled("a", a.parse().unwrap(), true).unwrap();
+            }
+            for _ in 0..6 {
+                answer(&mut cp, &mut t);
+            }
+            assert!(
+                cp.nexthops().iter().all(|n| n.live),
+                "every gateway is live"
+            );
+            bucket_addrs(&cp)
+        };
+        let one = run([2, 3, 4, 5], Some("10.0.0.3"));
+        let two = run([5, 3, 2, 4], None);
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn api_named_groups_add_replace_delete() {
+        let mut cp = plane_resolved();
+        let c = cp.config().clone();
+        let g1 = config::parse_named_group(
+            r#"{"name": "web", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#,
+            &c,
+        )
+        .unwrap();
+        assert!(cp.set_named_group(g1.clone(), false).unwrap());
+        assert!(cp
+            .set_named_group(g1, false)
+            .unwrap_err()
+            .to_string()
+            .contains("exists"));
+        // A route naming it validates only with the API's groups.
+        let body = r#"{"prefix": "203.0.113.0/24", "nexthop-group": "web"}"#;
+        assert!(config::parse_route(body, &c).is_err());
+        let spec = config::parse_route_with(body, &c, &cp.api_groups()).unwrap();
+        cp.add_route(spec, Origin::Api, false).unwrap();
+        let via = |cp: &ControlPlane| {
+            cp.route_get(
+                "203.0.113.5".parse().unwrap(),
+                "10.0.0.2".parse().unwrap(),
+                6,
+                1,
+                2,
+            )
+            .nexthop
+            .map(|n| n.1)
+        };
+        assert_eq!(via(&cp).as_deref(), Some("srv1"));
+        let web = |cp: &ControlPlane| cp.groups().into_iter().find(|g| g.name == "web").unwrap();
+        assert_eq!((web(&cp).routes, web(&cp).origin), (1, Some(Origin::Api)));
+        // Replacing the group moves its routes at once.
+        let g2 = config::parse_named_group(
+            r#"{"name": "web", "nexthops": [{"via": "10.2.0.2", "port": "srv2"}]}"#,
+            &c,
+        )
+        .unwrap();
+        assert!(!cp.set_named_group(g2, true).unwrap());
+        assert_eq!(via(&cp).as_deref(), Some("srv2"));
+        // In use: refused, and nothing changes.
+        assert!(cp
+            .delete_named_group("web")
+            .unwrap_err()
+            .to_string()
+            .contains("used by 1 route"));
+        assert_eq!(via(&cp).as_deref(), Some("srv2"));
+        cp.delete_route(MAIN_TABLE, "203.0.113.0/24".parse().unwrap(), Origin::Api)
+            .unwrap();
+        cp.delete_named_group("web").unwrap();
+        assert!(cp.groups().iter().all(|g| g.name != "web"));
+        assert!(cp
+            .delete_named_group("web")
+            .unwrap_err()
+            .to_string()
+            .contains("no nexthop group"));
+        // A family mismatch and bad fields are named.
+        let e = config::parse_named_group(r#"{"name": "x", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}, {"via": "fd02::2", "port": "srv2"}]}"#, &c).unwrap_err();
+        assert_eq!(e.key, "nexthops[1].via");
+        let e = config::parse_named_group(
+            r#"{"name": "a b", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#,
+            &c,
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "name");
+    }
+}

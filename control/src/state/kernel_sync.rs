@@ -145,3 +145,180 @@ impl ControlPlane {
         self.kernel.ifindex = ifs.into_iter().collect();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+
+    #[test]
+    fn kernel_routes_install_below_fpm_and_follow_their_objects() {
+        use crate::fpm::{Change, Hop, Object, Resolved};
+        let (mut cp, _) = plane();
+        cp.set_kernel_interfaces([(7, PortId(1)), (8, PortId(2))]);
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let hop = |via: &str, ifindex: u32, weight: u32| Hop {
+            via: Some(ip(via)),
+            ifindex,
+            weight,
+        };
+        let key = (MAIN_TABLE, p("203.0.113.0/24"));
+        cp.apply_kernel(vec![
+            Change::Object(Object {
+                id: 5,
+                members: vec![hop("10.1.0.2", 7, 1)],
+                blackhole: false,
+                exists: true,
+            }),
+            Change::Route(Resolved {
+                object: Some(5),
+                ..Resolved::withdrawn(key)
+            }),
+            // The host's own route, through an interface that is not the router's.
+            Change::Route(Resolved {
+                members: vec![hop("192.168.1.1", 2, 1)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("0.0.0.0/0")))
+            }),
+        ]);
+        let via = |cp: &ControlPlane| {
+            let v = cp.routes();
+            let r = v.iter().find(|r| r.spec.prefix == key.1).unwrap().clone();
+            let RouteGroup::Inline(gc) = &r.spec.group else {
+                panic!("{r:?}")
+            };
+            (
+                r.origin,
+                gc.nexthops.iter().map(|n| n.via).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(via(&cp), (Origin::Kernel, vec![ip("10.1.0.2")]));
+        assert_eq!(cp.counters.kernel_routes_ignored, 1);
+        assert!(cp.routes().iter().all(|r| r.spec.prefix != p("0.0.0.0/0")));
+        // The object changes: its route follows.
+        cp.apply_kernel(vec![Change::Object(Object {
+            id: 5,
+            members: vec![hop("10.1.0.2", 7, 1), hop("10.2.0.2", 8, 3)],
+            blackhole: false,
+            exists: true,
+        })]);
+        assert_eq!(via(&cp).1, vec![ip("10.1.0.2"), ip("10.2.0.2")]);
+        // zebra writes the same route to FPM: one route, FPM's, active.
+        cp.apply_fpm(vec![Resolved {
+            members: vec![hop("10.2.0.2", 8, 1)],
+            ..Resolved::withdrawn(key)
+        }]);
+        let v = cp.routes();
+        let active: Vec<_> = v
+            .iter()
+            .filter(|r| r.spec.prefix == key.1 && r.active)
+            .map(|r| r.origin)
+            .collect();
+        assert_eq!(active, [Origin::Fpm]);
+        // Withdrawn from the kernel: the FPM route stays.
+        cp.apply_kernel(vec![Change::Route(Resolved::withdrawn(key))]);
+        let v = cp.routes();
+        let left: Vec<_> = v
+            .iter()
+            .filter(|r| r.spec.prefix == key.1)
+            .map(|r| r.origin)
+            .collect();
+        assert_eq!(left, [Origin::Fpm]);
+    }
+
+    #[test]
+    fn with_kernel_interfaces_fpm_paths_map_to_ports_by_ifindex() {
+        use crate::fpm::{Hop, Resolved};
+        let (mut cp, _) = plane();
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let hop = |via: Option<&str>, ifindex: u32| Hop {
+            via: via.map(ip),
+            ifindex,
+            weight: 1,
+        };
+        // srv1 is ifindex 7 and srv2 ifindex 8 in the router's namespace.
+        cp.set_kernel_interfaces([(7, PortId(1)), (8, PortId(2))]);
+        cp.apply_fpm(vec![
+            // A link-local gateway: on no subnet, exactly on srv1.
+            Resolved {
+                members: vec![hop(Some("fe80::2"), 7), hop(Some("fe80::3"), 8)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("2001:db8:7::/48")))
+            },
+            // A device route: connected on srv2.
+            Resolved {
+                members: vec![hop(None, 8)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("198.18.5.0/24")))
+            },
+            // RFC 5549: IPv4 over the onlink gateway, on the kernel interface.
+            Resolved {
+                members: vec![hop(Some("169.254.0.1"), 7)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
+            },
+            // An interface that is not one of the router's.
+            Resolved {
+                members: vec![hop(Some("10.1.0.2"), 99)],
+                ..Resolved::withdrawn((MAIN_TABLE, p("192.0.2.0/24")))
+            },
+        ]);
+        let v = cp.routes();
+        let r = v
+            .iter()
+            .find(|r| r.spec.prefix == p("2001:db8:7::/48"))
+            .unwrap();
+        let RouteGroup::Inline(gc) = &r.spec.group else {
+            panic!("{r:?}")
+        };
+        let hops: Vec<_> = gc.nexthops.iter().map(|n| (n.via, n.port)).collect();
+        assert_eq!(
+            hops,
+            [(ip("fe80::2"), PortId(1)), (ip("fe80::3"), PortId(2))]
+        );
+        assert!(r.active);
+        let g = cp.route_get(ip("198.18.5.9"), ip("10.0.0.2"), 6, 1, 2);
+        assert_eq!(
+            (g.kind, g.nexthop),
+            ("connected", Some((ip("198.18.5.9"), "srv2".into())))
+        );
+        let r = v
+            .iter()
+            .find(|r| r.spec.prefix == p("203.0.113.0/24"))
+            .unwrap();
+        let RouteGroup::Inline(gc) = &r.spec.group else {
+            panic!("{r:?}")
+        };
+        let n = &gc.nexthops[0];
+        assert_eq!((n.via, n.port), (ip("169.254.0.1"), PortId(1)));
+        // Its MAC comes from the kernel's neighbour (zebra's PERMANENT entry):
+        // then traffic flows, and nobody is asked for 169.254.0.1.
+        let get = |cp: &ControlPlane| {
+            cp.route_get(ip("203.0.113.1"), ip("10.0.0.2"), 6, 1, 2)
+                .nexthop
+        };
+        assert_eq!(get(&cp), None);
+        cp.set_kernel_neighbor(
+            PortId(1),
+            ip("169.254.0.1"),
+            Some(MacAddr([2, 0, 0, 0, 1, 9])),
+        );
+        assert_eq!(get(&cp), Some((ip("169.254.0.1"), "srv1".into())));
+        let nb = cp.nexthops();
+        let e = nb.iter().find(|n| n.addr == ip("169.254.0.1")).unwrap();
+        assert_eq!(e.state, NudState::Permanent);
+        cp.set_kernel_neighbor(PortId(1), ip("169.254.0.1"), None);
+        assert_eq!(get(&cp), None);
+        let ni = cp.fpm_not_installed();
+        assert_eq!(ni.len(), 1, "{ni:?}");
+        assert_eq!(ni[0].reason, NotInstalled::NoPortForGateway);
+        // Without kernel interfaces, the link-local and RFC 5549 routes have
+        // no port (the subnet guess cannot place them).
+        let (mut cp, _) = plane();
+        cp.apply_fpm(vec![Resolved {
+            members: vec![hop(Some("169.254.0.1"), 7)],
+            ..Resolved::withdrawn((MAIN_TABLE, p("203.0.113.0/24")))
+        }]);
+        assert_eq!(
+            cp.fpm_not_installed()[0].reason,
+            NotInstalled::Ipv6NexthopOnlink
+        );
+    }
+}

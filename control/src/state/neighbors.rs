@@ -528,3 +528,465 @@ impl ControlPlane {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+
+    #[test]
+    fn the_first_packet_to_an_unresolved_host_waits_for_its_answer() {
+        let (mut cp, ch) = plane();
+        let t0 = Instant::now();
+        cp.poll(t0);
+        drain(&ch);
+        let host: Ipv4Addr = "10.1.0.7".parse().unwrap();
+        let syn = |sport: u16| {
+            frames::ipv4(
+                CLIENT,
+                MACS[0],
+                "10.0.0.2".parse().unwrap(),
+                host,
+                proto::TCP,
+                64,
+                &frames::tcp_syn(sport, 22),
+            )
+        };
+        // Five SYNs meet the unresolved host; the worker hands each over.
+        for sport in 1..=5 {
+            let (v, buf, st) = forward(&cp, 0, &syn(sport));
+            let Verdict::Resolve { port } = v else {
+                panic!("{v:?}")
+            };
+            let addr = dataplane::forward::resolve_addr(buf.data()).expect("an IP packet");
+            assert_eq!(
+                st.drops_of(dataplane::drop::DropReason::NeighborUnresolved),
+                0,
+                "not lost yet"
+            );
+            ch.resolve.push(ResolveRequest { port, addr }).unwrap();
+            ch.hold
+                .push(HeldFrame {
+                    port,
+                    addr,
+                    frame: PuntFrame::copy_from(PortId(0), buf.data()),
+                })
+                .unwrap();
+        }
+        cp.poll(t0 + Duration::from_millis(1));
+        let asked = drain(&ch);
+        assert_eq!(asked.len(), 1, "one ARP request");
+        assert_eq!(cp.counters.neighbor_held, 5);
+        assert_eq!(cp.counters.neighbor_hold_dropped, 2, "three per host");
+        // The host answers: the three newest SYNs go to it, rewritten.
+        let mac = MacAddr([2, 0, 0, 0, 1, 7]);
+        arp_reply(&ch, 1, mac, host, "10.1.0.1");
+        cp.poll(t0 + Duration::from_millis(2));
+        let sent = drain(&ch);
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert_eq!(cp.counters.neighbor_hold_sent, 3);
+        for (f, sport) in sent.iter().zip(3u16..) {
+            assert_eq!(f.port, PortId(1));
+            let eth = ethernet::Frame::new_checked(f.bytes()).unwrap();
+            assert_eq!((eth.dst(), eth.src()), (mac, MACS[1]));
+            let ip = dataplane::wire::ipv4::Packet::new_checked(eth.payload()).unwrap();
+            assert_eq!((ip.dst(), ip.ttl()), (host, 63));
+            assert_eq!(
+                u16::from_be_bytes([ip.payload()[0], ip.payload()[1]]),
+                sport
+            );
+        }
+        // What the worker forwards itself from now on is the same packet.
+        let (v, buf, _) = forward(&cp, 0, &syn(5));
+        assert_eq!(v, Verdict::Forward(PortId(1)));
+        assert_eq!(buf.data(), sent[2].bytes());
+        // A host that never answers: its held packets are dropped and counted.
+        let quiet = frames::ipv4(
+            CLIENT,
+            MACS[0],
+            "10.0.0.2".parse().unwrap(),
+            "10.1.0.8".parse().unwrap(),
+            proto::UDP,
+            64,
+            &[0; 8],
+        );
+        ch.resolve
+            .push(ResolveRequest {
+                port: PortId(1),
+                addr: "10.1.0.8".parse().unwrap(),
+            })
+            .unwrap();
+        ch.hold
+            .push(HeldFrame {
+                port: PortId(1),
+                addr: "10.1.0.8".parse().unwrap(),
+                frame: PuntFrame::copy_from(PortId(0), &quiet),
+            })
+            .unwrap();
+        let mut t = t0 + Duration::from_millis(3);
+        for _ in 0..10 {
+            cp.poll(t);
+            t += Duration::from_secs(1);
+        }
+        assert_eq!(cp.counters.neighbor_failed, 1);
+        assert_eq!(cp.counters.neighbor_hold_dropped, 3);
+        assert_eq!(cp.neigh.hold.len(), 0);
+    }
+
+    #[test]
+    fn a_host_goes_stale_delay_probe_then_reachable_or_failed_as_in_the_kernel() {
+        let (mut cp, ch) = plane();
+        let stats = Arc::new(LcoreStats::new(64));
+        cp.set_traffic(vec![stats.clone()]);
+        let client: IpAddr = "10.0.0.2".parse().unwrap();
+        let arp_from_client = |op| {
+            let (dst, tmac) = if op == arp::OP_REQUEST {
+                (MacAddr::BROADCAST, MacAddr::ZERO)
+            } else {
+                (MACS[0], MACS[0])
+            };
+            let f = frames::arp(
+                op,
+                CLIENT,
+                dst,
+                CLIENT,
+                "10.0.0.2".parse().unwrap(),
+                tmac,
+                "10.0.0.1".parse().unwrap(),
+            );
+            PuntFrame::copy_from(PortId(0), &f)
+        };
+        let t0 = Instant::now();
+        ch.punt.push(arp_from_client(arp::OP_REQUEST)).unwrap();
+        cp.poll(t0);
+        drain(&ch);
+        let id = cp.fib().hosts[&client];
+        assert_eq!(cp.nud_state(id, t0), NudState::Reachable);
+        // Runs the control loop a second at a time; returns the frames sent on lan.
+        let run = |cp: &mut ControlPlane, from: u64, to: u64| {
+            let mut out = Vec::new();
+            for s in from..=to {
+                cp.poll(t0 + Duration::from_secs(s));
+                out.extend(drain(&ch).into_iter().filter(|f| f.port == PortId(0)));
+            }
+            out
+        };
+        // 30 s of silence: STALE, still used, and nobody is asked.
+        assert!(run(&mut cp, 1, 31).is_empty());
+        assert_eq!(
+            cp.nud_state(id, t0 + Duration::from_secs(31)),
+            NudState::Stale
+        );
+        assert_eq!(cp.fib().neighbors.get(id), Some(CLIENT));
+        // Traffic goes to it: DELAY, and 5 s later PROBE, by unicast.
+        dataplane::stats::bump(&stats.nh_packets[id.index()], 1);
+        assert!(run(&mut cp, 32, 32).is_empty());
+        assert_eq!(
+            cp.nud_state(id, t0 + Duration::from_secs(32)),
+            NudState::Delay
+        );
+        let probes = run(&mut cp, 33, 37);
+        assert_eq!(probes.len(), 1, "{probes:?}");
+        assert_eq!(
+            ethernet::Frame::new_checked(probes[0].bytes())
+                .unwrap()
+                .dst(),
+            CLIENT
+        );
+        assert_eq!(
+            cp.nud_state(id, t0 + Duration::from_secs(37)),
+            NudState::Probe
+        );
+        // It answers: REACHABLE again.
+        ch.punt.push(arp_from_client(arp::OP_REPLY)).unwrap();
+        run(&mut cp, 38, 38);
+        assert_eq!(
+            cp.nud_state(id, t0 + Duration::from_secs(38)),
+            NudState::Reachable
+        );
+        // Next time it answers none of the 3 probes: FAILED, MAC forgotten.
+        assert!(run(&mut cp, 39, 69).is_empty());
+        dataplane::stats::bump(&stats.nh_packets[id.index()], 1);
+        let probes = run(&mut cp, 70, 80);
+        assert_eq!(probes.len(), 3, "retries unicast probes");
+        assert_eq!(
+            cp.nud_state(id, t0 + Duration::from_secs(80)),
+            NudState::Failed
+        );
+        assert_eq!(cp.fib().neighbors.get(id), None);
+        assert_eq!(cp.counters.neighbor_failed, 1);
+        // A STALE host nobody sends to is forgotten after gc_stale_time.
+        let (mut cp, ch2) = plane();
+        ch2.punt.push(arp_from_client(arp::OP_REQUEST)).unwrap();
+        cp.poll(t0);
+        let id = cp.fib().hosts[&client];
+        for s in (1..=89).step_by(4) {
+            cp.poll(t0 + Duration::from_secs(s));
+        }
+        assert_eq!(cp.fib().neighbors.get(id), Some(CLIENT), "STALE, kept");
+        cp.poll(t0 + Duration::from_secs(91));
+        assert_eq!(
+            cp.fib().neighbors.get(id),
+            None,
+            "forgotten after 30 + 60 s"
+        );
+    }
+
+    #[test]
+    fn resolves_gateway_by_arp() {
+        let (mut cp, ch) = plane();
+        let t0 = Instant::now();
+        cp.poll(t0);
+        let sent = drain(&ch);
+        assert_eq!(sent.len(), 1, "only the dynamic gateway is asked");
+        let req = arp::Packet::new_checked(&sent[0].bytes()[14..]).unwrap();
+        assert_eq!(
+            (req.operation(), req.sender_ip(), req.target_ip()),
+            (
+                arp::OP_REQUEST,
+                Ipv4Addr::new(10, 2, 0, 1),
+                Ipv4Addr::new(10, 2, 0, 2)
+            )
+        );
+        assert_eq!(sent[0].port, PortId(2));
+        // The gateway answers.
+        srv2_answers(&ch);
+        let srv2 = SRV2_GW_MAC;
+        cp.poll(t0 + Duration::from_millis(10));
+        assert!(cp.gateways_resolved());
+        // The gateway is also a host on a connected subnet: traffic to its own
+        // address (ping, SSH, BGP to an upstream router) uses the same entry.
+        let pkt = frames::ipv4(
+            CLIENT,
+            MACS[0],
+            "10.0.0.2".parse().unwrap(),
+            "10.2.0.2".parse().unwrap(),
+            proto::TCP,
+            64,
+            &frames::tcp_syn(4000, 22),
+        );
+        let (v, buf, _) = forward(&cp, 0, &pkt);
+        assert_eq!(v, Verdict::Forward(PortId(2)));
+        assert_eq!(
+            ethernet::Frame::new_checked(buf.data()).unwrap().dst(),
+            srv2
+        );
+        // Not asked again before the probe interval (1000 ms by default)...
+        cp.poll(t0 + Duration::from_millis(900));
+        assert!(drain(&ch).is_empty());
+        // ...then probed by unicast to the MAC it answered with (RFC 4861 NUD).
+        cp.poll(t0 + Duration::from_millis(1000));
+        let probe = drain(&ch);
+        assert_eq!(probe.len(), 1);
+        assert_eq!(
+            ethernet::Frame::new_checked(probe[0].bytes())
+                .unwrap()
+                .dst(),
+            srv2
+        );
+    }
+
+    #[test]
+    fn answers_arp_and_learns_client_as_host_adjacency() {
+        let (mut cp, ch) = plane();
+        let req = frames::arp(
+            arp::OP_REQUEST,
+            CLIENT,
+            MacAddr::BROADCAST,
+            CLIENT,
+            "10.0.0.2".parse().unwrap(),
+            MacAddr::ZERO,
+            "10.0.0.1".parse().unwrap(),
+        );
+        ch.punt.push(PuntFrame::copy_from(PortId(0), &req)).unwrap();
+        let gen = cp.fib().generation;
+        cp.poll(Instant::now());
+        let sent = drain(&ch);
+        let reply = sent
+            .iter()
+            .find(|f| f.port == PortId(0))
+            .expect("ARP reply on lan");
+        let eth = ethernet::Frame::new_checked(reply.bytes()).unwrap();
+        assert_eq!(eth.dst(), CLIENT);
+        let a = arp::Packet::new_checked(eth.payload()).unwrap();
+        assert_eq!(
+            (a.operation(), a.sender_mac(), a.sender_ip()),
+            (arp::OP_REPLY, MACS[0], Ipv4Addr::new(10, 0, 0, 1))
+        );
+        let fib = cp.fib();
+        assert!(fib.generation > gen);
+        let id = fib.hosts[&"10.0.0.2".parse().unwrap()];
+        assert_eq!(fib.neighbors.get(id), Some(CLIENT));
+
+        // Forwarding towards the client now works, through the dataplane.
+        let stats = LcoreStats::new(64);
+        let mut icmp = IcmpLimiter::new(10);
+        let mut ctx = Ctx::new(&fib, &stats, &mut icmp);
+        let pkt = frames::ipv4(
+            MacAddr([2, 0, 0, 0, 1, 2]),
+            MACS[1],
+            "198.51.100.10".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            proto::TCP,
+            64,
+            &frames::tcp_syn(80, 4000),
+        );
+        assert_eq!(
+            process(&mut ctx, PortId(1), &mut VecBuf::new(&pkt)),
+            Verdict::Forward(PortId(0))
+        );
+    }
+
+    #[test]
+    fn answers_ns_with_na_and_learns() {
+        let (mut cp, ch) = plane();
+        let ns = frames::neighbor_solicit(
+            CLIENT,
+            "fd00::2".parse().unwrap(),
+            "fd00::1".parse().unwrap(),
+        );
+        ch.punt.push(PuntFrame::copy_from(PortId(0), &ns)).unwrap();
+        cp.poll(Instant::now());
+        let sent = drain(&ch);
+        let na = sent
+            .iter()
+            .find(|f| f.port == PortId(0) && f.bytes()[12..14] == [0x86, 0xdd])
+            .expect("NA on lan");
+        let eth = ethernet::Frame::new_checked(na.bytes()).unwrap();
+        assert_eq!(eth.dst(), CLIENT);
+        let ip = ipv6::Packet::new_checked(eth.payload()).unwrap();
+        let m = icmpv6::Packet::new_checked(ip.payload()).unwrap();
+        assert_eq!(m.msg_type(), icmpv6::kind::NEIGHBOR_ADVERT);
+        assert!(m.verify_checksum(&ip.src(), &ip.dst()));
+        assert_eq!(
+            m.nd_lladdr(icmpv6::OPT_TARGET_LLADDR).unwrap(),
+            Some(MACS[0])
+        );
+        assert_eq!(m.na_flags(), (true, true, true));
+        assert!(cp.fib().hosts.contains_key(&"fd00::2".parse().unwrap()));
+        // A corrupted NS (bad checksum) is refused and counted.
+        let mut bad = ns.clone();
+        let n = bad.len();
+        bad[n - 1] ^= 0xff;
+        ch.punt.push(PuntFrame::copy_from(PortId(0), &bad)).unwrap();
+        cp.poll(Instant::now());
+        assert_eq!(cp.counters.punt_invalid, 1);
+    }
+
+    #[test]
+    fn an_unanswered_host_becomes_failed_and_is_not_asked_again() {
+        let (mut cp, ch) = plane();
+        let t0 = Instant::now();
+        cp.poll(t0);
+        drain(&ch);
+        let addr: IpAddr = "10.0.0.77".parse().unwrap();
+        let mut asked = 0;
+        for k in 0..10u64 {
+            ch.resolve
+                .push(ResolveRequest {
+                    port: PortId(0),
+                    addr,
+                })
+                .unwrap();
+            cp.poll(t0 + Duration::from_millis(1100 * k + 1));
+            asked += drain(&ch)
+                .iter()
+                .filter(|f| {
+                    arp::Packet::new_checked(&f.bytes()[14..])
+                        .is_ok_and(|a| IpAddr::V4(a.target_ip()) == addr)
+                })
+                .count();
+        }
+        assert_eq!(asked, 3, "neighbor-table.retries (3), then FAILED");
+        let n = cp.nexthops().into_iter().find(|n| n.addr == addr).unwrap();
+        assert_eq!(n.state, NudState::Failed);
+        assert_eq!(cp.counters.neighbor_failed, 1);
+        // Packets to it now get ICMP Host Unreachable, as from a kernel.
+        let pkt = frames::ipv4(
+            MacAddr([2, 0, 0, 0, 1, 2]),
+            MACS[1],
+            "10.1.0.2".parse().unwrap(),
+            "10.0.0.77".parse().unwrap(),
+            proto::UDP,
+            64,
+            &[0; 8],
+        );
+        let (v, buf, stats) = forward(&cp, 1, &pkt);
+        assert_eq!(v, Verdict::Reply);
+        let ip = dataplane::wire::ipv4::Packet::new_checked(&buf.data()[14..]).unwrap();
+        assert_eq!(
+            (ip.payload()[0], ip.payload()[1]),
+            (3, 1),
+            "host unreachable"
+        );
+        assert_eq!(
+            stats.drops_of(dataplane::drop::DropReason::NeighborFailed),
+            1
+        );
+    }
+
+    #[test]
+    fn resolve_request_for_unknown_host_is_rate_limited() {
+        let (mut cp, ch) = plane();
+        let t0 = Instant::now();
+        cp.poll(t0);
+        drain(&ch);
+        for _ in 0..5 {
+            ch.resolve
+                .push(ResolveRequest {
+                    port: PortId(0),
+                    addr: "10.0.0.77".parse().unwrap(),
+                })
+                .unwrap();
+        }
+        // Off-subnet requests are ignored.
+        ch.resolve
+            .push(ResolveRequest {
+                port: PortId(0),
+                addr: "10.9.0.77".parse().unwrap(),
+            })
+            .unwrap();
+        cp.poll(t0 + Duration::from_millis(1));
+        assert_eq!(drain(&ch).len(), 1);
+    }
+
+    #[test]
+    fn unanswered_probes_take_a_gateway_down_and_an_answer_brings_it_back() {
+        let cfg = CFG.replace(
+            "neighbors:",
+            "liveness: { probe-interval-ms: 100, probe-failures: 3 }\nneighbors:",
+        );
+        let c = config::parse(&cfg, "t").unwrap();
+        let ch = Channels::default();
+        let mut cp = ControlPlane::new(c, &MACS, vec![], ch.clone(), 64);
+        let id = cp
+            .nexthop_id(PortId(2), "10.2.0.2".parse().unwrap())
+            .unwrap();
+        let answer = srv2_answers;
+        let t0 = Instant::now();
+        cp.poll(t0);
+        answer(&ch);
+        cp.poll(t0 + Duration::from_millis(1));
+        assert!(cp.fib().neighbors.live(id).is_some());
+        // Probes at 100, 200, 300 ms go unanswered; at 400 ms the gateway is down.
+        for ms in [100, 200, 300] {
+            cp.poll(t0 + Duration::from_millis(ms));
+            assert!(cp.fib().neighbors.live(id).is_some(), "still up at {ms} ms");
+        }
+        cp.poll(t0 + Duration::from_millis(400));
+        assert!(cp.fib().neighbors.live(id).is_none());
+        assert!(cp.nexthops()[id.index()].unreachable);
+        answer(&ch);
+        cp.poll(t0 + Duration::from_millis(450));
+        assert!(
+            cp.fib().neighbors.live(id).is_some(),
+            "an answer brings it back"
+        );
+        assert_eq!(
+            (
+                cp.counters.nexthop_down_events,
+                cp.counters.nexthop_up_events
+            ),
+            (1, 1)
+        );
+    }
+}

@@ -317,3 +317,114 @@ impl ControlPlane {
         self.registry.index.get(&(port, addr)).copied()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+
+    #[test]
+    fn a_flood_of_hosts_is_bounded_and_never_takes_a_gateways_room() {
+        // The nexthop table has 64 slots: the pool takes at most 32.
+        let (mut cp, ch) = plane();
+        let mut t = Instant::now();
+        cp.poll(t);
+        drain(&ch);
+        let mut solicits = 0;
+        for round in 0..20u16 {
+            for i in 0..100u16 {
+                let addr = IpAddr::V6(Ipv6Addr::new(0xfd01, 0, 0, 0, 0, 0, round, i + 1));
+                // Overflowing the ring only drops requests, as the workers' punts would.
+                let _ = ch.resolve.push(ResolveRequest {
+                    port: PortId(1),
+                    addr,
+                });
+            }
+            t += Duration::from_millis(100);
+            cp.poll(t);
+            solicits += drain(&ch).len();
+        }
+        assert!(
+            cp.registry.entries.len() <= 64,
+            "{} entries",
+            cp.registry.entries.len()
+        );
+        assert!(cp.neigh.pool.len() <= 32);
+        assert!(cp.counters.neighbor_evictions > 0 || cp.counters.neighbor_incomplete_full > 0);
+        // 2 s of flood at solicit-rate 100/s: at most the burst and 2 s of refill (gateway probes aside).
+        assert!(solicits <= 100 + 2 * 100 + 10, "{solicits} solicitations");
+        // A gateway added through the API still gets a slot.
+        let v = cp
+            .add_nexthop_api("srv2", "10.2.0.77".parse().unwrap())
+            .unwrap();
+        assert_eq!(v.port, "srv2");
+        // Flush: learned hosts go, nexthops stay.
+        let before = cp
+            .nexthops()
+            .iter()
+            .filter(|n| n.kind == NexthopKind::Gateway)
+            .count();
+        assert!(cp.flush_neighbors(None) > 0);
+        assert_eq!(cp.neigh.pool.len(), 0);
+        assert_eq!(
+            cp.nexthops()
+                .iter()
+                .filter(|n| n.kind == NexthopKind::Gateway)
+                .count(),
+            before
+        );
+    }
+
+    #[test]
+    fn api_nexthops_add_delete() {
+        let mut cp = plane_resolved();
+        let n = cp
+            .add_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
+            .unwrap();
+        assert_eq!((n.kind, n.mac), (NexthopKind::Gateway, None));
+        assert!(cp
+            .add_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
+            .unwrap_err()
+            .to_string()
+            .contains("exists"));
+        for (port, addr, msg) in [
+            ("srv9", "10.1.0.9", "unknown port"),
+            ("srv1", "10.2.0.9", "not on a subnet"),
+            ("srv1", "10.1.0.1", "own address"),
+        ] {
+            let e = cp.add_nexthop_api(port, addr.parse().unwrap()).unwrap_err();
+            assert!(e.to_string().contains(msg), "{e}");
+        }
+        // A group member or a static neighbour cannot go; a pinned one can.
+        let e = cp
+            .delete_nexthop_api("srv2", "10.2.0.2".parse().unwrap())
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                NexthopError::Static { .. } | NexthopError::InGroup { .. }
+            ),
+            "{e}"
+        );
+        cp.delete_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
+            .unwrap();
+        assert!(cp
+            .nexthops()
+            .iter()
+            .all(|n| n.addr != "10.1.0.9".parse::<IpAddr>().unwrap()));
+        assert!(cp
+            .delete_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
+            .unwrap_err()
+            .to_string()
+            .contains("no nexthop"));
+        // It comes back with the same id.
+        let again = cp
+            .add_nexthop_api("srv1", "10.1.0.9".parse().unwrap())
+            .unwrap();
+        assert_eq!(again.id, n.id);
+        // Enabling by name still finds the right view after a removal.
+        let v = cp
+            .set_enabled("srv1", "10.1.0.9".parse().unwrap(), false)
+            .unwrap();
+        assert_eq!(v.id, n.id);
+    }
+}

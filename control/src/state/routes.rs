@@ -284,3 +284,225 @@ impl ControlPlane {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+
+    #[test]
+    fn routes_page_follows_its_cursor_and_reads_only_a_page() {
+        let (mut cp, _) = plane();
+        let c = cp.config().clone();
+        for i in 0..5 {
+            let body = format!(r#"{{"prefix": "203.0.{i}.0/24", "type": "blackhole"}}"#);
+            cp.add_route(config::parse_route(&body, &c).unwrap(), Origin::Api, false)
+                .unwrap();
+        }
+        // The config's route too: 6 prefixes in main, each one page entry.
+        let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+        loop {
+            let (page, next) = cp.routes_page(Some(MAIN_TABLE), after, 2, |_| true);
+            pages += 1;
+            assert!(page.len() <= 2);
+            seen.extend(page.iter().map(|v| v.spec.prefix.to_string()));
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        let mut all: Vec<_> = cp
+            .routes()
+            .iter()
+            .map(|v| v.spec.prefix.to_string())
+            .collect();
+        all.dedup();
+        assert_eq!(seen, all);
+        // A filter counts only what it keeps; another table has nothing.
+        let (page, next) = cp.routes_page(None, None, 10, |v| v.origin == Origin::Api);
+        assert_eq!((page.len(), next), (5, None));
+        assert!(cp.routes_page(Some(100), None, 10, |_| true).0.is_empty());
+    }
+
+    #[test]
+    fn api_routes_add_replace_delete_with_origins() {
+        let (mut cp, _) = plane();
+        let c = cp.config().clone();
+        let gen0 = cp.fib().generation;
+        // A new route through the API, validated like the config.
+        let spec = config::parse_route(
+            r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#,
+            &c,
+        )
+        .unwrap();
+        cp.add_route(spec.clone(), Origin::Api, false).unwrap();
+        assert!(cp.fib().generation > gen0);
+        assert!(cp
+            .add_route(spec.clone(), Origin::Api, false)
+            .unwrap_err()
+            .to_string()
+            .contains("exists"));
+        let got = cp.route_get(
+            "203.0.113.9".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            6,
+            1000,
+            80,
+        );
+        assert_eq!(got.kind, "group");
+        assert_eq!(
+            got.nexthop,
+            Some(("10.1.0.2".parse().unwrap(), "srv1".to_owned()))
+        );
+        assert_eq!(
+            got.route,
+            Some(("203.0.113.0/24".parse().unwrap(), Origin::Api))
+        );
+        // The API overrides the config for the same prefix; deleting it restores the config's.
+        let over = config::parse_route(
+            r#"{"prefix": "198.51.100.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#,
+            &c,
+        )
+        .unwrap();
+        cp.add_route(over, Origin::Api, false).unwrap();
+        let views = cp.routes();
+        let both: Vec<_> = views
+            .iter()
+            .filter(|v| v.spec.prefix == "198.51.100.0/24".parse().unwrap())
+            .collect();
+        assert_eq!(
+            both.iter()
+                .map(|v| (v.origin, v.active))
+                .collect::<Vec<_>>(),
+            [(Origin::Config, false), (Origin::Api, true)]
+        );
+        for sp in 0..50u16 {
+            let g = cp.route_get(
+                "198.51.100.7".parse().unwrap(),
+                "10.0.0.2".parse().unwrap(),
+                6,
+                1000 + sp,
+                80,
+            );
+            assert_eq!(
+                g.nexthop.unwrap().1,
+                "srv1",
+                "the API route (srv1 only) is active"
+            );
+        }
+        cp.delete_route(MAIN_TABLE, "198.51.100.0/24".parse().unwrap(), Origin::Api)
+            .unwrap();
+        assert!(cp
+            .delete_route(MAIN_TABLE, "198.51.100.0/24".parse().unwrap(), Origin::Api)
+            .unwrap_err()
+            .to_string()
+            .contains("it has: config"));
+        assert!(cp
+            .delete_route(MAIN_TABLE, "192.0.2.0/24".parse().unwrap(), Origin::Api)
+            .unwrap_err()
+            .to_string()
+            .contains("no route"));
+        // Routes in other tables are kept but not forwarded with.
+        let t = config::parse_route(r#"{"prefix": "192.0.2.0/24", "table": 100, "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#, &c).unwrap();
+        cp.add_route(t, Origin::Api, false).unwrap();
+        assert_eq!(
+            cp.route_get(
+                "192.0.2.1".parse().unwrap(),
+                "10.0.0.2".parse().unwrap(),
+                6,
+                1,
+                2
+            )
+            .kind,
+            "none"
+        );
+        assert!(cp.routes().iter().any(|v| v.spec.table == 100));
+    }
+
+    #[test]
+    fn api_route_errors_name_the_field() {
+        let (cp, _) = plane();
+        let c = cp.config();
+        for (body, field, msg) in [
+            (
+                r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv9"}]}"#,
+                "nexthops[0].port",
+                "unknown port 'srv9'",
+            ),
+            (
+                r#"{"prefix": "203.0.113.1/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}]}"#,
+                "prefix",
+                "host bits",
+            ),
+            (
+                r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1", "weight": 0}]}"#,
+                "nexthops[0].weight",
+                "outside",
+            ),
+            (
+                r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1", "wieght": 1}]}"#,
+                "nexthops[0]",
+                "unknown field `wieght`",
+            ),
+            (
+                r#"{"prefix": "203.0.113.0/24"}"#,
+                "prefix",
+                "needs nexthops",
+            ),
+            (
+                r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.1.0.2", "port": "srv1"}], "hash": {"policy": "l9"}}"#,
+                "hash.policy",
+                "unknown hash policy",
+            ),
+        ] {
+            let e = config::parse_route(body, c).unwrap_err();
+            assert!(e.key.starts_with(field), "{body}: {e}");
+            assert!(e.message.contains(msg), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn reload_applies_routes_and_refuses_port_changes() {
+        let (mut cp, _) = plane();
+        let id1 = cp
+            .nexthop_id(PortId(1), "10.1.0.2".parse().unwrap())
+            .unwrap();
+        let api = config::parse_route(
+            r#"{"prefix": "203.0.113.0/24", "nexthops": [{"via": "10.2.0.2", "port": "srv2"}]}"#,
+            cp.config(),
+        )
+        .unwrap();
+        cp.add_route(api, Origin::Api, false).unwrap();
+        let bad = config::parse(&CFG.replace("net_null2", "net_null7"), "t").unwrap();
+        assert!(cp.reload(bad).unwrap_err().to_string().contains("restart"));
+        assert_eq!(cp.routes().len(), 2, "a refused reload changes nothing");
+        let new = config::parse(&CFG.replace("198.51.100.0/24", "198.51.101.0/24"), "t").unwrap();
+        cp.reload(new).unwrap();
+        let prefixes: Vec<String> = cp
+            .routes()
+            .iter()
+            .map(|v| format!("{}:{}", v.spec.prefix, v.origin.name()))
+            .collect();
+        assert_eq!(
+            prefixes,
+            ["198.51.101.0/24:config", "203.0.113.0/24:api"],
+            "config routes replaced, API routes kept"
+        );
+        assert_eq!(
+            cp.nexthop_id(PortId(1), "10.1.0.2".parse().unwrap()),
+            Some(id1),
+            "nexthop ids (and their counters) survive a reload"
+        );
+        assert_eq!(
+            cp.route_get(
+                "198.51.100.1".parse().unwrap(),
+                "10.0.0.2".parse().unwrap(),
+                6,
+                1,
+                2
+            )
+            .kind,
+            "none"
+        );
+    }
+}

@@ -7,26 +7,75 @@ use super::*;
 /// the system routes, the policy, and the publisher.
 pub(super) struct FibBuilder {
     /// The route table the current generation uses.
-    pub(super) routes: Arc<RouteTable>,
+    routes: Arc<RouteTable>,
     /// The other copy: behind `routes` by `lag`, and changed only once no
     /// reader holds it (see `commit`).
-    pub(super) spare: Option<Arc<RouteTable>>,
-    pub(super) lag: Vec<RouteOp>,
+    spare: Option<Arc<RouteTable>>,
+    lag: Vec<RouteOp>,
     /// Changes not yet published.
-    pub(super) pending: Vec<RouteOp>,
+    pending: Vec<RouteOp>,
     /// The main table as the control plane wants it (what `routes` holds after `commit`).
-    pub(super) installed: HashMap<Prefix, Route>,
+    installed: HashMap<Prefix, Route>,
     /// Routes installed in tables other than main (rules look up in them).
-    pub(super) installed_other: HashMap<(u32, Prefix), Route>,
+    installed_other: HashMap<(u32, Prefix), Route>,
     /// `installed_other` changed since the policy's tables were built.
-    pub(super) tables_dirty: bool,
+    tables_dirty: bool,
     /// Connected subnets and the router's own addresses.
-    pub(super) system: HashMap<Prefix, Target>,
+    system: HashMap<Prefix, Target>,
     /// The policy rules workers see, and the group slots they hold.
-    pub(super) policy: Arc<dataplane::policy::Policy>,
-    pub(super) policy_groups: Vec<usize>,
-    pub(super) publisher: Publisher<Fib>,
-    pub(super) generation: u64,
+    policy: Arc<dataplane::policy::Policy>,
+    policy_groups: Vec<usize>,
+    publisher: Publisher<Fib>,
+    generation: u64,
+}
+
+impl FibBuilder {
+    /// A builder with generation 0 published: no route but `system`'s to
+    /// come, no group, no nexthop; `readers` are the workers' quiescent states.
+    pub(super) fn new(
+        system: HashMap<Prefix, Target>,
+        neighbors: Arc<Neighbors>,
+        readers: Vec<Arc<Quiescent>>,
+    ) -> FibBuilder {
+        let routes = Arc::new(RouteTable::default());
+        FibBuilder {
+            routes: routes.clone(),
+            spare: Some(Arc::new(RouteTable::default())),
+            lag: Vec::new(),
+            pending: Vec::new(),
+            installed: HashMap::new(),
+            installed_other: HashMap::new(),
+            tables_dirty: false,
+            system,
+            policy: Default::default(),
+            policy_groups: Vec::new(),
+            publisher: Publisher::new(
+                Fib {
+                    generation: 0,
+                    routes,
+                    groups: Arc::new([]),
+                    nexthops: Arc::new([]),
+                    hosts: Arc::new(HostTable::new()),
+                    ports: Arc::new([]),
+                    neighbors,
+                    policy: Default::default(),
+                    snat: Default::default(),
+                },
+                readers,
+            ),
+            generation: 0,
+        }
+    }
+
+    /// The generation last published.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Frees the generations no worker reads any more.
+    pub(super) fn reclaim(&mut self) {
+        self.publisher.reclaim();
+    }
 }
 
 impl ControlPlane {
@@ -83,7 +132,7 @@ impl ControlPlane {
                     sticky: false,
                 })
             }
-            RouteGroup::Object(id) => match self.fpm.objects.get(id) {
+            RouteGroup::Object(id) => match self.fpm.object(*id) {
                 Some(FpmObject::Group(gc)) => {
                     let gc = gc.clone();
                     self.acquire_group(GroupKey::Object(*id), &gc)
@@ -176,7 +225,7 @@ impl ControlPlane {
             self.refresh_tables();
         }
         if self.build.pending.is_empty() {
-            if self.groups.dirty {
+            if self.groups.dirty() {
                 self.publish();
             }
             return;
@@ -225,21 +274,15 @@ impl ControlPlane {
         let fib = Fib {
             generation: self.build.generation,
             routes: self.build.routes.clone(),
-            groups: self
-                .groups
-                .slots
-                .iter()
-                .map(|g| g.as_ref().map(|g| g.built.clone()))
-                .collect(),
-            nexthops: self.registry.entries.iter().map(|e| e.nh).collect(),
-            hosts: Arc::new(self.registry.hosts.clone()),
+            groups: self.groups.publish(),
+            nexthops: self.registry.nexthops(),
+            hosts: Arc::new(self.registry.hosts()),
             ports: self.ports.clone(),
             neighbors: self.neighbors.clone(),
             policy: self.build.policy.clone(),
             snat: self.snat.clone(),
         };
         self.build.publisher.publish(fib);
-        self.groups.dirty = false;
         self.counters.fib_publishes += 1;
     }
 
@@ -321,7 +364,7 @@ impl ControlPlane {
             last_resort: self.config.last_resort,
             tables: self.build_tables(),
         });
-        self.groups.dirty = true;
+        self.groups.touch();
     }
 
     /// The routing tables other than main, as rules see them.
@@ -351,7 +394,7 @@ impl ControlPlane {
             last_resort: p.last_resort,
             tables: self.build_tables(),
         });
-        self.groups.dirty = true;
+        self.groups.touch();
     }
 }
 

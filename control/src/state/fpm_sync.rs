@@ -7,15 +7,22 @@ use super::*;
 #[derive(Default)]
 pub(super) struct FpmState {
     /// FPM routes not yet re-sent since the last (re)connect.
-    pub(super) stale: std::collections::HashSet<(u32, Prefix)>,
+    stale: std::collections::HashSet<(u32, Prefix)>,
     /// FPM nexthop objects, by id.
-    pub(super) objects: HashMap<u32, FpmObject>,
+    objects: HashMap<u32, FpmObject>,
     /// The objects not re-sent since the session ended.
-    pub(super) stale_objects: std::collections::HashSet<u32>,
+    stale_objects: std::collections::HashSet<u32>,
     /// The FPM routes that use each nexthop object.
-    pub(super) object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
+    object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
     /// FPM routes the session holds that are not installed, and why.
-    pub(super) not_installed: BTreeMap<(u32, Prefix), NotInstalled>,
+    not_installed: BTreeMap<(u32, Prefix), NotInstalled>,
+}
+
+impl FpmState {
+    /// The FPM nexthop object `id`, as installed.
+    pub(super) fn object(&self, id: u32) -> Option<&FpmObject> {
+        self.objects.get(&id)
+    }
 }
 
 impl ControlPlane {
@@ -62,8 +69,8 @@ impl ControlPlane {
     /// interfaces (an interface that is not one of them: none), else the
     /// port whose subnet holds its gateway.
     pub(super) fn fpm_port(&self, h: &crate::fpm::Hop) -> Option<PortId> {
-        if !self.kernel.ifindex.is_empty() && h.ifindex != 0 {
-            return self.kernel.ifindex.get(&h.ifindex).copied();
+        if self.kernel.has_interfaces() && h.ifindex != 0 {
+            return self.kernel.port_of(h.ifindex);
         }
         let gw = h.via?;
         self.config
@@ -77,9 +84,7 @@ impl ControlPlane {
     /// interfaces: the port it is connected on.
     pub(super) fn fpm_device(&self, members: &[crate::fpm::Hop]) -> Option<PortId> {
         match members {
-            [h] if h.via.is_none() && h.ifindex != 0 => {
-                self.kernel.ifindex.get(&h.ifindex).copied()
-            }
+            [h] if h.via.is_none() && h.ifindex != 0 => self.kernel.port_of(h.ifindex),
             _ => None,
         }
     }
@@ -97,7 +102,7 @@ impl ControlPlane {
             };
             // An IPv4 route over the RFC 5549 gateway is usable only on a
             // kernel interface, whose kernel neighbour gives its MAC.
-            if gw == RFC5549_GATEWAY && (self.kernel.ifindex.is_empty() || h.ifindex == 0) {
+            if gw == RFC5549_GATEWAY && (!self.kernel.has_interfaces() || h.ifindex == 0) {
                 continue;
             }
             let Some(port) = self.fpm_port(h) else {
@@ -251,7 +256,7 @@ impl ControlPlane {
         }
         if let (Some(FpmObject::Group(_)), Some(FpmObject::Group(gc))) = (&old, &new) {
             let key = GroupKey::Object(o.id);
-            if self.groups.index.contains_key(&key) {
+            if self.groups.has(&key) {
                 if let Some(slot) = self.acquire_group(key, gc) {
                     self.release_group(slot);
                 }

@@ -6,15 +6,54 @@ use super::*;
 /// reference counts; the API's named groups and the definitions' pins.
 #[derive(Default)]
 pub(super) struct Groups {
-    pub(super) slots: Vec<Option<GroupState>>,
-    pub(super) index: HashMap<GroupKey, usize>,
-    pub(super) free: Vec<usize>,
+    slots: Vec<Option<GroupState>>,
+    index: HashMap<GroupKey, usize>,
+    free: Vec<usize>,
     /// A group changed since the last publication.
-    pub(super) dirty: bool,
+    dirty: bool,
     /// Named groups defined through the API (they win over the config's).
-    pub(super) api: BTreeMap<String, GroupConfig>,
+    api: BTreeMap<String, GroupConfig>,
     /// Named groups holding their definition's pin (one user each).
-    pub(super) pinned: std::collections::HashSet<String>,
+    pinned: std::collections::HashSet<String>,
+}
+
+impl Groups {
+    /// True when a group changed since the last publication.
+    pub(super) fn dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Marks the groups as changed (the next commit publishes).
+    pub(super) fn touch(&mut self) {
+        self.dirty = true;
+    }
+
+    /// The groups as a FIB has them, by group id; and clears `dirty`.
+    pub(super) fn publish(&mut self) -> Arc<[Option<Arc<Group>>]> {
+        self.dirty = false;
+        self.slots
+            .iter()
+            .map(|g| g.as_ref().map(|g| g.built.clone()))
+            .collect()
+    }
+
+    /// True when a group has this key.
+    pub(super) fn has(&self, key: &GroupKey) -> bool {
+        self.index.contains_key(key)
+    }
+
+    /// The first group with `id` among its members.
+    fn with_member(&self, id: NexthopId) -> Option<&GroupState> {
+        self.slots
+            .iter()
+            .flatten()
+            .find(|g| g.members.iter().any(|m| m.0 == id))
+    }
+
+    /// The key of the first group with `id` among its members, as text.
+    pub(super) fn key_with_member(&self, id: NexthopId) -> Option<String> {
+        self.with_member(id).map(|g| format!("{:?}", g.key))
+    }
 }
 
 impl ControlPlane {
@@ -51,7 +90,7 @@ impl ControlPlane {
                     .expect("indexed groups exist");
                 let live = table_members(&members, &mut g.seen_live, &self.neighbors);
                 let over = if live.is_empty() { &members } else { &live };
-                let keys = member_keys(&self.registry.entries, over);
+                let keys = member_keys(&self.registry, over);
                 if g.cfg.algorithm != gc.algorithm || g.cfg.buckets != gc.buckets {
                     g.table = None;
                 }
@@ -81,11 +120,7 @@ impl ControlPlane {
         let table = (gc.algorithm == Algorithm::Resilient).then(|| {
             let mut t = ResilientTable::new(gc.buckets, gc.idle_timer_ms, gc.unbalanced_timer_ms)
                 .expect("config validated the bucket count");
-            t.update_keyed(
-                &members,
-                &member_keys(&self.registry.entries, &members),
-                now_ms,
-            );
+            t.update_keyed(&members, &member_keys(&self.registry, &members), now_ms);
             t
         });
         let built = Arc::new(build_group(gc, &members, table.as_ref()));
@@ -180,7 +215,7 @@ impl ControlPlane {
                     .members
                     .iter()
                     .map(|&(id, weight)| {
-                        let nh = self.registry.entries[id.index()].nh;
+                        let nh = self.registry[id].nh;
                         GroupMember {
                             id: Self::listed_nexthop_id(id),
                             via: nh.addr,
@@ -347,7 +382,7 @@ impl ControlPlane {
         for g in self.groups.slots.iter_mut().flatten() {
             let Some(t) = g.table.as_mut() else { continue };
             let live = table_members(&g.members, &mut g.seen_live, &self.neighbors);
-            let keys = member_keys(&self.registry.entries, &live);
+            let keys = member_keys(&self.registry, &live);
             if t.update_keyed(&live, &keys, now_ms) {
                 g.built = Arc::new(build_group(&g.cfg, &g.members, Some(t)));
                 changed = true;

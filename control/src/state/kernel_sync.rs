@@ -7,10 +7,22 @@ use super::*;
 /// and the routes that use each object.
 #[derive(Default)]
 pub(super) struct KernelState {
-    pub(super) ifindex: HashMap<u32, PortId>,
-    pub(super) routes: HashMap<(u32, Prefix), crate::fpm::Resolved>,
-    pub(super) objects: HashMap<u32, crate::fpm::Object>,
-    pub(super) object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
+    ifindex: HashMap<u32, PortId>,
+    routes: HashMap<(u32, Prefix), crate::fpm::Resolved>,
+    objects: HashMap<u32, crate::fpm::Object>,
+    object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
+}
+
+impl KernelState {
+    /// The port of kernel interface `ifindex`; `None` for another interface.
+    pub(super) fn port_of(&self, ifindex: u32) -> Option<PortId> {
+        self.ifindex.get(&ifindex).copied()
+    }
+
+    /// True when the router has kernel interfaces.
+    pub(super) fn has_interfaces(&self) -> bool {
+        !self.ifindex.is_empty()
+    }
 }
 
 impl ControlPlane {
@@ -21,21 +33,21 @@ impl ControlPlane {
     pub fn set_kernel_neighbor(&mut self, port: PortId, addr: IpAddr, mac: Option<MacAddr>) {
         match mac {
             Some(mac) => {
-                let kind = if self.registry.index.contains_key(&(port, addr)) {
-                    self.registry.entries[self.registry.index[&(port, addr)].index()].kind
+                let kind = if let Some(id) = self.registry.id(port, addr) {
+                    self.registry[id].kind
                 } else {
                     NexthopKind::Host
                 };
                 if let Some(id) = self.add_nexthop(port, addr, kind) {
-                    self.registry.entries[id.index()].permanent = true;
+                    self.registry[id].permanent = true;
                     self.neighbors.set(id, mac);
                     self.neighbors.set_down(id, DownFlag::Unreachable, false);
                     crate::log_limited!(info, crate::loglimit::Kind::KernelNeighbor, crate::loglimit::source(addr); port = %self.config.ports[port.index()].name, %addr, %mac, "kernel neighbour mirrored");
                 }
             }
             None => {
-                if let Some(&id) = self.registry.index.get(&(port, addr)) {
-                    self.registry.entries[id.index()].permanent = false;
+                if let Some(id) = self.registry.id(port, addr) {
+                    self.registry[id].permanent = false;
                     self.neighbors.clear(id);
                 }
             }

@@ -228,11 +228,11 @@ fn table_members(
 /// The stable key of each member of a resilient table: a hash of its
 /// address (and port index), the same on every router with the same config,
 /// unlike the nexthop id, which is this router's own.
-fn member_keys(entries: &[Entry], members: &[(NexthopId, u32)]) -> Vec<u64> {
+fn member_keys(registry: &nexthops::Registry, members: &[(NexthopId, u32)]) -> Vec<u64> {
     members
         .iter()
         .map(|m| {
-            let nh = entries[m.0.index()].nh;
+            let nh = registry[m.0].nh;
             let a = match nh.addr {
                 IpAddr::V4(v) => u32::from(v) as u128,
                 IpAddr::V6(v) => u128::from(v) ^ (1 << 127),
@@ -577,8 +577,8 @@ pub struct ControlPlane {
 impl std::fmt::Debug for ControlPlane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ControlPlane")
-            .field("generation", &self.build.generation)
-            .field("nexthops", &self.registry.entries.len())
+            .field("generation", &self.build.generation())
+            .field("nexthops", &self.registry.len())
             .finish()
     }
 }
@@ -746,7 +746,6 @@ impl ControlPlane {
             })
             .collect();
         let neighbors = Arc::new(Neighbors::new(max_nexthops));
-        let routes = Arc::new(RouteTable::default());
         // Connected and local routes win over a static route for the same prefix.
         let mut system = HashMap::new();
         for (i, p) in config.ports.iter().enumerate() {
@@ -771,42 +770,12 @@ impl ControlPlane {
             registry: Default::default(),
             groups: Default::default(),
             rib: Rib::default(),
-            build: fib_builder::FibBuilder {
-                routes: routes.clone(),
-                spare: Some(Arc::new(RouteTable::default())),
-                lag: Vec::new(),
-                pending: Vec::new(),
-                installed: HashMap::new(),
-                installed_other: HashMap::new(),
-                tables_dirty: false,
-                system,
-                policy: Default::default(),
-                policy_groups: Vec::new(),
-                publisher: Publisher::new(
-                    Fib {
-                        generation: 0,
-                        routes,
-                        groups: Arc::new([]),
-                        nexthops: Arc::new([]),
-                        hosts: Arc::new(HostTable::new()),
-                        ports: Arc::new([]),
-                        neighbors: neighbors.clone(),
-                        policy: Default::default(),
-                        snat: Default::default(),
-                    },
-                    readers,
-                ),
-                generation: 0,
-            },
+            build: fib_builder::FibBuilder::new(system, neighbors.clone(), readers),
             uplinks: Vec::new(),
             snat: Arc::new(snat_of(&config)),
             fpm: Default::default(),
             kernel: Default::default(),
-            neigh: neighbors::NeighborState {
-                pool: crate::host_pool::HostPool::new(config.neighbor_table, max_nexthops),
-                hold: Default::default(),
-                traffic: Vec::new(),
-            },
+            neigh: neighbors::NeighborState::new(config.neighbor_table, max_nexthops),
             neighbors,
             start: Instant::now(),
             link_up: vec![None; config.ports.len()],
@@ -816,15 +785,15 @@ impl ControlPlane {
             last_timer: None,
         };
         for s in cp.config.neighbors.clone() {
-            let kind = if cp.registry.index.contains_key(&(s.port, s.address)) {
+            let kind = if cp.registry.id(s.port, s.address).is_some() {
                 NexthopKind::Gateway
             } else {
                 NexthopKind::Host
             };
             if let Some(id) = cp.add_nexthop(s.port, s.address, kind) {
-                cp.registry.entries[id.index()].permanent = true;
+                cp.registry[id].permanent = true;
                 cp.neighbors.set(id, s.mac);
-                cp.registry.hosts.entry(s.address).or_insert(id);
+                cp.registry.add_host(id);
             }
         }
         for (k, spec) in rib_of(&cp.config) {
@@ -883,7 +852,7 @@ impl ControlPlane {
             self.timers(now);
         }
         self.uplink_tick(now);
-        self.build.publisher.reclaim();
+        self.build.reclaim();
     }
 
     /// Records the link state of `port` (from the PMD). With `monitor-link`,
@@ -902,12 +871,8 @@ impl ControlPlane {
             return;
         }
         let mut changed = 0u32;
-        for (i, e) in self.registry.entries.iter().enumerate() {
-            if e.nh.port == port
-                && self
-                    .neighbors
-                    .set_down(NexthopId(i as u32), DownFlag::Link, !up)
-            {
+        for (id, e) in self.registry.iter() {
+            if e.nh.port == port && self.neighbors.set_down(id, DownFlag::Link, !up) {
                 changed += 1;
                 if up {
                     self.counters.nexthop_up_events += 1;

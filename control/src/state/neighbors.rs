@@ -6,18 +6,38 @@ use super::*;
 /// packets held for a neighbour, and the workers' counters (traffic to a
 /// STALE host makes it DELAY).
 pub(super) struct NeighborState {
-    pub(super) pool: crate::host_pool::HostPool,
-    pub(super) hold: crate::hold::HoldQueue,
-    pub(super) traffic: Vec<Arc<dataplane::stats::LcoreStats>>,
+    pool: crate::host_pool::HostPool,
+    hold: crate::hold::HoldQueue,
+    traffic: Vec<Arc<dataplane::stats::LcoreStats>>,
+}
+
+impl NeighborState {
+    /// No host, nothing held: a table of `table`'s size within `max_nexthops`.
+    pub(super) fn new(table: crate::config::NeighborTable, max_nexthops: usize) -> NeighborState {
+        NeighborState {
+            pool: crate::host_pool::HostPool::new(table, max_nexthops),
+            hold: Default::default(),
+            traffic: Vec::new(),
+        }
+    }
+
+    /// The learned hosts' slots.
+    pub(super) fn pool(&self) -> &crate::host_pool::HostPool {
+        &self.pool
+    }
+
+    /// The learned hosts' slots, to change.
+    pub(super) fn pool_mut(&mut self) -> &mut crate::host_pool::HostPool {
+        &mut self.pool
+    }
 }
 
 impl ControlPlane {
     pub(super) fn timers(&mut self, now: Instant) {
         let interval = Duration::from_millis(self.config.liveness.probe_interval_ms);
         let failures = self.config.liveness.probe_failures;
-        for i in 0..self.registry.entries.len() {
-            let id = NexthopId(i as u32);
-            let e = &self.registry.entries[i];
+        for id in self.registry.ids() {
+            let e = &self.registry[id];
             if e.permanent || e.removed {
                 continue;
             }
@@ -38,9 +58,8 @@ impl ControlPlane {
                         crate::log_limited!(warn, crate::loglimit::Kind::NeighborState, crate::loglimit::source(nh.addr); nexthop = %nh.addr, port = %self.config.ports[nh.port.index()].name, probes = e.unanswered, "nexthop unreachable: down");
                     }
                     let unicast = self.neighbors.get(id);
-                    self.registry.entries[i].last_asked = Some(now);
-                    self.registry.entries[i].unanswered =
-                        self.registry.entries[i].unanswered.saturating_add(1);
+                    self.registry[id].last_asked = Some(now);
+                    self.registry[id].unanswered = self.registry[id].unanswered.saturating_add(1);
                     self.solicit(nh.port, nh.addr, unicast);
                 }
                 // Hosts: asked while unresolved, forgotten when silent.
@@ -51,8 +70,7 @@ impl ControlPlane {
                     {
                         // FAILED ran out: the next packet asks again.
                         self.neighbors.set_down(id, DownFlag::Unreachable, false);
-                        if self.registry.hosts.get(&nh.addr) == Some(&id) {
-                            self.registry.hosts.remove(&nh.addr);
+                        if self.registry.forget_host(nh.addr, id) {
                             self.publish();
                         }
                     } else if resolved {
@@ -61,7 +79,7 @@ impl ControlPlane {
                         && !self.neigh.pool.failed(id, now)
                         && e.last_asked.is_none_or(|t| now.duration_since(t) >= RETRY)
                     {
-                        self.registry.entries[i].last_asked = Some(now);
+                        self.registry[id].last_asked = Some(now);
                         // Given up after `retries`, like the kernel's FAILED state.
                         if self.neigh.pool.contains(id) && !self.neigh.pool.try_solicit(id, now) {
                             self.host_failed(id);
@@ -109,7 +127,7 @@ impl ControlPlane {
     pub(super) fn host_nud(&mut self, id: NexthopId, now: Instant) {
         let reachable = Duration::from_secs(self.config.neighbor_table.reachable_time_s.into());
         let tx = self.traffic_of(id);
-        let e = &mut self.registry.entries[id.index()];
+        let e = &mut self.registry[id];
         let age = e.last_seen.map_or(Duration::MAX, |t| now.duration_since(t));
         let moved = tx != e.tx_seen;
         e.tx_seen = tx;
@@ -150,7 +168,7 @@ impl ControlPlane {
 
     /// The kernel's name for `id`'s state.
     pub(super) fn nud_state(&self, id: NexthopId, now: Instant) -> NudState {
-        let e = &self.registry.entries[id.index()];
+        let e = &self.registry[id];
         let mac = self.neighbors.get(id).is_some();
         let unreachable = self.neighbors.is_down(id, DownFlag::Unreachable);
         if e.permanent {
@@ -182,14 +200,14 @@ impl ControlPlane {
     }
 
     pub(super) fn handle_resolve(&mut self, r: ResolveRequest, now: Instant) {
-        if let Some(&id) = self.registry.index.get(&(r.port, r.addr)) {
-            if self.registry.entries[id.index()].removed {
+        if let Some(id) = self.registry.id(r.port, r.addr) {
+            if self.registry[id].removed {
                 self.new_host(r.port, r.addr);
             }
             if self.neigh.pool.failed(id, now) {
                 return;
             }
-            let e = &mut self.registry.entries[id.index()];
+            let e = &mut self.registry[id];
             if e.last_asked.is_some_and(|t| now.duration_since(t) < RETRY) {
                 return;
             }
@@ -212,7 +230,7 @@ impl ControlPlane {
             let Some(id) = self.new_host(r.port, r.addr) else {
                 return;
             };
-            self.registry.entries[id.index()].last_asked = Some(now);
+            self.registry[id].last_asked = Some(now);
             self.neigh.pool.try_solicit(id, now);
         }
         if !self.neigh.pool.take_token(now) {
@@ -308,8 +326,8 @@ impl ControlPlane {
             crate::log_limited!(warn, crate::loglimit::Kind::AddressClaim, crate::loglimit::source((port.0, mac.0)); address = %addr, %mac, port = %self.config.ports[port.index()].name, "another host claims one of the router's addresses: ignored");
             return;
         }
-        let id = match self.registry.index.get(&(port, addr)) {
-            Some(&id) if !self.registry.entries[id.index()].removed => id,
+        let id = match self.registry.id(port, addr) {
+            Some(id) if !self.registry[id].removed => id,
             Some(_) if !create => return,
             Some(_) | None if create && self.on_subnet(port, addr) => {
                 match self.new_host(port, addr) {
@@ -319,7 +337,7 @@ impl ControlPlane {
             }
             _ => return,
         };
-        let e = &mut self.registry.entries[id.index()];
+        let e = &mut self.registry[id];
         if e.permanent {
             return;
         }
@@ -335,8 +353,8 @@ impl ControlPlane {
         }
         // One entry per (port, address), whatever uses it: a gateway on a
         // connected subnet is also the host adjacency for its own address.
-        if self.registry.hosts.get(&addr) != Some(&id) && self.on_subnet(port, addr) {
-            self.registry.hosts.insert(addr, id);
+        if self.registry.host(addr) != Some(id) && self.on_subnet(port, addr) {
+            self.registry.set_host(id);
             self.publish();
         }
         self.release_held(id, mac);
@@ -348,10 +366,8 @@ impl ControlPlane {
         use crate::hold::Held;
         let id = self
             .registry
-            .index
-            .get(&(h.port, h.addr))
-            .copied()
-            .filter(|id| !self.registry.entries[id.index()].removed);
+            .id(h.port, h.addr)
+            .filter(|&id| !self.registry[id].removed);
         // No entry (max-incomplete reached, or off every subnet), a FAILED
         // host, or an SNAT uplink (the packet would leave untranslated).
         let snat_port = self
@@ -381,7 +397,7 @@ impl ControlPlane {
 
     /// Sends a held packet to `mac`, rewritten as the worker would have.
     pub(super) fn send_held(&mut self, id: NexthopId, mut f: PuntFrame, mac: MacAddr) {
-        let port = self.registry.entries[id.index()].nh.port;
+        let port = self.registry[id].nh.port;
         let n = f.len as usize;
         if crate::hold::rewrite(&mut f.data[..n], mac, self.ports[port.index()].mac)
             && self.send(port, &f.data[..n])

@@ -4,11 +4,111 @@ use super::*;
 
 /// The nexthop registry: every nexthop (gateway or learned host), by
 /// id, by (port, address), and the hosts by address.
+///
+/// Invariants, kept by its methods: the index maps each entry's (port,
+/// address) to its id and nothing else; an id is never reused for another
+/// key except through [`Registry::rekey`]; a host maps its address to an
+/// entry with that address.
 #[derive(Default)]
 pub(super) struct Registry {
-    pub(super) entries: Vec<Entry>,
-    pub(super) index: HashMap<(PortId, IpAddr), NexthopId>,
-    pub(super) hosts: HashMap<IpAddr, NexthopId>,
+    entries: Vec<Entry>,
+    index: HashMap<(PortId, IpAddr), NexthopId>,
+    hosts: HashMap<IpAddr, NexthopId>,
+}
+
+impl Registry {
+    /// The id of the entry for `addr` on `port` (removed ones too).
+    pub(super) fn id(&self, port: PortId, addr: IpAddr) -> Option<NexthopId> {
+        self.index.get(&(port, addr)).copied()
+    }
+
+    /// How many entries (ids 0 to len - 1).
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Every id, in order.
+    pub(super) fn ids(&self) -> impl Iterator<Item = NexthopId> {
+        (0..self.entries.len() as u32).map(NexthopId)
+    }
+
+    /// Every entry with its id, in order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (NexthopId, &Entry)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (NexthopId(i as u32), e))
+    }
+
+    /// A new entry for `nh`: its id.
+    pub(super) fn push(&mut self, nh: Nexthop, kind: NexthopKind) -> NexthopId {
+        let id = NexthopId(self.entries.len() as u32);
+        debug_assert!(!self.index.contains_key(&(nh.port, nh.addr)));
+        self.entries.push(Entry::fresh(nh, kind));
+        self.index.insert((nh.port, nh.addr), id);
+        id
+    }
+
+    /// Entry `id` becomes a fresh host entry for `addr` on `port`: its old
+    /// key and host mapping go.
+    pub(super) fn rekey(&mut self, id: NexthopId, port: PortId, addr: IpAddr) {
+        let old = self.entries[id.index()].nh;
+        if self.index.get(&(old.port, old.addr)) == Some(&id) {
+            self.index.remove(&(old.port, old.addr));
+        }
+        self.forget_host(old.addr, id);
+        self.entries[id.index()] = Entry::fresh(Nexthop { port, addr }, NexthopKind::Host);
+        self.index.insert((port, addr), id);
+    }
+
+    /// The host entry for `addr`, if any.
+    pub(super) fn host(&self, addr: IpAddr) -> Option<NexthopId> {
+        self.hosts.get(&addr).copied()
+    }
+
+    /// Makes `id` the host entry for its address; true when that changed.
+    pub(super) fn set_host(&mut self, id: NexthopId) -> bool {
+        let addr = self.entries[id.index()].nh.addr;
+        self.hosts.insert(addr, id) != Some(id)
+    }
+
+    /// Makes `id` the host entry for its address unless one is set.
+    pub(super) fn add_host(&mut self, id: NexthopId) {
+        let addr = self.entries[id.index()].nh.addr;
+        self.hosts.entry(addr).or_insert(id);
+    }
+
+    /// Forgets the host entry for `addr` if it is `id`; true when it was.
+    pub(super) fn forget_host(&mut self, addr: IpAddr, id: NexthopId) -> bool {
+        if self.hosts.get(&addr) == Some(&id) {
+            self.hosts.remove(&addr);
+            return true;
+        }
+        false
+    }
+
+    /// The nexthops by id, as a FIB has them.
+    pub(super) fn nexthops(&self) -> Arc<[Nexthop]> {
+        self.entries.iter().map(|e| e.nh).collect()
+    }
+
+    /// The host table, as a FIB has it.
+    pub(super) fn hosts(&self) -> HostTable {
+        self.hosts.clone()
+    }
+}
+
+impl std::ops::Index<NexthopId> for Registry {
+    type Output = Entry;
+    fn index(&self, id: NexthopId) -> &Entry {
+        &self.entries[id.index()]
+    }
+}
+
+impl std::ops::IndexMut<NexthopId> for Registry {
+    fn index_mut(&mut self, id: NexthopId) -> &mut Entry {
+        &mut self.entries[id.index()]
+    }
 }
 
 impl ControlPlane {
@@ -18,46 +118,41 @@ impl ControlPlane {
         addr: IpAddr,
         kind: NexthopKind,
     ) -> Option<NexthopId> {
-        if let Some(&id) = self.registry.index.get(&(port, addr)) {
-            let e = &mut self.registry.entries[id.index()];
+        if let Some(id) = self.registry.id(port, addr) {
+            let e = &mut self.registry[id];
             if e.removed {
                 *e = Entry::fresh(e.nh, kind);
             }
             if kind == NexthopKind::Gateway {
                 e.kind = NexthopKind::Gateway;
-                self.neigh.pool.forget(id);
+                self.neigh.pool_mut().forget(id);
             }
             return Some(id);
         }
-        if self.registry.entries.len() >= self.neighbors.capacity() {
+        if self.registry.len() >= self.neighbors.capacity() {
             self.counters.nexthop_table_full += 1;
             return None;
         }
-        let id = NexthopId(self.registry.entries.len() as u32);
-        self.registry
-            .entries
-            .push(Entry::fresh(Nexthop { port, addr }, kind));
-        self.registry.index.insert((port, addr), id);
-        Some(id)
+        Some(self.registry.push(Nexthop { port, addr }, kind))
     }
 
     /// A host entry for `addr` on `port`, from the pool: revived if it was
     /// flushed, else a free slot, else a new one, else the least recently
     /// used host's slot (re-keyed). Nexthops are never taken.
     pub(super) fn new_host(&mut self, port: PortId, addr: IpAddr) -> Option<NexthopId> {
-        if let Some(&id) = self.registry.index.get(&(port, addr)) {
-            let was_removed = self.registry.entries[id.index()].removed;
+        if let Some(id) = self.registry.id(port, addr) {
+            let was_removed = self.registry[id].removed;
             let id = self.add_nexthop(port, addr, NexthopKind::Host)?;
-            let e = &self.registry.entries[id.index()];
-            if was_removed && e.kind == NexthopKind::Host && !self.neigh.pool.contains(id) {
-                self.neigh.pool.adopt(id);
+            let e = &self.registry[id];
+            if was_removed && e.kind == NexthopKind::Host && !self.neigh.pool().contains(id) {
+                self.neigh.pool_mut().adopt(id);
             }
             return Some(id);
         }
-        let slot = if self.neigh.pool.full() {
-            let entries = &self.registry.entries;
-            let v = self.neigh.pool.victim(|id| {
-                let e = &entries[id.index()];
+        let slot = if self.neigh.pool().full() {
+            let registry = &self.registry;
+            let v = self.neigh.pool_mut().victim(|id| {
+                let e = &registry[id];
                 e.kind == NexthopKind::Host && !e.permanent && !e.pinned && !e.removed
             });
             if v.is_some() {
@@ -65,38 +160,30 @@ impl ControlPlane {
             }
             v
         } else {
-            self.neigh.pool.free_slot()
+            self.neigh.pool_mut().free_slot()
         };
         let id = match slot {
             Some(v) => {
                 self.rekey(v, port, addr);
                 v
             }
-            None if self.neigh.pool.full() => {
+            None if self.neigh.pool().full() => {
                 self.counters.nexthop_table_full += 1;
                 return None;
             }
             None => self.add_nexthop(port, addr, NexthopKind::Host)?,
         };
-        self.neigh.pool.adopt(id);
+        self.neigh.pool_mut().adopt(id);
         Some(id)
     }
 
     /// Gives host slot `id` to `addr` on `port`: the old host is forgotten.
     pub(super) fn rekey(&mut self, id: NexthopId, port: PortId, addr: IpAddr) {
         self.drop_held(id);
-        let old = self.registry.entries[id.index()].nh;
-        if self.registry.index.get(&(old.port, old.addr)) == Some(&id) {
-            self.registry.index.remove(&(old.port, old.addr));
-        }
-        if self.registry.hosts.get(&old.addr) == Some(&id) {
-            self.registry.hosts.remove(&old.addr);
-        }
         self.neighbors.clear(id);
         self.neighbors.set_down(id, DownFlag::Unreachable, false);
         self.neighbors.set_down(id, DownFlag::Admin, false);
-        self.registry.entries[id.index()] = Entry::fresh(Nexthop { port, addr }, NexthopKind::Host);
-        self.registry.index.insert((port, addr), id);
+        self.registry.rekey(id, port, addr);
     }
 
     /// Host `id` answered none of its solicitations: FAILED. Packets to it get
@@ -106,9 +193,7 @@ impl ControlPlane {
         self.counters.neighbor_failed += 1;
         self.drop_held(id);
         self.neighbors.set_down(id, DownFlag::Unreachable, true);
-        let addr = self.registry.entries[id.index()].nh.addr;
-        if self.registry.hosts.get(&addr) != Some(&id) {
-            self.registry.hosts.insert(addr, id);
+        if self.registry.set_host(id) {
             self.publish();
         }
     }
@@ -116,26 +201,25 @@ impl ControlPlane {
     /// Removes the learned hosts (on `port`, or everywhere), like `ip neigh
     /// flush`: nexthops and permanent entries stay. Returns how many.
     pub fn flush_neighbors(&mut self, port: Option<PortId>) -> usize {
-        let ids: Vec<NexthopId> = (0..self.registry.entries.len())
-            .map(|i| NexthopId(i as u32))
+        let ids: Vec<NexthopId> = self
+            .registry
+            .ids()
             .filter(|&id| {
-                let e = &self.registry.entries[id.index()];
-                self.neigh.pool.contains(id)
+                let e = &self.registry[id];
+                self.neigh.pool().contains(id)
                     && !e.removed
                     && e.kind == NexthopKind::Host
                     && port.is_none_or(|p| e.nh.port == p)
             })
             .collect();
         for &id in &ids {
-            let addr = self.registry.entries[id.index()].nh.addr;
-            self.registry.entries[id.index()].removed = true;
+            let addr = self.registry[id].nh.addr;
+            self.registry[id].removed = true;
             self.drop_held(id);
             self.neighbors.clear(id);
             self.neighbors.set_down(id, DownFlag::Unreachable, false);
-            if self.registry.hosts.get(&addr) == Some(&id) {
-                self.registry.hosts.remove(&addr);
-            }
-            self.neigh.pool.release(id);
+            self.registry.forget_host(addr, id);
+            self.neigh.pool_mut().release(id);
         }
         self.counters.neighbor_flushed += ids.len() as u64;
         if !ids.is_empty() {
@@ -144,9 +228,6 @@ impl ControlPlane {
         ids.len()
     }
 
-    /// Every group in use or defined. Shared inline groups are named by their
-    /// members (`ADDR@PORT*WEIGHT,...`), a resilient route's own group by its
-    /// route (`PREFIX table T ORIGIN`).
     /// The id `ip nexthop`-style listings give nexthop `id`: its slot, from 1.
     pub fn listed_nexthop_id(id: NexthopId) -> u32 {
         id.index() as u32 + 1
@@ -154,16 +235,16 @@ impl ControlPlane {
 
     /// Every nexthop with its state.
     pub fn nexthops(&self) -> Vec<NexthopView> {
-        (0..self.registry.entries.len() as u32)
-            .map(NexthopId)
-            .filter(|id| !self.registry.entries[id.index()].removed)
+        self.registry
+            .ids()
+            .filter(|&id| !self.registry[id].removed)
             .map(|id| self.nexthop_view(id))
             .collect()
     }
 
     /// One nexthop with its state.
     fn nexthop_view(&self, id: NexthopId) -> NexthopView {
-        let e = &self.registry.entries[id.index()];
+        let e = &self.registry[id];
         NexthopView {
             id,
             addr: e.nh.addr,
@@ -212,8 +293,8 @@ impl ControlPlane {
             let (addr, port) = at();
             return Err(NexthopError::Local { addr, port });
         }
-        if let Some(&id) = self.registry.index.get(&(pid, addr)) {
-            if !self.registry.entries[id.index()].removed {
+        if let Some(id) = self.registry.id(pid, addr) {
+            if !self.registry[id].removed {
                 let (addr, port) = at();
                 return Err(NexthopError::Exists { addr, port });
             }
@@ -221,7 +302,7 @@ impl ControlPlane {
         let id = self
             .add_nexthop(pid, addr, NexthopKind::Gateway)
             .ok_or(NexthopError::TableFull)?;
-        self.registry.entries[id.index()].pinned = true;
+        self.registry[id].pinned = true;
         self.publish();
         Ok(self.nexthop_view(id))
     }
@@ -240,8 +321,8 @@ impl ControlPlane {
     /// What holds it, or that it does not exist; nothing changes.
     pub fn delete_nexthop_api(&mut self, port: &str, addr: IpAddr) -> Result<(), NexthopError> {
         let pid = self.port_named(port)?;
-        let id = match self.registry.index.get(&(pid, addr)) {
-            Some(&id) if !self.registry.entries[id.index()].removed => id,
+        let id = match self.registry.id(pid, addr) {
+            Some(id) if !self.registry[id].removed => id,
             _ => {
                 return Err(NexthopError::NotFound {
                     addr,
@@ -249,37 +330,29 @@ impl ControlPlane {
                 })
             }
         };
-        if self.registry.entries[id.index()].permanent {
+        if self.registry[id].permanent {
             return Err(NexthopError::Static {
                 addr,
                 port: port.to_owned(),
             });
         }
-        if let Some(g) = self
-            .groups
-            .slots
-            .iter()
-            .flatten()
-            .find(|g| g.members.iter().any(|m| m.0 == id))
-        {
+        if let Some(key) = self.groups.key_with_member(id) {
             let name = self
                 .groups()
                 .into_iter()
                 .find(|v| v.members.iter().any(|m| m.via == addr && m.port == port))
-                .map_or_else(|| format!("{:?}", g.key), |v| v.name);
+                .map_or(key, |v| v.name);
             return Err(NexthopError::InGroup {
                 addr,
                 port: port.to_owned(),
                 group: name,
             });
         }
-        let e = &mut self.registry.entries[id.index()];
+        let e = &mut self.registry[id];
         e.removed = true;
         e.pinned = false;
         self.neighbors.clear(id);
-        if self.registry.hosts.get(&addr) == Some(&id) {
-            self.registry.hosts.remove(&addr);
-        }
+        self.registry.forget_host(addr, id);
         self.publish();
         Ok(())
     }
@@ -314,7 +387,7 @@ impl ControlPlane {
 
     /// The nexthop id for `addr` on `port`, if any.
     pub fn nexthop_id(&self, port: PortId, addr: IpAddr) -> Option<NexthopId> {
-        self.registry.index.get(&(port, addr)).copied()
+        self.registry.id(port, addr)
     }
 }
 
@@ -343,12 +416,8 @@ mod tests {
             cp.poll(t);
             solicits += drain(&ch).len();
         }
-        assert!(
-            cp.registry.entries.len() <= 64,
-            "{} entries",
-            cp.registry.entries.len()
-        );
-        assert!(cp.neigh.pool.len() <= 32);
+        assert!(cp.registry.len() <= 64, "{} entries", cp.registry.len());
+        assert!(cp.neigh.pool().len() <= 32);
         assert!(cp.counters.neighbor_evictions > 0 || cp.counters.neighbor_incomplete_full > 0);
         // 2 s of flood at solicit-rate 100/s: at most the burst and 2 s of refill (gateway probes aside).
         assert!(solicits <= 100 + 2 * 100 + 10, "{solicits} solicitations");
@@ -364,7 +433,7 @@ mod tests {
             .filter(|n| n.kind == NexthopKind::Gateway)
             .count();
         assert!(cp.flush_neighbors(None) > 0);
-        assert_eq!(cp.neigh.pool.len(), 0);
+        assert_eq!(cp.neigh.pool().len(), 0);
         assert_eq!(
             cp.nexthops()
                 .iter()

@@ -65,7 +65,7 @@ impl ControlPlane {
     /// A RIB entry as the API shows it.
     pub(super) fn view(&self, origin: Origin, active: bool, spec: &RouteSpec) -> RouteView {
         let resolved = match &spec.group {
-            RouteGroup::Object(id) => match self.fpm.objects.get(id) {
+            RouteGroup::Object(id) => match self.fpm.object(*id) {
                 Some(FpmObject::Group(gc)) => Some(RouteGroup::Inline(gc.clone())),
                 Some(FpmObject::Reject(x)) => Some(RouteGroup::Reject(*x)),
                 _ => None,
@@ -155,15 +155,15 @@ impl ControlPlane {
         let old = &self.config;
         // Static neighbours: drop the old permanence, apply the new.
         for s in &old.neighbors {
-            if let Some(&id) = self.registry.index.get(&(s.port, s.address)) {
-                self.registry.entries[id.index()].permanent = false;
+            if let Some(id) = self.registry.id(s.port, s.address) {
+                self.registry[id].permanent = false;
             }
         }
         for s in &new.neighbors {
             if let Some(id) = self.add_nexthop(s.port, s.address, NexthopKind::Host) {
-                self.registry.entries[id.index()].permanent = true;
+                self.registry[id].permanent = true;
                 self.neighbors.set(id, s.mac);
-                self.registry.hosts.entry(s.address).or_insert(id);
+                self.registry.add_host(id);
             }
         }
         self.rib.remove_origin(Origin::Config);
@@ -172,15 +172,14 @@ impl ControlPlane {
         }
         for (i, p) in new.ports.iter().enumerate() {
             if !p.monitor_link {
-                for (j, e) in self.registry.entries.iter().enumerate() {
+                for (id, e) in self.registry.iter() {
                     if e.nh.port.index() == i {
-                        self.neighbors
-                            .set_down(NexthopId(j as u32), DownFlag::Link, false);
+                        self.neighbors.set_down(id, DownFlag::Link, false);
                     }
                 }
             }
         }
-        self.neigh.pool.set_config(new.neighbor_table);
+        self.neigh.pool_mut().set_config(new.neighbor_table);
         self.config = new;
         self.set_uplinks();
         self.refresh_named();

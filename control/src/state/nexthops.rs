@@ -394,6 +394,48 @@ impl ControlPlane {
 #[cfg(test)]
 mod tests {
     use super::super::fixture::*;
+    use super::Registry;
+
+    fn nh(port: u16, addr: &str) -> Nexthop {
+        Nexthop {
+            port: PortId(port),
+            addr: addr.parse().unwrap(),
+        }
+    }
+
+    /// The registry's index and host map follow its entries through push,
+    /// rekey and the host methods.
+    #[test]
+    fn the_registry_keeps_its_index_and_hosts_in_step() {
+        let mut r = Registry::default();
+        let a = r.push(nh(1, "10.1.0.7"), NexthopKind::Host);
+        let b = r.push(nh(2, "10.2.0.7"), NexthopKind::Gateway);
+        assert_eq!((a, b), (NexthopId(0), NexthopId(1)));
+        assert_eq!(r.id(PortId(1), "10.1.0.7".parse().unwrap()), Some(a));
+        assert_eq!(
+            r.id(PortId(2), "10.1.0.7".parse().unwrap()),
+            None,
+            "by port and address"
+        );
+        assert!(r.set_host(a));
+        assert!(!r.set_host(a), "already the host entry");
+        assert_eq!(r.host("10.1.0.7".parse().unwrap()), Some(a));
+        // Re-keyed, the slot forgets its old address and host mapping.
+        r.rekey(a, PortId(1), "10.1.0.8".parse().unwrap());
+        assert_eq!(r.id(PortId(1), "10.1.0.7".parse().unwrap()), None);
+        assert_eq!(r.host("10.1.0.7".parse().unwrap()), None);
+        assert_eq!(r.id(PortId(1), "10.1.0.8".parse().unwrap()), Some(a));
+        assert_eq!(r[a].kind, NexthopKind::Host);
+        // forget_host only forgets the entry it names.
+        r.add_host(a);
+        assert!(!r.forget_host("10.1.0.8".parse().unwrap(), b));
+        assert!(r.forget_host("10.1.0.8".parse().unwrap(), a));
+        assert_eq!(r.nexthops().len(), 2);
+        assert_eq!(r.ids().collect::<Vec<_>>(), vec![a, b]);
+        assert!(r
+            .iter()
+            .all(|(id, e)| r.id(e.nh.port, e.nh.addr) == Some(id)));
+    }
 
     #[test]
     fn a_flood_of_hosts_is_bounded_and_never_takes_a_gateways_room() {

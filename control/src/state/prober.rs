@@ -209,3 +209,95 @@ impl ControlPlane {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+
+    /// The echo requests of a round: (port, target, id, seq).
+    fn probes(ch: &Channels) -> Vec<(PortId, Ipv4Addr, u16, u16)> {
+        drain(ch)
+            .iter()
+            .filter_map(|f| {
+                let b = f.bytes();
+                let eth = ethernet::Frame::new_checked(b).ok()?;
+                if eth.ethertype() != ethernet::ethertype::IPV4 {
+                    return None;
+                }
+                let ip = dataplane::wire::ipv4::Packet::new_checked(eth.payload()).ok()?;
+                let icmp = &eth.payload()[ip.header_len()..];
+                (ip.protocol() == proto::ICMP && icmp[0] == 8).then(|| {
+                    let id = u16::from_be_bytes([icmp[4], icmp[5]]);
+                    let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
+                    (f.port, ip.dst(), id, seq)
+                })
+            })
+            .collect()
+    }
+
+    fn uplink_down_flag(cp: &ControlPlane) -> bool {
+        cp.nexthops()
+            .iter()
+            .find(|n| n.addr == "10.1.0.2".parse::<IpAddr>().unwrap())
+            .expect("the uplink's gateway")
+            .uplink_down
+    }
+
+    /// With the defaults (a round a second, down after 3 failed rounds, up
+    /// after 2 answered ones), unanswered rounds take the uplink and its
+    /// gateway down, and answered ones bring them back. A reply to an old
+    /// round or from another port counts for nothing.
+    #[test]
+    fn an_uplink_goes_down_after_unanswered_rounds_and_up_after_answered_ones() {
+        let cfg = format!(
+            "{CFG}uplinks:\n  - {{ name: isp1, port: srv1, gateway: 10.1.0.2, probe: {{ targets: [192.0.2.1] }} }}\n"
+        );
+        let c = config::parse(&cfg, "t").unwrap();
+        let ch = Channels::default();
+        let mut cp = ControlPlane::new(c, &MACS, vec![], ch.clone(), 64);
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_millis(1000 * s);
+        drain(&ch);
+        cp.uplink_tick(at(0));
+        let first = probes(&ch);
+        assert_eq!(first.len(), 1, "one probe per target per round");
+        let (port, dst, id, seq) = first[0];
+        assert_eq!((port, dst), (PortId(1), "192.0.2.1".parse().unwrap()));
+        assert!(cp.uplinks()[0].up, "an uplink starts up");
+        // Answers from the wrong port and for the wrong round are ignored.
+        cp.probe_reply(PortId(2), "192.0.2.1".parse().unwrap(), id, seq, at(0));
+        cp.probe_reply(
+            PortId(1),
+            "192.0.2.1".parse().unwrap(),
+            id,
+            seq.wrapping_add(1),
+            at(0),
+        );
+        for s in 1..=2 {
+            cp.uplink_tick(at(s));
+            assert!(cp.uplinks()[0].up, "round {s}: still up");
+        }
+        cp.uplink_tick(at(3));
+        let u = &cp.uplinks()[0];
+        assert!(!u.up, "down after 3 unanswered rounds");
+        assert_eq!((u.rounds, u.transitions), (3, 1));
+        assert!(uplink_down_flag(&cp), "its gateway takes no new flows");
+        // Answer the next rounds.
+        for s in 4..=5 {
+            let (_, dst, id, seq) = *probes(&ch).last().expect("a round's probe");
+            cp.probe_reply(
+                PortId(1),
+                IpAddr::V4(dst),
+                id,
+                seq,
+                at(s - 1) + Duration::from_millis(5),
+            );
+            cp.uplink_tick(at(s));
+        }
+        let u = &cp.uplinks()[0];
+        assert!(u.up, "up after 2 answered rounds");
+        assert_eq!(u.transitions, 2);
+        assert!(!uplink_down_flag(&cp));
+        assert_eq!(u.targets[0].2, 2, "two replies counted");
+    }
+}

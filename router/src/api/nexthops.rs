@@ -22,14 +22,15 @@ fn nexthop_body(n: &NexthopView) -> Nexthop {
         kind: match n.kind {
             NexthopKind::Gateway => "gateway",
             NexthopKind::Host => "host",
-        },
+        }
+        .into(),
         mac: n.mac.map(|m| m.to_string()),
         live: n.live,
         enabled: !n.admin_down,
         link_down: n.link_down,
         unreachable: n.unreachable,
         uplink_down: n.uplink_down,
-        state: n.state.name(),
+        state: n.state.name().into(),
         permanent: n.permanent,
         last_seen_ms: n.last_seen_ms,
         probes_unanswered: n.probes_unanswered,
@@ -40,9 +41,9 @@ fn group_body(g: &GroupView) -> Group {
     Group {
         id: g.id,
         name: g.name.clone(),
-        kind: g.kind,
-        origin: g.origin.map(|o| o.name()),
-        algorithm: g.algorithm,
+        kind: g.kind.into(),
+        origin: g.origin.map(|o| o.name().into()),
+        algorithm: g.algorithm.into(),
         members: g
             .members
             .iter()

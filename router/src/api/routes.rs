@@ -42,7 +42,7 @@ fn route_body(v: &control::state::RouteView, ports: &[String]) -> Route {
     let mut r = Route {
         table: s.table,
         prefix: s.prefix.to_string(),
-        origin: v.origin.name(),
+        origin: v.origin.name().into(),
         protocol: control::config::protocol_name(s.protocol).into_owned(),
         metric: s.metric,
         active: v.active,
@@ -56,7 +56,8 @@ fn route_body(v: &control::state::RouteView, ports: &[String]) -> Route {
         kind: match group {
             Some(RouteGroup::Reject(x)) => x.name(),
             _ => "unicast",
-        },
+        }
+        .into(),
         dev: None,
         nexthop_group: None,
         group: None,
@@ -67,7 +68,7 @@ fn route_body(v: &control::state::RouteView, ports: &[String]) -> Route {
         Some(RouteGroup::Connected(p)) => r.dev = Some(port(p.index()).unwrap_or_default()),
         Some(RouteGroup::Named(n)) => r.nexthop_group = Some(n.clone()),
         Some(RouteGroup::Inline(g)) => {
-            r.group = Some(g.algorithm.name());
+            r.group = Some(g.algorithm.name().into());
             r.nexthops = Some(
                 g.nexthops
                     .iter()
@@ -268,7 +269,7 @@ pub(super) async fn fpm_not_installed(State(s): State<Arc<Shared>>) -> Json<Vec<
         .map(|v| NotInstalled {
             table: v.table,
             prefix: v.prefix.to_string(),
-            reason: v.reason.name(),
+            reason: v.reason.name().into(),
             rtm_type: match v.reason {
                 control::state::NotInstalled::RouteType(t) => Some(t),
                 _ => None,
@@ -340,8 +341,8 @@ pub(super) async fn route_get(
     let g = cp.route_get_from(dst, src, proto, sport, dport, iif);
     Ok(Json(RouteGet {
         prefix: g.route.map(|r| r.0.to_string()),
-        origin: g.route.map(|r| r.1.name()),
-        kind: g.kind,
+        origin: g.route.map(|r| r.1.name().into()),
+        kind: g.kind.into(),
         hash: g.hash,
         nexthop: g.nexthop.map(|n| Via {
             via: n.0.to_string(),

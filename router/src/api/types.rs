@@ -1,6 +1,9 @@
-//! The API's request and response bodies. Responses are these structs,
-//! serialized with snake_case keys; docs/openapi.json is generated from them
-//! (`ecmp-router --openapi`), and a test compares the two.
+//! The API's request and response bodies: one set of types for the
+//! server, the OpenAPI description and `ecmpctl`'s typed client (which
+//! includes this file). Responses are these structs, serialized with
+//! snake_case keys; docs/openapi.json is generated from them
+//! (`ecmp-router --openapi`), and a test compares the two. A renamed field
+//! breaks `ecmpctl`'s build, not its output.
 //!
 //! The route and group bodies are config entries: the handlers hand them to
 //! the config's own parser (`control::config::parse_route_with`), so that an
@@ -13,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// An error: a sentence a person can act on, and the bad field when there is one.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// What is wrong, and how to fix it.
     pub error: String,
@@ -23,7 +26,7 @@ pub struct ErrorBody {
 }
 
 /// A write that changed the FIB: the generation that holds it.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Written {
     pub ok: bool,
     /// The FIB generation the workers run once the change is in.
@@ -31,20 +34,20 @@ pub struct Written {
 }
 
 /// A write that needed no new FIB.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Done {
     pub ok: bool,
 }
 
 /// `POST /api/v1/neighbors/flush`.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Flushed {
     /// Learned hosts removed.
     pub flushed: usize,
 }
 
 /// A nexthop (gateway) or a learned host, with its resolution state.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Nexthop {
     /// The router's id, stable while the nexthop exists (`ip nexthop`'s id).
     pub id: u32,
@@ -52,7 +55,7 @@ pub struct Nexthop {
     pub port: String,
     /// `gateway` (a route's nexthop) or `host` (learned on a connected subnet).
     #[schema(example = "gateway")]
-    pub kind: &'static str,
+    pub kind: String,
     pub mac: Option<String>,
     /// Takes traffic: resolved, enabled, link up, uplink up.
     pub live: bool,
@@ -61,7 +64,7 @@ pub struct Nexthop {
     pub unreachable: bool,
     pub uplink_down: bool,
     /// `permanent`, `incomplete`, `failed`, `reachable`, `stale`, `delay` or `probe`.
-    pub state: &'static str,
+    pub state: String,
     pub permanent: bool,
     pub last_seen_ms: Option<u64>,
     pub probes_unanswered: u32,
@@ -78,21 +81,21 @@ pub struct NexthopInput {
 }
 
 /// One end of a flow.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Endpoint {
     pub addr: String,
     pub port: u16,
 }
 
 /// Where a flow or a lookup goes.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Via {
     pub via: String,
     pub port: String,
 }
 
 /// A flow of a worker's table (sticky routes).
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Flow {
     pub worker: usize,
     pub proto: u8,
@@ -100,7 +103,7 @@ pub struct Flow {
     pub b: Endpoint,
     pub nexthop: Option<Via>,
     /// `-`, `opening`, `established`, `half-closed` or `closing`.
-    pub tcp_state: &'static str,
+    pub tcp_state: String,
     pub packets: u64,
     pub idle_ms: u32,
     pub expires_in_ms: u32,
@@ -131,7 +134,7 @@ pub struct FlowsQuery {
 }
 
 /// A probe target of an uplink.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UplinkTarget {
     pub addr: String,
     pub sent: u64,
@@ -140,13 +143,13 @@ pub struct UplinkTarget {
 }
 
 /// An uplink and its probes.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Uplink {
     pub name: String,
     pub port: String,
     pub gateway: String,
     /// `up` or `down`.
-    pub state: &'static str,
+    pub state: String,
     pub since_ms: u64,
     pub loss_pct: u32,
     pub rounds: u64,
@@ -155,7 +158,7 @@ pub struct Uplink {
 }
 
 /// A port: its config, link state and counters.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Port {
     pub name: String,
     pub device: String,
@@ -163,7 +166,7 @@ pub struct Port {
     pub addresses: Vec<String>,
     pub mtu: u16,
     /// The config's `monitor-link`: `auto`, `true` or `false`.
-    pub monitor_link: &'static str,
+    pub monitor_link: String,
     /// What `auto` came to on this port.
     pub monitor_link_effective: bool,
     pub link_up: bool,
@@ -178,7 +181,7 @@ pub struct Port {
 }
 
 /// A member of a group.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GroupMember {
     /// The nexthop's id.
     pub id: u32,
@@ -189,16 +192,16 @@ pub struct GroupMember {
 }
 
 /// A nexthop group: named, shared by routes, or a route's own.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Group {
     /// The router's id (`ip nexthop`'s group id), after every nexthop id.
     pub id: u32,
     pub name: String,
     /// `named`, `shared` or `route`.
-    pub kind: &'static str,
+    pub kind: String,
     /// `api`, `config` or `fpm`.
-    pub origin: Option<&'static str>,
-    pub algorithm: &'static str,
+    pub origin: Option<String>,
+    pub algorithm: String,
     pub members: Vec<GroupMember>,
     /// Members that take traffic.
     pub live: usize,
@@ -207,7 +210,7 @@ pub struct Group {
 }
 
 /// A group just written, and the FIB generation that holds it.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GroupWritten {
     #[serde(flatten)]
     pub group: Option<Group>,
@@ -215,7 +218,7 @@ pub struct GroupWritten {
 }
 
 /// One member of a config-style nexthop list.
-#[derive(Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Member {
     /// Gateway address, on a subnet of `port`.
     pub via: String,
@@ -227,7 +230,7 @@ pub struct Member {
 }
 
 /// A route's flow hash.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Hash {
     /// `l3`, `l4`, `l3-inner`, `l4-inner`, `fields`, `flowlabel` or `per-packet`.
     pub policy: String,
@@ -251,12 +254,12 @@ pub struct HashInput {
 }
 
 /// A route of one table and origin.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Route {
     pub table: u32,
     pub prefix: String,
     /// `api`, `config`, `fpm` or `kernel`: who gave the route to the router.
-    pub origin: &'static str,
+    pub origin: String,
     /// rtm_protocol as iproute2 names it (bgp, static, ...; a number when it has no name).
     pub protocol: String,
     pub metric: u32,
@@ -271,7 +274,7 @@ pub struct Route {
     pub nhid: Option<u32>,
     /// `unicast`, `blackhole`, `unreachable` or `prohibit`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     /// A connected route's port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<String>,
@@ -280,7 +283,7 @@ pub struct Route {
     pub nexthop_group: Option<String>,
     /// The route's own group's algorithm.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub group: Option<&'static str>,
+    pub group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nexthops: Option<Vec<Member>>,
 }
@@ -358,12 +361,12 @@ pub struct RouteDeleteQuery {
 }
 
 /// An FPM route the router holds but did not install, and why.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct NotInstalled {
     pub table: u32,
     pub prefix: String,
     /// `no_port_for_gateway`, `ipv6_nexthop_onlink` or `route_type`.
-    pub reason: &'static str,
+    pub reason: String,
     /// With `route_type`: the rtm_type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtm_type: Option<u8>,
@@ -388,12 +391,12 @@ pub struct RouteGetQuery {
 }
 
 /// What the workers would do with a packet.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RouteGet {
     pub prefix: Option<String>,
-    pub origin: Option<&'static str>,
+    pub origin: Option<String>,
     /// `group`, `connected`, `local`, `blackhole`, `unreachable`, `prohibit` or `none`.
-    pub kind: &'static str,
+    pub kind: String,
     /// The flow hash the pick used.
     pub hash: Option<u32>,
     pub nexthop: Option<Via>,

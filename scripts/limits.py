@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-ROOTS = ["control/src", "router/src", "dataplane/src", "dpdk-sys/src"]
+ROOTS = ["control/src", "router/src", "dataplane/src", "dpdk/src", "dpdk-sys/src"]
 FN = re.compile(r'^(\s*)(pub(\([a-z: ]+\))? )?(const )?(async )?(unsafe )?(extern "C" )?fn (\w+)')
 
 

@@ -12,25 +12,12 @@ use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-/// A port's counters as the PMD reports them (`rte_eth_stats`).
+/// A port's state for the metrics: the PMD's counters, its link, and its
+/// kernel interface's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortCounters {
-    /// Packets received.
-    pub rx_packets: u64,
-    /// Bytes received.
-    pub rx_bytes: u64,
-    /// Packets sent.
-    pub tx_packets: u64,
-    /// Bytes sent.
-    pub tx_bytes: u64,
-    /// Packets the NIC dropped for lack of rx descriptors (`imissed`).
-    pub rx_missed: u64,
-    /// Receive errors.
-    pub rx_errors: u64,
-    /// Receive failures for lack of mbufs.
-    pub rx_nombuf: u64,
-    /// Transmit errors.
-    pub tx_errors: u64,
+    /// The PMD's counters (`rte_eth_stats`).
+    pub pmd: dataplane::stats::PortStats,
     /// Link state as the PMD reports it.
     pub link_up: bool,
     /// The port's kernel interface, if it has one.
@@ -152,13 +139,14 @@ fn port_metrics(reg: &Registry, cp: &Snapshot, ports: &[PortCounters]) -> u64 {
     );
     for (p, c) in cp.port_names.iter().zip(ports) {
         let l = [p.as_str()];
-        rx_p.with_label_values(&l).inc_by(c.rx_packets);
-        rx_b.with_label_values(&l).inc_by(c.rx_bytes);
-        tx_p.with_label_values(&l).inc_by(c.tx_packets);
-        tx_b.with_label_values(&l).inc_by(c.tx_bytes);
-        rx_d.with_label_values(&l).inc_by(c.rx_missed + c.rx_nombuf);
-        rx_e.with_label_values(&l).inc_by(c.rx_errors);
-        tx_e.with_label_values(&l).inc_by(c.tx_errors);
+        rx_p.with_label_values(&l).inc_by(c.pmd.rx_packets);
+        rx_b.with_label_values(&l).inc_by(c.pmd.rx_bytes);
+        tx_p.with_label_values(&l).inc_by(c.pmd.tx_packets);
+        tx_b.with_label_values(&l).inc_by(c.pmd.tx_bytes);
+        rx_d.with_label_values(&l)
+            .inc_by(c.pmd.rx_missed + c.pmd.rx_nombuf);
+        rx_e.with_label_values(&l).inc_by(c.pmd.rx_errors);
+        tx_e.with_label_values(&l).inc_by(c.pmd.tx_errors);
     }
 
     let link = gauge_vec(
@@ -811,7 +799,10 @@ mod tests {
         let text = render(
             &Snapshot::of(&cp),
             &[PortCounters {
-                rx_packets: 5,
+                pmd: dataplane::stats::PortStats {
+                    rx_packets: 5,
+                    ..Default::default()
+                },
                 kernel: Some(Default::default()),
                 ..Default::default()
             }],

@@ -167,3 +167,25 @@ impl LcoreStats {
         self.drops[r as usize].load(Relaxed)
     }
 }
+
+/// A port's counters, as the PMD keeps them (`rte_eth_stats`; the `dpdk`
+/// crate reads them, the metrics export them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortStats {
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets the NIC dropped: no free rx descriptor.
+    pub rx_missed: u64,
+    /// Erroneous packets received.
+    pub rx_errors: u64,
+    /// Receive failures: no mbuf.
+    pub rx_nombuf: u64,
+    /// Failed transmissions.
+    pub tx_errors: u64,
+}

@@ -22,20 +22,10 @@ pub(super) async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         .ports
         .iter()
         .zip(&s.kernel_counters)
-        .map(|(p, k)| {
-            let st = p.stats();
-            control::metrics::PortCounters {
-                rx_packets: st.rx_packets,
-                rx_bytes: st.rx_bytes,
-                tx_packets: st.tx_packets,
-                tx_bytes: st.tx_bytes,
-                rx_missed: st.rx_missed,
-                rx_errors: st.rx_errors,
-                rx_nombuf: st.rx_nombuf,
-                tx_errors: st.tx_errors,
-                link_up: p.link_up(),
-                kernel: k.as_ref().map(|k| k.snapshot()),
-            }
+        .map(|(p, k)| control::metrics::PortCounters {
+            pmd: p.stats(),
+            link_up: p.link_up(),
+            kernel: k.as_ref().map(|k| k.snapshot()),
         })
         .collect();
     let now = s.clock.now_ms();

@@ -71,7 +71,7 @@ pub struct Nexthop {
 }
 
 /// `POST /api/v1/nexthops`.
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NexthopInput {
     /// The gateway's address, on a subnet of `port`.
@@ -223,6 +223,7 @@ pub struct Member {
     /// Gateway address, on a subnet of `port`.
     pub via: String,
     /// Port name from the config.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
     /// 1 to 65535; 1 when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,16 +242,30 @@ pub struct Hash {
 }
 
 /// A route's flow hash, as a request gives it (a config `hash:` entry).
-#[derive(ToSchema)]
-#[allow(dead_code)] // a schema only: the config's own parser reads the body
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct HashInput {
     /// `l3`, `l4`, `l3-inner`, `l4-inner`, `fields`, `flowlabel` or `per-packet`
     /// (default: the config's `hash`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     /// With `fields`: the fields hashed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
     /// Default: the config's seed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u32>,
+}
+
+/// A table: its id, or a name (`main`, or one of the config's `tables`).
+/// `ecmpctl` writes it; the server hands the body to the config's parser.
+#[allow(dead_code)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum TableRef {
+    /// A table id.
+    Id(u32),
+    /// A table name.
+    Name(String),
 }
 
 /// A route of one table and origin.
@@ -291,40 +306,54 @@ pub struct Route {
 /// `POST`/`PUT /api/v1/routes`: one `routes[]` entry of the config, as JSON.
 /// `nexthops` (with optional group parameters), `nexthop_group`, or a `type`
 /// that has no nexthops. Kebab-case keys (`nexthop-group`) are taken too.
-#[derive(ToSchema)]
-#[allow(dead_code)] // a schema only: the config's own parser reads the body
+/// The router hands the body to the config's own parser; `ecmpctl` writes
+/// it from this struct, and a test feeds what it writes to that parser.
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct RouteInput {
     pub prefix: String,
     /// A table id, `main`, or a name from the config's `tables` (default main, 254).
     #[schema(value_type = Option<String>)]
-    pub table: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nexthops: Option<Vec<Member>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nexthop_group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<HashInput>,
     /// `unicast` (the default), `blackhole`, `unreachable` or `prohibit`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sticky: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metric: Option<u32>,
     /// `hash-threshold` (the default), `modulo` or `resilient`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Resilient: the bucket count.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub buckets: Option<u32>,
     /// Resilient: seconds a bucket must be idle to move.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timer: Option<u32>,
     /// Resilient: seconds before busy buckets move (0: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unbalanced_timer: Option<u32>,
 }
 
 /// `POST`/`PUT /api/v1/groups`: one `nexthop-groups[]` entry of the config.
-#[derive(ToSchema)]
-#[allow(dead_code)] // a schema only: the config's own parser reads the body
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct GroupInput {
     pub name: String,
     pub nexthops: Vec<Member>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub buckets: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timer: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unbalanced_timer: Option<u32>,
 }
 

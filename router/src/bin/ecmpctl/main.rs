@@ -45,10 +45,21 @@ macro_rules! say {
 mod client;
 mod nexthop;
 mod route;
+/// The API's types: the server's own (one set for the server, the OpenAPI
+/// description and this client), so a renamed field breaks this build.
+#[path = "../../api/types.rs"]
+#[allow(dead_code)]
+mod types;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
+use types::{
+    ErrorBody, Flow, Flushed, Group, GroupInput, GroupWritten, HashInput, Member, Nexthop,
+    NexthopInput, Port, Route, RouteGet, RouteInput, TableRef, Uplink, Written,
+};
 
 const DEFAULT_API: &str = "127.0.0.1:9464";
 /// The socket of the shipped config and systemd unit (`api.socket`).
@@ -56,6 +67,7 @@ const DEFAULT_SOCKET: &str = "/run/ecmp-router/api.sock";
 
 static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
+#[derive(Debug)]
 struct Usage(String);
 
 /// One HTTP/1.1 request; returns (status, body).
@@ -63,7 +75,7 @@ fn http(
     api: &str,
     method: &str,
     path: &str,
-    body: Option<&Value>,
+    body: Option<String>,
 ) -> Result<(u16, String), String> {
     http_with_head(api, method, path, body).map(|(s, _, b)| (s, b))
 }
@@ -73,27 +85,41 @@ fn http_with_head(
     api: &str,
     method: &str,
     path: &str,
-    body: Option<&Value>,
+    body: Option<String>,
 ) -> Result<(u16, String, String), String> {
     let token = TOKEN.get().cloned().flatten();
-    let r = client::request(
-        api,
-        method,
-        path,
-        body.map(Value::to_string),
-        token.as_deref(),
-    )?;
+    let r = client::request(api, method, path, body, token.as_deref())?;
     Ok((r.status, r.head, r.body))
 }
 
-/// Every page of `/api/v1/routes` (`query` starts with `?` or is empty),
-/// following `X-Next-Cursor`; `each` gets each page as it arrives.
-fn routes_pages(api: &str, query: &str, each: impl FnMut(Value)) -> Result<(), String> {
-    pages(api, "/api/v1/routes", query, each)
+/// The router's refusal, as a line: its message, and the field it names.
+fn refusal(text: &str) -> String {
+    match serde_json::from_str::<ErrorBody>(text) {
+        Ok(ErrorBody {
+            error,
+            field: Some(f),
+        }) if !error.contains(&f) => format!("{error} [{f}]"),
+        Ok(e) => e.error,
+        Err(_) if text.trim().is_empty() => "request refused".to_owned(),
+        Err(_) => text.trim().to_owned(),
+    }
 }
 
-/// Every page of the listing at `base`, following `X-Next-Cursor`.
-fn pages(api: &str, base: &str, query: &str, mut each: impl FnMut(Value)) -> Result<(), String> {
+/// The answer to `method path` as the API type `T`.
+fn parse<T: DeserializeOwned>(method: &str, path: &str, text: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| {
+        format!("the router's answer to {method} {path} is not what this ecmpctl reads ({e}): are the router and ecmpctl the same version?")
+    })
+}
+
+/// Every page of the listing at `base` (`query` starts with `?` or is
+/// empty), following `X-Next-Cursor`; `each` gets each page as it arrives.
+fn pages<T: DeserializeOwned>(
+    api: &str,
+    base: &str,
+    query: &str,
+    mut each: impl FnMut(Vec<T>),
+) -> Result<(), String> {
     let mut cursor: Option<String> = None;
     loop {
         let sep = if query.is_empty() { "?" } else { "&" };
@@ -102,15 +128,10 @@ fn pages(api: &str, base: &str, query: &str, mut each: impl FnMut(Value)) -> Res
             Some(c) => format!("{base}{query}{sep}after={}", enc(c)),
         };
         let (status, head, text) = http_with_head(api, "GET", &path, None)?;
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status >= 400 {
-            return Err(v
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("request refused")
-                .to_owned());
+            return Err(refusal(&text));
         }
-        each(v);
+        each(parse("GET", &path, &text)?);
         cursor = head
             .lines()
             .find_map(|l| l.strip_prefix("x-next-cursor:"))
@@ -121,20 +142,37 @@ fn pages(api: &str, base: &str, query: &str, mut each: impl FnMut(Value)) -> Res
     }
 }
 
-fn call(api: &str, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+/// `method path` with a JSON `body`; the answer as the API type `T`.
+fn call<T: DeserializeOwned>(
+    api: &str,
+    method: &str,
+    path: &str,
+    body: Option<&dyn erased::Body>,
+) -> Result<T, String> {
+    let body = body.map(erased::Body::json);
     let (status, text) = http(api, method, path, body)?;
-    let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     if status >= 400 {
-        let msg = v
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("request refused");
-        return Err(match v.get("field").and_then(Value::as_str) {
-            Some(f) if !msg.contains(f) => format!("{msg} [{f}]"),
-            _ => msg.to_owned(),
-        });
+        return Err(refusal(&text));
     }
-    Ok(v)
+    parse(method, path, &text)
+}
+
+/// A GET of the API type `T`.
+fn get<T: DeserializeOwned>(api: &str, path: &str) -> Result<T, String> {
+    call(api, "GET", path, None)
+}
+
+/// Request bodies of any serializable type, behind one reference.
+mod erased {
+    /// A body that serializes to JSON.
+    pub trait Body {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Body for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
+        }
+    }
 }
 
 fn take<'a>(args: &mut std::slice::Iter<'a, String>, what: &str) -> Result<&'a str, Usage> {
@@ -147,8 +185,8 @@ fn enc(s: &str) -> String {
     s.replace('/', "%2F").replace(':', "%3A")
 }
 
-/// `route add|replace` arguments to the API's JSON.
-fn route_body(args: &[String]) -> Result<Value, Usage> {
+/// `route add|replace` arguments as the API's request body.
+fn route_body(args: &[String]) -> Result<RouteInput, Usage> {
     // iproute2's route types lead: `route add blackhole PREFIX`.
     let kind = args
         .first()
@@ -172,54 +210,66 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
         Some(p) => p,
         None => return Err(Usage("route add needs a prefix".into())),
     };
-    let mut body = json!({ "prefix": prefix });
-    if let Some(k) = kind.filter(|k| *k != "unicast") {
-        body["type"] = json!(k);
-    }
+    let mut body = RouteInput {
+        prefix: prefix.to_owned(),
+        kind: kind.filter(|k| *k != "unicast").map(str::to_owned),
+        ..RouteInput::default()
+    };
     let mut it = rest[1..].iter();
-    let mut nexthops: Vec<Value> = Vec::new();
-    let mut cur: Option<Value> = None;
+    let mut nexthops: Vec<Member> = Vec::new();
+    let mut cur: Option<Member> = None;
+    let number = |what: &str, v: &str| {
+        v.parse::<u32>()
+            .map_err(|_| Usage(format!("{what} '{v}' is not a number")))
+    };
     while let Some(a) = it.next() {
         match a.as_str() {
             "table" => {
                 let t = take(&mut it, "table")?;
-                body["table"] = json!(route::table_id(t).ok_or_else(|| Usage(format!("table '{t}': expected main, default, local or an id")))?);
+                body.table = Some(TableRef::Id(route::table_id(t).ok_or_else(|| {
+                    Usage(format!("table '{t}': expected main, default, local or an id"))
+                })?));
             }
-            "group" => body["group"] = json!(take(&mut it, "group")?),
-            "hash" => body["hash"] = json!({ "policy": take(&mut it, "hash")? }),
-            "nhg" => body["nexthop_group"] = json!(take(&mut it, "nhg")?),
-            "sticky" => body["sticky"] = json!(true),
+            "group" => body.group = Some(take(&mut it, "group")?.to_owned()),
+            "hash" => {
+                body.hash = Some(HashInput {
+                    policy: Some(take(&mut it, "hash")?.to_owned()),
+                    ..HashInput::default()
+                })
+            }
+            "nhg" => body.nexthop_group = Some(take(&mut it, "nhg")?.to_owned()),
+            "sticky" => body.sticky = Some(true),
             "metric" | "preference" | "priority" => {
-                let m = take(&mut it, a)?;
-                body["metric"] = json!(m.parse::<u32>().map_err(|_| Usage(format!("metric '{m}' is not a number")))?);
+                body.metric = Some(number("metric", take(&mut it, a)?)?)
             }
             // The router's own routes are static, as `proto static` says.
             "proto" | "protocol" => match take(&mut it, a)? {
                 "static" => {}
                 p => return Err(Usage(format!("proto {p}: routes added here are proto static (FRR's come over FPM)"))),
             },
-            "nexthop" => {
-                if let Some(n) = cur.take() {
-                    nexthops.push(n);
-                }
-                cur = Some(json!({}));
-            }
+            "nexthop" => nexthops.extend(cur.replace(Member {
+                via: String::new(),
+                port: None,
+                weight: None,
+            })),
             "via" | "dev" | "weight" => {
-                let n = cur.get_or_insert_with(|| json!({}));
+                let n = cur.get_or_insert_with(|| Member {
+                    via: String::new(),
+                    port: None,
+                    weight: None,
+                });
                 let v = take(&mut it, a)?;
                 match a.as_str() {
-                    "via" => n["via"] = json!(v),
-                    "dev" => n["port"] = json!(v),
-                    _ => n["weight"] = json!(v.parse::<u32>().map_err(|_| Usage(format!("weight '{v}' is not a number")))?),
+                    "via" => n.via = v.to_owned(),
+                    "dev" => n.port = Some(v.to_owned()),
+                    _ => n.weight = Some(number("weight", v)?),
                 }
             }
             other => return Err(Usage(format!("unexpected '{other}' in route add (expected table, group, hash, sticky, metric, proto, nhg, nexthop, via, dev or weight)"))),
         }
     }
-    if let Some(n) = cur {
-        nexthops.push(n);
-    }
-    if nexthops.is_empty() && (body.get("nexthop_group").is_some() || body.get("type").is_some()) {
+    nexthops.extend(cur);
+    if nexthops.is_empty() && (body.nexthop_group.is_some() || body.kind.is_some()) {
         return Ok(body);
     }
     if nexthops.is_empty() {
@@ -228,103 +278,122 @@ fn route_body(args: &[String]) -> Result<Value, Usage> {
                 .into(),
         ));
     }
-    body["nexthops"] = json!(nexthops);
+    body.nexthops = Some(nexthops);
     Ok(body)
 }
 
-fn print_flows(v: &Value) {
-    for f in v.as_array().into_iter().flatten() {
-        let proto = match f["proto"].as_u64() {
-            Some(6) => "tcp".to_owned(),
-            Some(17) => "udp".to_owned(),
-            Some(1) => "icmp".to_owned(),
-            Some(n) => n.to_string(),
-            None => "?".to_owned(),
+/// `group add|replace NAME ...` arguments as the API's request body: the
+/// words of `route add` that a group takes.
+fn group_body(name: &str, args: &[String]) -> Result<GroupInput, Usage> {
+    let r = route_body(args)?;
+    let route_only = [
+        ("table", r.table.is_some()),
+        ("hash", r.hash.is_some()),
+        ("nhg", r.nexthop_group.is_some()),
+        ("sticky", r.sticky.is_some()),
+        ("metric", r.metric.is_some()),
+        ("a route type", r.kind.is_some()),
+    ];
+    if let Some((w, _)) = route_only.iter().find(|(_, set)| *set) {
+        return Err(Usage(format!(
+            "group add: {w} is a route's, not a group's (a group takes group, nexthop, via, dev and weight)"
+        )));
+    }
+    Ok(GroupInput {
+        name: name.to_owned(),
+        nexthops: r.nexthops.unwrap_or_default(),
+        group: r.group,
+        buckets: r.buckets,
+        idle_timer: r.idle_timer,
+        unbalanced_timer: r.unbalanced_timer,
+    })
+}
+
+fn print_flows(flows: &[Flow]) {
+    for f in flows {
+        let proto = match f.proto {
+            6 => "tcp".to_owned(),
+            17 => "udp".to_owned(),
+            1 => "icmp".to_owned(),
+            n => n.to_string(),
         };
-        let ep = |e: &Value| format!("{} {}", e["addr"].as_str().unwrap_or("?"), e["port"]);
+        let (via, dev) = f
+            .nexthop
+            .as_ref()
+            .map_or(("?", "?"), |n| (n.via.as_str(), n.port.as_str()));
         say!(
-            "{proto} {} <-> {} via {} dev {} {} packets {} idle {}ms expires {}ms worker {}",
-            ep(&f["a"]),
-            ep(&f["b"]),
-            f["nexthop"]["via"].as_str().unwrap_or("?"),
-            f["nexthop"]["port"].as_str().unwrap_or("?"),
-            f["tcp_state"].as_str().unwrap_or("-"),
-            f["packets"],
-            f["idle_ms"],
-            f["expires_in_ms"],
-            f["worker"]
+            "{proto} {} {} <-> {} {} via {via} dev {dev} {} packets {} idle {}ms expires {}ms worker {}",
+            f.a.addr,
+            f.a.port,
+            f.b.addr,
+            f.b.port,
+            f.tcp_state,
+            f.packets,
+            f.idle_ms,
+            f.expires_in_ms,
+            f.worker
         );
     }
 }
 
-fn print_uplinks(v: &Value) {
-    for u in v.as_array().into_iter().flatten() {
+fn print_uplinks(uplinks: &[Uplink]) {
+    for u in uplinks {
         say!(
             "{} via {} dev {} {} for {}ms loss {}% rounds {} transitions {}",
-            u["name"].as_str().unwrap_or("?"),
-            u["gateway"].as_str().unwrap_or("?"),
-            u["port"].as_str().unwrap_or("?"),
-            u["state"].as_str().unwrap_or("?").to_uppercase(),
-            u["since_ms"],
-            u["loss_pct"],
-            u["rounds"],
-            u["transitions"]
+            u.name,
+            u.gateway,
+            u.port,
+            u.state.to_uppercase(),
+            u.since_ms,
+            u.loss_pct,
+            u.rounds,
+            u.transitions
         );
-        for t in u["targets"].as_array().into_iter().flatten() {
-            let rtt = t["last_rtt_us"]
-                .as_u64()
+        for t in &u.targets {
+            let rtt = t
+                .last_rtt_us
                 .map_or("-".to_owned(), |r| format!("{:.2}ms", r as f64 / 1000.0));
             say!(
                 "\tprobe {} sent {} answered {} rtt {}",
-                t["addr"].as_str().unwrap_or("?"),
-                t["sent"],
-                t["answered"],
+                t.addr,
+                t.sent,
+                t.answered,
                 rtt
             );
         }
     }
 }
 
-fn print_ports(v: &Value) {
-    for p in v.as_array().into_iter().flatten() {
-        let addrs: Vec<&str> = p["addresses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+fn print_ports(ports: &[Port]) {
+    for p in ports {
         say!(
             "{}: {} mtu {} link/ether {} device {} monitor-link {} ({})",
-            p["name"].as_str().unwrap_or("?"),
-            if p["link_up"].as_bool().unwrap_or(false) {
-                "UP"
-            } else {
-                "DOWN"
-            },
-            p["mtu"],
-            p["mac"].as_str().unwrap_or("?"),
-            p["device"].as_str().unwrap_or("?"),
-            p["monitor_link"].as_str().unwrap_or("?"),
-            if p["monitor_link_effective"].as_bool().unwrap_or(false) {
+            p.name,
+            if p.link_up { "UP" } else { "DOWN" },
+            p.mtu,
+            p.mac.as_deref().unwrap_or("?"),
+            p.device,
+            p.monitor_link,
+            if p.monitor_link_effective {
                 "used"
             } else {
                 "ignored"
             }
         );
-        say!("\tinet {}", addrs.join(" "));
+        say!("\tinet {}", p.addresses.join(" "));
         say!(
             "\tRX: packets {} bytes {} missed {} errors {} nombuf {}",
-            p["rx_packets"],
-            p["rx_bytes"],
-            p["rx_missed"],
-            p["rx_errors"],
-            p["rx_nombuf"]
+            p.rx_packets,
+            p.rx_bytes,
+            p.rx_missed,
+            p.rx_errors,
+            p.rx_nombuf
         );
         say!(
             "\tTX: packets {} bytes {} errors {}",
-            p["tx_packets"],
-            p["tx_bytes"],
-            p["tx_errors"]
+            p.tx_packets,
+            p.tx_bytes,
+            p.tx_errors
         );
     }
 }
@@ -343,7 +412,7 @@ struct Opts {
 }
 
 impl Opts {
-    fn print_json(&self, v: &Value) {
+    fn print_json<T: Serialize + ?Sized>(&self, v: &T) {
         let s = if self.pretty {
             serde_json::to_string_pretty(v)
         } else {
@@ -381,13 +450,8 @@ fn route_show(api: &str, opts: Opts, s: &route::Show) -> Result<(), String> {
         ));
     }
     let mut objs: Vec<Value> = Vec::new();
-    routes_pages(api, &q, |v| {
-        objs.extend(
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| route::route_object(r, s)),
-        )
+    pages(api, "/api/v1/routes", &q, |routes: Vec<Route>| {
+        objs.extend(routes.iter().filter_map(|r| route::route_object(r, s)))
     })?;
     let system_tables: &[u32] = match s.tables {
         Tables::One(TABLE_MAIN) => &[TABLE_MAIN],
@@ -396,7 +460,7 @@ fn route_show(api: &str, opts: Opts, s: &route::Show) -> Result<(), String> {
         Tables::All => &[TABLE_MAIN, TABLE_LOCAL],
     };
     if !system_tables.is_empty() {
-        let ports = call(api, "GET", "/api/v1/ports", None)?;
+        let ports: Vec<Port> = get(api, "/api/v1/ports")?;
         for &t in system_tables {
             for mut o in route::system_objects(&ports, t) {
                 if t == TABLE_LOCAL && s.tables == Tables::All {
@@ -420,20 +484,19 @@ fn unknown(other: &[&str]) -> Usage {
 }
 
 /// A read's answer: JSON under -j, else `pretty`.
-fn show(opts: Opts, v: Value, pretty: &dyn Fn(&Value)) {
+fn show<T: Serialize + ?Sized>(opts: Opts, v: &T, pretty: &dyn Fn(&T)) {
     if opts.json {
-        opts.print_json(&v);
+        opts.print_json(v);
     } else {
-        pretty(&v);
+        pretty(v);
     }
 }
 
-/// A write's answer: under -j, what the router said, or {} for nothing.
-fn wrote(opts: Opts, r: Result<Value, String>) -> Result<(), String> {
+/// A write's answer: under -j, what the router said.
+fn wrote<T: Serialize>(opts: Opts, r: Result<T, String>) -> Result<(), String> {
     r.map(|v| {
         if opts.json {
-            let empty = v.is_null() || v == Value::String(String::new());
-            opts.print_json(&if empty { json!({}) } else { v });
+            opts.print_json(&v);
         }
     })
 }
@@ -469,14 +532,10 @@ fn route_cmd(
         }
         ["route", op @ ("add" | "replace"), ..] => {
             let body = route_body(&args[2..])?;
+            let method = if *op == "add" { "POST" } else { "PUT" };
             wrote(
                 opts,
-                call(
-                    api,
-                    if *op == "add" { "POST" } else { "PUT" },
-                    "/api/v1/routes",
-                    Some(&body),
-                ),
+                call::<Written>(api, method, "/api/v1/routes", Some(&body)),
             )
         }
         ["route", "del" | "delete", prefix, rest @ ..] => {
@@ -490,15 +549,8 @@ fn route_cmd(
                 [] => String::new(),
                 _ => return Err(Usage("route del PREFIX [table T]".into())),
             };
-            wrote(
-                opts,
-                call(
-                    api,
-                    "DELETE",
-                    &format!("/api/v1/routes?prefix={}{t}", enc(prefix)),
-                    None,
-                ),
-            )
+            let path = format!("/api/v1/routes?prefix={}{t}", enc(prefix));
+            wrote(opts, call::<Written>(api, "DELETE", &path, None))
         }
         ["route", "get", dst, rest @ ..] => route_get(api, opts, dst, rest)?,
         other => return Err(unknown(other)),
@@ -529,11 +581,10 @@ fn route_get(api: &str, opts: Opts, dst: &str, rest: &[&str]) -> Result<Result<(
         q.push_str(&format!("&{key}={}", enc(v)));
     }
     Ok(
-        call(api, "GET", &format!("/api/v1/route/get?{q}"), None).map(|v| {
-            show(opts, v, &|v: &Value| {
+        get::<RouteGet>(api, &format!("/api/v1/route/get?{q}")).map(|v| {
+            show(opts, &v, &|v: &RouteGet| {
                 // As `ip route get`: DST [from SRC] via GW dev D [iif P],
                 // then what the router adds: the route, its origin, the hash.
-                let nh = &v["nexthop"];
                 let mut line = dst.to_string();
                 let word = |w: &str| {
                     rest.iter()
@@ -543,25 +594,25 @@ fn route_get(api: &str, opts: Opts, dst: &str, rest: &[&str]) -> Result<Result<(
                 if let Some(s) = word("from") {
                     line.push_str(&format!(" from {s}"));
                 }
-                match (nh["via"].as_str(), nh["port"].as_str()) {
-                    (Some(_), Some(dev)) if v["kind"] == "connected" => {
-                        line.push_str(&format!(" dev {dev}"))
+                match &v.nexthop {
+                    Some(nh) if v.kind == "connected" => {
+                        line.push_str(&format!(" dev {}", nh.port))
                     }
-                    (Some(via), Some(dev)) => line.push_str(&format!(" via {via} dev {dev}")),
-                    _ => line.push_str(&format!(" {}", v["kind"].as_str().unwrap_or("?"))),
+                    Some(nh) => line.push_str(&format!(" via {} dev {}", nh.via, nh.port)),
+                    None => line.push_str(&format!(" {}", v.kind)),
                 }
                 if let Some(p) = word("iif") {
                     line.push_str(&format!(" iif {p}"));
                 }
-                match v["prefix"].as_str() {
+                match &v.prefix {
                     Some(p) => line.push_str(&format!(
                         " route {p} origin {}",
-                        v["origin"].as_str().unwrap_or("?")
+                        v.origin.as_deref().unwrap_or("?")
                     )),
-                    None if v["kind"] == "connected" => line.push_str(" route connected"),
+                    None if v.kind == "connected" => line.push_str(" route connected"),
                     None => {}
                 }
-                if let Some(h) = v["hash"].as_u64() {
+                if let Some(h) = v.hash {
                     line.push_str(&format!(" hash 0x{h:08x}"));
                 }
                 say!("{line}");
@@ -574,29 +625,25 @@ fn route_get(api: &str, opts: Opts, dst: &str, rest: &[&str]) -> Result<Result<(
 fn nexthop_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, Usage> {
     let r = match a {
         ["nexthop" | "nh", "show"] | ["nexthop" | "nh"] => {
-            call(api, "GET", "/api/v1/nexthops", None)
-                .and_then(|n| Ok((n, call(api, "GET", "/api/v1/groups", None)?)))
+            get::<Vec<Nexthop>>(api, "/api/v1/nexthops")
+                .and_then(|n| Ok((n, get::<Vec<Group>>(api, "/api/v1/groups")?)))
                 .map(|(n, g)| {
                     let mut objs: Vec<Value> = n
-                        .as_array()
-                        .into_iter()
-                        .flatten()
+                        .iter()
                         .map(|n| nexthop::nexthop_object(n, opts.details))
                         .collect();
-                    objs.extend(
-                        g.as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|g| nexthop::group_object(g, opts.details)),
-                    );
+                    objs.extend(g.iter().map(|g| nexthop::group_object(g, opts.details)));
                     print_objects(opts, objs, nexthop::text)
                 })
         }
-        ["nexthop" | "nh", "add", "via", addr, "dev", port] => call(
+        ["nexthop" | "nh", "add", "via", addr, "dev", port] => call::<Nexthop>(
             api,
             "POST",
             "/api/v1/nexthops",
-            Some(&json!({ "via": addr, "port": port })),
+            Some(&NexthopInput {
+                via: (*addr).to_owned(),
+                port: (*port).to_owned(),
+            }),
         )
         .map(|v| {
             print_objects(
@@ -605,17 +652,17 @@ fn nexthop_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, 
                 nexthop::text,
             )
         }),
-        ["nexthop" | "nh", "del" | "delete", "via", addr, "dev", port] => call(
+        ["nexthop" | "nh", "del" | "delete", "via", addr, "dev", port] => call::<types::Done>(
             api,
             "DELETE",
             &format!("/api/v1/nexthops/{port}/{}", enc(addr)),
             None,
         )
         .map(|v| match opts.json {
-            true => opts.print_json(&if v.is_object() { v } else { json!({}) }),
+            true => opts.print_json(&v),
             false => say!("nexthop {addr} dev {port} deleted"),
         }),
-        ["nexthop" | "nh", op @ ("disable" | "enable"), addr, "dev", port] => call(
+        ["nexthop" | "nh", op @ ("disable" | "enable"), addr, "dev", port] => call::<Nexthop>(
             api,
             "POST",
             &format!("/api/v1/nexthops/{port}/{}/{op}", enc(addr)),
@@ -635,14 +682,10 @@ fn nexthop_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, 
 
 /// `neigh show`, as `ip neigh show`; `q` picks a port.
 fn neigh_show(api: &str, opts: Opts, q: &str) -> Result<(), String> {
-    call(api, "GET", &format!("/api/v1/neighbors{q}"), None).map(|v| {
+    get::<Vec<Nexthop>>(api, &format!("/api/v1/neighbors{q}")).map(|v| {
         print_objects(
             opts,
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .map(nexthop::neigh_object)
-                .collect(),
+            v.iter().map(nexthop::neigh_object).collect(),
             nexthop::neigh_text,
         )
     })
@@ -661,11 +704,11 @@ fn neigh_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, Us
                 ["dev", port] => format!("?dev={port}"),
                 _ => return Err(Usage("neigh flush [dev PORT]".into())),
             };
-            call(api, "POST", &format!("/api/v1/neighbors/flush{q}"), None).map(|v| {
+            call::<Flushed>(api, "POST", &format!("/api/v1/neighbors/flush{q}"), None).map(|v| {
                 if opts.json {
                     opts.print_json(&v);
                 } else {
-                    say!("flushed {} learned host(s)", v["flushed"]);
+                    say!("flushed {} learned host(s)", v.flushed);
                 }
             })
         }
@@ -686,42 +729,39 @@ fn group_cmd(
         | ["group" | "nhg"]
         | ["nexthop" | "nh", "group" | "groups", "show"]
         | ["nexthop" | "nh", "show", "groups"] => {
-            call(api, "GET", "/api/v1/groups", None).map(|g| {
+            get::<Vec<Group>>(api, "/api/v1/groups").map(|g| {
                 let objs = g
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                    .iter()
                     .map(|g| nexthop::group_object(g, opts.details))
                     .collect();
                 print_objects(opts, objs, nexthop::text)
             })
         }
         ["group" | "nhg", op @ ("add" | "replace"), name, ..] => {
-            let mut body = route_body(&args[2..])?;
-            body.as_object_mut().map(|o| o.remove("prefix"));
-            body["name"] = json!(name);
+            // `route add`'s words after the name; a prefix first for its parser.
+            let words: Vec<String> = std::iter::once("0.0.0.0/0".to_owned())
+                .chain(args[3..].iter().cloned())
+                .collect();
+            let body = group_body(name, &words)?;
             let method = if *op == "add" { "POST" } else { "PUT" };
-            call(api, method, "/api/v1/groups", Some(&body)).map(|v| {
+            call::<GroupWritten>(api, method, "/api/v1/groups", Some(&body)).map(|v| {
                 if opts.json {
                     return opts.print_json(&v);
                 }
                 say!(
                     "group {} {} (FIB generation {})",
-                    v["name"].as_str().unwrap_or("?"),
+                    v.group.as_ref().map_or(*name, |g| g.name.as_str()),
                     if *op == "add" { "added" } else { "replaced" },
-                    v["fib_generation"]
+                    v.fib_generation
                 )
             })
         }
         ["group" | "nhg", "del" | "delete", name] => {
-            call(api, "DELETE", &format!("/api/v1/groups/{name}"), None).map(|v| {
+            call::<Written>(api, "DELETE", &format!("/api/v1/groups/{name}"), None).map(|v| {
                 if opts.json {
                     return opts.print_json(&v);
                 }
-                say!(
-                    "group {name} deleted (FIB generation {})",
-                    v["fib_generation"]
-                )
+                say!("group {name} deleted (FIB generation {})", v.fib_generation)
             })
         }
         other => return Err(unknown(other)),
@@ -733,15 +773,17 @@ fn group_cmd(
 fn other_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, Usage> {
     let r = match a {
         ["uplink" | "uplinks", "show"] | ["uplink" | "uplinks"] => {
-            call(api, "GET", "/api/v1/uplinks", None).map(|v| show(opts, v, &print_uplinks))
+            get::<Vec<Uplink>>(api, "/api/v1/uplinks").map(|v| show(opts, &v[..], &print_uplinks))
         }
         ["port" | "link", "show"] | ["port" | "link"] => {
-            call(api, "GET", "/api/v1/ports", None).map(|v| show(opts, v, &print_ports))
+            get::<Vec<Port>>(api, "/api/v1/ports").map(|v| show(opts, &v[..], &print_ports))
         }
-        ["reload"] => call(api, "POST", "/api/v1/reload", None).map(|v| match opts.json {
-            true => opts.print_json(&v),
-            false => say!("reloaded (FIB generation {})", v["fib_generation"]),
-        }),
+        ["reload"] => {
+            call::<Written>(api, "POST", "/api/v1/reload", None).map(|v| match opts.json {
+                true => opts.print_json(&v),
+                false => say!("reloaded (FIB generation {})", v.fib_generation),
+            })
+        }
         ["stats"] => http(api, "GET", "/metrics", None).and_then(|(code, text)| {
             if code != 200 {
                 return Err(format!("/metrics answered {code}"));
@@ -785,13 +827,11 @@ fn other_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, Us
                 format!("?{}", qs.join("&"))
             };
             if opts.json {
-                let mut all = Vec::new();
-                pages(api, "/api/v1/flows", &q, |v| {
-                    all.extend(v.as_array().cloned().unwrap_or_default())
-                })
-                .map(|()| show(opts, Value::Array(all), &print_flows))
+                let mut all: Vec<Flow> = Vec::new();
+                pages(api, "/api/v1/flows", &q, |v: Vec<Flow>| all.extend(v))
+                    .map(|()| show(opts, &all[..], &print_flows))
             } else {
-                pages(api, "/api/v1/flows", &q, |v| print_flows(&v))
+                pages(api, "/api/v1/flows", &q, |v: Vec<Flow>| print_flows(&v))
             }
         }
         [] => return Err(Usage("a command is needed".into())),
@@ -972,10 +1012,75 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::options_first;
+    use super::{group_body, options_first, route_body};
 
     fn v(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    /// The router's lab config: what the request bodies are checked against.
+    fn config() -> control::config::Config {
+        control::config::parse(
+            "ports:\n  - { name: lan, device: net_null0, addresses: [10.0.0.1/24, fd00::1/64] }\n  - { name: srv1, device: net_null1, addresses: [10.1.0.1/24, fd01::1/64] }\n  - { name: srv2, device: net_null2, addresses: [10.2.0.1/24, fd02::1/64] }\nnexthop-groups:\n  - { name: web, nexthops: [{ via: 10.1.0.2, port: srv1 }] }\n",
+            "t",
+        )
+        .expect("the config")
+    }
+
+    /// A body as the API takes it: JSON, with the config's kebab-case keys
+    /// (the router's `kebab_keys` accepts either spelling).
+    fn wire(body: &impl serde::Serialize) -> String {
+        serde_json::to_string(body)
+            .unwrap()
+            .replace("nexthop_group", "nexthop-group")
+            .replace("idle_timer", "idle-timer")
+            .replace("unbalanced_timer", "unbalanced-timer")
+    }
+
+    /// What `route add` sends is a route the config's own parser takes, and
+    /// the route it means: the request types and the parser agree.
+    #[test]
+    fn route_add_bodies_are_routes_the_config_parser_takes() {
+        let c = config();
+        for (words, prefix, hops) in [
+            ("198.51.100.0/24 nexthop via 10.1.0.2 dev srv1 weight 2 nexthop via 10.2.0.2 dev srv2", "198.51.100.0/24", 2),
+            ("203.0.113.0/24 via 10.1.0.2 dev srv1 table 100 metric 20 hash l3 sticky group resilient", "203.0.113.0/24", 1),
+            ("default via fd01::2 dev srv1", "::/0", 1),
+            ("blackhole 192.0.2.0/24", "192.0.2.0/24", 0),
+            ("198.18.0.0/24 nhg web", "198.18.0.0/24", 0),
+        ] {
+            let body = route_body(&v(words)).unwrap_or_else(|e| panic!("{words}: {}", e.0));
+            let spec = control::config::parse_route(&wire(&body), &c)
+                .unwrap_or_else(|e| panic!("{words}: {e}"));
+            assert_eq!(spec.prefix.to_string(), prefix, "{words}");
+            let n = match &spec.group {
+                control::config::RouteGroup::Inline(g) => g.nexthops.len(),
+                _ => 0,
+            };
+            assert_eq!(n, hops, "{words}");
+        }
+        let body = route_body(&v(
+            "203.0.113.0/24 via 10.1.0.2 dev srv1 table 100 metric 20",
+        ))
+        .unwrap();
+        let spec = control::config::parse_route(&wire(&body), &c).unwrap();
+        assert_eq!((spec.table, spec.metric), (100, 20));
+    }
+
+    /// What `group add` sends is a group the config's parser takes; a
+    /// route's word is refused before anything is sent.
+    #[test]
+    fn group_add_bodies_are_groups_the_config_parser_takes() {
+        let c = config();
+        let words = v("0.0.0.0/0 group resilient nexthop via 10.1.0.2 dev srv1 nexthop via 10.2.0.2 dev srv2 weight 3");
+        let body = group_body("api1", &words).unwrap_or_else(|e| panic!("{}", e.0));
+        let g =
+            control::config::parse_named_group(&wire(&body), &c).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((g.name.as_deref(), g.nexthops.len()), (Some("api1"), 2));
+        let e = group_body("x", &v("0.0.0.0/0 table 100 via 10.1.0.2 dev srv1"))
+            .err()
+            .unwrap();
+        assert!(e.0.contains("table is a route's"), "{}", e.0);
     }
 
     #[test]

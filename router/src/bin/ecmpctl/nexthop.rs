@@ -4,23 +4,24 @@
 //! (a member's id, then `,weight` when the weight is not 1). The ids are the
 //! router's own: a nexthop's slot, and for groups numbers after every
 //! nexthop's, both stable while the object lives. As for routes, the API's
-//! objects become iproute2's JSON first and the text is printed from it.
+//! objects (typed: `crate::types`) become iproute2's JSON first and the text
+//! is printed from it.
 
+use crate::types::{Group, Nexthop};
 use serde_json::{json, Map, Value};
 
 /// Why a nexthop forwards nothing, as a flag word after iproute2's `dead`
 /// (`None` when it forwards).
-fn down_reason(n: &Value) -> Option<&'static str> {
-    let flag = |k: &str| n[k].as_bool().unwrap_or(false);
-    if !n["enabled"].as_bool().unwrap_or(true) {
+fn down_reason(n: &Nexthop) -> Option<&'static str> {
+    if !n.enabled {
         Some("disabled")
-    } else if flag("link_down") {
+    } else if n.link_down {
         Some("linkdown")
-    } else if flag("unreachable") {
+    } else if n.unreachable {
         Some("unreachable")
-    } else if flag("uplink_down") {
+    } else if n.uplink_down {
         Some("uplinkdown")
-    } else if flag("live") {
+    } else if n.live {
         None
     } else {
         Some("incomplete")
@@ -28,11 +29,11 @@ fn down_reason(n: &Value) -> Option<&'static str> {
 }
 
 /// iproute2's object for one API nexthop.
-pub fn nexthop_object(n: &Value, details: bool) -> Value {
+pub fn nexthop_object(n: &Nexthop, details: bool) -> Value {
     let mut o = Map::new();
-    o.insert("id".into(), n["id"].clone());
-    o.insert("gateway".into(), n["address"].clone());
-    o.insert("dev".into(), n["port"].clone());
+    o.insert("id".into(), json!(n.id));
+    o.insert("gateway".into(), json!(n.address));
+    o.insert("dev".into(), json!(n.port));
     o.insert("scope".into(), json!("link"));
     let mut flags = Vec::new();
     if let Some(r) = down_reason(n) {
@@ -46,35 +47,37 @@ pub fn nexthop_object(n: &Value, details: bool) -> Value {
         o.insert("reason".into(), json!(r));
     }
     if details {
-        o.insert("kind".into(), n["kind"].clone());
-        o.insert("lladdr".into(), n["mac"].clone());
-        o.insert("state".into(), n["state"].clone());
+        o.insert("kind".into(), json!(n.kind));
+        o.insert("lladdr".into(), json!(n.mac));
+        o.insert("state".into(), json!(n.state));
     }
     Value::Object(o)
 }
 
 /// iproute2's object for one API group.
-pub fn group_object(g: &Value, details: bool) -> Value {
-    let members: Vec<Value> = g["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| match m["weight"].as_u64() {
-            Some(w) if w != 1 => json!({ "id": m["id"], "weight": w }),
-            _ => json!({ "id": m["id"] }),
+pub fn group_object(g: &Group, details: bool) -> Value {
+    let members: Vec<Value> = g
+        .members
+        .iter()
+        .map(|m| match m.weight {
+            1 => json!({ "id": m.id }),
+            w => json!({ "id": m.id, "weight": w }),
         })
         .collect();
     let mut o = Map::new();
-    o.insert("id".into(), g["id"].clone());
+    o.insert("id".into(), json!(g.id));
     o.insert("group".into(), Value::Array(members));
-    if g["algorithm"].as_str() == Some("resilient") {
+    if g.algorithm == "resilient" {
         o.insert("type".into(), json!("resilient"));
     }
     o.insert("flags".into(), json!([]));
     if details {
-        for k in ["name", "kind", "origin", "algorithm", "live", "routes"] {
-            o.insert(k.into(), g[k].clone());
-        }
+        o.insert("name".into(), json!(g.name));
+        o.insert("kind".into(), json!(g.kind));
+        o.insert("origin".into(), json!(g.origin));
+        o.insert("algorithm".into(), json!(g.algorithm));
+        o.insert("live".into(), json!(g.live));
+        o.insert("routes".into(), json!(g.routes));
     }
     Value::Object(o)
 }
@@ -133,17 +136,14 @@ pub fn text(o: &Value) -> String {
 
 /// `ip -j neigh show`'s object for one API neighbour: `dst`, `dev`,
 /// `lladdr` (absent without a MAC) and `state` (the kernel's names).
-pub fn neigh_object(n: &Value) -> Value {
+pub fn neigh_object(n: &Nexthop) -> Value {
     let mut o = Map::new();
-    o.insert("dst".into(), n["address"].clone());
-    o.insert("dev".into(), n["port"].clone());
-    if let Some(m) = n["mac"].as_str() {
+    o.insert("dst".into(), json!(n.address));
+    o.insert("dev".into(), json!(n.port));
+    if let Some(m) = &n.mac {
         o.insert("lladdr".into(), json!(m));
     }
-    o.insert(
-        "state".into(),
-        json!([n["state"].as_str().unwrap_or("NONE")]),
-    );
+    o.insert("state".into(), json!([n.state]));
     Value::Object(o)
 }
 
@@ -170,11 +170,31 @@ pub fn neigh_text(o: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::GroupMember;
+
+    /// A gateway as the API gives it: resolved and live.
+    fn gateway() -> Nexthop {
+        Nexthop {
+            id: 1,
+            address: "10.1.0.2".into(),
+            port: "srv1".into(),
+            kind: "gateway".into(),
+            mac: Some("02:00:00:00:01:02".into()),
+            live: true,
+            enabled: true,
+            link_down: false,
+            unreachable: false,
+            uplink_down: false,
+            state: "REACHABLE".into(),
+            permanent: false,
+            last_seen_ms: Some(10),
+            probes_unanswered: 0,
+        }
+    }
 
     #[test]
     fn nexthops_print_as_ip_nexthop() {
-        let n = json!({ "id": 1, "address": "10.1.0.2", "port": "srv1", "kind": "gateway", "mac": "02:00:00:00:01:02",
-            "live": true, "enabled": true, "link_down": false, "unreachable": false, "uplink_down": false, "state": "REACHABLE" });
+        let n = gateway();
         assert_eq!(
             text(&nexthop_object(&n, false)),
             "id 1 via 10.1.0.2 dev srv1 scope link"
@@ -183,20 +203,20 @@ mod tests {
             text(&nexthop_object(&n, true)),
             "id 1 via 10.1.0.2 dev srv1 scope link kind gateway lladdr 02:00:00:00:01:02 nud REACHABLE"
         );
-        let mut down = n.clone();
-        down["live"] = json!(false);
-        down["unreachable"] = json!(true);
+        let mut down = gateway();
+        down.live = false;
+        down.unreachable = true;
         assert_eq!(
             text(&nexthop_object(&down, false)),
             "id 1 via 10.1.0.2 dev srv1 scope link dead unreachable"
         );
-        down["link_down"] = json!(true);
+        down.link_down = true;
         assert_eq!(
             text(&nexthop_object(&down, false)),
             "id 1 via 10.1.0.2 dev srv1 scope link dead linkdown"
         );
-        let mut off = n.clone();
-        off["enabled"] = json!(false);
+        let mut off = gateway();
+        off.enabled = false;
         assert_eq!(
             text(&nexthop_object(&off, false)),
             "id 1 via 10.1.0.2 dev srv1 scope link dead disabled"
@@ -205,13 +225,21 @@ mod tests {
 
     #[test]
     fn neighbours_print_as_ip_neigh() {
-        let n =
-            json!({ "address": "10.1.0.9", "port": "srv1", "mac": null, "state": "INCOMPLETE" });
+        let n = Nexthop {
+            address: "10.1.0.9".into(),
+            kind: "host".into(),
+            mac: None,
+            state: "INCOMPLETE".into(),
+            ..gateway()
+        };
         assert_eq!(
             neigh_text(&neigh_object(&n)),
             "10.1.0.9 dev srv1 INCOMPLETE"
         );
-        let n = json!({ "address": "10.1.0.2", "port": "srv1", "mac": "02:00:00:00:01:02", "state": "STALE" });
+        let n = Nexthop {
+            state: "STALE".into(),
+            ..gateway()
+        };
         let o = neigh_object(&n);
         assert_eq!(
             neigh_text(&o),
@@ -222,15 +250,32 @@ mod tests {
 
     #[test]
     fn groups_print_member_ids_and_weights() {
-        let g = json!({ "id": 65537, "name": "web", "kind": "named", "origin": "api", "algorithm": "hash-threshold",
-            "members": [{ "id": 1, "weight": 1 }, { "id": 2, "weight": 3 }], "live": 2, "routes": 1 });
+        let member = |id, weight| GroupMember {
+            id,
+            via: format!("10.1.0.{id}"),
+            port: "srv1".into(),
+            weight,
+            live: true,
+        };
+        let g = Group {
+            id: 65537,
+            name: "web".into(),
+            kind: "named".into(),
+            origin: Some("api".into()),
+            algorithm: "hash-threshold".into(),
+            members: vec![member(1, 1), member(2, 3)],
+            live: 2,
+            routes: 1,
+        };
         assert_eq!(text(&group_object(&g, false)), "id 65537 group 1/2,3");
         assert_eq!(
             text(&group_object(&g, true)),
             "id 65537 group 1/2,3 name web kind named origin api algorithm hash-threshold live 2/2 routes 1"
         );
-        let mut r = g.clone();
-        r["algorithm"] = json!("resilient");
+        let r = Group {
+            algorithm: "resilient".into(),
+            ..g
+        };
         assert_eq!(
             text(&group_object(&r, false)),
             "id 65537 group 1/2,3 type resilient"

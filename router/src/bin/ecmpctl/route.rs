@@ -7,6 +7,7 @@
 //! `nexthops[]`); the text is printed from those objects, so `-j` and the
 //! text never disagree.
 
+use crate::types::{Member, Port, Route};
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 
@@ -205,43 +206,37 @@ fn is_v6(dst: &str) -> bool {
 
 /// iproute2's JSON object of one API route, or `None` when `show` leaves it out.
 /// `table` is printed only when the listing spans several tables.
-pub fn route_object(r: &Value, show: &Show) -> Option<Value> {
-    let active = r["active"].as_bool().unwrap_or(true);
+pub fn route_object(r: &Route, show: &Show) -> Option<Value> {
+    let active = r.active;
     if !active && !show.details {
         return None;
     }
-    let prefix = Prefix::parse(r["prefix"].as_str()?)?;
-    let table = r["table"].as_u64().unwrap_or(TABLE_MAIN as u64) as u32;
+    let prefix = Prefix::parse(&r.prefix)?;
+    let table = r.table;
     let mut o = Map::new();
-    let kind = r["type"].as_str().unwrap_or("unicast");
+    let kind = r.kind.as_str();
     if kind != "unicast" {
         o.insert("type".into(), json!(kind));
     }
     o.insert("dst".into(), json!(prefix.text()));
-    if let Some(id) = r["nhid"].as_u64() {
+    if let Some(id) = r.nhid {
         o.insert("nhid".into(), json!(id));
     }
-    let hops: Vec<&Value> = r["nexthops"]
-        .as_array()
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    if let [n] = hops.as_slice() {
-        o.insert("gateway".into(), json!(n["via"]));
-        o.insert("dev".into(), json!(n["port"]));
+    let hops: &[Member] = r.nexthops.as_deref().unwrap_or_default();
+    if let [n] = hops {
+        o.insert("gateway".into(), json!(n.via));
+        o.insert("dev".into(), json!(n.port));
     }
-    if let Some(d) = r["dev"].as_str() {
+    if let Some(d) = &r.dev {
         o.insert("dev".into(), json!(d));
     }
-    o.insert(
-        "protocol".into(),
-        json!(r["protocol"].as_str().unwrap_or("static")),
-    );
-    if r["dev"].is_string() && kind == "unicast" {
+    o.insert("protocol".into(), json!(r.protocol));
+    if r.dev.is_some() && kind == "unicast" {
         o.insert("scope".into(), json!("link"));
     }
     // As the kernel: an IPv6 route always has a metric (0 means 1024), an
     // IPv4 route only when it is not 0.
-    let metric = r["metric"].as_u64().unwrap_or(0);
+    let metric = r.metric;
     if is_v6(&prefix.addr.to_string()) {
         o.insert(
             "metric".into(),
@@ -254,7 +249,7 @@ pub fn route_object(r: &Value, show: &Show) -> Option<Value> {
     if hops.len() > 1 {
         let list: Vec<Value> = hops
             .iter()
-            .map(|n| json!({ "gateway": n["via"], "dev": n["port"], "weight": n["weight"], "flags": [] }))
+            .map(|n| json!({ "gateway": n.via, "dev": n.port, "weight": n.weight, "flags": [] }))
             .collect();
         o.insert("nexthops".into(), Value::Array(list));
     }
@@ -262,18 +257,16 @@ pub fn route_object(r: &Value, show: &Show) -> Option<Value> {
         o.insert("table".into(), json!(table_name(table)));
     }
     if show.details {
-        o.insert("origin".into(), r["origin"].clone());
+        o.insert("origin".into(), json!(r.origin));
         o.insert("active".into(), json!(active));
-        if let Some(g) = r["group"].as_str() {
+        if let Some(g) = &r.group {
             o.insert("group".into(), json!(g));
         }
-        if let Some(g) = r["nexthop_group"].as_str() {
+        if let Some(g) = &r.nexthop_group {
             o.insert("nexthop_group".into(), json!(g));
         }
-        if let Some(h) = r["hash"]["policy"].as_str() {
-            o.insert("hash".into(), json!(h));
-        }
-        if r["sticky"].as_bool().unwrap_or(false) {
+        o.insert("hash".into(), json!(r.hash.policy));
+        if r.sticky == Some(true) {
             o.insert("sticky".into(), json!(true));
         }
     }
@@ -293,18 +286,14 @@ fn table_name(t: u32) -> String {
 /// objects: the connected subnets in `main` (IPv4 `scope link src A`, IPv6
 /// metric 256, and `fe80::/64` on every port), and in `local` each address
 /// (IPv4 also its subnet's broadcast address).
-pub fn system_objects(ports: &Value, table: u32) -> Vec<Value> {
+pub fn system_objects(ports: &[Port], table: u32) -> Vec<Value> {
     let mut out = Vec::new();
-    for p in ports.as_array().into_iter().flatten() {
-        let Some(dev) = p["name"].as_str() else {
-            continue;
-        };
-        let addrs: Vec<Prefix> = p["addresses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter_map(Prefix::parse)
+    for p in ports {
+        let dev = p.name.as_str();
+        let addrs: Vec<Prefix> = p
+            .addresses
+            .iter()
+            .filter_map(|a| Prefix::parse(a))
             .collect();
         for a in &addrs {
             let host = Prefix {
@@ -502,18 +491,42 @@ mod tests {
         parse_show(args, None, false).unwrap()
     }
 
+    /// An API route from the keys a test sets; the rest as the router
+    /// gives them by default.
+    fn api(v: Value) -> Route {
+        let mut r = json!({ "table": 254, "origin": "api", "protocol": "static", "metric": 0, "active": true,
+            "type": "unicast", "hash": { "policy": "l4", "seed": 0 } });
+        for (k, x) in v.as_object().unwrap() {
+            r[k] = x.clone();
+        }
+        serde_json::from_value(r).expect("a Route")
+    }
+
+    /// An API port with these addresses.
+    fn port(name: &str, addresses: &[&str]) -> Port {
+        serde_json::from_value(json!({ "name": name, "device": "net_null0", "mac": null,
+            "addresses": addresses, "mtu": 1500, "monitor_link": "auto", "monitor_link_effective": false,
+            "link_up": true, "rx_packets": 0, "rx_bytes": 0, "tx_packets": 0, "tx_bytes": 0, "rx_missed": 0,
+            "rx_errors": 0, "rx_nombuf": 0, "tx_errors": 0 }))
+        .expect("a Port")
+    }
+
     #[test]
     fn multipath_and_single_path_print_as_ip_route() {
-        let r = json!({ "table": 254, "prefix": "198.51.100.0/24", "origin": "api", "protocol": "static",
+        let r = api(
+            json!({ "table": 254, "prefix": "198.51.100.0/24", "origin": "api", "protocol": "static",
             "metric": 20, "active": true, "type": "unicast",
-            "nexthops": [{ "via": "10.1.0.2", "port": "srv1", "weight": 1 }, { "via": "10.2.0.2", "port": "srv2", "weight": 2 }] });
+            "nexthops": [{ "via": "10.1.0.2", "port": "srv1", "weight": 1 }, { "via": "10.2.0.2", "port": "srv2", "weight": 2 }] }),
+        );
         let o = route_object(&r, &show(&[])).unwrap();
         assert_eq!(
             text(&o),
             "198.51.100.0/24 proto static metric 20\n\tnexthop via 10.1.0.2 dev srv1 weight 1\n\tnexthop via 10.2.0.2 dev srv2 weight 2"
         );
-        let r = json!({ "table": 254, "prefix": "203.0.113.0/24", "protocol": "bgp", "metric": 20, "active": true,
-            "nexthops": [{ "via": "10.1.0.2", "port": "srv1", "weight": 1 }] });
+        let r = api(
+            json!({ "table": 254, "prefix": "203.0.113.0/24", "protocol": "bgp", "metric": 20, "active": true,
+            "nexthops": [{ "via": "10.1.0.2", "port": "srv1", "weight": 1 }] }),
+        );
         let o = route_object(&r, &show(&[])).unwrap();
         assert_eq!(
             text(&o),
@@ -525,8 +538,10 @@ mod tests {
 
     #[test]
     fn ipv6_metric_zero_is_the_kernels_1024_and_default_is_named() {
-        let r = json!({ "table": 254, "prefix": "::/0", "protocol": "static", "metric": 0, "active": true,
-            "nexthops": [{ "via": "fd01::2", "port": "srv1", "weight": 1 }] });
+        let r = api(
+            json!({ "table": 254, "prefix": "::/0", "protocol": "static", "metric": 0, "active": true,
+            "nexthops": [{ "via": "fd01::2", "port": "srv1", "weight": 1 }] }),
+        );
         let o = route_object(&r, &show(&[])).unwrap();
         assert_eq!(
             text(&o),
@@ -538,19 +553,21 @@ mod tests {
 
     #[test]
     fn inactive_only_with_details_and_reject_types_lead() {
-        let r = json!({ "table": 254, "prefix": "192.0.2.0/24", "protocol": "static", "metric": 0,
-            "active": false, "type": "blackhole", "origin": "config" });
+        let r = api(
+            json!({ "table": 254, "prefix": "192.0.2.0/24", "protocol": "static", "metric": 0,
+            "active": false, "type": "blackhole", "origin": "config" }),
+        );
         assert!(route_object(&r, &show(&[])).is_none());
         let o = route_object(&r, &parse_show(&[], None, true).unwrap()).unwrap();
         assert_eq!(
             text(&o),
-            "blackhole 192.0.2.0/24 proto static origin config inactive"
+            "blackhole 192.0.2.0/24 proto static origin config hash l4 inactive"
         );
     }
 
     #[test]
     fn connected_and_local_routes_follow_the_port_addresses() {
-        let ports = json!([{ "name": "srv1", "addresses": ["10.1.0.1/24", "fd01::1/64"] }]);
+        let ports = [port("srv1", &["10.1.0.1/24", "fd01::1/64"])];
         let main: Vec<String> = system_objects(&ports, TABLE_MAIN)
             .iter()
             .map(text)
@@ -579,8 +596,10 @@ mod tests {
 
     #[test]
     fn filters_select_as_iproute2_does() {
-        let r = json!({ "table": 254, "prefix": "198.51.100.0/24", "protocol": "static", "active": true,
-            "nexthops": [{ "via": "10.1.0.2", "port": "srv1", "weight": 1 }, { "via": "10.2.0.2", "port": "srv2", "weight": 1 }] });
+        let r = api(
+            json!({ "table": 254, "prefix": "198.51.100.0/24", "protocol": "static", "active": true,
+            "nexthops": [{ "via": "10.1.0.2", "port": "srv1", "weight": 1 }, { "via": "10.2.0.2", "port": "srv2", "weight": 1 }] }),
+        );
         let o = route_object(&r, &show(&[])).unwrap();
         assert!(keep(&o, &show(&["198.51.100.0/24"])));
         assert!(

@@ -104,6 +104,15 @@ impl Eal {
     }
 }
 
+/// Set when a pool was dropped with mbufs still held: the EAL's memory must
+/// outlive them, so `rte_eal_cleanup` does not run.
+static KEEP_MEMORY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Keeps the EAL's memory (no `rte_eal_cleanup`) until the process ends.
+pub(crate) fn keep_memory() {
+    KEEP_MEMORY.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 impl Drop for EalInner {
     fn drop(&mut self) {
         // SAFETY: plain reads, valid after init.
@@ -121,9 +130,16 @@ impl Drop for EalInner {
             let p = sys::rte_eal_get_runtime_dir();
             (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
         };
-        // SAFETY: called once (the last handle), after every mempool, ring
-        // and port is gone (each holds a handle) and the workers returned.
-        unsafe { sys::rte_eal_cleanup() };
+        if KEEP_MEMORY.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::warn!(
+                "an mbuf outlives its pool: the EAL's memory is kept until the process ends"
+            );
+        } else {
+            // SAFETY: called once (the last handle), after every mempool,
+            // ring and port is gone (each holds a handle), no mbuf is held
+            // (a pool with mbufs out sets KEEP_MEMORY), and the workers returned.
+            unsafe { sys::rte_eal_cleanup() };
+        }
         // rte_eal_cleanup leaves the runtime directory (/var/run/dpdk/PREFIX)
         // behind, with the telemetry socket that an exit handler unlinks
         // later: remove both, so a stopped router leaves nothing. Only a

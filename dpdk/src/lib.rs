@@ -33,10 +33,13 @@
 //! moved::<dpdk::Consumer>();
 //! ```
 //!
-//! One rule is left to the program: an [`Mbuf`] must not outlive the EAL
-//! (an mbuf is a pointer; holding the EAL in each would cost a reference
-//! count per packet). The router drops its last handles on the main lcore
-//! after the workers and threads that hold mbufs have returned.
+//! An [`Mbuf`] is a bare pointer (a reference count per packet would cost
+//! the fast path), so it holds neither its pool nor the EAL. Instead, a pool
+//! dropped while some of its mbufs are still held is not freed, and the EAL
+//! then skips `rte_eal_cleanup`: the memory stays until the process ends,
+//! and the mbuf stays valid. The router drops its last handles on the main
+//! lcore after the workers and threads that hold mbufs have returned, so it
+//! cleans up.
 #![allow(unsafe_code)] // the one crate with unsafe code
 #![deny(clippy::undocumented_unsafe_blocks)]
 

@@ -67,8 +67,22 @@ impl Mempool {
 
 impl Drop for Mempool {
     fn drop(&mut self) {
-        // SAFETY: every port using the pool is closed by now: each holds
-        // the pool (Arc) until it has closed.
+        // SAFETY: a valid pool; the count includes the per-lcore caches'
+        // mbufs as free.
+        let in_use = unsafe { sys::rte_mempool_in_use_count(self.ptr.as_ptr()) };
+        if in_use > 0 {
+            // Someone still holds an mbuf of this pool (an `Mbuf` is a bare
+            // pointer): freeing the pool, or the EAL's memory, would leave it
+            // dangling. The pool and the EAL stay until the process ends.
+            crate::eal::keep_memory();
+            tracing::warn!(
+                in_use,
+                "mempool dropped with mbufs still held: kept until the process ends"
+            );
+            return;
+        }
+        // SAFETY: no mbuf of the pool is held, and every port using the pool
+        // is closed by now: each holds the pool (Arc) until it has closed.
         unsafe { sys::rte_mempool_free(self.ptr.as_ptr()) };
     }
 }

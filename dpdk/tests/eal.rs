@@ -117,13 +117,17 @@ fn ports_rings_and_pools_on_virtual_devices() {
     drop((p, c));
 
     // Teardown in any order: the ports close with their last handle, the
-    // pool after them, the EAL last.
+    // pool after them, the EAL last. An mbuf held past all of them stays
+    // valid: its pool and the EAL's memory are kept.
+    let held = Mbuf::from_bytes(&pool, &[7u8; 60]).expect("an mbuf");
     drop(eal);
     drop(null);
     drop(queues);
     drop(ring_port);
     drop(rq);
     drop(pool);
+    assert_eq!(held.data(), &[7u8; 60][..]);
+    drop(held);
 }
 
 /// True when not root (DPDK needs it for its memory even with --no-huge).

@@ -42,6 +42,7 @@ macro_rules! say {
     }};
 }
 
+mod call;
 mod client;
 mod nexthop;
 mod route;
@@ -51,14 +52,14 @@ mod route;
 #[allow(dead_code)]
 mod types;
 
-use serde::de::DeserializeOwned;
+use call::{call, get, http, pages};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use types::{
-    ErrorBody, Flow, Flushed, Group, GroupInput, GroupWritten, HashInput, Member, Nexthop,
-    NexthopInput, Port, Route, RouteGet, RouteInput, TableRef, Uplink, Written,
+    Flow, Flushed, Group, GroupInput, GroupWritten, HashInput, Member, Nexthop, NexthopInput, Port,
+    Route, RouteGet, RouteInput, TableRef, Uplink, Written,
 };
 
 const DEFAULT_API: &str = "127.0.0.1:9464";
@@ -69,111 +70,6 @@ static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
 #[derive(Debug)]
 struct Usage(String);
-
-/// One HTTP/1.1 request; returns (status, body).
-fn http(
-    api: &str,
-    method: &str,
-    path: &str,
-    body: Option<String>,
-) -> Result<(u16, String), String> {
-    http_with_head(api, method, path, body).map(|(s, _, b)| (s, b))
-}
-
-/// One HTTP/1.1 request; returns (status, head with lower-case names, body).
-fn http_with_head(
-    api: &str,
-    method: &str,
-    path: &str,
-    body: Option<String>,
-) -> Result<(u16, String, String), String> {
-    let token = TOKEN.get().cloned().flatten();
-    let r = client::request(api, method, path, body, token.as_deref())?;
-    Ok((r.status, r.head, r.body))
-}
-
-/// The router's refusal, as a line: its message, and the field it names.
-fn refusal(text: &str) -> String {
-    match serde_json::from_str::<ErrorBody>(text) {
-        Ok(ErrorBody {
-            error,
-            field: Some(f),
-        }) if !error.contains(&f) => format!("{error} [{f}]"),
-        Ok(e) => e.error,
-        Err(_) if text.trim().is_empty() => "request refused".to_owned(),
-        Err(_) => text.trim().to_owned(),
-    }
-}
-
-/// The answer to `method path` as the API type `T`.
-fn parse<T: DeserializeOwned>(method: &str, path: &str, text: &str) -> Result<T, String> {
-    serde_json::from_str(text).map_err(|e| {
-        format!("the router's answer to {method} {path} is not what this ecmpctl reads ({e}): are the router and ecmpctl the same version?")
-    })
-}
-
-/// Every page of the listing at `base` (`query` starts with `?` or is
-/// empty), following `X-Next-Cursor`; `each` gets each page as it arrives.
-fn pages<T: DeserializeOwned>(
-    api: &str,
-    base: &str,
-    query: &str,
-    mut each: impl FnMut(Vec<T>),
-) -> Result<(), String> {
-    let mut cursor: Option<String> = None;
-    loop {
-        let sep = if query.is_empty() { "?" } else { "&" };
-        let path = match &cursor {
-            None => format!("{base}{query}"),
-            Some(c) => format!("{base}{query}{sep}after={}", enc(c)),
-        };
-        let (status, head, text) = http_with_head(api, "GET", &path, None)?;
-        if status >= 400 {
-            return Err(refusal(&text));
-        }
-        each(parse("GET", &path, &text)?);
-        cursor = head
-            .lines()
-            .find_map(|l| l.strip_prefix("x-next-cursor:"))
-            .map(|c| c.trim().to_owned());
-        if cursor.is_none() {
-            return Ok(());
-        }
-    }
-}
-
-/// `method path` with a JSON `body`; the answer as the API type `T`.
-fn call<T: DeserializeOwned>(
-    api: &str,
-    method: &str,
-    path: &str,
-    body: Option<&dyn erased::Body>,
-) -> Result<T, String> {
-    let body = body.map(erased::Body::json);
-    let (status, text) = http(api, method, path, body)?;
-    if status >= 400 {
-        return Err(refusal(&text));
-    }
-    parse(method, path, &text)
-}
-
-/// A GET of the API type `T`.
-fn get<T: DeserializeOwned>(api: &str, path: &str) -> Result<T, String> {
-    call(api, "GET", path, None)
-}
-
-/// Request bodies of any serializable type, behind one reference.
-mod erased {
-    /// A body that serializes to JSON.
-    pub trait Body {
-        fn json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Body for T {
-        fn json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_default()
-        }
-    }
-}
 
 fn take<'a>(args: &mut std::slice::Iter<'a, String>, what: &str) -> Result<&'a str, Usage> {
     args.next()

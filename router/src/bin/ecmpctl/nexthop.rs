@@ -7,7 +7,9 @@
 //! objects (typed: `crate::types`) become iproute2's JSON first and the text
 //! is printed from it.
 
-use crate::types::{Group, Nexthop};
+use crate::call::{call, get};
+use crate::types::*;
+use crate::{enc, print_objects, unknown, Opts, Usage};
 use serde_json::{json, Map, Value};
 
 /// Why a nexthop forwards nothing, as a flag word after iproute2's `dead`
@@ -165,6 +167,159 @@ pub fn neigh_text(o: &Value) -> String {
             .map(str::to_owned),
     );
     w.join(" ")
+}
+
+/// `group add|replace NAME ...` arguments as the API's request body: the
+/// words of `route add` that a group takes.
+pub(crate) fn group_body(name: &str, args: &[String]) -> Result<GroupInput, Usage> {
+    let r = crate::route::route_body(args)?;
+    let route_only = [
+        ("table", r.table.is_some()),
+        ("hash", r.hash.is_some()),
+        ("nhg", r.nexthop_group.is_some()),
+        ("sticky", r.sticky.is_some()),
+        ("metric", r.metric.is_some()),
+        ("a route type", r.kind.is_some()),
+    ];
+    if let Some((w, _)) = route_only.iter().find(|(_, set)| *set) {
+        return Err(Usage(format!(
+            "group add: {w} is a route's, not a group's (a group takes group, nexthop, via, dev and weight)"
+        )));
+    }
+    Ok(GroupInput {
+        name: name.to_owned(),
+        nexthops: r.nexthops.unwrap_or_default(),
+        group: r.group,
+        buckets: r.buckets,
+        idle_timer: r.idle_timer,
+        unbalanced_timer: r.unbalanced_timer,
+    })
+}
+
+/// `nexthop ...`: show (as `ip nexthop show`: the nexthops, then the groups), add, del, disable, enable.
+pub(crate) fn nexthop_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, Usage> {
+    let r = match a {
+        ["nexthop" | "nh", "show"] | ["nexthop" | "nh"] => {
+            get::<Vec<Nexthop>>(api, "/api/v1/nexthops")
+                .and_then(|n| Ok((n, get::<Vec<Group>>(api, "/api/v1/groups")?)))
+                .map(|(n, g)| {
+                    let mut objs: Vec<Value> =
+                        n.iter().map(|n| nexthop_object(n, opts.details)).collect();
+                    objs.extend(g.iter().map(|g| group_object(g, opts.details)));
+                    print_objects(opts, objs, text)
+                })
+        }
+        ["nexthop" | "nh", "add", "via", addr, "dev", port] => call::<Nexthop>(
+            api,
+            "POST",
+            "/api/v1/nexthops",
+            Some(&NexthopInput {
+                via: (*addr).to_owned(),
+                port: (*port).to_owned(),
+            }),
+        )
+        .map(|v| print_objects(opts, vec![nexthop_object(&v, opts.details)], text)),
+        ["nexthop" | "nh", "del" | "delete", "via", addr, "dev", port] => call::<Done>(
+            api,
+            "DELETE",
+            &format!("/api/v1/nexthops/{port}/{}", enc(addr)),
+            None,
+        )
+        .map(|v| match opts.json {
+            true => opts.print_json(&v),
+            false => say!("nexthop {addr} dev {port} deleted"),
+        }),
+        ["nexthop" | "nh", op @ ("disable" | "enable"), addr, "dev", port] => call::<Nexthop>(
+            api,
+            "POST",
+            &format!("/api/v1/nexthops/{port}/{}/{op}", enc(addr)),
+            None,
+        )
+        .map(|v| print_objects(opts, vec![nexthop_object(&v, opts.details)], text)),
+        other => return Err(unknown(other)),
+    };
+    Ok(r)
+}
+
+/// `neigh show`, as `ip neigh show`; `q` picks a port.
+pub(crate) fn neigh_show(api: &str, opts: Opts, q: &str) -> Result<(), String> {
+    get::<Vec<Nexthop>>(api, &format!("/api/v1/neighbors{q}"))
+        .map(|v| print_objects(opts, v.iter().map(neigh_object).collect(), neigh_text))
+}
+
+/// `neigh ...`: show [dev PORT], flush [dev PORT].
+pub(crate) fn neigh_cmd(api: &str, opts: Opts, a: &[&str]) -> Result<Result<(), String>, Usage> {
+    let r = match a {
+        ["neigh" | "neighbor"] | ["neigh" | "neighbor", "show"] => neigh_show(api, opts, ""),
+        ["neigh" | "neighbor", "show", "dev", port] => {
+            neigh_show(api, opts, &format!("?port={port}"))
+        }
+        ["neigh" | "neighbor", "flush", rest @ ..] => {
+            let q = match rest {
+                [] | ["all"] => String::new(),
+                ["dev", port] => format!("?dev={port}"),
+                _ => return Err(Usage("neigh flush [dev PORT]".into())),
+            };
+            call::<Flushed>(api, "POST", &format!("/api/v1/neighbors/flush{q}"), None).map(|v| {
+                if opts.json {
+                    opts.print_json(&v);
+                } else {
+                    say!("flushed {} learned host(s)", v.flushed);
+                }
+            })
+        }
+        other => return Err(unknown(other)),
+    };
+    Ok(r)
+}
+
+/// `group ...` (and `nexthop group show`): show, add, replace, del.
+pub(crate) fn group_cmd(
+    api: &str,
+    opts: Opts,
+    args: &[String],
+    a: &[&str],
+) -> Result<Result<(), String>, Usage> {
+    let r = match a {
+        ["group" | "nhg", "show"]
+        | ["group" | "nhg"]
+        | ["nexthop" | "nh", "group" | "groups", "show"]
+        | ["nexthop" | "nh", "show", "groups"] => {
+            get::<Vec<Group>>(api, "/api/v1/groups").map(|g| {
+                let objs = g.iter().map(|g| group_object(g, opts.details)).collect();
+                print_objects(opts, objs, text)
+            })
+        }
+        ["group" | "nhg", op @ ("add" | "replace"), name, ..] => {
+            // `route add`'s words after the name; a prefix first for its parser.
+            let words: Vec<String> = std::iter::once("0.0.0.0/0".to_owned())
+                .chain(args[3..].iter().cloned())
+                .collect();
+            let body = group_body(name, &words)?;
+            let method = if *op == "add" { "POST" } else { "PUT" };
+            call::<GroupWritten>(api, method, "/api/v1/groups", Some(&body)).map(|v| {
+                if opts.json {
+                    return opts.print_json(&v);
+                }
+                say!(
+                    "group {} {} (FIB generation {})",
+                    v.group.as_ref().map_or(*name, |g| g.name.as_str()),
+                    if *op == "add" { "added" } else { "replaced" },
+                    v.fib_generation
+                )
+            })
+        }
+        ["group" | "nhg", "del" | "delete", name] => {
+            call::<Written>(api, "DELETE", &format!("/api/v1/groups/{name}"), None).map(|v| {
+                if opts.json {
+                    return opts.print_json(&v);
+                }
+                say!("group {name} deleted (FIB generation {})", v.fib_generation)
+            })
+        }
+        other => return Err(unknown(other)),
+    };
+    Ok(r)
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //! `nexthops[]`); the text is printed from those objects, so `-j` and the
 //! text never disagree.
 
-use crate::types::{Member, Port, Route};
+use crate::call::{call, get, pages};
+use crate::types::*;
+use crate::{enc, print_objects, show, take, unknown, wrote, Opts, Usage};
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 
@@ -481,6 +483,259 @@ pub fn text(o: &Value) -> String {
         }
     }
     out
+}
+
+/// `route add|replace` arguments as the API's request body.
+pub(crate) fn route_body(args: &[String]) -> Result<RouteInput, Usage> {
+    // iproute2's route types lead: `route add blackhole PREFIX`.
+    let kind = args
+        .first()
+        .map(String::as_str)
+        .filter(|a| matches!(*a, "unicast" | "blackhole" | "unreachable" | "prohibit"));
+    let rest = &args[kind.is_some() as usize..];
+    let prefix = match rest.first().map(String::as_str) {
+        Some("default") => {
+            // The family from the first gateway (`via`), IPv4 when there is none.
+            let v6 = rest
+                .iter()
+                .skip_while(|a| *a != "via")
+                .nth(1)
+                .is_some_and(|g| g.contains(':'));
+            if v6 {
+                "::/0"
+            } else {
+                "0.0.0.0/0"
+            }
+        }
+        Some(p) => p,
+        None => return Err(Usage("route add needs a prefix".into())),
+    };
+    let mut body = RouteInput {
+        prefix: prefix.to_owned(),
+        kind: kind.filter(|k| *k != "unicast").map(str::to_owned),
+        ..RouteInput::default()
+    };
+    let mut it = rest[1..].iter();
+    let mut nexthops: Vec<Member> = Vec::new();
+    let mut cur: Option<Member> = None;
+    let number = |what: &str, v: &str| {
+        v.parse::<u32>()
+            .map_err(|_| Usage(format!("{what} '{v}' is not a number")))
+    };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "table" => {
+                let t = take(&mut it, "table")?;
+                body.table = Some(TableRef::Id(table_id(t).ok_or_else(|| {
+                    Usage(format!("table '{t}': expected main, default, local or an id"))
+                })?));
+            }
+            "group" => body.group = Some(take(&mut it, "group")?.to_owned()),
+            "hash" => {
+                body.hash = Some(HashInput {
+                    policy: Some(take(&mut it, "hash")?.to_owned()),
+                    ..HashInput::default()
+                })
+            }
+            "nhg" => body.nexthop_group = Some(take(&mut it, "nhg")?.to_owned()),
+            "sticky" => body.sticky = Some(true),
+            "metric" | "preference" | "priority" => {
+                body.metric = Some(number("metric", take(&mut it, a)?)?)
+            }
+            // The router's own routes are static, as `proto static` says.
+            "proto" | "protocol" => match take(&mut it, a)? {
+                "static" => {}
+                p => return Err(Usage(format!("proto {p}: routes added here are proto static (FRR's come over FPM)"))),
+            },
+            "nexthop" => nexthops.extend(cur.replace(Member {
+                via: String::new(),
+                port: None,
+                weight: None,
+            })),
+            "via" | "dev" | "weight" => {
+                let n = cur.get_or_insert_with(|| Member {
+                    via: String::new(),
+                    port: None,
+                    weight: None,
+                });
+                let v = take(&mut it, a)?;
+                match a.as_str() {
+                    "via" => n.via = v.to_owned(),
+                    "dev" => n.port = Some(v.to_owned()),
+                    _ => n.weight = Some(number("weight", v)?),
+                }
+            }
+            other => return Err(Usage(format!("unexpected '{other}' in route add (expected table, group, hash, sticky, metric, proto, nhg, nexthop, via, dev or weight)"))),
+        }
+    }
+    nexthops.extend(cur);
+    if nexthops.is_empty() && (body.nexthop_group.is_some() || body.kind.is_some()) {
+        return Ok(body);
+    }
+    if nexthops.is_empty() {
+        return Err(Usage(
+            "route add needs at least one 'nexthop via ADDR dev PORT' (or 'via ADDR dev PORT')"
+                .into(),
+        ));
+    }
+    body.nexthops = Some(nexthops);
+    Ok(body)
+}
+
+/// `route show`: the routes of the tables `s` names, as `ip route show`.
+pub(crate) fn route_show(api: &str, opts: Opts, s: &Show) -> Result<(), String> {
+    let mut q = match s.tables {
+        Tables::One(t) => format!("?table={t}"),
+        Tables::All => String::new(),
+    };
+    // The API keeps routes inside a prefix; the exact and root selections
+    // are inside it too, so the router sends only those.
+    if let Some(Select::Exact(p) | Select::Root(p)) = s.select {
+        let sep = if q.is_empty() { '?' } else { '&' };
+        q.push_str(&format!(
+            "{sep}prefix={}",
+            enc(&format!("{}/{}", p.addr, p.len))
+        ));
+    }
+    let mut objs: Vec<Value> = Vec::new();
+    pages(api, "/api/v1/routes", &q, |routes: Vec<Route>| {
+        objs.extend(routes.iter().filter_map(|r| route_object(r, s)))
+    })?;
+    let system_tables: &[u32] = match s.tables {
+        Tables::One(TABLE_MAIN) => &[TABLE_MAIN],
+        Tables::One(TABLE_LOCAL) => &[TABLE_LOCAL],
+        Tables::One(_) => &[],
+        Tables::All => &[TABLE_MAIN, TABLE_LOCAL],
+    };
+    if !system_tables.is_empty() {
+        let ports: Vec<Port> = get(api, "/api/v1/ports")?;
+        for &t in system_tables {
+            for mut o in system_objects(&ports, t) {
+                if t == TABLE_LOCAL && s.tables == Tables::All {
+                    o["table"] = json!("local");
+                }
+                objs.push(o);
+            }
+        }
+    }
+    objs.retain(|o| keep(o, s));
+    objs.iter_mut().for_each(|o| trim(o, s));
+    // Main before local, then the kernel's order within a table.
+    objs.sort_by_key(|o| (o["table"].is_string(), order(o)));
+    print_objects(opts, objs, text);
+    Ok(())
+}
+
+/// `route ...`: show, add, replace, del, get.
+pub(crate) fn route_cmd(
+    api: &str,
+    opts: Opts,
+    args: &[String],
+    a: &[&str],
+) -> Result<Result<(), String>, Usage> {
+    let r = match a {
+        ["route", "show" | "list" | "ls", rest @ ..] => {
+            let sh = parse_show(rest, opts.family, opts.details).map_err(Usage)?;
+            route_show(api, opts, &sh)
+        }
+        ["route"] => {
+            let sh = parse_show(&[], opts.family, opts.details).map_err(Usage)?;
+            route_show(api, opts, &sh)
+        }
+        ["route", op @ ("add" | "replace"), ..] => {
+            let body = route_body(&args[2..])?;
+            let method = if *op == "add" { "POST" } else { "PUT" };
+            wrote(
+                opts,
+                call::<Written>(api, method, "/api/v1/routes", Some(&body)),
+            )
+        }
+        ["route", "del" | "delete", prefix, rest @ ..] => {
+            let t = match rest {
+                ["table", t] => format!(
+                    "&table={}",
+                    table_id(t).ok_or_else(|| Usage(format!(
+                        "table '{t}': expected main, default, local or an id"
+                    )))?
+                ),
+                [] => String::new(),
+                _ => return Err(Usage("route del PREFIX [table T]".into())),
+            };
+            let path = format!("/api/v1/routes?prefix={}{t}", enc(prefix));
+            wrote(opts, call::<Written>(api, "DELETE", &path, None))
+        }
+        ["route", "get", dst, rest @ ..] => route_get(api, opts, dst, rest)?,
+        other => return Err(unknown(other)),
+    };
+    Ok(r)
+}
+
+/// `route get DST [from S] [iif P] [ipproto P] [sport N] [dport N]`, as
+/// `ip route get` prints it, with the route, its origin and the hash.
+pub(crate) fn route_get(
+    api: &str,
+    opts: Opts,
+    dst: &str,
+    rest: &[&str],
+) -> Result<Result<(), String>, Usage> {
+    let mut q = format!("dst={}", enc(dst));
+    let mut it = rest.iter();
+    while let Some(k) = it.next() {
+        let key = match *k {
+            "from" => "src",
+            // iproute2's word for the protocol; `proto` stays.
+            "ipproto" | "proto" => "proto",
+            "sport" | "dport" | "iif" => k,
+            other => {
+                return Err(Usage(format!(
+                "unexpected '{other}' in route get (expected from, iif, ipproto, sport or dport)"
+            )))
+            }
+        };
+        let v = it
+            .next()
+            .ok_or_else(|| Usage(format!("{k} needs a value")))?;
+        q.push_str(&format!("&{key}={}", enc(v)));
+    }
+    Ok(
+        get::<RouteGet>(api, &format!("/api/v1/route/get?{q}")).map(|v| {
+            show(opts, &v, &|v: &RouteGet| {
+                // As `ip route get`: DST [from SRC] via GW dev D [iif P],
+                // then what the router adds: the route, its origin, the hash.
+                let mut line = dst.to_string();
+                let word = |w: &str| {
+                    rest.iter()
+                        .position(|x| *x == w)
+                        .and_then(|i| rest.get(i + 1))
+                };
+                if let Some(s) = word("from") {
+                    line.push_str(&format!(" from {s}"));
+                }
+                match &v.nexthop {
+                    Some(nh) if v.kind == "connected" => {
+                        line.push_str(&format!(" dev {}", nh.port))
+                    }
+                    Some(nh) => line.push_str(&format!(" via {} dev {}", nh.via, nh.port)),
+                    None => line.push_str(&format!(" {}", v.kind)),
+                }
+                if let Some(p) = word("iif") {
+                    line.push_str(&format!(" iif {p}"));
+                }
+                match &v.prefix {
+                    Some(p) => line.push_str(&format!(
+                        " route {p} origin {}",
+                        v.origin.as_deref().unwrap_or("?")
+                    )),
+                    None if v.kind == "connected" => line.push_str(" route connected"),
+                    None => {}
+                }
+                if let Some(h) = v.hash {
+                    line.push_str(&format!(" hash 0x{h:08x}"));
+                }
+                say!("{line}");
+            })
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -27,8 +27,11 @@ static OWNED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
 /// ([`Burst::rx`]). Not `Clone`, not `Sync`.
 #[derive(Debug)]
 pub struct RxQueue {
-    pub(crate) port: Arc<PortInner>,
+    /// The port id, copied out of `port`: the poll reads no other memory.
+    pub(crate) id: u16,
     pub(crate) queue: u16,
+    /// Keeps the port started while the queue lives.
+    _port: Arc<PortInner>,
     _one: OneThread,
 }
 
@@ -36,15 +39,18 @@ pub struct RxQueue {
 /// ([`Burst::tx`]). Not `Clone`, not `Sync`.
 #[derive(Debug)]
 pub struct TxQueue {
-    pub(crate) port: Arc<PortInner>,
+    /// The port id, copied out of `port`: the poll reads no other memory.
+    pub(crate) id: u16,
     pub(crate) queue: u16,
+    /// Keeps the port started while the queue lives.
+    _port: Arc<PortInner>,
     _one: OneThread,
 }
 
 impl RxQueue {
     /// The DPDK port id.
     pub fn port_id(&self) -> u16 {
-        self.port.id
+        self.id
     }
     /// The queue id.
     pub fn queue_id(&self) -> u16 {
@@ -55,7 +61,7 @@ impl RxQueue {
 impl TxQueue {
     /// The DPDK port id.
     pub fn port_id(&self) -> u16 {
-        self.port.id
+        self.id
     }
     /// The queue id.
     pub fn queue_id(&self) -> u16 {
@@ -222,12 +228,14 @@ impl Port {
             .map(|queue| {
                 (
                     RxQueue {
-                        port: self.inner.clone(),
+                        id,
+                        _port: self.inner.clone(),
                         queue,
                         _one: OneThread::default(),
                     },
                     TxQueue {
-                        port: self.inner.clone(),
+                        id,
+                        _port: self.inner.clone(),
                         queue,
                         _one: OneThread::default(),
                     },

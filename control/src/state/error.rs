@@ -146,3 +146,41 @@ pub enum ReloadError {
     #[error("{} changed, which needs a restart: nothing was applied (restart the router, or put the old values back)", .0.join(", "))]
     NeedsRestart(Vec<&'static str>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each message names what it is about, as an operator reads it.
+    #[test]
+    fn messages_name_the_object_and_what_to_do() {
+        let p: Prefix = "198.51.100.0/24".parse().unwrap();
+        let a: IpAddr = "10.1.0.9".parse().unwrap();
+        let cases: Vec<(String, &str)> = vec![
+            (
+                RouteError::Exists { table: 254, prefix: p, origin: "api" }.to_string(),
+                "route 198.51.100.0/24 in table 254 from api exists; use replace",
+            ),
+            (
+                RouteError::NotFromOrigin { table: 254, prefix: p, origin: "api", have: vec!["config", "fpm"] }
+                    .to_string(),
+                "no route 198.51.100.0/24 in table 254 from api (it has: config, fpm)",
+            ),
+            (
+                NexthopError::InGroup { addr: a, port: "srv1".into(), group: "web".into() }.to_string(),
+                "nexthop 10.1.0.9 on 'srv1' is a member of group 'web': remove it there first",
+            ),
+            (
+                GroupError::InConfig("web".into()).to_string(),
+                "nexthop group 'web' is defined in the config file: edit the file and reload",
+            ),
+            (
+                ReloadError::NeedsRestart(vec!["ports", "workers"]).to_string(),
+                "ports, workers changed, which needs a restart: nothing was applied (restart the router, or put the old values back)",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+    }
+}

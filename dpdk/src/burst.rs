@@ -61,7 +61,8 @@ impl<const N: usize> Burst<N> {
         // `room` has space for the count asked, and the PMD fills the first
         // n entries with mbufs it hands over.
         let n = unsafe {
-            sys::shim_rte_eth_rx_burst(q.id, q.queue, room.as_mut_ptr(), room.len() as u16) as usize
+            sys::shim_rte_eth_rx_burst(q.port.id, q.queue, room.as_mut_ptr(), room.len() as u16)
+                as usize
         };
         self.len += n;
         n
@@ -104,7 +105,7 @@ impl<const N: usize> Burst<N> {
         // uses it); the port is started while `q` lives; the first `len`
         // entries are owned mbufs, and the PMD owns the first `sent` after.
         let sent = unsafe {
-            sys::shim_rte_eth_tx_burst(q.id, q.queue, self.ptrs.as_mut_ptr(), self.len as u16)
+            sys::shim_rte_eth_tx_burst(q.port.id, q.queue, self.ptrs.as_mut_ptr(), self.len as u16)
                 as usize
         };
         self.forget_front(sent);

@@ -27,11 +27,8 @@ static OWNED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
 /// ([`Burst::rx`]). Not `Clone`, not `Sync`.
 #[derive(Debug)]
 pub struct RxQueue {
-    /// The port id, copied out of `port`: the poll reads no other memory.
-    pub(crate) id: u16,
+    pub(crate) port: Arc<PortInner>,
     pub(crate) queue: u16,
-    /// Keeps the port started while the queue lives.
-    _port: Arc<PortInner>,
     _one: OneThread,
 }
 
@@ -39,18 +36,15 @@ pub struct RxQueue {
 /// ([`Burst::tx`]). Not `Clone`, not `Sync`.
 #[derive(Debug)]
 pub struct TxQueue {
-    /// The port id, copied out of `port`: the poll reads no other memory.
-    pub(crate) id: u16,
+    pub(crate) port: Arc<PortInner>,
     pub(crate) queue: u16,
-    /// Keeps the port started while the queue lives.
-    _port: Arc<PortInner>,
     _one: OneThread,
 }
 
 impl RxQueue {
     /// The DPDK port id.
     pub fn port_id(&self) -> u16 {
-        self.id
+        self.port.id
     }
     /// The queue id.
     pub fn queue_id(&self) -> u16 {
@@ -61,7 +55,7 @@ impl RxQueue {
 impl TxQueue {
     /// The DPDK port id.
     pub fn port_id(&self) -> u16 {
-        self.id
+        self.port.id
     }
     /// The queue id.
     pub fn queue_id(&self) -> u16 {
@@ -228,14 +222,12 @@ impl Port {
             .map(|queue| {
                 (
                     RxQueue {
-                        id,
-                        _port: self.inner.clone(),
+                        port: self.inner.clone(),
                         queue,
                         _one: OneThread::default(),
                     },
                     TxQueue {
-                        id,
-                        _port: self.inner.clone(),
+                        port: self.inner.clone(),
                         queue,
                         _one: OneThread::default(),
                     },

@@ -236,14 +236,7 @@ mod tests {
     use dataplane::wire::{arp, ethernet};
     use dataplane::{MacAddr, PacketBuf};
 
-    fn root() -> bool {
-        std::fs::read_to_string("/proc/self/status")
-            .map(|s| {
-                s.lines()
-                    .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-            })
-            .unwrap_or(false)
-    }
+    use super::super::root;
 
     /// Waits up to 5 s for `f` to give something.
     fn within<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {

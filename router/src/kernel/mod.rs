@@ -31,3 +31,14 @@ mod watch;
 pub use io::{rings, Io, KernelRings, ThreadRings, RING};
 pub use tap::{create, KernelIf};
 pub use watch::{watch_neighbors, watch_routes, KernelNeighbor};
+
+/// True when the tests run as root (TAPs and DPDK need it; without it they skip).
+#[cfg(test)]
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}

@@ -195,14 +195,7 @@ pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Resul
 mod tests {
     use super::*;
 
-    fn root() -> bool {
-        std::fs::read_to_string("/proc/self/status")
-            .map(|s| {
-                s.lines()
-                    .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-            })
-            .unwrap_or(false)
-    }
+    use super::super::root;
 
     fn ip_json(args: &[&str]) -> serde_json::Value {
         let out = std::process::Command::new("ip")

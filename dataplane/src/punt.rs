@@ -210,11 +210,12 @@ impl Peers {
         })
     }
 
-    /// Adds `a`, or updates its GTSM flag.
-    pub fn learn(&self, a: IpAddr, gtsm: bool) -> Learned {
+    /// Adds `a`, or updates its GTSM flag. `gtsm: None` leaves a known
+    /// peer's flag as it is (a new one gets none).
+    pub fn learn(&self, a: IpAddr, gtsm: Option<bool>) -> Learned {
         let _w = self.write.lock().unwrap_or_else(|e| e.into_inner());
         let (hi, lo, fam) = split(a);
-        let g = if gtsm { FLAG_GTSM } else { 0 };
+        let g = if gtsm == Some(true) { FLAG_GTSM } else { 0 };
         let n = self.len.load(Ordering::Relaxed);
         for s in &self.slots[..n] {
             let f = s.flags.load(Ordering::Relaxed);
@@ -222,7 +223,9 @@ impl Peers {
                 && s.lo.load(Ordering::Relaxed) == lo
                 && s.hi.load(Ordering::Relaxed) == hi
             {
-                s.flags.store(fam | g, Ordering::Relaxed);
+                if gtsm.is_some() {
+                    s.flags.store(fam | g, Ordering::Relaxed);
+                }
                 return Learned::Known;
             }
         }
@@ -396,17 +399,21 @@ fn link_local_multicast(a: IpAddr) -> bool {
 
 /// The class of a packet for the router that goes to a kernel interface.
 ///
-/// Routing protocols count as `routing` only from a peer ([`Peers`]), and
-/// from a GTSM peer only with TTL 255; OSPF and VRRP also when sent to a
-/// link-local group (they cannot come from off the link). Anything else
-/// that looks like a routing protocol is `other`, so a flood of SYNs to
-/// port 179 spends the `other` budget, not BGP's.
+/// Routing protocols count as `routing` only from a peer ([`Peers`]):
+/// BGP from a GTSM peer only with TTL 255 (RFC 5082), single-hop BFD only
+/// with TTL 255 (RFC 5881 section 5: the peer's bfdd discards anything
+/// else); OSPF and VRRP also when sent to a link-local group (they cannot
+/// come from off the link). Anything else that looks like a routing
+/// protocol is `other`, so a flood of SYNs to port 179 spends the `other`
+/// budget, not BGP's.
 #[inline]
 pub fn classify(l: &L4, peers: Option<&Peers>) -> PuntClass {
     if is_routing_protocol(l) {
-        let from_peer = match peers.and_then(|p| p.get(l.src)) {
-            Some(gtsm) => !gtsm || l.ttl == 255,
-            None => false,
+        let peer = peers.and_then(|p| p.get(l.src));
+        let from_peer = match (l.proto, l.dport) {
+            (proto::TCP, _) => peer.is_some_and(|gtsm| !gtsm || l.ttl == 255),
+            (proto::UDP, BFD_PORT | BFD_ECHO_PORT) => peer.is_some() && l.ttl == 255,
+            _ => peer.is_some(),
         };
         let on_link = matches!(l.proto, PROTO_OSPF | PROTO_VRRP) && link_local_multicast(l.dst);
         return if from_peer || on_link {
@@ -425,25 +432,28 @@ pub fn classify(l: &L4, peers: Option<&Peers>) -> PuntClass {
 /// A peer to learn from a frame the kernel sends (from the Ethernet header):
 /// the destination of BGP the host opens or carries (a SYN without ACK, or
 /// any segment without SYN: not the SYN-ACK a spoofed SYN would draw), of
-/// BFD control packets, or of unicast OSPF. `Some((peer, gtsm))`; GTSM when
-/// the kernel sends with TTL 255 on BGP or single-hop BFD (RFC 5082, 5881).
-pub fn learned_peer(frame: &[u8]) -> Option<(IpAddr, bool)> {
+/// BFD control packets, or of unicast OSPF. `Some((peer, gtsm))`, where
+/// `gtsm` is what BGP's TTL says (RFC 5082: the kernel sends with TTL 255)
+/// and `None` for the other protocols: single-hop BFD always goes out with
+/// TTL 255 (RFC 5881), which says nothing about the BGP session beside it.
+/// (It did once: every BFD packet the host sent marked the peer GTSM, and
+/// the peer's BGP, sent with TTL 1, fell into `other` and was policed
+/// under a flood until the host's next keepalive cleared the flag.)
+pub fn learned_peer(frame: &[u8]) -> Option<(IpAddr, Option<bool>)> {
     let e = ethernet::Frame::new_checked(frame).ok()?;
     let t = e.ethertype();
     if t != ethernet::ethertype::IPV4 && t != ethernet::ethertype::IPV6 {
         return None;
     }
     let l = l4_of(frame.get(ethernet::HEADER_LEN..)?)?;
-    let gtsm = l.ttl == 255;
     match l.proto {
         proto::TCP if l.sport == BGP_PORT || l.dport == BGP_PORT => {
             let syn = l.tcp_flags & TCP_SYN != 0;
             let ack = l.tcp_flags & TCP_ACK != 0;
-            (!syn || !ack).then_some((l.dst, gtsm))
+            (!syn || !ack).then_some((l.dst, Some(l.ttl == 255)))
         }
-        proto::UDP if l.dport == BFD_PORT => Some((l.dst, gtsm)),
-        proto::UDP if l.dport == BFD_MULTIHOP_PORT => Some((l.dst, false)),
-        PROTO_OSPF if !link_local_multicast(l.dst) && !l.dst.is_multicast() => Some((l.dst, false)),
+        proto::UDP if matches!(l.dport, BFD_PORT | BFD_MULTIHOP_PORT) => Some((l.dst, None)),
+        PROTO_OSPF if !link_local_multicast(l.dst) && !l.dst.is_multicast() => Some((l.dst, None)),
         _ => None,
     }
 }
@@ -473,7 +483,7 @@ mod tests {
         let syn = l4("10.1.0.2", proto::TCP, 40000, 179, 64);
         assert_eq!(classify(&syn, Some(&peers)), PuntClass::Other);
         assert_eq!(
-            peers.learn("10.1.0.2".parse().unwrap(), false),
+            peers.learn("10.1.0.2".parse().unwrap(), Some(false)),
             Learned::Added
         );
         assert_eq!(classify(&syn, Some(&peers)), PuntClass::Routing);
@@ -482,7 +492,7 @@ mod tests {
         assert_eq!(classify(&stranger, Some(&peers)), PuntClass::Other);
         // GTSM: only TTL 255 counts.
         assert_eq!(
-            peers.learn("10.1.0.2".parse().unwrap(), true),
+            peers.learn("10.1.0.2".parse().unwrap(), Some(true)),
             Learned::Known
         );
         assert_eq!(classify(&syn, Some(&peers)), PuntClass::Other);
@@ -494,6 +504,45 @@ mod tests {
         let bfd = l4("10.1.0.2", proto::UDP, 49152, 3784, 255);
         assert_eq!(classify(&bfd, Some(&peers)), PuntClass::Routing);
         assert_eq!(peers.list(), vec![("10.1.0.2".parse().unwrap(), true)]);
+    }
+
+    #[test]
+    fn single_hop_bfd_is_routing_only_with_ttl_255_and_multihop_from_any_ttl() {
+        let peers = Peers::default();
+        peers.learn("10.1.0.2".parse().unwrap(), None);
+        let bfd = |port, ttl| l4("10.1.0.2", proto::UDP, 49152, port, ttl);
+        assert_eq!(classify(&bfd(3784, 255), Some(&peers)), PuntClass::Routing);
+        assert_eq!(classify(&bfd(3784, 254), Some(&peers)), PuntClass::Other);
+        assert_eq!(classify(&bfd(4784, 250), Some(&peers)), PuntClass::Routing);
+    }
+
+    #[test]
+    fn what_the_hosts_bfd_sends_leaves_the_bgp_sessions_gtsm_flag_alone() {
+        // bfdd sends with TTL 255 and bgpd (eBGP, no ttl-security) with
+        // TTL 1, to the same peer: the BFD packets must not make the peer
+        // GTSM, or its BGP (TTL 1) is `other`, policed under a flood.
+        let mac = crate::MacAddr([2, 0, 0, 0, 0, 1]);
+        let (me, peer) = (Ipv4Addr::new(10, 1, 0, 1), Ipv4Addr::new(10, 1, 0, 2));
+        let bfd = frames::ipv4(
+            mac,
+            mac,
+            me,
+            peer,
+            proto::UDP,
+            255,
+            &frames::udp(49152, 3784, &[0; 24]),
+        );
+        let mut ka = frames::tcp_syn(179, 40000);
+        ka[13] = TCP_ACK;
+        let bgp = frames::ipv4(mac, mac, me, peer, proto::TCP, 1, &ka);
+        let peers = Peers::default();
+        for f in [&bgp, &bfd, &bfd] {
+            let (a, gtsm) = learned_peer(f).unwrap();
+            peers.learn(a, gtsm);
+        }
+        assert_eq!(peers.get(IpAddr::V4(peer)), Some(false));
+        let from_peer = l4("10.1.0.2", proto::TCP, 40000, 179, 1);
+        assert_eq!(classify(&from_peer, Some(&peers)), PuntClass::Routing);
     }
 
     #[test]
@@ -512,18 +561,18 @@ mod tests {
     #[test]
     fn peers_of_both_families_do_not_mix() {
         let p = Peers::default();
-        p.learn(IpAddr::V6(Ipv6Addr::from(0x0a01_0002u128)), false);
+        p.learn(IpAddr::V6(Ipv6Addr::from(0x0a01_0002u128)), Some(false));
         assert_eq!(p.get(IpAddr::V4(Ipv4Addr::new(10, 1, 0, 2))), None);
-        p.learn(IpAddr::V4(Ipv4Addr::new(10, 1, 0, 2)), false);
+        p.learn(IpAddr::V4(Ipv4Addr::new(10, 1, 0, 2)), Some(false));
         assert_eq!(p.get(IpAddr::V4(Ipv4Addr::new(10, 1, 0, 2))), Some(false));
         assert_eq!(p.len(), 2);
         for i in 2..MAX_PEERS {
             assert_eq!(
-                p.learn(IpAddr::V4(Ipv4Addr::from(i as u32)), false),
+                p.learn(IpAddr::V4(Ipv4Addr::from(i as u32)), Some(false)),
                 Learned::Added
             );
         }
-        assert_eq!(p.learn("192.0.2.1".parse().unwrap(), false), Learned::Full);
+        assert_eq!(p.learn("192.0.2.1".parse().unwrap(), None), Learned::Full);
     }
 
     #[test]
@@ -568,8 +617,8 @@ mod tests {
             )
         };
         let peer: IpAddr = "10.1.0.2".parse().unwrap();
-        assert_eq!(learned_peer(&tcp(TCP_SYN, 64)), Some((peer, false)));
-        assert_eq!(learned_peer(&tcp(TCP_ACK, 255)), Some((peer, true)));
+        assert_eq!(learned_peer(&tcp(TCP_SYN, 64)), Some((peer, Some(false))));
+        assert_eq!(learned_peer(&tcp(TCP_ACK, 255)), Some((peer, Some(true))));
         assert_eq!(learned_peer(&tcp(TCP_SYN | TCP_ACK, 64)), None);
     }
 }

@@ -482,7 +482,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let mut ks = kernel_side(&eal, &cfg, &ports, &macs, nq)?;
     let peers = Arc::new(dataplane::punt::Peers::default());
     for &p in &cfg.punt_policer.peers {
-        peers.learn(p, false);
+        peers.learn(p, Some(false));
     }
     let punt_limits = cfg.punt_policer.limits;
     let channels = Channels::default();

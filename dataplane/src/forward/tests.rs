@@ -359,8 +359,8 @@ fn what_the_router_does_not_consume_goes_to_the_kernel_interface_by_class() {
         Verdict::Drop(DropReason::LocalUnhandled)
     );
     let peers = Peers::default();
-    peers.learn(IpAddr::V4(ip4("10.0.0.2")), false);
-    peers.learn(IpAddr::V6(ip6("fe80::2")), false);
+    peers.learn(IpAddr::V4(ip4("10.0.0.2")), Some(false));
+    peers.learn(IpAddr::V6(ip6("fe80::2")), Some(false));
     let lim = punt::Limit { rate: 0, burst: 3 };
     let mut pol = Policer::new([lim; PuntClass::COUNT], 1, 1_000_000, 0);
     let mut icmp = IcmpLimiter::new(10);

@@ -139,8 +139,11 @@ impl Io {
                     work += 1;
                     let frame = &buf[..n];
                     if let Some((peer, gtsm)) = dataplane::punt::learned_peer(frame) {
-                        if self.peers.get(peer) != Some(gtsm) {
-                            match self.peers.learn(peer, gtsm) {
+                        let known = self.peers.get(peer);
+                        // BFD and OSPF say nothing of GTSM: only BGP's TTL changes the flag.
+                        if known.is_none() || gtsm.is_some_and(|g| known != Some(g)) {
+                            let gtsm = gtsm.unwrap_or(false);
+                            match self.peers.learn(peer, Some(gtsm)) {
                                 Learned::Added => {
                                     control::log_limited!(info, control::loglimit::Kind::KernelNetlink, control::loglimit::source(peer); %peer, gtsm, interface = %kif.name, "routing peer learned")
                                 }

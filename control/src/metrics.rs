@@ -338,6 +338,17 @@ fn lcore_metrics(reg: &Registry, lcores: &[Arc<LcoreStats>]) {
         |s| s.icmp_rate_limited.load(Relaxed),
     );
 
+    lc(
+        "ecmp_router_fragmented_total",
+        "IPv4 packets without DF longer than the egress MTU, forwarded as fragments (RFC 791).",
+        |s| s.fragmented.load(Relaxed),
+    );
+    lc(
+        "ecmp_router_fragments_created_total",
+        "Fragments the workers made of those packets (a failure is drops_total{reason=\"fragmentation_failed\"}).",
+        |s| s.fragments_created.load(Relaxed),
+    );
+
     let he = counter(reg, "ecmp_router_hash_events_total", "Flow-hash events: ICMP errors steered by their embedded packet, embedded packets too short (fallback), IPv6 extension-header walks stopped at the limit.", &["event"]);
     for (e, f) in [
         (

@@ -43,6 +43,11 @@ impl VecBuf {
         }
     }
 
+    /// Appends `bytes` at the end.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// Replaces the contents with `bytes`, keeping the allocation and headroom.
     pub fn reset(&mut self, bytes: &[u8], headroom: usize) {
         self.buf.clear();

@@ -67,8 +67,12 @@ reasons! {
     NoRoute => "no_route",
     /// TTL or hop limit expired (ICMP Time Exceeded sent when allowed).
     TtlExceeded => "ttl_exceeded",
-    /// Packet larger than the egress MTU (ICMP Fragmentation Needed / Packet Too Big sent when allowed).
+    /// Packet larger than the egress MTU that may not be fragmented (IPv4
+    /// with DF, IPv6): ICMP Fragmentation Needed / Packet Too Big sent when allowed.
     MtuExceeded => "mtu_exceeded",
+    /// An IPv4 packet to fragment that could not be: no buffer in the
+    /// worker's pool for a fragment, or an MTU too small for its header.
+    FragmentationFailed => "fragmentation_failed",
     /// Every nexthop of the route's group is down (ICMP Destination Unreachable sent when allowed).
     AllNexthopsDown => "all_nexthops_down",
     /// Route is a blackhole (dropped silently, as the kernel does).

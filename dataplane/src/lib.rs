@@ -18,6 +18,7 @@ pub mod fib;
 pub mod flow;
 pub mod flowtable;
 pub mod forward;
+pub mod frag;
 pub mod frames;
 pub mod hash;
 pub mod icmp_error;

@@ -41,6 +41,9 @@ pub trait Owned: PacketBuf {
     fn set_tag(&mut self, tag: u32);
     /// The device port it was received on (the DPDK port id).
     fn rx_port(&self) -> u16;
+    /// Appends `bytes` at the end (a fresh buffer from [`Io::alloc`]);
+    /// false when they do not fit.
+    fn append(&mut self, bytes: &[u8]) -> bool;
 }
 
 /// Up to [`Burst::CAP`] owned packets, in order. Whatever a burst still
@@ -124,6 +127,8 @@ pub trait Io {
     fn kernel_frames(&mut self, into: &mut Self::Rx) -> usize;
     /// The next frame the control thread asked to send, if any.
     fn inject(&mut self) -> Option<Injected<Self::Pkt>>;
+    /// An empty buffer from the worker's pool (fragments), if it has one.
+    fn alloc(&mut self) -> Option<Self::Pkt>;
     /// Hands `pkts` to `worker`'s ring; what it did not take stays.
     fn steer(&mut self, worker: u16, pkts: &mut Self::Rx) -> usize;
     /// Hands one packet to `worker`'s ring.
@@ -315,6 +320,7 @@ impl<I: Io> Out<I> {
             let in_port = PortId(pi as u16);
             match verdict {
                 Verdict::Forward(out) => self.send(out.index(), m, stats),
+                Verdict::Fragment { port, mtu } => self.fragment(port.index(), mtu, m, stats),
                 Verdict::Reply => self.send(pi, m, stats),
                 v @ (Verdict::Punt | Verdict::PuntKernel) => {
                     let copied = self.io.punt(in_port, m.data());
@@ -355,6 +361,40 @@ impl<I: Io> Out<I> {
         if self.tx[port].push(m).is_err() {
             // The queue took nothing and the buffer is still full.
             stats.count_drop(DropReason::TxQueueFull);
+        }
+    }
+
+    /// Sends `m` on `port` as IPv4 fragments of at most `mtu` bytes, made
+    /// with buffers from the worker's pool; counts the packet and its
+    /// fragments, or one `fragmentation_failed` drop.
+    #[cold]
+    fn fragment(&mut self, port: usize, mtu: u16, m: I::Pkt, stats: &LcoreStats) {
+        // The fragments are all made before any is sent (the pool and the
+        // tx buffers are both the loop's).
+        let io = &mut self.io;
+        let mut pending: [Option<I::Pkt>; crate::frag::MAX_FRAGMENTS] =
+            std::array::from_fn(|_| None);
+        let mut k = 0;
+        let made = crate::frag::fragment_v4(
+            m,
+            mtu,
+            || io.alloc(),
+            |f| {
+                pending[k] = Some(f);
+                k += 1;
+            },
+        );
+        match made {
+            Ok(n) => {
+                bump(&stats.fragmented, 1);
+                bump(&stats.fragments_created, n as u64);
+                for f in pending.iter_mut().take(k) {
+                    if let Some(f) = f.take() {
+                        self.send(port, f, stats);
+                    }
+                }
+            }
+            Err(_) => stats.count_drop(DropReason::FragmentationFailed),
         }
     }
 
@@ -544,6 +584,51 @@ mod tests {
         assert_eq!(st.polls_idle.load(Ordering::Relaxed), 1);
         let nh = |i: usize| st.nh_packets[i].load(Ordering::Relaxed);
         assert_eq!(nh(0) + nh(1), 100);
+    }
+
+    #[test]
+    fn packets_over_the_mtu_without_df_leave_as_fragments_or_count_a_drop() {
+        let (fib, st) = (lab_fib(), LcoreStats::new(16));
+        let big = |sp: u16| {
+            let mut u = vec![7u8; 2000];
+            u[..2].copy_from_slice(&sp.to_be_bytes());
+            frames::ipv4(
+                CLIENT_MAC,
+                LAN_MAC,
+                ip4("10.0.0.2"),
+                ip4("198.51.100.10"),
+                proto::UDP,
+                64,
+                &u,
+            )
+        };
+        let mut io = MemIo::new(3);
+        for sp in 0..40 {
+            io.rx[0].push_back(Frame::new(0, &big(sp)));
+        }
+        let mut p = poller(io);
+        until_idle(&fib, &st, &mut p);
+        let io = p.io();
+        // Port 1 (MTU 1500) and port 2 (MTU 1400) each get 2 fragments a packet.
+        let n = io.sent[1].len() + io.sent[2].len();
+        assert_eq!(n, 80);
+        assert_eq!(st.fragmented.load(Ordering::Relaxed), 40);
+        assert_eq!(st.fragments_created.load(Ordering::Relaxed), 80);
+        for (port, mtu) in [(1, 1500), (2, 1400)] {
+            for f in &io.sent[port] {
+                let ip = crate::wire::ipv4::Packet::new_checked(&f.data()[14..]).unwrap();
+                assert!(ip.total_len() <= mtu);
+                assert_eq!(ip.ttl(), 63);
+            }
+        }
+        // An empty pool: the packet is one counted drop, nothing is sent.
+        let mut io = MemIo::new(3);
+        io.pool = 0;
+        io.rx[0].push_back(Frame::new(0, &big(1)));
+        let mut p = poller(io);
+        until_idle(&fib, &st, &mut p);
+        assert!(p.io().sent.iter().all(|s| s.is_empty()));
+        assert_eq!(st.drops_of(DropReason::FragmentationFailed), 1);
     }
 
     #[test]

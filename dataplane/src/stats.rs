@@ -45,6 +45,10 @@ pub struct LcoreStats {
     pub rx_packets: AtomicU64,
     /// Non-empty rx bursts (packets per burst = rx_packets / rx_bursts).
     pub rx_bursts: AtomicU64,
+    /// IPv4 packets forwarded as fragments (longer than the egress MTU, DF clear).
+    pub fragmented: AtomicU64,
+    /// Fragments those packets became.
+    pub fragments_created: AtomicU64,
     /// ICMP errors hashed on the flow they are about.
     pub hash_icmp_steered: AtomicU64,
     /// ICMP errors whose embedded packet was truncated (hash fell back).
@@ -113,6 +117,8 @@ impl LcoreStats {
             polls_idle: AtomicU64::new(0),
             rx_packets: AtomicU64::new(0),
             rx_bursts: AtomicU64::new(0),
+            fragmented: AtomicU64::new(0),
+            fragments_created: AtomicU64::new(0),
             hash_icmp_steered: AtomicU64::new(0),
             hash_icmp_truncated: AtomicU64::new(0),
             hash_ext_limit: AtomicU64::new(0),

@@ -217,6 +217,9 @@ impl dataplane::poll::Owned for Mbuf {
         Mbuf::set_tag(self, tag)
     }
     #[inline]
+    fn append(&mut self, bytes: &[u8]) -> bool {
+        Mbuf::append(self, bytes)
+    }
     fn rx_port(&self) -> u16 {
         self.port()
     }

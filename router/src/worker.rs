@@ -156,6 +156,10 @@ impl Io for DpdkIo {
         })
     }
     #[inline]
+    fn alloc(&mut self) -> Option<Mbuf> {
+        self.pool.alloc()
+    }
+    #[inline]
     fn steer(&mut self, worker: u16, pkts: &mut Self::Rx) -> usize {
         match self.steer_to.get_mut(worker as usize) {
             Some(Some(r)) => pkts.enqueue(r),

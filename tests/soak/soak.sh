@@ -19,8 +19,9 @@
 #     and never broke (streams on srv2 are re-picked when it goes down: their
 #     connections break, by design);
 #   - the counters add up: packets received = forwarded + punted + echo
-#     replies + dropped (by reason; tx_queue_full and mbuf_alloc_failed are
-#     after forwarding or not received, so they are left out);
+#     replies + dropped (by reason; tx_queue_full, fragmentation_failed and
+#     mbuf_alloc_failed are after forwarding or not received, so they are
+#     left out);
 #   - no FPM errors, and the metrics pass promtool.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -113,7 +114,7 @@ fwd = s("ecmp_router_nexthop_packets_total{")
 punt = m.get("ecmp_router_punted_total", 0)
 echo = m.get("ecmp_router_echo_replies_total", 0)
 drops = s("ecmp_router_drops_total{")
-after = m.get("ecmp_router_drops_total{reason=\"tx_queue_full\"}", 0) + m.get("ecmp_router_drops_total{reason=\"mbuf_alloc_failed\"}", 0)
+after = sum(m.get("ecmp_router_drops_total{reason=\"%s\"}" % r, 0) for r in ("tx_queue_full", "fragmentation_failed", "mbuf_alloc_failed"))
 print(int(rx), int(fwd + punt + echo + drops - after), f"forwarded={int(fwd)},punted={int(punt)},echo={int(echo)},dropped={int(drops - after)}")' <<<"$m")
 check "counters add up: received $rx = $acc ($detail)" test "$rx" = "$acc"
 check "traffic flowed ($rx packets)" test "$rx" -gt $(( SECS * 1000 ))

@@ -137,6 +137,12 @@ pub fn packet(data: &[u8]) {
     let one = run(plain, false, None);
     let staged = run(plain, true, None);
     assert_eq!(one, staged, "process_burst and process disagree");
+    // What is to be fragmented becomes fragments that fit the MTU.
+    for (v, b) in one.0.iter().zip(&one.1) {
+        if let Verdict::Fragment { mtu, .. } = *v {
+            fragments_fit(b, mtu);
+        }
+    }
     let mut nat = NatTable::new(64, snat.snat.addrs.len(), Timeouts::default());
     // Replies to whatever was translated: swap each forwarded frame's
     // addresses and ports and send it back in on its egress port.
@@ -170,6 +176,31 @@ pub fn packet(data: &[u8]) {
                 let _ = process(&mut ctx, *out, &mut VecBuf::new(&reply));
             }
         }
+    }
+}
+
+/// Fragments `frame` (a [`Verdict::Fragment`]'s): each fragment fits `mtu`
+/// and carries a valid IPv4 header.
+fn fragments_fit(frame: &[u8], mtu: u16) {
+    use dataplane::testkit::mem::Frame;
+    let mut n = 0;
+    let made = dataplane::frag::fragment_v4(
+        Frame::new(0, frame),
+        mtu,
+        || Some(Frame::new(0, &[])),
+        |f| {
+            let ip = &f.data()[14..];
+            assert!(
+                ip.len() <= mtu as usize,
+                "a fragment of {} > MTU {mtu}",
+                ip.len()
+            );
+            assert!(dataplane::wire::ipv4::Packet::new_checked(ip).is_ok());
+            n += 1;
+        },
+    );
+    if let Ok(k) = made {
+        assert_eq!(k, n);
     }
 }
 

@@ -42,6 +42,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub enum Verdict {
     /// Rewritten for the next hop: transmit on this port.
     Forward(PortId),
+    /// Rewritten for the next hop, but longer than `port`'s MTU and
+    /// without DF: transmit as IPv4 fragments of at most `mtu` bytes
+    /// ([`crate::frag`]).
+    Fragment {
+        /// The egress port.
+        port: PortId,
+        /// Its IP MTU.
+        mtu: u16,
+    },
     /// Turned into a reply (echo reply or ICMP error): transmit on the ingress port.
     Reply,
     /// Hand a copy to the control plane (ARP, NDP), then free.
@@ -225,7 +234,8 @@ fn rewrite<B: PacketBuf>(
     let Some(o) = ctx.fib.port(out) else {
         return dropped(ctx.stats, DropReason::DanglingId);
     };
-    if total > o.mtu {
+    let fragment = total > o.mtu;
+    if fragment && !fam.may_fragment() {
         return too_big(ctx, pkt, port, fam, o.mtu, false);
     }
     let d = pkt.data_mut();
@@ -237,6 +247,12 @@ fn rewrite<B: PacketBuf>(
     d[6..12].copy_from_slice(&o.mac.0);
     ctx.stats.nexthop(nh, eth_len + total as usize);
     ctx.stats.stage_end(Stage::Rewrite);
+    if fragment {
+        return Verdict::Fragment {
+            port: out,
+            mtu: o.mtu,
+        };
+    }
     Verdict::Forward(out)
 }
 
@@ -345,6 +361,11 @@ impl Fam {
             },
         }
     }
+    /// IPv4 without DF: a router may fragment it (IPv6 routers never do).
+    #[inline(always)]
+    fn may_fragment(self) -> bool {
+        matches!(self, Fam::V4 { df: false })
+    }
     fn unreachable(self) -> ErrorKind {
         self.error(
             (icmp::kind::DEST_UNREACHABLE, 0),
@@ -435,7 +456,8 @@ fn forward_tail<B: PacketBuf>(
     let Some(out_info) = ctx.fib.port(out) else {
         return dropped(ctx.stats, DropReason::DanglingId);
     };
-    if total > out_info.mtu as usize {
+    let fragment = total > out_info.mtu as usize;
+    if fragment && !fam.may_fragment() {
         return too_big(ctx, pkt, port, fam, out_info.mtu, l2_multicast);
     }
     if nat_on {
@@ -463,11 +485,18 @@ fn forward_tail<B: PacketBuf>(
     ethernet::write_header_unchecked(d, MacAddr::from_u64(mac), out_info.mac, ethertype);
     ctx.stats.nexthop(nh, eth_len + total);
     ctx.stats.stage_end(Stage::Rewrite);
+    if fragment {
+        return Verdict::Fragment {
+            port: out,
+            mtu: out_info.mtu,
+        };
+    }
     Verdict::Forward(out)
 }
 
-/// A packet larger than the egress MTU: dropped, with Fragmentation Needed
-/// (IPv4 with DF) or Packet Too Big (IPv6) carrying the egress MTU.
+/// A packet larger than the egress MTU that may not be fragmented:
+/// dropped, with Fragmentation Needed (IPv4 with DF) or Packet Too Big
+/// (IPv6) carrying the egress MTU.
 #[cold]
 fn too_big<B: PacketBuf>(
     ctx: &mut Ctx<'_>,
@@ -477,10 +506,6 @@ fn too_big<B: PacketBuf>(
     mtu: u16,
     l2_multicast: bool,
 ) -> Verdict {
-    if let Fam::V4 { df: false } = fam {
-        // The router does not fragment (RFC 1812 allows it; it costs a copy per fragment).
-        return dropped(ctx.stats, DropReason::MtuExceeded);
-    }
     let e = fam.error(
         (icmp::kind::DEST_UNREACHABLE, 4),
         (icmpv6::kind::PACKET_TOO_BIG, 0),

@@ -580,6 +580,43 @@ fn mtu_exceeded_with_df_gets_frag_needed() {
     assert!(found);
 }
 
+#[test]
+fn mtu_exceeded_without_df_is_forwarded_to_be_fragmented_rewritten() {
+    let fib = lab_fib();
+    let st = LcoreStats::new(16);
+    let (mut frag, mut whole) = (0, 0);
+    for sp in 0..64u16 {
+        let mut u = vec![0u8; 1450];
+        u[0..2].copy_from_slice(&sp.to_be_bytes());
+        let f = frames::ipv4(
+            CLIENT_MAC,
+            LAN_MAC,
+            ip4("10.0.0.2"),
+            ip4("198.51.100.10"),
+            proto::UDP,
+            64,
+            &u,
+        );
+        let (v, b) = run(&fib, &st, 0, &f);
+        match v {
+            Verdict::Fragment { port, mtu } => {
+                assert_eq!((port, mtu), (PortId(2), 1400), "only srv2 has MTU 1400");
+                // Rewritten like any forwarded packet: the fragmenter copies it.
+                let ip = ipv4::Packet::new_checked(&b.data()[14..]).unwrap();
+                assert_eq!(ip.ttl(), 63);
+                assert_eq!(b.data()[6..12], fib.ports[2].mac.0);
+                frag += 1;
+            }
+            v => {
+                assert_eq!(v, Verdict::Forward(PortId(1)));
+                whole += 1;
+            }
+        }
+    }
+    assert!(frag > 0 && whole > 0, "{frag} fragmented, {whole} whole");
+    assert_eq!(st.drops_of(DropReason::MtuExceeded), 0);
+}
+
 /// One frame of the burst-equivalence test: a template, then an
 /// optional corruption of one byte.
 fn burst_frame(kind: u8, a: u8, b: u16, flip: Option<(usize, u8)>) -> Vec<u8> {

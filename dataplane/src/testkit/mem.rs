@@ -62,6 +62,10 @@ impl Owned for Frame {
     fn rx_port(&self) -> u16 {
         self.port
     }
+    fn append(&mut self, bytes: &[u8]) -> bool {
+        self.buf.extend(bytes);
+        true
+    }
 }
 
 /// Up to `N` frames.
@@ -183,6 +187,8 @@ pub struct MemIo {
     pub steer_to: Vec<Queue<Frame>>,
     /// Rings from the other workers.
     pub steer_from: Vec<VecDeque<Frame>>,
+    /// Buffers the pool still gives ([`Io::alloc`]).
+    pub pool: usize,
 }
 
 impl MemIo {
@@ -201,6 +207,7 @@ impl MemIo {
             inject: VecDeque::new(),
             steer_to: Vec::new(),
             steer_from: Vec::new(),
+            pool: usize::MAX,
         }
     }
 }
@@ -253,6 +260,10 @@ impl Io for MemIo {
             Some((port, bytes)) => Injected::Frame(port, Frame::new(u16::MAX, &bytes)),
             None => Injected::NoBuffer,
         })
+    }
+    fn alloc(&mut self) -> Option<Frame> {
+        self.pool = self.pool.checked_sub(1)?;
+        Some(Frame::new(u16::MAX, &[]))
     }
     fn steer(&mut self, worker: u16, pkts: &mut Self::Rx) -> usize {
         let Some(q) = self.steer_to.get_mut(worker as usize) else {

@@ -15,6 +15,9 @@ pub trait PacketBuf {
     fn prepend(&mut self, n: usize) -> bool;
     /// Shortens the packet to `len` bytes; does nothing if it is not longer.
     fn truncate(&mut self, len: usize);
+    /// Removes `n` bytes from the front (they become headroom). Returns
+    /// `false` (and changes nothing) when the packet is shorter.
+    fn adj(&mut self, n: usize) -> bool;
 }
 
 /// A `Vec<u8>`-backed [`PacketBuf`] with configurable headroom.
@@ -73,6 +76,13 @@ impl PacketBuf for VecBuf {
     }
     fn truncate(&mut self, len: usize) {
         self.buf.truncate(self.start + len);
+    }
+    fn adj(&mut self, n: usize) -> bool {
+        if self.start + n > self.buf.len() {
+            return false;
+        }
+        self.start += n;
+        true
     }
 }
 

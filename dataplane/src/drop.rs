@@ -39,8 +39,11 @@ reasons! {
     /// Ethernet source address is multicast or broadcast (invalid, IEEE 802.3);
     /// such a frame gets no reply of any kind.
     L2MulticastSource => "l2_multicast_source",
-    /// EtherType the router does not handle (VLAN tags included, for now).
+    /// EtherType the router does not handle (802.1ad QinQ included).
     UnsupportedEthertype => "unsupported_ethertype",
+    /// An 802.1Q-tagged frame whose VID is no sub-interface of the port it
+    /// came in on (`ports[].vlans`), or a second tag inside the first.
+    UnknownVlan => "unknown_vlan",
     /// IPv4 shorter than its header (RFC 1812 5.2.2).
     Ipv4Truncated => "ipv4_truncated",
     /// IPv4 version field not 4.

@@ -62,6 +62,12 @@ pub struct PortInfo {
     /// The port's IPv6 link-local address (EUI-64 of its MAC, as the kernel
     /// gives its interface).
     pub link_local: Ipv6Addr,
+    /// The device port frames leave by: the port itself, or a VLAN
+    /// sub-interface's trunk.
+    pub parent: PortId,
+    /// A VLAN sub-interface's VID (frames leaving by it are tagged); 0 for
+    /// a device port.
+    pub vlan: u16,
 }
 
 /// A route's target and the hash its group selection uses.
@@ -277,8 +283,11 @@ pub struct Fib {
     pub nexthops: Arc<[Nexthop]>,
     /// Neighbours on connected subnets.
     pub hosts: Arc<HostTable>,
-    /// Ports, indexed by [`PortId`].
+    /// Ports, indexed by [`PortId`]: the device ports, then the VLAN
+    /// sub-interfaces.
     pub ports: Arc<[PortInfo]>,
+    /// The VLAN sub-interfaces of each device port, by VID.
+    pub vlans: Arc<crate::vlan::VlanMap>,
     /// Resolved MACs, shared by all generations.
     pub neighbors: Arc<Neighbors>,
     /// Policy rules (empty: every packet follows its route).

@@ -89,12 +89,13 @@ pub fn fragment_v4<P: Owned>(
     mut alloc: impl FnMut() -> Option<P>,
     mut emit: impl FnMut(P),
 ) -> Result<usize, FragError> {
-    const ETH: usize = ethernet::HEADER_LEN;
+    // Ethernet, with or without an 802.1Q tag.
+    let eth = crate::vlan::l2_len(m.data());
     let mtu = mtu as usize;
     let mut rest: [Option<P>; MAX_FRAGMENTS - 1] = std::array::from_fn(|_| None);
     let (first, n) = {
         let d = m.data();
-        let ip = d.get(ETH..).ok_or(FragError::NotIpv4)?;
+        let ip = d.get(eth..).ok_or(FragError::NotIpv4)?;
         let hlen = ipv4::header_len_of(ip);
         if ip.len() < hlen || hlen < ipv4::MIN_HEADER_LEN || ip[0] >> 4 != 4 {
             return Err(FragError::NotIpv4);
@@ -116,28 +117,28 @@ pub fn fragment_v4<P: Owned>(
         }
         // The header every later fragment starts with: Ethernet, the fixed
         // 20 bytes, the copied options, End of Options padding.
-        let mut hdr = [0u8; ETH + 60];
-        hdr[..ETH + ipv4::MIN_HEADER_LEN].copy_from_slice(&d[..ETH + ipv4::MIN_HEADER_LEN]);
-        hdr[ETH + ipv4::MIN_HEADER_LEN..][..olen].copy_from_slice(&opts[..olen]);
+        let mut hdr = [0u8; ethernet::HEADER_LEN + crate::vlan::TAG_LEN + 60];
+        hdr[..eth + ipv4::MIN_HEADER_LEN].copy_from_slice(&d[..eth + ipv4::MIN_HEADER_LEN]);
+        hdr[eth + ipv4::MIN_HEADER_LEN..][..olen].copy_from_slice(&opts[..olen]);
         let mut pos = first;
         for slot in rest.iter_mut().take(n - 1) {
             let mut f = alloc().ok_or(FragError::NoBuffer)?;
             let len = each.min(payload - pos);
             let last = pos + len == payload;
-            finish_header(&mut hdr[ETH..], hlen2, len, base + pos, mf || !last);
-            if !f.append(&hdr[..ETH + hlen2]) || !f.append(&ip[hlen + pos..][..len]) {
+            finish_header(&mut hdr[eth..], hlen2, len, base + pos, mf || !last);
+            if !f.append(&hdr[..eth + hlen2]) || !f.append(&ip[hlen + pos..][..len]) {
                 return Err(FragError::NoBuffer);
             }
             *slot = Some(f);
             pos += len;
         }
-        (ETH + hlen + first, n)
+        (eth + hlen + first, n)
     };
     m.truncate(first);
     let d = m.data_mut();
-    let hlen = ipv4::header_len_of(&d[ETH..]);
-    let base = (u16::from_be_bytes([d[ETH + 6], d[ETH + 7]]) & 0x1fff) as usize * 8;
-    finish_header(&mut d[ETH..], hlen, first - ETH - hlen, base, true);
+    let hlen = ipv4::header_len_of(&d[eth..]);
+    let base = (u16::from_be_bytes([d[eth + 6], d[eth + 7]]) & 0x1fff) as usize * 8;
+    finish_header(&mut d[eth..], hlen, first - eth - hlen, base, true);
     emit(m);
     for f in rest.iter_mut().take(n - 1) {
         if let Some(f) = f.take() {
@@ -306,6 +307,29 @@ mod tests {
         let (r, frags) = run(&packet(&[], 400, 0), 68, 64);
         assert_eq!(r, Ok(9));
         assert_eq!(reassemble(&frags, 68).0, packet(&[], 400, 0)[34..]);
+    }
+
+    #[test]
+    fn a_tagged_frame_is_fragmented_behind_its_tag() {
+        let p = packet(&[], 2000, 0);
+        let mut t = crate::VecBuf::new(&p);
+        assert!(crate::vlan::tag(&mut t, 200));
+        let (r, frags) = run(t.data(), 1000, 8);
+        assert_eq!(r, Ok(3));
+        for f in &frags {
+            assert_eq!(crate::vlan::vid_of(f), Some(200));
+            let mut u = crate::VecBuf::new(f);
+            assert!(crate::vlan::strip(&mut u));
+        }
+        let untagged: Vec<Vec<u8>> = frags
+            .iter()
+            .map(|f| {
+                let mut u = crate::VecBuf::new(f);
+                crate::vlan::strip(&mut u);
+                u.data().to_vec()
+            })
+            .collect();
+        assert_eq!(reassemble(&untagged, 1000).0, p[34..]);
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub mod tablegen;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod types;
+pub mod vlan;
 pub mod wire;
 
 pub use buf::{PacketBuf, VecBuf};

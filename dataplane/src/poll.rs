@@ -232,8 +232,12 @@ impl<I: Io> Poller<I> {
             }
             rx.prefetch();
             let k = rx.len();
+            if ctx.fib.vlans.has(pi) {
+                run_trunk(ctx, pi, rx, &mut verdicts[..k], out);
+                continue;
+            }
             process_burst(ctx, PortId(pi as u16), rx.pkts(), &mut verdicts[..k]);
-            out.dispatch(rx, &verdicts[..k], |_| pi, stats, false);
+            out.dispatch(rx, &verdicts[..k], |_| Ingress::device(pi), stats, false);
         }
         // Packets other workers received for this worker's SNAT ports,
         // processed as if received on their own port (the receiver counted
@@ -262,7 +266,7 @@ impl<I: Io> Poller<I> {
                 process_burst(ctx, PortId(pis[a] as u16), pkts, &mut verdicts[a..b]);
                 a = b;
             }
-            out.dispatch(rx, &verdicts[..n], |i| pis[i], stats, true);
+            out.dispatch(rx, &verdicts[..n], |i| Ingress::device(pis[i]), stats, true);
         }
         if out.me == 0 {
             while let Some(f) = out.io.inject() {
@@ -302,39 +306,113 @@ impl<I: Io> Poller<I> {
     }
 }
 
+/// Where a packet of a burst came in: its device port, its interface
+/// (the device port, or a VLAN sub-interface of it), and the VID of the tag
+/// the loop took off (0: none).
+#[derive(Clone, Copy)]
+struct Ingress {
+    device: usize,
+    iface: u16,
+    vid: u16,
+}
+
+impl Ingress {
+    #[inline(always)]
+    fn device(pi: usize) -> Self {
+        Ingress {
+            device: pi,
+            iface: pi as u16,
+            vid: 0,
+        }
+    }
+}
+
+/// A burst from device port `pi`, which has VLAN sub-interfaces: each
+/// tagged frame loses its tag and runs as received on its sub-interface
+/// (runs of frames of one interface go through the staged pipeline
+/// together); a VID that is no sub-interface is dropped as `unknown_vlan`.
+/// Replies, and frames for the control plane's kernel interfaces, get
+/// their tag back when dispatched.
+#[inline(never)]
+fn run_trunk<I: Io>(
+    ctx: &mut Ctx<'_>,
+    pi: usize,
+    rx: &mut I::Rx,
+    verdicts: &mut [Verdict],
+    out: &mut Out<I>,
+) {
+    let stats = ctx.stats;
+    let k = rx.len().min(verdicts.len());
+    let mut ing = [Ingress::device(pi); BURST];
+    let mut unknown = 0u64;
+    for (i, m) in rx.pkts().iter_mut().enumerate().take(k) {
+        let Some(vid) = crate::vlan::vid_of(m.data()) else {
+            continue;
+        };
+        match ctx.fib.vlans.lookup(PortId(pi as u16), vid) {
+            Some(p) if crate::vlan::strip(m) => {
+                ing[i].iface = p.0;
+                ing[i].vid = vid;
+            }
+            _ => unknown |= 1 << i,
+        }
+    }
+    let mut a = 0;
+    while a < k {
+        if unknown & (1 << a) != 0 {
+            stats.count_drop(DropReason::UnknownVlan);
+            verdicts[a] = Verdict::Drop(DropReason::UnknownVlan);
+            a += 1;
+            continue;
+        }
+        let mut b = a + 1;
+        while b < k && unknown & (1 << b) == 0 && ing[b].iface == ing[a].iface {
+            b += 1;
+        }
+        let iface = PortId(ing[a].iface);
+        process_burst(ctx, iface, &mut rx.pkts()[a..b], &mut verdicts[a..b]);
+        a = b;
+    }
+    out.dispatch(rx, &verdicts[..k], |i| ing[i], stats, false);
+}
+
 impl<I: Io> Out<I> {
     /// Sends each packet of a processed burst where its verdict says;
-    /// `port_of(i)` is the config port packet `i` came in on. The burst is
-    /// empty after.
+    /// `ingress(i)` is where packet `i` came in. The burst is empty after.
     #[inline]
     fn dispatch(
         &mut self,
         rx: &mut I::Rx,
         verdicts: &[Verdict],
-        port_of: impl Fn(usize) -> usize,
+        ingress: impl Fn(usize) -> Ingress,
         stats: &LcoreStats,
         from_ring: bool,
     ) {
-        for (i, (m, &verdict)) in rx.drain().zip(verdicts).enumerate() {
-            let pi = port_of(i);
-            let in_port = PortId(pi as u16);
+        for (i, (mut m, &verdict)) in rx.drain().zip(verdicts).enumerate() {
+            let g = ingress(i);
+            let (pi, in_port) = (g.device, PortId(g.iface));
+            // What goes back out of the trunk or to its kernel interface
+            // gets the tag it came with.
+            let retag = |m: &mut I::Pkt| g.vid == 0 || crate::vlan::tag(m, g.vid);
             match verdict {
                 Verdict::Forward(out) => self.send(out.index(), m, stats),
                 Verdict::Fragment { port, mtu } => self.fragment(port.index(), mtu, m, stats),
-                Verdict::Reply => self.send(pi, m, stats),
+                Verdict::Reply if retag(&mut m) => self.send(pi, m, stats),
+                Verdict::Reply => stats.count_drop(DropReason::MbufAllocFailed),
                 v @ (Verdict::Punt | Verdict::PuntKernel) => {
                     let copied = self.io.punt(in_port, m.data());
                     if copied {
                         bump(&stats.punted, 1);
                     }
-                    if v == Verdict::PuntKernel {
+                    if v == Verdict::PuntKernel && retag(&mut m) {
                         // The kernel has it: not a drop whatever the control plane's queue did.
                         self.kernel(m, stats);
                     } else if !copied {
                         stats.count_drop(DropReason::PuntQueueFull);
                     }
                 }
-                Verdict::Kernel => self.kernel(m, stats),
+                Verdict::Kernel if retag(&mut m) => self.kernel(m, stats),
+                Verdict::Kernel => stats.count_drop(DropReason::MbufAllocFailed),
                 Verdict::Resolve { port } => {
                     // The packet waits in the control plane for the answer;
                     // one it cannot take is dropped here.

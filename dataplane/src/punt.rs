@@ -440,12 +440,13 @@ pub fn classify(l: &L4, peers: Option<&Peers>) -> PuntClass {
 /// the peer's BGP, sent with TTL 1, fell into `other` and was policed
 /// under a flood until the host's next keepalive cleared the flag.)
 pub fn learned_peer(frame: &[u8]) -> Option<(IpAddr, Option<bool>)> {
-    let e = ethernet::Frame::new_checked(frame).ok()?;
-    let t = e.ethertype();
+    // A VLAN device's frames carry their tag.
+    let l2 = crate::vlan::l2_len(frame);
+    let t = u16::from_be_bytes([*frame.get(l2 - 2)?, *frame.get(l2 - 1)?]);
     if t != ethernet::ethertype::IPV4 && t != ethernet::ethertype::IPV6 {
         return None;
     }
-    let l = l4_of(frame.get(ethernet::HEADER_LEN..)?)?;
+    let l = l4_of(frame.get(l2..)?)?;
     match l.proto {
         proto::TCP if l.sport == BGP_PORT || l.dport == BGP_PORT => {
             let syn = l.tcp_flags & TCP_SYN != 0;
@@ -462,6 +463,7 @@ pub fn learned_peer(frame: &[u8]) -> Option<(IpAddr, Option<bool>)> {
 mod tests {
     use super::*;
     use crate::frames;
+    use crate::PacketBuf;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn l4(src: &str, proto: u8, sport: u16, dport: u16, ttl: u8) -> L4 {
@@ -620,5 +622,9 @@ mod tests {
         assert_eq!(learned_peer(&tcp(TCP_SYN, 64)), Some((peer, Some(false))));
         assert_eq!(learned_peer(&tcp(TCP_ACK, 255)), Some((peer, Some(true))));
         assert_eq!(learned_peer(&tcp(TCP_SYN | TCP_ACK, 64)), None);
+        // From a VLAN device on a kernel interface: behind the tag.
+        let mut tagged = crate::VecBuf::new(&tcp(TCP_ACK, 1));
+        assert!(crate::vlan::tag(&mut tagged, 100));
+        assert_eq!(learned_peer(tagged.data()), Some((peer, Some(false))));
     }
 }

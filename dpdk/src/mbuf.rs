@@ -272,4 +272,19 @@ impl PacketBuf for Mbuf {
             }
         }
     }
+    #[inline]
+    fn adj(&mut self, n: usize) -> bool {
+        // SAFETY: as in `truncate`; moving data_off forward over bytes of the
+        // first segment is what rte_pktmbuf_adj does.
+        unsafe {
+            let m = &mut *self.ptr.as_ptr();
+            if n > m.data_len as usize || m.nb_segs != 1 {
+                return false;
+            }
+            m.data_off += n as u16;
+            m.data_len -= n as u16;
+            m.pkt_len -= n as u32;
+        }
+        true
+    }
 }

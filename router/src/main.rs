@@ -283,7 +283,7 @@ fn steer_rings(
 /// The packet pool: room for every rx and tx ring, the SNAT steering rings
 /// and the kernel interfaces' rings; mbufs sized for the largest MTU.
 fn packet_pool(eal: &dpdk::Eal, cfg: &Config, nq: u16) -> Result<Arc<dpdk::Mempool>> {
-    let nports = cfg.ports.len() as u32;
+    let nports = cfg.devices() as u32;
     // Rx and tx rings of every queue, the SNAT steering rings between
     // workers (worker::Steer), and room for the control thread's frames.
     let steering = nq as u32 * (nq as u32 - 1) * STEER_RING;
@@ -332,7 +332,8 @@ fn start_ports(
         macs: Vec::new(),
         queues: (0..nq).map(|_| Vec::new()).collect(),
     };
-    for p in &cfg.ports {
+    // The device ports (VLAN sub-interfaces come after them, on their trunks).
+    for p in &cfg.ports[..cfg.devices()] {
         let port =
             dpdk::Port::probe(eal, &p.device).with_context(|| format!("port '{}'", p.name))?;
         let queues = port
@@ -377,6 +378,8 @@ fn kernel_side(
         .map(|(c, p)| !c.monitor_link || p.link_up())
         .collect();
     let kifs = kernel::create(&cfg.ports, macs, &effective).context("kernel interfaces")?;
+    // VLAN sub-interfaces: Linux VLAN devices on their trunk's TAP.
+    let vlan_ifs = kernel::create_vlans(&cfg.ports, &kifs).context("kernel VLAN interfaces")?;
     let kernel_links: Arc<Vec<AtomicBool>> =
         Arc::new(effective.iter().map(|&u| AtomicBool::new(u)).collect());
     let mut kernel_counters: Vec<Option<Arc<control::punt::KernelCounters>>> =
@@ -391,12 +394,18 @@ fn kernel_side(
     };
     let kernel_ifindex: Vec<(u32, dataplane::PortId)> = kifs
         .iter()
-        .map(|k| (k.ifindex, dataplane::PortId(k.port as u16)))
+        .map(|k| (k.ifindex, k.port))
+        .chain(vlan_ifs.iter().map(|v| (v.ifindex, v.port)))
+        .map(|(i, p)| (i, dataplane::PortId(p as u16)))
         .collect();
     // The kernel's neighbours on the kernel interfaces that the router mirrors (RFC 5549).
     let (neigh_tx, neigh_rx) = std::sync::mpsc::channel();
     if !kifs.is_empty() {
-        let by_ifindex = kifs.iter().map(|k| (k.ifindex, k.port)).collect();
+        let by_ifindex = kifs
+            .iter()
+            .map(|k| (k.ifindex, k.port))
+            .chain(vlan_ifs.iter().map(|v| (v.ifindex, v.port)))
+            .collect();
         kernel::watch_neighbors(by_ifindex, neigh_tx).context("kernel neighbours")?;
     }
     // kernel-routes: the kernel's main table, mirrored (BIRD, ip route, ...).

@@ -49,6 +49,19 @@ pub struct PortConfig {
     /// The port has a kernel interface of its name (`kernel-interfaces`,
     /// unless the port says `kernel-interface: false`).
     pub kernel_interface: bool,
+    /// `Some`: an 802.1Q VLAN sub-interface of another port (`ports[].vlans`),
+    /// not a device. Sub-interfaces come after every device port, so a
+    /// device port's id is its DPDK port's index.
+    pub vlan: Option<VlanOf>,
+}
+
+/// Where a VLAN sub-interface is: the device port it is on, and its VID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VlanOf {
+    /// The device port (trunk) it is on.
+    pub parent: PortId,
+    /// Its 802.1Q VLAN id, 1..=4094.
+    pub id: u16,
 }
 
 /// `punt-policer`: the budget of each class of packets to the kernel
@@ -428,6 +441,28 @@ pub(super) const RESERVED_TABLES: [(&str, u32); 4] =
 pub const DEFAULT_FPM_MAX_NEXTHOPS: usize = 65_536;
 
 impl Config {
+    /// How many ports are devices (DPDK ports): the first ones; the rest
+    /// are VLAN sub-interfaces ([`PortConfig::vlan`]).
+    pub fn devices(&self) -> usize {
+        self.ports.iter().take_while(|p| p.vlan.is_none()).count()
+    }
+
+    /// The device port an interface is on: itself, or a VLAN's parent.
+    pub fn device_of(&self, port: PortId) -> PortId {
+        match self.ports.get(port.index()).and_then(|p| p.vlan) {
+            Some(v) => v.parent,
+            None => port,
+        }
+    }
+
+    /// The VLAN sub-interface of device port `parent` with VID `id`.
+    pub fn vlan_port(&self, parent: PortId, id: u16) -> Option<PortId> {
+        self.ports
+            .iter()
+            .position(|p| p.vlan == Some(VlanOf { parent, id }))
+            .map(|i| PortId(i as u16))
+    }
+
     /// The port named `name`.
     pub fn port_id(&self, name: &str) -> Option<PortId> {
         self.ports

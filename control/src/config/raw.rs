@@ -244,6 +244,21 @@ pub(super) struct RawPort {
     pub(super) monitor_link: Option<Spanned<RawMonitorLink>>,
     #[serde(default, rename = "kernel-interface")]
     pub(super) kernel_interface: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub(super) vlans: Vec<Spanned<RawVlan>>,
+}
+
+/// `ports[].vlans[]`: an 802.1Q sub-interface.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVlan {
+    pub(super) id: Spanned<i64>,
+    #[serde(default)]
+    pub(super) name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) addresses: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) mtu: Option<Spanned<u32>>,
 }
 
 /// `monitor-link:` is `true`, `false` or `auto`.

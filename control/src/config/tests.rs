@@ -756,3 +756,89 @@ fn fpm_section() {
     assert_eq!(e.key, "fpm.listen");
     assert!(e.message.contains("loopback"), "{e}");
 }
+
+#[test]
+fn vlan_sub_interfaces_and_their_errors() {
+    let with = |vlans: &str| {
+        EXAMPLE.replace(
+            "    device: net_tap1,iface=srv1\n",
+            &format!("    device: net_tap1,iface=srv1\n    vlans:\n{vlans}"),
+        )
+    };
+    let good = "      - { id: 100, addresses: [10.100.0.1/24] }\n      - { id: 200, name: guest, addresses: [10.200.0.1/24], mtu: 1400 }\n";
+    let c = parse(&with(good), "t").unwrap();
+    assert_eq!(c.devices(), 3);
+    assert_eq!(c.ports.len(), 5);
+    assert_eq!(c.ports[3].name, "srv1.100");
+    assert_eq!(
+        c.ports[3].vlan,
+        Some(VlanOf {
+            parent: PortId(1),
+            id: 100
+        })
+    );
+    assert_eq!((c.ports[3].mtu, c.ports[4].mtu), (1500, 1400));
+    assert_eq!(c.port_id("guest"), Some(PortId(4)));
+    assert_eq!(c.vlan_port(PortId(1), 200), Some(PortId(4)));
+    assert_eq!(c.device_of(PortId(4)), PortId(1));
+    // A route through a sub-interface names it like a port.
+    let routed = with(good).replace("port: srv2, weight: 2", "port: srv1.100, weight: 2");
+    let routed = routed.replace("via: 10.2.0.2", "via: 10.100.0.2");
+    parse(&routed, "t").unwrap();
+    for (bad, key, says) in [
+        (
+            "      - { id: 0 }\n",
+            "ports[1].vlans[0].id",
+            "outside 1..=4094",
+        ),
+        (
+            "      - { id: 4095 }\n",
+            "ports[1].vlans[0].id",
+            "outside 1..=4094",
+        ),
+        (
+            "      - { id: -3 }\n",
+            "ports[1].vlans[0].id",
+            "outside 1..=4094",
+        ),
+        (
+            "      - { id: 7 }\n      - { id: 7 }\n",
+            "ports[1].vlans[1].id",
+            "VLAN 7 is defined twice on port 'srv1'",
+        ),
+        (
+            "      - { id: 7, name: lan }\n",
+            "ports[1].vlans[0].name",
+            "'lan' is defined twice",
+        ),
+        (
+            "      - { id: 7, name: \"a b\" }\n",
+            "ports[1].vlans[0].name",
+            "not a valid interface name",
+        ),
+        (
+            "      - { id: 7, mtu: 1600 }\n",
+            "ports[1].vlans[0].mtu",
+            "at most its port's",
+        ),
+        (
+            "      - { id: 7, addresses: [10.1.0.1/24] }\n",
+            "ports[1].vlans[0].addresses[0]",
+            "already used",
+        ),
+        (
+            "      - { id: 7, mtu: 1000, addresses: [\"fd07::1/64\"] }\n",
+            "ports[1].vlans[0].addresses[0]",
+            "IPv6 needs",
+        ),
+        (
+            "      - { id: 7, vid: 8 }\n",
+            "ports[1].vlans[0]",
+            "unknown field",
+        ),
+    ] {
+        let e = err(&with(bad));
+        assert!(e.key.starts_with(key), "{bad}: key {} ({e})", e.key);
+        assert!(e.to_string().contains(says), "{bad}: {e}");
+    }
+}

@@ -19,6 +19,8 @@ mod neighbors;
 mod nexthops;
 mod prober;
 mod routes;
+#[cfg(test)]
+mod vlans;
 
 use crate::config::{Config, GroupConfig, IfAddr, RouteGroup, RouteSpec, UplinkConfig, MAIN_TABLE};
 use crate::punt::{Channels, HeldFrame, InjectFrame, PuntFrame, ResolveRequest};
@@ -548,6 +550,8 @@ pub struct ControlPlane {
     /// SNAT addresses and ports, fixed at start (workers size their tables by it).
     snat: Arc<dataplane::nat::Snat>,
     ports: Arc<[PortInfo]>,
+    /// The VLAN sub-interfaces by trunk and VID (every FIB generation shares it).
+    vlans: Arc<dataplane::vlan::VlanMap>,
     /// The nexthops (`nexthops.rs`).
     registry: nexthops::Registry,
     /// The groups (`groups.rs`).
@@ -726,11 +730,17 @@ impl ControlPlane {
         channels: Channels,
         max_nexthops: usize,
     ) -> Self {
+        // A VLAN sub-interface has its trunk's MAC (as a Linux VLAN device).
+        let mac_of = |i: usize| {
+            macs.get(config.device_of(PortId(i as u16)).index())
+                .copied()
+        };
         let ports: Arc<[PortInfo]> = config
             .ports
             .iter()
-            .zip(macs)
-            .map(|(p, &mac)| PortInfo {
+            .enumerate()
+            .map_while(|(i, p)| Some((i, p, mac_of(i)?)))
+            .map(|(i, p, mac)| PortInfo {
                 mac,
                 mtu: p.mtu,
                 v4: p.addresses.iter().find_map(|a| match a.addr {
@@ -743,8 +753,17 @@ impl ControlPlane {
                 }),
                 kernel: p.kernel_interface,
                 link_local: dataplane::punt::link_local(mac),
+                parent: config.device_of(PortId(i as u16)),
+                vlan: p.vlan.map_or(0, |v| v.id),
             })
             .collect();
+        let vlans = Arc::new(dataplane::vlan::VlanMap::new(
+            config
+                .ports
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.vlan.map(|v| (v.parent, v.id, PortId(i as u16)))),
+        ));
         let neighbors = Arc::new(Neighbors::new(max_nexthops));
         // Connected and local routes win over a static route for the same prefix.
         let mut system = HashMap::new();
@@ -767,6 +786,7 @@ impl ControlPlane {
         }
         let mut cp = ControlPlane {
             ports,
+            vlans,
             registry: Default::default(),
             groups: Default::default(),
             rib: Rib::default(),
@@ -855,9 +875,25 @@ impl ControlPlane {
         self.build.reclaim();
     }
 
-    /// Records the link state of `port` (from the PMD). With `monitor-link`,
-    /// a link going down takes every nexthop on the port down at once.
+    /// Records the link state of device port `port` (from the PMD), and so
+    /// of its VLAN sub-interfaces. With `monitor-link`, a link going down
+    /// takes every nexthop on the port and its sub-interfaces down at once.
     pub fn set_link(&mut self, port: PortId, up: bool) {
+        self.set_link_of(port, up);
+        let subs: Vec<PortId> = (0..self.config.ports.len())
+            .map(|i| PortId(i as u16))
+            .filter(|&p| {
+                self.config.ports[p.index()]
+                    .vlan
+                    .is_some_and(|v| v.parent == port)
+            })
+            .collect();
+        for p in subs {
+            self.set_link_of(p, up);
+        }
+    }
+
+    fn set_link_of(&mut self, port: PortId, up: bool) {
         let Some(slot) = self.link_up.get_mut(port.index()) else {
             return;
         };

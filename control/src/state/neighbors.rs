@@ -273,7 +273,26 @@ impl ControlPlane {
                 .any(|(x, p)| *p == port && IpAddr::V4(*x) == a)
     }
 
+    /// Hands `frame` to worker 0 to send on `port`: a VLAN sub-interface's
+    /// frames go out of its trunk, tagged.
     pub(super) fn send(&mut self, port: PortId, frame: &[u8]) -> bool {
+        let vlan = self.config.ports.get(port.index()).and_then(|p| p.vlan);
+        let mut tagged = [0u8; crate::punt::INJECT_BYTES];
+        let (port, frame) = match vlan {
+            Some(v) if frame.len() >= 12 && frame.len() + 4 <= tagged.len() => {
+                tagged[..12].copy_from_slice(&frame[..12]);
+                tagged[12..14].copy_from_slice(&dataplane::vlan::TPID.to_be_bytes());
+                tagged[14..16].copy_from_slice(&v.id.to_be_bytes());
+                tagged[16..frame.len() + 4].copy_from_slice(&frame[12..]);
+                (v.parent, &tagged[..frame.len() + 4])
+            }
+            Some(_) => {
+                // Too long to tag within an inject frame.
+                self.counters.inject_full += 1;
+                return false;
+            }
+            None => (port, frame),
+        };
         match InjectFrame::new(port, frame) {
             Some(f) if self.channels.inject.push(f).is_ok() => true,
             _ => {

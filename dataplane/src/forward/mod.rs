@@ -211,6 +211,8 @@ pub fn process<B: PacketBuf>(ctx: &mut Ctx<'_>, in_port: PortId, pkt: &mut B) ->
         ethernet::ethertype::ARP => to_kernel(ctx, &port, pkt, true),
         ethernet::ethertype::IPV4 => process_v4(ctx, &port, pkt, l2_multicast),
         ethernet::ethertype::IPV6 => process_v6(ctx, &port, pkt, l2_multicast),
+        // The worker's loop strips the tags of the ports' sub-interfaces.
+        crate::vlan::TPID => dropped(ctx.stats, DropReason::UnknownVlan),
         _ => dropped(ctx.stats, DropReason::UnsupportedEthertype),
     }
 }
@@ -247,13 +249,24 @@ fn rewrite<B: PacketBuf>(
     d[6..12].copy_from_slice(&o.mac.0);
     ctx.stats.nexthop(nh, eth_len + total as usize);
     ctx.stats.stage_end(Stage::Rewrite);
+    egress(ctx, pkt, o, fragment)
+}
+
+/// The verdict for a rewritten packet leaving by port `o`: tagged and sent
+/// on its trunk when `o` is a VLAN sub-interface, as fragments when it is
+/// longer than `o`'s MTU (the caller checked that it may be fragmented).
+#[inline(always)]
+fn egress<B: PacketBuf>(ctx: &mut Ctx<'_>, pkt: &mut B, o: &PortInfo, fragment: bool) -> Verdict {
+    if o.vlan != 0 && !crate::vlan::tag(pkt, o.vlan) {
+        return dropped(ctx.stats, DropReason::MbufAllocFailed);
+    }
     if fragment {
         return Verdict::Fragment {
-            port: out,
+            port: o.parent,
             mtu: o.mtu,
         };
     }
-    Verdict::Forward(out)
+    Verdict::Forward(o.parent)
 }
 
 fn martian_v4_src(a: Ipv4Addr) -> bool {
@@ -485,13 +498,7 @@ fn forward_tail<B: PacketBuf>(
     ethernet::write_header_unchecked(d, MacAddr::from_u64(mac), out_info.mac, ethertype);
     ctx.stats.nexthop(nh, eth_len + total);
     ctx.stats.stage_end(Stage::Rewrite);
-    if fragment {
-        return Verdict::Fragment {
-            port: out,
-            mtu: out_info.mtu,
-        };
-    }
-    Verdict::Forward(out)
+    egress(ctx, pkt, out_info, fragment)
 }
 
 /// A packet larger than the egress MTU that may not be fragmented:

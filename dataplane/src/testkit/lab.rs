@@ -49,6 +49,8 @@ pub fn lab_fib_with_routes(extra: usize) -> Fib {
             v6: Some(ip6("fd00::1")),
             kernel: false,
             link_local: crate::punt::link_local(LAN_MAC),
+            parent: PortId(0),
+            vlan: 0,
         },
         PortInfo {
             mac: MacAddr([2, 0, 0, 0, 0, 0xa1]),
@@ -57,6 +59,8 @@ pub fn lab_fib_with_routes(extra: usize) -> Fib {
             v6: Some(ip6("fd01::1")),
             kernel: false,
             link_local: crate::punt::link_local(MacAddr([2, 0, 0, 0, 0, 0xa1])),
+            parent: PortId(1),
+            vlan: 0,
         },
         PortInfo {
             mac: MacAddr([2, 0, 0, 0, 0, 0xa2]),
@@ -65,6 +69,8 @@ pub fn lab_fib_with_routes(extra: usize) -> Fib {
             v6: Some(ip6("fd02::1")),
             kernel: false,
             link_local: crate::punt::link_local(MacAddr([2, 0, 0, 0, 0, 0xa2])),
+            parent: PortId(2),
+            vlan: 0,
         },
     ]);
     let nexthops: Arc<[Nexthop]> = Arc::new([
@@ -163,6 +169,7 @@ pub fn lab_fib_with_routes(extra: usize) -> Fib {
         nexthops,
         hosts: Arc::new(hosts),
         ports,
+        vlans: Default::default(),
         neighbors,
         policy: Default::default(),
         snat: Default::default(),

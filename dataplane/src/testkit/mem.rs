@@ -47,6 +47,9 @@ impl PacketBuf for Frame {
     fn truncate(&mut self, len: usize) {
         self.buf.truncate(len)
     }
+    fn adj(&mut self, n: usize) -> bool {
+        self.buf.adj(n)
+    }
 }
 
 impl Owned for Frame {

@@ -146,7 +146,8 @@ pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Resul
     let nl = Netlink::new()?;
     let mut out = Vec::new();
     for (i, p) in ports.iter().enumerate() {
-        if !p.kernel_interface {
+        // A VLAN sub-interface's is a Linux VLAN device on its trunk's TAP ([`create_vlans`]).
+        if !p.kernel_interface || p.vlan.is_some() {
             continue;
         }
         let name = p.name.as_str();
@@ -187,6 +188,67 @@ pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Resul
             carrier: carrier[i],
             addresses: p.addresses.iter().map(|a| (a.addr, a.len)).collect(),
         });
+    }
+    Ok(out)
+}
+
+/// A VLAN sub-interface's kernel interface: a Linux VLAN device (802.1Q)
+/// on its trunk's TAP. The worker hands the trunk's TAP the sub-interface's
+/// frames with their tag, and the kernel demultiplexes them, as on a NIC; it
+/// goes when the TAP goes.
+pub struct VlanIf {
+    /// Config port index (the sub-interface's).
+    pub port: usize,
+    /// Its ifindex in the router's namespace.
+    pub ifindex: u32,
+}
+
+/// Creates the kernel interface of every VLAN sub-interface whose trunk has
+/// one (in `taps`), with its MTU, addresses and a router's sysctls. An
+/// interface of that name that exists already is an error (the TAPs are
+/// new, so it is not one of ours).
+pub fn create_vlans(ports: &[PortConfig], taps: &[KernelIf]) -> Result<Vec<VlanIf>> {
+    let mut out = Vec::new();
+    let subs: Vec<_> = ports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, p, p.vlan?)))
+        .filter_map(|(i, p, v)| Some((i, p, v, taps.iter().find(|t| t.port == v.parent.index())?)))
+        .collect();
+    if subs.is_empty() {
+        return Ok(out);
+    }
+    let nl = Netlink::new()?;
+    for (i, p, v, tap) in subs {
+        let name = p.name.as_str();
+        if nl.ifindex(name)?.is_some() {
+            bail!("VLAN '{name}': an interface named {name} exists already: delete it, or name the VLAN otherwise (name:)");
+        }
+        let msg = rtnetlink::LinkVlan::new(name, tap.ifindex, v.id)
+            .mtu(p.mtu as u32)
+            .build();
+        nl.rt
+            .block_on(nl.handle.link().add(msg).execute())
+            .with_context(|| {
+                format!(
+                    "VLAN '{name}': creating its kernel interface on {}",
+                    tap.name
+                )
+            })?;
+        let ifindex = nl
+            .ifindex(name)?
+            .with_context(|| format!("VLAN '{name}': the interface vanished"))?;
+        set_sysctls(name).with_context(|| format!("VLAN '{name}': kernel interface sysctls"))?;
+        for a in &p.addresses {
+            nl.add_address(ifindex, a.addr, a.len)
+                .with_context(|| format!("VLAN '{name}': addresses of {name}"))?;
+        }
+        let up = rtnetlink::LinkUnspec::new_with_index(ifindex).up().build();
+        nl.rt
+            .block_on(nl.handle.link().set(up).execute())
+            .with_context(|| format!("VLAN '{name}': setting {name} up"))?;
+        tracing::info!(port = name, ifindex, vid = v.id, trunk = %tap.name, "kernel VLAN interface up");
+        out.push(VlanIf { port: i, ifindex });
     }
     Ok(out)
 }

@@ -1,8 +1,8 @@
 //! `ports:` and `tables:`.
 
-use super::super::raw::{RawConfig, RawMonitorLink};
+use super::super::raw::{RawConfig, RawMonitorLink, RawVlan};
 use super::super::{
-    interface_name_problem, ConfigError, Ctx, IfAddr, MonitorLink, PortConfig, DEFAULT_MTU,
+    interface_name_problem, ConfigError, Ctx, IfAddr, MonitorLink, PortConfig, VlanOf, DEFAULT_MTU,
     RESERVED_TABLES,
 };
 use dataplane::types::PortId;
@@ -64,34 +64,7 @@ pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, Co
                 ))
             }
         };
-        let mut addresses = Vec::new();
-        for (j, a) in p.addresses.iter().enumerate() {
-            let Some(ia) = parse_ifaddr(&a.value) else {
-                return Err(cx.err(
-                    a.referenced,
-                    format!("ports[{i}].addresses[{j}]"),
-                    format!(
-                        "'{}' is not an interface address like 10.0.0.1/24 or fd00::1/64",
-                        a.value
-                    ),
-                ));
-            };
-            if !all_addrs.insert(ia.addr) {
-                return Err(cx.err(
-                    a.referenced,
-                    format!("ports[{i}].addresses[{j}]"),
-                    format!("address {} is already used", ia.addr),
-                ));
-            }
-            if ia.addr.is_ipv6() && mtu < 1280 {
-                return Err(cx.err(
-                    a.referenced,
-                    format!("ports[{i}].addresses[{j}]"),
-                    format!("IPv6 needs an MTU of at least 1280, port has {mtu}"),
-                ));
-            }
-            addresses.push(ia);
-        }
+        let addresses = addresses(cx, &p.addresses, &k("addresses"), mtu, &mut all_addrs)?;
         let monitor_link_setting = match p.monitor_link.as_ref() {
             None => MonitorLink::Auto,
             Some(m) => match &m.value {
@@ -140,9 +113,167 @@ pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, Co
             mtu,
             monitor_link_setting,
             monitor_link: monitor_link_setting.effective(p.device.value.trim()),
+            vlan: None,
         });
     }
+    // The VLAN sub-interfaces, after every device port.
+    for (i, p) in raw.ports.value.iter().enumerate() {
+        let mut ids = HashSet::new();
+        for (j, v) in p.vlans.iter().enumerate() {
+            let vlan = vlan(cx, (i, j), &v.value, &ports[i], &mut all_addrs)?;
+            let id = vlan.vlan.map_or(0, |v| v.id);
+            if !ids.insert(id) {
+                return Err(cx.err(
+                    v.value.id.referenced,
+                    format!("ports[{i}].vlans[{j}].id"),
+                    format!("VLAN {id} is defined twice on port '{}'", ports[i].name),
+                ));
+            }
+            let pid = PortId(ports.len() as u16);
+            if names.insert(vlan.name.clone(), pid).is_some() {
+                let at = v
+                    .value
+                    .name
+                    .as_ref()
+                    .map_or(v.value.id.referenced, |n| n.referenced);
+                return Err(cx.err(
+                    at,
+                    format!("ports[{i}].vlans[{j}].name"),
+                    format!("interface '{}' is defined twice", vlan.name),
+                ));
+            }
+            ports.push(vlan);
+        }
+    }
+    if ports.len() > u16::MAX as usize / 2 {
+        return Err(cx.err(raw.ports.referenced, "ports", "too many interfaces"));
+    }
     Ok(ports)
+}
+
+/// `ports[i].vlans[j]` of `parent` (port `i`): an interface like a port,
+/// on the parent's device, with its kernel interface and link state.
+fn vlan(
+    cx: &Ctx<'_>,
+    (i, j): (usize, usize),
+    v: &RawVlan,
+    parent: &PortConfig,
+    all_addrs: &mut HashSet<IpAddr>,
+) -> Result<PortConfig, ConfigError> {
+    let k = |f: &str| format!("ports[{i}].vlans[{j}].{f}");
+    let id = match u16::try_from(v.id.value) {
+        Ok(id) if (1..=4094).contains(&id) => id,
+        _ => {
+            return Err(cx.err(
+                v.id.referenced,
+                k("id"),
+                format!(
+                    "{} is outside 1..=4094 (0 is priority tagging, 4095 is reserved)",
+                    v.id.value
+                ),
+            ))
+        }
+    };
+    let name = match &v.name {
+        None => format!("{}.{id}", parent.name),
+        Some(n) => {
+            let name = n.value.trim();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            {
+                return Err(cx.err(
+                    n.referenced,
+                    k("name"),
+                    format!(
+                        "'{}' is not a valid interface name (letters, digits, '-', '_', '.')",
+                        n.value
+                    ),
+                ));
+            }
+            name.to_owned()
+        }
+    };
+    if parent.kernel_interface {
+        if let Some(why) = interface_name_problem(&name) {
+            let at = v.name.as_ref().map_or(v.id.referenced, |n| n.referenced);
+            return Err(cx.err(
+                at,
+                k("name"),
+                format!("'{name}' {why}: with kernel-interfaces the VLAN's kernel interface has its name (give it a shorter name:)"),
+            ));
+        }
+    }
+    let mtu = match &v.mtu {
+        None => parent.mtu,
+        Some(m) if (68..=parent.mtu as u32).contains(&m.value) => m.value as u16,
+        Some(m) => {
+            return Err(cx.err(
+                m.referenced,
+                k("mtu"),
+                format!(
+                    "{} is outside 68..={} (a VLAN's MTU is at most its port's)",
+                    m.value, parent.mtu
+                ),
+            ))
+        }
+    };
+    let addresses = addresses(cx, &v.addresses, &k("addresses"), mtu, all_addrs)?;
+    Ok(PortConfig {
+        name,
+        device: parent.device.clone(),
+        addresses,
+        mtu,
+        monitor_link_setting: parent.monitor_link_setting,
+        monitor_link: parent.monitor_link,
+        kernel_interface: parent.kernel_interface,
+        vlan: Some(VlanOf {
+            parent: PortId(i as u16),
+            id,
+        }),
+    })
+}
+
+/// An interface's `addresses` (at `key`): each unique across the router,
+/// IPv6 only with an MTU of 1280 or more.
+fn addresses(
+    cx: &Ctx<'_>,
+    list: &[Spanned<String>],
+    key: &str,
+    mtu: u16,
+    all_addrs: &mut HashSet<IpAddr>,
+) -> Result<Vec<IfAddr>, ConfigError> {
+    let mut addresses = Vec::new();
+    for (j, a) in list.iter().enumerate() {
+        let at = format!("{key}[{j}]");
+        let Some(ia) = parse_ifaddr(&a.value) else {
+            return Err(cx.err(
+                a.referenced,
+                at,
+                format!(
+                    "'{}' is not an interface address like 10.0.0.1/24 or fd00::1/64",
+                    a.value
+                ),
+            ));
+        };
+        if !all_addrs.insert(ia.addr) {
+            return Err(cx.err(
+                a.referenced,
+                at,
+                format!("address {} is already used", ia.addr),
+            ));
+        }
+        if ia.addr.is_ipv6() && mtu < 1280 {
+            return Err(cx.err(
+                a.referenced,
+                at,
+                format!("IPv6 needs an MTU of at least 1280, the interface has {mtu}"),
+            ));
+        }
+        addresses.push(ia);
+    }
+    Ok(addresses)
 }
 
 /// `tables:`, with iproute2's reserved names and ids refused.

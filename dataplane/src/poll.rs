@@ -35,7 +35,8 @@ pub trait Owned: PacketBuf {
     fn segments(&self) -> u16;
     /// The user tag. On a packet from another worker, how many workers
     /// have tried it ([`Verdict::SnatElsewhere`]); on a frame from the
-    /// kernel interfaces, the config port to send it on.
+    /// kernel interfaces, the config port to send it on; on a frame for
+    /// them, the interface (port or VLAN sub-interface) it came in on.
     fn tag(&self) -> u32;
     /// Sets the user tag.
     fn set_tag(&mut self, tag: u32);
@@ -391,8 +392,7 @@ impl<I: Io> Out<I> {
         for (i, (mut m, &verdict)) in rx.drain().zip(verdicts).enumerate() {
             let g = ingress(i);
             let (pi, in_port) = (g.device, PortId(g.iface));
-            // What goes back out of the trunk or to its kernel interface
-            // gets the tag it came with.
+            // A reply goes back out of the trunk with the tag it came with.
             let retag = |m: &mut I::Pkt| g.vid == 0 || crate::vlan::tag(m, g.vid);
             match verdict {
                 Verdict::Forward(out) => self.send(out.index(), m, stats),
@@ -404,15 +404,14 @@ impl<I: Io> Out<I> {
                     if copied {
                         bump(&stats.punted, 1);
                     }
-                    if v == Verdict::PuntKernel && retag(&mut m) {
+                    if v == Verdict::PuntKernel {
                         // The kernel has it: not a drop whatever the control plane's queue did.
-                        self.kernel(m, stats);
+                        self.kernel(m, in_port, stats);
                     } else if !copied {
                         stats.count_drop(DropReason::PuntQueueFull);
                     }
                 }
-                Verdict::Kernel if retag(&mut m) => self.kernel(m, stats),
-                Verdict::Kernel => stats.count_drop(DropReason::MbufAllocFailed),
+                Verdict::Kernel => self.kernel(m, in_port, stats),
                 Verdict::Resolve { port } => {
                     // The packet waits in the control plane for the answer;
                     // one it cannot take is dropped here.
@@ -488,7 +487,10 @@ impl<I: Io> Out<I> {
         }
     }
 
-    fn kernel(&mut self, m: I::Pkt, stats: &LcoreStats) {
+    /// Hands `m` (untagged) to the kernel interface of `port`, whose index
+    /// its user tag carries.
+    fn kernel(&mut self, mut m: I::Pkt, port: PortId, stats: &LcoreStats) {
+        m.set_tag(port.0 as u32);
         match self.io.to_kernel(m) {
             Ok(()) => {}
             // A port has a kernel interface only when the thread runs.

@@ -307,6 +307,10 @@ lab_up() {
         _lab_server "$k"
     done
     [ -z "$LAB_EXT" ] || _lab_host "$LAB_NS_EXT" "$LAB_IF_EXT" 02:00:00:00:09:02 10.9.0.2/24 fd09::2/64 10.9.0.1 fd09::1
+    # LAB_HOOK: a test's function that adds hosts of its own (the gateways
+    # its routes name) once the lab's are up.
+    LAB_NS_SRV1=$(lab_ns_srv 1); LAB_IF_SRV1=$(lab_if_srv 1)
+    [ -z "${LAB_HOOK:-}" ] || "$LAB_HOOK"
     lab_wait 30 "gateways resolved by ARP and NDP" _lab_gateways_up
     for k in $(seq "$LAB_SERVERS"); do
         lab_wait 10 "srv$k listening" lab_ns "$(lab_ns_srv "$k")" bash -c "ss -ltn | grep -q :$SERVICE_PORT && ss -ltn | grep -q :$ECHO_PORT"

@@ -378,8 +378,6 @@ fn kernel_side(
         .map(|(c, p)| !c.monitor_link || p.link_up())
         .collect();
     let kifs = kernel::create(&cfg.ports, macs, &effective).context("kernel interfaces")?;
-    // VLAN sub-interfaces: Linux VLAN devices on their trunk's TAP.
-    let vlan_ifs = kernel::create_vlans(&cfg.ports, &kifs).context("kernel VLAN interfaces")?;
     let kernel_links: Arc<Vec<AtomicBool>> =
         Arc::new(effective.iter().map(|&u| AtomicBool::new(u)).collect());
     let mut kernel_counters: Vec<Option<Arc<control::punt::KernelCounters>>> =
@@ -394,18 +392,12 @@ fn kernel_side(
     };
     let kernel_ifindex: Vec<(u32, dataplane::PortId)> = kifs
         .iter()
-        .map(|k| (k.ifindex, k.port))
-        .chain(vlan_ifs.iter().map(|v| (v.ifindex, v.port)))
-        .map(|(i, p)| (i, dataplane::PortId(p as u16)))
+        .map(|k| (k.ifindex, dataplane::PortId(k.port as u16)))
         .collect();
     // The kernel's neighbours on the kernel interfaces that the router mirrors (RFC 5549).
     let (neigh_tx, neigh_rx) = std::sync::mpsc::channel();
     if !kifs.is_empty() {
-        let by_ifindex = kifs
-            .iter()
-            .map(|k| (k.ifindex, k.port))
-            .chain(vlan_ifs.iter().map(|v| (v.ifindex, v.port)))
-            .collect();
+        let by_ifindex = kifs.iter().map(|k| (k.ifindex, k.port)).collect();
         kernel::watch_neighbors(by_ifindex, neigh_tx).context("kernel neighbours")?;
     }
     // kernel-routes: the kernel's main table, mirrored (BIRD, ip route, ...).

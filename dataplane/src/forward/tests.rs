@@ -467,8 +467,14 @@ fn bad_packets_are_counted_once() {
     g[0] = 0x04; // unicast to another MAC
     assert_eq!(run(&fib, &st, 0, &g).0, Verdict::Drop(DropReason::NotForUs));
     let mut h = syn4(1, 64);
-    h[12] = 0x81; // 802.1Q
+    h[12] = 0x81; // 802.1Q, on a port without sub-interfaces
     h[13] = 0x00;
+    assert_eq!(
+        run(&fib, &st, 0, &h).0,
+        Verdict::Drop(DropReason::UnknownVlan)
+    );
+    h[12] = 0x88; // 802.1ad (QinQ)
+    h[13] = 0xa8;
     assert_eq!(
         run(&fib, &st, 0, &h).0,
         Verdict::Drop(DropReason::UnsupportedEthertype)
@@ -487,7 +493,7 @@ fn bad_packets_are_counted_once() {
         Verdict::Drop(DropReason::MartianSource)
     );
     let total: u64 = DropReason::ALL.iter().map(|r| st.drops_of(*r)).sum();
-    assert_eq!(total, 6);
+    assert_eq!(total, 7);
 }
 
 #[test]

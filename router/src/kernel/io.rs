@@ -17,7 +17,9 @@ const READ_BUDGET: usize = 64;
 
 /// A worker's ends of its two rings to and from the kernel thread.
 pub struct KernelRings {
-    /// Worker -> kernel thread: frames for a kernel interface.
+    /// Worker -> kernel thread: frames for a kernel interface; the mbuf's
+    /// tag holds the interface's config port index (VLAN sub-interfaces'
+    /// frames come untagged).
     pub to_kernel: Producer,
     /// Kernel thread -> worker: frames to put on a port; the mbuf's tag
     /// holds the config port index.
@@ -82,16 +84,10 @@ impl Io {
                 None
             }
         };
-        // Config port index -> index in self.ifs.
-        let mut by_port = vec![usize::MAX; self.dpdk_ports.len()];
+        // Config port index (device or VLAN sub-interface) -> index in self.ifs.
+        let mut by_port = vec![usize::MAX; self.ifs.iter().map(|i| i.port + 1).max().unwrap_or(0)];
         for (k, i) in self.ifs.iter().enumerate() {
             by_port[i.port] = k;
-        }
-        // DPDK port id -> config port index.
-        let max_id = self.dpdk_ports.iter().copied().max().unwrap_or(0) as usize;
-        let mut port_of = vec![usize::MAX; max_id + 1];
-        for (i, &id) in self.dpdk_ports.iter().enumerate() {
-            port_of[id as usize] = i;
         }
         let mut burst: Burst<BURST> = Burst::default();
         let mut buf = vec![0u8; 65_536];
@@ -104,9 +100,10 @@ impl Io {
             for r in &mut self.rings {
                 work += burst.dequeue(&mut r.to_kernel);
                 for m in burst.drain() {
-                    let port = port_of.get(m.port() as usize).copied();
-                    let Some(k) = port
-                        .and_then(|p| by_port.get(p).copied())
+                    // The worker tags each frame with the interface it came in on.
+                    let Some(k) = by_port
+                        .get(m.tag() as usize)
+                        .copied()
                         .filter(|&k| k != usize::MAX)
                     else {
                         continue;
@@ -155,8 +152,12 @@ impl Io {
                         }
                     }
                     let sent = Mbuf::from_bytes(&self.pool, frame).and_then(|mut m| {
-                        m.set_tag(kif.port as u32);
-                        m.set_port(self.dpdk_ports[kif.port]);
+                        // A sub-interface's frames leave its trunk, tagged.
+                        if kif.vid != 0 && !dataplane::vlan::tag(&mut m, kif.vid) {
+                            return None;
+                        }
+                        m.set_tag(kif.device as u32);
+                        m.set_port(self.dpdk_ports[kif.device]);
                         let w = next_worker % self.rings.len();
                         next_worker = next_worker.wrapping_add(1);
                         // A full ring gives the mbuf back, and it is freed here.
@@ -174,7 +175,7 @@ impl Io {
             if last_links.elapsed() >= Duration::from_millis(10) {
                 last_links = std::time::Instant::now();
                 for kif in &mut self.ifs {
-                    let up = self.links[kif.port].load(Ordering::Relaxed);
+                    let up = self.links[kif.device].load(Ordering::Relaxed);
                     if up != kif.carrier {
                         kif.carrier = up;
                         if let Some(nl) = &nl {

@@ -29,7 +29,7 @@ mod tap;
 mod watch;
 
 pub use io::{rings, Io, KernelRings, ThreadRings, RING};
-pub use tap::{create, create_vlans, KernelIf};
+pub use tap::{create, KernelIf};
 pub use watch::{watch_neighbors, watch_routes, KernelNeighbor};
 
 /// True when the tests run as root (TAPs and DPDK need it; without it they skip).

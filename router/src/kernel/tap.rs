@@ -121,8 +121,12 @@ fn set_sysctls(name: &str) -> Result<()> {
 
 /// One port's kernel interface.
 pub struct KernelIf {
-    /// Config port index.
+    /// Config port index (a device port's, or a VLAN sub-interface's).
     pub port: usize,
+    /// The device port its frames leave by (`port` itself, or the trunk).
+    pub device: usize,
+    /// A VLAN sub-interface's VID (0: a device port's interface).
+    pub vid: u16,
     /// Interface name (the port's).
     pub name: String,
     /// Its ifindex in the router's namespace.
@@ -146,10 +150,20 @@ pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Resul
     let nl = Netlink::new()?;
     let mut out = Vec::new();
     for (i, p) in ports.iter().enumerate() {
-        // A VLAN sub-interface's is a Linux VLAN device on its trunk's TAP ([`create_vlans`]).
-        if !p.kernel_interface || p.vlan.is_some() {
+        if !p.kernel_interface {
             continue;
         }
+        // A VLAN sub-interface's is a TAP too, with its trunk's MAC and
+        // link: the kernel thread takes the tag off what it writes to it and
+        // puts it on what it reads (a kernel without 802.1Q support has no
+        // VLAN devices; the TAP looks the same to FRR either way).
+        let (dev_port, vid) = match p.vlan {
+            Some(v) => (v.parent.index(), v.id),
+            None => (i, 0),
+        };
+        let (Some(&mac), Some(&up)) = (macs.get(dev_port), carrier.get(dev_port)) else {
+            continue;
+        };
         let name = p.name.as_str();
         if let Some(old) = nl.ifindex(name)? {
             let tun_flags = std::path::Path::new("/sys/class/net")
@@ -172,83 +186,24 @@ pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Resul
             .ifindex(name)?
             .with_context(|| format!("port '{name}': the TAP {name} vanished"))?;
         set_sysctls(name).with_context(|| format!("port '{name}': kernel interface sysctls"))?;
-        nl.setup(ifindex, macs[i], p.mtu as u32, carrier[i])
+        nl.setup(ifindex, mac, p.mtu as u32, up)
             .with_context(|| format!("port '{name}': setting up {name}"))?;
         for a in &p.addresses {
             nl.add_address(ifindex, a.addr, a.len)
                 .with_context(|| format!("port '{name}': addresses of {name}"))?;
         }
-        tracing::info!(port = name, ifindex, mac = %macs[i], "kernel interface up");
+        tracing::info!(port = name, ifindex, %mac, vid, "kernel interface up");
         out.push(KernelIf {
             port: i,
+            device: dev_port,
+            vid,
             name: name.to_owned(),
             ifindex,
             counters: Arc::default(),
             dev,
-            carrier: carrier[i],
+            carrier: up,
             addresses: p.addresses.iter().map(|a| (a.addr, a.len)).collect(),
         });
-    }
-    Ok(out)
-}
-
-/// A VLAN sub-interface's kernel interface: a Linux VLAN device (802.1Q)
-/// on its trunk's TAP. The worker hands the trunk's TAP the sub-interface's
-/// frames with their tag, and the kernel demultiplexes them, as on a NIC; it
-/// goes when the TAP goes.
-pub struct VlanIf {
-    /// Config port index (the sub-interface's).
-    pub port: usize,
-    /// Its ifindex in the router's namespace.
-    pub ifindex: u32,
-}
-
-/// Creates the kernel interface of every VLAN sub-interface whose trunk has
-/// one (in `taps`), with its MTU, addresses and a router's sysctls. An
-/// interface of that name that exists already is an error (the TAPs are
-/// new, so it is not one of ours).
-pub fn create_vlans(ports: &[PortConfig], taps: &[KernelIf]) -> Result<Vec<VlanIf>> {
-    let mut out = Vec::new();
-    let subs: Vec<_> = ports
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| Some((i, p, p.vlan?)))
-        .filter_map(|(i, p, v)| Some((i, p, v, taps.iter().find(|t| t.port == v.parent.index())?)))
-        .collect();
-    if subs.is_empty() {
-        return Ok(out);
-    }
-    let nl = Netlink::new()?;
-    for (i, p, v, tap) in subs {
-        let name = p.name.as_str();
-        if nl.ifindex(name)?.is_some() {
-            bail!("VLAN '{name}': an interface named {name} exists already: delete it, or name the VLAN otherwise (name:)");
-        }
-        let msg = rtnetlink::LinkVlan::new(name, tap.ifindex, v.id)
-            .mtu(p.mtu as u32)
-            .build();
-        nl.rt
-            .block_on(nl.handle.link().add(msg).execute())
-            .with_context(|| {
-                format!(
-                    "VLAN '{name}': creating its kernel interface on {}",
-                    tap.name
-                )
-            })?;
-        let ifindex = nl
-            .ifindex(name)?
-            .with_context(|| format!("VLAN '{name}': the interface vanished"))?;
-        set_sysctls(name).with_context(|| format!("VLAN '{name}': kernel interface sysctls"))?;
-        for a in &p.addresses {
-            nl.add_address(ifindex, a.addr, a.len)
-                .with_context(|| format!("VLAN '{name}': addresses of {name}"))?;
-        }
-        let up = rtnetlink::LinkUnspec::new_with_index(ifindex).up().build();
-        nl.rt
-            .block_on(nl.handle.link().set(up).execute())
-            .with_context(|| format!("VLAN '{name}': setting {name} up"))?;
-        tracing::info!(port = name, ifindex, vid = v.id, trunk = %tap.name, "kernel VLAN interface up");
-        out.push(VlanIf { port: i, ifindex });
     }
     Ok(out)
 }

@@ -21,6 +21,12 @@
 # routes over the link-local nexthop (RFC 5549) and an IPv6 service prefix;
 # spine1 runs zebra too.
 #
+# LEAF_VLAN=1: spine2 is on VLAN 2 of a trunk port (trunk2): the router's
+# spine2 is that VLAN's sub-interface (its kernel interface keeps the name,
+# so FRR's config is the same), and spine2's end is an interface on VLAN 2
+# of its link (a Linux VLAN device, or through deploy/lab/vlan_switch.py
+# where the kernel has no 802.1Q).
+#
 # LEAF_DAEMON=bird: deploy/examples/leaf-bird.yaml and bird/leaf-bird.conf,
 # BIRD 2 instead of FRR on the router's host; routes reach the router
 # through the kernel's table (kernel-routes) instead of FPM.
@@ -56,6 +62,36 @@ s = re.sub(r"^eal: .*$", f'eal: [--no-huge, --no-shconf, --no-pci, -m, "512", --
 s = re.sub(r"127\.0\.0\.1:(9464|2620)\b", lambda m: f"127.0.0.1:{api if m[1] == '9464' else fpm}", s)
 open(out, "w").write(s)
 PY
+    if [ -n "${LEAF_VLAN:-}" ]; then
+        sed -i -E 's/^  - \{ name: spine2, (device: "[^"]*"), addresses: \[([^]]*)\] \}/  - { name: trunk2, \1, vlans: [{ id: 2, name: spine2, addresses: [\2] }] }/' "$1"
+        grep -q 'name: trunk2' "$1" || { echo "leaf_config: no spine2 port to put on a VLAN" >&2; return 1; }
+    fi
+}
+
+# _leaf_vlan2: spine2's interface on VLAN 2 of its link w2 (LEAF_VLAN):
+# v2, a Linux VLAN device where the kernel has 802.1Q, else a veth behind
+# deploy/lab/vlan_switch.py.
+_leaf_vlan2() {
+    local ns=${LEAF_SPINE_NS[2]} w=${LAB_TAG}w2
+    ip -n "$ns" link del v2 2>/dev/null || true
+    [ -z "${LEAF_SWITCH_PID:-}" ] || kill "$LEAF_SWITCH_PID" 2>/dev/null || true
+    if ip -n "$ns" link add link "$w" name v2 type vlan id 2 2>/dev/null; then
+        LEAF_VLAN_PEER=linux
+    else
+        LEAF_VLAN_PEER=switch
+        ip -n "$ns" link add s2 type veth peer name v2
+        ip -n "$ns" link set s2 up
+        ip netns exec "$ns" ethtool -K s2 tx off tso off gso off gro off >/dev/null 2>&1 || true
+        ip netns exec "$ns" ethtool -K v2 tx off tso off gso off gro off >/dev/null 2>&1 || true
+        ip netns exec "$ns" python3 "$ROOT/deploy/lab/vlan_switch.py" "$w" 2:s2 >"$LAB_DIR/switch.log" 2>&1 &
+        LEAF_SWITCH_PID=$!
+        LAB_PIDS+=($!)
+    fi
+    ip -n "$ns" link set "$w" address 02:00:00:00:02:fe up
+    ip -n "$ns" link set v2 address 02:00:00:00:02:02 up
+    ip -n "$ns" addr replace 10.2.0.2/24 dev v2
+    ip -n "$ns" addr replace fd02::2/64 dev v2 nodad
+    ip -n "$ns" route replace 10.100.0.0/24 via 10.2.0.1
 }
 
 leaf_api() { ip netns exec "$LEAF_NS" curl -sf "http://127.0.0.1:$LEAF_API/api/v1/$1"; }
@@ -75,6 +111,10 @@ leaf_wire() {
         ifn=${LAB_TAG}w$k
         lab_wait 10 "$ifn" ip -n "$LEAF_NS" link show "$ifn" || return 1
         ip -n "$LEAF_NS" link set "$ifn" netns "${LEAF_SPINE_NS[$k]}"
+        if [ "$k" = 2 ] && [ -n "${LEAF_VLAN:-}" ]; then
+            _leaf_vlan2
+            continue
+        fi
         ip -n "${LEAF_SPINE_NS[$k]}" link set "$ifn" address "02:00:00:00:0$k:02" up
         ip -n "${LEAF_SPINE_NS[$k]}" addr replace "10.$k.0.2/24" dev "$ifn"
         ip -n "${LEAF_SPINE_NS[$k]}" addr replace "fd0$k::2/64" dev "$ifn" nodad

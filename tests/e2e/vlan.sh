@@ -105,4 +105,9 @@ lab_ns "$LAB_TAG-h300" ping -c 2 -i 0.2 -W 1 10.30.0.1 >/dev/null 2>&1 || true
 after=$(lab_metric 'ecmp_router_drops_total{reason="unknown_vlan"}')
 check "VLAN 300 (no sub-interface) is dropped and counted ($before -> $after unknown_vlan)" test "$after" -gt "$before"
 check "the metrics name the sub-interfaces' nexthops" contains "$(lab_metrics)" 'port="guest"'
+CTL=("$LAB_ROOT/target/release/ecmpctl" --api "127.0.0.1:$LAB_API_PORT")
+out=$("${CTL[@]}" link show 2>&1 || true)
+check "ecmpctl link show names a sub-interface as iproute2 does (srv1.100@srv1, vlan id 100)" bash -c "grep -q '^srv1.100@srv1: ' <<<\"\$1\" && grep -q 'vlan protocol 802.1Q id 100' <<<\"\$1\"" _ "$out"
+out=$("${CTL[@]}" route show 2>&1 || true)
+check "ecmpctl route show gives the service route's nexthops on the sub-interfaces" bash -c "grep -q 'via 10.100.0.2 dev srv1.100' <<<\"\$1\" && grep -q 'via 10.200.0.2 dev guest' <<<\"\$1\"" _ "$out"
 finish

@@ -226,15 +226,21 @@ pub(super) async fn list_uplinks(State(s): State<Arc<Shared>>) -> Json<Vec<Uplin
 pub(super) async fn list_ports(State(s): State<Arc<Shared>>) -> Json<Vec<Port>> {
     let cp = s.cp();
     let fib = cp.fib();
+    let cfg = cp.config();
     Json(
-        cp.config()
-            .ports
+        cfg.ports
             .iter()
-            .zip(&s.ports)
             .enumerate()
-            .map(|(i, (pc, p))| {
-                let st = p.stats();
-                Port {
+            .filter_map(|(i, pc)| {
+                // A VLAN sub-interface has its trunk's link; the PMD counts per device.
+                let dev = cfg.device_of(dataplane::PortId(i as u16)).index();
+                let p = s.ports.get(dev)?;
+                let st = if pc.vlan.is_none() {
+                    p.stats()
+                } else {
+                    Default::default()
+                };
+                Some(Port {
                     name: pc.name.clone(),
                     device: pc.device.clone(),
                     mac: fib.ports.get(i).map(|x| x.mac.to_string()),
@@ -255,7 +261,9 @@ pub(super) async fn list_ports(State(s): State<Arc<Shared>>) -> Json<Vec<Port>> 
                     rx_errors: st.rx_errors,
                     rx_nombuf: st.rx_nombuf,
                     tx_errors: st.tx_errors,
-                }
+                    link: pc.vlan.map(|v| cfg.ports[v.parent.index()].name.clone()),
+                    vlan_id: pc.vlan.map(|v| v.id),
+                })
             })
             .collect(),
     )

@@ -178,6 +178,13 @@ pub struct Port {
     pub rx_errors: u64,
     pub rx_nombuf: u64,
     pub tx_errors: u64,
+    /// A VLAN sub-interface: the trunk it is on (its counters are the
+    /// trunk's device's, so they show 0 here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// A VLAN sub-interface's 802.1Q VID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan_id: Option<u16>,
 }
 
 /// A member of a group.

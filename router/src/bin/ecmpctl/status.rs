@@ -62,9 +62,14 @@ pub(crate) fn print_uplinks(uplinks: &[Uplink]) {
 
 pub(crate) fn print_ports(ports: &[Port]) {
     for p in ports {
+        // iproute2's name@link for a VLAN device.
+        let name = match &p.link {
+            Some(l) => format!("{}@{l}", p.name),
+            None => p.name.clone(),
+        };
         say!(
             "{}: {} mtu {} link/ether {} device {} monitor-link {} ({})",
-            p.name,
+            name,
             if p.link_up { "UP" } else { "DOWN" },
             p.mtu,
             p.mac.as_deref().unwrap_or("?"),
@@ -77,6 +82,11 @@ pub(crate) fn print_ports(ports: &[Port]) {
             }
         );
         say!("\tinet {}", p.addresses.join(" "));
+        if let Some(id) = p.vlan_id {
+            // Its packets are counted on its trunk's device.
+            say!("\tvlan protocol 802.1Q id {id}");
+            continue;
+        }
         say!(
             "\tRX: packets {} bytes {} missed {} errors {} nombuf {}",
             p.rx_packets,

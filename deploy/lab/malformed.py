@@ -29,7 +29,7 @@ GOOD_DST = "198.51.100.10"
 
 
 def corpus(rmac):
-    from scapy.all import (ARP, ICMP, IP, UDP, Ether, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr,
+    from scapy.all import (ARP, ICMP, IP, UDP, Dot1Q, Ether, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr,
                            IPOption_RR, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, Raw, raw)
     E = Ether(dst=rmac, src=CLIENT_MAC)
     # For raw IPv4 bytes (scapy cannot infer the EtherType of a Raw payload).
@@ -98,6 +98,12 @@ def corpus(rmac):
         ("ndp advert claiming the router's address", Ether(dst="33:33:00:00:00:01", src=CLIENT_MAC) / IPv6(src="fd00::2", dst="ff02::1", hlim=255) / ICMPv6ND_NA(tgt="fd00::1", R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=CLIENT_MAC), "claim"),
         # Odd frames and addresses.
         ("unknown ethertype", Ether(dst=rmac, src=CLIENT_MAC, type=0x88B5) / Raw(b"x" * 46), "unsupported_ethertype"),
+        # 802.1Q on a port without sub-interfaces.
+        ("802.1Q tag, VID 100", E / Dot1Q(vlan=100) / ip_ok, "unknown_vlan"),
+        ("two 802.1Q tags", E / Dot1Q(vlan=100) / Dot1Q(vlan=200) / ip_ok, "unknown_vlan"),
+        ("802.1Q tag cut short", Ether(dst=rmac, src=CLIENT_MAC, type=0x8100) / Raw(b"\x00"), "unknown_vlan"),
+        ("802.1ad (QinQ) outer tag", Ether(dst=rmac, src=CLIENT_MAC, type=0x88A8) / Dot1Q(vlan=100) / ip_ok, "unsupported_ethertype"),
+        ("priority-tagged (VID 0), forwarded", E / Dot1Q(vlan=0, prio=5) / IP(src=SRC, dst=GOOD_DST) / udp, "forward"),
         ("unicast to another MAC", Ether(dst="02:00:00:00:99:99", src=CLIENT_MAC) / ip_ok, "l2_not_for_us"),
         ("destination multicast", E / IP(src=SRC, dst="224.0.0.9") / udp, "multicast"),
         ("destination loopback", E / IP(src=SRC, dst="127.0.0.1") / udp, "martian_destination"),

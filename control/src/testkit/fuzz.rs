@@ -26,9 +26,11 @@ pub fn fixture_config(snat: bool) -> String {
     let mut c = String::from(
         r#"ports:
   - { name: lan, device: net_null0, addresses: [10.0.0.1/16, fd00::1/64] }
-  - { name: srv1, device: net_null1, addresses: [10.1.0.1/24, fd01::1/64] }
+  - { name: srv1, device: net_null1, addresses: [10.1.0.1/24, fd01::1/64], vlans: [{ id: 100, addresses: [10.100.0.1/24, "fd64::1/64"] }, { id: 200, addresses: [10.200.0.1/24], mtu: 1280 }] }
   - { name: srv2, device: net_null2, addresses: [10.2.0.1/24, fd02::1/64], mtu: 1400 }
 routes:
+  - prefix: 100.64.0.0/24
+    nexthops: [{ via: 10.100.0.2, port: srv1.100 }, { via: 10.200.0.2, port: srv1.200 }]
   - prefix: 198.51.100.0/24
     nexthops: [{ via: 10.1.0.2, port: srv1 }, { via: 10.2.0.2, port: srv2, weight: 2 }]
   - prefix: 203.0.113.0/24
@@ -46,6 +48,8 @@ neighbors:
   - { address: fd01::2, port: srv1, mac: "02:00:00:00:01:02" }
   - { address: fd02::2, port: srv2, mac: "02:00:00:00:02:02" }
   - { address: 10.0.0.2, port: lan, mac: "02:00:00:00:00:c1" }
+  - { address: 10.100.0.2, port: srv1.100, mac: "02:00:00:00:64:02" }
+  - { address: 10.200.0.2, port: srv1.200, mac: "02:00:00:00:c8:02" }
 icmp: { rate: 0, burst: 100000 }
 "#,
     );
@@ -143,6 +147,9 @@ pub fn packet(data: &[u8]) {
             fragments_fit(b, mtu);
         }
     }
+    if sel & 0x20 != 0 {
+        worker_loop(plain, port, &input);
+    }
     let mut nat = NatTable::new(64, snat.snat.addrs.len(), Timeouts::default());
     // Replies to whatever was translated: swap each forwarded frame's
     // addresses and ports and send it back in on its egress port.
@@ -175,6 +182,43 @@ pub fn packet(data: &[u8]) {
             if let Some(reply) = reversed(b, MACS[out.index() % MACS.len()]) {
                 let _ = process(&mut ctx, *out, &mut VecBuf::new(&reply));
             }
+        }
+    }
+}
+
+/// `input` through a worker's loop, received on `port` (3: the trunk,
+/// srv1): what only the loop does, VLAN tags off and on, and fragments.
+/// Every frame it sends has at most one tag, of a sub-interface of the port
+/// it leaves by. (Its size is not checked: an echo reply is as long as its
+/// request, which no MTU limited on the way in.)
+fn worker_loop(fib: &Fib, port: PortId, input: &[&[u8]]) {
+    use dataplane::poll::Poller;
+    use dataplane::testkit::mem::{Frame, MemIo};
+    let rx = if port.index() < 3 { port.index() } else { 1 };
+    let mut io = MemIo::new(3);
+    for f in input {
+        io.rx[rx].push_back(Frame::new(rx as u16, f));
+    }
+    let stats = LcoreStats::new(64);
+    let mut icmp = IcmpLimiter::new(1000);
+    let mut p = Poller::new(io, 0, 3, None, None);
+    for _ in 0..4 {
+        let mut ctx = Ctx::new(fib, &stats, &mut icmp);
+        p.poll(&mut ctx);
+    }
+    for (dev, sent) in p.io().sent.iter().enumerate() {
+        for f in sent {
+            let d = f.data();
+            let (iface, l2): (PortId, usize) = match dataplane::vlan::vid_of(d) {
+                Some(vid) => {
+                    let i = fib.vlans.lookup(PortId(dev as u16), vid);
+                    assert!(i.is_some(), "VID {vid} is no sub-interface of port {dev}");
+                    (i.unwrap_or(PortId(0)), 18)
+                }
+                None => (PortId(dev as u16), 14),
+            };
+            assert!(d.len() >= l2, "a frame shorter than its header");
+            assert!(iface.index() < fib.ports.len());
         }
     }
 }

@@ -211,8 +211,17 @@ pub fn process<B: PacketBuf>(ctx: &mut Ctx<'_>, in_port: PortId, pkt: &mut B) ->
         ethernet::ethertype::ARP => to_kernel(ctx, &port, pkt, true),
         ethernet::ethertype::IPV4 => process_v4(ctx, &port, pkt, l2_multicast),
         ethernet::ethertype::IPV6 => process_v6(ctx, &port, pkt, l2_multicast),
-        // The worker's loop strips the tags of the ports' sub-interfaces.
-        crate::vlan::TPID => dropped(ctx.stats, DropReason::UnknownVlan),
+        // The worker's loop strips the tags of the ports' sub-interfaces;
+        // a priority-tagged frame (VID 0) is the port's own, here too.
+        crate::vlan::TPID => {
+            if crate::vlan::vid_of(pkt.data()) == Some(0)
+                && crate::vlan::strip(pkt)
+                && crate::vlan::vid_of(pkt.data()).is_none()
+            {
+                return process(ctx, in_port, pkt);
+            }
+            dropped(ctx.stats, DropReason::UnknownVlan)
+        }
         _ => dropped(ctx.stats, DropReason::UnsupportedEthertype),
     }
 }

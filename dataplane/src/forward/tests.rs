@@ -473,6 +473,10 @@ fn bad_packets_are_counted_once() {
         run(&fib, &st, 0, &h).0,
         Verdict::Drop(DropReason::UnknownVlan)
     );
+    let mut p = VecBuf::new(&syn4(1, 64));
+    assert!(crate::vlan::tag(&mut p, 0)); // priority tagging: the port's own
+    let forwarded = run(&fib, &st, 0, p.data()).0;
+    assert!(matches!(forwarded, Verdict::Forward(_)), "{forwarded:?}");
     h[12] = 0x88; // 802.1ad (QinQ)
     h[13] = 0xa8;
     assert_eq!(

@@ -32,6 +32,12 @@ so a noisy neighbour on this shared VM hits all of them alike):
             ecmp. On a 16-core host: --workers 15 --only ecmp,ecmp2.
   ecmpk     ecmp with kernel-interfaces: true (a TAP per port, the punt
             policer on; the forwarded packets never reach them)
+  ecmpvlan  ecmp with 802.1Q on both sides (issue 28): the frames come in
+            tagged VID 100 on a sub-interface of the in port, and the
+            nexthops are on VLANs 201 and 202 of the out ports
+  frag      ecmp fragmenting: 1,500-byte IPv4 packets without DF into out
+            ports of MTU 1,280 (two fragments each); its rate is
+            fragments sent per second
   kernel    Linux forwarding between namespaces over an 8-way ECMP route
             (fib_multipath_hash_policy=1), fed by testpmd txonly on
             net_af_packet; its rate is divided by the cores the kernel kept
@@ -135,9 +141,9 @@ def bench_l3fwd(l3fwd, pcap, mem, seconds):
 
 ECMP_CFG = """eal: [{eal}, --no-pci, --file-prefix, be{pid}{lcores}]
 {workers}ports:
-  - {{ name: in, device: "net_pcap0,{rx_pcaps}infinite_rx=1,{tx_pcaps}", addresses: [10.0.0.1/16, fd00::1/64] }}
-  - {{ name: out1, device: "net_null0,no-rx=1", addresses: [10.1.0.1/24, fd01::1/64] }}
-  - {{ name: out2, device: "net_null1,no-rx=1", addresses: [10.2.0.1/24, fd02::1/64] }}
+  - {{ name: in, device: "net_pcap0,{rx_pcaps}infinite_rx=1,{tx_pcaps}", addresses: [10.0.0.1/16, fd00::1/64]{in_extra} }}
+  - {{ name: out1, device: "net_null0,no-rx=1", {out1} }}
+  - {{ name: out2, device: "net_null1,no-rx=1", {out2} }}
 hash: {{ policy: l4 }}
 routes:
   - prefix: {prefix}
@@ -169,16 +175,26 @@ def worker_lcores(workers):
     return f", --lcores, '{m}'"
 
 
-def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, workers=1, kernel=False):
+def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, workers=1, kernel=False,
+               vlan=False, frag=False):
     nhs, neigh = [], []
     for port in (1, 2):
         for h in range(2, 6):
             via = f"fd0{port}::{h}" if v6 else f"10.{port}.0.{h}"
-            nhs.append(f"      - {{ via: \"{via}\", port: out{port}, weight: {h - 1} }}")
-            neigh.append(f"  - {{ address: \"{via}\", port: out{port}, mac: \"02:00:00:00:0{port}:0{h}\" }}")
+            dev = f"out{port}.20{port}" if vlan else f"out{port}"
+            nhs.append(f"      - {{ via: \"{via}\", port: {dev}, weight: {h - 1} }}")
+            neigh.append(f"  - {{ address: \"{via}\", port: {dev}, mac: \"02:00:00:00:0{port}:0{h}\" }}")
+
+    def out(port):
+        addrs = f"addresses: [10.{port}.0.1/24, fd0{port}::1/64]"
+        if vlan:
+            return f"vlans: [{{ id: 20{port}, {addrs} }}]"
+        return addrs + (", mtu: 1280" if frag else "")
     api = 32000 - os.getpid() % 1000  # below the ephemeral range (32768-60999)
     cfg = ECMP_CFG.format(eal=", ".join(json.dumps(m) for m in mem), pid=os.getpid(), pcap=pcap,
                           prefix='"2001:200:0:1::/64"' if v6 else "198.18.1.0/24",
+                          in_extra=", vlans: [{ id: 100, addresses: [10.100.0.1/16] }]" if vlan else "",
+                          out1=out(1), out2=out(2),
                           nexthops="\n".join(nhs), neighbors="\n".join(neigh), port=api,
                           sticky="true" if sticky else "false",
                           extra=(SNAT_UPLINKS if snat else "") + ("kernel-interfaces: true\n" if kernel else ""),
@@ -295,7 +311,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench", "rate"))
     ap.add_argument("--workers", type=int, default=2, help="workers of the ecmp2 forwarder")
-    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,l3fwd6,ecmp6,ecmp2,ecmpk,kernel")
+    ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,l3fwd6,ecmp6,ecmp2,ecmpk,ecmpvlan,frag,kernel")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     mem, memdesc = eal_mem()
@@ -311,7 +327,12 @@ def main():
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap, PCAP_MAC, "1024"], check=True)
     pcap6 = os.path.join(tmp, "udp6.pcap")
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcap6, PCAP_MAC, "1024", "v6"], check=True)
-    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "snat", "l3fwd6", "ecmp6", "ecmp2", "ecmpk", "kernel"] if x in a.only.split(",")]
+    pcapv = os.path.join(tmp, "udpvlan.pcap")
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcapv, PCAP_MAC, "1024", "vlan"], check=True)
+    pcapf = os.path.join(tmp, "udp1500.pcap")
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcapf, PCAP_MAC, "1024", "frag"], check=True)
+    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "snat", "l3fwd6", "ecmp6", "ecmp2", "ecmpk", "ecmpvlan", "frag", "kernel"]
+             if x in a.only.split(",")]
     per = {k: [] for k in order}
     kernel_detail = []
     for r in range(a.rounds):
@@ -335,6 +356,10 @@ def main():
                 v = bench_ecmp(pcap, mem, a.seconds, tmp, workers=a.workers)
             elif k == "ecmpk":
                 v = bench_ecmp(pcap, mem, a.seconds, tmp, kernel=True)
+            elif k == "ecmpvlan":
+                v = bench_ecmp(pcapv, mem, a.seconds, tmp, vlan=True)
+            elif k == "frag":
+                v = bench_ecmp(pcapf, mem, a.seconds, tmp, frag=True)
             else:
                 v, pps, busy = bench_kernel(mem, a.seconds)
                 kernel_detail.append({"forwarded_mpps": pps, "softirq_cores": busy})

@@ -13,11 +13,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// A port's state for the metrics: the PMD's counters, its link, and its
-/// kernel interface's counters.
+/// kernel interface's counters. One per config port, VLAN sub-interfaces
+/// included.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortCounters {
-    /// The PMD's counters (`rte_eth_stats`).
-    pub pmd: dataplane::stats::PortStats,
+    /// The PMD's counters (`rte_eth_stats`); `None` for a VLAN
+    /// sub-interface (the PMD counts per device: its trunk's are these).
+    pub pmd: Option<dataplane::stats::PortStats>,
     /// Link state as the PMD reports it.
     pub link_up: bool,
     /// The port's kernel interface, if it has one.
@@ -138,21 +140,22 @@ fn port_metrics(reg: &Registry, cp: &Snapshot, ports: &[PortCounters]) -> u64 {
         "Transmit errors reported by the PMD.",
     );
     for (p, c) in cp.port_names.iter().zip(ports) {
+        let Some(pmd) = c.pmd else { continue };
         let l = [p.as_str()];
-        rx_p.with_label_values(&l).inc_by(c.pmd.rx_packets);
-        rx_b.with_label_values(&l).inc_by(c.pmd.rx_bytes);
-        tx_p.with_label_values(&l).inc_by(c.pmd.tx_packets);
-        tx_b.with_label_values(&l).inc_by(c.pmd.tx_bytes);
+        rx_p.with_label_values(&l).inc_by(pmd.rx_packets);
+        rx_b.with_label_values(&l).inc_by(pmd.rx_bytes);
+        tx_p.with_label_values(&l).inc_by(pmd.tx_packets);
+        tx_b.with_label_values(&l).inc_by(pmd.tx_bytes);
         rx_d.with_label_values(&l)
-            .inc_by(c.pmd.rx_missed + c.pmd.rx_nombuf);
-        rx_e.with_label_values(&l).inc_by(c.pmd.rx_errors);
-        tx_e.with_label_values(&l).inc_by(c.pmd.tx_errors);
+            .inc_by(pmd.rx_missed + pmd.rx_nombuf);
+        rx_e.with_label_values(&l).inc_by(pmd.rx_errors);
+        tx_e.with_label_values(&l).inc_by(pmd.tx_errors);
     }
 
     let link = gauge_vec(
         reg,
         "ecmp_router_port_link_up",
-        "1 when the PMD reports the port's link up.",
+        "1 when the PMD reports the port's link up (a VLAN sub-interface: its trunk's).",
         &["port"],
     );
     for (p, c) in cp.port_names.iter().zip(ports) {
@@ -810,10 +813,10 @@ mod tests {
         let text = render(
             &Snapshot::of(&cp),
             &[PortCounters {
-                pmd: dataplane::stats::PortStats {
+                pmd: Some(dataplane::stats::PortStats {
                     rx_packets: 5,
                     ..Default::default()
-                },
+                }),
                 kernel: Some(Default::default()),
                 ..Default::default()
             }],
@@ -907,6 +910,7 @@ mod tests {
         render(
             &Snapshot::of(&cp),
             &[PortCounters {
+                pmd: Some(Default::default()),
                 kernel: Some(Default::default()),
                 ..Default::default()
             }; 3],

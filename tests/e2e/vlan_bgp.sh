@@ -35,4 +35,8 @@ unknown=$(metric_sum ecmp_router_drops_total 'reason="unknown_vlan"' <<<"$m")
 check "no frame of the trunk was an unknown VLAN ($unknown)" test "$unknown" = 0
 rx=$(ip -n "$LEAF_NS" -j -s link show spine2 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])')
 check "the sub-interface's kernel interface carried the BGP session ($rx frames)" test "$rx" -gt 10
+tok=$(metric_sum ecmp_router_kernel_interface_packets_total 'port="spine2",direction="to_kernel"' <<<"$m")
+check "the metrics count the sub-interface's kernel interface on its own ($tok frames to it)" test "${tok%.*}" -gt 10
+pmd=$(grep -c '^ecmp_router_port_rx_packets_total{port="spine2"}' <<<"$m" || true)
+check "and no PMD counters for it (the trunk's device has them)" test "$pmd" = 0
 finish

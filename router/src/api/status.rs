@@ -18,14 +18,29 @@ use std::sync::Arc;
 #[utoipa::path(get, path = "/metrics", tag = "meta", security(()),
     responses((status = 200, description = "Text exposition format 0.0.4.", body = String, content_type = "text/plain")))]
 pub(super) async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    let counters: Vec<_> = s
-        .ports
+    // Every config port: a VLAN sub-interface has its trunk's link, no PMD
+    // counters of its own, and a kernel interface of its own. (The devices
+    // are read outside the control plane's lock.)
+    let devices: Vec<usize> = {
+        let cp = s.cp();
+        let cfg = cp.config();
+        (0..cfg.ports.len())
+            .map(|i| cfg.device_of(dataplane::PortId(i as u16)).index())
+            .collect()
+    };
+    let counters: Vec<_> = devices
         .iter()
-        .zip(&s.kernel_counters)
-        .map(|(p, k)| control::metrics::PortCounters {
-            pmd: p.stats(),
-            link_up: p.link_up(),
-            kernel: k.as_ref().map(|k| k.snapshot()),
+        .enumerate()
+        .map_while(|(i, &dev)| {
+            let p = s.ports.get(dev)?;
+            Some(control::metrics::PortCounters {
+                pmd: (dev == i).then(|| p.stats()),
+                link_up: p.link_up(),
+                kernel: s
+                    .kernel_counters
+                    .get(i)
+                    .and_then(|k| k.as_ref().map(|k| k.snapshot())),
+            })
         })
         .collect();
     let now = s.clock.now_ms();

@@ -593,7 +593,11 @@ impl std::fmt::Debug for ControlPlane {
 pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     let same_ports = old.ports.len() == new.ports.len()
         && old.ports.iter().zip(&new.ports).all(|(a, b)| {
-            a.name == b.name && a.device == b.device && a.addresses == b.addresses && a.mtu == b.mtu
+            a.name == b.name
+                && a.device == b.device
+                && a.addresses == b.addresses
+                && a.mtu == b.mtu
+                && a.vlan == b.vlan
         });
     let snat_of_cfg = |c: &Config| {
         c.uplinks
@@ -604,7 +608,7 @@ pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     };
     let mut keys = Vec::new();
     if !same_ports {
-        keys.push("ports (names, devices, addresses or MTU)");
+        keys.push("ports (names, devices, addresses, MTU or VLANs)");
     }
     if old.workers != new.workers {
         keys.push("workers");

@@ -215,3 +215,17 @@ fn a_trunk_going_down_takes_its_sub_interfaces_nexthops_down() {
     cp.set_link(PortId(1), true);
     assert!(cp.fib().neighbors.live(id).is_some());
 }
+
+#[test]
+fn a_reload_that_changes_a_vlan_is_refused_as_needing_a_restart() {
+    let (cp, _) = trunk_plane();
+    let new = config::parse(
+        &TRUNK_CFG.replace("id: 200, name: guest", "id: 201, name: guest"),
+        "t",
+    )
+    .unwrap();
+    let keys = restart_keys(cp.config(), &new);
+    assert_eq!(keys, ["ports (names, devices, addresses, MTU or VLANs)"]);
+    let same = config::parse(TRUNK_CFG, "t").unwrap();
+    assert!(restart_keys(cp.config(), &same).is_empty());
+}

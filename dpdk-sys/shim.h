@@ -21,7 +21,6 @@ void shim_rte_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned int count);
 uint16_t shim_rte_pktmbuf_tailroom(const struct rte_mbuf *m);
 int shim_rte_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
 void shim_mbuf_set_port(struct rte_mbuf *m, uint16_t port);
-char *shim_rte_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
 char *shim_rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 unsigned shim_rte_lcore_id(void);
 uint64_t shim_rte_rdtsc(void);

@@ -253,11 +253,20 @@ impl PacketBuf for Mbuf {
     }
     #[inline]
     fn prepend(&mut self, n: usize) -> bool {
-        if n > u16::MAX as usize {
-            return false;
+        // SAFETY: valid owned mbuf; what rte_pktmbuf_prepend does, as field
+        // writes (no FFI call per packet: the rewrite tags every frame that
+        // leaves by a VLAN sub-interface): data_off moves back over `n`
+        // bytes of headroom, which the check keeps inside the buffer.
+        unsafe {
+            let m = &mut *self.ptr.as_ptr();
+            if n > m.data_off as usize {
+                return false;
+            }
+            m.data_off -= n as u16;
+            m.data_len += n as u16;
+            m.pkt_len += n as u32;
         }
-        // SAFETY: prepend checks the headroom and returns NULL when short.
-        !unsafe { sys::shim_rte_pktmbuf_prepend(self.ptr.as_ptr(), n as u16) }.is_null()
+        true
     }
     #[inline]
     fn truncate(&mut self, len: usize) {

@@ -116,6 +116,22 @@ fn ports_rings_and_pools_on_virtual_devices() {
     assert_eq!(b.enqueue(&mut p), 3);
     drop((p, c));
 
+    // An 802.1Q tag in and out of a real mbuf: prepend into the headroom
+    // (128 bytes, no more), adj gives the bytes back.
+    let mut m = Mbuf::from_bytes(&pool, &(0..60u8).collect::<Vec<u8>>()).expect("an mbuf");
+    assert!(dataplane::vlan::tag(&mut m, 100));
+    assert_eq!(m.data().len(), 64);
+    assert_eq!(m.data()[12..16], [0x81, 0x00, 0x00, 100]);
+    assert_eq!(m.data()[16], 12);
+    assert!(dataplane::vlan::strip(&mut m));
+    assert_eq!(m.data(), &(0..60u8).collect::<Vec<u8>>()[..]);
+    assert!(!m.prepend(129), "no more than the headroom");
+    assert!(m.prepend(128));
+    assert!(!m.prepend(1));
+    assert!(m.adj(188) && m.data().is_empty());
+    assert!(!m.adj(1));
+    drop(m);
+
     // Teardown in any order: the ports close with their last handle, the
     // pool after them, the EAL last. An mbuf held past all of them stays
     // valid: its pool and the EAL's memory are kept.

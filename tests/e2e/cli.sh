@@ -30,6 +30,12 @@ same() {
     echo "$1" >>"$RAN"; echo "$2" >>"$RAN"
     a=$("${CTL[@]}" "${wa[@]}" 2>&1) || { fail "ecmpctl $1 failed: $a"; return; }
     b=$("${CTL[@]}" "${wb[@]}" 2>&1) || { fail "ecmpctl $2 failed: $b"; return; }
+    # A port's counters move between the two calls (the router's own ARP
+    # and NDP probes): compare everything else.
+    if [ -n "${SAME_WITHOUT_COUNTERS:-}" ]; then
+        a=$(sed -E 's/"((rx|tx)_[a-z]+)":[0-9]+/"\1":N/g' <<<"$a")
+        b=$(sed -E 's/"((rx|tx)_[a-z]+)":[0-9]+/"\1":N/g' <<<"$b")
+    fi
     check "ecmpctl $2 prints what ecmpctl $1 prints ($(wc -l <<<"$a") lines)" bash -c '[ -n "$1" ] && [ "$1" = "$2" ]' _ "$a" "$b"
 }
 # usage WORDS...: exit 2, a usage error.
@@ -56,7 +62,7 @@ same "-6 route show" "route show -6"
 same "-j nexthop show" "nexthop show -j"
 same "-d nexthop show" "nexthop show --details"
 same "-j group show" "group show -j"
-same "-j port show" "port show -j"
+SAME_WITHOUT_COUNTERS=1 same "-j port show" "port show -j"
 same "-j uplink show" "uplink show -j"
 same "-j flow show" "flow show -j"
 same "-j route get 198.51.100.7" "route get 198.51.100.7 -j"

@@ -332,8 +332,8 @@ impl Ingress {
 /// tagged frame loses its tag and runs as received on its sub-interface
 /// (runs of frames of one interface go through the staged pipeline
 /// together); a VID that is no sub-interface is dropped as `unknown_vlan`.
-/// Replies, and frames for the control plane's kernel interfaces, get
-/// their tag back when dispatched.
+/// Replies get their tag back when dispatched; frames for the kernel
+/// interfaces go untagged, to the sub-interface's own.
 #[inline(never)]
 fn run_trunk<I: Io>(
     ctx: &mut Ctx<'_>,

@@ -32,7 +32,8 @@ pub enum FragError {
     /// It would take more than [`MAX_FRAGMENTS`] fragments, or the MTU
     /// leaves no room for 8 bytes of payload after the header.
     MtuTooSmall,
-    /// Not an IPv4 packet the pipeline validated (no header to copy).
+    /// Not an IPv4 packet the pipeline validated (no header to copy), or
+    /// one whose offset and length reach past 65,535 bytes (no datagram).
     NotIpv4,
 }
 
@@ -103,6 +104,9 @@ pub fn fragment_v4<P: Owned>(
         let payload = ip.len() - hlen;
         let ff = u16::from_be_bytes([ip[6], ip[7]]);
         let (base, mf) = ((ff & 0x1fff) as usize * 8, ff & 0x2000 != 0);
+        if base + payload > u16::MAX as usize {
+            return Err(FragError::NotIpv4);
+        }
         let mut opts = [0u8; 40];
         let olen = copied_options(&ip[ipv4::MIN_HEADER_LEN..hlen], &mut opts);
         let hlen2 = ipv4::MIN_HEADER_LEN + olen.div_ceil(4) * 4;
@@ -304,6 +308,9 @@ mod tests {
         // 8 bytes a fragment: 497 fragments.
         let (r, _) = run(&p, 28, 1000);
         assert_eq!(r, Err(FragError::MtuTooSmall));
+        // A piece that would end past 65,535 bytes is no datagram's.
+        let (r, _) = run(&packet(&[], 1500, 0x1fff), 1280, 8);
+        assert_eq!(r, Err(FragError::NotIpv4));
         let (r, frags) = run(&packet(&[], 400, 0), 68, 64);
         assert_eq!(r, Ok(9));
         assert_eq!(reassemble(&frags, 68).0, packet(&[], 400, 0)[34..]);

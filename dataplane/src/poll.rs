@@ -256,17 +256,7 @@ impl<I: Io> Poller<I> {
                     *p = i.map_or(0, |i| if (i as usize) < nports { i as usize } else { 0 });
                 }
             }
-            // Runs of packets from one port, each processed as a burst.
-            let mut a = 0;
-            while a < n {
-                let mut b = a + 1;
-                while b < n && pis[b] == pis[a] {
-                    b += 1;
-                }
-                let pkts = &mut rx.pkts()[a..b];
-                process_burst(ctx, PortId(pis[a] as u16), pkts, &mut verdicts[a..b]);
-                a = b;
-            }
+            process_runs::<I>(ctx, rx, &mut verdicts[..n], |i| Some(pis[i] as u16));
             out.dispatch(rx, &verdicts[..n], |i| Ingress::device(pis[i]), stats, true);
         }
         if out.me == 0 {
@@ -358,23 +348,37 @@ fn run_trunk<I: Io>(
             _ => unknown |= 1 << i,
         }
     }
+    let iface = |i: usize| (unknown & (1 << i) == 0).then_some(ing[i].iface);
+    process_runs::<I>(ctx, rx, &mut verdicts[..k], iface);
+    out.dispatch(rx, &verdicts[..k], |i| ing[i], stats, false);
+}
+
+/// Runs the packets of `rx` through the staged pipeline in runs of one
+/// ingress interface each, `port_of(i)` being packet `i`'s; `None` is an
+/// 802.1Q tag of no sub-interface, dropped as `unknown_vlan`.
+#[inline]
+fn process_runs<I: Io>(
+    ctx: &mut Ctx<'_>,
+    rx: &mut I::Rx,
+    verdicts: &mut [Verdict],
+    port_of: impl Fn(usize) -> Option<u16>,
+) {
+    let n = rx.len().min(verdicts.len());
     let mut a = 0;
-    while a < k {
-        if unknown & (1 << a) != 0 {
-            stats.count_drop(DropReason::UnknownVlan);
+    while a < n {
+        let Some(port) = port_of(a) else {
+            ctx.stats.count_drop(DropReason::UnknownVlan);
             verdicts[a] = Verdict::Drop(DropReason::UnknownVlan);
             a += 1;
             continue;
-        }
+        };
         let mut b = a + 1;
-        while b < k && unknown & (1 << b) == 0 && ing[b].iface == ing[a].iface {
+        while b < n && port_of(b) == Some(port) {
             b += 1;
         }
-        let iface = PortId(ing[a].iface);
-        process_burst(ctx, iface, &mut rx.pkts()[a..b], &mut verdicts[a..b]);
+        process_burst(ctx, PortId(port), &mut rx.pkts()[a..b], &mut verdicts[a..b]);
         a = b;
     }
-    out.dispatch(rx, &verdicts[..k], |i| ing[i], stats, false);
 }
 
 impl<I: Io> Out<I> {

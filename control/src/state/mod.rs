@@ -884,16 +884,10 @@ impl ControlPlane {
     /// takes every nexthop on the port and its sub-interfaces down at once.
     pub fn set_link(&mut self, port: PortId, up: bool) {
         self.set_link_of(port, up);
-        let subs: Vec<PortId> = (0..self.config.ports.len())
-            .map(|i| PortId(i as u16))
-            .filter(|&p| {
-                self.config.ports[p.index()]
-                    .vlan
-                    .is_some_and(|v| v.parent == port)
-            })
-            .collect();
-        for p in subs {
-            self.set_link_of(p, up);
+        for i in 0..self.config.ports.len() {
+            if self.config.ports[i].vlan.is_some_and(|v| v.parent == port) {
+                self.set_link_of(PortId(i as u16), up);
+            }
         }
     }
 

@@ -1,4 +1,7 @@
 #include "shim.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
 
 int shim_rte_errno(void) { return rte_errno; }
 uint16_t shim_rte_eth_rx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **rx_pkts, uint16_t nb_pkts) {
@@ -24,3 +27,57 @@ uint32_t shim_mbuf_usr(const struct rte_mbuf *m) { return m->hash.usr; }
 uint64_t shim_rss_ip_tcp_udp(void) { return RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP; }
 int shim_rte_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail) { return rte_pktmbuf_chain(head, tail); }
 void shim_mbuf_set_port(struct rte_mbuf *m, uint16_t port) { m->port = port; }
+
+/* The loaded bonding PMD's symbol `name`, or NULL. Its soname's ABI number
+ * follows the DPDK release (23 for 22.11); a static build exports it. */
+static void *bond_sym(const char *name) {
+    static const char *const sonames[] = {"librte_net_bond.so.23", "librte_net_bond.so.24",
+                                          "librte_net_bond.so.25", "librte_net_bond.so"};
+    void *s = dlsym(RTLD_DEFAULT, name);
+    for (unsigned i = 0; !s && i < sizeof sonames / sizeof sonames[0]; i++) {
+        void *h = dlopen(sonames[i], RTLD_NOW | RTLD_NOLOAD);
+        if (h) {
+            s = dlsym(h, name);
+            dlclose(h); /* NOLOAD took a reference; the EAL keeps its own */
+        }
+    }
+    return s;
+}
+int shim_bond_mode(uint16_t port) {
+    int (*f)(uint16_t) = (int (*)(uint16_t))bond_sym("rte_eth_bond_mode_get");
+    return f ? f(port) : -ENOTSUP;
+}
+int shim_bond_members(uint16_t port, uint16_t *members, uint16_t len) {
+    int (*f)(uint16_t, uint16_t *, uint16_t) =
+        (int (*)(uint16_t, uint16_t *, uint16_t))bond_sym("rte_eth_bond_slaves_get");
+    return f ? f(port, members, len) : -ENOTSUP;
+}
+int shim_bond_active_members(uint16_t port, uint16_t *members, uint16_t len) {
+    int (*f)(uint16_t, uint16_t *, uint16_t) =
+        (int (*)(uint16_t, uint16_t *, uint16_t))bond_sym("rte_eth_bond_active_slaves_get");
+    return f ? f(port, members, len) : -ENOTSUP;
+}
+static void lacp_port(struct shim_lacp_port *o, const struct port_params *p, uint8_t state) {
+    o->system_priority = rte_be_to_cpu_16(p->system_priority);
+    memcpy(o->system, p->system.addr_bytes, 6);
+    o->key = rte_be_to_cpu_16(p->key);
+    o->port_priority = rte_be_to_cpu_16(p->port_priority);
+    o->port_number = rte_be_to_cpu_16(p->port_number);
+    o->state = state;
+}
+int shim_bond_8023ad_member_info(uint16_t port, uint16_t member, struct shim_lacp_member *out) {
+    int (*f)(uint16_t, uint16_t, struct rte_eth_bond_8023ad_slave_info *) =
+        (int (*)(uint16_t, uint16_t, struct rte_eth_bond_8023ad_slave_info *))bond_sym("rte_eth_bond_8023ad_slave_info");
+    struct rte_eth_bond_8023ad_slave_info i;
+    if (!f)
+        return -ENOTSUP;
+    int rc = f(port, member, &i);
+    if (rc != 0)
+        return rc;
+    out->selected = i.selected == SELECTED;
+    out->aggregator = i.agg_port_id;
+    /* The PMD keeps the LACPDU fields in network order. */
+    lacp_port(&out->actor, &i.actor, i.actor_state);
+    lacp_port(&out->partner, &i.partner, i.partner_state);
+    return 0;
+}

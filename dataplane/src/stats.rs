@@ -195,3 +195,82 @@ pub struct PortStats {
     /// Failed transmissions.
     pub tx_errors: u64,
 }
+
+/// An 802.3ad (LACP) bond's state, as the bonding PMD keeps it (the `dpdk`
+/// crate reads it; the API, `ecmpctl link show` and the metrics show it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BondState {
+    /// The bonding mode (4: 802.3ad).
+    pub mode: u8,
+    /// Every member, in the bond's order.
+    pub members: Vec<BondMember>,
+}
+
+/// One member (DPDK: slave) of a bond.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BondMember {
+    /// The member's DPDK device name (`net_af_packet0`, a PCI address).
+    pub name: String,
+    /// The PMD reports its link up.
+    pub link_up: bool,
+    /// The bond sends and receives on it (DPDK's active members: in 802.3ad,
+    /// collecting and distributing).
+    pub active: bool,
+    /// The member's own counters.
+    pub stats: PortStats,
+    /// Its LACP state machine (802.3ad only).
+    pub lacp: Option<LacpMember>,
+}
+
+/// A member's LACP actor and partner (IEEE 802.1AX).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LacpMember {
+    /// The selection logic picked this member's aggregator.
+    pub selected: bool,
+    /// The aggregator's DPDK port id.
+    pub aggregator: u16,
+    /// This end.
+    pub actor: LacpPort,
+    /// The far end, as its LACPDUs describe it (defaulted until one arrives).
+    pub partner: LacpPort,
+}
+
+/// One end of a LACP link: system, key, port and the state bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LacpPort {
+    /// System priority.
+    pub system_priority: u16,
+    /// System id (a MAC).
+    pub system: crate::MacAddr,
+    /// Operational key.
+    pub key: u16,
+    /// Port priority.
+    pub port_priority: u16,
+    /// Port number.
+    pub port: u16,
+    /// The state octet: bit 0 LACP activity, 1 short timeout, 2
+    /// aggregation, 3 synchronization, 4 collecting, 5 distributing, 6
+    /// defaulted, 7 expired.
+    pub state: u8,
+}
+
+impl LacpPort {
+    /// The state bits' names, in iproute2's words
+    /// (`ad_actor_oper_port_state_str`).
+    pub fn state_names(&self) -> Vec<&'static str> {
+        const NAMES: [&str; 8] = [
+            "active",
+            "short_timeout",
+            "aggregating",
+            "in_sync",
+            "collecting",
+            "distributing",
+            "defaulted",
+            "expired",
+        ];
+        (0..8)
+            .filter(|b| self.state & (1 << b) != 0)
+            .map(|b| NAMES[b])
+            .collect()
+    }
+}

@@ -57,6 +57,16 @@ impl TxQueue {
     pub fn port_id(&self) -> u16 {
         self.port.id
     }
+    /// An empty transmit: lets a PMD that sends frames of its own from its
+    /// tx path send them. DPDK's bonding PMD in 802.3ad mode sends its
+    /// LACPDUs only from there, and wants a call at least every 100 ms.
+    #[inline]
+    pub fn kick(&mut self) {
+        // SAFETY: `self` is the queue's only handle and `&mut` (one thread);
+        // the port is started while it lives; a valid array, of no mbuf.
+        let mut none = [std::ptr::null_mut::<sys::rte_mbuf>(); 1];
+        unsafe { sys::shim_rte_eth_tx_burst(self.port.id, self.queue, none.as_mut_ptr(), 0) };
+    }
     /// The queue id.
     pub fn queue_id(&self) -> u16 {
         self.queue
@@ -69,8 +79,30 @@ impl Port {
     /// # Errors
     /// When the device cannot be probed, or another handle owns it.
     pub fn probe(eal: &Eal, devargs: &str) -> Result<Port, PortError> {
+        let id = Self::probe_device(eal, devargs)?;
+        let mut owned = OWNED.lock().unwrap_or_else(|e| e.into_inner());
+        if owned.contains(&id) {
+            return Err(PortError::Started(id));
+        }
+        owned.push(id);
+        Ok(Port {
+            inner: Arc::new(PortInner {
+                id,
+                pool: std::sync::OnceLock::new(),
+                _eal: eal.clone(),
+            }),
+        })
+    }
+
+    /// Finds or hot-plugs the device `devargs` without taking it as a
+    /// port: a bond's member, which the bond configures, starts and polls.
+    /// Its DPDK port id.
+    ///
+    /// # Errors
+    /// When the device cannot be probed.
+    pub fn probe_device(_eal: &Eal, devargs: &str) -> Result<u16, PortError> {
         let name = devargs.split(',').next().unwrap_or(devargs);
-        let id = match Self::by_name(name) {
+        Ok(match Self::by_name(name) {
             Some(id) => id,
             None => {
                 let c = CString::new(devargs).map_err(|_| PortError::Devargs(devargs.into()))?;
@@ -87,18 +119,6 @@ impl Port {
                     name: name.into(),
                 })?
             }
-        };
-        let mut owned = OWNED.lock().unwrap_or_else(|e| e.into_inner());
-        if owned.contains(&id) {
-            return Err(PortError::Started(id));
-        }
-        owned.push(id);
-        Ok(Port {
-            inner: Arc::new(PortInner {
-                id,
-                pool: std::sync::OnceLock::new(),
-                _eal: eal.clone(),
-            }),
         })
     }
 
@@ -215,9 +235,15 @@ impl Port {
         }
         // SAFETY: configured port with its queues set up.
         setup("starting", unsafe { sys::rte_eth_dev_start(id) })?;
-        // Multicast is needed for NDP (solicited-node addresses). Not every PMD supports it.
+        // Multicast is needed for NDP (solicited-node addresses), and a bond
+        // in 802.3ad mode drops broadcasts (ARP) too without it. Where the PMD
+        // cannot (a bond of net_af_packet members), promiscuous mode gives
+        // it: the router drops frames for other MACs itself, counted.
         // SAFETY: started port.
-        let _ = unsafe { sys::rte_eth_allmulticast_enable(id) };
+        if unsafe { sys::rte_eth_allmulticast_enable(id) } < 0 {
+            // SAFETY: started port.
+            let _ = unsafe { sys::rte_eth_promiscuous_enable(id) };
+        }
         Ok((0..queues)
             .map(|queue| {
                 (
@@ -246,27 +272,116 @@ impl Port {
 
     /// True when the PMD reports the link up (non-blocking query).
     pub fn link_up(&self) -> bool {
-        let mut l = sys::rte_eth_link::default();
-        // SAFETY: valid port id and out-pointer; the nowait variant never sleeps.
-        let rc = unsafe { sys::rte_eth_link_get_nowait(self.inner.id, &mut l) };
-        rc == 0 && l.link_status() != 0
+        link_up_of(self.inner.id)
     }
 
     /// The PMD's counters.
     pub fn stats(&self) -> dataplane::stats::PortStats {
-        let mut s = sys::rte_eth_stats::default();
-        // SAFETY: valid port id and out-pointer; callable from any thread.
-        unsafe { sys::rte_eth_stats_get(self.inner.id, &mut s) };
-        dataplane::stats::PortStats {
-            rx_packets: s.ipackets,
-            rx_bytes: s.ibytes,
-            tx_packets: s.opackets,
-            tx_bytes: s.obytes,
-            rx_missed: s.imissed,
-            rx_errors: s.ierrors,
-            rx_nombuf: s.rx_nombuf,
-            tx_errors: s.oerrors,
-        }
+        stats_of(self.inner.id)
+    }
+
+    /// The bonding mode when the port is a bond (4: 802.3ad, whose LACP
+    /// needs [`TxQueue::kick`]).
+    pub fn bond_mode(&self) -> Option<u8> {
+        // SAFETY: valid port id; the shim answers -ENOTSUP without the PMD,
+        // and the bonding PMD a negative errno for a port that is no bond.
+        let mode = unsafe { sys::shim_bond_mode(self.inner.id) };
+        u8::try_from(mode).ok()
+    }
+
+    /// The bonding PMD's state when the port is a bond: its mode, and each
+    /// member's link, activity, counters and (802.3ad) LACP state.
+    pub fn bond(&self) -> Option<dataplane::stats::BondState> {
+        let id = self.inner.id;
+        let mode = self.bond_mode()? as i32;
+        let max = sys::RTE_MAX_ETHPORTS as usize;
+        let mut all = vec![0u16; max];
+        let mut active = vec![0u16; max];
+        // SAFETY: the buffers hold `max` ids, as the calls are told.
+        let n = unsafe { sys::shim_bond_members(id, all.as_mut_ptr(), max as u16) }.max(0);
+        // SAFETY: as above.
+        let na =
+            unsafe { sys::shim_bond_active_members(id, active.as_mut_ptr(), max as u16) }.max(0);
+        let active = &active[..na as usize];
+        let members = all[..n as usize]
+            .iter()
+            .map(|&m| {
+                let lacp = (mode == sys::BONDING_MODE_8023AD as i32)
+                    .then(|| {
+                        let mut info = sys::shim_lacp_member::default();
+                        // SAFETY: valid bond and member ids and out-pointer.
+                        let rc = unsafe { sys::shim_bond_8023ad_member_info(id, m, &mut info) };
+                        (rc == 0).then(|| lacp_of(&info))
+                    })
+                    .flatten();
+                dataplane::stats::BondMember {
+                    name: name_of(m),
+                    link_up: link_up_of(m),
+                    active: active.contains(&m),
+                    stats: stats_of(m),
+                    lacp,
+                }
+            })
+            .collect();
+        Some(dataplane::stats::BondState {
+            mode: mode as u8,
+            members,
+        })
+    }
+}
+
+fn lacp_of(i: &sys::shim_lacp_member) -> dataplane::stats::LacpMember {
+    let side = |p: &sys::shim_lacp_port| dataplane::stats::LacpPort {
+        system_priority: p.system_priority,
+        system: dataplane::MacAddr(p.system),
+        key: p.key,
+        port_priority: p.port_priority,
+        port: p.port_number,
+        state: p.state,
+    };
+    dataplane::stats::LacpMember {
+        selected: i.selected != 0,
+        aggregator: i.aggregator,
+        actor: side(&i.actor),
+        partner: side(&i.partner),
+    }
+}
+
+/// The DPDK device name of port `id` (empty when it has none).
+fn name_of(id: u16) -> String {
+    let mut buf = [0 as std::ffi::c_char; sys::RTE_DEV_NAME_MAX_LEN as usize];
+    // SAFETY: the buffer has RTE_ETH_NAME_MAX_LEN bytes, as the call needs.
+    if unsafe { sys::rte_eth_dev_get_name_by_port(id, buf.as_mut_ptr()) } != 0 {
+        return String::new();
+    }
+    // SAFETY: on success the name is NUL-terminated within the buffer.
+    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn link_up_of(id: u16) -> bool {
+    let mut l = sys::rte_eth_link::default();
+    // SAFETY: out-pointer valid; an unknown id gives an error, not UB; the
+    // nowait variant never sleeps.
+    let rc = unsafe { sys::rte_eth_link_get_nowait(id, &mut l) };
+    rc == 0 && l.link_status() != 0
+}
+
+fn stats_of(id: u16) -> dataplane::stats::PortStats {
+    let mut s = sys::rte_eth_stats::default();
+    // SAFETY: out-pointer valid; an unknown id leaves it zero;
+    // callable from any thread.
+    unsafe { sys::rte_eth_stats_get(id, &mut s) };
+    dataplane::stats::PortStats {
+        rx_packets: s.ipackets,
+        rx_bytes: s.ibytes,
+        tx_packets: s.opackets,
+        tx_bytes: s.obytes,
+        rx_missed: s.imissed,
+        rx_errors: s.ierrors,
+        rx_nombuf: s.rx_nombuf,
+        tx_errors: s.oerrors,
     }
 }
 

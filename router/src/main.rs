@@ -283,7 +283,17 @@ fn steer_rings(
 /// The packet pool: room for every rx and tx ring, the SNAT steering rings
 /// and the kernel interfaces' rings; mbufs sized for the largest MTU.
 fn packet_pool(eal: &dpdk::Eal, cfg: &Config, nq: u16) -> Result<Arc<dpdk::Mempool>> {
-    let nports = cfg.devices() as u32;
+    // Bond members have rings of their own, as many as their bond's.
+    let members: usize = cfg.ports[..cfg.devices()]
+        .iter()
+        .map(|p| {
+            p.device
+                .split(',')
+                .filter(|kv| kv.trim().starts_with("slave="))
+                .count()
+        })
+        .sum();
+    let nports = (cfg.devices() + members) as u32;
     // Rx and tx rings of every queue, the SNAT steering rings between
     // workers (worker::Steer), and room for the control thread's frames.
     let steering = nq as u32 * (nq as u32 - 1) * STEER_RING;
@@ -334,6 +344,11 @@ fn start_ports(
     };
     // The device ports (VLAN sub-interfaces come after them, on their trunks).
     for p in &cfg.ports[..cfg.devices()] {
+        // A bond's members first: the bonding PMD finds them by name.
+        for m in p.bond.iter().flat_map(|b| &b.members) {
+            dpdk::Port::probe_device(eal, m)
+                .with_context(|| format!("port '{}': bond member '{m}'", p.name))?;
+        }
         let port =
             dpdk::Port::probe(eal, &p.device).with_context(|| format!("port '{}'", p.name))?;
         let queues = port
@@ -521,6 +536,9 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
     let snat = cp.snat();
     let (flows, mut nat_tables, mut steer, nat) = flow_tables(&eal, &flow_cfg, &snat, nq, &ports)?;
     let mut kernel_rings = std::mem::take(&mut ks.rings).into_iter();
+    let bonds: Vec<usize> = (0..ports.len())
+        .filter(|&i| ports[i].bond_mode() == Some(dpdk_sys::BONDING_MODE_8023AD as u8))
+        .collect();
     for ((i, &lcore), queues) in lcores.iter().take(nq as usize).enumerate().zip(queues) {
         let w = worker::Worker {
             index: i as u16,
@@ -542,6 +560,7 @@ fn run(cfg: Config, config_path: PathBuf) -> Result<()> {
             punt_limits,
             workers: nq,
             peers: peers.clone(),
+            bonds: bonds.clone(),
         };
         eal.launch(lcore, Box::new(move || w.run()))?;
         tracing::info!(worker = i, lcore, "worker started");

@@ -62,6 +62,9 @@ pub struct Worker {
     pub workers: u16,
     /// The routing peers.
     pub peers: Arc<dataplane::punt::Peers>,
+    /// The config ports that are 802.3ad bonds: their tx queues get an empty
+    /// burst every millisecond, from which the bonding PMD sends its LACPDUs.
+    pub bonds: Vec<usize>,
 }
 
 /// A worker's rings to and from the other workers. With SNAT and several
@@ -228,6 +231,7 @@ impl Worker {
         drop(self.fib.load());
 
         let mut swept_ms = 0u32;
+        let mut kicked_ms = 0u32;
         while !self.stop.load(Ordering::Relaxed) {
             let now = dpdk::rdtsc();
             let tokens = now.wrapping_sub(last_refill) / ticks_per_token;
@@ -261,6 +265,12 @@ impl Worker {
                 };
                 poller.poll(&mut ctx);
                 spray = ctx.spray;
+                if now_ms != kicked_ms && !self.bonds.is_empty() {
+                    kicked_ms = now_ms;
+                    for &b in &self.bonds {
+                        poller.io().queues[b].1.kick();
+                    }
+                }
             }
             self.quiescent.pass();
         }

@@ -35,8 +35,10 @@ impl fmt::Display for IfAddr {
 pub struct PortConfig {
     /// Operator's name (metric label, route reference).
     pub name: String,
-    /// DPDK devargs.
+    /// DPDK devargs (for a `bond:` port, the bonding PMD's, made from it).
     pub device: String,
+    /// `Some`: a bond the router builds from its members (`ports[].bond`).
+    pub bond: Option<BondConfig>,
     /// Addresses with subnet lengths.
     pub addresses: Vec<IfAddr>,
     /// IP MTU.
@@ -53,6 +55,54 @@ pub struct PortConfig {
     /// not a device. Sub-interfaces come after every device port, so a
     /// device port's id is its DPDK port's index.
     pub vlan: Option<VlanOf>,
+}
+
+/// `ports[].bond`: an 802.3ad (LACP) aggregate of member devices, run by
+/// DPDK's bonding PMD in mode 4.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BondConfig {
+    /// Each member's DPDK devargs; the router probes them before the bond.
+    pub members: Vec<String>,
+    /// Which headers pick a flow's member.
+    pub xmit_hash_policy: XmitHashPolicy,
+}
+
+/// A bond's transmit hash, in Linux's names (`xmit_hash_policy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XmitHashPolicy {
+    /// MAC addresses: one member per neighbour.
+    Layer2,
+    /// MAC and IP addresses.
+    Layer23,
+    /// IP addresses and L4 ports: flows of one neighbour spread. The
+    /// default here (Linux's is layer2), since a router's traffic on a link
+    /// goes to few MACs.
+    #[default]
+    Layer34,
+}
+
+impl XmitHashPolicy {
+    /// Every policy, with its config (Linux) name.
+    pub const ALL: [(XmitHashPolicy, &'static str); 3] = [
+        (XmitHashPolicy::Layer2, "layer2"),
+        (XmitHashPolicy::Layer23, "layer2+3"),
+        (XmitHashPolicy::Layer34, "layer3+4"),
+    ];
+    /// Its config (Linux) name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map_or("layer3+4", |(_, n)| n)
+    }
+    /// The bonding PMD's `xmit_policy` devarg.
+    pub fn devarg(self) -> &'static str {
+        match self {
+            XmitHashPolicy::Layer2 => "l2",
+            XmitHashPolicy::Layer23 => "l23",
+            XmitHashPolicy::Layer34 => "l34",
+        }
+    }
 }
 
 /// Where a VLAN sub-interface is: the device port it is on, and its VID.

@@ -235,7 +235,10 @@ pub(super) struct GroupParams<'a> {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPort {
     pub(super) name: Spanned<String>,
-    pub(super) device: Spanned<String>,
+    #[serde(default)]
+    pub(super) device: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) bond: Option<Spanned<RawBond>>,
     #[serde(default)]
     pub(super) addresses: Vec<Spanned<String>>,
     #[serde(default)]
@@ -246,6 +249,18 @@ pub(super) struct RawPort {
     pub(super) kernel_interface: Option<Spanned<bool>>,
     #[serde(default)]
     pub(super) vlans: Vec<Spanned<RawVlan>>,
+}
+
+/// `ports[].bond`: a link aggregate the router builds from its members.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBond {
+    #[serde(default)]
+    pub(super) members: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) mode: Option<Spanned<String>>,
+    #[serde(default, rename = "xmit-hash-policy")]
+    pub(super) xmit_hash_policy: Option<Spanned<String>>,
 }
 
 /// `ports[].vlans[]`: an 802.1Q sub-interface.

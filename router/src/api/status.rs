@@ -278,6 +278,12 @@ pub(super) async fn list_ports(State(s): State<Arc<Shared>>) -> Json<Vec<Port>> 
                     tx_errors: st.tx_errors,
                     link: pc.vlan.map(|v| cfg.ports[v.parent.index()].name.clone()),
                     vlan_id: pc.vlan.map(|v| v.id),
+                    bond: pc.vlan.is_none().then(|| p.bond()).flatten().map(|b| {
+                        let mut b = super::types::Bond::from(&b);
+                        b.xmit_hash_policy =
+                            pc.bond.as_ref().map(|c| c.xmit_hash_policy.name().into());
+                        b
+                    }),
                 })
             })
             .collect(),

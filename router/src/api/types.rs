@@ -185,6 +185,108 @@ pub struct Port {
     /// A VLAN sub-interface's 802.1Q VID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan_id: Option<u16>,
+    /// A bond: its mode and members (`ports[].bond`, or a `net_bonding` device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bond: Option<Bond>,
+}
+
+/// A bond (link aggregate) and its members.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Bond {
+    /// `802.3ad`, or the bonding PMD's mode number for another mode.
+    pub mode: String,
+    /// `layer2`, `layer2+3` or `layer3+4` (a `bond:` port's config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xmit_hash_policy: Option<String>,
+    /// Members the bond sends and receives on.
+    pub active_members: usize,
+    /// Every member, in the bond's order.
+    pub members: Vec<BondMember>,
+}
+
+/// A member of a bond.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BondMember {
+    /// Its DPDK device name.
+    pub name: String,
+    /// The PMD reports its link up.
+    pub link_up: bool,
+    /// The bond sends and receives on it (802.3ad: collecting and distributing).
+    pub active: bool,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    /// 802.3ad: its LACP state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lacp: Option<Lacp>,
+}
+
+/// A member's LACP state (IEEE 802.1AX).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Lacp {
+    /// The selection logic picked its aggregator.
+    pub selected: bool,
+    /// The aggregator (the DPDK port id of the member that heads it).
+    pub aggregator_id: u16,
+    /// This end.
+    pub actor: LacpPort,
+    /// The far end, from its LACPDUs.
+    pub partner: LacpPort,
+}
+
+/// One end of a LACP link.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LacpPort {
+    pub system_priority: u16,
+    /// System id (a MAC).
+    pub system: String,
+    pub key: u16,
+    pub port_priority: u16,
+    pub port: u16,
+    /// The state octet (iproute2's `ad_actor_oper_port_state`).
+    pub state: u8,
+    /// Its bits by name: active, short_timeout, aggregating, in_sync,
+    /// collecting, distributing, defaulted, expired.
+    pub state_flags: Vec<String>,
+}
+
+impl From<&dataplane::stats::BondState> for Bond {
+    fn from(b: &dataplane::stats::BondState) -> Bond {
+        let side = |p: &dataplane::stats::LacpPort| LacpPort {
+            system_priority: p.system_priority,
+            system: p.system.to_string(),
+            key: p.key,
+            port_priority: p.port_priority,
+            port: p.port,
+            state: p.state,
+            state_flags: p.state_names().into_iter().map(String::from).collect(),
+        };
+        Bond {
+            mode: if b.mode == 4 {
+                "802.3ad".into()
+            } else {
+                b.mode.to_string()
+            },
+            xmit_hash_policy: None,
+            active_members: b.members.iter().filter(|m| m.active).count(),
+            members: b
+                .members
+                .iter()
+                .map(|m| BondMember {
+                    name: m.name.clone(),
+                    link_up: m.link_up,
+                    active: m.active,
+                    rx_packets: m.stats.rx_packets,
+                    tx_packets: m.stats.tx_packets,
+                    lacp: m.lacp.map(|l| Lacp {
+                        selected: l.selected,
+                        aggregator_id: l.aggregator,
+                        actor: side(&l.actor),
+                        partner: side(&l.partner),
+                    }),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A member of a group.

@@ -1,9 +1,9 @@
 //! `ports:` and `tables:`.
 
-use super::super::raw::{RawConfig, RawMonitorLink, RawVlan};
+use super::super::raw::{RawBond, RawConfig, RawMonitorLink, RawPort, RawVlan};
 use super::super::{
-    interface_name_problem, ConfigError, Ctx, IfAddr, MonitorLink, PortConfig, VlanOf, DEFAULT_MTU,
-    RESERVED_TABLES,
+    interface_name_problem, BondConfig, ConfigError, Ctx, IfAddr, MonitorLink, PortConfig, VlanOf,
+    XmitHashPolicy, DEFAULT_MTU, RESERVED_TABLES,
 };
 use dataplane::types::PortId;
 use serde_saphyr::Spanned;
@@ -46,13 +46,7 @@ pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, Co
                 format!("port '{name}' is defined twice"),
             ));
         }
-        if p.device.value.trim().is_empty() {
-            return Err(cx.err(
-                p.device.referenced,
-                k("device"),
-                "device (DPDK devargs) is empty",
-            ));
-        }
+        let (device, bond) = device(cx, i, p)?;
         let mtu = match &p.mtu {
             None => DEFAULT_MTU,
             Some(m) if (68..=9600).contains(&m.value) => m.value as u16,
@@ -92,14 +86,12 @@ pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, Co
                     format!("'{name}' {why}: with kernel-interfaces the port's kernel interface has its name (or set kernel-interface: false on the port)"),
                 ));
             }
-            let iface = p
-                .device
-                .value
+            let iface = device
                 .split(',')
                 .find_map(|kv| kv.trim().strip_prefix("iface="));
             if iface == Some(name) {
                 return Err(cx.err(
-                    p.device.referenced,
+                    p.device.as_ref().map_or(p.name.referenced, |d| d.referenced),
                     k("device"),
                     format!("the PMD's own interface is named '{name}' too (iface=): with kernel-interfaces, '{name}' is the router's kernel interface; give the PMD another iface= name"),
                 ));
@@ -108,14 +100,16 @@ pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, Co
         ports.push(PortConfig {
             kernel_interface,
             name: name.to_owned(),
-            device: p.device.value.trim().to_owned(),
+            monitor_link: monitor_link_setting.effective(&device),
+            device,
+            bond,
             addresses,
             mtu,
             monitor_link_setting,
-            monitor_link: monitor_link_setting.effective(p.device.value.trim()),
             vlan: None,
         });
     }
+    bond_members(cx, raw, &ports)?;
     // The VLAN sub-interfaces, after every device port.
     for (i, p) in raw.ports.value.iter().enumerate() {
         let mut ids = HashSet::new();
@@ -149,6 +143,202 @@ pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, Co
         return Err(cx.err(raw.ports.referenced, "ports", "too many interfaces"));
     }
     Ok(ports)
+}
+
+/// Port `i`'s device: its `device:`, or the bonding PMD's devargs made
+/// from its `bond:` (with the bond's config).
+fn device(
+    cx: &Ctx<'_>,
+    i: usize,
+    p: &RawPort,
+) -> Result<(String, Option<BondConfig>), ConfigError> {
+    let k = |f: &str| format!("ports[{i}].{f}");
+    match (&p.device, &p.bond) {
+        (Some(d), None) => {
+            if d.value.trim().is_empty() {
+                return Err(cx.err(d.referenced, k("device"), "device (DPDK devargs) is empty"));
+            }
+            Ok((d.value.trim().to_owned(), None))
+        }
+        (None, Some(b)) => {
+            let bond = bond(cx, i, &b.value, b.referenced)?;
+            // mode 4 is 802.3ad; the members by their device names.
+            let mut dev = format!(
+                "net_bonding_ecmp{i},mode=4,xmit_policy={}",
+                bond.xmit_hash_policy.devarg()
+            );
+            for m in &bond.members {
+                dev.push_str(",slave=");
+                dev.push_str(device_name(m));
+            }
+            Ok((dev, Some(bond)))
+        }
+        (Some(d), Some(_)) => Err(cx.err(
+            d.referenced,
+            k("device"),
+            "a bond port has no device of its own: the router builds it from bond.members (keep one of device and bond)",
+        )),
+        (None, None) => Err(cx.err(
+            p.name.referenced,
+            k("device"),
+            "a port needs a device (DPDK devargs) or a bond",
+        )),
+    }
+}
+
+/// A device's name: its devargs' first field (`net_af_packet0`, a PCI address).
+fn device_name(devargs: &str) -> &str {
+    devargs.split(',').next().unwrap_or(devargs).trim()
+}
+
+/// `ports[i].bond`.
+fn bond(
+    cx: &Ctx<'_>,
+    i: usize,
+    b: &RawBond,
+    at: serde_saphyr::Location,
+) -> Result<BondConfig, ConfigError> {
+    let k = |f: &str| format!("ports[{i}].bond.{f}");
+    if let Some(m) = &b.mode {
+        if m.value.trim() != "802.3ad" {
+            return Err(cx.err(
+                m.referenced,
+                k("mode"),
+                format!(
+                    "'{}' is not supported: the bond mode is 802.3ad (LACP)",
+                    m.value
+                ),
+            ));
+        }
+    }
+    let xmit_hash_policy = match &b.xmit_hash_policy {
+        None => XmitHashPolicy::default(),
+        Some(x) => XmitHashPolicy::ALL
+            .iter()
+            .find(|(_, n)| *n == x.value.trim())
+            .map(|(p, _)| *p)
+            .ok_or_else(|| {
+                cx.err(
+                    x.referenced,
+                    k("xmit-hash-policy"),
+                    format!(
+                        "'{}' is not a transmit hash policy (expected layer2, layer2+3 or layer3+4)",
+                        x.value
+                    ),
+                )
+            })?,
+    };
+    if b.members.is_empty() {
+        return Err(cx.err(
+            at,
+            k("members"),
+            "a bond needs at least one member (DPDK devargs)",
+        ));
+    }
+    let mut members: Vec<String> = Vec::new();
+    for (j, m) in b.members.iter().enumerate() {
+        let dev = m.value.trim();
+        let name = device_name(dev);
+        if name.is_empty() {
+            return Err(cx.err(
+                m.referenced,
+                format!("ports[{i}].bond.members[{j}]"),
+                "a member's device (DPDK devargs) is empty",
+            ));
+        }
+        if name.starts_with("net_bonding") {
+            return Err(cx.err(
+                m.referenced,
+                format!("ports[{i}].bond.members[{j}]"),
+                format!("'{name}' is a bond: a bond's members are devices"),
+            ));
+        }
+        if members.iter().any(|o| device_name(o) == name) {
+            return Err(cx.err(
+                m.referenced,
+                format!("ports[{i}].bond.members[{j}]"),
+                format!("'{name}' is a member twice"),
+            ));
+        }
+        members.push(dev.to_owned());
+    }
+    Ok(BondConfig {
+        members,
+        xmit_hash_policy,
+    })
+}
+
+/// A device is a member of one bond at most, and a member is no port of its
+/// own (no addresses, no VLANs): what it carries is the bond's. Members
+/// are a `bond:`'s, and the `slave=` of a `net_bonding` device.
+fn bond_members(cx: &Ctx<'_>, raw: &RawConfig, ports: &[PortConfig]) -> Result<(), ConfigError> {
+    let mut member_of: HashMap<&str, usize> = HashMap::new();
+    // The device ports only: a VLAN is on its port's device.
+    let devices = ports.iter().take_while(|p| p.vlan.is_none());
+    for (i, p) in devices.clone().enumerate() {
+        if !device_name(&p.device).starts_with("net_bonding") {
+            continue;
+        }
+        for m in p
+            .device
+            .split(',')
+            .filter_map(|kv| kv.trim().strip_prefix("slave="))
+        {
+            if let Some(&o) = member_of.get(m) {
+                if o != i {
+                    let rp = &raw.ports.value[i];
+                    let at = rp
+                        .bond
+                        .as_ref()
+                        .map(|b| b.referenced)
+                        .or(rp.device.as_ref().map(|d| d.referenced))
+                        .unwrap_or(rp.name.referenced);
+                    return Err(cx.err(
+                        at,
+                        format!("ports[{i}]"),
+                        format!(
+                            "'{m}' is a member of bond port '{}' already: a device is in one bond at most",
+                            ports[o].name
+                        ),
+                    ));
+                }
+            }
+            member_of.insert(m, i);
+        }
+    }
+    for (i, p) in devices.enumerate() {
+        let Some(&b) = member_of.get(device_name(&p.device)) else {
+            continue;
+        };
+        let rp = &raw.ports.value[i];
+        let at = rp
+            .device
+            .as_ref()
+            .map_or(rp.name.referenced, |d| d.referenced);
+        if let Some(v) = rp.vlans.first() {
+            return Err(cx.err(
+                v.value.id.referenced,
+                format!("ports[{i}].vlans[0]"),
+                format!(
+                    "a VLAN on a bond member: '{}' is a member of bond port '{}', and a member carries no traffic of its own; put the VLAN on '{}'",
+                    device_name(&p.device),
+                    ports[b].name,
+                    ports[b].name
+                ),
+            ));
+        }
+        return Err(cx.err(
+            at,
+            format!("ports[{i}].device"),
+            format!(
+                "'{}' is a member of bond port '{}': a member is no port of its own; put its addresses on '{}'",
+                device_name(&p.device),
+                ports[b].name,
+                ports[b].name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `ports[i].vlans[j]` of `parent` (port `i`): an interface like a port,
@@ -223,6 +413,7 @@ fn vlan(
     Ok(PortConfig {
         name,
         device: parent.device.clone(),
+        bond: None,
         addresses,
         mtu,
         monitor_link_setting: parent.monitor_link_setting,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// A port's state for the metrics: the PMD's counters, its link, and its
 /// kernel interface's counters. One per config port, VLAN sub-interfaces
 /// included.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PortCounters {
     /// The PMD's counters (`rte_eth_stats`); `None` for a VLAN
     /// sub-interface (the PMD counts per device: its trunk's are these).
@@ -24,6 +24,8 @@ pub struct PortCounters {
     pub link_up: bool,
     /// The port's kernel interface, if it has one.
     pub kernel: Option<crate::punt::KernelStats>,
+    /// A bond's members and their LACP state.
+    pub bond: Option<dataplane::stats::BondState>,
 }
 
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -82,6 +84,7 @@ pub fn render(
 ) -> String {
     let reg = &Registry::new();
     let kernel_full = port_metrics(reg, cp, ports);
+    bond_metrics(reg, cp, ports);
     punt_metrics(reg, lcores);
     drop_metrics(reg, cp, lcores, kernel_full);
     nexthop_metrics(reg, cp, lcores);
@@ -200,6 +203,65 @@ fn port_metrics(reg: &Registry, cp: &Snapshot, ports: &[PortCounters]) -> u64 {
         kernel_full += k.to_kernel_dropped;
     }
     kernel_full
+}
+
+/// Bonds: each member's link, activity, counters and LACP state.
+fn bond_metrics(reg: &Registry, cp: &Snapshot, ports: &[PortCounters]) {
+    let mg = |n: &str, h: &str| gauge_vec(reg, n, h, &["port", "member"]);
+    let up = mg(
+        "ecmp_router_bond_member_link_up",
+        "1 when the PMD reports a bond member's link up.",
+    );
+    let active = mg(
+        "ecmp_router_bond_member_active",
+        "1 when the bond sends and receives on the member (802.3ad: collecting and distributing).",
+    );
+    let actor = mg(
+        "ecmp_router_bond_lacp_actor_state",
+        "The member's LACP actor state octet (IEEE 802.1AX; iproute2's ad_actor_oper_port_state): 1 activity, 2 short timeout, 4 aggregation, 8 in sync, 16 collecting, 32 distributing, 64 defaulted, 128 expired.",
+    );
+    let partner = mg(
+        "ecmp_router_bond_lacp_partner_state",
+        "The LACP state octet the partner's LACPDUs give for the member's link (bits as ecmp_router_bond_lacp_actor_state).",
+    );
+    let partner_info = gauge_vec(
+        reg,
+        "ecmp_router_bond_lacp_partner_info",
+        "1 for the partner a bond member's LACPDUs come from: its system id (a MAC), key and port.",
+        &["port", "member", "system", "key", "partner_port"],
+    );
+    let mc = |n: &str, h: &str| counter(reg, n, h, &["port", "member"]);
+    let rx = mc(
+        "ecmp_router_bond_member_rx_packets_total",
+        "Packets a bond member received (its PMD's counter; the bond's own is the sum).",
+    );
+    let tx = mc(
+        "ecmp_router_bond_member_tx_packets_total",
+        "Packets a bond member sent (its PMD's counter).",
+    );
+    for (p, c) in cp.port_names.iter().zip(ports) {
+        let Some(b) = &c.bond else { continue };
+        for m in &b.members {
+            let l = [p.as_str(), m.name.as_str()];
+            up.with_label_values(&l).set(m.link_up as i64);
+            active.with_label_values(&l).set(m.active as i64);
+            rx.with_label_values(&l).inc_by(m.stats.rx_packets);
+            tx.with_label_values(&l).inc_by(m.stats.tx_packets);
+            if let Some(lacp) = m.lacp {
+                actor.with_label_values(&l).set(lacp.actor.state as i64);
+                partner.with_label_values(&l).set(lacp.partner.state as i64);
+                partner_info
+                    .with_label_values(&[
+                        p.as_str(),
+                        m.name.as_str(),
+                        &lacp.partner.system.to_string(),
+                        &lacp.partner.key.to_string(),
+                        &lacp.partner.port.to_string(),
+                    ])
+                    .set(1);
+            }
+        }
+    }
 }
 
 /// The punt policer, per class.
@@ -909,11 +971,20 @@ mod tests {
         s.nexthop(dataplane::NexthopId(0), 100);
         render(
             &Snapshot::of(&cp),
-            &[PortCounters {
+            &[0, 1, 2].map(|i| PortCounters {
                 pmd: Some(Default::default()),
                 kernel: Some(Default::default()),
+                // The first port a bond, so that its metrics are documented too.
+                bond: (i == 0).then(|| dataplane::stats::BondState {
+                    mode: 4,
+                    members: vec![dataplane::stats::BondMember {
+                        name: "net_af_packet0".into(),
+                        lacp: Some(Default::default()),
+                        ..Default::default()
+                    }],
+                }),
                 ..Default::default()
-            }; 3],
+            }),
             &[s],
             &[Arc::new(dataplane::flowtable::FlowTable::new(
                 64,

@@ -842,3 +842,115 @@ fn vlan_sub_interfaces_and_their_errors() {
         assert!(e.to_string().contains(says), "{bad}: {e}");
     }
 }
+
+#[test]
+fn bonds_and_their_errors() {
+    let with = |srv1: &str| EXAMPLE.replace("    device: net_tap1,iface=srv1\n", srv1);
+    let good = "    bond: { members: [\"net_af_packet0,iface=a\", \"net_af_packet1,iface=b\"] }\n";
+    let c = parse(&with(good), "t").unwrap();
+    let b = c.ports[1].bond.as_ref().unwrap();
+    assert_eq!(
+        b.members,
+        ["net_af_packet0,iface=a", "net_af_packet1,iface=b"]
+    );
+    assert_eq!(b.xmit_hash_policy, XmitHashPolicy::Layer34, "the default");
+    assert_eq!(
+        c.ports[1].device,
+        "net_bonding_ecmp1,mode=4,xmit_policy=l34,slave=net_af_packet0,slave=net_af_packet1"
+    );
+    assert!(c.ports[1].monitor_link, "a bond's link is monitored");
+    // VLANs on the bond are fine; its policy by Linux's names.
+    let c = parse(
+        &with("    bond: { members: [net_af_packet0], mode: 802.3ad, xmit-hash-policy: layer2+3 }\n    vlans: [{ id: 5 }]\n"),
+        "t",
+    )
+    .unwrap();
+    assert_eq!(
+        c.ports[1].bond.as_ref().unwrap().xmit_hash_policy,
+        XmitHashPolicy::Layer23
+    );
+    assert!(c.ports[1].device.contains("xmit_policy=l23"));
+    for (bad, key, says) in [
+        (
+            "    bond: { members: [] }\n",
+            "ports[1].bond.members",
+            "at least one member",
+        ),
+        (
+            "    bond: { members: [net_af_packet0], mode: balance-rr }\n",
+            "ports[1].bond.mode",
+            "802.3ad",
+        ),
+        (
+            "    bond: { members: [net_af_packet0], xmit-hash-policy: l34 }\n",
+            "ports[1].bond.xmit-hash-policy",
+            "not a transmit hash policy",
+        ),
+        (
+            "    bond: { members: [\"net_af_packet0,iface=a\", \"net_af_packet0,iface=b\"] }\n",
+            "ports[1].bond.members[1]",
+            "a member twice",
+        ),
+        (
+            "    bond: { members: [\"\"] }\n",
+            "ports[1].bond.members[0]",
+            "empty",
+        ),
+        (
+            "    device: net_tap1,iface=srv1\n    bond: { members: [net_af_packet0] }\n",
+            "ports[1].device",
+            "no device of its own",
+        ),
+        (
+            "    bond: { members: [net_af_packet0], lacp-rate: fast }\n",
+            "ports[1].bond",
+            "unknown field",
+        ),
+        // A member of srv1's bond is srv2's device too.
+        (
+            "    bond: { members: [net_tap2] }\n",
+            "ports[2].device",
+            "is a member of bond port 'srv1'",
+        ),
+        // A raw bonding device's slave= counts as well.
+        (
+            "    device: net_bonding0,mode=4,slave=net_tap2\n",
+            "ports[2].device",
+            "is a member of bond port 'srv1'",
+        ),
+    ] {
+        let e = err(&with(bad));
+        assert!(e.key.starts_with(key), "{bad}: key {} ({e})", e.key);
+        assert!(e.to_string().contains(says), "{bad}: {e}");
+    }
+    let e = err(&EXAMPLE.replace("    device: net_tap1,iface=srv1\n", ""));
+    assert_eq!(e.key, "ports[1].device");
+    assert!(
+        e.message.contains("a device (DPDK devargs) or a bond"),
+        "{e}"
+    );
+    // A VLAN on a member.
+    let e = err(&EXAMPLE
+        .replace(
+            "    device: net_tap1,iface=srv1\n",
+            "    bond: { members: [net_tap2] }\n",
+        )
+        .replace(
+            "    device: net_tap2,iface=srv2\n",
+            "    device: net_tap2,iface=srv2\n    vlans: [{ id: 9 }]\n",
+        ));
+    assert_eq!(e.key, "ports[2].vlans[0]");
+    assert!(e.message.contains("a VLAN on a bond member"), "{e}");
+    // The same device in two bonds.
+    let e = err(&EXAMPLE
+        .replace(
+            "    device: net_tap1,iface=srv1\n",
+            "    bond: { members: [net_af_packet0] }\n",
+        )
+        .replace(
+            "    device: net_tap2,iface=srv2\n",
+            "    bond: { members: [\"net_af_packet0,iface=x\"] }\n",
+        ));
+    assert_eq!(e.key, "ports[2]");
+    assert!(e.message.contains("in one bond at most"), "{e}");
+}

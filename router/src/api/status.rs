@@ -35,6 +35,7 @@ pub(super) async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
             let p = s.ports.get(dev)?;
             Some(control::metrics::PortCounters {
                 pmd: (dev == i).then(|| p.stats()),
+                bond: (dev == i).then(|| p.bond()).flatten(),
                 link_up: p.link_up(),
                 kernel: s
                     .kernel_counters

@@ -101,6 +101,51 @@ pub(crate) fn print_ports(ports: &[Port]) {
             p.tx_bytes,
             p.tx_errors
         );
+        if let Some(b) = &p.bond {
+            print_bond(b);
+        }
+    }
+}
+
+/// A bond and its members, in iproute2's words (`ip -d link show`: `bond
+/// mode 802.3ad`, and each member's `bond_slave` line).
+fn print_bond(b: &Bond) {
+    say!(
+        "\tbond mode {} xmit_hash_policy {} active_members {}/{}",
+        b.mode,
+        b.xmit_hash_policy.as_deref().unwrap_or("-"),
+        b.active_members,
+        b.members.len()
+    );
+    for m in &b.members {
+        say!(
+            "\tmember {} state {} mii_status {} RX packets {} TX packets {}",
+            m.name,
+            if m.active { "ACTIVE" } else { "BACKUP" },
+            if m.link_up { "UP" } else { "DOWN" },
+            m.rx_packets,
+            m.tx_packets
+        );
+        if let Some(l) = &m.lacp {
+            let flags = |f: &[String]| f.join(",");
+            say!(
+                "\t    ad_aggregator_id {} ad_actor_system {} ad_actor_key {} ad_actor_port {} ad_actor_oper_port_state {} ad_actor_oper_port_state_str <{}>",
+                l.aggregator_id,
+                l.actor.system,
+                l.actor.key,
+                l.actor.port,
+                l.actor.state,
+                flags(&l.actor.state_flags)
+            );
+            say!(
+                "\t    ad_partner_system {} ad_partner_key {} ad_partner_port {} ad_partner_oper_port_state {} ad_partner_oper_port_state_str <{}>",
+                l.partner.system,
+                l.partner.key,
+                l.partner.port,
+                l.partner.state,
+                flags(&l.partner.state_flags)
+            );
+        }
     }
 }
 

@@ -6,6 +6,10 @@
                                         N echo connections kept open; prints them (JSON line), waits
                                         for the file TRIGGER, then pings all at once and waits TIMEOUT s
                                         (default 3) for the echoes; JSON: [[lport, server, ok], ...]
+  flows.py chatter HOST PORT N SECONDS [LATE]
+                                        N echo connections exchanging a line each, round after round,
+                                        for SECONDS; a connection fails on an error or an echo LATE s
+                                        (default 10) late; JSON: conns, rounds, failed, errors, slowest
   flows.py stream HOST PORT SECONDS     new connections back to back; JSON: [[t_start, t_end, server|null], ...]
   flows.py udp HOST PORT N VARY         N one-datagram flows varying VARY: saddr | sport | flowlabel |
                                         inner-saddr | inner-sport | none (one flow, N packets);
@@ -87,6 +91,36 @@ def cmd_hold(host, port, n, trigger, timeout=3.0):
             ok = False
         out.append([lport, name, ok])
     print(json.dumps(out), flush=True)
+
+
+def cmd_chatter(host, port, n, seconds, late=10.0):
+    live = []
+    for _ in range(n):
+        s, lport, _ = one_tcp(host, port)
+        live.append((s, lport))
+    end = time.monotonic() + seconds
+    rounds, errors, slowest = 0, [], 0.0
+    while time.monotonic() < end and live:
+        t0 = time.monotonic()
+        for s, lport in list(live):
+            try:
+                s.sendall(b"ping\n")
+            except OSError as e:
+                errors.append(f"{lport}: send: {e}")
+                live.remove((s, lport))
+        deadline = time.monotonic() + late
+        for s, lport in list(live):
+            try:
+                s.settimeout(max(0.1, deadline - time.monotonic()))
+                if read_line(s) != "ping":
+                    raise OSError("no echo")
+            except OSError as e:
+                errors.append(f"{lport}: {e}")
+                live.remove((s, lport))
+        rounds += 1
+        slowest = max(slowest, time.monotonic() - t0)
+        time.sleep(0.02)
+    print(json.dumps({"conns": n, "rounds": rounds, "failed": n - len(live), "errors": errors[:5], "slowest": round(slowest, 2)}))
 
 
 def cmd_stream(host, port, seconds, workers=4):
@@ -203,6 +237,8 @@ def main():
         cmd_tcp(a[1], int(a[2]), int(a[3]))
     elif cmd == "hold":
         cmd_hold(a[1], int(a[2]), int(a[3]), a[4], float(a[5]) if len(a) > 5 else 3.0)
+    elif cmd == "chatter":
+        cmd_chatter(a[1], int(a[2]), int(a[3]), float(a[4]), float(a[5]) if len(a) > 5 else 10.0)
     elif cmd == "stream":
         cmd_stream(a[1], int(a[2]), float(a[3]))
     elif cmd == "udp":

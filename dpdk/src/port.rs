@@ -314,10 +314,14 @@ impl Port {
                         (rc == 0).then(|| lacp_of(&info))
                     })
                     .flatten();
+                // DPDK's active members are those with their link up; in
+                // 802.3ad, one is in use once LACP has it collecting and
+                // distributing.
+                let in_use = lacp.map_or(true, |l| l.actor.state & 0x30 == 0x30);
                 dataplane::stats::BondMember {
                     name: name_of(m),
                     link_up: link_up_of(m),
-                    active: active.contains(&m),
+                    active: active.contains(&m) && in_use,
                     stats: stats_of(m),
                     lacp,
                 }

@@ -104,10 +104,12 @@ a1=$(member_tx a) b1=$(member_tx b)
 echo "  before the cut: member a sent $((a1 - a0)), member b $((b1 - b0)) packets"
 spread() { [ $((a1 - a0)) -gt 200 ] && [ $((b1 - b0)) -gt 200 ]; }
 check "the connections' packets spread over both members (each >200 packets in 4 s)" spread
+t_cut=$(date +%s%N)
 ip link set "$A" down
 ip link set "${A}p" down
 gone() { [ "$(lab_metric_sum ecmp_router_bond_member_active "member=\"net_tap_${LAB_TAG}a\"")" = 0 ]; }
 check "member a leaves the aggregate when its link goes down" lab_wait 10 "member a inactive" gone
+echo "  member a out of the aggregate $(( ($(date +%s%N) - t_cut) / 1000000 )) ms after the cut (as the metrics show it)"
 check "ecmpctl link show: member a BACKUP, link DOWN" contains "$(ctl link show)" "member net_tap_${LAB_TAG}a state BACKUP mii_status DOWN"
 check "metrics: member a's link down" test "$(lab_metric_sum ecmp_router_bond_member_link_up "member=\"net_tap_${LAB_TAG}a\"")" = 0
 sleep 1

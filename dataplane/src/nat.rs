@@ -132,11 +132,16 @@ pub fn owner(port: u16, workers: u16) -> u16 {
 /// embedded packet is one the router translated). `None` for anything
 /// else; whoever received it handles it.
 pub fn steer(frame: &[u8], snat: &Snat, workers: u16) -> Option<u16> {
-    const ETH: usize = 14;
-    if workers < 2 || frame.len() < ETH + 20 || be16(frame, 12) != 0x0800 {
+    // One 802.1Q tag is looked past: an uplink may be a VLAN sub-interface,
+    // and steering comes before the trunk's tags are taken off.
+    let eth = match frame.get(12..14) {
+        Some([0x81, 0x00]) => 18,
+        _ => 14,
+    };
+    if workers < 2 || frame.len() < eth + 20 || be16(frame, eth - 2) != 0x0800 {
         return None;
     }
-    let ip = &frame[ETH..];
+    let ip = &frame[eth..];
     let hl = ipv4::header_len_of(ip);
     if ip[0] >> 4 != 4 || hl < 20 || be16(ip, 6) & 0x3fff != 0 {
         return None;
@@ -1485,6 +1490,23 @@ pub(crate) mod tests {
         for n in 0..40 {
             let f = udp(X1, 40_000);
             let _ = steer(&f[..n], &s, 2);
+        }
+        // An uplink that is a VLAN sub-interface: its trunk's frames carry
+        // one 802.1Q tag, looked past; two tags are not looked into.
+        let tagged = |f: &[u8], tags: usize| {
+            let mut t = f[..12].to_vec();
+            for _ in 0..tags {
+                t.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]);
+            }
+            t.extend_from_slice(&f[12..]);
+            t
+        };
+        let f = udp(X2, 1024 + 64);
+        assert_eq!(steer(&f, &s, 2), Some(1));
+        assert_eq!(steer(&tagged(&f, 1), &s, 2), Some(1), "one tag");
+        assert_eq!(steer(&tagged(&f, 2), &s, 2), None, "QinQ");
+        for n in 0..44 {
+            let _ = steer(&tagged(&f, 1)[..n], &s, 2);
         }
     }
 

@@ -256,8 +256,11 @@ impl<I: Io> Poller<I> {
                     *p = i.map_or(0, |i| if (i as usize) < nports { i as usize } else { 0 });
                 }
             }
-            process_runs::<I>(ctx, rx, &mut verdicts[..n], |i| Some(pis[i] as u16));
-            out.dispatch(rx, &verdicts[..n], |i| Ingress::device(pis[i]), stats, true);
+            // A trunk's tagged frames are their sub-interfaces', as on receive.
+            let (ing, unknown) = untag::<I>(ctx, rx, n, |i| pis[i]);
+            let iface = |i: usize| (unknown & (1 << i) == 0).then_some(ing[i].iface);
+            process_runs::<I>(ctx, rx, &mut verdicts[..n], iface);
+            out.dispatch(rx, &verdicts[..n], |i| ing[i], stats, true);
         }
         if out.me == 0 {
             while let Some(f) = out.io.inject() {
@@ -334,13 +337,35 @@ fn run_trunk<I: Io>(
 ) {
     let stats = ctx.stats;
     let k = rx.len().min(verdicts.len());
-    let mut ing = [Ingress::device(pi); BURST];
+    let (ing, unknown) = untag::<I>(ctx, rx, k, |_| pi);
+    let iface = |i: usize| (unknown & (1 << i) == 0).then_some(ing[i].iface);
+    process_runs::<I>(ctx, rx, &mut verdicts[..k], iface);
+    out.dispatch(rx, &verdicts[..k], |i| ing[i], stats, false);
+}
+
+/// The ingress of each of the first `k` packets of `rx`, `device(i)` being
+/// packet `i`'s device port: on a device with VLAN sub-interfaces, a tagged
+/// frame loses its tag and is its sub-interface's. Bit `i` of the mask: a
+/// tag that names no sub-interface (`unknown_vlan`).
+#[inline]
+fn untag<I: Io>(
+    ctx: &Ctx<'_>,
+    rx: &mut I::Rx,
+    k: usize,
+    device: impl Fn(usize) -> usize,
+) -> ([Ingress; BURST], u64) {
+    let mut ing = [Ingress::device(0); BURST];
     let mut unknown = 0u64;
     for (i, m) in rx.pkts().iter_mut().enumerate().take(k) {
+        let d = device(i);
+        ing[i] = Ingress::device(d);
+        if !ctx.fib.vlans.has(d) {
+            continue;
+        }
         let Some(vid) = crate::vlan::vid_of(m.data()) else {
             continue;
         };
-        match ctx.fib.vlans.lookup(PortId(pi as u16), vid) {
+        match ctx.fib.vlans.lookup(PortId(d as u16), vid) {
             Some(p) if crate::vlan::strip(m) => {
                 ing[i].iface = p.0;
                 ing[i].vid = vid;
@@ -348,9 +373,7 @@ fn run_trunk<I: Io>(
             _ => unknown |= 1 << i,
         }
     }
-    let iface = |i: usize| (unknown & (1 << i) == 0).then_some(ing[i].iface);
-    process_runs::<I>(ctx, rx, &mut verdicts[..k], iface);
-    out.dispatch(rx, &verdicts[..k], |i| ing[i], stats, false);
+    (ing, unknown)
 }
 
 /// Runs the packets of `rx` through the staged pipeline in runs of one
@@ -1038,6 +1061,62 @@ mod tests {
             "counted by the receiver"
         );
         assert_eq!(st.polls_busy.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_trunks_tagged_frames_handed_over_run_as_their_sub_interfaces() {
+        // srv1 (config port 1, device port id 11) is a trunk with VLAN 100:
+        // interface 3. Another worker received these on it and handed them
+        // on (SNAT replies), tags and all.
+        let (mut fib, st) = (lab_fib(), LcoreStats::new(16));
+        let mut ports = fib.ports.to_vec();
+        ports.push(crate::fib::PortInfo {
+            parent: PortId(1),
+            vlan: 100,
+            v4: Some(ip4("10.100.0.1")),
+            ..ports[1].clone()
+        });
+        fib.ports = ports.into();
+        fib.vlans = Arc::new(crate::vlan::VlanMap::new([(PortId(1), 100, PortId(3))]));
+        let to_client = |vid: u16| {
+            let f = frames::ipv4(
+                SRV1_MAC,
+                fib.ports[1].mac,
+                ip4("198.51.100.9"),
+                ip4("10.0.0.2"),
+                proto::UDP,
+                64,
+                &frames::udp(53, 5353, &[0; 8]),
+            );
+            let mut t = f[..12].to_vec();
+            t.extend_from_slice(&[0x81, 0x00, (vid >> 8) as u8, vid as u8]);
+            t.extend_from_slice(&f[12..]);
+            Frame::new(11, &t)
+        };
+        let mut io = MemIo::new(3);
+        io.steer_from = vec![VecDeque::new()];
+        io.steer_from[0].push_back(to_client(100));
+        io.steer_from[0].push_back(to_client(300));
+        let mut p = Poller::new(io, 0, 3, Some(steering()), None);
+        assert_eq!(
+            pass(&fib, &st, &mut p),
+            Polled {
+                received: 0,
+                handed: 2
+            }
+        );
+        let io = p.io();
+        assert_eq!(io.sent[0].len(), 1, "VLAN 100's frame, to the client");
+        assert_eq!(
+            &io.sent[0][0].data()[12..14],
+            &[0x08, 0x00],
+            "untagged on the LAN"
+        );
+        assert_eq!(
+            st.drops_of(DropReason::UnknownVlan),
+            1,
+            "VID 300 is no sub-interface"
+        );
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub struct PortInfo {
     /// A VLAN sub-interface's VID (frames leaving by it are tagged); 0 for
     /// a device port.
     pub vlan: u16,
+    /// Its VRF: 0 forwards with `Fib::routes` (table main), `n` with
+    /// `Fib::vrfs[n - 1]`.
+    pub vrf: u8,
 }
 
 /// A route's target and the hash its group selection uses.
@@ -267,15 +270,19 @@ impl RouteTable {
 }
 
 /// Host adjacencies learned on connected subnets: address -> nexthop.
-pub type HostTable = HashMap<IpAddr, NexthopId>;
+/// Neighbours on connected subnets, by VRF and address (the same subnet
+/// may be on interfaces of two VRFs).
+pub type HostTable = HashMap<(u8, IpAddr), NexthopId>;
 
 /// One FIB generation, as a worker sees it for one burst.
 #[derive(Debug)]
 pub struct Fib {
     /// Increases with every published generation.
     pub generation: u64,
-    /// Routes.
+    /// Routes of the default VRF (table main).
     pub routes: Arc<RouteTable>,
+    /// The other VRFs' routes: VRF `n`'s are `vrfs[n - 1]`.
+    pub vrfs: Arc<[Arc<RouteTable>]>,
     /// Nexthop groups, indexed by [`GroupId`] (`None`: a free slot). A group
     /// can be replaced (resilient rebalancing) without touching the routes.
     pub groups: Arc<[Option<Arc<Group>>]>,
@@ -362,4 +369,17 @@ impl Fib {
     pub fn port(&self, id: PortId) -> Option<&PortInfo> {
         self.ports.get(id.index())
     }
+
+    /// The routes interface `port` forwards with: its VRF's.
+    #[inline(always)]
+    pub fn table(&self, port: &PortInfo) -> &RouteTable {
+        match port.vrf {
+            0 => &self.routes,
+            n => self.vrfs.get(n as usize - 1).map_or(&NO_ROUTES, |t| t),
+        }
+    }
 }
+
+/// What a VRF the FIB has no table for yet forwards with: nothing (never
+/// the default VRF's routes).
+static NO_ROUTES: std::sync::LazyLock<RouteTable> = std::sync::LazyLock::new(RouteTable::default);

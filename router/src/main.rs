@@ -418,7 +418,8 @@ fn kernel_side(
     // kernel-routes: the kernel's main table, mirrored (BIRD, ip route, ...).
     let (routes_tx, routes_rx) = std::sync::mpsc::channel();
     if cfg.kernel_routes {
-        kernel::watch_routes(routes_tx).context("kernel routes")?;
+        kernel::watch_routes(routes_tx, cfg.vrfs.iter().map(|v| v.table).collect())
+            .context("kernel routes")?;
     }
     Ok(KernelSide {
         ifs: kifs,

@@ -39,6 +39,9 @@ pub struct PortConfig {
     pub device: String,
     /// `Some`: a bond the router builds from its members (`ports[].bond`).
     pub bond: Option<BondConfig>,
+    /// The VRF it is in: 0 is the default VRF (table main), `n` is
+    /// `Config::vrfs[n - 1]`.
+    pub vrf: u8,
     /// Addresses with subnet lengths.
     pub addresses: Vec<IfAddr>,
     /// IP MTU.
@@ -55,6 +58,16 @@ pub struct PortConfig {
     /// not a device. Sub-interfaces come after every device port, so a
     /// device port's id is its DPDK port's index.
     pub vlan: Option<VlanOf>,
+}
+
+/// `vrfs.NAME`: a VRF. Its interfaces forward with its table, which holds
+/// their connected and local routes; nothing leaks between VRFs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrfConfig {
+    /// Its name (`vrf: NAME` on interfaces and routes).
+    pub name: String,
+    /// Its routing table (`ip route show vrf NAME` is `table N`).
+    pub table: u32,
 }
 
 /// `ports[].bond`: an 802.3ad (LACP) aggregate of member devices, run by
@@ -376,6 +389,8 @@ pub struct Config {
     pub last_resort: dataplane::policy::LastResort,
     /// Names of routing tables (`tables:`), name -> id.
     pub tables: BTreeMap<String, u32>,
+    /// `vrfs:`, in name order: VRF `n` (a port's `vrf`) is `vrfs[n - 1]`.
+    pub vrfs: Vec<VrfConfig>,
     /// `punt-policer`.
     pub punt_policer: PuntPolicerConfig,
     /// `kernel-routes`: mirror the kernel's main table (routes through the
@@ -519,6 +534,48 @@ impl Config {
             .iter()
             .position(|p| p.name == name)
             .map(|i| PortId(i as u16))
+    }
+
+    /// The table VRF `vrf` forwards with (0: main).
+    pub fn vrf_table(&self, vrf: u8) -> u32 {
+        match vrf {
+            0 => super::MAIN_TABLE,
+            n => self
+                .vrfs
+                .get(n as usize - 1)
+                .map_or(super::MAIN_TABLE, |v| v.table),
+        }
+    }
+
+    /// The VRF whose table is `table` (0 for main and every table no VRF
+    /// has: policy tables, looked up by the default VRF's rules).
+    pub fn vrf_of_table(&self, table: u32) -> u8 {
+        self.vrfs
+            .iter()
+            .position(|v| v.table == table)
+            .map_or(0, |i| i as u8 + 1)
+    }
+
+    /// The VRF named `name` (`main`, `default`: 0).
+    pub fn vrf_id(&self, name: &str) -> Option<u8> {
+        if name == "main" || name == "default" {
+            return Some(0);
+        }
+        self.vrfs
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| i as u8 + 1)
+    }
+
+    /// VRF `vrf`'s name (`default` for 0).
+    pub fn vrf_name(&self, vrf: u8) -> &str {
+        match vrf {
+            0 => "default",
+            n => self
+                .vrfs
+                .get(n as usize - 1)
+                .map_or("?", |v| v.name.as_str()),
+        }
     }
 }
 

@@ -42,6 +42,8 @@ pub(super) struct RawConfig {
     pub(super) last_resort: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) tables: BTreeMap<String, Spanned<u32>>,
+    #[serde(default)]
+    pub(super) vrfs: BTreeMap<String, Spanned<RawVrf>>,
     #[serde(default, rename = "kernel-interfaces")]
     pub(super) kernel_interfaces: Option<Spanned<bool>>,
     #[serde(default, rename = "punt-policer")]
@@ -249,6 +251,16 @@ pub(super) struct RawPort {
     pub(super) kernel_interface: Option<Spanned<bool>>,
     #[serde(default)]
     pub(super) vlans: Vec<Spanned<RawVlan>>,
+    #[serde(default)]
+    pub(super) vrf: Option<Spanned<String>>,
+}
+
+/// `vrfs.NAME`: a VRF and the table its interfaces forward with.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVrf {
+    #[serde(default)]
+    pub(super) table: Option<Spanned<u32>>,
 }
 
 /// `ports[].bond`: a link aggregate the router builds from its members.
@@ -274,6 +286,8 @@ pub(super) struct RawVlan {
     pub(super) addresses: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) mtu: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub(super) vrf: Option<Spanned<String>>,
 }
 
 /// `monitor-link:` is `true`, `false` or `auto`.
@@ -301,6 +315,8 @@ pub(super) struct RawRoute {
     pub(super) prefix: Spanned<String>,
     #[serde(default)]
     pub(super) table: Option<Spanned<RawTable>>,
+    #[serde(default)]
+    pub(super) vrf: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) nexthops: Option<Spanned<Vec<RawNexthop>>>,
     #[serde(default)]

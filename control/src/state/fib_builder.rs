@@ -20,8 +20,15 @@ pub(super) struct FibBuilder {
     installed_other: HashMap<(u32, Prefix), Route>,
     /// `installed_other` changed since the policy's tables were built.
     tables_dirty: bool,
-    /// Connected subnets and the router's own addresses.
-    system: HashMap<Prefix, Target>,
+    /// The VRFs' tables: VRF `n`'s id is `vrf_tables[n - 1]`.
+    vrf_tables: Vec<u32>,
+    /// The VRFs' route tables, as the FIB has them: rebuilt from
+    /// `installed_other` when one of their routes changed.
+    vrfs: Arc<[Arc<RouteTable>]>,
+    vrfs_dirty: bool,
+    /// Connected subnets and the router's own addresses, by table (an
+    /// interface's are in its VRF's).
+    system: HashMap<(u32, Prefix), Target>,
     /// The policy rules workers see, and the group slots they hold.
     policy: Arc<dataplane::policy::Policy>,
     policy_groups: Vec<usize>,
@@ -33,11 +40,16 @@ impl FibBuilder {
     /// A builder with generation 0 published: no route but `system`'s to
     /// come, no group, no nexthop; `readers` are the workers' quiescent states.
     pub(super) fn new(
-        system: HashMap<Prefix, Target>,
+        system: HashMap<(u32, Prefix), Target>,
+        vrf_tables: Vec<u32>,
         neighbors: Arc<Neighbors>,
         readers: Vec<Arc<Quiescent>>,
     ) -> FibBuilder {
         let routes = Arc::new(RouteTable::default());
+        let vrfs: Arc<[Arc<RouteTable>]> = vrf_tables
+            .iter()
+            .map(|_| Arc::new(RouteTable::default()))
+            .collect();
         FibBuilder {
             routes: routes.clone(),
             spare: Some(Arc::new(RouteTable::default())),
@@ -46,6 +58,9 @@ impl FibBuilder {
             installed: HashMap::new(),
             installed_other: HashMap::new(),
             tables_dirty: false,
+            vrf_tables,
+            vrfs: vrfs.clone(),
+            vrfs_dirty: false,
             system,
             policy: Default::default(),
             policy_groups: Vec::new(),
@@ -53,6 +68,7 @@ impl FibBuilder {
                 Fib {
                     generation: 0,
                     routes,
+                    vrfs,
                     groups: Arc::new([]),
                     nexthops: Arc::new([]),
                     hosts: Arc::new(HostTable::new()),
@@ -83,7 +99,7 @@ impl ControlPlane {
     /// Brings the FIB entry of main-table prefix `p` in line with the RIB and
     /// queues the change for the next `commit`.
     pub(super) fn sync(&mut self, p: Prefix) {
-        let new = if let Some(&target) = self.build.system.get(&p) {
+        let new = if let Some(&target) = self.build.system.get(&(MAIN_TABLE, p)) {
             Some(Route {
                 target,
                 hash: HashConfig::default(),
@@ -173,14 +189,25 @@ impl ControlPlane {
             self.sync(p);
             return;
         }
-        let new = self.rib_route(table, p);
+        let new = match self.build.system.get(&(table, p)) {
+            Some(&target) => Some(Route {
+                target,
+                hash: HashConfig::default(),
+                sticky: false,
+            }),
+            None => self.rib_route(table, p),
+        };
         let old = match new {
             Some(r) => self.build.installed_other.insert((table, p), r),
             None => self.build.installed_other.remove(&(table, p)),
         };
         self.release_route(old);
         if old != new {
-            self.build.tables_dirty = true;
+            if self.build.vrf_tables.contains(&table) {
+                self.build.vrfs_dirty = true;
+            } else {
+                self.build.tables_dirty = true;
+            }
         }
     }
 
@@ -192,7 +219,13 @@ impl ControlPlane {
             .filter(|(t, _)| *t == MAIN_TABLE)
             .map(|(_, p)| *p)
             .chain(self.build.installed.keys().copied())
-            .chain(self.build.system.keys().copied())
+            .chain(
+                self.build
+                    .system
+                    .keys()
+                    .filter(|(t, _)| *t == MAIN_TABLE)
+                    .map(|(_, p)| *p),
+            )
             .collect();
         all.sort_unstable();
         all.dedup();
@@ -205,6 +238,13 @@ impl ControlPlane {
             .filter(|(t, _)| *t != MAIN_TABLE)
             .copied()
             .chain(self.build.installed_other.keys().copied())
+            .chain(
+                self.build
+                    .system
+                    .keys()
+                    .filter(|(t, _)| *t != MAIN_TABLE)
+                    .copied(),
+            )
             .collect();
         other.sort_unstable();
         other.dedup();
@@ -225,8 +265,12 @@ impl ControlPlane {
             self.build.tables_dirty = false;
             self.refresh_tables();
         }
+        let vrfs = std::mem::take(&mut self.build.vrfs_dirty);
+        if vrfs {
+            self.refresh_vrfs();
+        }
         if self.build.pending.is_empty() {
-            if self.groups.dirty() {
+            if self.groups.dirty() || vrfs {
                 self.publish();
             }
             return;
@@ -275,6 +319,7 @@ impl ControlPlane {
         let fib = Fib {
             generation: self.build.generation,
             routes: self.build.routes.clone(),
+            vrfs: self.build.vrfs.clone(),
             groups: self.groups.publish(),
             nexthops: self.registry.nexthops(),
             hosts: Arc::new(self.registry.hosts()),
@@ -373,6 +418,9 @@ impl ControlPlane {
     pub(super) fn build_tables(&self) -> Box<[dataplane::policy::Table]> {
         let mut by: BTreeMap<u32, Vec<(dataplane::policy::KeyPrefix, Route)>> = BTreeMap::new();
         for (&(t, p), r) in &self.build.installed_other {
+            if self.build.vrf_tables.contains(&t) {
+                continue; // a VRF's: its interfaces forward with it, rules do not see it
+            }
             by.entry(t).or_default().push((
                 dataplane::policy::KeyPrefix {
                     key: p.key(),
@@ -385,6 +433,39 @@ impl ControlPlane {
         by.into_iter()
             .map(|(id, routes)| dataplane::policy::Table::new(id, routes))
             .collect()
+    }
+
+    /// Rebuilds the VRFs' route tables after one of their routes changed.
+    /// Whole: main's table is changed in place (`commit`); a VRF's is
+    /// rebuilt from its routes, which costs as much as the VRF's table.
+    pub(super) fn refresh_vrfs(&mut self) {
+        let mut by: Vec<Vec<(Prefix, Route)>> = vec![Vec::new(); self.build.vrf_tables.len()];
+        for (&(t, p), r) in &self.build.installed_other {
+            if let Some(i) = self.build.vrf_tables.iter().position(|&v| v == t) {
+                by[i].push((p, *r));
+            }
+        }
+        self.build.vrfs = by
+            .into_iter()
+            .map(|mut routes| {
+                routes.sort_unstable_by_key(|(p, _)| *p);
+                let mut t = RouteTable::default();
+                for (p, r) in routes {
+                    t.apply(RouteOp::Set(p, r));
+                }
+                Arc::new(t)
+            })
+            .collect();
+    }
+
+    /// The route table of table `table` as the FIB has it: main's, or a
+    /// VRF's.
+    pub fn route_table(&self, table: u32) -> Option<Arc<RouteTable>> {
+        if table == MAIN_TABLE {
+            return Some(self.build.routes.clone());
+        }
+        let i = self.build.vrf_tables.iter().position(|&v| v == table)?;
+        self.build.vrfs.get(i).cloned()
     }
 
     /// Rebuilds the tables part of the policy after a route in a table other

@@ -598,6 +598,7 @@ pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
                 && a.addresses == b.addresses
                 && a.mtu == b.mtu
                 && a.vlan == b.vlan
+                && a.vrf == b.vrf
         });
     let snat_of_cfg = |c: &Config| {
         c.uplinks
@@ -608,7 +609,10 @@ pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     };
     let mut keys = Vec::new();
     if !same_ports {
-        keys.push("ports (names, devices, addresses, MTU or VLANs)");
+        keys.push("ports (names, devices, addresses, MTU, VLANs or VRFs)");
+    }
+    if old.vrfs != new.vrfs {
+        keys.push("vrfs");
     }
     if old.workers != new.workers {
         keys.push("workers");
@@ -759,6 +763,7 @@ impl ControlPlane {
                 link_local: dataplane::punt::link_local(mac),
                 parent: config.device_of(PortId(i as u16)),
                 vlan: p.vlan.map_or(0, |v| v.id),
+                vrf: p.vrf,
             })
             .collect();
         let vlans = Arc::new(dataplane::vlan::VlanMap::new(
@@ -769,32 +774,40 @@ impl ControlPlane {
                 .filter_map(|(i, p)| p.vlan.map(|v| (v.parent, v.id, PortId(i as u16)))),
         ));
         let neighbors = Arc::new(Neighbors::new(max_nexthops));
-        // Connected and local routes win over a static route for the same prefix.
+        // Connected and local routes win over a static route for the same
+        // prefix; an interface's are in its VRF's table.
         let mut system = HashMap::new();
         for (i, p) in config.ports.iter().enumerate() {
+            let table = config.vrf_table(p.vrf);
             for a in &p.addresses {
-                system.insert(a.subnet(), Target::Connected(PortId(i as u16)));
+                system.insert((table, a.subnet()), Target::Connected(PortId(i as u16)));
             }
         }
         for p in &config.ports {
+            let table = config.vrf_table(p.vrf);
             for a in &p.addresses {
-                system.insert(Prefix::host(a.addr), Target::Local);
+                system.insert((table, Prefix::host(a.addr)), Target::Local);
             }
         }
         // SNAT addresses are the router's own: what no binding claims is
         // delivered locally (echo answered, the rest dropped and counted).
         for u in &config.uplinks {
             for a in &u.snat {
-                system.insert(Prefix::host(IpAddr::V4(*a)), Target::Local);
+                system.insert((MAIN_TABLE, Prefix::host(IpAddr::V4(*a))), Target::Local);
             }
         }
         let mut cp = ControlPlane {
             ports,
             vlans,
-            registry: Default::default(),
+            registry: nexthops::Registry::new(config.ports.iter().map(|p| p.vrf).collect()),
             groups: Default::default(),
             rib: Rib::default(),
-            build: fib_builder::FibBuilder::new(system, neighbors.clone(), readers),
+            build: fib_builder::FibBuilder::new(
+                system,
+                config.vrfs.iter().map(|v| v.table).collect(),
+                neighbors.clone(),
+                readers,
+            ),
             uplinks: Vec::new(),
             snat: Arc::new(snat_of(&config)),
             fpm: Default::default(),

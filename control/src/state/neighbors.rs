@@ -372,7 +372,9 @@ impl ControlPlane {
         }
         // One entry per (port, address), whatever uses it: a gateway on a
         // connected subnet is also the host adjacency for its own address.
-        if self.registry.host(addr) != Some(id) && self.on_subnet(port, addr) {
+        if self.registry.host(self.registry.vrf(port), addr) != Some(id)
+            && self.on_subnet(port, addr)
+        {
             self.registry.set_host(id);
             self.publish();
         }

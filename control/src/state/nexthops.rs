@@ -13,10 +13,31 @@ use super::*;
 pub(super) struct Registry {
     entries: Vec<Entry>,
     index: HashMap<(PortId, IpAddr), NexthopId>,
-    hosts: HashMap<IpAddr, NexthopId>,
+    /// By VRF and address: the same subnet may be in two VRFs.
+    hosts: HashMap<(u8, IpAddr), NexthopId>,
+    /// Each interface's VRF, by port id (none: the default VRF).
+    vrfs: Vec<u8>,
 }
 
 impl Registry {
+    /// A registry for interfaces in these VRFs (by port id).
+    pub(super) fn new(vrfs: Vec<u8>) -> Registry {
+        Registry {
+            vrfs,
+            ..Default::default()
+        }
+    }
+
+    /// The VRF of interface `port`.
+    pub(super) fn vrf(&self, port: PortId) -> u8 {
+        self.vrfs.get(port.index()).copied().unwrap_or(0)
+    }
+
+    /// The host key of entry `id`'s address.
+    fn host_key(&self, id: NexthopId, addr: IpAddr) -> (u8, IpAddr) {
+        (self.vrf(self.entries[id.index()].nh.port), addr)
+    }
+
     /// The id of the entry for `addr` on `port` (removed ones too).
     pub(super) fn id(&self, port: PortId, addr: IpAddr) -> Option<NexthopId> {
         self.index.get(&(port, addr)).copied()
@@ -61,27 +82,30 @@ impl Registry {
         self.index.insert((port, addr), id);
     }
 
-    /// The host entry for `addr`, if any.
-    pub(super) fn host(&self, addr: IpAddr) -> Option<NexthopId> {
-        self.hosts.get(&addr).copied()
+    /// The host entry for `addr` in VRF `vrf`, if any.
+    pub(super) fn host(&self, vrf: u8, addr: IpAddr) -> Option<NexthopId> {
+        self.hosts.get(&(vrf, addr)).copied()
     }
 
-    /// Makes `id` the host entry for its address; true when that changed.
+    /// Makes `id` the host entry for its address (in its interface's VRF);
+    /// true when that changed.
     pub(super) fn set_host(&mut self, id: NexthopId) -> bool {
-        let addr = self.entries[id.index()].nh.addr;
-        self.hosts.insert(addr, id) != Some(id)
+        let key = self.host_key(id, self.entries[id.index()].nh.addr);
+        self.hosts.insert(key, id) != Some(id)
     }
 
     /// Makes `id` the host entry for its address unless one is set.
     pub(super) fn add_host(&mut self, id: NexthopId) {
-        let addr = self.entries[id.index()].nh.addr;
-        self.hosts.entry(addr).or_insert(id);
+        let key = self.host_key(id, self.entries[id.index()].nh.addr);
+        self.hosts.entry(key).or_insert(id);
     }
 
-    /// Forgets the host entry for `addr` if it is `id`; true when it was.
+    /// Forgets the host entry for `addr` (in `id`'s VRF) if it is `id`;
+    /// true when it was.
     pub(super) fn forget_host(&mut self, addr: IpAddr, id: NexthopId) -> bool {
-        if self.hosts.get(&addr) == Some(&id) {
-            self.hosts.remove(&addr);
+        let key = self.host_key(id, addr);
+        if self.hosts.get(&key) == Some(&id) {
+            self.hosts.remove(&key);
             return true;
         }
         false
@@ -419,11 +443,11 @@ mod tests {
         );
         assert!(r.set_host(a));
         assert!(!r.set_host(a), "already the host entry");
-        assert_eq!(r.host("10.1.0.7".parse().unwrap()), Some(a));
+        assert_eq!(r.host(0, "10.1.0.7".parse().unwrap()), Some(a));
         // Re-keyed, the slot forgets its old address and host mapping.
         r.rekey(a, PortId(1), "10.1.0.8".parse().unwrap());
         assert_eq!(r.id(PortId(1), "10.1.0.7".parse().unwrap()), None);
-        assert_eq!(r.host("10.1.0.7".parse().unwrap()), None);
+        assert_eq!(r.host(0, "10.1.0.7".parse().unwrap()), None);
         assert_eq!(r.id(PortId(1), "10.1.0.8".parse().unwrap()), Some(a));
         assert_eq!(r[a].kind, NexthopKind::Host);
         // forget_host only forgets the entry it names.

@@ -198,11 +198,13 @@ impl ControlPlane {
         sport: u16,
         dport: u16,
     ) -> RouteGet {
-        self.route_get_from(dst, src, proto, sport, dport, None)
+        self.route_get_from(dst, src, proto, sport, dport, None, 0)
     }
 
     /// [`Self::route_get`] for a flow arriving on `iif`: with a port, the
     /// policy rules apply as in the worker (`ecmpctl route get ... iif P`).
+    /// The lookup is in `iif`'s VRF, else in VRF `vrf` (`... vrf NAME`).
+    #[allow(clippy::too_many_arguments)]
     pub fn route_get_from(
         &self,
         dst: IpAddr,
@@ -211,9 +213,22 @@ impl ControlPlane {
         sport: u16,
         dport: u16,
         iif: Option<PortId>,
+        vrf: u8,
     ) -> RouteGet {
         let fib = self.fib();
-        let Some(route) = fib.routes.lookup(dst) else {
+        let vrf = iif.map_or(vrf, |p| {
+            self.config.ports.get(p.index()).map_or(0, |c| c.vrf)
+        });
+        // Without `iif`, a VRF's flow is as from its first interface (the
+        // default VRF's rules do not apply to it).
+        let iif = iif.or_else(|| {
+            (vrf != 0)
+                .then(|| self.config.ports.iter().position(|p| p.vrf == vrf))
+                .flatten()
+                .map(|i| PortId(i as u16))
+        });
+        let table = self.config.vrf_table(vrf);
+        let Some(routes) = self.route_table(table) else {
             return RouteGet {
                 route: None,
                 kind: "none",
@@ -221,9 +236,17 @@ impl ControlPlane {
                 nexthop: None,
             };
         };
-        let prefix = fib.routes.matching(dst).map(|(p, _)| p);
+        let Some(route) = routes.lookup(dst) else {
+            return RouteGet {
+                route: None,
+                kind: "none",
+                hash: None,
+                nexthop: None,
+            };
+        };
+        let prefix = routes.matching(dst).map(|(p, _)| p);
         let origin = prefix
-            .and_then(|p| self.rib.get(&(MAIN_TABLE, p)))
+            .and_then(|p| self.rib.get(&(table, p)))
             .and_then(|by| by.keys().next_back().copied());
         match route.target {
             Target::Group(g) => {

@@ -225,7 +225,10 @@ fn a_reload_that_changes_a_vlan_is_refused_as_needing_a_restart() {
     )
     .unwrap();
     let keys = restart_keys(cp.config(), &new);
-    assert_eq!(keys, ["ports (names, devices, addresses, MTU or VLANs)"]);
+    assert_eq!(
+        keys,
+        ["ports (names, devices, addresses, MTU, VLANs or VRFs)"]
+    );
     let same = config::parse(TRUNK_CFG, "t").unwrap();
     assert!(restart_keys(cp.config(), &same).is_empty());
 }

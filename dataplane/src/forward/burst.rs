@@ -113,7 +113,9 @@ pub fn process_burst<B: PacketBuf>(
     // stage 1.
     let snat = &*fib.snat;
     let nat_on = !snat.is_empty() && ctx.nat.is_some();
-    let rules = !fib.policy.rules.is_empty();
+    // Rules are the default VRF's; a VRF's interfaces forward with its table.
+    let rules = !fib.policy.rules.is_empty() && port.vrf == 0;
+    let table = fib.table(&port);
     for (chunk, outs) in pkts[..n]
         .chunks_mut(BURST_MAX)
         .zip(out.chunks_mut(BURST_MAX))
@@ -139,7 +141,7 @@ pub fn process_burst<B: PacketBuf>(
         }
         ctx.stats.stage_end(Stage::Parse);
         let mut routes: [Option<&Route>; BURST_MAX] = [None; BURST_MAX];
-        route_stage(fib, &metas, (fast, v6), &mut routes);
+        route_stage(table, &metas, (fast, v6), &mut routes);
         ctx.stats.stage_end(Stage::Route);
         // Stage 3a, hash: in one loop with no side effects. Stage 3b, pick:
         // in another. Side effects (the spray counter, the flow table, ICMP
@@ -244,7 +246,7 @@ pub fn process_burst<B: PacketBuf>(
 /// those in `v6` walk IPv6's trie in lock step.
 #[inline(always)]
 fn route_stage<'f>(
-    fib: &'f Fib,
+    table: &'f crate::fib::RouteTable,
     metas: &[Meta; BURST_MAX],
     (fast, v6): (u32, u32),
     routes: &mut [Option<&'f Route>; BURST_MAX],
@@ -253,9 +255,7 @@ fn route_stage<'f>(
     while bits != 0 {
         let i = bits.trailing_zeros() as usize;
         bits &= bits - 1;
-        routes[i] = fib
-            .routes
-            .lookup_v4(Ipv4Addr::from((metas[i].ep.dst >> 96) as u32));
+        routes[i] = table.lookup_v4(Ipv4Addr::from((metas[i].ep.dst >> 96) as u32));
     }
     if v6 != 0 {
         // IPv6's trie is several reads deep: all lanes walk it in lock step.
@@ -268,7 +268,7 @@ fn route_stage<'f>(
             n6 += 1;
         }
         let mut found: [Option<&Route>; BURST_MAX] = [None; BURST_MAX];
-        fib.routes.lookup_v6_bulk(&keys[..n6], &mut found[..n6]);
+        table.lookup_v6_bulk(&keys[..n6], &mut found[..n6]);
         for (&i, r) in at[..n6].iter().zip(found) {
             routes[i as usize] = r;
         }

@@ -178,7 +178,9 @@ pub(super) fn next_hop(
             ctx.spray = ctx.spray.wrapping_add(1);
             // Most packets take the fast key; its hash is computed where the
             // key is built, so the key never goes through memory.
-            let plain = fib.policy.rules.is_empty() && !(route.sticky && ctx.flows.is_some());
+            let plain = (fib.policy.rules.is_empty()
+                || fib.port(ctx.in_port).is_some_and(|p| p.vrf != 0))
+                && !(route.sticky && ctx.flows.is_some());
             if let (true, Some(outer)) = (plain, flow::fast(ip)) {
                 let key = flow::FlowKey { outer, inner: None };
                 return Ok(fib.pick(group, flow_hash(&route.hash, &key, ctx.spray))?);
@@ -192,7 +194,8 @@ pub(super) fn next_hop(
         }
         Target::Connected(p) => {
             let resolve = |_: &Ctx<'_>| Err(Miss::Verdict(Verdict::Resolve { port: p }));
-            match fib.hosts.get(&dst) {
+            let vrf = fib.port(p).map_or(0, |x| x.vrf);
+            match fib.hosts.get(&(vrf, dst)) {
                 Some(&nh) => match fib.neighbors.get(nh) {
                     Some(mac) => Ok(Hop {
                         nh,
@@ -234,7 +237,8 @@ pub(super) fn group_hop(
     flags: u8,
     icmp_error: bool,
 ) -> Result<Hop, Miss> {
-    if !ctx.fib.policy.rules.is_empty() {
+    // Rules are the default VRF's: a VRF's traffic never meets them.
+    if !ctx.fib.policy.rules.is_empty() && ctx.fib.port(ctx.in_port).is_none_or(|p| p.vrf == 0) {
         if let Some(hop) = policy_hop(ctx, route, key, flags, icmp_error)? {
             return Ok(hop);
         }

@@ -334,7 +334,7 @@ fn process_v4<B: PacketBuf>(
 
     let fib = ctx.fib;
     let unreachable = Fam::V4 { df: false }.unreachable();
-    let found = fib.routes.lookup_v4(dst);
+    let found = fib.table(port).lookup_v4(dst);
     ctx.stats.stage_end(Stage::Route);
     let Some(route) = found else {
         return icmp_error(
@@ -626,7 +626,7 @@ fn process_v6<B: PacketBuf>(
     ctx.stats.stage_end(Stage::Parse);
     let fib = ctx.fib;
     let unreachable = Fam::V6.unreachable();
-    let found = fib.routes.lookup_v6(dst);
+    let found = fib.table(port).lookup_v6(dst);
     ctx.stats.stage_end(Stage::Route);
     let Some(route) = found else {
         return icmp_error(

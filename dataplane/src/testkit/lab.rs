@@ -51,6 +51,7 @@ pub fn lab_fib_with_routes(extra: usize) -> Fib {
             link_local: crate::punt::link_local(LAN_MAC),
             parent: PortId(0),
             vlan: 0,
+            vrf: 0,
         },
         PortInfo {
             mac: MacAddr([2, 0, 0, 0, 0, 0xa1]),
@@ -61,6 +62,7 @@ pub fn lab_fib_with_routes(extra: usize) -> Fib {
             link_local: crate::punt::link_local(MacAddr([2, 0, 0, 0, 0, 0xa1])),
             parent: PortId(1),
             vlan: 0,
+            vrf: 0,
         },
         PortInfo {
             mac: MacAddr([2, 0, 0, 0, 0, 0xa2]),
@@ -71,6 +73,7 @@ pub fn lab_fib_with_routes(extra: usize) -> Fib {
             link_local: crate::punt::link_local(MacAddr([2, 0, 0, 0, 0, 0xa2])),
             parent: PortId(2),
             vlan: 0,
+            vrf: 0,
         },
     ]);
     let nexthops: Arc<[Nexthop]> = Arc::new([
@@ -160,11 +163,12 @@ pub fn lab_fib_with_routes(extra: usize) -> Fib {
         neighbors.set(NexthopId(i as u32), *m);
     }
     let mut hosts = HashMap::new();
-    hosts.insert("10.0.0.2".parse().unwrap(), NexthopId(4));
-    hosts.insert("fd00::2".parse().unwrap(), NexthopId(5));
+    hosts.insert((0, "10.0.0.2".parse().unwrap()), NexthopId(4));
+    hosts.insert((0, "fd00::2".parse().unwrap()), NexthopId(5));
     Fib {
         generation: 1,
         routes: Arc::new(b.build()),
+        vrfs: Arc::new([]),
         groups,
         nexthops,
         hosts: Arc::new(hosts),

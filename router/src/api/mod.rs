@@ -108,6 +108,7 @@ fn build() -> (axum::Router<Arc<Shared>>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(nexthops::delete_group))
         .routes(routes!(status::list_ports))
+        .routes(routes!(status::list_vrfs))
         .routes(routes!(status::list_flows))
         .routes(routes!(status::list_uplinks))
         .routes(routes!(status::reload))

@@ -338,7 +338,17 @@ pub(super) async fn route_get(
             )
         })?),
     };
-    let g = cp.route_get_from(dst, src, proto, sport, dport, iif);
+    let vrf = match q.vrf.as_deref() {
+        None => 0,
+        Some(name) => cp.config().vrf_id(name).ok_or_else(|| {
+            field_error(
+                StatusCode::BAD_REQUEST,
+                format!("vrf: unknown VRF '{name}'"),
+                "vrf",
+            )
+        })?,
+    };
+    let g = cp.route_get_from(dst, src, proto, sport, dport, iif, vrf);
     Ok(Json(RouteGet {
         prefix: g.route.map(|r| r.0.to_string()),
         origin: g.route.map(|r| r.1.name().into()),

@@ -1,7 +1,7 @@
 //! Ports, flows, uplinks, reload and `/metrics`.
 
 use super::types::{
-    Endpoint, ErrorBody, Flow, FlowsQuery, Port, Uplink, UplinkTarget, Via, Written,
+    Endpoint, ErrorBody, Flow, FlowsQuery, Port, Uplink, UplinkTarget, Via, Vrf, Written,
 };
 use super::{field_error, page, ApiError};
 use crate::Shared;
@@ -236,6 +236,30 @@ pub(super) async fn list_uplinks(State(s): State<Arc<Shared>>) -> Json<Vec<Uplin
     )
 }
 
+/// The VRFs: each one's table and interfaces, as `ip vrf show` lists them.
+#[utoipa::path(get, path = "/api/v1/vrfs", tag = "status",
+    responses((status = 200, description = "The VRFs (the default VRF is not listed).", body = Vec<Vrf>)))]
+pub(super) async fn list_vrfs(State(s): State<Arc<Shared>>) -> Json<Vec<Vrf>> {
+    let cp = s.cp();
+    let cfg = cp.config();
+    Json(
+        cfg.vrfs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Vrf {
+                name: v.name.clone(),
+                table: v.table,
+                interfaces: cfg
+                    .ports
+                    .iter()
+                    .filter(|p| p.vrf as usize == i + 1)
+                    .map(|p| p.name.clone())
+                    .collect(),
+            })
+            .collect(),
+    )
+}
+
 /// Configuration, link state and counters of every port.
 #[utoipa::path(get, path = "/api/v1/ports", tag = "status",
     responses((status = 200, description = "The ports.", body = Vec<Port>)))]
@@ -279,6 +303,7 @@ pub(super) async fn list_ports(State(s): State<Arc<Shared>>) -> Json<Vec<Port>> 
                     tx_errors: st.tx_errors,
                     link: pc.vlan.map(|v| cfg.ports[v.parent.index()].name.clone()),
                     vlan_id: pc.vlan.map(|v| v.id),
+                    vrf: (pc.vrf != 0).then(|| cfg.vrf_name(pc.vrf).to_owned()),
                     bond: pc.vlan.is_none().then(|| p.bond()).flatten().map(|b| {
                         let mut b = super::types::Bond::from(&b);
                         b.xmit_hash_policy =

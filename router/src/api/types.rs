@@ -188,6 +188,19 @@ pub struct Port {
     /// A bond: its mode and members (`ports[].bond`, or a `net_bonding` device).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bond: Option<Bond>,
+    /// The VRF it is in (absent: the default VRF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vrf: Option<String>,
+}
+
+/// A VRF: its table and its interfaces (`ip vrf show`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Vrf {
+    pub name: String,
+    /// The table its interfaces forward with.
+    pub table: u32,
+    /// Its interfaces, in config order.
+    pub interfaces: Vec<String>,
 }
 
 /// A bond (link aggregate) and its members.
@@ -524,8 +537,11 @@ pub struct RouteGetQuery {
     pub sport: Option<String>,
     #[param(value_type = Option<u16>)]
     pub dport: Option<String>,
-    /// The port the packet arrives on (policy rules match on it).
+    /// The port the packet arrives on (policy rules match on it; the
+    /// lookup is in its VRF).
     pub iif: Option<String>,
+    /// The VRF to look up in, without `iif` (default: the default VRF).
+    pub vrf: Option<String>,
 }
 
 /// What the workers would do with a packet.

@@ -134,9 +134,9 @@ fn dump_request(kind: u16, body: usize, seq: u32) -> Vec<u8> {
 }
 
 /// Whether a kernel route message is one `kernel-routes` mirrors: the main
-/// table, not the kernel's own (`proto kernel`: connected and link-local
+/// table or a VRF's (`vrf_tables`), not the kernel's own (`proto kernel`: connected and link-local
 /// routes), not link-local or multicast, and unicast or a reject type.
-pub fn mirrors(m: &control::fpm::Message) -> bool {
+pub fn mirrors(vrf_tables: &[u32], m: &control::fpm::Message) -> bool {
     use control::fpm::{Message, Target};
     match m {
         Message::Route {
@@ -155,7 +155,10 @@ pub fn mirrors(m: &control::fpm::Message) -> bool {
                 Some(Target::Special(t)) => matches!(t, 6..=8),
                 _ => true,
             };
-            *table == MAIN_TABLE && *protocol != RTPROT_KERNEL && !link_local && special_ok
+            (*table == MAIN_TABLE || vrf_tables.contains(table))
+                && *protocol != RTPROT_KERNEL
+                && !link_local
+                && special_ok
         }
         Message::Nexthop { .. } => true,
         Message::Ignored(_) => false,
@@ -168,6 +171,7 @@ pub fn mirrors(m: &control::fpm::Message) -> bool {
 /// socket overruns (ENOBUFS), it dumps again.
 pub fn watch_routes(
     tx: std::sync::mpsc::Sender<Vec<control::fpm::Change>>,
+    vrf_tables: Vec<u32>,
 ) -> Result<std::thread::JoinHandle<()>> {
     use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
     let mut sock =
@@ -223,7 +227,7 @@ pub fn watch_routes(
                         continue;
                     }
                     match control::fpm::decode(msg) {
-                        Ok(m) if mirrors(&m) => match session.apply(m) {
+                        Ok(m) if mirrors(&vrf_tables, &m) => match session.apply(m) {
                             Ok(c) => changes.extend(c),
                             Err(e) => control::log_limited!(warn, control::loglimit::Kind::KernelNetlink, control::loglimit::source("route"); "kernel routes: {e}"),
                         },
@@ -335,53 +339,49 @@ mod tests {
             ifindex: 3,
             weight: 1,
         }]));
-        assert!(mirrors(&route(
-            MAIN_TABLE,
-            "198.51.100.0/24",
-            4,
-            via.clone()
-        )));
+        assert!(mirrors(
+            &[],
+            &route(MAIN_TABLE, "198.51.100.0/24", 4, via.clone())
+        ));
         assert!(
-            mirrors(&route(MAIN_TABLE, "198.51.100.0/24", 4, None)),
+            mirrors(&[], &route(MAIN_TABLE, "198.51.100.0/24", 4, None)),
             "a delete"
         );
         assert!(
-            mirrors(&route(
-                MAIN_TABLE,
-                "192.0.2.0/24",
-                4,
-                Some(Target::Special(6))
-            )),
+            mirrors(
+                &[],
+                &route(MAIN_TABLE, "192.0.2.0/24", 4, Some(Target::Special(6)))
+            ),
             "blackhole"
         );
         assert!(
-            !mirrors(&route(
-                MAIN_TABLE,
-                "192.0.2.0/24",
-                4,
-                Some(Target::Special(3))
-            )),
+            !mirrors(
+                &[],
+                &route(MAIN_TABLE, "192.0.2.0/24", 4, Some(Target::Special(3)))
+            ),
             "broadcast"
         );
         assert!(
-            !mirrors(&route(
-                MAIN_TABLE,
-                "10.1.0.0/24",
-                RTPROT_KERNEL,
-                via.clone()
-            )),
+            !mirrors(
+                &[],
+                &route(MAIN_TABLE, "10.1.0.0/24", RTPROT_KERNEL, via.clone())
+            ),
             "proto kernel"
         );
         assert!(
-            !mirrors(&route(100, "198.51.100.0/24", 4, via.clone())),
+            !mirrors(&[], &route(100, "198.51.100.0/24", 4, via.clone())),
             "another table"
         );
         assert!(
-            !mirrors(&route(MAIN_TABLE, "fe80::/64", 4, via.clone())),
+            mirrors(&[100], &route(100, "198.51.100.0/24", 4, via.clone())),
+            "a VRF's table"
+        );
+        assert!(
+            !mirrors(&[], &route(MAIN_TABLE, "fe80::/64", 4, via.clone())),
             "link-local"
         );
         assert!(
-            !mirrors(&route(MAIN_TABLE, "224.0.0.0/4", 4, via)),
+            !mirrors(&[], &route(MAIN_TABLE, "224.0.0.0/4", 4, via)),
             "multicast"
         );
         assert!(mirrored("169.254.0.1".parse().unwrap()));

@@ -11,6 +11,7 @@ mod punt;
 mod routes;
 mod rules;
 mod uplinks;
+mod vrfs;
 
 use super::raw::{RawConfig, RawTable};
 use super::{Config, ConfigError, Ctx, PortConfig, MAIN_TABLE, MAX_WORKERS};
@@ -37,7 +38,8 @@ pub(super) fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigErr
         }
     };
 
-    let ports = ports::ports(cx, &raw)?;
+    let vrfs = vrfs::vrfs(cx, &raw.vrfs)?;
+    let ports = ports::ports(cx, &raw, &vrfs)?;
     let default_hash = groups::parse_hash(cx, raw.hash.as_ref(), "hash", HashConfig::default())?;
     let tables = ports::tables(cx, &raw.tables)?;
     let env = Env {
@@ -45,6 +47,7 @@ pub(super) fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigErr
         ports: &ports,
         default_hash,
         tables: &tables,
+        vrfs: &vrfs,
     };
     let mut groups = groups::named_groups(&env, &raw.nexthop_groups)?;
     let routes = routes::routes(&env, &raw.routes, &mut groups)?;
@@ -77,6 +80,7 @@ pub(super) fn validate(cx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigErr
         rules,
         last_resort,
         tables,
+        vrfs,
         flows,
         uplinks,
         icmp_rate,
@@ -105,6 +109,7 @@ pub(super) struct Env<'a> {
     pub(super) ports: &'a [PortConfig],
     pub(super) default_hash: HashConfig,
     pub(super) tables: &'a BTreeMap<String, u32>,
+    pub(super) vrfs: &'a [super::VrfConfig],
 }
 
 impl<'a> Env<'a> {
@@ -115,6 +120,7 @@ impl<'a> Env<'a> {
             ports: &config.ports,
             default_hash: config.hash,
             tables: &config.tables,
+            vrfs: &config.vrfs,
         }
     }
 

@@ -3,7 +3,7 @@
 use super::super::raw::{RawBond, RawConfig, RawMonitorLink, RawPort, RawVlan};
 use super::super::{
     interface_name_problem, BondConfig, ConfigError, Ctx, IfAddr, MonitorLink, PortConfig, VlanOf,
-    XmitHashPolicy, DEFAULT_MTU, RESERVED_TABLES,
+    VrfConfig, XmitHashPolicy, DEFAULT_MTU, RESERVED_TABLES,
 };
 use dataplane::types::PortId;
 use serde_saphyr::Spanned;
@@ -11,7 +11,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 /// The ports, in order (a port's id is its index).
-pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, ConfigError> {
+pub(super) fn ports(
+    cx: &Ctx<'_>,
+    raw: &RawConfig,
+    vrfs: &[VrfConfig],
+) -> Result<Vec<PortConfig>, ConfigError> {
     if raw.ports.value.is_empty() {
         return Err(cx.err(
             raw.ports.referenced,
@@ -21,7 +25,8 @@ pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, Co
     }
     let mut ports = Vec::new();
     let mut names: HashMap<String, PortId> = HashMap::new();
-    let mut all_addrs: HashSet<IpAddr> = HashSet::new();
+    // Addresses are unique per VRF: the same one may be in two VRFs.
+    let mut all_addrs: HashSet<(u8, IpAddr)> = HashSet::new();
     for (i, p) in raw.ports.value.iter().enumerate() {
         let k = |f: &str| format!("ports[{i}].{f}");
         let name = p.name.value.trim();
@@ -58,7 +63,14 @@ pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, Co
                 ))
             }
         };
-        let addresses = addresses(cx, &p.addresses, &k("addresses"), mtu, &mut all_addrs)?;
+        let vrf = super::vrfs::vrf_ref(cx, vrfs, p.vrf.as_ref(), &k("vrf"))?;
+        let addresses = addresses(
+            cx,
+            &p.addresses,
+            &k("addresses"),
+            (mtu, vrf),
+            &mut all_addrs,
+        )?;
         let monitor_link_setting = match p.monitor_link.as_ref() {
             None => MonitorLink::Auto,
             Some(m) => match &m.value {
@@ -103,6 +115,7 @@ pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, Co
             monitor_link: monitor_link_setting.effective(&device),
             device,
             bond,
+            vrf,
             addresses,
             mtu,
             monitor_link_setting,
@@ -114,7 +127,7 @@ pub(super) fn ports(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<PortConfig>, Co
     for (i, p) in raw.ports.value.iter().enumerate() {
         let mut ids = HashSet::new();
         for (j, v) in p.vlans.iter().enumerate() {
-            let vlan = vlan(cx, (i, j), &v.value, &ports[i], &mut all_addrs)?;
+            let vlan = vlan(cx, (i, j), &v.value, (&ports[i], vrfs), &mut all_addrs)?;
             let id = vlan.vlan.map_or(0, |v| v.id);
             if !ids.insert(id) {
                 return Err(cx.err(
@@ -347,8 +360,8 @@ fn vlan(
     cx: &Ctx<'_>,
     (i, j): (usize, usize),
     v: &RawVlan,
-    parent: &PortConfig,
-    all_addrs: &mut HashSet<IpAddr>,
+    (parent, vrfs): (&PortConfig, &[VrfConfig]),
+    all_addrs: &mut HashSet<(u8, IpAddr)>,
 ) -> Result<PortConfig, ConfigError> {
     let k = |f: &str| format!("ports[{i}].vlans[{j}].{f}");
     let id = match u16::try_from(v.id.value) {
@@ -409,8 +422,12 @@ fn vlan(
             ))
         }
     };
-    let addresses = addresses(cx, &v.addresses, &k("addresses"), mtu, all_addrs)?;
+    // A VLAN is in the default VRF unless it says otherwise (Linux's
+    // VLAN device is not in its parent's VRF either).
+    let vrf = super::vrfs::vrf_ref(cx, vrfs, v.vrf.as_ref(), &k("vrf"))?;
+    let addresses = addresses(cx, &v.addresses, &k("addresses"), (mtu, vrf), all_addrs)?;
     Ok(PortConfig {
+        vrf,
         name,
         device: parent.device.clone(),
         bond: None,
@@ -432,8 +449,8 @@ fn addresses(
     cx: &Ctx<'_>,
     list: &[Spanned<String>],
     key: &str,
-    mtu: u16,
-    all_addrs: &mut HashSet<IpAddr>,
+    (mtu, vrf): (u16, u8),
+    all_addrs: &mut HashSet<(u8, IpAddr)>,
 ) -> Result<Vec<IfAddr>, ConfigError> {
     let mut addresses = Vec::new();
     for (j, a) in list.iter().enumerate() {
@@ -448,11 +465,15 @@ fn addresses(
                 ),
             ));
         };
-        if !all_addrs.insert(ia.addr) {
+        if !all_addrs.insert((vrf, ia.addr)) {
             return Err(cx.err(
                 a.referenced,
                 at,
-                format!("address {} is already used", ia.addr),
+                format!(
+                    "address {} is already used{}",
+                    ia.addr,
+                    if vrf == 0 { "" } else { " in this VRF" }
+                ),
             ));
         }
         if ia.addr.is_ipv6() && mtu < 1280 {

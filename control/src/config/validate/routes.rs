@@ -74,9 +74,22 @@ impl Env<'_> {
             .trim()
             .parse()
             .map_err(|e| cx.err(r.prefix.referenced, join(key, "prefix"), format!("{e}")))?;
-        let table = match &r.table {
-            None => MAIN_TABLE,
-            Some(t) => self.table(t, join(key, "table"))?,
+        let table = match (&r.table, &r.vrf) {
+            (None, None) => MAIN_TABLE,
+            (Some(t), None) => self.table(t, join(key, "table"))?,
+            (None, Some(v)) => {
+                match super::vrfs::vrf_ref(cx, self.vrfs, Some(v), &join(key, "vrf"))? {
+                    0 => MAIN_TABLE,
+                    n => self.vrfs[n as usize - 1].table,
+                }
+            }
+            (Some(t), Some(_)) => {
+                return Err(cx.err(
+                    t.referenced,
+                    join(key, "table"),
+                    "a route has a table or a VRF (whose table it is), not both",
+                ))
+            }
         };
         let reject = match &r.route_type {
             None => None,
@@ -98,6 +111,7 @@ impl Env<'_> {
             return self.reject_route(r, key, (table, prefix), x);
         }
         let group = self.route_group(r, key, prefix, named)?;
+        self.same_vrf(r, key, table, &group, named)?;
         let hash = parse_hash(cx, r.hash.as_ref(), &join(key, "hash"), self.default_hash)?;
         Ok(RouteSpec {
             table,
@@ -108,6 +122,59 @@ impl Env<'_> {
             protocol: RTPROT_STATIC,
             metric: r.metric.unwrap_or(0),
         })
+    }
+
+    /// A route of the default VRF (table main) or of a VRF's table goes
+    /// through that VRF's interfaces only: no route leaks between VRFs.
+    /// (Policy tables, which the default VRF's rules look up, are not
+    /// checked.)
+    fn same_vrf(
+        &self,
+        r: &RawRoute,
+        key: &str,
+        table: u32,
+        group: &RouteGroup,
+        named: &[GroupConfig],
+    ) -> Result<(), ConfigError> {
+        let vrf = match self.vrfs.iter().position(|v| v.table == table) {
+            Some(i) => i as u8 + 1,
+            None if table == MAIN_TABLE => 0,
+            None => return Ok(()),
+        };
+        let members = match group {
+            RouteGroup::Inline(g) => &g.nexthops,
+            RouteGroup::Named(n) => match named.iter().find(|g| g.name.as_deref() == Some(n)) {
+                Some(g) => &g.nexthops,
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        let name = |v: u8| match v {
+            0 => "default".to_owned(),
+            n => self.vrfs[n as usize - 1].name.clone(),
+        };
+        for nh in members {
+            let p = &self.ports[nh.port.index()];
+            if p.vrf != vrf {
+                let at = r
+                    .nexthops
+                    .as_ref()
+                    .map(|n| n.referenced)
+                    .or(r.nexthop_group.as_ref().map(|g| g.referenced))
+                    .unwrap_or(r.prefix.referenced);
+                return Err(self.cx.err(
+                    at,
+                    join(key, if r.nexthops.is_some() { "nexthops" } else { "nexthop-group" }),
+                    format!(
+                        "port '{}' is in VRF {}, the route in VRF {}: a route goes through its own VRF's interfaces (no leaks between VRFs)",
+                        p.name,
+                        name(p.vrf),
+                        name(vrf)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A route of type blackhole, unreachable or prohibit: no nexthops, no hash.

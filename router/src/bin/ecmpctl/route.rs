@@ -125,6 +125,8 @@ pub struct Show {
     pub select: Option<Select>,
     /// `-d`: inactive routes too, and the router's own attributes.
     pub details: bool,
+    /// `vrf NAME`: that VRF's table, as `ip route show vrf NAME`.
+    pub vrf: Option<String>,
 }
 
 /// A table's number from its iproute2 name or its id.
@@ -146,6 +148,7 @@ pub fn parse_show(args: &[&str], family: Option<u8>, details: bool) -> Result<Sh
         dev: None,
         select: None,
         details,
+        vrf: None,
     };
     let mut it = args.iter().copied();
     let prefix = |p: Option<&str>, what: &str| -> Result<Prefix, String> {
@@ -166,6 +169,7 @@ pub fn parse_show(args: &[&str], family: Option<u8>, details: bool) -> Result<Sh
             "proto" | "protocol" => {
                 s.proto = Some(it.next().ok_or("proto needs a value")?.to_owned());
             }
+            "vrf" => s.vrf = Some(it.next().ok_or("vrf needs a name")?.to_owned()),
             "dev" | "oif" => s.dev = Some(it.next().ok_or("dev needs a port")?.to_owned()),
             "exact" | "to" => s.select = Some(Select::Exact(prefix(it.next(), a)?)),
             "root" => s.select = Some(Select::Root(prefix(it.next(), a)?)),
@@ -183,7 +187,7 @@ pub fn parse_show(args: &[&str], family: Option<u8>, details: bool) -> Result<Sh
                 Some(p) => s.select = Some(Select::Exact(p)),
                 None => {
                     return Err(format!(
-                        "unexpected '{p}' in route show (expected table, proto, dev, exact, root, match or a prefix)"
+                        "unexpected '{p}' in route show (expected table, vrf, proto, dev, exact, root, match or a prefix)"
                     ))
                 }
             },
@@ -584,6 +588,24 @@ pub(crate) fn route_body(args: &[String]) -> Result<RouteInput, Usage> {
 
 /// `route show`: the routes of the tables `s` names, as `ip route show`.
 pub(crate) fn route_show(api: &str, opts: Opts, s: &Show) -> Result<(), String> {
+    // `vrf NAME`: its table, and the connected routes of its interfaces
+    // (the default VRF's are main's).
+    let mut vrf_table = None;
+    let mut s = s.clone();
+    if let Some(name) = s.vrf.clone() {
+        if name != "default" && name != "main" {
+            let vrfs: Vec<Vrf> = get(api, "/api/v1/vrfs")?;
+            let v = vrfs.iter().find(|v| v.name == name).ok_or_else(|| {
+                let known: Vec<&str> = vrfs.iter().map(|v| v.name.as_str()).collect();
+                format!("unknown VRF '{name}' (VRFs: {})", known.join(", "))
+            })?;
+            vrf_table = Some(v.table);
+            s.tables = Tables::One(v.table);
+        } else {
+            s.tables = Tables::One(TABLE_MAIN);
+        }
+    }
+    let s = &s;
     let mut q = match s.tables {
         Tables::One(t) => format!("?table={t}"),
         Tables::All => String::new(),
@@ -601,7 +623,18 @@ pub(crate) fn route_show(api: &str, opts: Opts, s: &Show) -> Result<(), String> 
     pages(api, "/api/v1/routes", &q, |routes: Vec<Route>| {
         objs.extend(routes.iter().filter_map(|r| route_object(r, s)))
     })?;
+    if let Some(t) = vrf_table {
+        // A VRF's interfaces' connected routes, as main's are the others'.
+        let ports: Vec<Port> = get(api, "/api/v1/ports")?;
+        let mine: Vec<Port> = ports
+            .into_iter()
+            .filter(|p| p.vrf.is_some() && p.vrf == s.vrf)
+            .collect();
+        objs.extend(system_objects(&mine, TABLE_MAIN));
+        let _ = t;
+    }
     let system_tables: &[u32] = match s.tables {
+        _ if vrf_table.is_some() => &[],
         Tables::One(TABLE_MAIN) => &[TABLE_MAIN],
         Tables::One(TABLE_LOCAL) => &[TABLE_LOCAL],
         Tables::One(_) => &[],
@@ -609,6 +642,8 @@ pub(crate) fn route_show(api: &str, opts: Opts, s: &Show) -> Result<(), String> 
     };
     if !system_tables.is_empty() {
         let ports: Vec<Port> = get(api, "/api/v1/ports")?;
+        // Main's and local's are the default VRF's interfaces'.
+        let ports: Vec<Port> = ports.into_iter().filter(|p| p.vrf.is_none()).collect();
         for &t in system_tables {
             for mut o in system_objects(&ports, t) {
                 if t == TABLE_LOCAL && s.tables == Tables::All {
@@ -685,10 +720,10 @@ pub(crate) fn route_get(
             "from" => "src",
             // iproute2's word for the protocol; `proto` stays.
             "ipproto" | "proto" => "proto",
-            "sport" | "dport" | "iif" => k,
+            "sport" | "dport" | "iif" | "vrf" => k,
             other => {
                 return Err(Usage(format!(
-                "unexpected '{other}' in route get (expected from, iif, ipproto, sport or dport)"
+                "unexpected '{other}' in route get (expected from, iif, vrf, ipproto, sport or dport)"
             )))
             }
         };

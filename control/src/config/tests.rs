@@ -954,3 +954,120 @@ fn bonds_and_their_errors() {
     assert_eq!(e.key, "ports[2]");
     assert!(e.message.contains("in one bond at most"), "{e}");
 }
+
+#[test]
+fn vrfs_and_their_errors() {
+    // srv2 in blue, with srv1's address; the service route in both VRFs.
+    let blue = |srv2: &str, extra: &str| {
+        format!(
+            "{}vrfs: {{ blue: {{ table: 10 }} }}\n{extra}",
+            EXAMPLE
+                .replace(
+                    "    device: net_tap2,iface=srv2\n    addresses: [10.2.0.1/24, fd02::1/64]\n",
+                    srv2,
+                )
+                .replace("      - { via: 10.2.0.2, port: srv2, weight: 2 }\n", "")
+        )
+    };
+    let good = "    device: net_tap2,iface=srv2\n    addresses: [10.1.0.1/24, fd02::1/64]\n    vrf: blue\n";
+    let route = "routes:\n  - { prefix: 198.51.100.0/24, vrf: blue, nexthops: [{ via: 10.1.0.2, port: srv2 }] }\n";
+    let src = blue(good, "").replace("routes:\n", route);
+    let c = parse(&src, "t").unwrap();
+    assert_eq!(
+        c.vrfs,
+        [VrfConfig {
+            name: "blue".into(),
+            table: 10
+        }]
+    );
+    assert_eq!((c.ports[1].vrf, c.ports[2].vrf), (0, 1));
+    assert_eq!(c.vrf_table(1), 10);
+    assert_eq!(
+        (c.vrf_id("blue"), c.vrf_id("default"), c.vrf_id("red")),
+        (Some(1), Some(0), None)
+    );
+    let blue_route = c.routes.iter().find(|r| r.table == 10).unwrap();
+    assert_eq!(blue_route.prefix.to_string(), "198.51.100.0/24");
+    assert!(
+        c.routes
+            .iter()
+            .any(|r| r.table == MAIN_TABLE && r.prefix == blue_route.prefix),
+        "the same prefix in main"
+    );
+    for (src, key, says) in [
+        (
+            format!("{EXAMPLE}vrfs: {{ blue: {{}} }}\n"),
+            "vrfs.blue.table",
+            "a VRF without a table",
+        ),
+        (
+            format!("{EXAMPLE}vrfs: {{ blue: {{ table: 254 }} }}\n"),
+            "vrfs.blue.table",
+            "iproute2's table 'main'",
+        ),
+        (
+            format!("{EXAMPLE}vrfs: {{ blue: {{ table: 10 }}, red: {{ table: 10 }} }}\n"),
+            "vrfs.red.table",
+            "VRF 'blue''s already",
+        ),
+        (
+            format!("{EXAMPLE}vrfs: {{ main: {{ table: 10 }} }}\n"),
+            "vrfs.main",
+            "cannot name a VRF",
+        ),
+        (
+            blue(&good.replace("vrf: blue", "vrf: red"), ""),
+            "ports[2].vrf",
+            "unknown VRF 'red' (VRFs are: default, blue)",
+        ),
+        (
+            blue(
+                &good.replace(
+                    "vrf: blue\n",
+                    "vrf: blue\n    vlans: [{ id: 5, vrf: green }]\n",
+                ),
+                "",
+            ),
+            "ports[2].vlans[0].vrf",
+            "unknown VRF 'green'",
+        ),
+        (
+            blue(
+                &good.replace("10.1.0.1/24, fd02::1/64", "10.1.0.1/24, 10.1.0.1/16"),
+                "",
+            ),
+            "ports[2].addresses[1]",
+            "already used in this VRF",
+        ),
+        (
+            blue(good, "").replace("routes:\n", &route.replace("port: srv2", "port: srv1")),
+            "routes[0].nexthops",
+            "port 'srv1' is in VRF default, the route in VRF blue",
+        ),
+        (
+            blue(good, "").replace("routes:\n", &route.replace("vrf: blue, ", "")),
+            "routes[0].nexthops",
+            "port 'srv2' is in VRF blue, the route in VRF default",
+        ),
+        (
+            blue(good, "").replace(
+                "routes:\n",
+                &route.replace("vrf: blue", "vrf: blue, table: 10"),
+            ),
+            "routes[0].table",
+            "not both",
+        ),
+        (
+            blue(good, "").replace("routes:\n", &route.replace("vrf: blue", "vrf: red")),
+            "routes[0].vrf",
+            "unknown VRF 'red'",
+        ),
+    ] {
+        let e = err(&src);
+        assert!(e.key.starts_with(key), "key {} ({e})", e.key);
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    // Without VRFs, srv1's address on srv2 is refused as before.
+    let e = err(&EXAMPLE.replace("[10.2.0.1/24, fd02::1/64]", "[10.1.0.1/24, fd02::1/64]"));
+    assert!(e.message.contains("already used"), "{e}");
+}

@@ -67,24 +67,36 @@ impl ControlPlane {
 
     /// The port of an FPM path: its interface when the router has kernel
     /// interfaces (an interface that is not one of them: none), else the
-    /// port whose subnet holds its gateway.
-    pub(super) fn fpm_port(&self, h: &crate::fpm::Hop) -> Option<PortId> {
+    /// port whose subnet holds its gateway. With `vrf` (a route's table's
+    /// VRF), only that VRF's interfaces: a route never leaks into another.
+    pub(super) fn fpm_port(&self, h: &crate::fpm::Hop, vrf: Option<u8>) -> Option<PortId> {
+        let in_vrf = |p: PortId| vrf.is_none_or(|v| self.registry.vrf(p) == v);
         if self.kernel.has_interfaces() && h.ifindex != 0 {
-            return self.kernel.port_of(h.ifindex);
+            return self.kernel.port_of(h.ifindex).filter(|&p| in_vrf(p));
         }
         let gw = h.via?;
         self.config
             .ports
             .iter()
-            .position(|p| p.addresses.iter().any(|a| a.subnet().contains(gw)))
+            .enumerate()
+            .position(|(i, p)| {
+                in_vrf(PortId(i as u16)) && p.addresses.iter().any(|a| a.subnet().contains(gw))
+            })
             .map(|i| PortId(i as u16))
     }
 
     /// A device route (`dev X`, no gateway) on one of the router's
-    /// interfaces: the port it is connected on.
-    pub(super) fn fpm_device(&self, members: &[crate::fpm::Hop]) -> Option<PortId> {
+    /// interfaces (of VRF `vrf`): the port it is connected on.
+    pub(super) fn fpm_device(
+        &self,
+        members: &[crate::fpm::Hop],
+        vrf: Option<u8>,
+    ) -> Option<PortId> {
         match members {
-            [h] if h.via.is_none() && h.ifindex != 0 => self.kernel.port_of(h.ifindex),
+            [h] if h.via.is_none() && h.ifindex != 0 => self
+                .kernel
+                .port_of(h.ifindex)
+                .filter(|&p| vrf.is_none_or(|v| self.registry.vrf(p) == v)),
             _ => None,
         }
     }
@@ -94,6 +106,7 @@ impl ControlPlane {
     pub(super) fn fpm_nexthops(
         &self,
         members: &[crate::fpm::Hop],
+        vrf: Option<u8>,
     ) -> Vec<crate::config::NexthopConfig> {
         let mut nexthops: Vec<crate::config::NexthopConfig> = Vec::new();
         for h in members {
@@ -105,7 +118,7 @@ impl ControlPlane {
             if gw == RFC5549_GATEWAY && (!self.kernel.has_interfaces() || h.ifindex == 0) {
                 continue;
             }
-            let Some(port) = self.fpm_port(h) else {
+            let Some(port) = self.fpm_port(h, vrf) else {
                 continue;
             };
             match nexthops.iter_mut().find(|n| n.via == gw && n.port == port) {
@@ -201,6 +214,7 @@ impl ControlPlane {
         self.fpm.stale.remove(&r.key);
         self.fpm.not_installed.remove(&r.key);
         let (table, prefix) = r.key;
+        let vrf = Some(self.config.vrf_of_table(table));
         let group = if let Some(id) = r.object {
             if let Some(why) = self.fpm_object_unusable(id) {
                 self.fpm_not_installed_as(r.key, why);
@@ -208,10 +222,10 @@ impl ControlPlane {
             RouteGroup::Object(id)
         } else if let Some(x) = r.reject {
             RouteGroup::Reject(x)
-        } else if let Some(port) = self.fpm_device(&r.members) {
+        } else if let Some(port) = self.fpm_device(&r.members, vrf) {
             RouteGroup::Connected(port)
         } else {
-            let nexthops = self.fpm_nexthops(&r.members);
+            let nexthops = self.fpm_nexthops(&r.members, vrf);
             if nexthops.is_empty() {
                 let why = match r.unsupported_type {
                     Some(t) => Some(NotInstalled::RouteType(t)),
@@ -240,7 +254,8 @@ impl ControlPlane {
             if o.blackhole {
                 return FpmObject::Reject(crate::config::Reject::Blackhole);
             }
-            let nexthops = self.fpm_nexthops(&o.members);
+            // An object is any table's: its paths are not held to a VRF.
+            let nexthops = self.fpm_nexthops(&o.members, None);
             if nexthops.is_empty() {
                 FpmObject::Unusable(Self::fpm_unusable(&o.members))
             } else {

@@ -114,6 +114,7 @@ impl ControlPlane {
     /// Installs (or removes) the kernel's route at `key` as it is now.
     pub(super) fn sync_kernel_route(&mut self, key: (u32, Prefix)) {
         let (table, prefix) = key;
+        let vrf = Some(self.config.vrf_of_table(table));
         let group = self.kernel.routes.get(&key).and_then(|r| {
             if let Some(x) = r.reject {
                 return Some(RouteGroup::Reject(x));
@@ -128,10 +129,10 @@ impl ControlPlane {
             if blackhole {
                 return Some(RouteGroup::Reject(crate::config::Reject::Blackhole));
             }
-            if let Some(port) = self.fpm_device(members) {
+            if let Some(port) = self.fpm_device(members, vrf) {
                 return Some(RouteGroup::Connected(port));
             }
-            let nexthops = self.fpm_nexthops(members);
+            let nexthops = self.fpm_nexthops(members, vrf);
             (!nexthops.is_empty()).then(|| RouteGroup::Inline(Self::fpm_group(nexthops)))
         });
         match group {

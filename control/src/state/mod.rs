@@ -21,6 +21,8 @@ mod prober;
 mod routes;
 #[cfg(test)]
 mod vlans;
+#[cfg(test)]
+mod vrfs;
 
 use crate::config::{Config, GroupConfig, IfAddr, RouteGroup, RouteSpec, UplinkConfig, MAIN_TABLE};
 use crate::punt::{Channels, HeldFrame, InjectFrame, PuntFrame, ResolveRequest};

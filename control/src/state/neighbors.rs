@@ -696,7 +696,7 @@ mod tests {
         ch.punt.push(arp_from_client(arp::OP_REQUEST)).unwrap();
         cp.poll(t0);
         drain(&ch);
-        let id = cp.fib().hosts[&client];
+        let id = cp.fib().hosts[&(0, client)];
         assert_eq!(cp.nud_state(id, t0), NudState::Reachable);
         // Runs the control loop a second at a time; returns the frames sent on lan.
         let run = |cp: &mut ControlPlane, from: u64, to: u64| {
@@ -755,7 +755,7 @@ mod tests {
         let (mut cp, ch2) = plane();
         ch2.punt.push(arp_from_client(arp::OP_REQUEST)).unwrap();
         cp.poll(t0);
-        let id = cp.fib().hosts[&client];
+        let id = cp.fib().hosts[&(0, client)];
         for s in (1..=89).step_by(4) {
             cp.poll(t0 + Duration::from_secs(s));
         }
@@ -851,7 +851,7 @@ mod tests {
         );
         let fib = cp.fib();
         assert!(fib.generation > gen);
-        let id = fib.hosts[&"10.0.0.2".parse().unwrap()];
+        let id = fib.hosts[&(0, "10.0.0.2".parse().unwrap())];
         assert_eq!(fib.neighbors.get(id), Some(CLIENT));
 
         // Forwarding towards the client now works, through the dataplane.
@@ -899,7 +899,10 @@ mod tests {
             Some(MACS[0])
         );
         assert_eq!(m.na_flags(), (true, true, true));
-        assert!(cp.fib().hosts.contains_key(&"fd00::2".parse().unwrap()));
+        assert!(cp
+            .fib()
+            .hosts
+            .contains_key(&(0, "fd00::2".parse().unwrap())));
         // A corrupted NS (bad checksum) is refused and counted.
         let mut bad = ns.clone();
         let n = bad.len();

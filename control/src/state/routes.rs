@@ -198,20 +198,18 @@ impl ControlPlane {
         sport: u16,
         dport: u16,
     ) -> RouteGet {
-        self.route_get_from(dst, src, proto, sport, dport, None, 0)
+        self.route_get_from(dst, src, proto, (sport, dport), None, 0)
     }
 
     /// [`Self::route_get`] for a flow arriving on `iif`: with a port, the
     /// policy rules apply as in the worker (`ecmpctl route get ... iif P`).
     /// The lookup is in `iif`'s VRF, else in VRF `vrf` (`... vrf NAME`).
-    #[allow(clippy::too_many_arguments)]
     pub fn route_get_from(
         &self,
         dst: IpAddr,
         src: IpAddr,
         proto: u8,
-        sport: u16,
-        dport: u16,
+        (sport, dport): (u16, u16),
         iif: Option<PortId>,
         vrf: u8,
     ) -> RouteGet {

@@ -60,8 +60,8 @@ fn each_interface_forwards_with_its_vrfs_table() {
     );
     assert!(fib.hosts.get(&(1, ip("10.1.0.2"))).is_some());
     // route get: the same prefix, each VRF's nexthop.
-    let main = cp.route_get_from(ip("198.51.100.7"), ip("10.0.0.2"), 6, 1, 80, None, 0);
-    let blue = cp.route_get_from(ip("198.51.100.7"), ip("10.0.0.2"), 6, 1, 80, None, 1);
+    let main = cp.route_get_from(ip("198.51.100.7"), ip("10.0.0.2"), 6, (1, 80), None, 0);
+    let blue = cp.route_get_from(ip("198.51.100.7"), ip("10.0.0.2"), 6, (1, 80), None, 1);
     assert_eq!(main.nexthop, Some((ip("10.1.0.2"), "srv1".to_owned())));
     assert_eq!(blue.nexthop, Some((ip("10.1.0.2"), "srv2".to_owned())));
 }
@@ -107,7 +107,7 @@ fn fpm_routes_of_a_vrfs_table_land_in_it_through_its_interfaces_only() {
     let fib = cp.fib();
     let blue = fib.table(&fib.ports[2]);
     assert!(blue.lookup(ip("203.0.113.1")).is_some(), "in blue");
-    let g = cp.route_get_from(ip("203.0.113.1"), ip("10.1.0.2"), 6, 1, 80, None, 1);
+    let g = cp.route_get_from(ip("203.0.113.1"), ip("10.1.0.2"), 6, (1, 80), None, 1);
     assert_eq!(
         g.nexthop,
         Some((ip("10.1.0.2"), "srv2".to_owned())),

@@ -348,7 +348,7 @@ pub(super) async fn route_get(
             )
         })?,
     };
-    let g = cp.route_get_from(dst, src, proto, sport, dport, iif, vrf);
+    let g = cp.route_get_from(dst, src, proto, (sport, dport), iif, vrf);
     Ok(Json(RouteGet {
         prefix: g.route.map(|r| r.0.to_string()),
         origin: g.route.map(|r| r.1.name().into()),

@@ -392,7 +392,8 @@ fn kernel_side(
         .zip(ports)
         .map(|(c, p)| !c.monitor_link || p.link_up())
         .collect();
-    let kifs = kernel::create(&cfg.ports, macs, &effective).context("kernel interfaces")?;
+    let kifs =
+        kernel::create(&cfg.ports, &cfg.vrfs, macs, &effective).context("kernel interfaces")?;
     let kernel_links: Arc<Vec<AtomicBool>> =
         Arc::new(effective.iter().map(|&u| AtomicBool::new(u)).collect());
     let mut kernel_counters: Vec<Option<Arc<control::punt::KernelCounters>>> =

@@ -285,7 +285,8 @@ mod tests {
         );
         let cfg = control::config::parse(&yaml, "t").expect("config");
         let tap_mac = MacAddr([2, 0, 0, 0x78, 0, 1]);
-        let ifs = super::super::tap::create(&cfg.ports, &[tap_mac], &[true]).expect("the TAP");
+        let ifs =
+            super::super::tap::create(&cfg.ports, &cfg.vrfs, &[tap_mac], &[true]).expect("the TAP");
         let (mut worker, thread) = rings(&eal, 1).expect("rings");
         let stop = Arc::new(AtomicBool::new(false));
         let io = Io {

@@ -74,6 +74,35 @@ impl Netlink {
             .with_context(|| format!("announcing {a}/{len} again"))
     }
 
+    /// The Linux VRF device `name` with table `table` (l3mdev), made if
+    /// missing, and up: its ifindex. Fails on a kernel without VRF support.
+    pub(super) fn vrf(&self, name: &str, table: u32) -> Result<u32> {
+        if let Some(i) = self.ifindex(name)? {
+            return Ok(i);
+        }
+        self.rt
+            .block_on(
+                self.handle
+                    .link()
+                    .add(rtnetlink::LinkVrf::new(name, table).up().build())
+                    .execute(),
+            )
+            .with_context(|| format!("creating the VRF device {name} (table {table})"))?;
+        self.ifindex(name)?
+            .with_context(|| format!("the VRF device {name} vanished"))
+    }
+
+    /// Enslaves interface `index` to the VRF device `vrf` (`ip link set
+    /// ... master VRF`): its routes go to the VRF's table.
+    pub(super) fn enslave(&self, index: u32, vrf: u32) -> Result<()> {
+        let msg = rtnetlink::LinkUnspec::new_with_index(index)
+            .controller(vrf)
+            .build();
+        self.rt
+            .block_on(self.handle.link().set(msg).execute())
+            .context("putting the interface in its VRF")
+    }
+
     pub(super) fn set_carrier(&self, index: u32, on: bool) -> Result<()> {
         let msg = rtnetlink::LinkUnspec::new_with_index(index)
             .carrier(on)
@@ -146,9 +175,35 @@ pub struct KernelIf {
 /// An interface of the same name left by an earlier run is a TAP nobody
 /// holds (TAPs we create are not persistent, so this is rare): it is
 /// deleted. One held by a live process, or that is not a TAP, is an error.
-pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Result<Vec<KernelIf>> {
+pub fn create(
+    ports: &[PortConfig],
+    vrfs: &[control::config::VrfConfig],
+    macs: &[MacAddr],
+    carrier: &[bool],
+) -> Result<Vec<KernelIf>> {
     let nl = Netlink::new()?;
     let mut out = Vec::new();
+    // Each VRF with a kernel interface in it is a Linux VRF device, so that
+    // FRR's `vrf NAME` sees its interfaces. A kernel without VRF support
+    // (CONFIG_NET_VRF unset) refuses the device: the VRF's interfaces then
+    // stay in the kernel's default VRF, and routes learned on them must be
+    // put in the VRF's table some other way (FPM's table, kernel-routes).
+    let vrf_dev: Vec<Option<u32>> = vrfs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if !ports.iter().any(|p| p.kernel_interface && p.vrf as usize == i + 1) {
+                return None;
+            }
+            match nl.vrf(&v.name, v.table) {
+                Ok(ix) => Some(ix),
+                Err(e) => {
+                    tracing::warn!(vrf = %v.name, table = v.table, "no Linux VRF device for the VRF ({e:#}): its kernel interfaces stay in the kernel's default VRF");
+                    None
+                }
+            }
+        })
+        .collect();
     for (i, p) in ports.iter().enumerate() {
         if !p.kernel_interface {
             continue;
@@ -188,6 +243,11 @@ pub fn create(ports: &[PortConfig], macs: &[MacAddr], carrier: &[bool]) -> Resul
         set_sysctls(name).with_context(|| format!("port '{name}': kernel interface sysctls"))?;
         nl.setup(ifindex, mac, p.mtu as u32, up)
             .with_context(|| format!("port '{name}': setting up {name}"))?;
+        // In its VRF before its addresses: their routes go to the VRF's table.
+        if let Some(&Some(vrf)) = (p.vrf as usize).checked_sub(1).and_then(|v| vrf_dev.get(v)) {
+            nl.enslave(ifindex, vrf)
+                .with_context(|| format!("port '{name}': putting {name} in its VRF"))?;
+        }
         for a in &p.addresses {
             nl.add_address(ifindex, a.addr, a.len)
                 .with_context(|| format!("port '{name}': addresses of {name}"))?;
@@ -237,7 +297,7 @@ mod tests {
         );
         let cfg = control::config::parse(&yaml, "t").expect("config");
         let mac = MacAddr([2, 0, 0, 0x77, 0, 1]);
-        let ifs = create(&cfg.ports, &[mac], &[true]).expect("the TAP is created");
+        let ifs = create(&cfg.ports, &cfg.vrfs, &[mac], &[true]).expect("the TAP is created");
         assert_eq!(ifs.len(), 1);
         assert_eq!((ifs[0].port, ifs[0].name.as_str()), (0, name.as_str()));
         let link = &ip_json(&["link", "show", "dev", &name])[0];

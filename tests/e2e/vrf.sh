@@ -70,6 +70,11 @@ out=$(ctl route get 198.51.100.10 vrf blue)
 check "route get ... vrf blue: via srv2" contains "$out" "via 10.2.0.2 dev srv2"
 out=$(ctl route get 198.51.100.10)
 check "route get (main): via srv1" contains "$out" "via 10.1.0.2 dev srv1"
+out=$(ctl route add 203.0.113.0/24 vrf blue nexthop via 10.2.0.2 dev srv2 2>&1 || true)
+check "route add ... vrf blue: in blue's table" contains "$(ctl route show vrf blue)" "203.0.113.0/24 via 10.2.0.2 dev srv2"
+check "... not in main's" bash -c "! grep -q 203.0.113.0 <<<'$(ctl route show)'"
+out=$(ctl route add 203.0.114.0/24 vrf blue nexthop via 10.1.0.2 dev srv1 2>&1 || true)
+check "route add ... vrf blue through a main port is refused (no leak)" contains "$out" "port 'srv1' is in VRF default, the route in VRF blue"
 ports=$(lab_api GET /api/v1/vrfs)
 check "GET /api/v1/vrfs: blue, table 10, its interfaces" contains "$ports" '"name":"blue","table":10,"interfaces":["srv2","ext"]'
 finish

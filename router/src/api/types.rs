@@ -437,6 +437,9 @@ pub struct RouteInput {
     #[schema(value_type = Option<String>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<TableRef>,
+    /// A VRF from the config's `vrfs`: the route is in its table (not with `table`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrf: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nexthops: Option<Vec<Member>>,
     #[serde(skip_serializing_if = "Option::is_none")]

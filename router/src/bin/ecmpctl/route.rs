@@ -528,6 +528,7 @@ pub(crate) fn route_body(args: &[String]) -> Result<RouteInput, Usage> {
     };
     while let Some(a) = it.next() {
         match a.as_str() {
+            "vrf" => body.vrf = Some(take(&mut it, "vrf")?.to_owned()),
             "table" => {
                 let t = take(&mut it, "table")?;
                 body.table = Some(TableRef::Id(table_id(t).ok_or_else(|| {
@@ -569,7 +570,7 @@ pub(crate) fn route_body(args: &[String]) -> Result<RouteInput, Usage> {
                     _ => n.weight = Some(number("weight", v)?),
                 }
             }
-            other => return Err(Usage(format!("unexpected '{other}' in route add (expected table, group, hash, sticky, metric, proto, nhg, nexthop, via, dev or weight)"))),
+            other => return Err(Usage(format!("unexpected '{other}' in route add (expected table, vrf, group, hash, sticky, metric, proto, nhg, nexthop, via, dev or weight)"))),
         }
     }
     nexthops.extend(cur);

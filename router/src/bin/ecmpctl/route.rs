@@ -591,20 +591,17 @@ pub(crate) fn route_body(args: &[String]) -> Result<RouteInput, Usage> {
 pub(crate) fn route_show(api: &str, opts: Opts, s: &Show) -> Result<(), String> {
     // `vrf NAME`: its table, and the connected routes of its interfaces
     // (the default VRF's are main's).
-    let mut vrf_table = None;
+    let vrf = s.vrf.as_deref().filter(|n| *n != "default" && *n != "main");
     let mut s = s.clone();
-    if let Some(name) = s.vrf.clone() {
-        if name != "default" && name != "main" {
-            let vrfs: Vec<Vrf> = get(api, "/api/v1/vrfs")?;
-            let v = vrfs.iter().find(|v| v.name == name).ok_or_else(|| {
-                let known: Vec<&str> = vrfs.iter().map(|v| v.name.as_str()).collect();
-                format!("unknown VRF '{name}' (VRFs: {})", known.join(", "))
-            })?;
-            vrf_table = Some(v.table);
-            s.tables = Tables::One(v.table);
-        } else {
-            s.tables = Tables::One(TABLE_MAIN);
-        }
+    if let Some(name) = vrf {
+        let vrfs: Vec<Vrf> = get(api, "/api/v1/vrfs")?;
+        let v = vrfs.iter().find(|v| v.name == name).ok_or_else(|| {
+            let known: Vec<&str> = vrfs.iter().map(|v| v.name.as_str()).collect();
+            format!("unknown VRF '{name}' (VRFs: {})", known.join(", "))
+        })?;
+        s.tables = Tables::One(v.table);
+    } else if s.vrf.is_some() {
+        s.tables = Tables::One(TABLE_MAIN);
     }
     let s = &s;
     let mut q = match s.tables {
@@ -624,18 +621,17 @@ pub(crate) fn route_show(api: &str, opts: Opts, s: &Show) -> Result<(), String> 
     pages(api, "/api/v1/routes", &q, |routes: Vec<Route>| {
         objs.extend(routes.iter().filter_map(|r| route_object(r, s)))
     })?;
-    if let Some(t) = vrf_table {
+    if let Some(name) = vrf {
         // A VRF's interfaces' connected routes, as main's are the others'.
         let ports: Vec<Port> = get(api, "/api/v1/ports")?;
         let mine: Vec<Port> = ports
             .into_iter()
-            .filter(|p| p.vrf.is_some() && p.vrf == s.vrf)
+            .filter(|p| p.vrf.as_deref() == Some(name))
             .collect();
         objs.extend(system_objects(&mine, TABLE_MAIN));
-        let _ = t;
     }
     let system_tables: &[u32] = match s.tables {
-        _ if vrf_table.is_some() => &[],
+        _ if vrf.is_some() => &[],
         Tables::One(TABLE_MAIN) => &[TABLE_MAIN],
         Tables::One(TABLE_LOCAL) => &[TABLE_LOCAL],
         Tables::One(_) => &[],

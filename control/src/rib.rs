@@ -34,11 +34,11 @@ impl Origin {
     }
 }
 
-/// A prefix's routes by origin, lowest first (at most one per origin). A
-/// sorted vector: a full table has a million of these, most holding one
-/// route, and a map's node would cost ten times the route.
+/// A prefix's routes by origin, lowest first (at most one per origin). An
+/// exact-size boxed slice: a full table has a million of these, nearly all
+/// holding one route, and a `Vec`'s first growth reserves four.
 #[derive(Clone, Debug, Default)]
-pub struct ByOrigin(Vec<(Origin, RouteSpec)>);
+pub struct ByOrigin(Box<[(Origin, RouteSpec)]>);
 
 impl ByOrigin {
     fn position(&self, o: &Origin) -> Result<usize, usize> {
@@ -48,13 +48,19 @@ impl ByOrigin {
         match self.position(&o) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, s)),
             Err(i) => {
-                self.0.insert(i, (o, s));
+                let mut v = std::mem::take(&mut self.0).into_vec();
+                v.insert(i, (o, s));
+                self.0 = v.into_boxed_slice();
                 None
             }
         }
     }
     fn remove(&mut self, o: &Origin) -> Option<RouteSpec> {
-        self.position(o).ok().map(|i| self.0.remove(i).1)
+        let i = self.position(o).ok()?;
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        let (_, s) = v.remove(i);
+        self.0 = v.into_boxed_slice();
+        Some(s)
     }
     pub fn contains_key(&self, o: &Origin) -> bool {
         self.position(o).is_ok()

@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 /// Where a route sends packets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// One of the router's own addresses.
     Local,
@@ -74,7 +74,7 @@ pub struct PortInfo {
 }
 
 /// A route's target and the hash its group selection uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Route {
     /// Where packets go.
     pub target: Target,
@@ -84,8 +84,14 @@ pub struct Route {
     pub sticky: bool,
 }
 
-/// Route tables for both families: the LPM tries, and one slot per route
-/// that the tries' values index.
+/// Route tables for both families: the LPM tries, and the distinct route
+/// values their leaves index.
+///
+/// A full table has a million prefixes but a handful of distinct routes
+/// (the same group, hash and stickiness), so a leaf holds the index of its
+/// value in a small interned set, counted by use; the tries are the only
+/// per-prefix memory, and they answer exact-match questions themselves
+/// ([`Lpm::get`]) where a prefix index would double the table.
 ///
 /// A table is changed in place through [`RouteTable::apply`]; the control plane
 /// keeps two and changes only the one no worker can see (docs/architecture.md,
@@ -95,9 +101,13 @@ pub struct Route {
 pub struct RouteTable {
     v4: Lpm,
     v6: Lpm,
+    /// The distinct route values; a free slot is [`Target::Blackhole`].
     routes: Vec<Route>,
+    /// Prefixes using each slot.
+    uses: Vec<u32>,
+    /// Slot of each value in use.
+    slots: HashMap<Route, u32>,
     free: Vec<u32>,
-    index: HashMap<Prefix, u32>,
     counts: (usize, usize),
 }
 
@@ -107,20 +117,36 @@ impl Default for RouteTable {
             v4: Lpm::ipv4(),
             v6: Lpm::ipv6(),
             routes: Vec::new(),
+            uses: Vec::new(),
+            slots: HashMap::new(),
             free: Vec::new(),
-            index: HashMap::new(),
             counts: (0, 0),
         }
     }
 }
 
-/// One change to a [`RouteTable`].
+const BLACKHOLE: Route = Route {
+    target: Target::Blackhole,
+    hash: HashConfig {
+        policy: crate::hash::HashPolicy::L3,
+        seed: 0,
+    },
+    sticky: false,
+};
+
+/// One change to a [`RouteTable`], with what the table held before it.
+///
+/// The table keeps no index of its prefixes (the tries are its only
+/// per-prefix memory, and a prefix that longer ones cover entirely leaves no
+/// trace in them), so the change says what it replaces: the caller's own
+/// record of the table knows (the control plane's installed routes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RouteOp {
-    /// Adds the route for a prefix or replaces it.
-    Set(Prefix, Route),
-    /// Removes the route for a prefix (a no-op when there is none).
-    Remove(Prefix),
+    /// Adds the route for a prefix, or replaces `old`, the route it had.
+    Set(Prefix, Route, Option<Route>),
+    /// Removes the prefix's route `old`; `cover` is the longest remaining
+    /// shorter prefix that holds it, by length, with its route.
+    Remove(Prefix, Route, Option<(u8, Route)>),
 }
 
 /// Collects routes, then builds a [`RouteTable`].
@@ -148,8 +174,10 @@ impl RouteTableBuilder {
     /// Builds the table.
     pub fn build(self) -> RouteTable {
         let mut t = RouteTable::default();
+        let mut seen: HashMap<Prefix, Route> = HashMap::new();
         for (p, r) in self.routes {
-            t.apply(RouteOp::Set(p, r));
+            let old = seen.insert(p, r);
+            t.apply(RouteOp::Set(p, r, old));
         }
         t
     }
@@ -158,64 +186,101 @@ impl RouteTableBuilder {
 impl RouteTable {
     /// Applies one change.
     ///
+    /// An `old` or `cover` the table does not hold is a caller's mistake:
+    /// the removal is skipped, the replacement counted as new.
+    ///
     /// # Panics
-    /// When the table already holds [`crate::lpm::MAX_VALUE`] routes of a family.
+    /// When the table would hold more than [`crate::lpm::MAX_VALUE`]
+    /// distinct routes.
     pub fn apply(&mut self, op: RouteOp) {
         match op {
-            RouteOp::Set(p, r) => {
-                if let Some(&slot) = self.index.get(&p) {
-                    // Same prefix: only the slot changes, the tries do not.
-                    self.routes[slot as usize] = r;
-                    return;
+            RouteOp::Set(p, r, old) => {
+                let slot = self.intern(r);
+                let old = old.and_then(|o| self.slots.get(&o).copied());
+                let lpm = self.family(p);
+                if old != Some(slot) {
+                    lpm.insert(p.key(), p.len(), slot);
                 }
-                let slot = match self.free.pop() {
+                match old {
+                    Some(o) => self.release(o),
+                    None if p.addr().is_ipv4() => self.counts.0 += 1,
+                    None => self.counts.1 += 1,
+                }
+            }
+            RouteOp::Remove(p, old, cover) => {
+                let Some(&old) = self.slots.get(&old) else {
+                    return;
+                };
+                let cover = cover.and_then(|(l, r)| self.slots.get(&r).map(|&s| (l, s)));
+                self.family(p).remove(p.key(), p.len(), cover);
+                if p.addr().is_ipv4() {
+                    self.counts.0 -= 1;
+                } else {
+                    self.counts.1 -= 1;
+                }
+                self.release(old);
+            }
+        }
+    }
+
+    fn family(&mut self, p: Prefix) -> &mut Lpm {
+        if p.addr().is_ipv4() {
+            &mut self.v4
+        } else {
+            &mut self.v6
+        }
+    }
+
+    /// The slot of value `r`, with one more use.
+    fn intern(&mut self, r: Route) -> u32 {
+        let slot = match self.slots.get(&r) {
+            Some(&s) => s,
+            None => {
+                let s = match self.free.pop() {
                     Some(s) => {
                         self.routes[s as usize] = r;
                         s
                     }
                     None => {
                         self.routes.push(r);
+                        self.uses.push(0);
                         (self.routes.len() - 1) as u32
                     }
                 };
-                self.index.insert(p, slot);
-                if p.addr().is_ipv4() {
-                    self.v4.insert(p.key(), p.len(), slot);
-                    self.counts.0 += 1;
-                } else {
-                    self.v6.insert(p.key(), p.len(), slot);
-                    self.counts.1 += 1;
-                }
+                self.slots.insert(r, s);
+                s
             }
-            RouteOp::Remove(p) => {
-                let Some(slot) = self.index.remove(&p) else {
-                    return;
-                };
-                let cover = self.cover(p);
-                if p.addr().is_ipv4() {
-                    self.v4.remove(p.key(), p.len(), cover);
-                    self.counts.0 -= 1;
-                } else {
-                    self.v6.remove(p.key(), p.len(), cover);
-                    self.counts.1 -= 1;
-                }
-                self.routes[slot as usize].target = Target::Blackhole;
-                self.free.push(slot);
-            }
+        };
+        self.uses[slot as usize] += 1;
+        slot
+    }
+
+    /// One use fewer of `slot`; freed at none.
+    fn release(&mut self, slot: u32) {
+        let u = &mut self.uses[slot as usize];
+        *u = u.saturating_sub(1);
+        if *u == 0 {
+            let r = std::mem::replace(&mut self.routes[slot as usize], BLACKHOLE);
+            self.slots.remove(&r);
+            self.free.push(slot);
         }
     }
 
-    /// The longest prefix in the table that holds `p` and is shorter.
-    fn cover(&self, p: Prefix) -> Option<(u8, u32)> {
-        (0..p.len()).rev().find_map(|l| {
-            let c = Prefix::new_truncating(p.addr(), l);
-            self.index.get(&c).map(|&s| (l, s))
-        })
+    /// The route for exactly `p`, where some address of `p` is not in a
+    /// longer prefix (one covered entirely leaves no trace in the tries:
+    /// the control plane's installed routes are the record of every prefix).
+    pub fn get(&self, p: Prefix) -> Option<&Route> {
+        let lpm = if p.addr().is_ipv4() {
+            &self.v4
+        } else {
+            &self.v6
+        };
+        lpm.get(p.key(), p.len()).map(|s| &self.routes[s as usize])
     }
 
-    /// The route for exactly `p`.
-    pub fn get(&self, p: Prefix) -> Option<&Route> {
-        self.index.get(&p).map(|&s| &self.routes[s as usize])
+    /// Distinct route values in use.
+    pub fn distinct_routes(&self) -> usize {
+        self.slots.len()
     }
 
     /// The longest prefix in the table holding `dst`, with its route.
@@ -383,3 +448,81 @@ impl Fib {
 /// What a VRF the FIB has no table for yet forwards with: nothing (never
 /// the default VRF's routes).
 static NO_ROUTES: std::sync::LazyLock<RouteTable> = std::sync::LazyLock::new(RouteTable::default);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn route(g: u32) -> Route {
+        Route {
+            target: Target::Group(GroupId(g)),
+            hash: HashConfig::default(),
+            sticky: false,
+        }
+    }
+
+    /// What the control plane does: keeps the record of every prefix and
+    /// passes the old route and the cover with each change.
+    fn apply(t: &mut RouteTable, model: &mut HashMap<Prefix, Route>, p: Prefix, r: Option<Route>) {
+        match r {
+            Some(r) => t.apply(RouteOp::Set(p, r, model.insert(p, r))),
+            None => {
+                if let Some(old) = model.remove(&p) {
+                    let cover = (0..p.len()).rev().find_map(|l| {
+                        let c = Prefix::new_truncating(p.addr(), l);
+                        model.get(&c).map(|r| (l, *r))
+                    });
+                    t.apply(RouteOp::Remove(p, old, cover));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_prefix_covered_entirely_by_longer_ones_comes_back_when_they_go() {
+        let (mut t, mut m) = (RouteTable::default(), HashMap::new());
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        apply(&mut t, &mut m, p("10.0.0.0/17"), Some(route(1)));
+        apply(&mut t, &mut m, p("10.0.0.0/16"), Some(route(2)));
+        apply(&mut t, &mut m, p("10.0.128.0/17"), Some(route(1)));
+        assert_eq!(t.counts(), (3, 0));
+        assert_eq!(t.distinct_routes(), 2);
+        // The /16 shows nowhere; replacing it keeps the count.
+        apply(&mut t, &mut m, p("10.0.0.0/16"), Some(route(3)));
+        assert_eq!(t.counts(), (3, 0));
+        apply(&mut t, &mut m, p("10.0.128.0/17"), None);
+        assert_eq!(t.lookup_v4("10.0.200.1".parse().unwrap()), Some(&route(3)));
+        assert_eq!(t.lookup_v4("10.0.1.1".parse().unwrap()), Some(&route(1)));
+        apply(&mut t, &mut m, p("10.0.0.0/17"), None);
+        apply(&mut t, &mut m, p("10.0.0.0/16"), None);
+        assert_eq!((t.counts(), t.distinct_routes()), ((0, 0), 0));
+        assert_eq!(t.lookup_v4("10.0.1.1".parse().unwrap()), None);
+    }
+
+    proptest! {
+        /// Random changes over nested prefixes: every lookup and the
+        /// counts agree with the model, and the interned values in use are
+        /// exactly the model's distinct routes.
+        #[test]
+        fn changes_match_a_model(
+            ops in proptest::collection::vec((any::<u8>(), 12u8..=26, proptest::option::of(0u32..4)), 1..80),
+            probes in proptest::collection::vec(any::<u16>(), 40),
+        ) {
+            let (mut t, mut m) = (RouteTable::default(), HashMap::new());
+            for &(a, l, g) in &ops {
+                let addr = Ipv4Addr::from(0x0a00_0000u32 | (a as u32) << 12);
+                let p = Prefix::new_truncating(IpAddr::V4(addr), l);
+                apply(&mut t, &mut m, p, g.map(route));
+            }
+            prop_assert_eq!(t.counts(), (m.len(), 0));
+            let distinct: std::collections::HashSet<_> = m.values().collect();
+            prop_assert_eq!(t.distinct_routes(), distinct.len());
+            for &x in &probes {
+                let dst = Ipv4Addr::from(0x0a00_0000u32 | (x as u32) << 8);
+                let want = (0..=32u8).rev().find_map(|l| m.get(&Prefix::new_truncating(IpAddr::V4(dst), l)));
+                prop_assert_eq!(t.lookup_v4(dst), want);
+            }
+        }
+    }
+}

@@ -28,6 +28,16 @@ const VALUE_MASK: u32 = (1 << LEN_SHIFT) - 1;
 /// The largest value a table can hold.
 pub const MAX_VALUE: u32 = VALUE_MASK - 1;
 
+/// What one entry of a prefix's span says about that prefix.
+enum Found {
+    /// A leaf of a longer prefix (or a subtree of only those): look on.
+    Longer,
+    /// The prefix's own leaf, with its value.
+    Exact(u32),
+    /// Empty, or a shorter prefix's leaf: the prefix is not in the table.
+    Absent,
+}
+
 /// A longest-prefix-match table, changed in place by the control plane.
 #[derive(Clone, Debug)]
 pub struct Lpm {
@@ -270,6 +280,59 @@ impl Lpm {
         true
     }
 
+    /// The value of exactly `key/len`, if the table holds that prefix.
+    ///
+    /// A prefix's leaves fill its span except where longer prefixes cover
+    /// it, and nothing shorter shows through: so the first entry in the span
+    /// that is not from a longer prefix answers (a leaf of `len`: there;
+    /// shorter or empty: absent). Usually the first entry read.
+    pub fn get(&self, key: u128, len: u8) -> Option<u32> {
+        let len = len as u32;
+        let mut node = None;
+        for (start, end) in self.levels() {
+            let idx = bits(key, start, end - start);
+            if len <= end {
+                let span = 1usize << (end - len);
+                let base = idx & !(span - 1);
+                for i in base..base + span {
+                    match self.find_len(self.entry(node, i), len) {
+                        Found::Longer => continue,
+                        Found::Exact(v) => return Some(v),
+                        Found::Absent => return None,
+                    }
+                }
+                return None;
+            }
+            let cur = self.entry(node, idx);
+            if cur & CHILD == 0 {
+                return None;
+            }
+            node = Some(cur & !CHILD);
+        }
+        None
+    }
+
+    /// What entry `e` (a whole subtree for a child) says of a prefix of
+    /// length `len` whose span holds it.
+    fn find_len(&self, e: u32, len: u32) -> Found {
+        if e & CHILD != 0 {
+            let n = (e & !CHILD) as usize;
+            for i in 0..self.node_len() {
+                match self.find_len(self.nodes[(n << self.stride) + i], len) {
+                    Found::Longer => continue,
+                    f => return f,
+                }
+            }
+            return Found::Longer;
+        }
+        match e {
+            0 => Found::Absent,
+            e if leaf_len(e) < len => Found::Absent,
+            e if leaf_len(e) == len => Found::Exact((e & VALUE_MASK) - 1),
+            _ => Found::Longer,
+        }
+    }
+
     /// The value of the longest prefix holding `key`.
     #[inline]
     pub fn lookup(&self, key: u128) -> Option<u32> {
@@ -483,6 +546,21 @@ mod tests {
         }
         for &(p, _, _) in &live {
             prop_assert_eq!(t.lookup(p), naive(&live, p));
+        }
+        // Exact match: a live prefix with its value where its own leaf
+        // shows at its first address (else it may be covered entirely by
+        // longer ones, and the answer is absent), every other prefix absent.
+        for &(_, a, l) in ops {
+            let key = mask(a, l);
+            let want = live.iter().find(|x| x.0 == key && x.1 == l).map(|x| x.2);
+            let got = t.get(key, l);
+            if want.is_some() && t.lookup(key) == want {
+                prop_assert_eq!(got, want);
+            } else if want.is_none() {
+                prop_assert_eq!(got, None);
+            } else {
+                prop_assert!(got.is_none() || got == want);
+            }
         }
         for &(p, _, _) in ops
             .iter()

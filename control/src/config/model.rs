@@ -586,7 +586,7 @@ pub enum RouteGroup {
     /// A named group from `nexthop-groups`.
     Named(String),
     /// The route's own group.
-    Inline(GroupConfig),
+    Inline(Box<GroupConfig>),
     /// No nexthops: a route of type blackhole, unreachable or prohibit.
     Reject(Reject),
     /// An FPM nexthop object (zebra's nexthop group, RTA_NH_ID): the routes

@@ -114,11 +114,21 @@ impl ControlPlane {
         };
         self.release_route(old);
         if old != new {
-            self.build.pending.push(match new {
-                Some(r) => RouteOp::Set(p, r),
-                None => RouteOp::Remove(p),
+            self.build.pending.push(match (new, old) {
+                (Some(r), old) => RouteOp::Set(p, r, old),
+                (None, Some(old)) => RouteOp::Remove(p, old, self.installed_cover(p)),
+                (None, None) => return,
             });
         }
+    }
+
+    /// The longest installed main-table prefix shorter than `p` that holds
+    /// it, with its route: what takes a removed prefix's place.
+    fn installed_cover(&self, p: Prefix) -> Option<(u8, Route)> {
+        (0..p.len()).rev().find_map(|l| {
+            let c = Prefix::new_truncating(p.addr(), l);
+            self.build.installed.get(&c).map(|r| (l, *r))
+        })
     }
 
     /// The route the RIB's best entry for `(table, p)` installs, with its
@@ -451,7 +461,7 @@ impl ControlPlane {
                 routes.sort_unstable_by_key(|(p, _)| *p);
                 let mut t = RouteTable::default();
                 for (p, r) in routes {
-                    t.apply(RouteOp::Set(p, r));
+                    t.apply(RouteOp::Set(p, r, None));
                 }
                 Arc::new(t)
             })
@@ -532,7 +542,7 @@ mod tests {
             RouteSpec {
                 table: 100,
                 prefix: "198.51.100.128/25".parse().unwrap(),
-                group: RouteGroup::Inline(GroupConfig {
+                group: RouteGroup::Inline(Box::new(GroupConfig {
                     name: None,
                     algorithm: Algorithm::HashThreshold,
                     buckets: dataplane::nhg::DEFAULT_BUCKETS,
@@ -543,7 +553,7 @@ mod tests {
                         port: PortId(2),
                         weight: 1,
                     }],
-                }),
+                })),
                 hash: Default::default(),
                 sticky: false,
                 protocol: config::RTPROT_STATIC,

@@ -12,8 +12,11 @@ pub(super) struct FpmState {
     objects: HashMap<u32, FpmObject>,
     /// The objects not re-sent since the session ended.
     stale_objects: std::collections::HashSet<u32>,
-    /// The FPM routes that use each nexthop object.
-    object_routes: HashMap<u32, std::collections::HashSet<(u32, Prefix)>>,
+    /// How many FPM routes use each nexthop object. A count, not the set:
+    /// a full table's routes share a few objects, and the routes are found
+    /// in the RIB on the rare change that needs them (an object changing
+    /// kind while in use).
+    object_uses: HashMap<u32, usize>,
     /// FPM routes the session holds that are not installed, and why.
     not_installed: BTreeMap<(u32, Prefix), NotInstalled>,
 }
@@ -179,32 +182,35 @@ impl ControlPlane {
     /// Sets (or with `None`, removes) the FPM entry of `key` in the RIB,
     /// keeping the index of routes by nexthop object.
     pub(super) fn set_fpm_spec(&mut self, key: (u32, Prefix), spec: Option<RouteSpec>) {
-        let fpm_group = |rib: &Rib| {
-            rib.get(&key).and_then(|by| {
-                by.iter()
-                    .find(|(o, _)| **o == Origin::Fpm)
-                    .map(|(_, s)| s.group.clone())
-            })
+        let object = |g: &RouteGroup| match g {
+            RouteGroup::Object(id) => Some(*id),
+            _ => None,
         };
-        let old = fpm_group(&self.rib);
+        let old = self.rib.get(&key).and_then(|by| {
+            by.iter()
+                .find(|(o, _)| **o == Origin::Fpm)
+                .and_then(|(_, s)| object(&s.group))
+        });
+        let new = spec.as_ref().and_then(|s| object(&s.group));
         match spec {
             Some(s) => {
-                if let RouteGroup::Object(id) = s.group {
-                    self.fpm.object_routes.entry(id).or_default().insert(key);
-                }
                 self.rib.set(key, Origin::Fpm, s);
             }
             None => {
                 self.rib.remove(key, Origin::Fpm);
             }
         }
-        if let Some(RouteGroup::Object(id)) = old {
-            if fpm_group(&self.rib) != Some(RouteGroup::Object(id)) {
-                if let Some(set) = self.fpm.object_routes.get_mut(&id) {
-                    set.remove(&key);
-                    if set.is_empty() {
-                        self.fpm.object_routes.remove(&id);
-                    }
+        if old == new {
+            return;
+        }
+        if let Some(id) = new {
+            *self.fpm.object_uses.entry(id).or_default() += 1;
+        }
+        if let Some(id) = old {
+            if let Some(n) = self.fpm.object_uses.get_mut(&id) {
+                *n -= 1;
+                if *n == 0 {
+                    self.fpm.object_uses.remove(&id);
                 }
             }
         }
@@ -238,7 +244,7 @@ impl ControlPlane {
                 self.sync_at(table, prefix);
                 return;
             }
-            RouteGroup::Inline(Self::fpm_group(nexthops))
+            RouteGroup::Inline(Box::new(Self::fpm_group(nexthops)))
         };
         let spec = self.learned_spec((table, prefix), group, r.protocol, r.metric);
         self.set_fpm_spec(r.key, Some(spec));
@@ -281,12 +287,19 @@ impl ControlPlane {
         if old.is_some() {
             self.counters.fpm_object_kind_changes += 1;
         }
-        let users: Vec<(u32, Prefix)> = self
-            .fpm
-            .object_routes
-            .get(&o.id)
-            .map(|u| u.iter().copied().collect())
-            .unwrap_or_default();
+        let users: Vec<(u32, Prefix)> = if self.fpm.object_uses.contains_key(&o.id) {
+            let uses = |by: &crate::rib::ByOrigin| {
+                by.iter()
+                    .any(|(o2, s)| *o2 == Origin::Fpm && s.group == RouteGroup::Object(o.id))
+            };
+            self.rib
+                .iter()
+                .filter(|(_, by)| uses(by))
+                .map(|(k, _)| *k)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let why = self.fpm_object_unusable(o.id);
         for k in users {
             self.fpm.not_installed.remove(&k);
@@ -506,7 +519,7 @@ mod tests {
         assert_eq!(cp.fpm_sweep(), 50);
         assert!(cp.groups().iter().all(|g| g.kind != "object"));
         assert!(cp.fpm.objects.is_empty());
-        assert!(cp.fpm.object_routes.is_empty());
+        assert!(cp.fpm.object_uses.is_empty());
     }
 
     #[test]

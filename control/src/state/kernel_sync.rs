@@ -133,7 +133,7 @@ impl ControlPlane {
                 return Some(RouteGroup::Connected(port));
             }
             let nexthops = self.fpm_nexthops(members, vrf);
-            (!nexthops.is_empty()).then(|| RouteGroup::Inline(Self::fpm_group(nexthops)))
+            (!nexthops.is_empty()).then(|| RouteGroup::Inline(Box::new(Self::fpm_group(nexthops))))
         });
         match group {
             Some(group) => {

@@ -667,7 +667,7 @@ fn rib_of(config: &Config) -> Vec<((u32, Prefix), RouteSpec)> {
                 let g = &config.groups[i];
                 match &g.name {
                     Some(n) => RouteGroup::Named(n.clone()),
-                    None => RouteGroup::Inline(g.clone()),
+                    None => RouteGroup::Inline(Box::new(g.clone())),
                 }
             }
         };

@@ -66,7 +66,7 @@ impl ControlPlane {
     pub(super) fn view(&self, origin: Origin, active: bool, spec: &RouteSpec) -> RouteView {
         let resolved = match &spec.group {
             RouteGroup::Object(id) => match self.fpm.object(*id) {
-                Some(FpmObject::Group(gc)) => Some(RouteGroup::Inline(gc.clone())),
+                Some(FpmObject::Group(gc)) => Some(RouteGroup::Inline(Box::new(gc.clone()))),
                 Some(FpmObject::Reject(x)) => Some(RouteGroup::Reject(*x)),
                 _ => None,
             },

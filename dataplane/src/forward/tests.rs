@@ -156,6 +156,7 @@ fn a_dangling_group_or_nexthop_id_is_counted_as_such_not_as_no_route() {
                     hash,
                     sticky,
                 },
+                t.get(p.parse().unwrap()).copied(),
             ));
         }
         fib.routes = Arc::new(t);
@@ -746,20 +747,17 @@ proptest::proptest! {
         let mut rt = (*fib.routes).clone();
         rt.apply(crate::fib::RouteOp::Set(
             "203.0.113.0/24".parse().unwrap(),
-            Route { target: Target::Group(crate::types::GroupId(0)), hash: Default::default(), sticky: true },
-        ));
+            Route { target: Target::Group(crate::types::GroupId(0)), hash: Default::default(), sticky: true }, rt.get("203.0.113.0/24".parse().unwrap()).copied()));
         rt.apply(crate::fib::RouteOp::Set(
             "2001:db8:5::/64".parse().unwrap(),
-            Route { target: Target::Group(crate::types::GroupId(1)), hash: Default::default(), sticky: true },
-        ));
+            Route { target: Target::Group(crate::types::GroupId(1)), hash: Default::default(), sticky: true }, rt.get("2001:db8:5::/64".parse().unwrap()).copied()));
         let per_packet = crate::hash::HashConfig {
             policy: crate::hash::HashPolicy::PerPacket,
             ..Default::default()
         };
         rt.apply(crate::fib::RouteOp::Set(
             "198.51.101.0/24".parse().unwrap(),
-            Route { target: Target::Group(crate::types::GroupId(0)), hash: per_packet, sticky: false },
-        ));
+            Route { target: Target::Group(crate::types::GroupId(0)), hash: per_packet, sticky: false }, rt.get("198.51.101.0/24".parse().unwrap()).copied()));
         fib.routes = Arc::new(rt);
         if rules {
             fib.policy = Arc::new(policy_rules());
@@ -1136,6 +1134,7 @@ fn sticky_flows_repick_or_flush_when_their_nexthop_dies() {
                 hash: Default::default(),
                 sticky: true,
             },
+            rt.get("198.51.100.0/24".parse().unwrap()).copied(),
         ));
         fib.routes = Arc::new(rt);
         if flush {

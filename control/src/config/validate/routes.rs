@@ -39,7 +39,7 @@ pub(super) fn routes(
                     .expect("route() checked the name"),
             ),
             RouteGroup::Inline(g) => {
-                groups.push(g);
+                groups.push(*g);
                 RouteTarget::Group(groups.len() - 1)
             }
             RouteGroup::Reject(x) => RouteTarget::Reject(x),
@@ -244,7 +244,7 @@ impl Env<'_> {
                     idle_timer: &r.idle_timer,
                     unbalanced_timer: &r.unbalanced_timer,
                 };
-                RouteGroup::Inline(parse_group(cx, &params, key, None, nexthops)?)
+                RouteGroup::Inline(Box::new(parse_group(cx, &params, key, None, nexthops)?))
             }
             (None, Some(name)) => {
                 if let Some(p) = r

@@ -490,11 +490,19 @@ fn group_metrics(reg: &Registry, cp: &Snapshot) {
         "Live members of the nexthop group.",
         &["group", "algorithm"],
     );
+    let gr = gauge_vec(
+        reg,
+        "ecmp_router_group_routes",
+        "Main-table routes using the nexthop group.",
+        &["group", "algorithm"],
+    );
     for g in &cp.groups {
         let (name, alg, members, live) = (&g.name, g.algorithm, g.members.len(), g.live);
         gm.with_label_values(&[name.as_str(), alg])
             .set(members as i64);
         gl.with_label_values(&[name.as_str(), alg]).set(live as i64);
+        gr.with_label_values(&[name.as_str(), alg])
+            .set(g.routes as i64);
     }
 
     let rib = gauge_vec(

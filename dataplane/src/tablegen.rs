@@ -6,7 +6,8 @@
 //! - IPv6: /48 55%, /44 8%, /40 6%, /36 4%, /32 20%, /29 3%, /28 2%, /46-/47 2%.
 //!
 //! Addresses are drawn so that prefixes cluster the way real allocations do:
-//! every 64 prefixes share a random "allocation" /12 (IPv4) or /24 (IPv6,
+//! every 64 prefixes share a random "allocation" /12 (IPv4, in unicast space
+//! a BGP speaker accepts: first octet 1-223, not 10 or 127) or /24 (IPv6,
 //! inside 2000::/3). Duplicates are possible and
 //! rare; a table keeps the last.
 //!
@@ -79,7 +80,16 @@ pub fn table(n: usize, v6: bool, rng: &mut Rng) -> Vec<(u128, u8, u32)> {
                 ((0x2000u128 | (rng.next() as u128 & 0x1fff)) << 112)
                     | ((rng.next() as u128 & 0xff) << 104)
             } else {
-                ((rng.next() as u128 & 0xfff) << 116) | (1u128 << 125)
+                // A first octet BGP speakers accept (1-223, not 10 or 127:
+                // no 0/8, loopback, private 10/8, multicast or class E),
+                // then four random bits.
+                let octet = loop {
+                    let o = 1 + rng.next() % 223;
+                    if o != 10 && o != 127 {
+                        break o as u128;
+                    }
+                };
+                (octet << 120) | ((rng.next() as u128 & 0xf) << 116)
             };
         }
         let len = rng.pick(if v6 { V6 } else { V4 });

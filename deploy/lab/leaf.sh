@@ -43,7 +43,9 @@ lab_frr() {
     LAB_PIDS+=($!)
 }
 
-_leaf_frrdir() { local d=/var/run/frr/$1; mkdir -p "$d"; chown frr:frr "$d"; LAB_FRRDIRS+=("$d"); echo "$d"; }
+# _leaf_frrdir NAME: FRR's run directory for pathspace NAME, in $d; leaf_down
+# removes it (so it must not run in a subshell, which would lose the record).
+_leaf_frrdir() { d=/var/run/frr/$1; mkdir -p "$d"; chown frr:frr "$d"; LAB_FRRDIRS+=("$d"); }
 
 # leaf_config OUT: the example with lab devices, no hugepages and free ports.
 leaf_config() {
@@ -134,7 +136,7 @@ leaf_wire() {
 # the example's FRR config (only the FPM port is the lab's).
 leaf_start_frr() {
     local d
-    d=$(_leaf_frrdir "$LAB_TAG-leaf")
+    _leaf_frrdir "$LAB_TAG-leaf"
     sed "s/fpm address 127.0.0.1 port 2620/fpm address 127.0.0.1 port $((LEAF_API + 1))/" "$ROOT/deploy/examples/frr/leaf-frr.conf" >"$d/frr.conf"
     grep -E '^(hostname|fpm)' "$d/frr.conf" >"$d/zebra.conf"; grep -v '^fpm' "$d/frr.conf" >"$d/bgpd.conf"
     if [ -n "${LEAF_UNNUMBERED:-}" ]; then
@@ -184,7 +186,7 @@ C
 # leaf_start_bird: BIRD 2 on the router's host with the example's config.
 leaf_start_bird() {
     local d
-    d=$(_leaf_frrdir "$LAB_TAG-bird")
+    _leaf_frrdir "$LAB_TAG-bird"
     cp "$ROOT/deploy/examples/bird/leaf-bird.conf" "$d/bird.conf"
     ip netns exec "$LEAF_NS" bird -f -c "$d/bird.conf" -s "$d/bird.ctl" -P "$d/bird.pid" >"$d/bird.out" 2>&1 &
     LAB_PIDS+=($!)
@@ -210,7 +212,7 @@ leaf_up() {
         ip -n "$ns" addr add "$LEAF_SERVICE/32" dev lo
         ip netns exec "$ns" socat TCP-LISTEN:$LEAF_SERVICE_PORT,bind=$LEAF_SERVICE,fork,reuseaddr SYSTEM:"echo spine$k" >/dev/null 2>&1 &
         LAB_PIDS+=($!)
-        d=$(_leaf_frrdir "$LAB_TAG-sp$k")
+        _leaf_frrdir "$LAB_TAG-sp$k"
         # The spines retry a refused connection after 5 s, not FRR's 120:
         # they start before the leaf's daemon listens, and a slow machine
         # must not wait two minutes for the leaf's own attempt.

@@ -19,7 +19,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${V4:=1000000}" "${V6:=250000}" "${PPS:=60000}"
 cd "$ROOT"
-cargo build --release --quiet -p router -p control --example table_scale
+cargo build --release --quiet -p router
+cargo build --release --quiet -p control --example table_scale
 DIR=$(mktemp -d /tmp/ecmp-full-table.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$DIR"; }

@@ -108,6 +108,17 @@ established() { # NS NAME
         python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for p in d.get("peers", {}).values() if p.get("state") == "Established"))' 2>/dev/null)" = 2 ]
 }
 rss() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+# cpu PID: CPU seconds its threads used, but the DPDK workers' (they spin).
+cpu() {
+    local t sum=0 comm
+    for t in /proc/$1/task/*; do
+        comm=$(cat "$t/comm" 2>/dev/null) || continue
+        case "$comm" in lcore-worker*|worker*) continue ;; esac
+        sum=$((sum + $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)))
+    done
+    python3 -c "print(round($sum / $(getconf CLK_TCK), 1))"
+}
+cpu_delta() { python3 -c "print(round($2 - $1, 1))"; }
 first_update() { cat "$LAB_DIR"/stamp* 2>/dev/null | sort -n | head -1; }
 # wait_full FILE: until a sample of FILE has every prefix with two nexthops; prints its time.
 wait_full() {
@@ -142,13 +153,15 @@ lab_wait 120 "both kernel-side sessions" established "$K" "$LAB_TAG-k"
 ip netns exec "$K" $C0 python3 "$HERE/kmon.py" >"$OUT/kernel.txt" &
 LAB_PIDS+=($!); KMON=$!
 sleep 1
+c0=("$(cpu "$ZEBRA_PID")" "$(cpu "$BGPD_PID")")
 touch "$LAB_DIR/go"
 kt=$(wait_full "$OUT/kernel.txt")
+K_CPU_ZEBRA=$(cpu_delta "${c0[0]}" "$(cpu "$ZEBRA_PID")"); K_CPU_BGPD=$(cpu_delta "${c0[1]}" "$(cpu "$BGPD_PID")")
 k0=$(first_update)
 K_SECONDS=$(python3 -c "print(round($kt - $k0, 2))")
 K_ZEBRA=$(rss "$ZEBRA_PID"); K_BGPD=$(rss "$BGPD_PID")
 grep -q overrun "$OUT/kernel.txt" && echo "   (the kernel watcher fell behind: its times are late)"
-echo "   first UPDATE to full FIB: $K_SECONDS s; zebra $K_ZEBRA MiB, bgpd $K_BGPD MiB"
+echo "   first UPDATE to full FIB: $K_SECONDS s; zebra $K_ZEBRA MiB, bgpd $K_BGPD MiB; CPU s: zebra $K_CPU_ZEBRA, bgpd $K_CPU_BGPD"
 kill "$KMON" "${FEEDERS[@]}" "$BGPD_PID" "$ZEBRA_PID" 2>/dev/null || true
 wait "$KMON" "${FEEDERS[@]}" "$BGPD_PID" "$ZEBRA_PID" 2>/dev/null || true
 for ns in "$K" "$KT1" "$KT2"; do ip netns del "$ns"; done
@@ -210,12 +223,16 @@ LAB_PIDS+=($!)
 R_BASE=$(rss "$LAB_ROUTER_PID")
 lab_wait 30 "zebra's FPM session" bash -c "ip netns exec $R curl -sf http://127.0.0.1:$API/metrics | grep -q '^ecmp_router_fpm_connected 1'"
 sleep 1
+c0=("$(cpu "$ZEBRA_PID")" "$(cpu "$BGPD_PID")" "$(cpu "$LAB_ROUTER_PID")")
 touch "$LAB_DIR/go"
 rt=$(wait_full "$OUT/router.txt") || { ip netns exec "$R" curl -sf "http://127.0.0.1:$API/metrics" | grep -E '^ecmp_router_(group|fib_routes|rib)' | head -20 >&2; exit 1; }
 r0=$(first_update)
 R_SECONDS=$(python3 -c "print(round($rt - $r0, 2))")
 R_RSS=$(rss "$LAB_ROUTER_PID"); R_ZEBRA=$(rss "$ZEBRA_PID"); R_BGPD=$(rss "$BGPD_PID")
-echo "   first UPDATE to full FIB: $R_SECONDS s; router $R_RSS MiB ($R_BASE MiB before the table), zebra $R_ZEBRA MiB, bgpd $R_BGPD MiB"
+R_CPU_ZEBRA=$(cpu_delta "${c0[0]}" "$(cpu "$ZEBRA_PID")"); R_CPU_BGPD=$(cpu_delta "${c0[1]}" "$(cpu "$BGPD_PID")")
+R_CPU=$(cpu_delta "${c0[2]}" "$(cpu "$LAB_ROUTER_PID")")
+ip netns exec "$R" vtysh -N "$LAB_TAG-r" -c "show fpm counters json" >"$OUT/fpm-counters.json" 2>/dev/null || true
+echo "   first UPDATE to full FIB: $R_SECONDS s; router $R_RSS MiB ($R_BASE MiB before the table), zebra $R_ZEBRA MiB, bgpd $R_BGPD MiB; CPU s: router $R_CPU, zebra $R_CPU_ZEBRA, bgpd $R_CPU_BGPD"
 
 # ---------------------------------------------------------------- failover
 echo "-- transit 1 killed, $PPS packets/s to 1,000 prefixes through the router"
@@ -262,6 +279,7 @@ echo "   no route on transit 1 after $F_SECONDS s (sampled every 0.2 s); $F_MSGS
 python3 "$HERE/plot.py" "$OUT/fill.svg" "$N" "$OUT/kernel.txt" "$k0" "$OUT/router.txt" "$r0"
 cat >"$OUT/result.json" <<J
 {"prefixes": $N, "kernel_seconds": $K_SECONDS, "kernel_zebra_mib": $K_ZEBRA, "kernel_bgpd_mib": $K_BGPD,
+ "kernel_cpu": {"zebra": $K_CPU_ZEBRA, "bgpd": $K_CPU_BGPD}, "router_cpu": {"router": $R_CPU, "zebra": $R_CPU_ZEBRA, "bgpd": $R_CPU_BGPD},
  "router_seconds": $R_SECONDS, "router_mib": $R_RSS, "router_base_mib": $R_BASE, "router_zebra_mib": $R_ZEBRA, "router_bgpd_mib": $R_BGPD,
  "ratio": $(python3 -c "print(round($R_SECONDS / $K_SECONDS, 2))"),
  "failover_seconds": $F_SECONDS, "failover_fpm_messages": $F_MSGS, "failover_lost_packets": $F_LOST}

@@ -85,6 +85,139 @@ fn fpm_route(key: u128, len: u8, v6: bool) -> Vec<u8> {
     f
 }
 
+/// An FPM frame of netlink message `kind` with `body`.
+fn fpm_frame(kind: u16, body: &[u8]) -> Vec<u8> {
+    let mut nl = vec![0u8; 16];
+    nl[4..6].copy_from_slice(&kind.to_le_bytes());
+    nl.extend_from_slice(body);
+    let n = nl.len() as u32;
+    nl[0..4].copy_from_slice(&n.to_le_bytes());
+    let mut f = vec![1u8, 1];
+    f.extend_from_slice(&((n + 4) as u16).to_be_bytes());
+    f.extend_from_slice(&nl);
+    f
+}
+
+/// RTM_NEWNEXTHOP: object `id`, a gateway (`members` empty) or a group.
+fn fpm_nexthop(id: u32, gw: Option<std::net::IpAddr>, members: &[u32]) -> Vec<u8> {
+    let family = match gw {
+        Some(std::net::IpAddr::V6(_)) => 10,
+        _ => 2,
+    };
+    let mut b = vec![family, 0, 0, 0, 0, 0, 0, 0];
+    attr(&mut b, 1, &id.to_le_bytes()); // NHA_ID
+    match gw {
+        Some(std::net::IpAddr::V4(a)) => attr(&mut b, 6, &a.octets()),
+        Some(std::net::IpAddr::V6(a)) => attr(&mut b, 6, &a.octets()),
+        None => {
+            let g: Vec<u8> = members
+                .iter()
+                .flat_map(|m| m.to_le_bytes().into_iter().chain([0; 4]))
+                .collect();
+            attr(&mut b, 2, &g); // NHA_GROUP
+        }
+    }
+    fpm_frame(104, &b)
+}
+
+/// RTM_NEWROUTE for `key/len` through nexthop object `nh` (RTA_NH_ID), as
+/// zebra sends by default.
+fn fpm_route_nh(key: u128, len: u8, v6: bool, nh: u32) -> Vec<u8> {
+    let family = if v6 { 10 } else { 2 };
+    let mut b = vec![family, len, 0, 0, 254, 186, 0, 1, 0, 0, 0, 0];
+    attr(&mut b, 15, &254u32.to_le_bytes()); // RTA_TABLE
+    if v6 {
+        attr(&mut b, 1, &key.to_be_bytes());
+    } else {
+        attr(&mut b, 1, &((key >> 96) as u32).to_be_bytes());
+    }
+    attr(&mut b, 30, &nh.to_le_bytes()); // RTA_NH_ID
+    fpm_frame(24, &b)
+}
+
+/// What zebra sends while bgpd learns a full table from two transits: the
+/// nexthop objects, then each route on the first transit's object, then on
+/// the group of both (objects 1-2 and group 10 for IPv4, 3-4 and 11 for IPv6).
+fn zebra_stream(prefixes: &[(u128, u8, bool)]) -> Vec<u8> {
+    let mut s = Vec::new();
+    for (id, gw) in [
+        (1, "10.1.0.2"),
+        (2, "10.2.0.2"),
+        (3, "fd01::2"),
+        (4, "fd02::2"),
+    ] {
+        s.extend(fpm_nexthop(id, Some(gw.parse().unwrap()), &[]));
+    }
+    s.extend(fpm_nexthop(10, None, &[1, 2]));
+    s.extend(fpm_nexthop(11, None, &[3, 4]));
+    for (first, group) in [((1, 3), (10, 11))] {
+        for &(k, l, v6) in prefixes {
+            s.extend(fpm_route_nh(k, l, v6, if v6 { first.1 } else { first.0 }));
+        }
+        for &(k, l, v6) in prefixes {
+            s.extend(fpm_route_nh(k, l, v6, if v6 { group.1 } else { group.0 }));
+        }
+    }
+    s
+}
+
+/// Feeds an FPM byte stream through a session into `cp` in 64 KiB reads, as
+/// the FPM server does; returns the messages and the session's bytes.
+fn feed(cp: &mut ControlPlane, stream: &[u8]) -> (u64, usize) {
+    let mut session = control::fpm::Session::default();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut msgs = 0u64;
+    for chunk in stream.chunks(1 << 16) {
+        buf.extend_from_slice(chunk);
+        let (mut used, mut changes) = (0usize, Vec::new());
+        while let Some((nl, len)) = control::fpm::frame(&buf[used..]).expect("well-formed") {
+            for m in control::fpm::decode_frame(nl).expect("well-formed") {
+                msgs += 1;
+                changes.extend(session.apply(m).unwrap_or_default());
+            }
+            used += len;
+        }
+        buf.drain(..used);
+        cp.apply_fpm(changes);
+    }
+    (msgs, session.memory())
+}
+
+/// Phase 3 alone: the FPM stream zebra sends for two transits' full tables,
+/// in this process's clean heap, with the memory per structure.
+fn zebra_phase(prefixes: &[(u128, u8, bool)], small: config::Config) -> ControlPlane {
+    let stream = zebra_stream(prefixes);
+    let rss0 = rss_mib();
+    let mut cp = plane(small);
+    let t0 = Instant::now();
+    let (msgs, session) = feed(&mut cp, &stream);
+    let el = t0.elapsed().as_secs_f64();
+    let (f4, f6) = cp.fib().routes.counts();
+    let multipath: usize = cp
+        .groups()
+        .iter()
+        .filter(|g| g.members.len() == 2)
+        .map(|g| g.routes)
+        .sum();
+    println!(
+        "fpm, zebra's way (objects; each route on one transit, then on both): {msgs} messages applied in {el:.2} s = {:.0} messages/s; FIB {f4} + {f6}, {multipath} on two nexthops; RSS +{:.0} MiB",
+        msgs as f64 / el,
+        rss_mib() - rss0
+    );
+    let mut parts = cp.memory();
+    parts.push(("fpm session: routes and objects", session));
+    parts.sort_by(|a, b| b.1.cmp(&a.1));
+    let total: usize = parts.iter().map(|p| p.1).sum();
+    for (what, bytes) in parts.iter().filter(|p| p.1 >= 1 << 20) {
+        println!("  {:>7.1} MiB  {what}", *bytes as f64 / 1048576.0);
+    }
+    println!(
+        "  {:>7.1} MiB  total (allocated; estimates from sizes and capacities)",
+        total as f64 / 1048576.0
+    );
+    cp
+}
+
 fn plane(cfg: config::Config) -> ControlPlane {
     let macs = [MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])];
     ControlPlane::new(cfg, &macs, vec![], Channels::default(), 4096)
@@ -126,6 +259,11 @@ fn main() {
             .collect();
         std::fs::write(&path, text).expect("write the prefixes");
         println!("wrote {path}");
+        return;
+    }
+
+    if args.iter().any(|a| a == "--zebra") {
+        zebra_phase(&prefixes, config::parse(HEAD, "head.yaml").expect("valid"));
         return;
     }
 
@@ -174,22 +312,7 @@ fn main() {
     let rss0 = rss_mib();
     let mut cp = plane(small.clone());
     let t0 = Instant::now();
-    let mut session = control::fpm::Session::default();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut msgs = 0u64;
-    for chunk in stream.chunks(1 << 16) {
-        buf.extend_from_slice(chunk);
-        let (mut used, mut changes) = (0usize, Vec::new());
-        while let Some((nl, len)) = control::fpm::frame(&buf[used..]).expect("well-formed") {
-            for m in control::fpm::decode_frame(nl).expect("well-formed") {
-                msgs += 1;
-                changes.extend(session.apply(m).unwrap_or_default());
-            }
-            used += len;
-        }
-        buf.drain(..used);
-        cp.apply_fpm(changes);
-    }
+    let (msgs, _) = feed(&mut cp, &stream);
     let el = t0.elapsed().as_secs_f64();
     let (f4, f6) = cp.fib().routes.counts();
     println!(
@@ -200,6 +323,13 @@ fn main() {
         rss_mib() - rss0
     );
     drop(stream);
+    drop(cp);
+
+    // 3. FPM as zebra sends a full table from two transits: nexthop objects,
+    //    every route on one transit's, then on the group of both. (Its RSS
+    //    is lower than a fresh process's: the heap reuses phase 2's memory;
+    //    `--zebra` runs it alone.)
+    let mut cp = zebra_phase(&prefixes, small.clone());
 
     // 4. Churn on the full table, through the API's code path.
     let n = 100_000.min(prefixes.len());

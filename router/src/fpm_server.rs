@@ -230,17 +230,44 @@ fn decode(buf: &mut Vec<u8>) -> Batch {
 fn apply(server: &Server, session: &mut fpm::Session, messages: Vec<fpm::Message>) {
     let (mut changes, mut msgs, mut nh_msgs) = (Vec::new(), 0u64, 0u64);
     let (mut route_limit, mut nexthop_limit) = (0u64, 0u64);
+    let mut cp = server.shared.cp();
+    // fpm.max-routes: the control plane holds the routes; the ones this
+    // batch adds or removes are not applied yet, so they are tracked here.
+    let mut held = cp.fpm_routes_held();
+    let mut batch: std::collections::HashMap<(u32, dataplane::types::Prefix), bool> =
+        std::collections::HashMap::new();
     for m in messages {
         msgs += 1;
         nh_msgs += matches!(m, fpm::Message::Nexthop { .. }) as u64;
         tracing::debug!(?m, "FPM message");
+        if let fpm::Message::Route {
+            table,
+            prefix,
+            target,
+            ..
+        } = &m
+        {
+            let key = (*table, *prefix);
+            let holds = *batch
+                .entry(key)
+                .or_insert_with(|| !cp.fpm_route_is_new(key));
+            match (target.is_some(), holds) {
+                (true, false) if held >= server.settings.limits.routes => {
+                    route_limit += 1;
+                    continue;
+                }
+                (true, false) => held += 1,
+                (false, true) => held -= 1,
+                _ => {}
+            }
+            batch.insert(key, target.is_some());
+        }
         match session.apply(m) {
             Ok(c) => changes.extend(c),
             Err(fpm::Refused::RouteLimit) => route_limit += 1,
             Err(fpm::Refused::NexthopLimit) => nexthop_limit += 1,
         }
     }
-    let mut cp = server.shared.cp();
     if route_limit + nexthop_limit > 0
         && cp.counters.fpm_refused_route_limit + cp.counters.fpm_refused_nexthop_limit == 0
     {

@@ -15,11 +15,11 @@
 //!
 //! Interfaces: FRR runs in its own namespace, with its own ifindexes, so the
 //! router does not use RTA_OIF. A gateway maps to the router port whose subnet
-//! holds it (see [`Session::resolve`]).
+//! holds it (the control plane's `fpm_port`).
 //!
 //! - `decode.rs`: frames and netlink messages into [`Message`]s;
-//! - `session.rs`: one zebra session's state ([`Session`]): its routes and
-//!   nexthop objects, resolved against the ports, with its limits.
+//! - `session.rs`: one zebra session's state ([`Session`]): its nexthop
+//!   objects, and each route message resolved to paths or an object.
 //!
 //! The server (accepting zebra, reading frames, applying them) is the
 //! router's `fpm_server.rs`: it is I/O, and this crate has none.

@@ -1,8 +1,8 @@
-//! One zebra session: its routes and nexthop objects, resolved.
+//! One zebra session: its nexthop objects, and its route messages resolved.
 
 use super::*;
 use dataplane::types::Prefix;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// A route as the session resolved it: paths with gateways, a nexthop
@@ -104,7 +104,8 @@ impl From<Resolved> for Change {
 /// How much one session may hold (`fpm.max-routes`, `fpm.max-nexthops`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Routes.
+    /// Routes: enforced by the FPM server against the control plane, which
+    /// holds the routes ([`crate::state::ControlPlane::fpm_route_is_new`]).
     pub routes: usize,
     /// Nexthop objects.
     pub nexthops: usize,
@@ -138,11 +139,14 @@ struct Held {
     metric: u32,
 }
 
-/// One FPM session's state: nexthop objects and the routes that use them.
+/// One FPM session's state: its nexthop objects. Its routes are not kept
+/// here: each route message resolves on its own (a route names its paths or
+/// an object), and the control plane's RIB holds what was resolved, so a
+/// full table is not held twice. The route limit is the FPM server's, which
+/// asks the RIB whether a route is new.
 #[derive(Debug, Default)]
 pub struct Session {
     nexthops: HashMap<u32, Nexthop>,
-    routes: BTreeMap<(u32, Prefix), Held>,
     limits: Limits,
 }
 
@@ -160,8 +164,9 @@ impl Session {
     /// hold it, never the routes that use them (their number does not matter).
     ///
     /// # Errors
-    /// [`Refused`] when a new route or nexthop object is past its limit; the
-    /// message changes nothing (an update of an existing one is applied).
+    /// [`Refused::NexthopLimit`] when a new nexthop object is past its
+    /// limit; the message changes nothing (an update of an existing one is
+    /// applied).
     pub fn apply(&mut self, m: Message) -> Result<Vec<Change>, Refused> {
         Ok(match m {
             Message::Ignored(_) => Vec::new(),
@@ -173,27 +178,12 @@ impl Session {
                 protocol,
             } => {
                 let key = (table, prefix);
-                match target {
-                    Some(target) => {
-                        if self.routes.len() >= self.limits.routes
-                            && !self.routes.contains_key(&key)
-                        {
-                            return Err(Refused::RouteLimit);
-                        }
-                        self.routes.insert(
-                            key,
-                            Held {
-                                target,
-                                protocol,
-                                metric: priority,
-                            },
-                        );
-                    }
-                    None => {
-                        self.routes.remove(&key);
-                    }
-                }
-                vec![Change::Route(self.resolve(key))]
+                let held = target.map(|target| Held {
+                    target,
+                    protocol,
+                    metric: priority,
+                });
+                vec![Change::Route(Self::resolve(key, held.as_ref()))]
             }
             Message::Nexthop { id, nexthop } => {
                 match nexthop {
@@ -222,6 +212,12 @@ impl Session {
                     .collect()
             }
         })
+    }
+
+    /// Bytes of the objects the session holds (an estimate, as
+    /// [`crate::state::ControlPlane::memory`] gives).
+    pub fn memory(&self) -> usize {
+        self.nexthops.capacity() * 64
     }
 
     /// A nexthop object's paths.
@@ -256,8 +252,9 @@ impl Session {
         }
     }
 
-    /// The paths of a route (empty: withdrawn, special, or an object's).
-    pub fn resolve(&self, key: (u32, Prefix)) -> Resolved {
+    /// The paths of a route (empty: withdrawn, special, or an object's);
+    /// `held` is what its message said (none: withdrawn).
+    fn resolve(key: (u32, Prefix), held: Option<&Held>) -> Resolved {
         use crate::config::Reject;
         let single = |p: &Path| {
             Some(Hop {
@@ -266,7 +263,7 @@ impl Session {
                 weight: p.weight,
             })
         };
-        let Some(held) = self.routes.get(&key) else {
+        let Some(held) = held else {
             return Resolved::withdrawn(key);
         };
         let mut out = Resolved {
@@ -300,13 +297,12 @@ impl Session {
         out
     }
 
-    /// Every object and route the session holds, resolved: objects first.
-    pub fn all(&self) -> Vec<Change> {
+    /// Every object the session holds, resolved.
+    pub fn objects(&self) -> Vec<Change> {
         let mut ids: Vec<u32> = self.nexthops.keys().copied().collect();
         ids.sort_unstable();
         ids.into_iter()
             .map(|i| Change::Object(self.object(i)))
-            .chain(self.routes.keys().map(|k| Change::Route(self.resolve(*k))))
             .collect()
     }
 }

@@ -89,6 +89,31 @@ impl FibBuilder {
         self.generation
     }
 
+    /// Bytes of the installed routes and of both route tables' tries
+    /// (allocated), per structure.
+    pub(super) fn memory(&self) -> Vec<(&'static str, usize)> {
+        use super::memory::hashed;
+        let (a4, a6) = self.routes.memory_bytes();
+        let (b4, b6) = self
+            .spare
+            .as_deref()
+            .map_or((0, 0), RouteTable::memory_bytes);
+        vec![
+            (
+                "installed main-table routes",
+                hashed::<(Prefix, Route)>(self.installed.capacity()),
+            ),
+            (
+                "installed other tables' routes",
+                hashed::<((u32, Prefix), Route)>(self.installed_other.capacity()),
+            ),
+            ("route table in use: IPv4 trie", a4),
+            ("route table in use: IPv6 trie", a6),
+            ("spare route table: IPv4 trie", b4),
+            ("spare route table: IPv6 trie", b6),
+        ]
+    }
+
     /// Frees the generations no worker reads any more.
     pub(super) fn reclaim(&mut self) {
         self.publisher.reclaim();

@@ -22,6 +22,14 @@ pub(super) struct FpmState {
 }
 
 impl FpmState {
+    /// Slots of the object map.
+    pub(super) fn objects_capacity(&self) -> usize {
+        self.objects.capacity()
+    }
+    /// Slots of the use counts.
+    pub(super) fn uses_capacity(&self) -> usize {
+        self.object_uses.capacity()
+    }
     /// The FPM nexthop object `id`, as installed.
     pub(super) fn object(&self, id: u32) -> Option<&FpmObject> {
         self.objects.get(&id)
@@ -66,6 +74,28 @@ impl ControlPlane {
         if any {
             self.commit();
         }
+    }
+
+    /// FPM routes held: in the RIB, or held back as not installed. What
+    /// `fpm.max-routes` bounds.
+    pub fn fpm_routes_held(&self) -> usize {
+        let rib: usize = self
+            .rib
+            .counts()
+            .iter()
+            .filter(|((_, o), _)| *o == Origin::Fpm)
+            .map(|(_, n)| n)
+            .sum();
+        rib + self.fpm.not_installed.len()
+    }
+
+    /// True when an FPM route for `key` would be a new one (not held).
+    pub fn fpm_route_is_new(&self, key: (u32, Prefix)) -> bool {
+        !self.fpm.not_installed.contains_key(&key)
+            && !self
+                .rib
+                .get(&key)
+                .is_some_and(|by| by.contains_key(&Origin::Fpm))
     }
 
     /// The port of an FPM path: its interface when the router has kernel

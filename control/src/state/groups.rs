@@ -18,6 +18,13 @@ pub(super) struct Groups {
 }
 
 impl Groups {
+    /// Bytes of the slots and the key index (the built groups are small and
+    /// shared with the FIB).
+    pub(super) fn memory(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Option<GroupState>>()
+            + self.index.capacity() * (std::mem::size_of::<(GroupKey, usize)>() + 1)
+    }
+
     /// True when a group changed since the last publication.
     pub(super) fn dirty(&self) -> bool {
         self.dirty

@@ -15,6 +15,7 @@ mod fixture;
 mod fpm_sync;
 mod groups;
 mod kernel_sync;
+mod memory;
 mod neighbors;
 mod nexthops;
 mod prober;

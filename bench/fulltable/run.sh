@@ -113,7 +113,7 @@ cpu() {
     local t sum=0 comm
     for t in /proc/$1/task/*; do
         comm=$(cat "$t/comm" 2>/dev/null) || continue
-        case "$comm" in lcore-worker*|worker*) continue ;; esac
+        case "$comm" in rte-worker*|lcore-worker*) continue ;; esac
         sum=$((sum + $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)))
     done
     python3 -c "print(round($sum / $(getconf CLK_TCK), 1))"
@@ -129,6 +129,22 @@ wait_full() {
         sleep 0.2
     done
     echo "timed out after $TIMEOUT s: $(tail -1 "$1")" >&2
+    return 1
+}
+
+# gone_after FILE T0: until a sample taken after T0 has every prefix and none
+# on two nexthops; prints the seconds from T0.
+gone_after() {
+    local end=$((SECONDS + TIMEOUT)) t routes multi
+    while [ $SECONDS -lt $end ]; do
+        read -r t routes multi < <(grep -v '^#' "$1" | tail -1)
+        if [ "$multi" = 0 ] && [ "$routes" -ge "$N" ] && python3 -c "import sys; sys.exit(0 if $t > $2 else 1)"; then
+            python3 -c "print(round($t - $2, 2))"
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "timed out: $(tail -1 "$1")" >&2
     return 1
 }
 
@@ -162,6 +178,11 @@ K_SECONDS=$(python3 -c "print(round($kt - $k0, 2))")
 K_ZEBRA=$(rss "$ZEBRA_PID"); K_BGPD=$(rss "$BGPD_PID")
 grep -q overrun "$OUT/kernel.txt" && echo "   (the kernel watcher fell behind: its times are late)"
 echo "   first UPDATE to full FIB: $K_SECONDS s; zebra $K_ZEBRA MiB, bgpd $K_BGPD MiB; CPU s: zebra $K_CPU_ZEBRA, bgpd $K_CPU_BGPD"
+# The same failover as the router's below: transit 1 killed, until no route uses it.
+kt0=$(date +%s.%N)
+kill -9 "${FEEDERS[0]}"
+KF_SECONDS=$(gone_after "$OUT/kernel.txt" "$kt0") || KF_SECONDS=null
+echo "   transit 1 killed: no route on it after $KF_SECONDS s"
 kill "$KMON" "${FEEDERS[@]}" "$BGPD_PID" "$ZEBRA_PID" 2>/dev/null || true
 wait "$KMON" "${FEEDERS[@]}" "$BGPD_PID" "$ZEBRA_PID" 2>/dev/null || true
 for ns in "$K" "$KT1" "$KT2"; do ip netns del "$ns"; done
@@ -261,20 +282,15 @@ fpm_msgs() { ip netns exec "$R" curl -sf "http://127.0.0.1:$API/metrics" | awk '
 m0=$(fpm_msgs); d0=$(rx "$T1" "${LAB_TAG}w1")
 kt0=$(date +%s.%N)
 kill -9 "${FEEDERS[0]}"
-end=$((SECONDS + TIMEOUT)); moved=
-while [ $SECONDS -lt $end ]; do
-    last=$(tail -1 "$OUT/router.txt")
-    read -r t routes multi <<<"$last"
-    if [ "$multi" = 0 ] && [ "$routes" -ge "$N" ] && python3 -c "import sys; sys.exit(0 if $t > $kt0 else 1)"; then moved=$t; break; fi
-    sleep 0.1
-done
+F_SECONDS=$(gone_after "$OUT/router.txt" "$kt0") || { tail -1 "$OUT/router.txt"; exit 1; }
+d1=$(rx "$T1" "${LAB_TAG}w1"); e1=$(rx "$T2" "${LAB_TAG}w2")
 sleep 1
-d1=$(rx "$T1" "${LAB_TAG}w1"); m1=$(fpm_msgs)
+d2=$(rx "$T1" "${LAB_TAG}w1"); e2=$(rx "$T2" "${LAB_TAG}w2"); m1=$(fpm_msgs)
 kill "$STREAM" 2>/dev/null || true
-[ -n "$moved" ] || { echo "   timed out: $(tail -1 "$OUT/router.txt")"; exit 1; }
-F_SECONDS=$(python3 -c "print(round($moved - $kt0, 2))")
-F_MSGS=$((m1 - m0)); F_LOST=$((d1 - d0))
+F_AFTER=$((d2 - d1)); F_SURVIVOR=$((e2 - e1))
+F_MSGS=$((m1 - m0)); F_LOST=$((d2 - d0))
 echo "   no route on transit 1 after $F_SECONDS s (sampled every 0.2 s); $F_MSGS FPM messages; $F_LOST packets still sent to transit 1"
+echo "   the second after: $F_AFTER packets to transit 1, $F_SURVIVOR to transit 2"
 
 python3 "$HERE/plot.py" "$OUT/fill.svg" "$N" "$OUT/kernel.txt" "$k0" "$OUT/router.txt" "$r0"
 cat >"$OUT/result.json" <<J
@@ -282,6 +298,7 @@ cat >"$OUT/result.json" <<J
  "kernel_cpu": {"zebra": $K_CPU_ZEBRA, "bgpd": $K_CPU_BGPD}, "router_cpu": {"router": $R_CPU, "zebra": $R_CPU_ZEBRA, "bgpd": $R_CPU_BGPD},
  "router_seconds": $R_SECONDS, "router_mib": $R_RSS, "router_base_mib": $R_BASE, "router_zebra_mib": $R_ZEBRA, "router_bgpd_mib": $R_BGPD,
  "ratio": $(python3 -c "print(round($R_SECONDS / $K_SECONDS, 2))"),
- "failover_seconds": $F_SECONDS, "failover_fpm_messages": $F_MSGS, "failover_lost_packets": $F_LOST}
+ "kernel_failover_seconds": $KF_SECONDS, "failover_seconds": $F_SECONDS, "failover_fpm_messages": $F_MSGS, "failover_lost_packets": $F_LOST,
+ "after_failover_packets": {"transit1": $F_AFTER, "transit2": $F_SURVIVOR}}
 J
 cat "$OUT/result.json"

@@ -95,6 +95,10 @@ impl Io {
         let mut last_links = std::time::Instant::now();
         let started = last_links;
         let mut announced = 0usize;
+        // Idle rounds in a row: the sleep doubles with them, from 100 us to
+        // 1 ms, so an idle router costs its host about 1,000 polls a second,
+        // not 10,000 (it shares a core with FRR); any frame resets it.
+        let mut idle = 0u32;
         while !self.stop.load(Ordering::Relaxed) {
             let mut work = 0usize;
             for r in &mut self.rings {
@@ -210,7 +214,10 @@ impl Io {
                 }
             }
             if work == 0 {
-                std::thread::sleep(Duration::from_micros(100));
+                std::thread::sleep(Duration::from_micros((100u64 << idle).min(1000)));
+                idle = (idle + 1).min(4);
+            } else {
+                idle = 0;
             }
         }
     }

@@ -149,7 +149,7 @@ gone_after() {
 }
 
 # ---------------------------------------------------------------- the kernel
-echo "-- kernel: zebra alone, FIB in namespace K"
+echo "-- kernel: zebra alone, FIB in namespace K [at ${SECONDS} s]"
 K=$LAB_TAG-k; KT1=$LAB_TAG-kt1; KT2=$LAB_TAG-kt2
 for ns in "$K" "$KT1" "$KT2"; do ip netns add "$ns"; LAB_NAMESPACES+=("$ns"); ip -n "$ns" link set lo up; done
 for k in 1 2; do
@@ -189,7 +189,7 @@ for ns in "$K" "$KT1" "$KT2"; do ip netns del "$ns"; done
 LAB_NAMESPACES=()
 
 # ---------------------------------------------------------------- the router
-echo "-- router: zebra over FPM"
+echo "-- router: zebra over FPM [at ${SECONDS} s]"
 R=$LAB_TAG-r; H=$LAB_TAG-h; T1=$LAB_TAG-t1; T2=$LAB_TAG-t2
 for ns in "$R" "$H" "$T1" "$T2"; do ip netns add "$ns"; LAB_NAMESPACES+=("$ns"); ip -n "$ns" link set lo up; done
 API=$LAB_API_PORT; FPM=$((LAB_API_PORT + 1))
@@ -256,7 +256,7 @@ ip netns exec "$R" vtysh -N "$LAB_TAG-r" -c "show fpm counters json" >"$OUT/fpm-
 echo "   first UPDATE to full FIB: $R_SECONDS s; router $R_RSS MiB ($R_BASE MiB before the table), zebra $R_ZEBRA MiB, bgpd $R_BGPD MiB; CPU s: router $R_CPU, zebra $R_CPU_ZEBRA, bgpd $R_CPU_BGPD"
 
 # ---------------------------------------------------------------- failover
-echo "-- transit 1 killed, $PPS packets/s to 1,000 prefixes through the router"
+echo "-- transit 1 killed, $PPS packets/s to 1,000 prefixes through the router [at ${SECONDS} s]"
 grep -v : "$LAB_DIR/prefixes.txt" | awk 'NR % int('"$N"' / 1000 + 1) == 0' | head -1000 >"$LAB_DIR/targets.txt"
 ip netns exec "$H" python3 - "$LAB_DIR/targets.txt" "$PPS" <<'PY' >"$LAB_DIR/stream.txt" &
 import ipaddress, socket, sys, time

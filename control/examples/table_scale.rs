@@ -10,6 +10,10 @@
 //! 4. churn on the full table: replace and delete/re-add through the API path.
 //!
 //! Run: `cargo run --release -p control --example table_scale [-- --v4 N --v6 N]`
+//! Only the zebra-shaped FPM phase, in a clean heap: `... -- --zebra`.
+//! Send the table to a router's FPM port (objects, each route once on the
+//! group of both transits), built before the clock starts: `... -- --send
+//! HOST:PORT [--wait FILE]` (writes FILE.ready, sends once FILE exists).
 //! Write the table as a router config: `... -- --write-yaml FILE [--head FILE]`
 //! (`--head`: the config's start, up to `routes:`; it must define the groups
 //! `transit4` and `transit6`), or as a list of prefixes: `--write-prefixes FILE`.
@@ -138,7 +142,12 @@ fn fpm_route_nh(key: u128, len: u8, v6: bool, nh: u32) -> Vec<u8> {
 /// What zebra sends while bgpd learns a full table from two transits: the
 /// nexthop objects, then each route on the first transit's object, then on
 /// the group of both (objects 1-2 and group 10 for IPv4, 3-4 and 11 for IPv6).
+/// With `once`, each route is sent once, on the group.
 fn zebra_stream(prefixes: &[(u128, u8, bool)]) -> Vec<u8> {
+    zebra_stream_as(prefixes, false)
+}
+
+fn zebra_stream_as(prefixes: &[(u128, u8, bool)], once: bool) -> Vec<u8> {
     let mut s = Vec::new();
     for (id, gw) in [
         (1, "10.1.0.2"),
@@ -151,7 +160,7 @@ fn zebra_stream(prefixes: &[(u128, u8, bool)]) -> Vec<u8> {
     s.extend(fpm_nexthop(10, None, &[1, 2]));
     s.extend(fpm_nexthop(11, None, &[3, 4]));
     for (first, group) in [((1, 3), (10, 11))] {
-        for &(k, l, v6) in prefixes {
+        for &(k, l, v6) in prefixes.iter().filter(|_| !once) {
             s.extend(fpm_route_nh(k, l, v6, if v6 { first.1 } else { first.0 }));
         }
         for &(k, l, v6) in prefixes {
@@ -262,6 +271,29 @@ fn main() {
         return;
     }
 
+    if let Some(addr) = arg("--send") {
+        // A sender that is not the bottleneck: the frames are built first,
+        // then written to the router's FPM port in one stream.
+        let stream = zebra_stream_as(&prefixes, true);
+        let mut sock = std::net::TcpStream::connect(&addr).expect("connect to the FPM port");
+        if let Some(go) = arg("--wait") {
+            std::fs::write(format!("{go}.ready"), b"").expect("write the ready file");
+            while !std::path::Path::new(&go).exists() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        let t0 = Instant::now();
+        std::io::Write::write_all(&mut sock, &stream).expect("send");
+        println!(
+            "{{\"messages\": {}, \"bytes\": {}, \"send_seconds\": {:.3}}}",
+            prefixes.len() + 6,
+            stream.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        // Hold the session: closing it would make its routes stale.
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+        return;
+    }
     if args.iter().any(|a| a == "--zebra") {
         zebra_phase(&prefixes, config::parse(HEAD, "head.yaml").expect("valid"));
         return;

@@ -90,6 +90,23 @@ echo "   publications: $(metric "$((PORT + 1))" 'ecmp_router_control_events_tota
 fpm_rate=$(python3 -c "print(round(($n4 + $n6) / $t))")
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "$pid" 2>/dev/null || true; PIDS=()
 
+echo "-- FPM: the same routes from a Rust sender, as zebra sends them (nexthop objects, RTA_NH_ID)"
+head r "$((PORT + 1))" "fpm: { listen: 127.0.0.1:$((PORT + 2)) }" >"$DIR/rust.yaml"
+RUST_LOG=warn ./target/release/ecmp-router --config "$DIR/rust.yaml" >"$DIR/rust.log" 2>&1 &
+PIDS+=($!); pid=$!
+until curl -sf "http://127.0.0.1:$((PORT + 1))/metrics" >/dev/null; do kill -0 "$pid"; sleep 0.2; done
+base=$(rss "$pid")
+./target/release/examples/table_scale --v4 "$V4" --v6 "$V6" --send "127.0.0.1:$((PORT + 2))" --wait "$DIR/go-rust" >"$DIR/push-rust.json" &
+PIDS+=($!)
+until [ -e "$DIR/go-rust.ready" ]; do sleep 0.2; done
+start=$(date +%s.%N)
+touch "$DIR/go-rust"
+wait_routes "$((PORT + 1))" "$((n4 + 4))" "$((n6 + 4))" "$pid"
+t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
+echo "   first message to full FIB: ${t} s ($(python3 -c "print(round(($n4 + $n6) / $t))") routes/s); RSS ${base} -> $(rss "$pid") MiB"
+echo "   sender: $(tail -1 "$DIR/push-rust.json")"
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "$pid" 2>/dev/null || true; PIDS=()
+
 echo "-- FPM under an ARP/NDP flood of ${PPS} packets/s on a third port"
 TAP=ftflood$$
 head g "$((PORT + 1))" "fpm: { listen: 127.0.0.1:$((PORT + 2)) }" \

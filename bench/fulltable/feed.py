@@ -18,12 +18,18 @@ peer, from UPDATEs encoded before the clock starts, then keeps the session up.
   their attributes and UPDATEs, as a real table's do (a few per UPDATE).
 - What the peer sends is read and dropped. It runs until killed; its socket
   closes with it, which the peer sees at once (a transit that goes away).
+- Churn (--churn-go FILE): once FILE exists, it withdraws and re-announces
+  batches of --churn-prefixes prefixes spread over the table (both families;
+  never one of --stable FILE's), --churn-rate changes a second for --churn-seconds, in
+  10 ms rounds: a batch withdrawn, then the same batch announced again. It
+  logs "churned N changes in S s".
 
 The sender is not the bottleneck: the UPDATEs are bytes in memory, written
 with sendall; bgpd takes a full table from it in seconds.
 """
 import argparse
 import ipaddress
+import os
 import socket
 import struct
 import sys
@@ -101,6 +107,54 @@ def updates(prefixes, my_as, nh4, nh6):
     return out
 
 
+def withdrawals(nets):
+    """UPDATEs withdrawing `nets` (IPv4 in Withdrawn Routes, IPv6 in MP_UNREACH_NLRI)."""
+    out = []
+    v4 = [nlri(n) for n in nets if n.version == 4]
+    v6 = [nlri(n) for n in nets if n.version == 6]
+    for chunk in packs(v4, MAX_MSG - 19 - 4):
+        w = b"".join(chunk)
+        out.append(msg(2, struct.pack("!H", len(w)) + w + struct.pack("!H", 0)))
+    for chunk in packs(v6, MAX_MSG - 19 - 4 - 4 - 3):
+        pa = attr(0x80, 15, struct.pack("!HB", 2, 1) + b"".join(chunk))
+        out.append(msg(2, struct.pack("!H", 0) + struct.pack("!H", len(pa)) + pa))
+    return out
+
+
+def packs(blobs, room):
+    chunk, size = [], 0
+    for b in blobs:
+        if size + len(b) > room and chunk:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(b)
+        size += len(b)
+    if chunk:
+        yield chunk
+
+
+def churn(s, lock, nets, my_as, nh4, nh6, rate, seconds):
+    """Withdraws and re-announces batches of `nets` at `rate` changes/s."""
+    per_round = max(1, rate // 100)
+    batches = [nets[i:i + per_round] for i in range(0, len(nets) - per_round + 1, per_round)]
+    encoded = [(b"".join(withdrawals(b)), b"".join(updates(b, my_as, nh4, nh6)[:-2])) for b in batches]
+    t0, n, k = time.time(), 0, 0
+    while time.time() - t0 < seconds:
+        w, a = encoded[(k // 2) % len(encoded)]
+        with lock:
+            s.sendall(w if k % 2 == 0 else a)
+        n += len(batches[(k // 2) % len(batches)])
+        k += 1
+        lag = t0 + k * 0.01 - time.time()
+        if lag > 0:
+            time.sleep(lag)
+    if k % 2 == 1:  # leave the last batch announced
+        with lock:
+            s.sendall(encoded[(k // 2) % len(encoded)][1])
+        n += len(batches[(k // 2) % len(batches)])
+    return n, time.time() - t0
+
+
 def open_msg(my_as, router_id):
     caps = b""
     for afi in (1, 2):
@@ -139,6 +193,11 @@ def main():
     ap.add_argument("--nexthop6", required=True)
     ap.add_argument("--wait")
     ap.add_argument("--stamp")
+    ap.add_argument("--churn-go")
+    ap.add_argument("--churn-rate", type=int, default=10000)
+    ap.add_argument("--churn-seconds", type=float, default=60)
+    ap.add_argument("--churn-prefixes", type=int, default=50000)
+    ap.add_argument("--stable")
     a = ap.parse_args()
     t0 = time.time()
     nets = [ipaddress.ip_network(line.strip()) for line in open(a.prefixes) if line.strip()]
@@ -180,7 +239,6 @@ def main():
 
     threading.Thread(target=keepalive, daemon=True).start()
     if a.wait:
-        import os
         while not os.path.exists(a.wait):
             time.sleep(0.01)
     start = time.time()
@@ -190,6 +248,17 @@ def main():
     with lock:
         s.sendall(blob)
     print(f"feed: sent {len(nets)} prefixes in {time.time() - start:.2f} s", flush=True)
+    if a.churn_go:
+        stable = set()
+        if a.stable:
+            stable = {ipaddress.ip_network(line.strip()) for line in open(a.stable) if line.strip()}
+        step = max(1, len(nets) // max(1, a.churn_prefixes))
+        pool = [n for n in nets[::step] if n not in stable][: a.churn_prefixes]
+        nh4, nh6 = ipaddress.IPv4Address(a.nexthop).packed, ipaddress.IPv6Address(a.nexthop6).packed
+        while not os.path.exists(a.churn_go):
+            time.sleep(0.01)
+        n, took = churn(s, lock, pool, a.my_as, nh4, nh6, a.churn_rate, a.churn_seconds)
+        print(f"feed: churned {n} changes in {took:.2f} s", flush=True)
     while True:
         time.sleep(3600)
 

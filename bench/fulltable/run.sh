@@ -23,6 +23,10 @@
 #   a host streams UDP to 1,000 of the table's prefixes through the router:
 #   the time until no route uses transit 1, the FPM messages that took, and
 #   the packets that still went to transit 1 (lost).
+# - Before that, churn: transit 2 withdraws and re-announces CHURN_RATE
+#   prefixes a second (default 10,000) for CHURN_SECONDS (default 60) while
+#   the stream runs to prefixes churn never touches: the packets lost
+#   (counted where they arrive, bench/fulltable/count.py) and the router's RSS.
 #
 # Output: a summary, $OUT/result.json, the samples ($OUT/kernel.txt,
 # $OUT/router.txt: time, routes, multipath routes) and $OUT/fill.svg, the
@@ -30,7 +34,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/bench/fulltable
-: "${V4:=1000000}" "${V6:=250000}" "${PPS:=10000}" "${TIMEOUT:=600}"
+: "${V4:=1000000}" "${V6:=250000}" "${PPS:=10000}" "${TIMEOUT:=600}" "${CHURN_RATE:=10000}" "${CHURN_SECONDS:=60}"
 source "$ROOT/deploy/lab/lib.sh"
 cd "$ROOT"
 [ -x /usr/lib/frr/bgpd ] || { echo "FRR is not installed (bash scripts/setup.sh)"; exit 1; }
@@ -99,7 +103,7 @@ start_feeders() {
         ns=${!k}
         ip netns exec "$ns" $C0 python3 "$HERE/feed.py" --prefixes "$LAB_DIR/prefixes.txt" --as "65${k}00" \
             --peer "10.$k.0.1" --peer-as 65001 --nexthop "10.$k.0.2" --nexthop6 "fd0$k::2" \
-            --wait "$LAB_DIR/go" --stamp "$LAB_DIR/stamp$k" >"$LAB_DIR/feed$k-$ns.log" 2>&1 &
+            --wait "$LAB_DIR/go" --stamp "$LAB_DIR/stamp$k" ${FEED_EXTRA[$k]:-} >"$LAB_DIR/feed$k-$ns.log" 2>&1 &
         LAB_PIDS+=($!); FEEDERS+=($!)
     done
 }
@@ -218,7 +222,11 @@ ip -n "$R" link set "${LAB_TAG}wh" netns "$H"
 ip -n "$H" link set "${LAB_TAG}wh" address 02:00:00:00:64:02 up
 ip -n "$H" addr add 10.100.0.2/24 dev "${LAB_TAG}wh"
 ip -n "$H" route add default via 10.100.0.1
+# The stream's 1,000 prefixes (IPv4), which churn never touches.
+grep -v : "$LAB_DIR/prefixes.txt" | awk 'NR % int('"$N"' / 1000 + 1) == 0' | head -1000 >"$LAB_DIR/targets.txt"
+FEED_EXTRA=([2]="--churn-go $LAB_DIR/churn --churn-rate $CHURN_RATE --churn-seconds $CHURN_SECONDS --churn-prefixes $((N / 25)) --stable $LAB_DIR/targets.txt")
 start_feeders "$T1" "$T2"
+FEED_EXTRA=()
 start_frr "$R" "$LAB_TAG-r" "$FPM"
 lab_wait 120 "both router-side sessions" established "$R" "$LAB_TAG-r"
 # The router's samples: time, FIB routes (minus its own connected and local
@@ -255,37 +263,45 @@ R_CPU=$(cpu_delta "${c0[2]}" "$(cpu "$LAB_ROUTER_PID")")
 ip netns exec "$R" vtysh -N "$LAB_TAG-r" -c "show fpm counters json" >"$OUT/fpm-counters.json" 2>/dev/null || true
 echo "   first UPDATE to full FIB: $R_SECONDS s; router $R_RSS MiB ($R_BASE MiB before the table), zebra $R_ZEBRA MiB, bgpd $R_BGPD MiB; CPU s: router $R_CPU, zebra $R_CPU_ZEBRA, bgpd $R_CPU_BGPD"
 
+# ---------------------------------------------------------------- churn
+num() { cat "$1" 2>/dev/null || echo 0; }
+ip netns exec "$H" python3 "$HERE/stream.py" "$LAB_DIR/targets.txt" "$PPS" "$LAB_DIR/sent" &
+STREAM=$!; LAB_PIDS+=($!)
+for k in 1 2; do
+    ip netns exec "$LAB_TAG-t$k" python3 "$HERE/count.py" "${LAB_TAG}w$k" "$LAB_DIR/got$k" &
+    LAB_PIDS+=($!)
+done
+got() { echo $(( $(num "$LAB_DIR/got1") + $(num "$LAB_DIR/got2") )); }
+sleep 3
+echo "-- churn: transit 2 withdraws and re-announces $CHURN_RATE prefixes/s for $CHURN_SECONDS s, $PPS packets/s to 1,000 stable prefixes [at ${SECONDS} s]"
+C_RSS0=$(rss "$LAB_ROUTER_PID"); C_MAX=$C_RSS0
+# pause_counts: pauses the stream and waits for what is in flight; sets SENT and GOT.
+pause_counts() { kill -USR1 "$STREAM"; sleep 0.5; SENT=$(num "$LAB_DIR/sent"); GOT=$(got); }
+pause_counts; s0=$SENT; g0=$GOT; kill -USR1 "$STREAM"
+touch "$LAB_DIR/churn"
+end=$(python3 -c "print(int($SECONDS + $CHURN_SECONDS + 1))")
+while [ $SECONDS -lt "$end" ]; do
+    r=$(rss "$LAB_ROUTER_PID"); [ "$r" -gt "$C_MAX" ] && C_MAX=$r
+    sleep 1
+done
+lab_wait 30 "the churn's end" grep -q churned "$LAB_DIR/feed2-$T2.log" || true
+pause_counts; s1=$SENT; g1=$GOT; kill -USR1 "$STREAM"
+C_RSS1=$(rss "$LAB_ROUTER_PID")
+C_SENT=$((s1 - s0)); C_LOST=$((C_SENT - (g1 - g0)))
+C_CHANGES=$(sed -n 's/.*churned \([0-9]*\) changes in \([0-9.]*\) s.*/\1/p' "$LAB_DIR/feed2-$T2.log")
+echo "   $(grep churned "$LAB_DIR/feed2-$T2.log" | sed 's/^feed: //'); stream: $C_SENT sent, $C_LOST lost; router RSS $C_RSS0 -> $C_RSS1 MiB (max $C_MAX)"
+
 # ---------------------------------------------------------------- failover
 echo "-- transit 1 killed, $PPS packets/s to 1,000 prefixes through the router [at ${SECONDS} s]"
-grep -v : "$LAB_DIR/prefixes.txt" | awk 'NR % int('"$N"' / 1000 + 1) == 0' | head -1000 >"$LAB_DIR/targets.txt"
-ip netns exec "$H" python3 - "$LAB_DIR/targets.txt" "$PPS" <<'PY' >"$LAB_DIR/stream.txt" &
-import ipaddress, socket, sys, time
-dsts = [str(ipaddress.ip_network(l.strip()).network_address + 1) for l in open(sys.argv[1])]
-pps = int(sys.argv[2]); s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-n, t0 = 0, time.time()
-try:
-    while True:
-        for d in dsts:
-            s.sendto(b"x" * 64, (d, 9))
-            n += 1
-            if n % 100 == 0:
-                lag = t0 + n / pps - time.time()
-                if lag > 0:
-                    time.sleep(lag)
-except KeyboardInterrupt:
-    pass
-PY
-STREAM=$!; LAB_PIDS+=($!)
-rx() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/rx_packets"; }
-sleep 2
 fpm_msgs() { ip netns exec "$R" curl -sf "http://127.0.0.1:$API/metrics" | awk '/^ecmp_router_control_events_total\{event="fpm_(nexthop_)?message"\}/ { s += $2 } END { print s + 0 }'; }
-m0=$(fpm_msgs); d0=$(rx "$T1" "${LAB_TAG}w1")
+m0=$(fpm_msgs); d0=$(num "$LAB_DIR/got1")
 kt0=$(date +%s.%N)
 kill -9 "${FEEDERS[0]}"
 F_SECONDS=$(gone_after "$OUT/router.txt" "$kt0") || { tail -1 "$OUT/router.txt"; exit 1; }
-d1=$(rx "$T1" "${LAB_TAG}w1"); e1=$(rx "$T2" "${LAB_TAG}w2")
+sleep 0.3
+d1=$(num "$LAB_DIR/got1"); e1=$(num "$LAB_DIR/got2")
 sleep 1
-d2=$(rx "$T1" "${LAB_TAG}w1"); e2=$(rx "$T2" "${LAB_TAG}w2"); m1=$(fpm_msgs)
+d2=$(num "$LAB_DIR/got1"); e2=$(num "$LAB_DIR/got2"); m1=$(fpm_msgs)
 kill "$STREAM" 2>/dev/null || true
 F_AFTER=$((d2 - d1)); F_SURVIVOR=$((e2 - e1))
 F_MSGS=$((m1 - m0)); F_LOST=$((d2 - d0))
@@ -299,6 +315,8 @@ cat >"$OUT/result.json" <<J
  "router_seconds": $R_SECONDS, "router_mib": $R_RSS, "router_base_mib": $R_BASE, "router_zebra_mib": $R_ZEBRA, "router_bgpd_mib": $R_BGPD,
  "ratio": $(python3 -c "print(round($R_SECONDS / $K_SECONDS, 2))"),
  "kernel_failover_seconds": $KF_SECONDS, "failover_seconds": $F_SECONDS, "failover_fpm_messages": $F_MSGS, "failover_lost_packets": $F_LOST,
- "after_failover_packets": {"transit1": $F_AFTER, "transit2": $F_SURVIVOR}}
+ "after_failover_packets": {"transit1": $F_AFTER, "transit2": $F_SURVIVOR},
+ "churn": {"rate": $CHURN_RATE, "seconds": $CHURN_SECONDS, "changes": ${C_CHANGES:-0}, "stream_sent": $C_SENT, "stream_lost": $C_LOST,
+           "router_mib_before": $C_RSS0, "router_mib_after": $C_RSS1, "router_mib_max": $C_MAX}}
 J
 cat "$OUT/result.json"

@@ -99,7 +99,7 @@ for r in a b; do
 done
 
 # FRR: the upstream (zebra + bgpd, multipath) and a bgpd -Z per router.
-d=$(_leaf_frrdir "$T-up")
+_leaf_frrdir "$T-up"
 cat >"$d/bgpd.conf" <<C
 hostname upstream
 router bgp 65000
@@ -123,7 +123,7 @@ lab_wait 10 "upstream zebra" test -S "$d/zebra.vty" || exit 1
 lab_frr "$NS_UP" "$T-up" "$d" bgpd
 for r in a b; do
     u=${UPLINK[$r]}
-    d=$(_leaf_frrdir "$T-r$r")
+    _leaf_frrdir "$T-r$r"
     sed -e "s/^hostname tier-a/hostname tier-$r/" -e "s/10\.11\.0\./10.$u.0./g" "$ROOT/deploy/examples/frr/tier-bgpd.conf" >"$d/bgpd.conf"
     chown frr:frr "$d/bgpd.conf"
     lab_frr "${NS_R[$r]}" "$T-r$r" "$d" bgpd -Z

@@ -257,7 +257,7 @@ fn apply(server: &Server, session: &mut fpm::Session, messages: Vec<fpm::Message
                     continue;
                 }
                 (true, false) => held += 1,
-                (false, true) => held -= 1,
+                (false, true) => held = held.saturating_sub(1),
                 _ => {}
             }
             batch.insert(key, target.is_some());

@@ -233,7 +233,13 @@ fn fragments_fit(frame: &[u8], mtu: u16) {
         mtu,
         || Some(Frame::new(0, &[])),
         |f| {
-            let ip = &f.data()[14..];
+            // A frame for a VLAN sub-interface leaves tagged: 18 bytes of L2.
+            let l2 = if dataplane::vlan::vid_of(f.data()).is_some() {
+                18
+            } else {
+                14
+            };
+            let ip = &f.data()[l2..];
             assert!(
                 ip.len() <= mtu as usize,
                 "a fragment of {} > MTU {mtu}",

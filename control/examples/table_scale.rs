@@ -143,11 +143,7 @@ fn fpm_route_nh(key: u128, len: u8, v6: bool, nh: u32) -> Vec<u8> {
 /// nexthop objects, then each route on the first transit's object, then on
 /// the group of both (objects 1-2 and group 10 for IPv4, 3-4 and 11 for IPv6).
 /// With `once`, each route is sent once, on the group.
-fn zebra_stream(prefixes: &[(u128, u8, bool)]) -> Vec<u8> {
-    zebra_stream_as(prefixes, false)
-}
-
-fn zebra_stream_as(prefixes: &[(u128, u8, bool)], once: bool) -> Vec<u8> {
+fn zebra_stream(prefixes: &[(u128, u8, bool)], once: bool) -> Vec<u8> {
     let mut s = Vec::new();
     for (id, gw) in [
         (1, "10.1.0.2"),
@@ -159,12 +155,15 @@ fn zebra_stream_as(prefixes: &[(u128, u8, bool)], once: bool) -> Vec<u8> {
     }
     s.extend(fpm_nexthop(10, None, &[1, 2]));
     s.extend(fpm_nexthop(11, None, &[3, 4]));
-    for (first, group) in [((1, 3), (10, 11))] {
-        for &(k, l, v6) in prefixes.iter().filter(|_| !once) {
-            s.extend(fpm_route_nh(k, l, v6, if v6 { first.1 } else { first.0 }));
-        }
+    // Transit 1's object, then the group of both, per family.
+    let passes: &[(u32, u32)] = if once {
+        &[(10, 11)]
+    } else {
+        &[(1, 3), (10, 11)]
+    };
+    for &(nh4, nh6) in passes {
         for &(k, l, v6) in prefixes {
-            s.extend(fpm_route_nh(k, l, v6, if v6 { group.1 } else { group.0 }));
+            s.extend(fpm_route_nh(k, l, v6, if v6 { nh6 } else { nh4 }));
         }
     }
     s
@@ -195,7 +194,7 @@ fn feed(cp: &mut ControlPlane, stream: &[u8]) -> (u64, usize) {
 /// Phase 3 alone: the FPM stream zebra sends for two transits' full tables,
 /// in this process's clean heap, with the memory per structure.
 fn zebra_phase(prefixes: &[(u128, u8, bool)], small: config::Config) -> ControlPlane {
-    let stream = zebra_stream(prefixes);
+    let stream = zebra_stream(prefixes, false);
     let rss0 = rss_mib();
     let mut cp = plane(small);
     let t0 = Instant::now();
@@ -274,7 +273,7 @@ fn main() {
     if let Some(addr) = arg("--send") {
         // A sender that is not the bottleneck: the frames are built first,
         // then written to the router's FPM port in one stream.
-        let stream = zebra_stream_as(&prefixes, true);
+        let stream = zebra_stream(&prefixes, true);
         let mut sock = std::net::TcpStream::connect(&addr).expect("connect to the FPM port");
         if let Some(go) = arg("--wait") {
             std::fs::write(format!("{go}.ready"), b"").expect("write the ready file");

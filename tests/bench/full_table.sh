@@ -70,42 +70,37 @@ t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
 echo "   start to full FIB: ${t} s; router RSS $(rss "$pid") MiB"
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "$pid" 2>/dev/null || true; PIDS=()
 
-echo "-- FPM: the same routes pushed into a running router"
-head f "$((PORT + 1))" "fpm: { listen: 127.0.0.1:$((PORT + 2)) }" >"$DIR/fpm.yaml"
-RUST_LOG=warn ./target/release/ecmp-router --config "$DIR/fpm.yaml" >"$DIR/fpm.log" 2>&1 &
-PIDS+=($!); pid=$!
-until curl -sf "http://127.0.0.1:$((PORT + 1))/metrics" >/dev/null; do kill -0 "$pid"; sleep 0.2; done
-base=$(rss "$pid")
-# The messages are encoded first; the clock starts when they are sent.
-python3 deploy/lab/churn.py fpm-table "127.0.0.1:$((PORT + 2))" "wait=$DIR/go-fpm" "$DIR/prefixes.txt" >"$DIR/push.json" &
-PIDS+=($!)
-until [ -e "$DIR/go-fpm.ready" ]; do sleep 0.2; done
-start=$(date +%s.%N)
-touch "$DIR/go-fpm"
-wait_routes "$((PORT + 1))" "$((n4 + 4))" "$((n6 + 4))" "$pid"
-t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
-echo "   first message to full FIB: ${t} s ($(python3 -c "print(round(($n4 + $n6) / $t))") routes/s, sent as fast as the router reads); RSS ${base} -> $(rss "$pid") MiB"
-echo "   sender: $(cat "$DIR/push.json")"
-echo "   publications: $(metric "$((PORT + 1))" 'ecmp_router_control_events_total{event="fib_publish"}')"
-fpm_rate=$(python3 -c "print(round(($n4 + $n6) / $t))")
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "$pid" 2>/dev/null || true; PIDS=()
+# fpm_push TAG GO SENDER...: a router started empty, then SENDER (which
+# writes GO.ready and sends once GO exists) pushes the table over FPM; prints
+# the time from GO to a full FIB, the rate and the RSS; sets fpm_rate.
+fpm_push() {
+    local tag=$1 go=$2; shift 2
+    head "$tag" "$((PORT + 1))" "fpm: { listen: 127.0.0.1:$((PORT + 2)) }" >"$DIR/$tag.yaml"
+    RUST_LOG=warn ./target/release/ecmp-router --config "$DIR/$tag.yaml" >"$DIR/$tag.log" 2>&1 &
+    PIDS+=($!); pid=$!
+    until curl -sf "http://127.0.0.1:$((PORT + 1))/metrics" >/dev/null; do kill -0 "$pid"; sleep 0.2; done
+    base=$(rss "$pid")
+    # The messages are encoded first; the clock starts when they are sent.
+    "$@" >"$DIR/push-$tag.json" &
+    PIDS+=($!)
+    until [ -e "$go.ready" ]; do sleep 0.2; done
+    start=$(date +%s.%N)
+    touch "$go"
+    wait_routes "$((PORT + 1))" "$((n4 + 4))" "$((n6 + 4))" "$pid"
+    t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
+    fpm_rate=$(python3 -c "print(round(($n4 + $n6) / $t))")
+    echo "   first message to full FIB: ${t} s (${fpm_rate} routes/s, sent as fast as the router reads); RSS ${base} -> $(rss "$pid") MiB"
+    echo "   sender: $(tail -1 "$DIR/push-$tag.json")"
+    echo "   publications: $(metric "$((PORT + 1))" 'ecmp_router_control_events_total{event="fib_publish"}')"
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "$pid" 2>/dev/null || true; PIDS=()
+}
 
+echo "-- FPM: the same routes pushed into a running router (inline RTA_MULTIPATH, Python sender)"
+fpm_push f "$DIR/go-fpm" python3 deploy/lab/churn.py fpm-table "127.0.0.1:$((PORT + 2))" "wait=$DIR/go-fpm" "$DIR/prefixes.txt"
+py_rate=$fpm_rate
 echo "-- FPM: the same routes from a Rust sender, as zebra sends them (nexthop objects, RTA_NH_ID)"
-head r "$((PORT + 1))" "fpm: { listen: 127.0.0.1:$((PORT + 2)) }" >"$DIR/rust.yaml"
-RUST_LOG=warn ./target/release/ecmp-router --config "$DIR/rust.yaml" >"$DIR/rust.log" 2>&1 &
-PIDS+=($!); pid=$!
-until curl -sf "http://127.0.0.1:$((PORT + 1))/metrics" >/dev/null; do kill -0 "$pid"; sleep 0.2; done
-base=$(rss "$pid")
-./target/release/examples/table_scale --v4 "$V4" --v6 "$V6" --send "127.0.0.1:$((PORT + 2))" --wait "$DIR/go-rust" >"$DIR/push-rust.json" &
-PIDS+=($!)
-until [ -e "$DIR/go-rust.ready" ]; do sleep 0.2; done
-start=$(date +%s.%N)
-touch "$DIR/go-rust"
-wait_routes "$((PORT + 1))" "$((n4 + 4))" "$((n6 + 4))" "$pid"
-t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
-echo "   first message to full FIB: ${t} s ($(python3 -c "print(round(($n4 + $n6) / $t))") routes/s); RSS ${base} -> $(rss "$pid") MiB"
-echo "   sender: $(tail -1 "$DIR/push-rust.json")"
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "$pid" 2>/dev/null || true; PIDS=()
+fpm_push r "$DIR/go-rust" ./target/release/examples/table_scale --v4 "$V4" --v6 "$V6" --send "127.0.0.1:$((PORT + 2))" --wait "$DIR/go-rust"
+fpm_rate=$py_rate
 
 echo "-- FPM under an ARP/NDP flood of ${PPS} packets/s on a third port"
 TAP=ftflood$$

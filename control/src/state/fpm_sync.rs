@@ -210,7 +210,7 @@ impl ControlPlane {
     }
 
     /// Sets (or with `None`, removes) the FPM entry of `key` in the RIB,
-    /// keeping the index of routes by nexthop object.
+    /// keeping the count of routes per nexthop object.
     pub(super) fn set_fpm_spec(&mut self, key: (u32, Prefix), spec: Option<RouteSpec>) {
         let object = |g: &RouteGroup| match g {
             RouteGroup::Object(id) => Some(*id),

@@ -23,7 +23,8 @@ cargo build --release --quiet -p router
 cargo build --release --quiet -p control --example table_scale
 DIR=$(mktemp -d /tmp/ecmp-full-table.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$DIR"; }
+# A killed process's status (143) must not end the cleanup under set -e.
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && { wait "$p" 2>/dev/null || true; }; done; rm -rf "$DIR"; }
 trap cleanup EXIT
 PORT=$(( 20000 + ($$ % 4000) * 3 ))   # below the ephemeral range
 head() { # NAME EXTRA

@@ -118,7 +118,7 @@ fn main() {
         let mut t4 = Lpm::build(Lpm::ipv4(), e4.clone());
         let b4 = t0.elapsed();
         let t0 = Instant::now();
-        let t6 = Lpm::build(Lpm::ipv6(), e6);
+        let mut t6 = Lpm::build(Lpm::ipv6(), e6);
         let b6 = t0.elapsed();
         let rss = rss_mib() - rss0;
         eprintln!(
@@ -138,6 +138,18 @@ fn main() {
             lookups(&t6, &i6),
             bulk(&t6, &i6),
         ];
+        // Bulk lookups with prefetch, whatever the size (a RouteTable turns
+        // it on from PREFETCH_FROM prefixes).
+        t4.set_prefetch(true);
+        t6.set_prefetch(true);
+        eprintln!(
+            "{name}: bulk with prefetch: v4 random {:.1}, v4 in-table {:.1}, v6 random {:.1}, v6 in-table {:.1} ns",
+            1e9 / bulk(&t4, &r4),
+            1e9 / bulk(&t4, &i4),
+            1e9 / bulk(&t6, &r6),
+            1e9 / bulk(&t6, &i6)
+        );
+        t4.set_prefetch(false);
         eprintln!(
             "{name}: memory floor for the IPv4 in-table keys (one random read of a 64 MiB array, 32 at a time): {:.1} ns",
             1e9 / floor(&i4)

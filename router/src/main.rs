@@ -95,6 +95,8 @@ fn main() -> ExitCode {
             }
         };
     }
+    // Route tables made from here on ask for huge pages (full-table lookups).
+    dataplane::lpm::advise_tables(dpdk::advise_hugepages);
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if systemd::stderr_is_journal() {

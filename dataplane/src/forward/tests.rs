@@ -734,6 +734,7 @@ proptest::proptest! {
         down in proptest::prelude::any::<bool>(),
         snat in proptest::prelude::any::<bool>(),
         rules in proptest::prelude::any::<bool>(),
+        big in proptest::prelude::any::<bool>(),
     ) {
         use crate::flowtable::{FlowTable, Timeouts};
         let mut fib = lab_fib();
@@ -758,6 +759,19 @@ proptest::proptest! {
         rt.apply(crate::fib::RouteOp::Set(
             "198.51.101.0/24".parse().unwrap(),
             Route { target: Target::Group(crate::types::GroupId(0)), hash: per_packet, sticky: false }, rt.get("198.51.101.0/24".parse().unwrap()).copied()));
+        if big {
+            // A table past PREFETCH_FROM in both families (/32s in
+            // 100.64.0.0/10, /128s in 3fff::/20, which no frame is sent
+            // to): IPv4 lanes are then looked up in bulk, with prefetch.
+            let hole = Route { target: Target::Blackhole, hash: Default::default(), sticky: false };
+            for i in 0..crate::lpm::PREFETCH_FROM as u32 {
+                let v4 = Ipv4Addr::from(0x6440_0000 + i * 7);
+                rt.apply(crate::fib::RouteOp::Set(crate::types::Prefix::new_truncating(v4.into(), 32), hole, None));
+                let v6 = Ipv6Addr::from((0x3fff_0u128 << 108) | (i as u128 * 0x1_0001));
+                rt.apply(crate::fib::RouteOp::Set(crate::types::Prefix::new_truncating(v6.into(), 128), hole, None));
+            }
+            proptest::prop_assert!(rt.v4_in_bulk());
+        }
         fib.routes = Arc::new(rt);
         if rules {
             fib.policy = Arc::new(policy_rules());

@@ -38,6 +38,15 @@ so a noisy neighbour on this shared VM hits all of them alike):
   frag      ecmp fragmenting: 1,500-byte IPv4 packets without DF into out
             ports of MTU 1,280 (two fragments each); its rate is
             fragments sent per second
+  ecmpload  ecmp while a full table arrives over FPM (not in the default
+            list; issue 29): the router also listens for FPM, and after a
+            warm-up and an idle window, control/examples/table_scale --send
+            (pinned to CPU 0, with the router's control thread) writes
+            --table-v4 + --table-v6 routes, shaped as zebra sends them, as
+            fast as the router reads. Its rate is the one from the first
+            message to a full FIB; printed with it: the idle rate over a
+            window before (an empty table), their ratio, and the rate after
+            (the full table in place)
   kernel    Linux forwarding between namespaces over an 8-way ECMP route
             (fib_multipath_hash_policy=1), fed by testpmd txonly on
             net_af_packet; its rate is divided by the cores the kernel kept
@@ -159,6 +168,84 @@ SNAT_UPLINKS = """uplinks:
   - { name: a, port: out1, gateway: 10.1.0.2, snat: masquerade, probe: { targets: [192.0.2.1], interval-ms: 60000, down-after: 100 } }
   - { name: b, port: out2, gateway: 10.2.0.2, snat: masquerade, probe: { targets: [192.0.2.1], interval-ms: 60000, down-after: 100 } }
 """
+
+
+def bench_ecmpload(pcap, mem, seconds, tmp, v4, v6):
+    """ecmp's forwarding rate while a full table is pushed over FPM: (the rate
+    during the load, the idle rate before it, the load's seconds)."""
+    scale = os.path.join(ROOT, "target", "release", "examples", "table_scale")
+    if not os.path.exists(scale):
+        subprocess.run(["cargo", "build", "--release", "-p", "control", "--example", "table_scale"],
+                       cwd=ROOT, check=True)
+    fpm = 33000 - os.getpid() % 1000
+    api = 32000 - os.getpid() % 1000
+    nhs = "\n".join(f"      - {{ via: \"10.{p}.0.{h}\", port: out{p}, weight: {h - 1} }}"
+                    for p in (1, 2) for h in range(2, 6))
+    neigh = "\n".join(f"  - {{ address: \"10.{p}.0.{h}\", port: out{p}, mac: \"02:00:00:00:0{p}:0{h}\" }}"
+                      for p in (1, 2) for h in range(2, 6))
+    cfg = ECMP_CFG.format(eal=", ".join(json.dumps(m) for m in mem), pid=os.getpid(), pcap=pcap,
+                          prefix="198.18.1.0/24", in_extra="",
+                          out1="addresses: [10.1.0.1/24, fd01::1/64]", out2="addresses: [10.2.0.1/24, fd02::1/64]",
+                          nexthops=nhs, neighbors=neigh, port=api, sticky="false",
+                          extra=f"fpm: {{ listen: 127.0.0.1:{fpm} }}\n", rx_pcaps=f"rx_pcap={pcap},",
+                          tx_pcaps="tx_pcap=/dev/null", lcores="", workers="")
+    path = os.path.join(tmp, "ecmpload.yaml")
+    with open(path, "w") as f:
+        f.write(cfg)
+    p = run_proc([ROUTER, "--config", path], seconds, env={**os.environ, "RUST_LOG": "warn"})
+
+    def metrics():
+        body = urllib.request.urlopen(f"http://127.0.0.1:{api}/metrics", timeout=2).read().decode()
+        tx = sum(float(l.split()[-1]) for l in body.splitlines()
+                 if l.startswith("ecmp_router_port_tx_packets_total"))
+        fib = {f: float(l.split()[-1]) for f in ("ipv4", "ipv6") for l in body.splitlines()
+               if l.startswith(f'ecmp_router_fib_routes{{family="{f}"}}')}
+        return time.monotonic(), tx, fib
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            base = metrics()
+            break
+        except OSError:
+            if p.poll() is not None or time.monotonic() > deadline:
+                stop(p, signal.SIGTERM)
+                raise SystemExit("ecmp-router did not start:\n" + p.communicate()[0][-2000:])
+            time.sleep(0.2)
+    go = os.path.join(tmp, "go-load")
+    for f in (go, go + ".ready"):
+        if os.path.exists(f):
+            os.remove(f)
+    sender = subprocess.Popen(["taskset", "-c", "0", scale, "--v4", str(v4), "--v6", str(v6),
+                               "--send", f"127.0.0.1:{fpm}", "--wait", go],
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    first = sender.stdout.readline()  # "table: N IPv4 + M IPv6 distinct prefixes"
+    n4, n6 = (int(x) for x in re.findall(r"(\d+) IPv", first))
+    while not os.path.exists(go + ".ready"):
+        time.sleep(0.05)
+    time.sleep(2)  # warm-up, with the sender's frames built
+    try:
+        idle0 = metrics()
+        time.sleep(max(seconds - 2, 2))
+        idle1 = metrics()
+        open(go, "w").close()
+        load0 = metrics()
+        while True:
+            cur = metrics()
+            if (cur[2]["ipv4"] >= base[2]["ipv4"] + n4 - 1 and cur[2]["ipv6"] >= base[2]["ipv6"] + n6):
+                break
+            if p.poll() is not None or cur[0] - load0[0] > 600:
+                raise SystemExit("ecmp-router exited or the table never arrived:\n" + stop(p, signal.SIGTERM)[-3000:])
+            time.sleep(0.05)
+        # The same length again with the full table in place, loading over.
+        time.sleep(max(seconds - 2, 2))
+        full = metrics()
+    finally:
+        stop(sender, signal.SIGTERM)
+        stop(p, signal.SIGTERM)
+    load = (cur[1] - load0[1]) / (cur[0] - load0[0]) / 1e6
+    idle = (idle1[1] - idle0[1]) / (idle1[0] - idle0[0]) / 1e6
+    after = (full[1] - cur[1]) / (full[0] - cur[0]) / 1e6
+    return load, idle, after, cur[0] - load0[0]
 
 
 def worker_lcores(workers):
@@ -311,6 +398,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench", "rate"))
     ap.add_argument("--workers", type=int, default=2, help="workers of the ecmp2 forwarder")
+    ap.add_argument("--table-v4", type=int, default=1_000_000, help="ecmpload: IPv4 routes pushed")
+    ap.add_argument("--table-v6", type=int, default=250_000, help="ecmpload: IPv6 routes pushed")
     ap.add_argument("--only", default="testpmd,l3fwd,ecmp,sticky,snat,l3fwd6,ecmp6,ecmp2,ecmpk,ecmpvlan,frag,kernel")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -331,10 +420,11 @@ def main():
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcapv, PCAP_MAC, "1024", "vlan"], check=True)
     pcapf = os.path.join(tmp, "udp1500.pcap")
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "rate", "gen_pcap.py"), pcapf, PCAP_MAC, "1024", "frag"], check=True)
-    order = [x for x in ["testpmd", "l3fwd", "ecmp", "sticky", "snat", "l3fwd6", "ecmp6", "ecmp2", "ecmpk", "ecmpvlan", "frag", "kernel"]
+    order = [x for x in ["testpmd", "l3fwd", "ecmp", "ecmpload", "sticky", "snat", "l3fwd6", "ecmp6", "ecmp2", "ecmpk", "ecmpvlan", "frag", "kernel"]
              if x in a.only.split(",")]
     per = {k: [] for k in order}
     kernel_detail = []
+    load_detail = []
     for r in range(a.rounds):
         rot = order[r % len(order):] + order[:r % len(order)]
         for k in rot:
@@ -344,6 +434,13 @@ def main():
                 v = bench_l3fwd(l3fwd, pcap, mem, a.seconds)
             elif k == "ecmp":
                 v = bench_ecmp(pcap, mem, a.seconds, tmp)
+            elif k == "ecmpload":
+                v, idle, after, secs = bench_ecmpload(pcap, mem, a.seconds, tmp, a.table_v4, a.table_v6)
+                load_detail.append({"load_mpps": v, "idle_mpps": idle, "after_mpps": after,
+                                    "ratio": v / idle if idle else 0.0, "load_seconds": secs})
+                print(f"round {r + 1}: ecmpload idle {idle:.2f} Mpps; during the load ({secs:.2f} s): "
+                      f"{v:.2f} Mpps, {v / idle if idle else 0:.3f} of idle; full table loaded: {after:.2f} Mpps",
+                      flush=True)
             elif k == "sticky":
                 v = bench_ecmp(pcap, mem, a.seconds, tmp, sticky=True)
             elif k == "snat":
@@ -379,8 +476,10 @@ def main():
         print("kernel: Mpps per softirq-busy core; detail per round:", json.dumps(kernel_detail))
         if "ecmp" in res:
             print(f"ecmp-router / kernel per core: {res['ecmp']['median'] / res['kernel']['median']:.1f}x")
+    if load_detail:
+        print("ecmpload: detail per round:", json.dumps(load_detail))
     with open(os.path.join(a.out, "rate.json"), "w") as f:
-        json.dump({"results": res, "kernel": kernel_detail, "memory": memdesc}, f, indent=2)
+        json.dump({"results": res, "kernel": kernel_detail, "load": load_detail, "memory": memdesc}, f, indent=2)
     svg(res, os.path.join(a.out, "rate.svg"))
     print(f"wrote {a.out}/rate.json and rate.svg")
 

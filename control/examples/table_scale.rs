@@ -274,13 +274,15 @@ fn main() {
         // A sender that is not the bottleneck: the frames are built first,
         // then written to the router's FPM port in one stream.
         let stream = zebra_stream(&prefixes, true);
-        let mut sock = std::net::TcpStream::connect(&addr).expect("connect to the FPM port");
         if let Some(go) = arg("--wait") {
             std::fs::write(format!("{go}.ready"), b"").expect("write the ready file");
             while !std::path::Path::new(&go).exists() {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
+        // Connected only now: the router closes a session that sends
+        // nothing in its first 5 s.
+        let mut sock = std::net::TcpStream::connect(&addr).expect("connect to the FPM port");
         let t0 = Instant::now();
         std::io::Write::write_all(&mut sock, &stream).expect("send");
         println!(

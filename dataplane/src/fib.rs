@@ -325,23 +325,6 @@ impl RouteTable {
             *o = i.and_then(|i| self.routes.get(i as usize));
         }
     }
-    /// Whether IPv4 lookups are better done in bulk: the table is large
-    /// enough that its bulk lookups prefetch ([`crate::lpm::Lpm::set_prefetch`]).
-    #[inline]
-    pub fn v4_in_bulk(&self) -> bool {
-        self.v4.prefetches()
-    }
-    /// [`Self::lookup_v4`] for many destinations (keys left-aligned, as
-    /// [`Self::lookup_v6_bulk`]'s), at most 32 at a time.
-    #[inline]
-    pub fn lookup_v4_bulk<'a>(&'a self, dsts: &[u128], out: &mut [Option<&'a Route>]) {
-        let mut idx = [None; 32];
-        let n = dsts.len().min(out.len()).min(32);
-        self.v4.lookup_bulk(&dsts[..n], &mut idx[..n]);
-        for (o, i) in out[..n].iter_mut().zip(idx) {
-            *o = i.and_then(|i| self.routes.get(i as usize));
-        }
-    }
     /// Longest-prefix match for either family.
     pub fn lookup(&self, dst: IpAddr) -> Option<&Route> {
         match dst {

@@ -243,8 +243,7 @@ pub fn process_burst<B: PacketBuf>(
 }
 
 /// Stage 2 of [`process_burst`]: the LPM lookups of the lanes in `fast`;
-/// those in `v6`, and those in a full IPv4 table, walk their trie in lock
-/// step.
+/// those in `v6` walk IPv6's trie in lock step.
 #[inline(always)]
 fn route_stage<'f>(
     table: &'f crate::fib::RouteTable,
@@ -252,41 +251,25 @@ fn route_stage<'f>(
     (fast, v6): (u32, u32),
     routes: &mut [Option<&'f Route>; BURST_MAX],
 ) {
-    // A full IPv4 table misses the caches on every read: its lanes are
-    // looked up together, their reads prefetched first. A small one is
-    // cheaper lane by lane.
-    let (one_by_one, walked) = if table.v4_in_bulk() {
-        (0, fast)
-    } else {
-        (fast & !v6, v6)
-    };
-    let mut bits = one_by_one;
+    let mut bits = fast & !v6;
     while bits != 0 {
         let i = bits.trailing_zeros() as usize;
         bits &= bits - 1;
         routes[i] = table.lookup_v4(Ipv4Addr::from((metas[i].ep.dst >> 96) as u32));
     }
-    for (family, lanes) in [(false, walked & !v6), (true, walked & v6)] {
-        if lanes == 0 {
-            continue;
-        }
-        // A trie several reads deep (IPv6), or one that misses the caches:
-        // all lanes of the family walk it in lock step.
-        let (mut keys, mut at, mut n) = ([0u128; BURST_MAX], [0u8; BURST_MAX], 0);
-        let mut bits = lanes;
+    if v6 != 0 {
+        // IPv6's trie is several reads deep: all lanes walk it in lock step.
+        let (mut keys, mut at, mut n6) = ([0u128; BURST_MAX], [0u8; BURST_MAX], 0);
+        let mut bits = v6;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            (keys[n], at[n]) = (metas[i].ep.dst, i as u8);
-            n += 1;
+            (keys[n6], at[n6]) = (metas[i].ep.dst, i as u8);
+            n6 += 1;
         }
         let mut found: [Option<&Route>; BURST_MAX] = [None; BURST_MAX];
-        if family {
-            table.lookup_v6_bulk(&keys[..n], &mut found[..n]);
-        } else {
-            table.lookup_v4_bulk(&keys[..n], &mut found[..n]);
-        }
-        for (&i, r) in at[..n].iter().zip(found) {
+        table.lookup_v6_bulk(&keys[..n6], &mut found[..n6]);
+        for (&i, r) in at[..n6].iter().zip(found) {
             routes[i as usize] = r;
         }
     }

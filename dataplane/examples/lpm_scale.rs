@@ -4,6 +4,11 @@
 //!
 //! Run: `cargo run --release -p dataplane --example lpm_scale`
 //!
+//! With `-- --routes FILE --ips FILE [--v6]` it builds one table from
+//! `FILE`'s `prefix/len nexthop` lines and looks up the addresses of the
+//! other file, one per line: the formats DPDK's `dpdk-test-fib` reads (`-f`,
+//! `-t`), so both run on the same data (`bench/fulltable/lookups.sh`).
+//!
 //! Note: the churn column removes a prefix that may already be gone, so
 //! some removals are no-ops; it still walks the table to find out.
 //!
@@ -76,7 +81,61 @@ fn shuffle(v: &mut [u128], rng: &mut Rng) {
     }
 }
 
+/// `--routes FILE --ips FILE [--v6]`: ns per lookup on those files, one
+/// by one and in bulk, and with the bulk's prefetch.
+fn from_files(routes: &str, ips: &str, v6: bool) {
+    let key = |a: &str| -> u128 {
+        let a: std::net::IpAddr = a.parse().unwrap_or_else(|e| panic!("{a}: {e}"));
+        match a {
+            std::net::IpAddr::V4(a) => (u32::from(a) as u128) << 96,
+            std::net::IpAddr::V6(a) => u128::from(a),
+        }
+    };
+    let text = std::fs::read_to_string(routes).expect("read the routes");
+    let mut t = if v6 { Lpm::ipv6() } else { Lpm::ipv4() };
+    let mut n = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut f = line.split_whitespace();
+        let (p, nh) = (f.next().expect("prefix"), f.next().expect("nexthop"));
+        let (a, l) = p.split_once('/').expect("prefix/len");
+        t.insert(
+            key(a),
+            l.parse().expect("length"),
+            nh.parse().expect("nexthop"),
+        );
+        n += 1;
+    }
+    let keys: Vec<u128> = std::fs::read_to_string(ips)
+        .expect("read the addresses")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| key(l.trim()))
+        .collect();
+    let ns = |r: f64| 1e9 / r;
+    let (one, bulk_plain) = (lookups(&t, &keys), bulk(&t, &keys));
+    t.set_prefetch(true);
+    let bulk_pre = bulk(&t, &keys);
+    println!(
+        "{n} routes, {} addresses: ns per lookup: one by one {:.1}, bulk {:.1}, bulk with prefetch {:.1}",
+        keys.len(),
+        ns(one),
+        ns(bulk_plain),
+        ns(bulk_pre)
+    );
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |k: &str| {
+        args.iter()
+            .position(|a| a == k)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if let (Some(r), Some(i)) = (arg("--routes"), arg("--ips")) {
+        from_files(&r, &i, args.iter().any(|a| a == "--v6"));
+        return;
+    }
     let mut rng = Rng(0x5ca1_ab1e);
     let mut base: Option<[f64; 8]> = None;
     println!("table | build v4 s | build v6 s | RSS MiB | v4 random ns (bulk) | v4 in-table ns (bulk) | v6 random ns (bulk) | v6 in-table ns (bulk) | churn v4 ops/s");

@@ -89,6 +89,13 @@ fn bits(key: u128, start: u32, width: u32) -> usize {
     ((key << start) >> (128 - width)) as usize
 }
 
+/// The root index of `key`: its top `root_bits` bits (at most 24, so a
+/// 64-bit shift of the key's upper half does, cheaper than a 128-bit one).
+#[inline(always)]
+fn root_index(key: u128, root_bits: u32) -> usize {
+    (((key >> 64) as u64) >> (64 - root_bits)) as usize
+}
+
 #[inline]
 fn leaf(len: u32, value: u32) -> u32 {
     (len << LEN_SHIFT) | (value + 1)
@@ -389,7 +396,7 @@ impl Lpm {
     /// The value of the longest prefix holding `key`.
     #[inline]
     pub fn lookup(&self, key: u128) -> Option<u32> {
-        let mut e = self.root[bits(key, 0, self.root_bits)];
+        let mut e = self.root[root_index(key, self.root_bits)];
         let mut start = self.root_bits;
         while e & CHILD != 0 {
             let n = (e & !CHILD) as usize;
@@ -422,7 +429,7 @@ impl Lpm {
             let n = ks.len().min(os.len());
             let mut at = [0usize; CHUNK];
             for (a, &k) in at.iter_mut().zip(&ks[..n]) {
-                *a = bits(k, 0, self.root_bits);
+                *a = root_index(k, self.root_bits);
                 if PREFETCH {
                     crate::arch::prefetch(&self.root[*a]);
                 }

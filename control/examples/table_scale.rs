@@ -214,7 +214,7 @@ fn zebra_phase(prefixes: &[(u128, u8, bool)], small: config::Config) -> ControlP
     );
     let mut parts = cp.memory();
     parts.push(("fpm session: routes and objects", session));
-    parts.sort_by(|a, b| b.1.cmp(&a.1));
+    parts.sort_by_key(|e| std::cmp::Reverse(e.1));
     let total: usize = parts.iter().map(|p| p.1).sum();
     for (what, bytes) in parts.iter().filter(|p| p.1 >= 1 << 20) {
         println!("  {:>7.1} MiB  {what}", *bytes as f64 / 1048576.0);

@@ -11,6 +11,7 @@
 //! generations through `Arc`, so learning a neighbour does not rebuild routes.
 
 use crate::hash::HashConfig;
+use crate::intern::Interner;
 use crate::lpm::Lpm;
 use crate::neighbor::Neighbors;
 use crate::nhg::Group;
@@ -101,13 +102,9 @@ pub struct Route {
 pub struct RouteTable {
     v4: Lpm,
     v6: Lpm,
-    /// The distinct route values; a free slot is [`Target::Blackhole`].
-    routes: Vec<Route>,
-    /// Prefixes using each slot.
-    uses: Vec<u32>,
-    /// Slot of each value in use.
-    slots: HashMap<Route, u32>,
-    free: Vec<u32>,
+    /// The distinct route values the leaves index, counted by prefix; a
+    /// free slot is [`Target::Blackhole`].
+    values: Interner<Route>,
     counts: (usize, usize),
 }
 
@@ -116,10 +113,7 @@ impl Default for RouteTable {
         RouteTable {
             v4: Lpm::ipv4(),
             v6: Lpm::ipv6(),
-            routes: Vec::new(),
-            uses: Vec::new(),
-            slots: HashMap::new(),
-            free: Vec::new(),
+            values: Interner::new(BLACKHOLE),
             counts: (0, 0),
         }
     }
@@ -195,30 +189,30 @@ impl RouteTable {
     pub fn apply(&mut self, op: RouteOp) {
         match op {
             RouteOp::Set(p, r, old) => {
-                let slot = self.intern(r);
-                let old = old.and_then(|o| self.slots.get(&o).copied());
+                let slot = self.values.intern(r);
+                let old = old.and_then(|o| self.values.id(&o));
                 let lpm = self.family(p);
                 if old != Some(slot) {
                     lpm.insert(p.key(), p.len(), slot);
                 }
                 match old {
-                    Some(o) => self.release(o),
+                    Some(o) => self.values.release(o),
                     None if p.addr().is_ipv4() => self.counts.0 += 1,
                     None => self.counts.1 += 1,
                 }
             }
             RouteOp::Remove(p, old, cover) => {
-                let Some(&old) = self.slots.get(&old) else {
+                let Some(old) = self.values.id(&old) else {
                     return;
                 };
-                let cover = cover.and_then(|(l, r)| self.slots.get(&r).map(|&s| (l, s)));
+                let cover = cover.and_then(|(l, r)| self.values.id(&r).map(|s| (l, s)));
                 self.family(p).remove(p.key(), p.len(), cover);
                 if p.addr().is_ipv4() {
                     self.counts.0 -= 1;
                 } else {
                     self.counts.1 -= 1;
                 }
-                self.release(old);
+                self.values.release(old);
             }
         }
         self.v4
@@ -235,41 +229,6 @@ impl RouteTable {
         }
     }
 
-    /// The slot of value `r`, with one more use.
-    fn intern(&mut self, r: Route) -> u32 {
-        let slot = match self.slots.get(&r) {
-            Some(&s) => s,
-            None => {
-                let s = match self.free.pop() {
-                    Some(s) => {
-                        self.routes[s as usize] = r;
-                        s
-                    }
-                    None => {
-                        self.routes.push(r);
-                        self.uses.push(0);
-                        (self.routes.len() - 1) as u32
-                    }
-                };
-                self.slots.insert(r, s);
-                s
-            }
-        };
-        self.uses[slot as usize] += 1;
-        slot
-    }
-
-    /// One use fewer of `slot`; freed at none.
-    fn release(&mut self, slot: u32) {
-        let u = &mut self.uses[slot as usize];
-        *u = u.saturating_sub(1);
-        if *u == 0 {
-            let r = std::mem::replace(&mut self.routes[slot as usize], BLACKHOLE);
-            self.slots.remove(&r);
-            self.free.push(slot);
-        }
-    }
-
     /// The route for exactly `p`, where some address of `p` is not in a
     /// longer prefix (one covered entirely leaves no trace in the tries:
     /// the control plane's installed routes are the record of every prefix).
@@ -279,12 +238,12 @@ impl RouteTable {
         } else {
             &self.v6
         };
-        lpm.get(p.key(), p.len()).map(|s| &self.routes[s as usize])
+        lpm.get(p.key(), p.len()).and_then(|s| self.values.get(s))
     }
 
     /// Distinct route values in use.
     pub fn distinct_routes(&self) -> usize {
-        self.slots.len()
+        self.values.len()
     }
 
     /// The longest prefix in the table holding `dst`, with its route.
@@ -305,13 +264,13 @@ impl RouteTable {
     #[inline]
     pub fn lookup_v4(&self, dst: Ipv4Addr) -> Option<&Route> {
         let i = self.v4.lookup((u32::from(dst) as u128) << 96)?;
-        self.routes.get(i as usize)
+        self.values.get(i)
     }
     /// Longest-prefix match for an IPv6 destination.
     #[inline]
     pub fn lookup_v6(&self, dst: Ipv6Addr) -> Option<&Route> {
         let i = self.v6.lookup(u128::from(dst))?;
-        self.routes.get(i as usize)
+        self.values.get(i)
     }
     /// [`Self::lookup_v6`] for many destinations at once, the trie walked in
     /// lock step ([`crate::lpm::Lpm::lookup_bulk`]); `out` gets one answer
@@ -322,7 +281,7 @@ impl RouteTable {
         let n = dsts.len().min(out.len()).min(32);
         self.v6.lookup_bulk(&dsts[..n], &mut idx[..n]);
         for (o, i) in out[..n].iter_mut().zip(idx) {
-            *o = i.and_then(|i| self.routes.get(i as usize));
+            *o = i.and_then(|i| self.values.get(i));
         }
     }
     /// Longest-prefix match for either family.

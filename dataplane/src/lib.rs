@@ -26,6 +26,7 @@ pub mod frag;
 pub mod frames;
 pub mod hash;
 pub mod icmp_error;
+pub mod intern;
 pub mod lpm;
 pub mod nat;
 pub mod neighbor;

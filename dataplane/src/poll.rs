@@ -1074,7 +1074,7 @@ mod tests {
             parent: PortId(1),
             vlan: 100,
             v4: Some(ip4("10.100.0.1")),
-            ..ports[1].clone()
+            ..ports[1]
         });
         fib.ports = ports.into();
         fib.vlans = Arc::new(crate::vlan::VlanMap::new([(PortId(1), 100, PortId(3))]));

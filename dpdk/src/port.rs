@@ -62,9 +62,9 @@ impl TxQueue {
     /// LACPDUs only from there, and wants a call at least every 100 ms.
     #[inline]
     pub fn kick(&mut self) {
+        let mut none = [std::ptr::null_mut::<sys::rte_mbuf>(); 1];
         // SAFETY: `self` is the queue's only handle and `&mut` (one thread);
         // the port is started while it lives; a valid array, of no mbuf.
-        let mut none = [std::ptr::null_mut::<sys::rte_mbuf>(); 1];
         unsafe { sys::shim_rte_eth_tx_burst(self.port.id, self.queue, none.as_mut_ptr(), 0) };
     }
     /// The queue id.
@@ -317,7 +317,7 @@ impl Port {
                 // DPDK's active members are those with their link up; in
                 // 802.3ad, one is in use once LACP has it collecting and
                 // distributing.
-                let in_use = lacp.map_or(true, |l| l.actor.state & 0x30 == 0x30);
+                let in_use = lacp.is_none_or(|l| l.actor.state & 0x30 == 0x30);
                 dataplane::stats::BondMember {
                     name: name_of(m),
                     link_up: link_up_of(m),

@@ -1,6 +1,7 @@
 //! RIB to FIB: the main table synced from the RIB, the two-table build and its publication to the workers, and the policy tables.
 
 use super::*;
+use dataplane::intern::Interner;
 
 /// What the FIB is built from and how it is published: the two route
 /// tables, the main table as the control plane wants it, the other tables,
@@ -14,8 +15,12 @@ pub(super) struct FibBuilder {
     lag: Vec<RouteOp>,
     /// Changes not yet published.
     pending: Vec<RouteOp>,
-    /// The main table as the control plane wants it (what `routes` holds after `commit`).
-    installed: HashMap<Prefix, Route>,
+    /// The main table as the control plane wants it (what `routes` holds
+    /// after `commit`): each prefix's route, as an id in `values`.
+    installed: HashMap<Prefix, u32>,
+    /// The distinct routes of `installed` (a full table has a handful):
+    /// 24 bytes a prefix instead of 40.
+    values: Interner<Route>,
     /// Routes installed in tables other than main (rules look up in them).
     installed_other: HashMap<(u32, Prefix), Route>,
     /// `installed_other` changed since the policy's tables were built.
@@ -56,6 +61,11 @@ impl FibBuilder {
             lag: Vec::new(),
             pending: Vec::new(),
             installed: HashMap::new(),
+            values: Interner::new(Route {
+                target: Target::Blackhole,
+                hash: HashConfig::default(),
+                sticky: false,
+            }),
             installed_other: HashMap::new(),
             tables_dirty: false,
             vrf_tables,
@@ -101,7 +111,7 @@ impl FibBuilder {
         vec![
             (
                 "installed main-table routes",
-                hashed::<(Prefix, Route)>(self.installed.capacity()),
+                hashed::<(Prefix, u32)>(self.installed.capacity()),
             ),
             (
                 "installed other tables' routes",
@@ -133,10 +143,15 @@ impl ControlPlane {
         } else {
             self.rib_route(MAIN_TABLE, p)
         };
-        let old = match new {
-            Some(r) => self.build.installed.insert(p, r),
-            None => self.build.installed.remove(&p),
+        let b = &mut self.build;
+        let old_id = match new {
+            Some(r) => b.installed.insert(p, b.values.intern(r)),
+            None => b.installed.remove(&p),
         };
+        let old = old_id.and_then(|id| b.values.get(id).copied());
+        if let Some(id) = old_id {
+            b.values.release(id);
+        }
         self.release_route(old);
         if old != new {
             self.build.pending.push(match (new, old) {
@@ -152,7 +167,8 @@ impl ControlPlane {
     fn installed_cover(&self, p: Prefix) -> Option<(u8, Route)> {
         (0..p.len()).rev().find_map(|l| {
             let c = Prefix::new_truncating(p.addr(), l);
-            self.build.installed.get(&c).map(|r| (l, *r))
+            let id = *self.build.installed.get(&c)?;
+            self.build.values.get(id).map(|r| (l, *r))
         })
     }
 

@@ -56,7 +56,7 @@ impl ControlPlane {
             ("groups", self.groups.memory()),
         ];
         out.extend(self.build.memory());
-        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out.sort_by_key(|e| std::cmp::Reverse(e.1));
         out
     }
 }

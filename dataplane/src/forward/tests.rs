@@ -767,7 +767,7 @@ proptest::proptest! {
             for i in 0..crate::lpm::PREFETCH_FROM as u32 {
                 let v4 = Ipv4Addr::from(0x6440_0000 + i * 7);
                 rt.apply(crate::fib::RouteOp::Set(crate::types::Prefix::new_truncating(v4.into(), 32), hole, None));
-                let v6 = Ipv6Addr::from((0x3fff_0u128 << 108) | (i as u128 * 0x1_0001));
+                let v6 = Ipv6Addr::from((0x3fffu128 << 112) | (i as u128 * 0x1_0001));
                 rt.apply(crate::fib::RouteOp::Set(crate::types::Prefix::new_truncating(v6.into(), 128), hole, None));
             }
         }

@@ -172,32 +172,18 @@ SNAT_UPLINKS = """uplinks:
 
 def bench_ecmpload(pcap, mem, seconds, tmp, v4, v6):
     """ecmp's forwarding rate while a full table is pushed over FPM: (the rate
-    during the load, the idle rate before it, the load's seconds)."""
+    during the load, the idle rate before it, the rate after it, the load's
+    seconds), in Mpps and seconds."""
     scale = os.path.join(ROOT, "target", "release", "examples", "table_scale")
     if not os.path.exists(scale):
         subprocess.run(["cargo", "build", "--release", "-p", "control", "--example", "table_scale"],
                        cwd=ROOT, check=True)
     fpm = 33000 - os.getpid() % 1000
-    api = 32000 - os.getpid() % 1000
-    nhs = "\n".join(f"      - {{ via: \"10.{p}.0.{h}\", port: out{p}, weight: {h - 1} }}"
-                    for p in (1, 2) for h in range(2, 6))
-    neigh = "\n".join(f"  - {{ address: \"10.{p}.0.{h}\", port: out{p}, mac: \"02:00:00:00:0{p}:0{h}\" }}"
-                      for p in (1, 2) for h in range(2, 6))
-    cfg = ECMP_CFG.format(eal=", ".join(json.dumps(m) for m in mem), pid=os.getpid(), pcap=pcap,
-                          prefix="198.18.1.0/24", in_extra="",
-                          out1="addresses: [10.1.0.1/24, fd01::1/64]", out2="addresses: [10.2.0.1/24, fd02::1/64]",
-                          nexthops=nhs, neighbors=neigh, port=api, sticky="false",
-                          extra=f"fpm: {{ listen: 127.0.0.1:{fpm} }}\n", rx_pcaps=f"rx_pcap={pcap},",
-                          tx_pcaps="tx_pcap=/dev/null", lcores="", workers="")
-    path = os.path.join(tmp, "ecmpload.yaml")
-    with open(path, "w") as f:
-        f.write(cfg)
-    p = run_proc([ROUTER, "--config", path], seconds, env={**os.environ, "RUST_LOG": "warn"})
+    p, api = start_ecmp(pcap, mem, seconds, tmp, extra=f"fpm: {{ listen: 127.0.0.1:{fpm} }}\n")
 
     def metrics():
         body = urllib.request.urlopen(f"http://127.0.0.1:{api}/metrics", timeout=2).read().decode()
-        tx = sum(float(l.split()[-1]) for l in body.splitlines()
-                 if l.startswith("ecmp_router_port_tx_packets_total"))
+        tx = port_tx(body)
         fib = {f: float(l.split()[-1]) for f in ("ipv4", "ipv6") for l in body.splitlines()
                if l.startswith(f'ecmp_router_fib_routes{{family="{f}"}}')}
         return time.monotonic(), tx, fib
@@ -262,8 +248,10 @@ def worker_lcores(workers):
     return f", --lcores, '{m}'"
 
 
-def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, workers=1, kernel=False,
-               vlan=False, frag=False):
+def start_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, workers=1, kernel=False,
+               vlan=False, frag=False, extra=""):
+    """Starts ecmp-router on the rate benchmark's config (with `extra` YAML
+    appended); returns the process and its API port."""
     nhs, neigh = [], []
     for port in (1, 2):
         for h in range(2, 6):
@@ -284,19 +272,27 @@ def bench_ecmp(pcap, mem, seconds, tmp, sticky=False, snat=False, v6=False, work
                           out1=out(1), out2=out(2),
                           nexthops="\n".join(nhs), neighbors="\n".join(neigh), port=api,
                           sticky="true" if sticky else "false",
-                          extra=(SNAT_UPLINKS if snat else "") + ("kernel-interfaces: true\n" if kernel else ""),
+                          extra=(SNAT_UPLINKS if snat else "") + ("kernel-interfaces: true\n" if kernel else "") + extra,
                           rx_pcaps=f"rx_pcap={pcap}," * workers, tx_pcaps=",".join(["tx_pcap=/dev/null"] * workers),
                           lcores=worker_lcores(workers),
                           workers="" if workers == 1 else f"workers: {workers}\n")
     path = os.path.join(tmp, "ecmp.yaml")
     with open(path, "w") as f:
         f.write(cfg)
-    p = run_proc([ROUTER, "--config", path], seconds, env={**os.environ, "RUST_LOG": "warn"})
+    return run_proc([ROUTER, "--config", path], seconds, env={**os.environ, "RUST_LOG": "warn"}), api
+
+
+def port_tx(body):
+    """Packets sent on every port, from a /metrics body."""
+    return sum(float(l.split()[-1]) for l in body.splitlines()
+               if l.startswith("ecmp_router_port_tx_packets_total"))
+
+
+def bench_ecmp(pcap, mem, seconds, tmp, **kw):
+    p, api = start_ecmp(pcap, mem, seconds, tmp, **kw)
 
     def tx():
-        body = urllib.request.urlopen(f"http://127.0.0.1:{api}/metrics", timeout=2).read().decode()
-        return sum(float(l.split()[-1]) for l in body.splitlines()
-                   if l.startswith("ecmp_router_port_tx_packets_total"))
+        return port_tx(urllib.request.urlopen(f"http://127.0.0.1:{api}/metrics", timeout=2).read().decode())
     pts = []
     deadline = time.monotonic() + seconds + 10
     while len(pts) < seconds and time.monotonic() < deadline:
